@@ -1,0 +1,231 @@
+/**
+ * Filing: a parsed inbound mail -> its kind, and the case changes that follow from it.
+ *
+ * Runs inside the caller's transaction, so that everything below commits together or not at
+ * all: the case with its number, the message and its attachments, the answer deadline, the
+ * events, and the queued acknowledgement. A crash anywhere before the commit leaves the mail
+ * 'stored', and it is simply filed again on the next pass.
+ *
+ * Transitions made here: inbound stored -> filed; a new case -> 'new'. Only a `complaint`
+ * opens a case, and only a new case is acknowledged.
+ */
+import type { Config } from '../config/config';
+import type { ParsedMail } from '../parse/parse';
+import type { InboundRow, Store } from '../store/store';
+import type { MailKind } from './lifecycle';
+import type { TemplateSet } from '../reply/templates';
+import type { BusinessCalendar } from '../deadlines/calendar';
+import type { Logger } from '../util/log';
+import { classify, Classification, TaggedCase, ThreadFacts } from '../classify/classify';
+import { caseNumbersInSubject } from '../classify/thread';
+import { detectLanguage } from '../parse/language';
+import { readComplaintFields } from '../parse/complaint-fields';
+import { buildAcknowledgement, decideAcknowledgement } from '../reply/acknowledgement';
+import { computeDue, describeRule, formatStockholm } from '../deadlines/rules';
+import { localDateOf } from '../deadlines/calendar';
+import { toInstant } from '../util/clock';
+import { errorChain } from '../util/log';
+
+export type FilingAction = 'opened' | 'attached' | 'recorded' | 'skipped';
+
+export interface FilingResult {
+  readonly inboundId: number;
+  readonly kind: MailKind;
+  readonly reason: string;
+  readonly action: FilingAction;
+  readonly caseId: number | null;
+  readonly caseNumber: string | null;
+  readonly messageId: string | null;
+  readonly acknowledgementQueued: boolean;
+}
+
+export interface FilingContext {
+  readonly store: Store;
+  readonly config: Config;
+  readonly templates: TemplateSet;
+  readonly calendar: BusinessCalendar;
+  readonly log: Logger;
+}
+
+function taggedCase(store: Store, caseId: number): TaggedCase | null {
+  const c = store.caseById(caseId);
+  return c ? { caseId: c.id, number: c.number, customerAddress: c.customer_address } : null;
+}
+
+/** Look up, in the store, every fact the pure classifier needs. */
+export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail, casePrefix: string): ThreadFacts {
+  const dup = mail.messageId ? store.firstInboundWithMessageId(mail.messageId, inbound.id) : store.firstInboundWithSha(inbound.sha256, inbound.id);
+  let referencedCase: TaggedCase | null = null;
+  let repliesToOurMail = false;
+  const refs = [...(mail.inReplyTo ? [mail.inReplyTo] : []), ...[...mail.references].reverse()];
+  for (const ref of refs) {
+    if (store.isOurMessageId(ref)) repliesToOurMail = true;
+    const caseId = store.caseOfMessageId(ref);
+    if (caseId !== undefined) {
+      referencedCase = taggedCase(store, caseId);
+      break;
+    }
+  }
+  let tagged: TaggedCase | null = null;
+  for (const number of caseNumbersInSubject(mail.subject, casePrefix)) {
+    const c = store.caseByNumber(number);
+    if (c) {
+      tagged = { caseId: c.id, number: c.number, customerAddress: c.customer_address };
+      break;
+    }
+  }
+  return {
+    duplicateOf: dup?.id ?? null,
+    ownMessageId: mail.messageId !== null && store.isOurMessageId(mail.messageId),
+    referencedCase,
+    repliesToOurMail,
+    taggedCase: tagged,
+  };
+}
+
+/** File one parsed mail. Must be called inside a transaction (store.tx). */
+export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMail, now: Date): FilingResult {
+  const { store, config } = ctx;
+  const at = toInstant(now);
+  const facts = gatherFacts(store, inbound, mail, config.cases.prefix);
+  const c: Classification = classify(mail, facts, config.firm);
+
+  if (c.kind === 'duplicate') {
+    store.setInboundFiled(inbound.id, 'duplicate', c.reason, mail.messageId, null, c.duplicateOf, at);
+    store.appendEvent({ at, inboundId: inbound.id, actor: 'system', type: 'duplicate-recorded', detail: { reason: c.reason, duplicateOf: c.duplicateOf } });
+    return { inboundId: inbound.id, kind: 'duplicate', reason: c.reason, action: 'skipped', caseId: null, caseNumber: null, messageId: mail.messageId, acknowledgementQueued: false };
+  }
+
+  const language = detectLanguage(mail.text, mail.subject, config.language);
+  const receivedAt = new Date(inbound.received_at);
+  let caseId: number | null = null;
+  let caseNumber: string | null = null;
+  let answerDue: { at: Date; rule: typeof config.acknowledgement.answerWithin } | null = null;
+  const fields = c.kind === 'complaint' ? readComplaintFields(mail.text, mail.subject, c.customer.name) : null;
+
+  if (c.kind === 'complaint') {
+    // The case year is the Stockholm year in which the mail reached the firm.
+    caseNumber = store.nextCaseNumber(config.cases.prefix, localDateOf(receivedAt).y);
+    caseId = store.insertCase({
+      number: caseNumber,
+      customerAddress: c.customer.address,
+      customerName: c.customer.name,
+      subject: mail.subject || null,
+      language,
+      receivedAt: inbound.received_at,
+      filedAt: at,
+      fields: { ...fields!, customerAddressSource: c.customer.addressSource, fromStaff: c.fromStaff },
+      refersToCaseId: c.refersToCaseId,
+    });
+    store.appendEvent({
+      at,
+      caseId,
+      inboundId: inbound.id,
+      actor: 'system',
+      type: 'case-opened',
+      toState: 'new',
+      detail: { number: caseNumber, reason: c.reason, refersToCaseId: c.refersToCaseId, customerAddressSource: c.customer.addressSource },
+    });
+    const rule = config.acknowledgement.answerWithin;
+    answerDue = { at: computeDue(receivedAt, rule, ctx.calendar), rule };
+    store.setDeadline(caseId, 'answer', toInstant(answerDue.at), { ...rule, source: 'acknowledgement.answerWithin' }, inbound.received_at);
+    store.appendEvent({
+      at,
+      caseId,
+      actor: 'system',
+      type: 'deadline-set',
+      detail: { milestone: 'answer', dueAt: formatStockholm(answerDue.at), rule: describeRule(rule), from: inbound.received_at },
+    });
+  } else {
+    caseId = c.caseId;
+    caseNumber = caseId !== null ? (store.caseById(caseId)?.number ?? null) : null;
+  }
+
+  const messageRow = store.insertMessage({
+    inboundId: inbound.id,
+    caseId,
+    kind: c.kind,
+    messageId: mail.messageId,
+    inReplyTo: mail.inReplyTo,
+    references: [...mail.references],
+    fromAddress: mail.from?.address ?? null,
+    fromName: mail.from?.name || null,
+    replyTo: mail.replyTo?.address ?? null,
+    to: mail.to.map((a) => a.address),
+    cc: mail.cc.map((a) => a.address),
+    subject: mail.subject || null,
+    dateHeader: mail.date ? toInstant(mail.date) : null,
+    receivedAt: inbound.received_at,
+    bodyText: mail.text,
+    language,
+    problems: [...mail.problems],
+    createdAt: at,
+  });
+  for (const a of mail.attachments) store.insertAttachment(messageRow, a);
+  store.setInboundFiled(inbound.id, c.kind, c.reason, mail.messageId, caseId, null, at);
+  store.appendEvent({
+    at,
+    caseId,
+    inboundId: inbound.id,
+    actor: 'system',
+    type: 'mail-filed',
+    detail: {
+      kind: c.kind,
+      reason: c.reason,
+      attachments: mail.attachments.length,
+      ...(c.kind === 'followup' || c.kind === 'officer' ? { senderDiffersFromCustomer: c.senderDiffers } : {}),
+      ...(mail.problems.length ? { problems: mail.problems } : {}),
+    },
+  });
+
+  let acknowledgementQueued = false;
+  if (c.kind === 'complaint' && caseId !== null && caseNumber !== null && answerDue && fields) {
+    const since = toInstant(new Date(now.getTime() - 24 * 3600_000));
+    const decision = decideAcknowledgement(c.customer, c.customer.address ? store.countOutboxTo(c.customer.address, since) : 0, config);
+    if (decision.send) {
+      try {
+        const outbox = buildAcknowledgement(
+          {
+            caseId,
+            caseNumber,
+            language,
+            to: decision.to,
+            customerName: decision.name,
+            customerSubject: mail.subject,
+            customerMessageId: mail.messageId,
+            customerReferences: mail.references,
+            receivedAt,
+            answerDueAt: answerDue.at,
+            answerRule: answerDue.rule,
+            fields,
+            now,
+          },
+          ctx.templates,
+          config,
+        );
+        const outboxId = store.enqueue(outbox);
+        acknowledgementQueued = outboxId !== null;
+        store.appendEvent({
+          at,
+          caseId,
+          outboxId,
+          actor: 'system',
+          type: outboxId !== null ? 'acknowledgement-queued' : 'acknowledgement-suppressed',
+          detail:
+            outboxId !== null
+              ? { messageId: outbox.messageId, language, template: 'acknowledgement', templateVersion: outbox.templateVersion }
+              : { reason: 'an acknowledgement for this case exists already' },
+        });
+      } catch (err) {
+        // A broken template must not lose the complaint: the case stays filed, the gap is on record.
+        ctx.log.error('acknowledgement could not be rendered', { case: caseNumber, error: errorChain(err) });
+        store.appendEvent({ at, caseId, actor: 'system', type: 'acknowledgement-suppressed', detail: { reason: `template error: ${errorChain(err)}` } });
+      }
+    } else {
+      store.appendEvent({ at, caseId, actor: 'system', type: 'acknowledgement-suppressed', detail: { reason: decision.reason } });
+    }
+  }
+
+  const action: FilingAction = c.kind === 'complaint' ? 'opened' : caseId !== null ? 'attached' : 'recorded';
+  return { inboundId: inbound.id, kind: c.kind, reason: c.reason, action, caseId, caseNumber, messageId: mail.messageId, acknowledgementQueued };
+}

@@ -1,0 +1,38 @@
+/**
+ * The words of the case lifecycle, as string-literal unions mirrored by CHECK constraints in
+ * the schema (src/store/migrations.ts). A case's state is one column, never loose flags.
+ *
+ *   new ──▶ in-progress ──▶ awaiting-customer ──▶ answered ──▶ closed
+ *
+ * In this version only `new` is set by the pipeline; officers move cases on (later issue).
+ */
+export type CaseStatus = 'new' | 'in-progress' | 'awaiting-customer' | 'answered' | 'closed';
+export const CASE_STATUSES: readonly CaseStatus[] = ['new', 'in-progress', 'awaiting-customer', 'answered', 'closed'];
+
+/** What an inbound mail is, decided once by src/classify and stored with its reason. */
+export type MailKind = 'complaint' | 'followup' | 'officer' | 'autoreply' | 'bounce' | 'bulk' | 'duplicate';
+export const MAIL_KINDS: readonly MailKind[] = ['complaint', 'followup', 'officer', 'autoreply', 'bounce', 'bulk', 'duplicate'];
+
+/** Kinds of mail we send. Each (case, kind) is sent at most once where the kind says so. */
+export type OutboundKind = 'acknowledgement';
+
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed';
+
+/** Event types of the append-only history. */
+export type EventType =
+  | 'mail-stored'
+  | 'case-opened'
+  | 'mail-filed'
+  | 'duplicate-recorded'
+  | 'quarantined'
+  | 'quarantine-retried'
+  | 'deadline-set'
+  | 'acknowledgement-queued'
+  | 'acknowledgement-suppressed'
+  | 'mail-send-attempt'
+  | 'mail-sent'
+  | 'mail-send-retry'
+  | 'mail-send-failed';
+
+/** Who caused an event: the system itself, a source poller, an operator at the command line. */
+export type Actor = 'system' | `source:${string}` | 'operator' | 'sender';

@@ -1,0 +1,108 @@
+/**
+ * Read models of a case for `klagomal case show`, `cases` and `outbox`: plain objects built
+ * from the store, the same for --json and for the text view.
+ */
+import type { CaseRow, OutboxRow, Store } from '../store/store';
+import { formatStockholm } from '../deadlines/rules';
+
+export interface CaseSummary {
+  id: number;
+  number: string;
+  status: string;
+  receivedAt: string;
+  receivedLocal: string;
+  customer: { name: string | null; address: string | null };
+  subject: string | null;
+  language: string;
+  answerDueAt: string | null;
+  refersTo: string | null;
+}
+
+function local(instant: string | null | undefined): string | null {
+  return instant ? formatStockholm(new Date(instant)) : null;
+}
+
+export function caseSummary(store: Store, c: CaseRow): CaseSummary {
+  const answer = store.deadlinesOfCase(c.id).find((d) => d.milestone === 'answer');
+  return {
+    id: c.id,
+    number: c.number,
+    status: c.status,
+    receivedAt: c.received_at,
+    receivedLocal: formatStockholm(new Date(c.received_at)),
+    customer: { name: c.customer_name, address: c.customer_address },
+    subject: c.subject,
+    language: c.language,
+    answerDueAt: local(answer?.due_at),
+    refersTo: c.refers_to_case_id ? (store.caseById(c.refers_to_case_id)?.number ?? null) : null,
+  };
+}
+
+export function outboxView(row: OutboxRow & { case_number?: string | null }) {
+  return {
+    id: row.id,
+    case: row.case_number ?? null,
+    kind: row.kind,
+    to: row.to_address,
+    subject: row.subject,
+    template: row.template,
+    language: row.language,
+    templateVersion: row.template_version,
+    status: row.status,
+    attempts: row.attempts,
+    messageId: row.message_id,
+    createdAt: row.created_at,
+    nextAttemptAt: row.status === 'queued' || row.status === 'sending' ? row.next_attempt_at : null,
+    sentAt: row.sent_at,
+    lastError: row.last_error,
+    transportResponse: row.transport_response,
+  };
+}
+
+export function caseDetail(store: Store, c: CaseRow) {
+  const messages = store.messagesOfCase(c.id).map((m) => ({
+    direction: 'in' as const,
+    kind: m.kind,
+    at: m.received_at,
+    messageId: m.message_id,
+    inReplyTo: m.in_reply_to,
+    from: { name: m.from_name, address: m.from_address },
+    replyTo: m.reply_to,
+    to: JSON.parse(m.to_addresses) as string[],
+    cc: JSON.parse(m.cc_addresses) as string[],
+    subject: m.subject,
+    dateHeader: m.date_header,
+    language: m.language,
+    text: m.body_text,
+    problems: JSON.parse(m.problems) as string[],
+    attachments: store.attachmentsOfMessage(m.id).map((a) => ({ filename: a.filename, contentType: a.content_type, size: a.size, sha256: a.sha256, path: a.path })),
+  }));
+  const outgoing = store.outboxOfCase(c.id).map((o) => ({
+    direction: 'out' as const,
+    ...outboxView(o),
+    at: o.sent_at ?? o.created_at,
+    text: o.body_text,
+    attemptsLog: store.outboxAttempts(o.id),
+  }));
+  return {
+    ...caseSummary(store, c),
+    filedAt: c.filed_at,
+    fields: JSON.parse(c.fields) as Record<string, unknown>,
+    deadlines: store.deadlinesOfCase(c.id).map((d) => ({
+      milestone: d.milestone,
+      dueAt: local(d.due_at),
+      rule: JSON.parse(d.rule) as Record<string, unknown>,
+      computedFrom: d.computed_from,
+      metAt: d.met_at,
+    })),
+    messages: [...messages, ...outgoing].sort((a, b) => a.at.localeCompare(b.at)),
+    events: store.eventsOfCase(c.id).map((e) => ({
+      at: e.at,
+      type: e.type,
+      actor: e.actor,
+      from: e.from_state,
+      to: e.to_state,
+      detail: JSON.parse(e.detail) as Record<string, unknown>,
+    })),
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * Classify: ParsedMail + what the store knows -> one kind and the reason for it.
+ *
+ * Pure: every fact that needs the database (is this Message-ID known, which case does a
+ * reference belong to) is looked up by the caller first and passed in as `ThreadFacts`; the
+ * rules here never read the clock, the store or the network.
+ *
+ * Order of the rules (first match wins):
+ *  1. duplicate   the Message-ID (or, without one, the exact bytes) was filed before
+ *  2. our own     a Message-ID we generated, or our complaints address as sender: a loop
+ *  3. bounce / autoreply / bulk   machine mail (src/classify/signals.ts)
+ *  4. officer     staff sender on a case thread
+ *  5. followup    the case's customer (or anyone replying to one of our Message-IDs) on a case thread
+ *  6. complaint   everything else, including a case tag from a third party (a new case that
+ *                 refers to the tagged one, so no one can write into someone else's case)
+ */
+import type { ParsedMail, MailAddress } from '../parse/parse';
+import type { MailKind } from '../cases/lifecycle';
+import { isNoReplyAddress, machineSignal } from './signals';
+
+export interface StaffDirectory {
+  readonly complaintsAddress: string;
+  readonly staffAddresses: readonly string[];
+  readonly staffDomains: readonly string[];
+  readonly formAddresses: readonly string[];
+}
+
+export interface TaggedCase {
+  readonly caseId: number;
+  readonly number: string;
+  readonly customerAddress: string | null;
+}
+
+export interface ThreadFacts {
+  /** Inbound id of the first filed mail with the same Message-ID (or bytes, when it has none). */
+  readonly duplicateOf: number | null;
+  /** The mail's own Message-ID is one we generated. */
+  readonly ownMessageId: boolean;
+  /** Case of the first In-Reply-To/References id that belongs to a case. */
+  readonly referencedCase: TaggedCase | null;
+  /** True when a referenced id is one of the mails we sent (the reply is to us). */
+  readonly repliesToOurMail: boolean;
+  /** The first existing case whose number is in the subject. */
+  readonly taggedCase: TaggedCase | null;
+}
+
+export type Classification =
+  | { readonly kind: 'duplicate'; readonly reason: string; readonly duplicateOf: number }
+  | {
+      readonly kind: 'complaint';
+      readonly reason: string;
+      readonly customer: Customer;
+      readonly refersToCaseId: number | null;
+      readonly fromStaff: boolean;
+    }
+  | { readonly kind: 'followup' | 'officer'; readonly reason: string; readonly caseId: number; readonly senderDiffers: boolean }
+  | { readonly kind: 'autoreply' | 'bounce' | 'bulk'; readonly reason: string; readonly caseId: number | null };
+
+/** Who the complaint is from and whether we may write back. */
+export interface Customer {
+  readonly address: string | null;
+  readonly name: string | null;
+  /** Why the address was chosen (From, or Reply-To for a no-reply or form sender). */
+  readonly addressSource: 'from' | 'reply-to' | 'none';
+  /** Set when we must not write to this customer automatically, with the reason. */
+  readonly doNotAutoReply: string | null;
+}
+
+export function isStaff(address: string | null | undefined, staff: StaffDirectory): boolean {
+  if (!address) return false;
+  const a = address.toLowerCase();
+  if (a === staff.complaintsAddress.toLowerCase()) return true;
+  if (staff.staffAddresses.includes(a)) return true;
+  const domain = a.slice(a.lastIndexOf('@') + 1);
+  return staff.staffDomains.includes(domain);
+}
+
+/** The customer of a new complaint: the From, or the Reply-To when the From is a no-reply or form address. */
+export function customerOf(mail: ParsedMail, staff: StaffDirectory): Customer {
+  const from = mail.from;
+  const replyTo = mail.replyTo;
+  const pick = (a: MailAddress, source: 'from' | 'reply-to', doNotAutoReply: string | null): Customer => ({
+    address: a.address,
+    name: a.name || null,
+    addressSource: source,
+    doNotAutoReply,
+  });
+  if (!from) {
+    if (replyTo) return pick(replyTo, 'reply-to', null);
+    return { address: null, name: null, addressSource: 'none', doNotAutoReply: 'the mail has no usable sender address' };
+  }
+  const isForm = staff.formAddresses.includes(from.address) || isNoReplyAddress(from.address);
+  if (isForm) {
+    if (replyTo && replyTo.address !== from.address) return pick(replyTo, 'reply-to', null);
+    return pick(from, 'from', 'the sender is a no-reply address without a Reply-To');
+  }
+  return pick(from, 'from', null);
+}
+
+export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirectory): Classification {
+  if (facts.duplicateOf !== null) {
+    return {
+      kind: 'duplicate',
+      reason: mail.messageId ? `Message-ID already filed as inbound #${facts.duplicateOf}` : `same bytes already filed as inbound #${facts.duplicateOf}`,
+      duplicateOf: facts.duplicateOf,
+    };
+  }
+
+  const linkedCase = facts.referencedCase?.caseId ?? facts.taggedCase?.caseId ?? null;
+
+  if (facts.ownMessageId) return { kind: 'autoreply', reason: 'the Message-ID is one we generated: our own mail came back', caseId: linkedCase };
+  if (mail.from && mail.from.address === staff.complaintsAddress.toLowerCase()) {
+    return { kind: 'autoreply', reason: 'sent from our own complaints address (loop guard)', caseId: linkedCase };
+  }
+
+  const machine = machineSignal(mail);
+  if (machine) return { kind: machine.kind, reason: machine.reason, caseId: linkedCase };
+
+  const sender = mail.from?.address ?? null;
+  const senderIsStaff = isStaff(sender, staff);
+  const thread = facts.referencedCase ?? facts.taggedCase;
+  const via = facts.referencedCase ? 'In-Reply-To/References' : 'case tag in the subject';
+
+  if (thread && senderIsStaff) {
+    return { kind: 'officer', reason: `staff sender on case ${thread.number} (${via})`, caseId: thread.caseId, senderDiffers: false };
+  }
+
+  if (thread) {
+    const customer = customerOf(mail, staff).address;
+    const isCaseCustomer = customer !== null && customer === thread.customerAddress;
+    // A reference to a Message-ID we generated is hard to guess: whoever has it received our
+    // mail, so we attach (and flag a different sender). A bare case tag is easy to copy: from a
+    // stranger it must not reach into someone else's case.
+    if (isCaseCustomer || facts.referencedCase) {
+      return {
+        kind: 'followup',
+        reason: `${isCaseCustomer ? "the case's customer" : 'a reply to a mail of the case'} on case ${thread.number} (${via})`,
+        caseId: thread.caseId,
+        senderDiffers: !isCaseCustomer,
+      };
+    }
+    return {
+      kind: 'complaint',
+      reason: `tag of case ${thread.number} from a sender who is neither its customer nor staff: filed as a new case referring to it`,
+      customer: customerOf(mail, staff),
+      refersToCaseId: thread.caseId,
+      fromStaff: false,
+    };
+  }
+
+  const customer = customerOf(mail, staff);
+  if (senderIsStaff) {
+    return {
+      kind: 'complaint',
+      reason: 'staff sender without a case thread: filed as a complaint for an officer to look at',
+      customer: { ...customer, doNotAutoReply: customer.doNotAutoReply ?? 'the sender is staff' },
+      refersToCaseId: null,
+      fromStaff: true,
+    };
+  }
+  return {
+    kind: 'complaint',
+    reason: 'a new mail from a person, on no existing case',
+    customer,
+    refersToCaseId: null,
+    fromStaff: false,
+  };
+}
+
+export const OPENS_CASE: ReadonlySet<MailKind> = new Set(['complaint']);

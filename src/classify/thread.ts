@@ -1,0 +1,36 @@
+/**
+ * Threading helpers: case tags in subjects and reply/forward prefixes.
+ *
+ * Our tag is `[PREFIX-YYYY-NNNNNN]` (e.g. [KLG-2026-000042]); customers also type the number
+ * without brackets, so a bare number with our prefix counts as well. Prefixes are matched only
+ * for the configured case prefix, so another firm's tag in a forwarded subject is ignored.
+ */
+
+export function caseNumbersInSubject(subject: string, prefix: string): string[] {
+  const re = new RegExp(`(?:^|[^A-Za-z0-9])(${prefix}-\\d{4}-\\d{6})(?![0-9])`, 'g');
+  const out: string[] = [];
+  for (const m of subject.matchAll(re)) if (!out.includes(m[1])) out.push(m[1]);
+  return out;
+}
+
+/** The tag we put in front of every subject we send on a case. */
+export function caseTag(caseNumber: string): string {
+  return `[${caseNumber}]`;
+}
+
+/**
+ * Reply and forward prefixes in the languages our customers' clients use: English, the
+ * Nordic ones Outlook writes (SV:, VB:, VS:, VL:), German (AW:, WG:), Dutch, Polish, French,
+ * with counters and brackets (Re[2]:, RE: RE:, [Fwd: ...]).
+ */
+const PREFIX = /^\s*(?:\[?(?:re|r|sv|vs|vl|vb|aw|wg|fw|fwd|antw|odp|réf|ref|tr|rif|enc|doorst|vs)(?:\s*\[\d+\]|\s*\(\d+\))?\s*:\s*)/i;
+
+export function stripReplyPrefixes(subject: string): string {
+  let s = subject;
+  for (let i = 0; i < 20; i++) {
+    const next = s.replace(PREFIX, '');
+    if (next === s) break;
+    s = next;
+  }
+  return s.replace(/^\[(.*)\]$/, '$1').replace(/\s+/g, ' ').trim();
+}

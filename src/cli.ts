@@ -1,0 +1,69 @@
+/**
+ * klagomal's command line: argument parsing and wiring only. The subcommands live in
+ * src/cli/commands.ts.
+ *
+ * Exit codes: 0 success; 1 failure (one-line reason on stderr); 2 usage error.
+ */
+import { COMMANDS, Io, NotFound } from './cli/commands';
+import { parse, UsageError } from './cli/args';
+import { ConfigError } from './config/load';
+import { errorChain } from './util/log';
+
+const VERSION = '0.1.0';
+
+function overview(): string {
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    'klagomal: the complaints pipeline (mailbox in, cases, acknowledgements and deadlines out)',
+    '',
+    'Usage: klagomal COMMAND [options]      klagomal COMMAND --help',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n].summary}`),
+    '',
+    'Every command takes --config FILE (default: $KLAGOMAL_CONFIG, else config/default.json).',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') }): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.out(overview());
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V') {
+    io.out(VERSION);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`klagomal: unknown command '${name}' (see 'klagomal --help')`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parse(rest, command.options, command.positionals);
+    if (values.help) {
+      io.out(`${command.usage}\n\n${command.summary}`);
+      return 0;
+    }
+    return await command.run(values, positionals, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`klagomal ${name}: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      const first = err.problems[0];
+      const more = err.problems.length > 1 ? ` (and ${err.problems.length - 1} more; run 'klagomal config check')` : '';
+      io.err(`klagomal ${name}: ${err.file}: ${first.key ? first.key + ': ' : ''}${first.message}${more}`);
+      return 1;
+    }
+    if (err instanceof NotFound) {
+      io.err(`klagomal ${name}: ${err.message}`);
+      return 1;
+    }
+    io.err(`klagomal ${name}: ${errorChain(err)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,409 @@
+/**
+ * The subcommands of `klagomal`. Each takes its arguments, does its one job through the
+ * stages' public functions and prints the result: a table for people, JSON for scripts.
+ * Return value = exit code (0 ok, 1 failure). Usage mistakes throw UsageError (exit 2).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/config';
+import { ConfigError, configFileFrom, loadConfig, missingSecrets, ConfigProblem } from '../config/load';
+import { openDatabase } from '../store/db';
+import { Store } from '../store/store';
+import { Service } from '../service';
+import { storeArrivals } from '../ingest/intake';
+import { TemplateSet, TemplateError } from '../reply/templates';
+import { CASE_STATUSES, CaseStatus } from '../cases/lifecycle';
+import { caseDetail, caseSummary, outboxView } from '../cases/view';
+import { formatStockholm } from '../deadlines/rules';
+import { createLogger, errorChain, Logger } from '../util/log';
+import { toInstant } from '../util/clock';
+import { Options, UsageError } from './args';
+import { table } from './table';
+import type { ProcessResult } from '../pipeline/processor';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: Options;
+  readonly positionals: boolean;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[], io: Io): Promise<number>;
+}
+
+function configOf(values: Record<string, string | boolean | undefined>): Config {
+  return loadConfig(configFileFrom(values.config as string | undefined));
+}
+
+function withStore<T>(config: Config, fn: (store: Store) => T): T {
+  const db = openDatabase(config.database);
+  try {
+    return fn(new Store(db));
+  } finally {
+    db.close();
+  }
+}
+
+function logger(): Logger {
+  return createLogger();
+}
+
+const json = (v: unknown): string => JSON.stringify(v, null, 2);
+
+// ---------------------------------------------------------------------------------------
+
+const start: Command = {
+  summary: 'run the service: watch the sources, file mail, send the outbox (until SIGTERM/SIGINT)',
+  usage: 'klagomal start [--config FILE]',
+  options: {},
+  positionals: false,
+  async run(values) {
+    const config = configOf(values);
+    const log = logger();
+    const service = new Service(config, log);
+    const controller = new AbortController();
+    let signals = 0;
+    const onSignal = (sig: string): void => {
+      signals++;
+      if (signals > 1) {
+        log.warn('second signal: exiting at once', { signal: sig });
+        process.exit(130);
+      }
+      log.info('stopping: finishing work in flight', { signal: sig });
+      controller.abort();
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    try {
+      await service.start(controller.signal);
+    } catch (err) {
+      service.close();
+      throw err;
+    }
+    service.close();
+    // Everything is closed; should a library still hold the event loop open, do not hang the stop.
+    setTimeout(() => process.exit(0), 5000).unref();
+    return 0;
+  },
+};
+
+const run: Command = {
+  summary: 'one pass of everything (poll the sources, file, send the outbox) and exit; for cron and tests',
+  usage: 'klagomal run --once [--config FILE] [--json]',
+  options: { once: { type: 'boolean' }, json: { type: 'boolean' } },
+  positionals: false,
+  async run(values, _p, io) {
+    if (!values.once) throw new UsageError("'run' needs --once (use 'klagomal start' for the long-running service)");
+    const config = configOf(values);
+    const service = new Service(config, logger());
+    try {
+      const summary = await service.runOnce();
+      if (values.json) io.out(JSON.stringify(summary));
+      else {
+        for (const [name, s] of Object.entries(summary.sources)) {
+          io.out('error' in s ? `source ${name}: FAILED: ${s.error}` : `source ${name}: ${s.stored} new mail(s) stored`);
+        }
+        io.out(`filed ${summary.filed}, quarantined ${summary.quarantined}; sent ${summary.sent.sent}, retrying ${summary.sent.retried}, failed ${summary.sent.failed}`);
+      }
+      const sourceFailed = Object.values(summary.sources).some((s) => 'error' in s);
+      return sourceFailed ? 1 : 0;
+    } finally {
+      service.close();
+    }
+  },
+};
+
+function ingestLine(file: string, r: ProcessResult | undefined, store: Store, inboundId: number) {
+  if (r && r.kind === 'quarantined') return { file, inbound: inboundId, messageId: null, kind: 'quarantined', caseId: null, action: 'quarantined', error: r.error };
+  if (r) {
+    return {
+      file,
+      inbound: inboundId,
+      messageId: r.messageId,
+      kind: r.kind,
+      caseId: r.caseNumber,
+      action: r.action,
+      reason: r.reason,
+      acknowledgement: r.kind === 'complaint' ? (r.acknowledgementQueued ? 'queued' : 'suppressed') : null,
+    };
+  }
+  // Filed by another process (a running service) between our store and our processing.
+  const row = store.inbound(inboundId)!;
+  return {
+    file,
+    inbound: inboundId,
+    messageId: row.message_id,
+    kind: row.state === 'quarantined' ? 'quarantined' : row.kind,
+    caseId: row.case_id ? (store.caseById(row.case_id)?.number ?? null) : null,
+    action: row.state === 'quarantined' ? 'quarantined' : row.kind === 'duplicate' ? 'skipped' : 'filed',
+    reason: row.reason,
+  };
+}
+
+const ingest: Command = {
+  summary: 'file raw .eml files through the same path as the pollers (acknowledgements are queued, sent by start/run)',
+  usage: 'klagomal ingest FILE... [--config FILE] [--json]',
+  options: { json: { type: 'boolean' } },
+  positionals: true,
+  async run(values, files, io) {
+    if (files.length === 0) throw new UsageError('ingest needs at least one FILE');
+    const config = configOf(values);
+    const service = new Service(config, logger());
+    let failures = 0;
+    try {
+      const stored: Array<{ file: string; id: number }> = [];
+      for (const file of files) {
+        let raw: Buffer;
+        let st: fs.Stats;
+        try {
+          st = fs.statSync(file);
+          if (!st.isFile()) throw new Error('not a regular file');
+          raw = fs.readFileSync(file);
+        } catch (err) {
+          failures++;
+          const msg = errorChain(err);
+          io.out(values.json ? JSON.stringify({ file, error: msg }) : `${file}: cannot read: ${msg}`);
+          continue;
+        }
+        const [r] = storeArrivals(
+          service.store,
+          'cli',
+          [{ raw, receivedAt: st.mtime, mailbox: path.dirname(path.resolve(file)), locator: path.basename(file), sourceKey: null }],
+          toInstant(new Date()),
+        );
+        stored.push({ file, id: r.id });
+      }
+      const results = await service.process({ only: new Set(stored.map((s) => s.id)) });
+      const byId = new Map(results.map((r) => [r.inboundId, r]));
+      for (const s of stored) {
+        const line = ingestLine(s.file, byId.get(s.id), service.store, s.id);
+        if (line.kind === 'quarantined') failures++;
+        if (values.json) io.out(JSON.stringify(line));
+        else io.out(`${s.file}: ${line.kind}${line.caseId ? ` ${line.caseId}` : ''} (${line.action})${'error' in line ? `: ${line.error}` : ''}`);
+      }
+    } finally {
+      service.close();
+    }
+    return failures > 0 ? 1 : 0;
+  },
+};
+
+const cases: Command = {
+  summary: 'list cases',
+  usage: `klagomal cases [--status ${CASE_STATUSES.join('|')}] [--json] [--config FILE]`,
+  options: { status: { type: 'string' }, json: { type: 'boolean' } },
+  positionals: false,
+  async run(values, _p, io) {
+    const status = values.status as string | undefined;
+    if (status !== undefined && !CASE_STATUSES.includes(status as CaseStatus)) {
+      throw new UsageError(`unknown status '${status}'; allowed: ${CASE_STATUSES.join(', ')}`);
+    }
+    const config = configOf(values);
+    withStore(config, (store) => {
+      const list = store.listCases({ status: status as CaseStatus | undefined }).map((c) => caseSummary(store, c));
+      if (values.json) io.out(json(list));
+      else if (list.length === 0) io.out('no cases');
+      else
+        io.out(
+          table(
+            ['CASE', 'STATUS', 'RECEIVED', 'ANSWER BY', 'CUSTOMER', 'SUBJECT'],
+            list.map((c) => [c.number, c.status, c.receivedLocal.slice(0, 16).replace('T', ' '), c.answerDueAt?.slice(0, 10), c.customer.address, c.subject]),
+          ),
+        );
+    });
+    return 0;
+  },
+};
+
+function findCase(store: Store, id: string) {
+  const c = /^\d+$/.test(id) ? store.caseById(Number(id)) : store.caseByNumber(id.toUpperCase());
+  if (!c) throw new NotFound(`no case '${id}'`);
+  return c;
+}
+
+export class NotFound extends Error {}
+
+const caseShow: Command = {
+  summary: 'show a case: state, fields, deadlines, every message in and out, the event history',
+  usage: 'klagomal case show ID [--json] [--config FILE]   (ID = case number like KLG-2026-000042, or the numeric id)',
+  options: { json: { type: 'boolean' } },
+  positionals: true,
+  async run(values, positionals, io) {
+    if (positionals[0] !== 'show' || positionals.length !== 2) throw new UsageError("usage: klagomal case show ID");
+    const config = configOf(values);
+    withStore(config, (store) => {
+      const d = caseDetail(store, findCase(store, positionals[1]));
+      if (values.json) {
+        io.out(json(d));
+        return;
+      }
+      const lines: string[] = [];
+      lines.push(`${d.number}  [${d.status}]`);
+      lines.push(`Customer:  ${d.customer.name ?? ''} <${d.customer.address ?? 'no address'}>`);
+      lines.push(`Subject:   ${d.subject ?? ''}`);
+      lines.push(`Received:  ${d.receivedLocal}   filed ${formatStockholm(new Date(d.filedAt))}   language ${d.language}`);
+      if (d.refersTo) lines.push(`Refers to: ${d.refersTo}`);
+      lines.push('', 'Deadlines:');
+      for (const dl of d.deadlines) lines.push(`  ${dl.milestone.padEnd(16)} due ${dl.dueAt}  (${dl.rule.amount} ${dl.rule.unit})${dl.metAt ? `  met ${dl.metAt}` : ''}`);
+      lines.push('', 'Fields:');
+      for (const [k, v] of Object.entries(d.fields)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+      lines.push('', 'Messages:');
+      for (const m of d.messages) {
+        if (m.direction === 'in') {
+          lines.push(`  <- ${m.at}  ${m.kind}  from ${m.from.address ?? '?'}  "${m.subject ?? ''}"`);
+          for (const a of m.attachments) lines.push(`       attachment ${a.filename ?? '(no name)'} ${a.contentType} ${a.size} bytes -> ${a.path}`);
+          const text = (m.text ?? '').trim().split('\n').slice(0, 12);
+          for (const t of text) lines.push(`     | ${t}`);
+        } else {
+          lines.push(`  -> ${m.at}  ${m.kind}  to ${m.to}  "${m.subject}"  [${m.status}, ${m.attempts} attempt(s), template ${m.template}/${m.language}@${m.templateVersion}]`);
+          if (m.lastError) lines.push(`     last error: ${m.lastError}`);
+        }
+      }
+      lines.push('', 'Events:');
+      for (const e of d.events) lines.push(`  ${e.at}  ${e.type.padEnd(26)} ${e.actor.padEnd(16)} ${JSON.stringify(e.detail)}`);
+      io.out(lines.join('\n'));
+    });
+    return 0;
+  },
+};
+
+const outbox: Command = {
+  summary: 'list queued and sent mail',
+  usage: 'klagomal outbox [--status queued|sending|sent|failed] [--json] [--config FILE]',
+  options: { status: { type: 'string' }, json: { type: 'boolean' } },
+  positionals: false,
+  async run(values, _p, io) {
+    const status = values.status as string | undefined;
+    const allowed = ['queued', 'sending', 'sent', 'failed'];
+    if (status !== undefined && !allowed.includes(status)) throw new UsageError(`unknown status '${status}'; allowed: ${allowed.join(', ')}`);
+    const config = configOf(values);
+    withStore(config, (store) => {
+      const rows = store.listOutbox(status as 'queued' | undefined).map(outboxView);
+      if (values.json) io.out(json(rows));
+      else if (rows.length === 0) io.out('outbox is empty');
+      else
+        io.out(
+          table(
+            ['ID', 'CASE', 'TO', 'SUBJECT', 'TEMPLATE', 'STATUS', 'TRIES', 'MESSAGE-ID', 'NOTE'],
+            rows.map((r) => [
+              r.id,
+              r.case,
+              r.to,
+              r.subject,
+              `${r.template}/${r.language}@${r.templateVersion}`,
+              r.status,
+              r.attempts,
+              r.messageId,
+              r.status === 'sent' ? r.sentAt : (r.lastError ?? (r.nextAttemptAt ? `next ${r.nextAttemptAt}` : '')),
+            ]),
+          ),
+        );
+    });
+    return 0;
+  },
+};
+
+const quarantine: Command = {
+  summary: 'list mails that could not be processed; `quarantine retry ID` processes one again',
+  usage: 'klagomal quarantine [--all] [--json] [--config FILE]\n       klagomal quarantine retry ID [--json] [--config FILE]',
+  options: { json: { type: 'boolean' }, all: { type: 'boolean' } },
+  positionals: true,
+  async run(values, positionals, io) {
+    const config = configOf(values);
+    if (positionals.length === 0) {
+      withStore(config, (store) => {
+        const rows = store.quarantined(Boolean(values.all)).map((q) => ({
+          id: q.inbound_id,
+          source: q.source,
+          mailbox: q.mailbox,
+          locator: q.locator,
+          receivedAt: q.received_at,
+          size: q.size,
+          sha256: q.sha256,
+          stage: q.stage,
+          error: q.error,
+          attempts: q.attempts,
+          firstAt: q.first_at,
+          lastAt: q.last_at,
+          releasedAt: q.released_at,
+        }));
+        if (values.json) io.out(json(rows));
+        else if (rows.length === 0) io.out('quarantine is empty');
+        else io.out(table(['ID', 'RECEIVED', 'SOURCE', 'STAGE', 'TRIES', 'ERROR'], rows.map((r) => [r.id, r.receivedAt, r.source, r.stage, r.attempts, r.error])));
+      });
+      return 0;
+    }
+    if (positionals[0] !== 'retry' || positionals.length !== 2 || !/^\d+$/.test(positionals[1])) throw new UsageError('usage: klagomal quarantine retry ID');
+    const id = Number(positionals[1]);
+    const service = new Service(config, logger());
+    try {
+      const store = service.store;
+      const queued = store.tx(() => {
+        if (!store.requeueQuarantined(id)) return false;
+        store.appendEvent({ at: toInstant(new Date()), inboundId: id, actor: 'operator', type: 'quarantine-retried' });
+        return true;
+      });
+      if (!queued) throw new NotFound(`mail ${id} is not in quarantine`);
+      const [r] = await service.process({ only: new Set([id]) });
+      if (r && r.kind !== 'quarantined') store.releaseQuarantine(id, toInstant(new Date()));
+      const line = ingestLine(`inbound:${id}`, r, store, id);
+      io.out(values.json ? JSON.stringify(line) : r?.kind === 'quarantined' ? `mail ${id}: still failing: ${r.error}` : `mail ${id}: ${line.kind}${line.caseId ? ` ${line.caseId}` : ''} (${line.action})`);
+      return r?.kind === 'quarantined' ? 1 : 0;
+    } finally {
+      service.close();
+    }
+  },
+};
+
+const configCheck: Command = {
+  summary: 'validate the config (and the secrets and templates it names); print every problem at once',
+  usage: 'klagomal config check [--config FILE]',
+  options: {},
+  positionals: true,
+  async run(values, positionals, io) {
+    if (positionals[0] !== 'check' || positionals.length !== 1) throw new UsageError('usage: klagomal config check');
+    const file = configFileFrom(values.config as string | undefined);
+    const problems: ConfigProblem[] = [];
+    let config: Config | null = null;
+    try {
+      config = loadConfig(file);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+    if (config) {
+      problems.push(...missingSecrets(config));
+      try {
+        TemplateSet.load(config.templates);
+      } catch (err) {
+        problems.push({ key: 'templates', message: err instanceof TemplateError ? err.message : errorChain(err) });
+      }
+    }
+    if (problems.length > 0) {
+      for (const p of problems) io.err(`${file}: ${p.key ? p.key + ': ' : ''}${p.message}`);
+      io.err(`${problems.length} problem(s)`);
+      return 1;
+    }
+    const c = config!;
+    io.out(`${file}: OK`);
+    io.out(`  firm ${c.firm.name} <${c.firm.complaintsAddress}>, case prefix ${c.cases.prefix}, language ${c.language}`);
+    for (const s of c.sources) io.out(`  source ${s.name}: ${s.type === 'maildir' ? `maildir ${s.path}` : `imap ${s.user}@${s.host}:${s.port}/${s.mailbox} (tls ${s.tls})`}`);
+    io.out(`  transport: ${c.transport.type === 'pickup' ? `pickup ${c.transport.path}` : `smtp ${c.transport.host}:${c.transport.port} (tls ${c.transport.tls})`}`);
+    io.out(`  database ${c.database}; templates ${c.templates}`);
+    return 0;
+  },
+};
+
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  start,
+  run,
+  ingest,
+  cases,
+  case: caseShow,
+  outbox,
+  quarantine,
+  config: configCheck,
+};

@@ -1,0 +1,127 @@
+/**
+ * The validated configuration. A `Config` only comes out of `loadConfig` (src/config/load.ts),
+ * which checks every key and reports all problems at once; the rest of the program can
+ * trust every field here. Defaults are documented next to each field and in the README.
+ */
+import type { DeadlineRule } from '../deadlines/rules';
+
+export type Language = 'sv' | 'en';
+export const LANGUAGES: readonly Language[] = ['sv', 'en'];
+
+export type TlsMode = 'implicit' | 'starttls' | 'none';
+export const TLS_MODES: readonly TlsMode[] = ['implicit', 'starttls', 'none'];
+
+export interface MaildirSourceConfig {
+  readonly type: 'maildir';
+  /** Name used in logs, status and the stored cursor. Must be unique. */
+  readonly name: string;
+  /** The Maildir folder (with new/, cur/, tmp/); created if missing. */
+  readonly path: string;
+  /** Rescan interval in seconds as a safety net behind fs.watch (default 5). */
+  readonly pollSeconds: number;
+}
+
+export interface ImapSourceConfig {
+  readonly type: 'imap';
+  readonly name: string;
+  readonly host: string;
+  /** Default 993 with tls "implicit", else 143. */
+  readonly port: number;
+  /** "implicit" (IMAPS), "starttls" (required upgrade) or "none" (plain, for 127.0.0.1 only). Default "implicit". */
+  readonly tls: TlsMode;
+  /** Verify the server certificate (default true). */
+  readonly tlsRejectUnauthorized: boolean;
+  readonly user: string;
+  /** Name of the environment variable that holds the password (secrets never live in the config file). */
+  readonly passwordEnv: string;
+  /** Folder to watch (default "INBOX"). */
+  readonly mailbox: string;
+  /** Where filed mail is moved; null = only flag it \Seen and leave it (default null). */
+  readonly processedFolder: string | null;
+  /** Use IMAP IDLE when the server offers it (default true). */
+  readonly idle: boolean;
+  /** Polling interval in seconds; the only trigger without IDLE, a safety net with it (default 60). */
+  readonly pollSeconds: number;
+  /** Messages fetched per FETCH command (default 200). */
+  readonly fetchBatchSize: number;
+}
+
+export type SourceConfig = MaildirSourceConfig | ImapSourceConfig;
+
+export interface PickupTransportConfig {
+  readonly type: 'pickup';
+  /** Folder that receives one .eml file per outgoing mail. */
+  readonly path: string;
+}
+
+export interface SmtpTransportConfig {
+  readonly type: 'smtp';
+  readonly host: string;
+  /** Default 465 with tls "implicit", 587 with "starttls", 25 with "none". */
+  readonly port: number;
+  readonly tls: TlsMode;
+  readonly tlsRejectUnauthorized: boolean;
+  /** SMTP user; null = no authentication (default null). */
+  readonly user: string | null;
+  /** Environment variable with the SMTP password; required when `user` is set. */
+  readonly passwordEnv: string | null;
+  /** Parallel SMTP connections (default 3). */
+  readonly maxConnections: number;
+}
+
+export type TransportConfig = PickupTransportConfig | SmtpTransportConfig;
+
+export interface Config {
+  /** Absolute path of the file this was read from (for error messages). */
+  readonly file: string;
+  readonly firm: {
+    readonly name: string;
+    /** The complaints address customers write to; also our From address. */
+    readonly complaintsAddress: string;
+    /** Display name on our outgoing mail (default "<firm name> Klagomål"). */
+    readonly fromName: string;
+    /** Domain used in our Message-IDs (default: the complaints address's domain). */
+    readonly messageIdDomain: string;
+    /** Staff addresses and whole domains (lower case). */
+    readonly staffAddresses: readonly string[];
+    readonly staffDomains: readonly string[];
+    /** Web form senders whose Reply-To is the customer (default []). */
+    readonly formAddresses: readonly string[];
+  };
+  readonly cases: {
+    /** Case number prefix, e.g. KLG -> KLG-2026-000042 (default "KLG"). */
+    readonly prefix: string;
+  };
+  /** Language of templates when the complaint's language is not recognised (default "sv"). */
+  readonly language: Language;
+  /** Runtime state: attachments, pickup default, lock (default "../data" from config/). */
+  readonly dataDir: string;
+  /** SQLite database file (default "<dataDir>/klagomal.db"). */
+  readonly database: string;
+  /** Template root with sv/ and en/ (default "../templates"). */
+  readonly templates: string;
+  readonly sources: readonly SourceConfig[];
+  readonly transport: TransportConfig;
+  readonly acknowledgement: {
+    /** Send acknowledgements at all (default true). */
+    readonly enabled: boolean;
+    /** Cap on automatic mail to one address per 24 hours (default 3). */
+    readonly maxPerAddressPer24h: number;
+    /** When the customer can expect an answer (default 14 calendar days). */
+    readonly answerWithin: DeadlineRule;
+  };
+  readonly outbox: {
+    /** Attempts before a mail is marked failed (default 8). */
+    readonly maxAttempts: number;
+    /** First retry delay; doubles per attempt, with jitter (default 30). */
+    readonly retryBaseSeconds: number;
+    /** Longest retry delay (default 3600). */
+    readonly retryMaxSeconds: number;
+    /** A send that has not reported back after this long is treated as in doubt and retried (default 120). */
+    readonly sendTimeoutSeconds: number;
+  };
+  readonly processing: {
+    /** Mails parsed and filed per database transaction (default 50). */
+    readonly batchSize: number;
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The Swedish business calendar, computed for any year.
+ *
+ * Closed days = Saturdays, Sundays, the public holidays of lag (1989:253) om allmänna
+ * helgdagar, and the three eves that banks treat as holidays (midsommarafton, julafton,
+ * nyårsafton; lag (1930:173) 2 § lists them beside Saturday), plus firm-specific dates from
+ * config. Easter comes from the Gregorian computus (Meeus/Jones/Butcher).
+ *
+ * Local dates are plain {y, m, d} values; arithmetic on them runs in UTC at midnight, where
+ * there is no daylight saving to trip over. Instants are converted to local dates only
+ * through the IANA zone Europe/Stockholm.
+ */
+import { TZDate } from '@date-fns/tz';
+
+export const TIME_ZONE = 'Europe/Stockholm';
+
+export interface LocalDate {
+  readonly y: number;
+  /** 1-12 */
+  readonly m: number;
+  readonly d: number;
+}
+
+export interface Holiday {
+  readonly date: LocalDate;
+  readonly name: string;
+  /** 'public' = allmän helgdag (lag 1989:253); 'eve' = day treated as a holiday by banks. */
+  readonly kind: 'public' | 'eve';
+}
+
+export function localDateOf(instant: Date, zone = TIME_ZONE): LocalDate {
+  const z = new TZDate(instant.getTime(), zone);
+  return { y: z.getFullYear(), m: z.getMonth() + 1, d: z.getDate() };
+}
+
+export function isoDate(date: LocalDate): string {
+  return `${String(date.y).padStart(4, '0')}-${String(date.m).padStart(2, '0')}-${String(date.d).padStart(2, '0')}`;
+}
+
+export function parseIsoDate(text: string): LocalDate | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!m) return null;
+  const date = { y: Number(m[1]), m: Number(m[2]), d: Number(m[3]) };
+  const back = addDays(date, 0);
+  return back.y === date.y && back.m === date.m && back.d === date.d ? date : null;
+}
+
+export function addDays(date: LocalDate, days: number): LocalDate {
+  const t = new Date(Date.UTC(date.y, date.m - 1, date.d + days));
+  return { y: t.getUTCFullYear(), m: t.getUTCMonth() + 1, d: t.getUTCDate() };
+}
+
+/** 0 = Sunday ... 6 = Saturday. */
+export function weekday(date: LocalDate): number {
+  return new Date(Date.UTC(date.y, date.m - 1, date.d)).getUTCDay();
+}
+
+/** The instant of a wall-clock time on a local date in the zone. */
+export function localTime(date: LocalDate, h: number, min: number, s: number, zone = TIME_ZONE): Date {
+  return new Date(new TZDate(date.y, date.m - 1, date.d, h, min, s, zone).getTime());
+}
+
+/** Easter Sunday, Gregorian calendar (anonymous algorithm, Meeus/Jones/Butcher). */
+export function easterSunday(year: number): LocalDate {
+  const a = year % 19;
+  const b = Math.floor(year / 100);
+  const c = year % 100;
+  const d = Math.floor(b / 4);
+  const e = b % 4;
+  const f = Math.floor((b + 8) / 25);
+  const g = Math.floor((b - f + 1) / 3);
+  const h = (19 * a + b - d - g + 15) % 30;
+  const i = Math.floor(c / 4);
+  const k = c % 4;
+  const l = (32 + 2 * e + 2 * i - h - k) % 7;
+  const m = Math.floor((a + 11 * h - 7 * l) / 451);
+  const month = Math.floor((h + l - 7 * m + 114) / 31);
+  const day = ((h + l - 7 * m + 114) % 31) + 1;
+  return { y: year, m: month, d: day };
+}
+
+/** The first date in [from, from+6] that falls on `dow`. */
+function weekdayBetween(year: number, month: number, fromDay: number, dow: number): LocalDate {
+  for (let i = 0; i < 7; i++) {
+    const date = addDays({ y: year, m: month, d: fromDay }, i);
+    if (weekday(date) === dow) return date;
+  }
+  throw new Error('unreachable');
+}
+
+/** Every public holiday and bank-free eve of a year, in date order. */
+export function swedishHolidays(year: number): Holiday[] {
+  const easter = easterSunday(year);
+  const list: Holiday[] = [
+    { date: { y: year, m: 1, d: 1 }, name: 'nyårsdagen', kind: 'public' },
+    { date: { y: year, m: 1, d: 6 }, name: 'trettondedag jul', kind: 'public' },
+    { date: addDays(easter, -2), name: 'långfredagen', kind: 'public' },
+    { date: easter, name: 'påskdagen', kind: 'public' },
+    { date: addDays(easter, 1), name: 'annandag påsk', kind: 'public' },
+    { date: { y: year, m: 5, d: 1 }, name: 'första maj', kind: 'public' },
+    // "sjätte torsdagen efter påskdagen"
+    { date: addDays(easter, 39), name: 'Kristi himmelsfärdsdag', kind: 'public' },
+    { date: addDays(easter, 49), name: 'pingstdagen', kind: 'public' },
+    // Midsommarafton: the Friday between 19 and 25 June; midsommardagen the Saturday after.
+    { date: weekdayBetween(year, 6, 19, 5), name: 'midsommarafton', kind: 'eve' },
+    { date: weekdayBetween(year, 6, 20, 6), name: 'midsommardagen', kind: 'public' },
+    // Alla helgons dag: the Saturday between 31 October and 6 November.
+    { date: weekdayBetween(year, 10, 31, 6), name: 'alla helgons dag', kind: 'public' },
+    { date: { y: year, m: 12, d: 24 }, name: 'julafton', kind: 'eve' },
+    { date: { y: year, m: 12, d: 25 }, name: 'juldagen', kind: 'public' },
+    { date: { y: year, m: 12, d: 26 }, name: 'annandag jul', kind: 'public' },
+    { date: { y: year, m: 12, d: 31 }, name: 'nyårsafton', kind: 'eve' },
+  ];
+  // SFS 2004:1373: from 2005 the national day (6 June) replaced annandag pingst.
+  if (year >= 2005) list.push({ date: { y: year, m: 6, d: 6 }, name: 'Sveriges nationaldag', kind: 'public' });
+  else list.push({ date: addDays(easter, 50), name: 'annandag pingst', kind: 'public' });
+  return list.sort((a, b) => isoDate(a.date).localeCompare(isoDate(b.date)));
+}
+
+/**
+ * A business-day calendar: Swedish holidays plus the firm's own closed dates.
+ * Holiday sets are computed once per year and cached.
+ */
+export class BusinessCalendar {
+  private readonly byYear = new Map<number, Set<string>>();
+  private readonly extra: ReadonlySet<string>;
+
+  constructor(extraClosedDates: readonly string[] = []) {
+    this.extra = new Set(extraClosedDates);
+  }
+
+  private closedOf(year: number): Set<string> {
+    let set = this.byYear.get(year);
+    if (!set) {
+      set = new Set(swedishHolidays(year).map((h) => isoDate(h.date)));
+      this.byYear.set(year, set);
+    }
+    return set;
+  }
+
+  isBusinessDay(date: LocalDate): boolean {
+    const dow = weekday(date);
+    if (dow === 0 || dow === 6) return false;
+    const iso = isoDate(date);
+    return !this.closedOf(date.y).has(iso) && !this.extra.has(iso);
+  }
+
+  /** The Nth business day after `date` (date itself is day 0, business day or not). */
+  addBusinessDays(date: LocalDate, n: number): LocalDate {
+    let cur = date;
+    let left = n;
+    while (left > 0) {
+      cur = addDays(cur, 1);
+      if (this.isBusinessDay(cur)) left--;
+    }
+    return cur;
+  }
+}

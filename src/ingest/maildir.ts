@@ -1,0 +1,149 @@
+/**
+ * Maildir source: the embedded default, and a real option for firms whose MTA delivers to a
+ * Maildir. Semantics as for IMAP: new/X -> stored (committed) -> renamed to cur/X:2,S.
+ *
+ * A Maildir file name is unique per delivery (the MTA writes to tmp/ and renames into new/),
+ * so the source key is the base name (without the ":2,..." info) plus a prefix of the content
+ * hash: the same file seen again after a crash is recognised and only moved, while a person
+ * copying a different file under a reused name is not mistaken for it.
+ *
+ * Files that a person copies straight into new/ (rather than through tmp/) may still be
+ * growing; a file modified in the last moment is left for the next scan.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { MaildirSourceConfig } from '../config/config';
+import type { Store } from '../store/store';
+import type { Clock } from '../util/clock';
+import { sleep, toInstant } from '../util/clock';
+import type { Logger } from '../util/log';
+import { errorChain } from '../util/log';
+import { Wakeup } from '../util/wakeup';
+import { RawArrival, sha256, storeArrivals } from './intake';
+import type { MailSource, PollStats } from './source';
+
+const SETTLE_MS = 300;
+const BATCH_FILES = 200;
+const BATCH_BYTES = 32 * 1024 * 1024;
+
+export function ensureMaildir(root: string): void {
+  for (const sub of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(root, sub), { recursive: true, mode: 0o700 });
+}
+
+function baseName(fileName: string): string {
+  const colon = fileName.indexOf(':');
+  return colon >= 0 ? fileName.slice(0, colon) : fileName;
+}
+
+export class MaildirSource implements MailSource {
+  readonly name: string;
+  private readonly wakeup = new Wakeup();
+
+  constructor(
+    private readonly cfg: MaildirSourceConfig,
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    this.name = cfg.name;
+  }
+
+  async pollOnce(): Promise<PollStats> {
+    ensureMaildir(this.cfg.path);
+    const newDir = path.join(this.cfg.path, 'new');
+    let stored = 0;
+    let alreadyStored = 0;
+    let settling = false;
+    const names = fs.readdirSync(newDir).filter((n) => !n.startsWith('.')).sort();
+    for (let i = 0; i < names.length; ) {
+      const batch: Array<{ file: string; name: string; arrival: RawArrival }> = [];
+      let bytes = 0;
+      for (; i < names.length && batch.length < BATCH_FILES && bytes < BATCH_BYTES; i++) {
+        const name = names[i];
+        const file = path.join(newDir, name);
+        let st: fs.Stats;
+        let raw: Buffer;
+        try {
+          st = fs.statSync(file);
+          if (!st.isFile()) continue;
+          if (this.clock().getTime() - st.mtimeMs < SETTLE_MS) {
+            settling = true;
+            continue;
+          }
+          raw = fs.readFileSync(file);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken by someone else meanwhile
+          throw err;
+        }
+        const base = baseName(name);
+        bytes += raw.length;
+        batch.push({
+          file,
+          name,
+          arrival: {
+            raw,
+            receivedAt: st.mtime,
+            mailbox: this.cfg.path,
+            locator: base,
+            sourceKey: `maildir:${this.cfg.name}:${base}:${sha256(raw).slice(0, 16)}`,
+          },
+        });
+      }
+      if (batch.length === 0) continue;
+      const results = storeArrivals(this.store, this.cfg.name, batch.map((b) => b.arrival), toInstant(this.clock()));
+      // Committed: now, and only now, mark each file as taken by moving it to cur/ with the S flag.
+      const marked: number[] = [];
+      batch.forEach((b, k) => {
+        if (results[k].created) stored++;
+        else alreadyStored++;
+        if (this.moveToCur(b.file, b.name)) marked.push(results[k].id);
+      });
+      this.store.markServerDone(marked, toInstant(this.clock()));
+    }
+    if (settling) setTimeout(() => this.wakeup.notify(), SETTLE_MS).unref();
+    return { stored, alreadyStored };
+  }
+
+  private moveToCur(file: string, name: string): boolean {
+    const curDir = path.join(this.cfg.path, 'cur');
+    const base = baseName(name);
+    let target = path.join(curDir, `${base}:2,S`);
+    for (let n = 1; fs.existsSync(target); n++) target = path.join(curDir, `${base}.${n}:2,S`);
+    try {
+      fs.renameSync(file, target);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true; // already moved
+      this.log.error('cannot move a stored mail to cur/', { source: this.name, file: name, error: errorChain(err) });
+      return false;
+    }
+  }
+
+  async run(signal: AbortSignal, onStored: () => void): Promise<void> {
+    ensureMaildir(this.cfg.path);
+    let watcher: fs.FSWatcher | null = null;
+    try {
+      watcher = fs.watch(path.join(this.cfg.path, 'new'), () => this.wakeup.notify());
+      watcher.on('error', () => undefined); // the poll interval still covers us
+    } catch (err) {
+      this.log.warn('fs.watch unavailable; polling only', { source: this.name, error: errorChain(err) });
+    }
+    let failures = 0;
+    try {
+      while (!signal.aborted) {
+        try {
+          const stats = await this.pollOnce();
+          failures = 0;
+          if (stats.stored > 0 || stats.alreadyStored > 0) onStored();
+        } catch (err) {
+          failures++;
+          this.log.error('maildir scan failed', { source: this.name, error: errorChain(err), failures });
+          await sleep(Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)), signal);
+        }
+        await this.wakeup.wait(this.cfg.pollSeconds * 1000, signal);
+      }
+    } finally {
+      watcher?.close();
+    }
+  }
+}

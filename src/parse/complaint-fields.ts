@@ -1,0 +1,81 @@
+/**
+ * The structured complaint: what the firm asks a complaining customer to send (Billender's list,
+ * echoed by the EU guidelines): contact details, what the complaint concerns, the date of the
+ * problem, a description, and whether compensation is wanted and why.
+ *
+ * This is a first, deliberately conservative reader: it looks for each item and reports the
+ * ones it cannot find, so the acknowledgement can ask for exactly those. It never decides
+ * anything about the complaint itself. Pure function of the text.
+ */
+
+export type ComplaintItem = 'contact' | 'concerns' | 'incidentDate' | 'description' | 'compensation';
+export const COMPLAINT_ITEMS: readonly ComplaintItem[] = ['contact', 'concerns', 'incidentDate', 'description', 'compensation'];
+
+export interface ComplaintFields {
+  readonly contactName: string | null;
+  readonly phones: readonly string[];
+  readonly category: string | null;
+  /** The first date found in the text, as written. */
+  readonly incidentDateText: string | null;
+  readonly descriptionWords: number;
+  readonly compensationMentioned: boolean;
+  readonly amountsSek: readonly number[];
+  /** Items the customer has not given us (asked for in the acknowledgement). */
+  readonly missing: readonly ComplaintItem[];
+}
+
+/** Default categories of a lender / payment firm, with Swedish and English keywords. */
+const CATEGORIES: ReadonlyArray<{ id: string; words: RegExp }> = [
+  { id: 'fraud', words: /\b(bedrägeri|bedragare|kapad|kapat|obehörig|fraud|scam|unauthori[sz]ed|identity theft|id-kapning)/i },
+  { id: 'debt-collection', words: /\b(inkasso|påminnelse(avgift)?|kronofogde|betalningsföreläggande|debt collect|collection agency|reminder fee)/i },
+  { id: 'fees', words: /\b(avgift(er)?|avgiften|kostnad|fee|fees|charge[sd]?)\b/i },
+  { id: 'interest', words: /\b(ränta|räntan|räntor|interest rate|interest)\b/i },
+  { id: 'payments', words: /\b(autogiro|betalning(en|ar)?|inbetalning|dragning|dragit|dragits|överföring|payment|direct debit|transfer|refund|återbetalning)/i },
+  { id: 'credit-decision', words: /\b(kreditprövning|kreditbeslut|avslag|nekad|nekades|beviljad|credit decision|credit check|declined|rejected my (loan )?application)/i },
+  { id: 'termination', words: /\b(uppsägning|uppsagd|sagt upp|säga upp|förtida inlösen|lösa lånet|terminat|cancel)/i },
+  { id: 'personal-data', words: /\b(personuppgift|gdpr|dataskydd|registerutdrag|personal data|data protection)/i },
+  { id: 'customer-service', words: /\b(bemötande|kundtjänst|otrevlig|oförskämd|svarar inte|ingen svarar|customer service|rude|no answer|unhelpful)/i },
+];
+
+const MONTHS_SV = 'januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|okt|nov|dec';
+const MONTHS_EN = 'january|february|march|april|may|june|july|august|september|october|november|december';
+const DATE_PATTERNS: readonly RegExp[] = [
+  /\b(20\d\d-\d\d-\d\d)\b/,
+  new RegExp(`\\b(\\d{1,2}(?:e|:e|st|nd|rd|th)?\\s+(?:${MONTHS_SV}|${MONTHS_EN})\\.?(?:\\s+20\\d\\d)?)\\b`, 'i'),
+  new RegExp(`\\b((?:${MONTHS_EN})\\s+\\d{1,2}(?:st|nd|rd|th)?(?:,?\\s+20\\d\\d)?)\\b`, 'i'),
+  /\b(\d{1,2}\/\d{1,2}(?:[/-](?:20)?\d\d)?)\b/,
+  /\b(igår|i går|i förrgår|yesterday|förra veckan|last week)\b/i,
+];
+
+const PHONE = /(?:\+46|0046|\b0)[\s-]?\d{1,3}[\s-]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2,3}\b/g;
+const COMPENSATION = /\b(ersättning|kompensation|ersätta|ersätt|återbetal\w*|tillbakabetal\w*|betala(?:r)? tillbaka|pengarna tillbaka|gottgörelse|skadestånd|compensat\w*|refund\w*|reimburs\w*|money back)/i;
+const AMOUNT = /(\d{1,3}(?:[ .\u00a0]\d{3})+|\d+)(?:,(\d{1,2}))?\s*(?:kr|kronor|sek|:-)/gi;
+const NAME_LINE = /^\s*(?:namn|name)\s*:\s*(.+)$/im;
+
+export function readComplaintFields(text: string, subject: string, senderName: string | null): ComplaintFields {
+  const all = `${subject}\n${text}`;
+  const phones = [...new Set(Array.from(text.matchAll(PHONE), (m) => m[0].trim()))];
+  const nameFromForm = NAME_LINE.exec(text)?.[1]?.trim() ?? null;
+  const contactName = nameFromForm || (senderName && senderName.trim()) || null;
+  const category = CATEGORIES.find((c) => c.words.test(all))?.id ?? null;
+  let incidentDateText: string | null = null;
+  for (const re of DATE_PATTERNS) {
+    const m = re.exec(text);
+    if (m) {
+      incidentDateText = m[1];
+      break;
+    }
+  }
+  const descriptionWords = text.split(/\s+/).filter((w) => /[\p{L}\d]/u.test(w)).length;
+  const amountsSek = Array.from(all.matchAll(AMOUNT), (m) => Number(m[1].replace(/[ .\u00a0]/g, '')) + (m[2] ? Number(m[2]) / 100 : 0));
+  const compensationMentioned = COMPENSATION.test(all);
+
+  const missing: ComplaintItem[] = [];
+  if (!contactName) missing.push('contact');
+  if (!category) missing.push('concerns');
+  if (!incidentDateText) missing.push('incidentDate');
+  if (descriptionWords < 25) missing.push('description');
+  if (!compensationMentioned) missing.push('compensation');
+
+  return { contactName, phones, category, incidentDateText, descriptionWords, compensationMentioned, amountsSek, missing };
+}

@@ -1,0 +1,253 @@
+/**
+ * Parse: raw bytes -> ParsedMail.
+ *
+ * Input: the raw message exactly as stored. Output: the fields the classifier and the case
+ * store need, plus a list of problems noticed on the way (a missing Message-ID, an unreadable
+ * date). The parser is tolerant: a mail that mailparser can read at all gives a ParsedMail;
+ * only a mail that makes mailparser throw is reported as an error (and quarantined by the
+ * caller, raw bytes kept).
+ *
+ * Attachments are streamed to files under <dataDir>/attachments, named by the sha256 of their
+ * content (never by the sender's file name, which is kept only as a display value). The text
+ * body comes from the text/plain part, or is converted from HTML when there is none; in that
+ * conversion scripts and styles are dropped.
+ *
+ * Side effects: attachment files only. They are content-addressed, so parsing the same mail
+ * twice (after a crash or a quarantine retry) writes the same files again, harmlessly.
+ */
+import { MailParser, AddressObject, EmailAddress } from 'mailparser';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable, Transform, TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ensureDir, fsyncDir } from '../util/durable-file';
+import { messageIdList, normaliseAddress, normaliseMessageId } from '../util/header-safe';
+import { htmlToPlainText } from './html';
+
+export interface MailAddress {
+  readonly address: string;
+  readonly name: string;
+}
+
+export interface ParsedAttachment {
+  /** As given by the sender; for display only, never used as a path. */
+  readonly filename: string | null;
+  readonly contentType: string;
+  readonly size: number;
+  readonly sha256: string;
+  /** Relative to the data folder, e.g. attachments/3f/3fa2...e1 */
+  readonly path: string;
+}
+
+/** Header access by lower-case name; values unfolded, in order of appearance. */
+export interface HeaderView {
+  get(name: string): string | undefined;
+  all(name: string): string[];
+  has(name: string): boolean;
+}
+
+export interface ParsedMail {
+  readonly messageId: string | null;
+  readonly inReplyTo: string | null;
+  readonly references: readonly string[];
+  readonly from: MailAddress | null;
+  readonly replyTo: MailAddress | null;
+  readonly to: readonly MailAddress[];
+  readonly cc: readonly MailAddress[];
+  readonly subject: string;
+  readonly date: Date | null;
+  /** The Return-Path added at delivery: '' for the null sender <>, null when absent. */
+  readonly returnPath: string | null;
+  /** Content-Type of the whole message, lower case, e.g. "multipart/report". */
+  readonly contentType: string;
+  readonly contentTypeParams: Readonly<Record<string, string>>;
+  readonly text: string;
+  readonly textFromHtml: boolean;
+  readonly headers: HeaderView;
+  readonly attachments: readonly ParsedAttachment[];
+  readonly problems: readonly string[];
+}
+
+export interface ParseOptions {
+  /** Where attachments/ lives. */
+  readonly dataDir: string;
+}
+
+class HashingCounter extends Transform {
+  readonly hash = crypto.createHash('sha256');
+  size = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+async function storeAttachment(content: Readable, dataDir: string): Promise<{ sha256: string; size: number; path: string }> {
+  const dir = path.join(dataDir, 'attachments');
+  const tmpDir = path.join(dir, 'tmp');
+  ensureDir(tmpDir);
+  const tmp = path.join(tmpDir, `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
+  const counter = new HashingCounter();
+  const out = fs.createWriteStream(tmp, { mode: 0o600 });
+  await pipeline(content, counter, out);
+  const sha256 = counter.hash.digest('hex');
+  const rel = path.join('attachments', sha256.slice(0, 2), sha256);
+  const finalPath = path.join(dataDir, rel);
+  ensureDir(path.dirname(finalPath));
+  const fd = fs.openSync(tmp, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, finalPath);
+  fsyncDir(path.dirname(finalPath));
+  return { sha256, size: counter.size, path: rel };
+}
+
+function headerView(lines: ReadonlyArray<{ key: string; line: string }>): HeaderView {
+  const map = new Map<string, string[]>();
+  for (const { key, line } of lines) {
+    const colon = line.indexOf(':');
+    const value = (colon >= 0 ? line.slice(colon + 1) : '').replace(/\r?\n[ \t]+/g, ' ').trim();
+    const k = key.toLowerCase();
+    const list = map.get(k);
+    if (list) list.push(value);
+    else map.set(k, [value]);
+  }
+  return {
+    get: (n) => map.get(n.toLowerCase())?.[0],
+    all: (n) => map.get(n.toLowerCase()) ?? [],
+    has: (n) => map.has(n.toLowerCase()),
+  };
+}
+
+function firstAddress(v: AddressObject | AddressObject[] | undefined): MailAddress | null {
+  return addressList(v)[0] ?? null;
+}
+
+function addressList(v: AddressObject | AddressObject[] | undefined): MailAddress[] {
+  if (!v) return [];
+  const out: MailAddress[] = [];
+  const visit = (e: EmailAddress): void => {
+    if (e.group) e.group.forEach(visit);
+    const address = normaliseAddress(e.address);
+    if (address) out.push({ address, name: (e.name ?? '').trim() });
+  };
+  for (const obj of Array.isArray(v) ? v : [v]) obj.value.forEach(visit);
+  return out;
+}
+
+/** Parse one raw message. Rejects only when the bytes cannot be read as a mail at all. */
+export async function parseMail(raw: Buffer, opts: ParseOptions): Promise<ParsedMail> {
+  const parser = new MailParser({
+    skipImageLinks: true,
+    skipTextToHtml: true,
+    skipTextLinks: true,
+    skipHtmlToText: true, // we convert HTML ourselves (src/parse/html.ts) so that scripts and styles never survive
+    checksumAlgo: 'sha256',
+  });
+  const problems: string[] = [];
+  const attachments: ParsedAttachment[] = [];
+  const pendingWrites: Promise<void>[] = [];
+  let headers: Map<string, unknown> = new Map();
+  let text: string | undefined;
+  let html: string | undefined;
+
+  const done = new Promise<void>((resolve, reject) => {
+    parser.on('headers', (h) => {
+      headers = h as Map<string, unknown>;
+    });
+    parser.on('data', (data) => {
+      if (data.type === 'text') {
+        if (typeof data.text === 'string') text = data.text;
+        if (typeof data.html === 'string') html = data.html;
+        return;
+      }
+      // An attachment: stream it to disk; release() lets the parser continue.
+      const att = data;
+      const write = storeAttachment(att.content as unknown as Readable, opts.dataDir)
+        .then((stored) => {
+          attachments.push({
+            filename: att.filename ? String(att.filename).slice(0, 255) : null,
+            contentType: String(att.contentType || 'application/octet-stream').toLowerCase(),
+            size: stored.size,
+            sha256: stored.sha256,
+            path: stored.path,
+          });
+        })
+        .finally(() => att.release());
+      pendingWrites.push(write);
+    });
+    parser.on('end', resolve);
+    parser.on('error', reject);
+  });
+
+  // Feed in chunks: the parser then never needs the whole message as one more copy.
+  const CHUNK = 256 * 1024;
+  const feed = (async () => {
+    for (let off = 0; off < raw.length; off += CHUNK) {
+      const ok = parser.write(raw.subarray(off, Math.min(raw.length, off + CHUNK)));
+      if (!ok) await new Promise<void>((r) => parser.once('drain', () => r()));
+    }
+    parser.end();
+  })();
+
+  await Promise.all([done, feed]);
+  const writes = await Promise.allSettled(pendingWrites);
+  for (const w of writes) if (w.status === 'rejected') throw w.reason;
+
+  const lines = ((parser as unknown as { headerLines?: Array<{ key: string; line: string }> }).headerLines ?? []);
+  const view = headerView(lines);
+
+  const rawMessageId = view.get('message-id');
+  const messageId = normaliseMessageId(rawMessageId);
+  if (!rawMessageId) problems.push('no Message-ID header');
+  else if (!messageId) problems.push('unusable Message-ID header');
+
+  const dateValue = headers.get('date');
+  let date: Date | null = null;
+  if (dateValue instanceof Date && !Number.isNaN(dateValue.getTime())) date = dateValue;
+  else if (view.has('date')) problems.push('unreadable Date header');
+
+  const subjectValue = headers.get('subject');
+  const subject = typeof subjectValue === 'string' ? subjectValue : '';
+
+  const ct = headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+
+  const returnPathRaw = view.get('return-path');
+  let returnPath: string | null = null;
+  if (returnPathRaw !== undefined) {
+    const inner = /<([^>]*)>/.exec(returnPathRaw);
+    returnPath = (inner ? inner[1] : returnPathRaw).trim().toLowerCase();
+  }
+
+  let body = text ?? '';
+  let textFromHtml = false;
+  if (!text?.trim() && html) {
+    body = htmlToPlainText(html);
+    textFromHtml = true;
+  }
+
+  return {
+    messageId,
+    inReplyTo: messageIdList(view.get('in-reply-to'))[0] ?? null,
+    references: messageIdList(view.all('references')),
+    from: firstAddress(headers.get('from') as AddressObject | undefined),
+    replyTo: firstAddress(headers.get('reply-to') as AddressObject | undefined),
+    to: addressList(headers.get('to') as AddressObject | AddressObject[] | undefined),
+    cc: addressList(headers.get('cc') as AddressObject | AddressObject[] | undefined),
+    subject,
+    date,
+    returnPath,
+    contentType: (ct?.value ?? 'text/plain').toLowerCase(),
+    contentTypeParams: Object.fromEntries(Object.entries(ct?.params ?? {}).map(([k, v]) => [k.toLowerCase(), String(v).toLowerCase()])),
+    text: body,
+    textFromHtml,
+    headers: view,
+    attachments,
+    problems,
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The processor: stored raw mail -> parsed -> classified -> filed, in batches.
+ *
+ * Input: inbound rows in state 'stored' (written by the sources or `klagomal ingest`).
+ * Output: each row 'filed' with its kind, or 'quarantined' with its error. Never both, never
+ * neither: a mail that throws anywhere (parser, classifier, filing, template) is quarantined
+ * with its raw bytes kept, and the batch goes on with the next mail (Zammad #2754 is the
+ * failure this prevents: one bad mail blocking the mailbox).
+ *
+ * Parsing is async (attachments stream to disk) and happens outside the database transaction;
+ * filing a batch is one transaction, each mail in its own savepoint, so one mail's failure
+ * rolls back only that mail. Batches are capped by count and by bytes to bound memory.
+ */
+import type { Config } from '../config/config';
+import type { InboundRow, Store } from '../store/store';
+import type { TemplateSet } from '../reply/templates';
+import type { BusinessCalendar } from '../deadlines/calendar';
+import type { Clock } from '../util/clock';
+import { toInstant } from '../util/clock';
+import type { Logger } from '../util/log';
+import { errorChain } from '../util/log';
+import { parseMail, ParsedMail } from '../parse/parse';
+import { fileMail, FilingResult } from '../cases/filing';
+
+export interface QuarantineResult {
+  readonly inboundId: number;
+  readonly kind: 'quarantined';
+  readonly stage: 'parse' | 'file';
+  readonly error: string;
+}
+
+export type ProcessResult = FilingResult | QuarantineResult;
+
+const MAX_BATCH_BYTES = 32 * 1024 * 1024;
+
+export class Processor {
+  constructor(
+    private readonly store: Store,
+    private readonly config: Config,
+    private readonly templates: TemplateSet,
+    private readonly calendar: BusinessCalendar,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {}
+
+  /** Process every pending mail. `onResult` sees each outcome as soon as its batch commits. */
+  async processPending(opts: { signal?: AbortSignal; onResult?: (r: ProcessResult) => void; only?: ReadonlySet<number> } = {}): Promise<ProcessResult[]> {
+    const all: ProcessResult[] = [];
+    for (;;) {
+      if (opts.signal?.aborted) break;
+      const pending = this.store.pendingInbound(this.config.processing.batchSize).filter((r) => !opts.only || opts.only.has(r.id));
+      if (pending.length === 0) break;
+      const results = await this.processBatch(pending);
+      for (const r of results) {
+        all.push(r);
+        opts.onResult?.(r);
+      }
+      if (opts.only) break;
+    }
+    return all;
+  }
+
+  private async processBatch(rows: InboundRow[]): Promise<ProcessResult[]> {
+    const parsed: Array<{ row: InboundRow; mail: ParsedMail } | { row: InboundRow; error: string }> = [];
+    let bytes = 0;
+    for (const row of rows) {
+      if (parsed.length > 0 && bytes + row.size > MAX_BATCH_BYTES) break; // the rest comes in the next batch
+      bytes += row.size;
+      const raw = this.store.rawMail(row.sha256);
+      if (!raw) {
+        parsed.push({ row, error: `raw mail ${row.sha256} is missing from the store` });
+        continue;
+      }
+      try {
+        parsed.push({ row, mail: await parseMail(raw, { dataDir: this.config.dataDir }) });
+      } catch (err) {
+        parsed.push({ row, error: errorChain(err) });
+      }
+    }
+
+    const now = this.clock();
+    const at = toInstant(now);
+    const results: ProcessResult[] = [];
+    this.store.tx(() => {
+      for (const p of parsed) {
+        if ('error' in p) {
+          if (this.store.inbound(p.row.id)?.state !== 'stored') continue;
+          results.push(this.quarantine(p.row, 'parse', p.error, at));
+          continue;
+        }
+        // Another process (an `ingest` beside the service) may have filed it meanwhile; we hold
+        // the write lock now, so this check and the filing below cannot interleave with it.
+        if (this.store.inbound(p.row.id)?.state !== 'stored') continue;
+        try {
+          // A nested transaction is a savepoint: a throw undoes this mail only.
+          const r = this.store.db.transaction(() => fileMail({ store: this.store, config: this.config, templates: this.templates, calendar: this.calendar, log: this.log }, p.row, p.mail, now))();
+          results.push(r);
+        } catch (err) {
+          results.push(this.quarantine(p.row, 'file', errorChain(err), at));
+        }
+      }
+    });
+
+    for (const r of results) {
+      if (r.kind === 'quarantined') {
+        this.log.error('mail quarantined', { inbound: r.inboundId, stage: r.stage, error: r.error });
+      } else {
+        const row = rows.find((x) => x.id === r.inboundId);
+        this.log.info('mail filed', { inbound: r.inboundId, source: row?.source, kind: r.kind, action: r.action, case: r.caseNumber ?? undefined });
+      }
+    }
+    return results;
+  }
+
+  private quarantine(row: InboundRow, stage: 'parse' | 'file', error: string, at: string): QuarantineResult {
+    this.store.quarantine(row.id, stage, error, at);
+    this.store.appendEvent({ at, inboundId: row.id, actor: 'system', type: 'quarantined', toState: 'quarantined', detail: { stage, error } });
+    return { inboundId: row.id, kind: 'quarantined', stage, error };
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The acknowledgement: whether a new complaint gets one, and the queued mail if it does.
+ *
+ * `decideAcknowledgement` is pure: the classifier's verdict on the customer, the number of
+ * automatic mails already sent to the address in the last 24 hours, and the config. We never
+ * acknowledge: a mail that is not a new complaint (auto-replies, bounces, lists are never
+ * complaints), a sender without a usable address, a no-reply sender without Reply-To, our own
+ * address or staff, or an address that already got the configured number of automatic mails
+ * in 24 hours (the loop breaker of last resort). "Never twice for one case" is enforced by the
+ * outbox's unique idempotency key `acknowledgement:<case id>`.
+ *
+ * Our acknowledgement carries `Auto-Submitted: auto-replied` (RFC 3834 §5) and
+ * `X-Auto-Response-Suppress: All` (Exchange), so well-behaved systems do not answer it.
+ */
+import crypto from 'node:crypto';
+import type { Config, Language } from '../config/config';
+import type { Customer } from '../classify/classify';
+import type { NewOutbox } from '../store/store';
+import type { ComplaintFields, ComplaintItem } from '../parse/complaint-fields';
+import type { TemplateSet } from './templates';
+import type { DeadlineRule } from '../deadlines/rules';
+import { caseTag } from '../classify/thread';
+import { headerText } from '../util/header-safe';
+
+export type AckDecision = { readonly send: true; readonly to: string; readonly name: string | null } | { readonly send: false; readonly reason: string };
+
+export function decideAcknowledgement(customer: Customer, automaticMailsLast24h: number, config: Config): AckDecision {
+  if (!config.acknowledgement.enabled) return { send: false, reason: 'acknowledgements are switched off (acknowledgement.enabled)' };
+  if (customer.doNotAutoReply) return { send: false, reason: customer.doNotAutoReply };
+  if (!customer.address) return { send: false, reason: 'the mail has no usable sender address' };
+  if (customer.address === config.firm.complaintsAddress.toLowerCase()) return { send: false, reason: 'the customer address is our own complaints address' };
+  if (automaticMailsLast24h >= config.acknowledgement.maxPerAddressPer24h) {
+    return {
+      send: false,
+      reason: `the address already got ${automaticMailsLast24h} automatic mails in 24 hours (acknowledgement.maxPerAddressPer24h = ${config.acknowledgement.maxPerAddressPer24h})`,
+    };
+  }
+  return { send: true, to: customer.address, name: customer.name };
+}
+
+/** A new Message-ID under the firm's domain: the case number for people, random bits so it cannot be guessed. */
+export function newMessageId(caseNumber: string, kind: string, domain: string): string {
+  return `${caseNumber.toLowerCase()}.${kind}.${crypto.randomBytes(9).toString('base64url')}@${domain}`;
+}
+
+export interface AcknowledgementInput {
+  readonly caseId: number;
+  readonly caseNumber: string;
+  readonly language: Language;
+  readonly to: string;
+  readonly customerName: string | null;
+  readonly customerSubject: string;
+  readonly customerMessageId: string | null;
+  readonly customerReferences: readonly string[];
+  readonly receivedAt: Date;
+  readonly answerDueAt: Date;
+  readonly answerRule: DeadlineRule;
+  readonly fields: ComplaintFields;
+  readonly now: Date;
+}
+
+/** The data the acknowledgement templates may use (documented in templates/README.md). */
+export function acknowledgementData(input: AcknowledgementInput, config: Config): Record<string, unknown> {
+  const missing = Object.fromEntries(
+    (['contact', 'concerns', 'incidentDate', 'description', 'compensation'] as ComplaintItem[]).map((i) => [i, input.fields.missing.includes(i)]),
+  );
+  return {
+    firm: { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress },
+    case: { number: input.caseNumber, tag: caseTag(input.caseNumber), receivedAt: input.receivedAt, answerDueAt: input.answerDueAt },
+    answerWithin: { unit: input.answerRule.unit, amount: input.answerRule.amount },
+    customer: { name: input.customerName },
+    complaint: { subject: input.customerSubject },
+    missing,
+    hasMissing: input.fields.missing.length > 0,
+  };
+}
+
+export function buildAcknowledgement(input: AcknowledgementInput, templates: TemplateSet, config: Config): NewOutbox {
+  const rendered = templates.render('acknowledgement', input.language, acknowledgementData(input, config));
+  const references = [...input.customerReferences, ...(input.customerMessageId ? [input.customerMessageId] : [])].slice(-10);
+  return {
+    caseId: input.caseId,
+    kind: 'acknowledgement',
+    idempotencyKey: `acknowledgement:${input.caseId}`,
+    template: 'acknowledgement',
+    language: input.language,
+    templateVersion: rendered.version,
+    fromAddress: config.firm.complaintsAddress,
+    fromName: headerText(config.firm.fromName, 100),
+    toAddress: input.to,
+    subject: rendered.subject,
+    messageId: newMessageId(input.caseNumber, 'ack', config.firm.messageIdDomain),
+    inReplyTo: input.customerMessageId,
+    references,
+    headers: {
+      'Auto-Submitted': 'auto-replied',
+      'X-Auto-Response-Suppress': 'All',
+      Precedence: 'auto_reply',
+      'X-Klagomal-Case': input.caseNumber,
+    },
+    bodyText: rendered.text,
+    bodyHtml: rendered.html,
+    dateHeader: input.now.toISOString(),
+    createdAt: input.now.toISOString(),
+  };
+}

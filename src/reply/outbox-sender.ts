@@ -1,0 +1,135 @@
+/**
+ * The outbox sender: works through queued mail with retries and exponential backoff.
+ *
+ * For each due mail, in this order:
+ *   1. claim it in one transaction: status 'sending', attempts + 1, a lease (next_attempt_at =
+ *      now + sendTimeoutSeconds) and an attempt row. The attempt is on disk before any byte
+ *      goes on the wire (mox's rule), so a crash never causes a storm of repeats.
+ *   2. hand it to the transport.
+ *   3. record the result: 'sent' (with the server's response), or back to 'queued' with the
+ *      next attempt time (temporary error), or 'failed' (permanent error or attempts used up),
+ *      each as an event on the case.
+ * A crash between 2 and 3 leaves the mail 'sending' with a lease; when the lease runs out the
+ * mail is due again and is sent once more. That is the only way a mail can be sent twice: the
+ * window between the server accepting the mail and step 3 committing (see README, "Crash safety").
+ *
+ * Transitions: queued -> sending -> sent | queued (retry) | failed.
+ */
+import type { Config } from '../config/config';
+import type { Store, OutboxRow } from '../store/store';
+import type { Transport } from './transport';
+import { SendError } from './transport';
+import type { Clock } from '../util/clock';
+import { addSeconds, toInstant } from '../util/clock';
+import type { Logger } from '../util/log';
+import { addressForLog, errorChain } from '../util/log';
+
+export interface SendPassResult {
+  sent: number;
+  retried: number;
+  failed: number;
+}
+
+/** Delay before attempt n+1 after n failed attempts: base * 2^(n-1), capped, with ±20 % jitter. */
+export function retryDelaySeconds(attempts: number, baseSeconds: number, maxSeconds: number, random: () => number = Math.random): number {
+  const raw = Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, attempts - 1));
+  return Math.max(1, Math.round(raw * (0.8 + 0.4 * random())));
+}
+
+export class OutboxSender {
+  constructor(
+    private readonly store: Store,
+    private readonly transport: Transport,
+    private readonly config: Config,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    /** Sends running at once (the SMTP pool size; pickup writes are quick anyway). */
+    private readonly concurrency = config.transport.type === 'smtp' ? config.transport.maxConnections : 2,
+  ) {}
+
+  /** Send everything due now. Resolves when every claimed mail has a recorded result. */
+  async sendDue(signal?: AbortSignal): Promise<SendPassResult> {
+    const result: SendPassResult = { sent: 0, retried: 0, failed: 0 };
+    for (;;) {
+      if (signal?.aborted) break;
+      const ids = this.store.dueOutbox(toInstant(this.clock()), 200);
+      if (ids.length === 0) break;
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < ids.length && !signal?.aborted) {
+          const id = ids[next++];
+          const outcome = await this.sendOne(id);
+          if (outcome) result[outcome]++;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.concurrency, ids.length) }, worker));
+    }
+    return result;
+  }
+
+  /** One attempt for one mail. Returns what happened, or null when another sender had it. */
+  async sendOne(id: number): Promise<keyof SendPassResult | null> {
+    const now = this.clock();
+    const lease = addSeconds(now, this.config.outbox.sendTimeoutSeconds);
+    const row = this.store.tx(() => {
+      const claimed = this.store.claimOutbox(id, toInstant(now), toInstant(lease));
+      if (claimed && claimed.attempts > 1) {
+        this.store.appendEvent({
+          at: toInstant(now),
+          caseId: claimed.case_id,
+          outboxId: id,
+          actor: 'sender',
+          type: 'mail-send-attempt',
+          detail: { kind: claimed.kind, attempt: claimed.attempts },
+        });
+      }
+      return claimed;
+    });
+    if (!row) return null;
+    const log = this.log.child({ outbox: row.id, kind: row.kind, to: addressForLog(row.to_address), attempt: row.attempts });
+
+    try {
+      const res = await this.transport.send(row);
+      this.record(row, 'sent', res.response, null);
+      log.info('mail sent');
+      return 'sent';
+    } catch (err) {
+      const e = err instanceof SendError ? err : new SendError(errorChain(err), true);
+      const exhausted = row.attempts >= this.config.outbox.maxAttempts;
+      if (!e.temporary || exhausted) {
+        const why = e.temporary ? `gave up after ${row.attempts} attempts: ${e.message}` : e.message;
+        this.record(row, 'failed', why, null);
+        log.error('mail failed permanently', { error: why });
+        return 'failed';
+      }
+      const delay = retryDelaySeconds(row.attempts, this.config.outbox.retryBaseSeconds, this.config.outbox.retryMaxSeconds);
+      this.record(row, 'retry', e.message, addSeconds(this.clock(), delay));
+      log.warn('mail send failed, will retry', { error: e.message, retryInSeconds: delay });
+      return 'retried';
+    }
+  }
+
+  private record(row: OutboxRow, outcome: 'sent' | 'retry' | 'failed', response: string, nextAttemptAt: Date | null): void {
+    const at = toInstant(this.clock());
+    this.store.tx(() => {
+      const ours = this.store.finishOutboxAttempt(row.id, row.attempts, outcome, response, at, nextAttemptAt ? toInstant(nextAttemptAt) : null);
+      if (!ours) return; // the lease ran out and another sender took over; its result counts
+      this.store.appendEvent({
+        at,
+        caseId: row.case_id,
+        outboxId: row.id,
+        actor: 'sender',
+        type: outcome === 'sent' ? 'mail-sent' : outcome === 'retry' ? 'mail-send-retry' : 'mail-send-failed',
+        fromState: 'sending',
+        toState: outcome === 'sent' ? 'sent' : outcome === 'retry' ? 'queued' : 'failed',
+        detail: {
+          kind: row.kind,
+          attempt: row.attempts,
+          messageId: row.message_id,
+          ...(outcome === 'sent' ? { response } : { error: response }),
+          ...(nextAttemptAt ? { nextAttemptAt: toInstant(nextAttemptAt) } : {}),
+        },
+      });
+    });
+  }
+}

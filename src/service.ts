@@ -1,0 +1,165 @@
+/**
+ * The service: wires the stages together for `klagomal start` (long-running) and
+ * `klagomal run --once` (one pass of everything, for cron installs and tests).
+ *
+ *   sources ──(raw committed)──▶ processor ──(case + queued reply committed)──▶ outbox sender
+ *
+ * Each arrow is a wake-up hint; each stage reads its work from the database, so a hint lost
+ * in a crash costs nothing: the next start or timer finds the work there.
+ *
+ * Shutdown (SIGTERM/SIGINT): stop taking new mail, let the batch being filed commit and the
+ * sends in flight report back, close connections, close the database. A second signal exits at once.
+ */
+import type { Config } from './config/config';
+import { missingSecrets, ConfigError } from './config/load';
+import { openDatabase, DB } from './store/db';
+import { Store } from './store/store';
+import { TemplateSet } from './reply/templates';
+import { createTransport, Transport } from './reply/transport';
+import { OutboxSender, SendPassResult } from './reply/outbox-sender';
+import { Processor, ProcessResult } from './pipeline/processor';
+import { BusinessCalendar } from './deadlines/calendar';
+import { MaildirSource } from './ingest/maildir';
+import { ImapSource } from './ingest/imap';
+import type { MailSource, PollStats } from './ingest/source';
+import type { Clock } from './util/clock';
+import { sleep, systemClock } from './util/clock';
+import type { Logger } from './util/log';
+import { errorChain } from './util/log';
+import { Wakeup } from './util/wakeup';
+import { ensureDir, sweepTempFiles } from './util/durable-file';
+import path from 'node:path';
+
+export interface OnceSummary {
+  readonly sources: Record<string, PollStats | { error: string }>;
+  readonly filed: number;
+  readonly quarantined: number;
+  readonly sent: SendPassResult;
+}
+
+export class Service {
+  readonly db: DB;
+  readonly store: Store;
+  readonly templates: TemplateSet;
+  readonly processor: Processor;
+  private transport: Transport | null = null;
+
+  constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    readonly clock: Clock = systemClock,
+  ) {
+    ensureDir(config.dataDir);
+    sweepTempFiles(path.join(config.dataDir, 'attachments', 'tmp'));
+    this.db = openDatabase(config.database);
+    this.store = new Store(this.db);
+    this.templates = TemplateSet.load(config.templates);
+    const calendar = new BusinessCalendar();
+    this.processor = new Processor(this.store, config, this.templates, calendar, clock, log);
+  }
+
+  private sources(): MailSource[] {
+    return this.config.sources.map((s) => {
+      const log = this.log.child({ source: s.name });
+      if (s.type === 'maildir') return new MaildirSource(s, this.store, this.clock, log);
+      return new ImapSource(s, this.store, this.clock, log, process.env[s.passwordEnv] ?? '');
+    });
+  }
+
+  private sender(): OutboxSender {
+    if (!this.transport) this.transport = createTransport(this.config.transport);
+    return new OutboxSender(this.store, this.transport, this.config, this.clock, this.log);
+  }
+
+  /** Fail fast on what an operator must fix: secrets missing, the transport unusable. */
+  async checkDependencies(): Promise<void> {
+    const missing = missingSecrets(this.config);
+    if (missing.length > 0) throw new ConfigError(this.config.file, missing);
+    if (!this.transport) this.transport = createTransport(this.config.transport);
+    try {
+      await this.transport.verify();
+    } catch (err) {
+      throw new Error(`transport (${this.config.transport.type}) is not usable: ${errorChain(err)}`);
+    }
+  }
+
+  /** Process mail already stored (from `ingest` or an earlier crash). */
+  process(opts: Parameters<Processor['processPending']>[0] = {}): Promise<ProcessResult[]> {
+    return this.processor.processPending(opts);
+  }
+
+  /** One pass: poll every source once, file what is pending, send what is due. */
+  async runOnce(): Promise<OnceSummary> {
+    await this.checkDependencies();
+    const sources: Record<string, PollStats | { error: string }> = {};
+    for (const source of this.sources()) {
+      try {
+        sources[source.name] = await source.pollOnce();
+      } catch (err) {
+        sources[source.name] = { error: errorChain(err) };
+        this.log.error('source poll failed', { source: source.name, error: errorChain(err) });
+      }
+    }
+    const results = await this.process();
+    const sent = await this.sender().sendDue();
+    return {
+      sources,
+      filed: results.filter((r) => r.kind !== 'quarantined').length,
+      quarantined: results.filter((r) => r.kind === 'quarantined').length,
+      sent,
+    };
+  }
+
+  /** Run until `signal` aborts. Resolves after a clean shutdown. */
+  async start(signal: AbortSignal): Promise<void> {
+    await this.checkDependencies();
+    const processWake = new Wakeup();
+    const sendWake = new Wakeup();
+    const sender = this.sender();
+
+    const sourceLoops = this.sources().map((s) =>
+      s.run(signal, () => processWake.notify()).catch((err) => this.log.error('source stopped', { source: s.name, error: errorChain(err) })),
+    );
+
+    const processLoop = (async () => {
+      while (!signal.aborted) {
+        try {
+          const results = await this.process({ signal });
+          if (results.some((r) => 'acknowledgementQueued' in r && r.acknowledgementQueued)) sendWake.notify();
+        } catch (err) {
+          this.log.error('processing pass failed', { error: errorChain(err) });
+          await sleep(2000, signal);
+        }
+        // Also wake up on a timer: another process (`klagomal ingest`) may have stored mail.
+        await processWake.wait(2000, signal);
+      }
+    })();
+
+    const sendLoop = (async () => {
+      while (!signal.aborted) {
+        try {
+          await sender.sendDue(signal);
+        } catch (err) {
+          this.log.error('send pass failed', { error: errorChain(err) });
+        }
+        const next = this.store.nextOutboxDue();
+        const untilNext = next ? new Date(next).getTime() - this.clock().getTime() : 2000;
+        await sendWake.wait(Math.max(50, Math.min(2000, untilNext)), signal);
+      }
+    })();
+
+    this.log.info('klagomal started', {
+      sources: this.config.sources.map((s) => `${s.name}(${s.type})`).join(','),
+      transport: this.config.transport.type,
+      database: this.config.database,
+    });
+    await Promise.all([...sourceLoops, processLoop, sendLoop]);
+    this.log.info('klagomal stopped cleanly');
+  }
+
+  close(): void {
+    this.transport?.close();
+    this.transport = null;
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Numbered schema migrations. Never edit a migration that has shipped; add the next one.
+ *
+ * Storage layout (migration 1):
+ *  - raw_mail        every raw message's bytes, content-addressed by sha256 (kept before parsing)
+ *  - inbound         one row per mail taken from a source: where it came from, its idempotency
+ *                    key at the source, its state (stored -> filed | quarantined) and its kind
+ *  - source_cursor   per source and folder: UIDVALIDITY + last UID stored
+ *  - quarantine      mails that threw while being parsed or filed, with the error
+ *  - cases           one row per complaint; `status` mirrors the CaseStatus union
+ *  - messages        every parsed inbound mail (on a case or not), with its text
+ *  - attachments     files under <dataDir>/attachments, generated names, linked to a message
+ *  - outbox          every mail we send, rendered at queue time; the sender works from here
+ *  - outbox_attempts one row per send attempt, written before the network call
+ *  - deadlines       computed due instants per case and milestone, with the rule that set them
+ *  - events          the append-only history (triggers refuse UPDATE and DELETE)
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'pipeline foundation',
+    sql: `
+CREATE TABLE raw_mail (
+  sha256 TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  bytes BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE source_cursor (
+  source TEXT NOT NULL,
+  mailbox TEXT NOT NULL,
+  uidvalidity TEXT NOT NULL,
+  last_uid INTEGER NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (source, mailbox)
+);
+
+CREATE TABLE case_number_sequence (
+  prefix TEXT NOT NULL,
+  year INTEGER NOT NULL,
+  last INTEGER NOT NULL,
+  PRIMARY KEY (prefix, year)
+);
+
+CREATE TABLE cases (
+  id INTEGER PRIMARY KEY,
+  number TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL CHECK (status IN ('new','in-progress','awaiting-customer','answered','closed')),
+  customer_address TEXT,
+  customer_name TEXT,
+  subject TEXT,
+  language TEXT NOT NULL,
+  received_at TEXT NOT NULL,
+  filed_at TEXT NOT NULL,
+  fields TEXT NOT NULL DEFAULT '{}',
+  refers_to_case_id INTEGER REFERENCES cases(id),
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX cases_status ON cases(status);
+CREATE INDEX cases_customer ON cases(customer_address);
+
+CREATE TABLE inbound (
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  mailbox TEXT,
+  locator TEXT,
+  source_key TEXT UNIQUE,
+  uidvalidity TEXT,
+  uid INTEGER,
+  sha256 TEXT NOT NULL REFERENCES raw_mail(sha256),
+  size INTEGER NOT NULL,
+  received_at TEXT NOT NULL,
+  stored_at TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'stored' CHECK (state IN ('stored','filed','quarantined')),
+  kind TEXT CHECK (kind IN ('complaint','followup','officer','autoreply','bounce','bulk','duplicate')),
+  reason TEXT,
+  message_id TEXT,
+  duplicate_of INTEGER REFERENCES inbound(id),
+  case_id INTEGER REFERENCES cases(id),
+  processed_at TEXT,
+  server_marked_at TEXT
+);
+CREATE INDEX inbound_pending ON inbound(id) WHERE state = 'stored';
+CREATE INDEX inbound_message_id ON inbound(message_id) WHERE message_id IS NOT NULL AND kind IS NOT 'duplicate';
+CREATE INDEX inbound_sha256 ON inbound(sha256);
+CREATE INDEX inbound_unmarked ON inbound(source, mailbox) WHERE server_marked_at IS NULL;
+CREATE INDEX inbound_case ON inbound(case_id);
+
+CREATE TABLE quarantine (
+  inbound_id INTEGER PRIMARY KEY REFERENCES inbound(id),
+  stage TEXT NOT NULL,
+  error TEXT NOT NULL,
+  first_at TEXT NOT NULL,
+  last_at TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 1,
+  released_at TEXT
+);
+
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY,
+  inbound_id INTEGER NOT NULL UNIQUE REFERENCES inbound(id),
+  case_id INTEGER REFERENCES cases(id),
+  kind TEXT NOT NULL,
+  message_id TEXT,
+  in_reply_to TEXT,
+  refs TEXT NOT NULL DEFAULT '[]',
+  from_address TEXT,
+  from_name TEXT,
+  reply_to TEXT,
+  to_addresses TEXT NOT NULL DEFAULT '[]',
+  cc_addresses TEXT NOT NULL DEFAULT '[]',
+  subject TEXT,
+  date_header TEXT,
+  received_at TEXT NOT NULL,
+  body_text TEXT,
+  language TEXT,
+  problems TEXT NOT NULL DEFAULT '[]',
+  created_at TEXT NOT NULL
+);
+CREATE INDEX messages_case ON messages(case_id);
+CREATE INDEX messages_message_id ON messages(message_id);
+CREATE INDEX messages_kind ON messages(kind);
+
+CREATE TABLE attachments (
+  id INTEGER PRIMARY KEY,
+  message_row INTEGER NOT NULL REFERENCES messages(id),
+  filename TEXT,
+  content_type TEXT,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  path TEXT NOT NULL
+);
+CREATE INDEX attachments_message ON attachments(message_row);
+
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER REFERENCES cases(id),
+  kind TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  template TEXT NOT NULL,
+  language TEXT NOT NULL,
+  template_version TEXT NOT NULL,
+  from_address TEXT NOT NULL,
+  from_name TEXT NOT NULL,
+  to_address TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  message_id TEXT NOT NULL UNIQUE,
+  in_reply_to TEXT,
+  refs TEXT NOT NULL DEFAULT '[]',
+  headers TEXT NOT NULL DEFAULT '{}',
+  body_text TEXT NOT NULL,
+  body_html TEXT,
+  date_header TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued','sending','sent','failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT NOT NULL,
+  last_error TEXT,
+  created_at TEXT NOT NULL,
+  sent_at TEXT,
+  transport_response TEXT
+);
+CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE status IN ('queued','sending');
+CREATE INDEX outbox_to ON outbox(to_address, created_at);
+CREATE INDEX outbox_case ON outbox(case_id);
+
+CREATE TABLE outbox_attempts (
+  outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+  attempt INTEGER NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  outcome TEXT CHECK (outcome IN ('sent','retry','failed')),
+  response TEXT,
+  PRIMARY KEY (outbox_id, attempt)
+);
+
+CREATE TABLE deadlines (
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  milestone TEXT NOT NULL,
+  due_at TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  computed_from TEXT NOT NULL,
+  met_at TEXT,
+  PRIMARY KEY (case_id, milestone)
+);
+CREATE INDEX deadlines_open ON deadlines(due_at) WHERE met_at IS NULL;
+
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  at TEXT NOT NULL,
+  case_id INTEGER REFERENCES cases(id),
+  inbound_id INTEGER REFERENCES inbound(id),
+  outbox_id INTEGER REFERENCES outbox(id),
+  actor TEXT NOT NULL,
+  type TEXT NOT NULL,
+  from_state TEXT,
+  to_state TEXT,
+  detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_case ON events(case_id);
+CREATE INDEX events_inbound ON events(inbound_id);
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+`,
+  },
+];

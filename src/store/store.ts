@@ -1,0 +1,632 @@
+/**
+ * All SQL of klagomal lives in src/store. This file holds the queries the pipeline stages use,
+ * grouped by what they touch. Stages call these inside `store.tx(...)` where several writes
+ * must commit together (filing a case and queueing its acknowledgement, for one).
+ *
+ * Values from mail are always bound as parameters, never put into SQL text.
+ */
+import type { Statement } from 'better-sqlite3';
+import type { DB } from './db';
+import type { Actor, CaseStatus, EventType, MailKind, OutboundKind, OutboxStatus } from '../cases/lifecycle';
+import type { Instant } from '../util/clock';
+
+export interface InboundRow {
+  id: number;
+  source: string;
+  mailbox: string | null;
+  locator: string | null;
+  source_key: string | null;
+  uidvalidity: string | null;
+  uid: number | null;
+  sha256: string;
+  size: number;
+  received_at: Instant;
+  stored_at: Instant;
+  state: 'stored' | 'filed' | 'quarantined';
+  kind: MailKind | null;
+  reason: string | null;
+  message_id: string | null;
+  duplicate_of: number | null;
+  case_id: number | null;
+  processed_at: Instant | null;
+  server_marked_at: Instant | null;
+}
+
+export interface NewInbound {
+  source: string;
+  mailbox: string | null;
+  locator: string | null;
+  sourceKey: string | null;
+  uidvalidity: string | null;
+  uid: number | null;
+  receivedAt: Instant;
+  raw: Buffer;
+  sha256: string;
+}
+
+export interface CaseRow {
+  id: number;
+  number: string;
+  status: CaseStatus;
+  customer_address: string | null;
+  customer_name: string | null;
+  subject: string | null;
+  language: string;
+  received_at: Instant;
+  filed_at: Instant;
+  fields: string;
+  refers_to_case_id: number | null;
+  updated_at: Instant;
+}
+
+export interface MessageRow {
+  id: number;
+  inbound_id: number;
+  case_id: number | null;
+  kind: MailKind;
+  message_id: string | null;
+  in_reply_to: string | null;
+  refs: string;
+  from_address: string | null;
+  from_name: string | null;
+  reply_to: string | null;
+  to_addresses: string;
+  cc_addresses: string;
+  subject: string | null;
+  date_header: Instant | null;
+  received_at: Instant;
+  body_text: string | null;
+  language: string | null;
+  problems: string;
+  created_at: Instant;
+}
+
+export interface AttachmentRow {
+  id: number;
+  message_row: number;
+  filename: string | null;
+  content_type: string | null;
+  size: number;
+  sha256: string;
+  path: string;
+}
+
+export interface OutboxRow {
+  id: number;
+  case_id: number | null;
+  kind: OutboundKind;
+  idempotency_key: string;
+  template: string;
+  language: string;
+  template_version: string;
+  from_address: string;
+  from_name: string;
+  to_address: string;
+  subject: string;
+  message_id: string;
+  in_reply_to: string | null;
+  refs: string;
+  headers: string;
+  body_text: string;
+  body_html: string | null;
+  date_header: Instant;
+  status: OutboxStatus;
+  attempts: number;
+  next_attempt_at: Instant;
+  last_error: string | null;
+  created_at: Instant;
+  sent_at: Instant | null;
+  transport_response: string | null;
+}
+
+export interface EventRow {
+  id: number;
+  at: Instant;
+  case_id: number | null;
+  inbound_id: number | null;
+  outbox_id: number | null;
+  actor: string;
+  type: EventType;
+  from_state: string | null;
+  to_state: string | null;
+  detail: string;
+}
+
+export interface DeadlineRow {
+  case_id: number;
+  milestone: string;
+  due_at: Instant;
+  rule: string;
+  computed_from: Instant;
+  met_at: Instant | null;
+}
+
+export interface QuarantineRow {
+  inbound_id: number;
+  stage: string;
+  error: string;
+  first_at: Instant;
+  last_at: Instant;
+  attempts: number;
+  released_at: Instant | null;
+}
+
+export interface NewEvent {
+  at: Instant;
+  caseId?: number | null;
+  inboundId?: number | null;
+  outboxId?: number | null;
+  actor: Actor;
+  type: EventType;
+  fromState?: string | null;
+  toState?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export interface NewMessage {
+  inboundId: number;
+  caseId: number | null;
+  kind: MailKind;
+  messageId: string | null;
+  inReplyTo: string | null;
+  references: string[];
+  fromAddress: string | null;
+  fromName: string | null;
+  replyTo: string | null;
+  to: string[];
+  cc: string[];
+  subject: string | null;
+  dateHeader: Instant | null;
+  receivedAt: Instant;
+  bodyText: string;
+  language: string | null;
+  problems: string[];
+  createdAt: Instant;
+}
+
+export interface NewAttachment {
+  filename: string | null;
+  contentType: string | null;
+  size: number;
+  sha256: string;
+  path: string;
+}
+
+export interface NewCase {
+  number: string;
+  customerAddress: string | null;
+  customerName: string | null;
+  subject: string | null;
+  language: string;
+  receivedAt: Instant;
+  filedAt: Instant;
+  fields: Record<string, unknown>;
+  refersToCaseId: number | null;
+}
+
+export interface NewOutbox {
+  caseId: number | null;
+  kind: OutboundKind;
+  idempotencyKey: string;
+  template: string;
+  language: string;
+  templateVersion: string;
+  fromAddress: string;
+  fromName: string;
+  toAddress: string;
+  subject: string;
+  messageId: string;
+  inReplyTo: string | null;
+  references: string[];
+  headers: Record<string, string>;
+  bodyText: string;
+  bodyHtml: string | null;
+  dateHeader: Instant;
+  createdAt: Instant;
+}
+
+export class Store {
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(readonly db: DB) {}
+
+  /** A prepared statement, compiled once per SQL text (preparing costs more than running). */
+  private q(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Run `fn` in one IMMEDIATE transaction (nested calls become savepoints). */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // ---- raw mail and inbound ------------------------------------------------------------
+
+  /**
+   * Keep one raw mail: its bytes (content-addressed) and its inbound row. Idempotent on the
+   * source key: a mail already stored from the same place returns the existing row and
+   * `created: false`. Call inside a transaction together with the cursor update.
+   */
+  storeInbound(m: NewInbound, storedAt: Instant): { id: number; created: boolean } {
+    if (m.sourceKey) {
+      const existing = this.q('SELECT id FROM inbound WHERE source_key = ?').get(m.sourceKey) as { id: number } | undefined;
+      if (existing) return { id: existing.id, created: false };
+    }
+    this.q('INSERT OR IGNORE INTO raw_mail (sha256, size, bytes) VALUES (?, ?, ?)').run(m.sha256, m.raw.length, m.raw);
+    const info = this.db
+      .prepare(
+        `INSERT INTO inbound (source, mailbox, locator, source_key, uidvalidity, uid, sha256, size, received_at, stored_at, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'stored')`,
+      )
+      .run(m.source, m.mailbox, m.locator, m.sourceKey, m.uidvalidity, m.uid, m.sha256, m.raw.length, m.receivedAt, storedAt);
+    return { id: Number(info.lastInsertRowid), created: true };
+  }
+
+  inboundBySourceKey(key: string): InboundRow | undefined {
+    return this.q('SELECT * FROM inbound WHERE source_key = ?').get(key) as InboundRow | undefined;
+  }
+
+  inbound(id: number): InboundRow | undefined {
+    return this.q('SELECT * FROM inbound WHERE id = ?').get(id) as InboundRow | undefined;
+  }
+
+  rawMail(sha256: string): Buffer | undefined {
+    const row = this.q('SELECT bytes FROM raw_mail WHERE sha256 = ?').get(sha256) as { bytes: Buffer } | undefined;
+    return row?.bytes;
+  }
+
+  /** Stored but not yet filed or quarantined, oldest first. */
+  pendingInbound(limit: number): InboundRow[] {
+    return this.q("SELECT * FROM inbound WHERE state = 'stored' ORDER BY id LIMIT ?").all(limit) as InboundRow[];
+  }
+
+  countPendingInbound(): number {
+    return (this.q("SELECT COUNT(*) AS n FROM inbound WHERE state = 'stored'").get() as { n: number }).n;
+  }
+
+  /** Mails stored from a source folder whose \Seen flag or move on the server is still to do. */
+  unmarkedInbound(source: string, mailbox: string): InboundRow[] {
+    return this.db
+      .prepare('SELECT * FROM inbound WHERE source = ? AND mailbox = ? AND server_marked_at IS NULL ORDER BY id')
+      .all(source, mailbox) as InboundRow[];
+  }
+
+  markServerDone(ids: readonly number[], at: Instant): void {
+    const stmt = this.q('UPDATE inbound SET server_marked_at = ? WHERE id = ? AND server_marked_at IS NULL');
+    this.tx(() => {
+      for (const id of ids) stmt.run(at, id);
+    });
+  }
+
+  setInboundFiled(id: number, kind: MailKind, reason: string, messageId: string | null, caseId: number | null, duplicateOf: number | null, at: Instant): void {
+    this.db
+      .prepare(
+        `UPDATE inbound SET state = 'filed', kind = ?, reason = ?, message_id = ?, case_id = ?, duplicate_of = ?, processed_at = ?
+         WHERE id = ? AND state IN ('stored','quarantined')`,
+      )
+      .run(kind, reason, messageId, caseId, duplicateOf, at, id);
+  }
+
+  /** The first inbound mail filed (not as a duplicate) with this Message-ID. */
+  firstInboundWithMessageId(messageId: string, exceptId: number): InboundRow | undefined {
+    return this.db
+      .prepare("SELECT * FROM inbound WHERE message_id = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1")
+      .get(messageId, exceptId) as InboundRow | undefined;
+  }
+
+  /** The first filed inbound mail with the same bytes (dedupe when there is no Message-ID). */
+  firstInboundWithSha(sha256: string, exceptId: number): InboundRow | undefined {
+    return this.db
+      .prepare("SELECT * FROM inbound WHERE sha256 = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1")
+      .get(sha256, exceptId) as InboundRow | undefined;
+  }
+
+  // ---- cursors -------------------------------------------------------------------------
+
+  cursor(source: string, mailbox: string): { uidvalidity: string; last_uid: number } | undefined {
+    return this.q('SELECT uidvalidity, last_uid FROM source_cursor WHERE source = ? AND mailbox = ?').get(source, mailbox) as
+      | { uidvalidity: string; last_uid: number }
+      | undefined;
+  }
+
+  setCursor(source: string, mailbox: string, uidvalidity: string, lastUid: number, at: Instant): void {
+    this.db
+      .prepare(
+        `INSERT INTO source_cursor (source, mailbox, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (source, mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, updated_at = excluded.updated_at`,
+      )
+      .run(source, mailbox, uidvalidity, lastUid, at);
+  }
+
+  // ---- quarantine ----------------------------------------------------------------------
+
+  quarantine(inboundId: number, stage: string, error: string, at: Instant): void {
+    this.q("UPDATE inbound SET state = 'quarantined', processed_at = ? WHERE id = ?").run(at, inboundId);
+    this.db
+      .prepare(
+        `INSERT INTO quarantine (inbound_id, stage, error, first_at, last_at, attempts) VALUES (?, ?, ?, ?, ?, 1)
+         ON CONFLICT (inbound_id) DO UPDATE SET stage = excluded.stage, error = excluded.error, last_at = excluded.last_at,
+           attempts = quarantine.attempts + 1, released_at = NULL`,
+      )
+      .run(inboundId, stage, error, at, at);
+  }
+
+  releaseQuarantine(inboundId: number, at: Instant): void {
+    this.q('UPDATE quarantine SET released_at = ? WHERE inbound_id = ? AND released_at IS NULL').run(at, inboundId);
+  }
+
+  /** Put a quarantined mail back in line for processing. Returns false when it is not quarantined. */
+  requeueQuarantined(inboundId: number): boolean {
+    return this.q("UPDATE inbound SET state = 'stored' WHERE id = ? AND state = 'quarantined'").run(inboundId).changes === 1;
+  }
+
+  quarantined(includeReleased = false): Array<QuarantineRow & { source: string; mailbox: string | null; locator: string | null; received_at: Instant; size: number; sha256: string }> {
+    return this.db
+      .prepare(
+        `SELECT q.*, i.source, i.mailbox, i.locator, i.received_at, i.size, i.sha256 FROM quarantine q JOIN inbound i ON i.id = q.inbound_id
+         ${includeReleased ? '' : 'WHERE q.released_at IS NULL'} ORDER BY q.inbound_id`,
+      )
+      .all() as Array<QuarantineRow & { source: string; mailbox: string | null; locator: string | null; received_at: Instant; size: number; sha256: string }>;
+  }
+
+  quarantineEntry(inboundId: number): QuarantineRow | undefined {
+    return this.q('SELECT * FROM quarantine WHERE inbound_id = ?').get(inboundId) as QuarantineRow | undefined;
+  }
+
+  // ---- cases ---------------------------------------------------------------------------
+
+  /**
+   * The next case number for a prefix and year. Runs inside the filing transaction, so a
+   * number is only ever used by a committed case and is never handed out twice.
+   */
+  nextCaseNumber(prefix: string, year: number): string {
+    const row = this.db
+      .prepare(
+        `INSERT INTO case_number_sequence (prefix, year, last) VALUES (?, ?, 1)
+         ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1 RETURNING last`,
+      )
+      .get(prefix, year) as { last: number };
+    return `${prefix}-${year}-${String(row.last).padStart(6, '0')}`;
+  }
+
+  insertCase(c: NewCase): number {
+    const info = this.db
+      .prepare(
+        `INSERT INTO cases (number, status, customer_address, customer_name, subject, language, received_at, filed_at, fields, refers_to_case_id, updated_at)
+         VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(c.number, c.customerAddress, c.customerName, c.subject, c.language, c.receivedAt, c.filedAt, JSON.stringify(c.fields), c.refersToCaseId, c.filedAt);
+    return Number(info.lastInsertRowid);
+  }
+
+  caseById(id: number): CaseRow | undefined {
+    return this.q('SELECT * FROM cases WHERE id = ?').get(id) as CaseRow | undefined;
+  }
+
+  caseByNumber(number: string): CaseRow | undefined {
+    return this.q('SELECT * FROM cases WHERE number = ?').get(number) as CaseRow | undefined;
+  }
+
+  listCases(filter: { status?: CaseStatus }): CaseRow[] {
+    if (filter.status) return this.q('SELECT * FROM cases WHERE status = ? ORDER BY id').all(filter.status) as CaseRow[];
+    return this.q('SELECT * FROM cases ORDER BY id').all() as CaseRow[];
+  }
+
+  /** The case a Message-ID belongs to: one of its inbound mails or one of the mails we sent on it. */
+  caseOfMessageId(messageId: string): number | undefined {
+    const inbound = this.q('SELECT case_id FROM messages WHERE message_id = ? AND case_id IS NOT NULL ORDER BY id LIMIT 1').get(messageId) as
+      | { case_id: number }
+      | undefined;
+    if (inbound) return inbound.case_id;
+    const out = this.q('SELECT case_id FROM outbox WHERE message_id = ? AND case_id IS NOT NULL').get(messageId) as { case_id: number } | undefined;
+    return out?.case_id;
+  }
+
+  /** True when the Message-ID is one we generated for a mail we sent. */
+  isOurMessageId(messageId: string): boolean {
+    return this.q('SELECT 1 FROM outbox WHERE message_id = ?').get(messageId) !== undefined;
+  }
+
+  // ---- messages and attachments --------------------------------------------------------
+
+  insertMessage(m: NewMessage): number {
+    const info = this.db
+      .prepare(
+        `INSERT INTO messages (inbound_id, case_id, kind, message_id, in_reply_to, refs, from_address, from_name, reply_to, to_addresses, cc_addresses,
+           subject, date_header, received_at, body_text, language, problems, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        m.inboundId,
+        m.caseId,
+        m.kind,
+        m.messageId,
+        m.inReplyTo,
+        JSON.stringify(m.references),
+        m.fromAddress,
+        m.fromName,
+        m.replyTo,
+        JSON.stringify(m.to),
+        JSON.stringify(m.cc),
+        m.subject,
+        m.dateHeader,
+        m.receivedAt,
+        m.bodyText,
+        m.language,
+        JSON.stringify(m.problems),
+        m.createdAt,
+      );
+    return Number(info.lastInsertRowid);
+  }
+
+  insertAttachment(messageRow: number, a: NewAttachment): void {
+    this.db
+      .prepare('INSERT INTO attachments (message_row, filename, content_type, size, sha256, path) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(messageRow, a.filename, a.contentType, a.size, a.sha256, a.path);
+  }
+
+  messagesOfCase(caseId: number): MessageRow[] {
+    return this.q('SELECT * FROM messages WHERE case_id = ? ORDER BY received_at, id').all(caseId) as MessageRow[];
+  }
+
+  attachmentsOfMessage(messageRow: number): AttachmentRow[] {
+    return this.q('SELECT * FROM attachments WHERE message_row = ? ORDER BY id').all(messageRow) as AttachmentRow[];
+  }
+
+  // ---- deadlines -----------------------------------------------------------------------
+
+  setDeadline(caseId: number, milestone: string, dueAt: Instant, rule: Record<string, unknown>, computedFrom: Instant): void {
+    this.db
+      .prepare('INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from) VALUES (?, ?, ?, ?, ?)')
+      .run(caseId, milestone, dueAt, JSON.stringify(rule), computedFrom);
+  }
+
+  deadlinesOfCase(caseId: number): DeadlineRow[] {
+    return this.q('SELECT * FROM deadlines WHERE case_id = ? ORDER BY due_at').all(caseId) as DeadlineRow[];
+  }
+
+  markDeadlineMet(caseId: number, milestone: string, at: Instant): boolean {
+    return this.q('UPDATE deadlines SET met_at = ? WHERE case_id = ? AND milestone = ? AND met_at IS NULL').run(at, caseId, milestone).changes === 1;
+  }
+
+  // ---- outbox --------------------------------------------------------------------------
+
+  /** Queue a mail. Returns null when a mail with the same idempotency key exists already. */
+  enqueue(o: NewOutbox): number | null {
+    const info = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO outbox (case_id, kind, idempotency_key, template, language, template_version, from_address, from_name, to_address, subject,
+           message_id, in_reply_to, refs, headers, body_text, body_html, date_header, status, attempts, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`,
+      )
+      .run(
+        o.caseId,
+        o.kind,
+        o.idempotencyKey,
+        o.template,
+        o.language,
+        o.templateVersion,
+        o.fromAddress,
+        o.fromName,
+        o.toAddress,
+        o.subject,
+        o.messageId,
+        o.inReplyTo,
+        JSON.stringify(o.references),
+        JSON.stringify(o.headers),
+        o.bodyText,
+        o.bodyHtml,
+        o.dateHeader,
+        o.createdAt,
+        o.createdAt,
+      );
+    return info.changes === 1 ? Number(info.lastInsertRowid) : null;
+  }
+
+  /** Automatic mails queued to an address since `since` (the per-address cap). */
+  countOutboxTo(address: string, since: Instant): number {
+    return (this.q("SELECT COUNT(*) AS n FROM outbox WHERE to_address = ? AND created_at >= ? AND status != 'failed'").get(address, since) as { n: number }).n;
+  }
+
+  outboxOfCase(caseId: number): OutboxRow[] {
+    return this.q('SELECT * FROM outbox WHERE case_id = ? ORDER BY id').all(caseId) as OutboxRow[];
+  }
+
+  outboxRow(id: number): OutboxRow | undefined {
+    return this.q('SELECT * FROM outbox WHERE id = ?').get(id) as OutboxRow | undefined;
+  }
+
+  listOutbox(status?: OutboxStatus): Array<OutboxRow & { case_number: string | null }> {
+    const where = status ? 'WHERE o.status = ?' : '';
+    const stmt = this.q(`SELECT o.*, c.number AS case_number FROM outbox o LEFT JOIN cases c ON c.id = o.case_id ${where} ORDER BY o.id`);
+    return (status ? stmt.all(status) : stmt.all()) as Array<OutboxRow & { case_number: string | null }>;
+  }
+
+  /** Ids of mails due for an attempt: queued and due, or sending with an expired lease (in doubt). */
+  dueOutbox(now: Instant, limit: number): number[] {
+    return (
+      this.q("SELECT id FROM outbox WHERE status IN ('queued','sending') AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?").all(now, limit) as {
+        id: number;
+      }[]
+    ).map((r) => r.id);
+  }
+
+  nextOutboxDue(): Instant | undefined {
+    const row = this.q("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status IN ('queued','sending')").get() as { t: Instant | null };
+    return row.t ?? undefined;
+  }
+
+  /**
+   * Claim a mail for one attempt, before any network traffic: status 'sending', attempts + 1,
+   * a lease until `leaseUntil`, and an attempt row. Fails (returns null) when someone else
+   * claimed it first or it is not due, so two senders never send the same attempt.
+   */
+  claimOutbox(id: number, now: Instant, leaseUntil: Instant): OutboxRow | null {
+    const changed = this.db
+      .prepare(
+        `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
+         WHERE id = ? AND status IN ('queued','sending') AND next_attempt_at <= ?`,
+      )
+      .run(leaseUntil, id, now).changes;
+    if (changed !== 1) return null;
+    const row = this.outboxRow(id)!;
+    this.q('INSERT INTO outbox_attempts (outbox_id, attempt, started_at) VALUES (?, ?, ?)').run(id, row.attempts, now);
+    return row;
+  }
+
+  /** Record the result of the attempt `attempt`; only if the mail is still ours (status 'sending', same attempt). */
+  finishOutboxAttempt(
+    id: number,
+    attempt: number,
+    outcome: 'sent' | 'retry' | 'failed',
+    response: string,
+    at: Instant,
+    nextAttemptAt: Instant | null,
+  ): boolean {
+    const status: OutboxStatus = outcome === 'sent' ? 'sent' : outcome === 'failed' ? 'failed' : 'queued';
+    const changed = this.db
+      .prepare(
+        `UPDATE outbox SET status = ?, last_error = CASE WHEN ? = 'sent' THEN last_error ELSE ? END,
+           transport_response = CASE WHEN ? = 'sent' THEN ? ELSE transport_response END,
+           sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
+           next_attempt_at = COALESCE(?, next_attempt_at)
+         WHERE id = ? AND status = 'sending' AND attempts = ?`,
+      )
+      .run(status, outcome, response, outcome, response, outcome, at, nextAttemptAt, id, attempt).changes;
+    this.db
+      .prepare('UPDATE outbox_attempts SET finished_at = ?, outcome = ?, response = ? WHERE outbox_id = ? AND attempt = ?')
+      .run(at, outcome, response, id, attempt);
+    return changed === 1;
+  }
+
+  outboxAttempts(id: number): Array<{ attempt: number; started_at: Instant; finished_at: Instant | null; outcome: string | null; response: string | null }> {
+    return this.q('SELECT attempt, started_at, finished_at, outcome, response FROM outbox_attempts WHERE outbox_id = ? ORDER BY attempt').all(id) as Array<{
+      attempt: number;
+      started_at: Instant;
+      finished_at: Instant | null;
+      outcome: string | null;
+      response: string | null;
+    }>;
+  }
+
+  // ---- events --------------------------------------------------------------------------
+
+  appendEvent(e: NewEvent): void {
+    this.db
+      .prepare('INSERT INTO events (at, case_id, inbound_id, outbox_id, actor, type, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(e.at, e.caseId ?? null, e.inboundId ?? null, e.outboxId ?? null, e.actor, e.type, e.fromState ?? null, e.toState ?? null, JSON.stringify(e.detail ?? {}));
+  }
+
+  eventsOfCase(caseId: number): EventRow[] {
+    return this.q('SELECT * FROM events WHERE case_id = ? ORDER BY id').all(caseId) as EventRow[];
+  }
+
+  eventsOfInbound(inboundId: number): EventRow[] {
+    return this.q('SELECT * FROM events WHERE inbound_id = ? ORDER BY id').all(inboundId) as EventRow[];
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Durable file writes in the Postfix manner: write to a temporary name in the same folder,
+ * fsync the file, rename it into place, fsync the folder. After `writeFileDurably` returns the
+ * file is either wholly there under its final name or, after a crash, not there at all.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+
+export function ensureDir(dir: string, mode = 0o700): void {
+  fs.mkdirSync(dir, { recursive: true, mode });
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function tempNameFor(finalPath: string): string {
+  return path.join(path.dirname(finalPath), `.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}-${path.basename(finalPath)}`);
+}
+
+/** Write `data` to `finalPath` atomically and durably; replaces an existing file with the same name. */
+export function writeFileDurably(finalPath: string, data: Buffer | string, mode = 0o600): void {
+  const dir = path.dirname(finalPath);
+  ensureDir(dir);
+  const tmp = tempNameFor(finalPath);
+  const fd = fs.openSync(tmp, 'w', mode);
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, finalPath);
+  fsyncDir(dir);
+}
+
+/** Remove temporary files left behind by a crash in the middle of `writeFileDurably`. */
+export function sweepTempFiles(dir: string): number {
+  if (!fs.existsSync(dir)) return 0;
+  let removed = 0;
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith('.tmp-')) {
+      fs.rmSync(path.join(dir, name), { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}

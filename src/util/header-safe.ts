@@ -1,0 +1,59 @@
+/**
+ * Customer text never reaches a header as it is. RFC 5322 header bodies are single lines;
+ * a CR or LF from a subject or a display name would let a sender add headers of their own
+ * (header injection). Everything that goes from a mail into one of our headers passes here.
+ */
+
+/** One line, no control characters, at most `max` characters (cut at a character boundary). */
+export function headerText(value: string | null | undefined, max = 200): string {
+  if (!value) return '';
+  // eslint-disable-next-line no-control-regex
+  const oneLine = value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const chars = Array.from(oneLine);
+  return chars.length <= max ? oneLine : chars.slice(0, max - 1).join('') + '…';
+}
+
+/**
+ * A Message-ID as we store and compare it: without angle brackets and surrounding space.
+ * Returns null when the value cannot be a Message-ID (empty, too long, spaces or control
+ * characters inside), so that it is never echoed into In-Reply-To/References.
+ */
+export function normaliseMessageId(value: string | null | undefined): string | null {
+  if (!value) return null;
+  let v = value.trim();
+  const m = /<([^<>]*)>/.exec(v);
+  if (m) v = m[1].trim();
+  // RFC 5322 msg-id: id-left "@" id-right, printable ASCII without spaces. Be tolerant of a
+  // missing "@" (seen in the wild) but never of whitespace, brackets or control characters.
+  if (v.length === 0 || v.length > 250 || !/^[\x21-\x7e]+$/.test(v) || /[<>]/.test(v)) return null;
+  return v;
+}
+
+/** Every Message-ID in a References/In-Reply-To header value, normalised, in order. */
+export function messageIdList(value: string | string[] | null | undefined): string[] {
+  if (!value) return [];
+  const text = Array.isArray(value) ? value.join(' ') : value;
+  const out: string[] = [];
+  for (const m of text.matchAll(/<([^<>\s]+)>/g)) {
+    const id = normaliseMessageId(m[1]);
+    if (id && !out.includes(id)) out.push(id);
+  }
+  if (out.length === 0) {
+    for (const token of text.split(/[\s,]+/)) {
+      const id = normaliseMessageId(token);
+      if (id && id.includes('@') && !out.includes(id)) out.push(id);
+    }
+  }
+  return out;
+}
+
+/** A plain e-mail address we are willing to write to: lower-cased domain, no spaces or brackets. */
+export function normaliseAddress(value: string | null | undefined): string | null {
+  if (!value) return null;
+  const v = value.trim();
+  const at = v.lastIndexOf('@');
+  if (at <= 0 || at === v.length - 1 || v.length > 254) return null;
+  // eslint-disable-next-line no-control-regex
+  if (/[\s<>()[\]\\,;:"\u0000-\u001f]/.test(v.slice(at + 1)) || /[\s<>\u0000-\u001f]/.test(v)) return null;
+  return v.slice(0, at) + '@' + v.slice(at + 1).toLowerCase();
+}

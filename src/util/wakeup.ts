@@ -1,0 +1,38 @@
+/**
+ * A level-triggered wake-up signal for the service loops. A trigger (IDLE notice, fs.watch,
+ * a finished batch) only *asks* a loop to scan; the scan reads the truth from the store or the
+ * server. Triggers that arrive while the loop is busy are remembered, never lost, and many
+ * triggers collapse into one scan.
+ */
+export class Wakeup {
+  private pending = false;
+  private waiter: (() => void) | null = null;
+
+  /** Ask the loop to run again. Cheap; safe to call from any callback. */
+  notify(): void {
+    this.pending = true;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  /** Resolves when notified (or at once if a notice is pending), after `timeoutMs`, or on abort. */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.pending || signal?.aborted) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
+        if (this.waiter === finish) this.waiter = null;
+        this.pending = false;
+        resolve();
+      };
+      const timer = setTimeout(finish, Math.max(0, timeoutMs));
+      signal?.addEventListener('abort', finish, { once: true });
+      this.waiter = finish;
+    });
+  }
+}
