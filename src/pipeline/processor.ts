@@ -72,7 +72,12 @@ export class Processor {
         continue;
       }
       try {
-        parsed.push({ row, mail: await parseMail(raw, { dataDir: this.config.dataDir }) });
+        const mail = await parseMail(raw, { dataDir: this.config.dataDir });
+        if (!mail.from && !mail.replyTo && !mail.text.trim() && mail.attachments.length === 0) {
+          // Nothing to file a case from and no one to answer: an operator must look at the raw bytes.
+          throw new Error('not a readable mail: no sender, no text and no attachments');
+        }
+        parsed.push({ row, mail });
       } catch (err) {
         parsed.push({ row, error: errorChain(err) });
       }

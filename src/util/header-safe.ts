@@ -47,7 +47,12 @@ export function messageIdList(value: string | string[] | null | undefined): stri
   return out;
 }
 
-/** A plain e-mail address we are willing to write to: lower-cased domain, no spaces or brackets. */
+/**
+ * A plain e-mail address we are willing to write to, lower-cased. RFC 5321 lets the local part
+ * be case-sensitive, but no mail system a customer uses treats it so, and comparing
+ * `Anna.Svensson@` with `anna.svensson@` as different people would split one customer's
+ * follow-ups into new cases. Null when it is not an address (spaces, brackets, no domain).
+ */
 export function normaliseAddress(value: string | null | undefined): string | null {
   if (!value) return null;
   const v = value.trim();
@@ -55,5 +60,5 @@ export function normaliseAddress(value: string | null | undefined): string | nul
   if (at <= 0 || at === v.length - 1 || v.length > 254) return null;
   // eslint-disable-next-line no-control-regex
   if (/[\s<>()[\]\\,;:"\u0000-\u001f]/.test(v.slice(at + 1)) || /[\s<>\u0000-\u001f]/.test(v)) return null;
-  return v.slice(0, at) + '@' + v.slice(at + 1).toLowerCase();
+  return v.toLowerCase();
 }

@@ -1,0 +1,140 @@
+/**
+ * A fresh world per test: a temp folder with its own config, data folder and database, and
+ * helpers to run the real `klagomal` binary against it (as operators and cron do).
+ */
+import { spawn, ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openDatabase } from '../../src/store/db';
+import { Store } from '../../src/store/store';
+
+export const REPO = path.resolve(__dirname, '..', '..');
+export const BIN = path.join(REPO, 'bin', 'klagomal.js');
+
+export interface World {
+  dir: string;
+  configFile: string;
+  dataDir: string;
+  maildir: string;
+  pickup: string;
+  config: Record<string, unknown>;
+  /** Run `klagomal ARGS` to completion. */
+  cli(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult>;
+  /** Start `klagomal start` in the background. */
+  start(env?: NodeJS.ProcessEnv): ChildProcess & { output: () => string };
+  /** Open the world's database (read and write) for assertions. */
+  store(): { store: Store; close: () => void };
+  cleanup(): void;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function makeWorld(overrides: Record<string, unknown> = {}): World {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-test-'));
+  const dataDir = path.join(dir, 'data');
+  const maildir = path.join(dataDir, 'maildir');
+  const pickup = path.join(dataDir, 'outbox', 'pickup');
+  const config: Record<string, unknown> = {
+    firm: { name: 'Testfinans AB', complaintsAddress: 'klagomal@testfinans.se', staffDomains: ['testfinans.se'] },
+    cases: { prefix: 'KLG' },
+    language: 'sv',
+    dataDir: './data',
+    templates: path.join(REPO, 'templates'),
+    sources: [{ type: 'maildir', name: 'klagomal', path: './data/maildir', pollSeconds: 1 }],
+    transport: { type: 'pickup', path: './data/outbox/pickup' },
+    ...overrides,
+  };
+  const configFile = path.join(dir, 'config.json');
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const children: ChildProcess[] = [];
+
+  const world: World = {
+    dir,
+    configFile,
+    dataDir,
+    maildir,
+    pickup,
+    config,
+    cli: (args, env) => runCli([...args, '--config', configFile], env),
+    start(env) {
+      const child = spawn(process.execPath, [BIN, 'start', '--config', configFile], {
+        env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'info', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }) as ChildProcess & { output: () => string };
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      child.stderr!.on('data', (d) => (out += d));
+      child.output = () => out;
+      children.push(child);
+      return child;
+    },
+    store() {
+      const db = openDatabase(path.join(dataDir, 'klagomal.db'));
+      return { store: new Store(db), close: () => db.close() };
+    },
+    cleanup() {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return world;
+}
+
+export function runCli(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Deliver a mail into a Maildir the way an MTA does: write to tmp/, rename into new/. */
+export function deliverToMaildir(maildir: string, raw: string | Buffer, name?: string): string {
+  for (const sub of ['tmp', 'new', 'cur']) fs.mkdirSync(path.join(maildir, sub), { recursive: true });
+  const base = name ?? `${Date.now()}.${process.pid}.${Math.random().toString(36).slice(2)}.test`;
+  const tmp = path.join(maildir, 'tmp', base);
+  fs.writeFileSync(tmp, raw);
+  // Age the file past the Maildir source's settle window so a scan takes it at once.
+  const past = new Date(Date.now() - 2000);
+  fs.utimesSync(tmp, past, past);
+  fs.renameSync(tmp, path.join(maildir, 'new', base));
+  return base;
+}
+
+export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** A small complaint mail with a unique Message-ID. */
+export function complaintMail(n: number | string, opts: { from?: string; subject?: string; body?: string; headers?: string[]; messageId?: string | null } = {}): string {
+  const from = opts.from ?? `Kund ${n} <kund${n}@example.com>`;
+  const lines = [
+    `From: ${from}`,
+    'To: klagomal@testfinans.se',
+    `Subject: ${opts.subject ?? `Klagomål nummer ${n} om avgift`}`,
+    'Date: Thu, 19 Nov 2026 09:14:02 +0100',
+    ...(opts.messageId === null ? [] : [`Message-ID: <${opts.messageId ?? `complaint-${n}-${Math.random().toString(36).slice(2)}@example.com`}>`]),
+    ...(opts.headers ?? []),
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    opts.body ?? `Hej, jag vill klaga på en avgift på 60 kr som togs ut den 3 november 2026. Ärende ${n}. Jag vill ha pengarna tillbaka.`,
+    '',
+  ];
+  return lines.join('\r\n');
+}
