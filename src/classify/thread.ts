@@ -23,14 +23,15 @@ export function caseTag(caseNumber: string): string {
  * Nordic ones Outlook writes (SV:, VB:, VS:, VL:), German (AW:, WG:), Dutch, Polish, French,
  * with counters and brackets (Re[2]:, RE: RE:, [Fwd: ...]).
  */
-const PREFIX = /^\s*(?:\[?(?:re|r|sv|vs|vl|vb|aw|wg|fw|fwd|antw|odp|réf|ref|tr|rif|enc|doorst|vs)(?:\s*\[\d+\]|\s*\(\d+\))?\s*:\s*)/i;
+const PREFIX = /^\s*(?:(?:re|r|sv|vs|vl|vb|aw|wg|fw|fwd|antw|odp|réf|ref|tr|rif|enc|doorst)(?:\s*\[\d+\]|\s*\(\d+\))?\s*:\s*)/i;
 
 export function stripReplyPrefixes(subject: string): string {
-  let s = subject;
+  let s = subject.trim();
   for (let i = 0; i < 20; i++) {
-    const next = s.replace(PREFIX, '');
+    // "[Fwd: Avgift]" (old Netscape/Thunderbird forwards): unwrap first, then strip the prefix.
+    const next = s.replace(/^\[((?:fwd?|fw)\s*:.*)\]$/i, '$1').replace(PREFIX, '').trim();
     if (next === s) break;
     s = next;
   }
-  return s.replace(/^\[(.*)\]$/, '$1').replace(/\s+/g, ' ').trim();
+  return s.replace(/\s+/g, ' ').trim();
 }

@@ -124,6 +124,9 @@ export class ImapSource implements MailSource {
     let alreadyStored = 0;
     const lock = await client.getMailboxLock(this.cfg.mailbox);
     try {
+      // Without IDLE the server reports new mail only in answer to a command, so the EXISTS
+      // count from the last SELECT may be stale: ask (NOOP) before trusting it.
+      if (!client.idling) await client.noop();
       const mailbox = client.mailbox;
       if (!mailbox) throw new Error(`mailbox ${this.cfg.mailbox} is not open`);
       const uidvalidity = String(mailbox.uidValidity);

@@ -24,32 +24,45 @@ export interface ComplaintFields {
   readonly missing: readonly ComplaintItem[];
 }
 
+/**
+ * Word boundaries that know Swedish letters. JavaScript's \b counts only [A-Za-z0-9_] as word
+ * characters, so /\båterbetal/ never matches after a space; these look-arounds use Unicode
+ * letter and number classes instead (with the `u` flag).
+ */
+const B = '(?<![\\p{L}\\p{N}])';
+const E = '(?![\\p{L}\\p{N}])';
+/** A case-insensitive Unicode pattern from word stems: each stem may take an inflected ending. */
+function words(stems: string): RegExp {
+  return new RegExp(`${B}(?:${stems})`, 'iu');
+}
+
 /** Default categories of a lender / payment firm, with Swedish and English keywords. */
 const CATEGORIES: ReadonlyArray<{ id: string; words: RegExp }> = [
-  { id: 'fraud', words: /\b(bedrägeri|bedragare|kapad|kapat|obehörig|fraud|scam|unauthori[sz]ed|identity theft|id-kapning)/i },
-  { id: 'debt-collection', words: /\b(inkasso|påminnelse(avgift)?|kronofogde|betalningsföreläggande|debt collect|collection agency|reminder fee)/i },
-  { id: 'fees', words: /\b(avgift(er)?|avgiften|kostnad|fee|fees|charge[sd]?)\b/i },
-  { id: 'interest', words: /\b(ränta|räntan|räntor|interest rate|interest)\b/i },
-  { id: 'payments', words: /\b(autogiro|betalning(en|ar)?|inbetalning|dragning|dragit|dragits|överföring|payment|direct debit|transfer|refund|återbetalning)/i },
-  { id: 'credit-decision', words: /\b(kreditprövning|kreditbeslut|avslag|nekad|nekades|beviljad|credit decision|credit check|declined|rejected my (loan )?application)/i },
-  { id: 'termination', words: /\b(uppsägning|uppsagd|sagt upp|säga upp|förtida inlösen|lösa lånet|terminat|cancel)/i },
-  { id: 'personal-data', words: /\b(personuppgift|gdpr|dataskydd|registerutdrag|personal data|data protection)/i },
-  { id: 'customer-service', words: /\b(bemötande|kundtjänst|otrevlig|oförskämd|svarar inte|ingen svarar|customer service|rude|no answer|unhelpful)/i },
+  { id: 'fraud', words: words('bedrägeri|bedragare|kapad|kapat|obehörig|fraud|scam|unauthori[sz]ed|identity theft|id-kapning') },
+  { id: 'debt-collection', words: words('inkasso|påminnelse|kronofogde|betalningsföreläggande|debt collect|collection agency|reminder fee') },
+  { id: 'fees', words: words(`avgift|kostnad|fees?${E}|charged?${E}|charges${E}`) },
+  { id: 'interest', words: words(`ränt[ae]|räntor|interest`) },
+  { id: 'payments', words: words('autogiro|betalning|inbetalning|dragning|dragit|dragits|överföring|payment|direct debit|transfer|refund|återbetalning') },
+  { id: 'credit-decision', words: words('kreditprövning|kreditbeslut|avslag|nekad|nekades|beviljad|credit decision|credit check|declined|rejected my (?:loan )?application') },
+  { id: 'termination', words: words('uppsägning|uppsagd|sagt upp|säga upp|förtida inlösen|lösa lånet|terminat|cancel') },
+  { id: 'personal-data', words: words('personuppgift|gdpr|dataskydd|registerutdrag|personal data|data protection') },
+  { id: 'customer-service', words: words('bemötande|kundtjänst|otrevlig|oförskämd|svarar inte|ingen svarar|customer service|rude|no answer|unhelpful') },
 ];
 
 const MONTHS_SV = 'januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|okt|nov|dec';
 const MONTHS_EN = 'january|february|march|april|may|june|july|august|september|october|november|december';
 const DATE_PATTERNS: readonly RegExp[] = [
-  /\b(20\d\d-\d\d-\d\d)\b/,
-  new RegExp(`\\b(\\d{1,2}(?:e|:e|st|nd|rd|th)?\\s+(?:${MONTHS_SV}|${MONTHS_EN})\\.?(?:\\s+20\\d\\d)?)\\b`, 'i'),
-  new RegExp(`\\b((?:${MONTHS_EN})\\s+\\d{1,2}(?:st|nd|rd|th)?(?:,?\\s+20\\d\\d)?)\\b`, 'i'),
-  /\b(\d{1,2}\/\d{1,2}(?:[/-](?:20)?\d\d)?)\b/,
-  /\b(igår|i går|i förrgår|yesterday|förra veckan|last week)\b/i,
+  new RegExp(`${B}(20\\d\\d-\\d\\d-\\d\\d)${E}`, 'u'),
+  new RegExp(`${B}(\\d{1,2}(?:e|:e|st|nd|rd|th)?\\s+(?:${MONTHS_SV}|${MONTHS_EN})(?:\\.?\\s+20\\d\\d)?)${E}`, 'iu'),
+  new RegExp(`${B}((?:${MONTHS_EN})\\s+\\d{1,2}(?:st|nd|rd|th)?(?:,?\\s+20\\d\\d)?)${E}`, 'iu'),
+  new RegExp(`${B}(\\d{1,2}\\/\\d{1,2}(?:[/-](?:20)?\\d\\d)?)${E}`, 'u'),
+  new RegExp(`${B}(igår|i går|i förrgår|yesterday|förra veckan|last week)${E}`, 'iu'),
 ];
 
-const PHONE = /(?:\+46|0046|\b0)[\s-]?\d{1,3}[\s-]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2,3}\b/g;
-const COMPENSATION = /\b(ersättning|kompensation|ersätta|ersätt|återbetal\w*|tillbakabetal\w*|betala(?:r)? tillbaka|pengarna tillbaka|gottgörelse|skadestånd|compensat\w*|refund\w*|reimburs\w*|money back)/i;
-const AMOUNT = /(\d{1,3}(?:[ .\u00a0]\d{3})+|\d+)(?:,(\d{1,2}))?\s*(?:kr|kronor|sek|:-)/gi;
+const PHONE = /(?:\+46|0046|(?<![\p{L}\p{N}])0)[\s-]?\d{1,3}[\s-]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2,3}(?![\p{N}])/gu;
+const COMPENSATION = words('ersättning|kompensation|ersätta|ersätt|återbetal|tillbakabetal|betala(?:r)? tillbaka|pengarna tillbaka|gottgörelse|skadestånd|compensat|refund|reimburs|money back');
+/** An amount with a currency that is a whole word: "60 kr", "1 250,50 kronor", "1.250:-", "1250 SEK", not "2026 kräver". */
+const AMOUNT = new RegExp(`(\\d{1,3}(?:[ .\\u00a0]\\d{3})+|\\d+)(?:,(\\d{1,2}))?\\s*(?:(?:kr|kronor|sek)${E}|:-)`, 'giu');
 const NAME_LINE = /^\s*(?:namn|name)\s*:\s*(.+)$/im;
 
 export function readComplaintFields(text: string, subject: string, senderName: string | null): ComplaintFields {

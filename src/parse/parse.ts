@@ -207,10 +207,15 @@ export async function parseMail(raw: Buffer, opts: ParseOptions): Promise<Parsed
   if (!rawMessageId) problems.push('no Message-ID header');
   else if (!messageId) problems.push('unusable Message-ID header');
 
-  const dateValue = headers.get('date');
+  // Read the Date header ourselves: mailparser silently puts the parse time in its place when
+  // it cannot read it, and a made-up date must never pass for the customer's.
+  const dateText = view.get('date');
   let date: Date | null = null;
-  if (dateValue instanceof Date && !Number.isNaN(dateValue.getTime())) date = dateValue;
-  else if (view.has('date')) problems.push('unreadable Date header');
+  if (dateText !== undefined) {
+    const d = new Date(dateText.replace(/\s*\([^)]*\)\s*$/, ''));
+    if (!Number.isNaN(d.getTime())) date = d;
+    else problems.push('unreadable Date header');
+  }
 
   const subjectValue = headers.get('subject');
   const subject = typeof subjectValue === 'string' ? subjectValue : '';

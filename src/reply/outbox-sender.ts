@@ -30,10 +30,13 @@ export interface SendPassResult {
   failed: number;
 }
 
-/** Delay before attempt n+1 after n failed attempts: base * 2^(n-1), capped, with ±20 % jitter. */
+/**
+ * Delay before attempt n+1 after n failed attempts: base * 2^(n-1) with ±20 % jitter (so that
+ * mails that failed together do not retry together), never more than `maxSeconds`.
+ */
 export function retryDelaySeconds(attempts: number, baseSeconds: number, maxSeconds: number, random: () => number = Math.random): number {
-  const raw = Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, attempts - 1));
-  return Math.max(1, Math.round(raw * (0.8 + 0.4 * random())));
+  const raw = baseSeconds * 2 ** Math.max(0, attempts - 1);
+  return Math.max(1, Math.min(maxSeconds, Math.round(raw * (0.8 + 0.4 * random()))));
 }
 
 export class OutboxSender {

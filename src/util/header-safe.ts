@@ -8,7 +8,7 @@
 export function headerText(value: string | null | undefined, max = 200): string {
   if (!value) return '';
   // eslint-disable-next-line no-control-regex
-  const oneLine = value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const oneLine = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
   const chars = Array.from(oneLine);
   return chars.length <= max ? oneLine : chars.slice(0, max - 1).join('') + '…';
 }
@@ -59,6 +59,9 @@ export function normaliseAddress(value: string | null | undefined): string | nul
   const at = v.lastIndexOf('@');
   if (at <= 0 || at === v.length - 1 || v.length > 254) return null;
   // eslint-disable-next-line no-control-regex
-  if (/[\s<>()[\]\\,;:"\u0000-\u001f]/.test(v.slice(at + 1)) || /[\s<>\u0000-\u001f]/.test(v)) return null;
+  // One address only: no list separators anywhere, no second "@" outside quotes, nothing that
+  // could make a transport read two recipients out of one customer's address.
+  if (/[\s<>()[\]\\,;:"\u0000-\u001f]/.test(v.slice(at + 1)) || /[\s<>,;\u0000-\u001f\u007f]/.test(v)) return null;
+  if (!/^".*"$/.test(v.slice(0, at)) && v.slice(0, at).includes('@')) return null;
   return v.toLowerCase();
 }

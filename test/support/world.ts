@@ -138,3 +138,13 @@ export function complaintMail(n: number | string, opts: { from?: string; subject
   ];
   return lines.join('\r\n');
 }
+
+export async function waitForAsync<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, intervalMs = 100): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

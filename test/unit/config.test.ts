@@ -1,0 +1,314 @@
+/**
+ * Config loading (src/config/load.ts): an operator's mistake must be reported at once, all of
+ * it, naming the file, the key and what is allowed; a typo must never fall back to a default.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, missingSecrets, parseConfig } from '../../src/config/load';
+
+const DIR = path.join(path.sep, 'etc', 'klagomal');
+const FILE = path.join(DIR, 'prod.json');
+
+function minimal(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    firm: { name: 'Exempelfinans AB', complaintsAddress: 'klagomal@exempelfinans.se' },
+    sources: [{ type: 'maildir', path: 'maildir' }],
+    ...extra,
+  };
+}
+
+function imapSource(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type: 'imap', host: 'imap.exempelfinans.se', user: 'klagomal', passwordEnv: 'KLAGOMAL_IMAP_PASSWORD', ...extra };
+}
+
+/** The problems parseConfig reports for `json`; fails the test when it does not throw a ConfigError. */
+function problemsOf(json: unknown, file = FILE): ConfigError {
+  try {
+    parseConfig(json, file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected parseConfig to throw a ConfigError');
+}
+
+function problemAt(err: ConfigError, key: string): string {
+  const p = err.problems.find((x) => x.key === key);
+  if (!p) throw new Error(`no problem for key ${key}; got ${JSON.stringify(err.problems)}`);
+  return p.message;
+}
+
+describe('parseConfig: a valid config', () => {
+  test('defaultsNotFilledIn', () => {
+    const c = parseConfig(minimal(), FILE);
+    // The defaults documented in src/config/config.ts:
+    expect(c.file).toBe(FILE);
+    expect(c.firm.fromName).toBe('Exempelfinans AB Klagomål'); // "<firm name> Klagomål"
+    expect(c.firm.messageIdDomain).toBe('exempelfinans.se'); // the complaints address's domain
+    expect(c.firm.staffAddresses).toEqual([]);
+    expect(c.firm.staffDomains).toEqual([]);
+    expect(c.firm.formAddresses).toEqual([]);
+    expect(c.cases.prefix).toBe('KLG');
+    expect(c.language).toBe('sv');
+    expect(c.acknowledgement).toEqual({ enabled: true, maxPerAddressPer24h: 3, answerWithin: { unit: 'calendarDays', amount: 14 } });
+    expect(c.outbox).toEqual({ maxAttempts: 8, retryBaseSeconds: 30, retryMaxSeconds: 3600, sendTimeoutSeconds: 120 });
+    expect(c.processing).toEqual({ batchSize: 50 });
+    expect(c.sources).toEqual([{ type: 'maildir', name: 'klagomal', path: path.join(DIR, 'maildir'), pollSeconds: 5 }]);
+  });
+
+  test('imapDefaultsNotFilledIn', () => {
+    const c = parseConfig(minimal({ sources: [imapSource(), imapSource({ name: 'second', tls: 'starttls' })] }), FILE);
+    expect(c.sources[0]).toEqual({
+      type: 'imap',
+      name: 'klagomal', // the first source's default name
+      host: 'imap.exempelfinans.se',
+      port: 993, // implicit TLS
+      tls: 'implicit',
+      tlsRejectUnauthorized: true,
+      user: 'klagomal',
+      passwordEnv: 'KLAGOMAL_IMAP_PASSWORD',
+      mailbox: 'INBOX',
+      processedFolder: null,
+      idle: true,
+      pollSeconds: 60,
+      fetchBatchSize: 200,
+    });
+    expect(c.sources[1]).toMatchObject({ name: 'second', tls: 'starttls', port: 143 });
+  });
+
+  test.each<[string, number]>([
+    ['implicit', 465],
+    ['starttls', 587],
+    ['none', 25],
+  ])('smtpDefaultPortWrongForTls %s', (tls, port) => {
+    const c = parseConfig(minimal({ transport: { type: 'smtp', host: 'smtp.exempelfinans.se', tls } }), FILE);
+    expect(c.transport).toEqual({ type: 'smtp', host: 'smtp.exempelfinans.se', port, tls, tlsRejectUnauthorized: true, user: null, passwordEnv: null, maxConnections: 3 });
+  });
+
+  test('relativePathsResolvedAgainstWorkingDirectoryInsteadOfConfigFolder', () => {
+    const c = parseConfig(minimal(), FILE);
+    expect(c.dataDir).toBe(path.join(path.sep, 'etc', 'data')); // default "../data"
+    expect(c.database).toBe(path.join(path.sep, 'etc', 'data', 'klagomal.db'));
+    expect(c.templates).toBe(path.join(path.sep, 'etc', 'templates')); // default "../templates"
+    expect(c.transport).toEqual({ type: 'pickup', path: path.join(path.sep, 'etc', 'data', 'outbox', 'pickup') });
+    expect(c.sources[0]).toMatchObject({ path: path.join(DIR, 'maildir') });
+
+    const d = parseConfig(minimal({ dataDir: 'state', database: 'db/k.db', transport: { type: 'pickup', path: '/var/spool/out' } }), FILE);
+    expect(d.dataDir).toBe(path.join(DIR, 'state'));
+    expect(d.database).toBe(path.join(DIR, 'db', 'k.db'));
+    expect(d.transport).toEqual({ type: 'pickup', path: '/var/spool/out' }); // absolute stays as it is
+  });
+
+  test('staffListsNotNormalised', () => {
+    const c = parseConfig(
+      minimal({ firm: { name: 'X', complaintsAddress: 'klagomal@x.se', staffAddresses: [' Anna@X.se '], staffDomains: ['@X.SE'], formAddresses: ['Form@Web.example'] } }),
+      FILE,
+    );
+    expect(c.firm.staffAddresses).toEqual(['anna@x.se']);
+    expect(c.firm.staffDomains).toEqual(['x.se']);
+    expect(c.firm.formAddresses).toEqual(['form@web.example']);
+  });
+
+  test('configCanBeChangedAfterValidation', () => {
+    const c = parseConfig(minimal(), FILE);
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.firm)).toBe(true);
+    expect(Object.isFrozen(c.sources[0])).toBe(true);
+  });
+
+  test('commentKeyReportedAsUnknown', () => {
+    expect(() => parseConfig(minimal({ $comment: 'a note for admins' }), FILE)).not.toThrow();
+  });
+
+  test('embeddedDefaultConfigDoesNotLoad', () => {
+    const c = loadConfig(path.join(__dirname, '..', '..', 'config', 'default.json'));
+    expect(c.firm.complaintsAddress).toBe('klagomal@exempelfinans.se');
+  });
+});
+
+describe('parseConfig: problems', () => {
+  test('onlyFirstProblemReported', () => {
+    const err = problemsOf(
+      minimal({
+        language: 'fr',
+        sources: [imapSource({ port: 'abc' })],
+        outbox: { maxAttempts: 0 },
+      }),
+    );
+    expect(err.problems).toHaveLength(3);
+    expect(err.problems.map((p) => p.key).sort()).toEqual(['language', 'outbox.maxAttempts', 'sources[0].port']);
+    expect(problemAt(err, 'sources[0].port')).toBe('expected a whole number from 1 to 65535, got "abc"');
+    expect(problemAt(err, 'outbox.maxAttempts')).toBe('expected a whole number from 1 to 100, got 0');
+    expect(problemAt(err, 'language')).toContain('allowed: "sv", "en"');
+    // The message lists every problem with its key.
+    expect(err.message).toContain('3 problems');
+    for (const key of ['language', 'outbox.maxAttempts', 'sources[0].port']) expect(err.message).toContain(`  - ${key}: `);
+  });
+
+  test('messageDoesNotNameTheFile', () => {
+    const one = problemsOf(minimal({ language: 'fr' }), '/srv/klagomal/config/prod.json');
+    expect(one.message.startsWith('/srv/klagomal/config/prod.json: language: ')).toBe(true);
+    expect(one.file).toBe('/srv/klagomal/config/prod.json');
+    const two = problemsOf(minimal({ language: 'fr', processing: { batchSize: -1 } }), '/srv/klagomal/config/prod.json');
+    expect(two.message.startsWith('/srv/klagomal/config/prod.json: 2 problems:')).toBe(true);
+    expect(two.name).toBe('ConfigError');
+  });
+
+  test.each<[string, Record<string, unknown>, string, string]>([
+    ['root', { langauge: 'sv' }, 'langauge', 'did you mean "language"?'],
+    ['nested object', { outbox: { maxAttempt: 3 } }, 'outbox.maxAttempt', 'did you mean "maxAttempts"?'],
+    ['list item', { sources: [{ type: 'maildir', path: 'm', pollSecond: 5 }] }, 'sources[0].pollSecond', 'did you mean "pollSeconds"?'],
+    ['firm', { firm: { name: 'X', complaintsAddress: 'k@x.se', staffDomain: ['x.se'] } }, 'firm.staffDomain', 'did you mean "staffDomains"?'],
+  ])('typoInKeySilentlyIgnored (%s)', (_label, extra, key, hint) => {
+    const err = problemsOf(minimal(extra));
+    const message = problemAt(err, key);
+    expect(message).toContain('unknown key');
+    expect(message).toContain(hint);
+  });
+
+  test('misleadingHintForUnrelatedKey', () => {
+    const err = problemsOf(minimal({ completelyDifferent: 1 }));
+    const message = problemAt(err, 'completelyDifferent');
+    expect(message).toContain('unknown key');
+    expect(message).not.toContain('did you mean');
+    expect(message).toContain('known keys here:');
+  });
+
+  test.each<[string, Record<string, unknown>, string, string[]]>([
+    ['language', { language: 'de' }, 'language', ['got "de"', 'allowed: "sv", "en"']],
+    ['language case', { language: 'SV' }, 'language', ['allowed: "sv", "en"', 'did you mean "sv"?']],
+    ['source type', { sources: [{ type: 'pop3', path: 'm' }] }, 'sources[0].type', ['got "pop3"', 'allowed: "maildir", "imap"']],
+    ['tls', { sources: [imapSource({ tls: 'ssl' })] }, 'sources[0].tls', ['allowed: "implicit", "starttls", "none"']],
+    ['transport', { transport: { type: 'sendmail' } }, 'transport.type', ['allowed: "pickup", "smtp"']],
+    [
+      'deadline unit',
+      { acknowledgement: { answerWithin: { unit: 'weeks', amount: 2 } } },
+      'acknowledgement.answerWithin.unit',
+      ['allowed: "hours", "calendarDays", "businessDays"'],
+    ],
+  ])('wrongEnumValueWithoutAllowedValues (%s)', (_label, extra, key, parts) => {
+    const message = problemAt(problemsOf(minimal(extra)), key);
+    for (const p of parts) expect(message).toContain(p);
+  });
+
+  test.each<[string, Record<string, unknown>, string, string]>([
+    ['port too big', { sources: [imapSource({ port: 70000 })] }, 'sources[0].port', 'from 1 to 65535'],
+    ['port fraction', { sources: [imapSource({ port: 993.5 })] }, 'sources[0].port', 'from 1 to 65535'],
+    ['hours deadline too long', { acknowledgement: { answerWithin: { unit: 'hours', amount: 9000 } } }, 'acknowledgement.answerWithin.amount', 'from 1 to 8784'],
+    ['days deadline too long', { acknowledgement: { answerWithin: { unit: 'businessDays', amount: 400 } } }, 'acknowledgement.answerWithin.amount', 'from 1 to 366'],
+    ['bad address', { firm: { name: 'X', complaintsAddress: 'not an address' } }, 'firm.complaintsAddress', 'an e-mail address like'],
+    ['bad env name', { sources: [imapSource({ passwordEnv: 'my password' })] }, 'sources[0].passwordEnv', 'an environment variable name'],
+    ['bad prefix', { cases: { prefix: 'klg' } }, 'cases.prefix', '1-10 capital letters'],
+    ['bad staff address', { firm: { name: 'X', complaintsAddress: 'k@x.se', staffAddresses: ['anna'] } }, 'firm.staffAddresses[0]', 'expected an e-mail address'],
+    ['bool as text', { acknowledgement: { enabled: 'yes' } }, 'acknowledgement.enabled', 'expected true or false, got "yes"'],
+    ['empty sources', { sources: [] }, 'sources', 'at least one source'],
+    ['sources not a list', { sources: { type: 'maildir' } }, 'sources', 'expected a list of objects'],
+    ['smtp user without password', { transport: { type: 'smtp', host: 'h', user: 'u' } }, 'transport.passwordEnv', 'required when "user" is set'],
+  ])('badValueNotReportedWithRange (%s)', (_label, extra, key, expected) => {
+    expect(problemAt(problemsOf(minimal(extra)), key)).toContain(expected);
+  });
+
+  test('missingRequiredKeysNotEachReported', () => {
+    const err = problemsOf({ sources: [{ type: 'imap' }] });
+    const keys = err.problems.map((p) => p.key);
+    expect(keys).toEqual(expect.arrayContaining(['firm', 'firm.name', 'firm.complaintsAddress', 'sources[0].host', 'sources[0].user', 'sources[0].passwordEnv']));
+  });
+
+  test('duplicateSourceNamesAccepted', () => {
+    const err = problemsOf(
+      minimal({
+        sources: [
+          { type: 'maildir', name: 'inbox', path: 'a' },
+          { type: 'maildir', name: 'other', path: 'b' },
+          { type: 'maildir', name: 'inbox', path: 'c' },
+        ],
+      }),
+    );
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0].key).toBe('sources[2].name');
+    expect(err.problems[0].message).toContain('"inbox" is used by another source');
+  });
+
+  test.each([null, [], 'text', 42])('nonObjectFileCrashes %p', (json) => {
+    const err = problemsOf(json);
+    expect(err.problems).toEqual([{ key: '', message: 'the file must hold one JSON object' }]);
+  });
+});
+
+describe('missingSecrets', () => {
+  test('missingPasswordEnvNotNamed', () => {
+    const c = parseConfig(
+      minimal({
+        sources: [imapSource(), imapSource({ name: 'two', passwordEnv: 'OTHER_PASSWORD' })],
+        transport: { type: 'smtp', host: 'smtp.x.se', user: 'u', passwordEnv: 'SMTP_PASSWORD' },
+      }),
+      FILE,
+    );
+    const problems = missingSecrets(c, { OTHER_PASSWORD: 'secret' });
+    expect(problems).toEqual([
+      { key: 'sources[0].passwordEnv', message: 'names KLAGOMAL_IMAP_PASSWORD, which is not set in the environment' },
+      { key: 'transport.passwordEnv', message: 'names SMTP_PASSWORD, which is not set in the environment' },
+    ]);
+    expect(missingSecrets(c, { KLAGOMAL_IMAP_PASSWORD: 'a', OTHER_PASSWORD: 'b', SMTP_PASSWORD: 'c' })).toEqual([]);
+  });
+
+  test('emptySecretCountsAsSet', () => {
+    const c = parseConfig(minimal({ sources: [imapSource()] }), FILE);
+    expect(missingSecrets(c, { KLAGOMAL_IMAP_PASSWORD: '' })).toHaveLength(1);
+  });
+
+  test('maildirOnlyConfigAsksForSecrets', () => {
+    expect(missingSecrets(parseConfig(minimal(), FILE), {})).toEqual([]);
+  });
+});
+
+describe('loadConfig', () => {
+  let tmp: string;
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-config-'));
+  });
+  afterEach(() => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('missingFileGivesStackTraceInsteadOfHint', () => {
+    const file = path.join(tmp, 'nope.json');
+    expect(() => loadConfig(file)).toThrow(ConfigError);
+    try {
+      loadConfig(file);
+    } catch (err) {
+      const e = err as ConfigError;
+      expect(e.file).toBe(file);
+      expect(e.message).toContain(file);
+      expect(e.message).toContain('no such file');
+      expect(e.message).toContain('--config');
+    }
+  });
+
+  test('invalidJsonGivesStackTraceInsteadOfHint', () => {
+    const file = path.join(tmp, 'broken.json');
+    fs.writeFileSync(file, '{ "firm": { "name": "X", }');
+    let caught: unknown;
+    try {
+      loadConfig(file);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const e = caught as ConfigError;
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0].message).toMatch(/^not valid JSON: /);
+    expect(e.message).toContain(file);
+  });
+
+  test('relativeConfigPathResolvedAgainstWrongFolder', () => {
+    const sub = path.join(tmp, 'conf');
+    fs.mkdirSync(sub);
+    fs.writeFileSync(path.join(sub, 'k.json'), JSON.stringify(minimal()));
+    const c = loadConfig(path.join(sub, 'k.json'));
+    expect(c.file).toBe(path.join(sub, 'k.json'));
+    expect(c.dataDir).toBe(path.join(tmp, 'data'));
+    expect(c.sources[0]).toMatchObject({ path: path.join(sub, 'maildir') });
+  });
+});
