@@ -28,6 +28,7 @@ import type { Logger } from './util/log';
 import { errorChain } from './util/log';
 import { Wakeup } from './util/wakeup';
 import { ensureDir, sweepTempFiles } from './util/durable-file';
+import { sweepRawSpool } from './ingest/raw-files';
 import path from 'node:path';
 
 export interface OnceSummary {
@@ -51,6 +52,7 @@ export class Service {
   ) {
     ensureDir(config.dataDir);
     sweepTempFiles(path.join(config.dataDir, 'attachments', 'tmp'));
+    sweepRawSpool(config.dataDir);
     this.db = openDatabase(config.database);
     this.store = new Store(this.db);
     this.templates = TemplateSet.load(config.templates);
@@ -61,8 +63,8 @@ export class Service {
   private sources(): MailSource[] {
     return this.config.sources.map((s) => {
       const log = this.log.child({ source: s.name });
-      if (s.type === 'maildir') return new MaildirSource(s, this.store, this.clock, log);
-      return new ImapSource(s, this.store, this.clock, log, process.env[s.passwordEnv] ?? '');
+      if (s.type === 'maildir') return new MaildirSource(s, this.store, this.clock, log, this.config.dataDir);
+      return new ImapSource(s, this.store, this.clock, log, process.env[s.passwordEnv] ?? '', this.config.dataDir);
     });
   }
 
@@ -124,8 +126,9 @@ export class Service {
     const processLoop = (async () => {
       while (!signal.aborted) {
         try {
-          const results = await this.process({ signal });
-          if (results.some((r) => 'acknowledgementQueued' in r && r.acknowledgementQueued)) sendWake.notify();
+          // Wake the sender as each batch commits, so that a backlog is acknowledged while it is
+          // still being filed rather than after the last batch.
+          await this.process({ signal, onResult: (r) => 'acknowledgementQueued' in r && r.acknowledgementQueued && sendWake.notify() });
         } catch (err) {
           this.log.error('processing pass failed', { error: errorChain(err) });
           await sleep(2000, signal);

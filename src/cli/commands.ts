@@ -11,6 +11,7 @@ import { openDatabase } from '../store/db';
 import { Store } from '../store/store';
 import { Service } from '../service';
 import { storeArrivals } from '../ingest/intake';
+import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from '../ingest/raw-files';
 import { TemplateSet, TemplateError } from '../reply/templates';
 import { CASE_STATUSES, CaseStatus } from '../cases/lifecycle';
 import { caseDetail, caseSummary, outboxView } from '../cases/view';
@@ -156,12 +157,12 @@ const ingest: Command = {
     try {
       const stored: Array<{ file: string; id: number }> = [];
       for (const file of files) {
-        let raw: Buffer;
+        let raw: Buffer | SpooledRaw;
         let st: fs.Stats;
         try {
           st = fs.statSync(file);
           if (!st.isFile()) throw new Error('not a regular file');
-          raw = fs.readFileSync(file);
+          raw = st.size > LARGE_MAIL_BYTES ? await spoolRaw(config.dataDir, fs.createReadStream(file)) : fs.readFileSync(file);
         } catch (err) {
           failures++;
           const msg = errorChain(err);
@@ -170,6 +171,7 @@ const ingest: Command = {
         }
         const [r] = storeArrivals(
           service.store,
+          config.dataDir,
           'cli',
           [{ raw, receivedAt: st.mtime, mailbox: path.dirname(path.resolve(file)), locator: path.basename(file), sourceKey: null }],
           toInstant(new Date()),

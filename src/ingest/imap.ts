@@ -3,8 +3,9 @@
  *
  * Cursor: (UIDVALIDITY, last UID stored) per source and folder, committed in the same
  * transaction as the mails it covers. A scan fetches UIDs above the cursor in batches:
- * sizes and INTERNALDATEs first, then the sources of a batch in one FETCH (a mail over 8 MB is
- * fetched on its own to bound memory), stores the batch, then marks it on the server with one
+ * sizes and INTERNALDATEs first, then the sources of a batch in one FETCH (a mail over
+ * LARGE_MAIL_BYTES is streamed on its own into a spool file, never held in memory whole),
+ * stores the batch, then marks it on the server with one
  * UID STORE \Seen or one UID MOVE for the whole batch (a round trip per mail costs 3x the
  * throughput; see MAILSTACK.md).
  *
@@ -29,10 +30,10 @@ import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
 import { RawArrival, storeArrivals } from './intake';
+import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
 import type { MailSource, PollStats } from './source';
 
-const LARGE_MAIL_BYTES = 8 * 1024 * 1024;
-const BATCH_BYTES = 32 * 1024 * 1024;
+const BATCH_BYTES = 16 * 1024 * 1024;
 
 /** "1:3,5,7:9" from a list of UIDs. */
 export function uidSet(uids: readonly number[]): string {
@@ -71,6 +72,7 @@ export class ImapSource implements MailSource {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly password: string,
+    private readonly dataDir: string,
   ) {
     this.name = cfg.name;
   }
@@ -161,11 +163,18 @@ export class ImapSource implements MailSource {
         for (; i < fresh.length && batch.length < this.cfg.fetchBatchSize; i++) {
           const size = fresh[i].size ?? 0;
           if (batch.length > 0 && (bytes + size > BATCH_BYTES || size > LARGE_MAIL_BYTES)) break;
+          if (size > LARGE_MAIL_BYTES) {
+            batch.push(fresh[i++]); // a large mail goes alone, streamed
+            break;
+          }
           batch.push(fresh[i]);
           bytes += size;
         }
-        const sources = new Map<number, Buffer>();
-        if (batch.length === 1) {
+        const sources = new Map<number, Buffer | SpooledRaw>();
+        if (batch.length === 1 && (batch[0].size ?? 0) > LARGE_MAIL_BYTES) {
+          const dl = await client.download(String(batch[0].uid), undefined, { uid: true });
+          if ('content' in dl && dl.content) sources.set(batch[0].uid, await spoolRaw(this.dataDir, dl.content));
+        } else if (batch.length === 1) {
           const one = await client.fetchOne(String(batch[0].uid), { uid: true, source: true }, { uid: true });
           if (one && one.source) sources.set(one.uid, one.source);
         } else {
@@ -190,7 +199,7 @@ export class ImapSource implements MailSource {
           uids.push(m.uid);
         }
         const maxUid = batch[batch.length - 1].uid;
-        const results = storeArrivals(this.store, this.name, arrivals, toInstant(this.clock()), { mailbox: this.cfg.mailbox, uidvalidity, lastUid: maxUid });
+        const results = storeArrivals(this.store, this.dataDir, this.name, arrivals, toInstant(this.clock()), { mailbox: this.cfg.mailbox, uidvalidity, lastUid: maxUid });
         for (const r of results) {
           if (r.created) stored++;
           else alreadyStored++;

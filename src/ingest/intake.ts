@@ -7,13 +7,19 @@
  * Idempotent: a mail whose source key (mailbox + UIDVALIDITY + UID, or Maildir file name +
  * hash) is already stored is not stored again; the caller still gets its id, so it can finish
  * the marking that a crash interrupted.
+ *
+ * Small mails arrive as bytes and go into the database; large ones arrive already spooled to a
+ * temporary file (src/ingest/raw-files.ts), which is moved to its content address, durably,
+ * before the transaction that records it.
  */
 import crypto from 'node:crypto';
 import type { Store } from '../store/store';
 import type { Instant } from '../util/clock';
+import { commitSpooledRaw, SpooledRaw } from './raw-files';
 
 export interface RawArrival {
-  readonly raw: Buffer;
+  /** The whole mail (small mails), or a spooled file (large mails). */
+  readonly raw: Buffer | SpooledRaw;
   /** INTERNALDATE from the server, or the file's modification time. */
   readonly receivedAt: Date;
   readonly mailbox: string | null;
@@ -40,11 +46,25 @@ export function sha256(bytes: Buffer): string {
 }
 
 /** Commit a batch of raw mails (and the cursor that covers them) in one transaction. */
-export function storeArrivals(store: Store, source: string, arrivals: readonly RawArrival[], now: Instant, cursor?: CursorUpdate): StoredArrival[] {
+export function storeArrivals(
+  store: Store,
+  dataDir: string,
+  source: string,
+  arrivals: readonly RawArrival[],
+  now: Instant,
+  cursor?: CursorUpdate,
+): StoredArrival[] {
+  // Files first, durably; only then the rows that point at them.
+  const bodies = arrivals.map((a) =>
+    Buffer.isBuffer(a.raw)
+      ? { sha256: sha256(a.raw), size: a.raw.length, raw: { bytes: a.raw } }
+      : { sha256: a.raw.sha256, size: a.raw.size, raw: { path: commitSpooledRaw(dataDir, a.raw) } },
+  );
   return store.tx(() => {
     const out: StoredArrival[] = [];
-    for (const a of arrivals) {
+    arrivals.forEach((a, i) => {
       const received = Number.isNaN(a.receivedAt.getTime()) ? now : a.receivedAt.toISOString();
+      const body = bodies[i];
       const r = store.storeInbound(
         {
           source,
@@ -54,8 +74,7 @@ export function storeArrivals(store: Store, source: string, arrivals: readonly R
           uidvalidity: a.uidvalidity ?? null,
           uid: a.uid ?? null,
           receivedAt: received,
-          raw: a.raw,
-          sha256: sha256(a.raw),
+          ...body,
         },
         now,
       );
@@ -65,11 +84,11 @@ export function storeArrivals(store: Store, source: string, arrivals: readonly R
           inboundId: r.id,
           actor: `source:${source}`,
           type: 'mail-stored',
-          detail: { source, mailbox: a.mailbox, locator: a.locator, size: a.raw.length, receivedAt: received },
+          detail: { source, mailbox: a.mailbox, locator: a.locator, size: body.size, receivedAt: received, ...('path' in body.raw ? { storedAs: 'file' } : {}) },
         });
       }
       out.push(r);
-    }
+    });
     if (cursor) store.setCursor(source, cursor.mailbox, cursor.uidvalidity, cursor.lastUid, now);
     return out;
   });

@@ -20,6 +20,7 @@ import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
 import { RawArrival, sha256, storeArrivals } from './intake';
+import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
 import type { MailSource, PollStats } from './source';
 
 const SETTLE_MS = 300;
@@ -44,6 +45,7 @@ export class MaildirSource implements MailSource {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly dataDir: string,
   ) {
     this.name = cfg.name;
   }
@@ -62,7 +64,7 @@ export class MaildirSource implements MailSource {
         const name = names[i];
         const file = path.join(newDir, name);
         let st: fs.Stats;
-        let raw: Buffer;
+        let raw: Buffer | SpooledRaw;
         try {
           st = fs.statSync(file);
           if (!st.isFile()) continue;
@@ -70,13 +72,15 @@ export class MaildirSource implements MailSource {
             settling = true;
             continue;
           }
-          raw = fs.readFileSync(file);
+          // A large mail is streamed into the spool, never read into memory whole.
+          raw = st.size > LARGE_MAIL_BYTES ? await spoolRaw(this.dataDir, fs.createReadStream(file)) : fs.readFileSync(file);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken by someone else meanwhile
           throw err;
         }
         const base = baseName(name);
-        bytes += raw.length;
+        const hash = Buffer.isBuffer(raw) ? sha256(raw) : raw.sha256;
+        bytes += Buffer.isBuffer(raw) ? raw.length : 0;
         batch.push({
           file,
           name,
@@ -85,12 +89,12 @@ export class MaildirSource implements MailSource {
             receivedAt: st.mtime,
             mailbox: this.cfg.path,
             locator: base,
-            sourceKey: `maildir:${this.cfg.name}:${base}:${sha256(raw).slice(0, 16)}`,
+            sourceKey: `maildir:${this.cfg.name}:${base}:${hash.slice(0, 16)}`,
           },
         });
       }
       if (batch.length === 0) continue;
-      const results = storeArrivals(this.store, this.cfg.name, batch.map((b) => b.arrival), toInstant(this.clock()));
+      const results = storeArrivals(this.store, this.dataDir, this.cfg.name, batch.map((b) => b.arrival), toInstant(this.clock()));
       // Committed: now, and only now, mark each file as taken by moving it to cur/ with the S flag.
       const marked: number[] = [];
       batch.forEach((b, k) => {

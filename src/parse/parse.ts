@@ -140,8 +140,11 @@ function addressList(v: AddressObject | AddressObject[] | undefined): MailAddres
   return out;
 }
 
-/** Parse one raw message. Rejects only when the bytes cannot be read as a mail at all. */
-export async function parseMail(raw: Buffer, opts: ParseOptions): Promise<ParsedMail> {
+/**
+ * Parse one raw message, given as bytes or as a stream (large mails are read from their file,
+ * so they are never in memory whole). Rejects only when the input cannot be read as a mail.
+ */
+export async function parseMail(raw: Buffer | Readable, opts: ParseOptions): Promise<ParsedMail> {
   const parser = new MailParser({
     skipImageLinks: true,
     skipTextToHtml: true,
@@ -185,12 +188,16 @@ export async function parseMail(raw: Buffer, opts: ParseOptions): Promise<Parsed
     parser.on('error', reject);
   });
 
-  // Feed in chunks: the parser then never needs the whole message as one more copy.
+  // Feed in chunks with back-pressure: the parser never needs the whole message as one more copy.
   const CHUNK = 256 * 1024;
+  const chunks: AsyncIterable<Buffer> | Iterable<Buffer> = Buffer.isBuffer(raw)
+    ? (function* () {
+        for (let off = 0; off < raw.length; off += CHUNK) yield raw.subarray(off, Math.min(raw.length, off + CHUNK));
+      })()
+    : (raw as AsyncIterable<Buffer>);
   const feed = (async () => {
-    for (let off = 0; off < raw.length; off += CHUNK) {
-      const ok = parser.write(raw.subarray(off, Math.min(raw.length, off + CHUNK)));
-      if (!ok) await new Promise<void>((r) => parser.once('drain', () => r()));
+    for await (const chunk of chunks) {
+      if (!parser.write(chunk)) await new Promise<void>((r) => parser.once('drain', () => r()));
     }
     parser.end();
   })();

@@ -11,6 +11,8 @@
  * filing a batch is one transaction, each mail in its own savepoint, so one mail's failure
  * rolls back only that mail. Batches are capped by count and by bytes to bound memory.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Config } from '../config/config';
 import type { InboundRow, Store } from '../store/store';
 import type { TemplateSet } from '../reply/templates';
@@ -67,12 +69,13 @@ export class Processor {
       if (parsed.length > 0 && bytes + row.size > MAX_BATCH_BYTES) break; // the rest comes in the next batch
       bytes += row.size;
       const raw = this.store.rawMail(row.sha256);
-      if (!raw) {
+      const input = raw && ('bytes' in raw ? raw.bytes : fs.createReadStream(path.join(this.config.dataDir, raw.path)));
+      if (!raw || !input) {
         parsed.push({ row, error: `raw mail ${row.sha256} is missing from the store` });
         continue;
       }
       try {
-        const mail = await parseMail(raw, { dataDir: this.config.dataDir });
+        const mail = await parseMail(input, { dataDir: this.config.dataDir });
         if (!mail.from && !mail.replyTo && !mail.text.trim() && mail.attachments.length === 0) {
           // Nothing to file a case from and no one to answer: an operator must look at the raw bytes.
           throw new Error('not a readable mail: no sender, no text and no attachments');
@@ -98,7 +101,7 @@ export class Processor {
         if (this.store.inbound(p.row.id)?.state !== 'stored') continue;
         try {
           // A nested transaction is a savepoint: a throw undoes this mail only.
-          const r = this.store.db.transaction(() => fileMail({ store: this.store, config: this.config, templates: this.templates, calendar: this.calendar, log: this.log }, p.row, p.mail, now))();
+          const r = this.store.tx(() => fileMail({ store: this.store, config: this.config, templates: this.templates, calendar: this.calendar, log: this.log }, p.row, p.mail, now));
           results.push(r);
         } catch (err) {
           results.push(this.quarantine(p.row, 'file', errorChain(err), at));

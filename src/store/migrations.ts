@@ -2,7 +2,8 @@
  * Numbered schema migrations. Never edit a migration that has shipped; add the next one.
  *
  * Storage layout (migration 1):
- *  - raw_mail        every raw message's bytes, content-addressed by sha256 (kept before parsing)
+ *  - raw_mail        every raw message, content-addressed by sha256 (kept before parsing): the
+ *                    bytes, or for a large mail the path of its file under <dataDir>/raw
  *  - inbound         one row per mail taken from a source: where it came from, its idempotency
  *                    key at the source, its state (stored -> filed | quarantined) and its kind
  *  - source_cursor   per source and folder: UIDVALIDITY + last UID stored
@@ -23,7 +24,9 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
 CREATE TABLE raw_mail (
   sha256 TEXT PRIMARY KEY,
   size INTEGER NOT NULL,
-  bytes BLOB NOT NULL
+  bytes BLOB,
+  path TEXT,
+  CHECK ((bytes IS NULL) <> (path IS NULL))
 ) WITHOUT ROWID;
 
 CREATE TABLE source_cursor (

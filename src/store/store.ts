@@ -5,7 +5,7 @@
  *
  * Values from mail are always bound as parameters, never put into SQL text.
  */
-import type { Statement } from 'better-sqlite3';
+import type { Statement, Transaction } from 'better-sqlite3';
 import type { DB } from './db';
 import type { Actor, CaseStatus, EventType, MailKind, OutboundKind, OutboxStatus } from '../cases/lifecycle';
 import type { Instant } from '../util/clock';
@@ -40,8 +40,10 @@ export interface NewInbound {
   uidvalidity: string | null;
   uid: number | null;
   receivedAt: Instant;
-  raw: Buffer;
   sha256: string;
+  size: number;
+  /** The bytes of a small mail, or the path (relative to the data folder) of a large one's file. */
+  raw: { bytes: Buffer } | { path: string };
 }
 
 export interface CaseRow {
@@ -227,8 +229,16 @@ export interface NewOutbox {
 
 export class Store {
   private readonly statements = new Map<string, Statement>();
+  /**
+   * One transaction wrapper for every transaction: better-sqlite3 compiles BEGIN/COMMIT/
+   * SAVEPOINT statements each time `db.transaction()` is called, which costs more than the
+   * writes of a small transaction. Called inside a transaction it runs as a savepoint.
+   */
+  private readonly runInTransaction: Transaction<(fn: () => unknown) => unknown>;
 
-  constructor(readonly db: DB) {}
+  constructor(readonly db: DB) {
+    this.runInTransaction = db.transaction((fn: () => unknown) => fn());
+  }
 
   /** A prepared statement, compiled once per SQL text (preparing costs more than running). */
   private q(sql: string): Statement {
@@ -240,9 +250,29 @@ export class Store {
     return s;
   }
 
-  /** Run `fn` in one IMMEDIATE transaction (nested calls become savepoints). */
+  /**
+   * Run `fn` in one IMMEDIATE transaction; a call inside another transaction becomes a
+   * savepoint, so a throw undoes only the inner part.
+   */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.runInTransaction.immediate(fn) as T;
+  }
+
+  /**
+   * A transaction committed without waiting for fsync (synchronous=NORMAL in WAL mode). A
+   * crash of the process loses nothing (the WAL is in the OS before COMMIT returns); only a
+   * power loss or kernel crash can roll back the last such commits. Use it only where a
+   * rolled-back commit is harmless: the outbox's claims and results, where the worst case is
+   * one more send of the same mail with the same Message-ID. Intake and filing never use it.
+   */
+  txRelaxed<T>(fn: () => T): T {
+    if (this.db.inTransaction) return this.tx(fn);
+    this.q('PRAGMA synchronous = NORMAL').run();
+    try {
+      return this.tx(fn);
+    } finally {
+      this.q('PRAGMA synchronous = FULL').run();
+    }
   }
 
   // ---- raw mail and inbound ------------------------------------------------------------
@@ -257,13 +287,17 @@ export class Store {
       const existing = this.q('SELECT id FROM inbound WHERE source_key = ?').get(m.sourceKey) as { id: number } | undefined;
       if (existing) return { id: existing.id, created: false };
     }
-    this.q('INSERT OR IGNORE INTO raw_mail (sha256, size, bytes) VALUES (?, ?, ?)').run(m.sha256, m.raw.length, m.raw);
-    const info = this.db
-      .prepare(
+    this.q('INSERT OR IGNORE INTO raw_mail (sha256, size, bytes, path) VALUES (?, ?, ?, ?)').run(
+      m.sha256,
+      m.size,
+      'bytes' in m.raw ? m.raw.bytes : null,
+      'path' in m.raw ? m.raw.path : null,
+    );
+    const info = this.q(
         `INSERT INTO inbound (source, mailbox, locator, source_key, uidvalidity, uid, sha256, size, received_at, stored_at, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'stored')`,
       )
-      .run(m.source, m.mailbox, m.locator, m.sourceKey, m.uidvalidity, m.uid, m.sha256, m.raw.length, m.receivedAt, storedAt);
+      .run(m.source, m.mailbox, m.locator, m.sourceKey, m.uidvalidity, m.uid, m.sha256, m.size, m.receivedAt, storedAt);
     return { id: Number(info.lastInsertRowid), created: true };
   }
 
@@ -275,9 +309,11 @@ export class Store {
     return this.q('SELECT * FROM inbound WHERE id = ?').get(id) as InboundRow | undefined;
   }
 
-  rawMail(sha256: string): Buffer | undefined {
-    const row = this.q('SELECT bytes FROM raw_mail WHERE sha256 = ?').get(sha256) as { bytes: Buffer } | undefined;
-    return row?.bytes;
+  /** Where a raw mail is: its bytes, or its file (relative to the data folder). */
+  rawMail(sha256: string): { bytes: Buffer } | { path: string } | undefined {
+    const row = this.q('SELECT bytes, path FROM raw_mail WHERE sha256 = ?').get(sha256) as { bytes: Buffer | null; path: string | null } | undefined;
+    if (!row) return undefined;
+    return row.bytes ? { bytes: row.bytes } : { path: row.path! };
   }
 
   /** Stored but not yet filed or quarantined, oldest first. */
@@ -291,8 +327,7 @@ export class Store {
 
   /** Mails stored from a source folder whose \Seen flag or move on the server is still to do. */
   unmarkedInbound(source: string, mailbox: string): InboundRow[] {
-    return this.db
-      .prepare('SELECT * FROM inbound WHERE source = ? AND mailbox = ? AND server_marked_at IS NULL ORDER BY id')
+    return this.q('SELECT * FROM inbound WHERE source = ? AND mailbox = ? AND server_marked_at IS NULL ORDER BY id')
       .all(source, mailbox) as InboundRow[];
   }
 
@@ -304,8 +339,7 @@ export class Store {
   }
 
   setInboundFiled(id: number, kind: MailKind, reason: string, messageId: string | null, caseId: number | null, duplicateOf: number | null, at: Instant): void {
-    this.db
-      .prepare(
+    this.q(
         `UPDATE inbound SET state = 'filed', kind = ?, reason = ?, message_id = ?, case_id = ?, duplicate_of = ?, processed_at = ?
          WHERE id = ? AND state IN ('stored','quarantined')`,
       )
@@ -314,15 +348,13 @@ export class Store {
 
   /** The first inbound mail filed (not as a duplicate) with this Message-ID. */
   firstInboundWithMessageId(messageId: string, exceptId: number): InboundRow | undefined {
-    return this.db
-      .prepare("SELECT * FROM inbound WHERE message_id = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1")
+    return this.q("SELECT * FROM inbound WHERE message_id = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1")
       .get(messageId, exceptId) as InboundRow | undefined;
   }
 
   /** The first filed inbound mail with the same bytes (dedupe when there is no Message-ID). */
   firstInboundWithSha(sha256: string, exceptId: number): InboundRow | undefined {
-    return this.db
-      .prepare("SELECT * FROM inbound WHERE sha256 = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1")
+    return this.q("SELECT * FROM inbound WHERE sha256 = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1")
       .get(sha256, exceptId) as InboundRow | undefined;
   }
 
@@ -335,8 +367,7 @@ export class Store {
   }
 
   setCursor(source: string, mailbox: string, uidvalidity: string, lastUid: number, at: Instant): void {
-    this.db
-      .prepare(
+    this.q(
         `INSERT INTO source_cursor (source, mailbox, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (source, mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, updated_at = excluded.updated_at`,
       )
@@ -347,8 +378,7 @@ export class Store {
 
   quarantine(inboundId: number, stage: string, error: string, at: Instant): void {
     this.q("UPDATE inbound SET state = 'quarantined', processed_at = ? WHERE id = ?").run(at, inboundId);
-    this.db
-      .prepare(
+    this.q(
         `INSERT INTO quarantine (inbound_id, stage, error, first_at, last_at, attempts) VALUES (?, ?, ?, ?, ?, 1)
          ON CONFLICT (inbound_id) DO UPDATE SET stage = excluded.stage, error = excluded.error, last_at = excluded.last_at,
            attempts = quarantine.attempts + 1, released_at = NULL`,
@@ -366,8 +396,7 @@ export class Store {
   }
 
   quarantined(includeReleased = false): Array<QuarantineRow & { source: string; mailbox: string | null; locator: string | null; received_at: Instant; size: number; sha256: string }> {
-    return this.db
-      .prepare(
+    return this.q(
         `SELECT q.*, i.source, i.mailbox, i.locator, i.received_at, i.size, i.sha256 FROM quarantine q JOIN inbound i ON i.id = q.inbound_id
          ${includeReleased ? '' : 'WHERE q.released_at IS NULL'} ORDER BY q.inbound_id`,
       )
@@ -385,8 +414,7 @@ export class Store {
    * number is only ever used by a committed case and is never handed out twice.
    */
   nextCaseNumber(prefix: string, year: number): string {
-    const row = this.db
-      .prepare(
+    const row = this.q(
         `INSERT INTO case_number_sequence (prefix, year, last) VALUES (?, ?, 1)
          ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1 RETURNING last`,
       )
@@ -395,8 +423,7 @@ export class Store {
   }
 
   insertCase(c: NewCase): number {
-    const info = this.db
-      .prepare(
+    const info = this.q(
         `INSERT INTO cases (number, status, customer_address, customer_name, subject, language, received_at, filed_at, fields, refers_to_case_id, updated_at)
          VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -435,8 +462,7 @@ export class Store {
   // ---- messages and attachments --------------------------------------------------------
 
   insertMessage(m: NewMessage): number {
-    const info = this.db
-      .prepare(
+    const info = this.q(
         `INSERT INTO messages (inbound_id, case_id, kind, message_id, in_reply_to, refs, from_address, from_name, reply_to, to_addresses, cc_addresses,
            subject, date_header, received_at, body_text, language, problems, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -465,8 +491,7 @@ export class Store {
   }
 
   insertAttachment(messageRow: number, a: NewAttachment): void {
-    this.db
-      .prepare('INSERT INTO attachments (message_row, filename, content_type, size, sha256, path) VALUES (?, ?, ?, ?, ?, ?)')
+    this.q('INSERT INTO attachments (message_row, filename, content_type, size, sha256, path) VALUES (?, ?, ?, ?, ?, ?)')
       .run(messageRow, a.filename, a.contentType, a.size, a.sha256, a.path);
   }
 
@@ -481,8 +506,7 @@ export class Store {
   // ---- deadlines -----------------------------------------------------------------------
 
   setDeadline(caseId: number, milestone: string, dueAt: Instant, rule: Record<string, unknown>, computedFrom: Instant): void {
-    this.db
-      .prepare('INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from) VALUES (?, ?, ?, ?, ?)')
+    this.q('INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from) VALUES (?, ?, ?, ?, ?)')
       .run(caseId, milestone, dueAt, JSON.stringify(rule), computedFrom);
   }
 
@@ -498,8 +522,7 @@ export class Store {
 
   /** Queue a mail. Returns null when a mail with the same idempotency key exists already. */
   enqueue(o: NewOutbox): number | null {
-    const info = this.db
-      .prepare(
+    const info = this.q(
         `INSERT OR IGNORE INTO outbox (case_id, kind, idempotency_key, template, language, template_version, from_address, from_name, to_address, subject,
            message_id, in_reply_to, refs, headers, body_text, body_html, date_header, status, attempts, next_attempt_at, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`,
@@ -567,8 +590,7 @@ export class Store {
    * claimed it first or it is not due, so two senders never send the same attempt.
    */
   claimOutbox(id: number, now: Instant, leaseUntil: Instant): OutboxRow | null {
-    const changed = this.db
-      .prepare(
+    const changed = this.q(
         `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
          WHERE id = ? AND status IN ('queued','sending') AND next_attempt_at <= ?`,
       )
@@ -589,8 +611,7 @@ export class Store {
     nextAttemptAt: Instant | null,
   ): boolean {
     const status: OutboxStatus = outcome === 'sent' ? 'sent' : outcome === 'failed' ? 'failed' : 'queued';
-    const changed = this.db
-      .prepare(
+    const changed = this.q(
         `UPDATE outbox SET status = ?, last_error = CASE WHEN ? = 'sent' THEN last_error ELSE ? END,
            transport_response = CASE WHEN ? = 'sent' THEN ? ELSE transport_response END,
            sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
@@ -598,8 +619,7 @@ export class Store {
          WHERE id = ? AND status = 'sending' AND attempts = ?`,
       )
       .run(status, outcome, response, outcome, response, outcome, at, nextAttemptAt, id, attempt).changes;
-    this.db
-      .prepare('UPDATE outbox_attempts SET finished_at = ?, outcome = ?, response = ? WHERE outbox_id = ? AND attempt = ?')
+    this.q('UPDATE outbox_attempts SET finished_at = ?, outcome = ?, response = ? WHERE outbox_id = ? AND attempt = ?')
       .run(at, outcome, response, id, attempt);
     return changed === 1;
   }
@@ -617,8 +637,7 @@ export class Store {
   // ---- events --------------------------------------------------------------------------
 
   appendEvent(e: NewEvent): void {
-    this.db
-      .prepare('INSERT INTO events (at, case_id, inbound_id, outbox_id, actor, type, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    this.q('INSERT INTO events (at, case_id, inbound_id, outbox_id, actor, type, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(e.at, e.caseId ?? null, e.inboundId ?? null, e.outboxId ?? null, e.actor, e.type, e.fromState ?? null, e.toState ?? null, JSON.stringify(e.detail ?? {}));
   }
 

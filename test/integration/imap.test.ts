@@ -202,6 +202,27 @@ describeImap('IMAP source with SMTP transport', () => {
     expect(failed?.detail.error).toMatch(/550/);
   });
 
+  test('largeMailIsStreamedFromImapIntoAFileAndFiledBesideSmallOnes', async () => {
+    s = await setup();
+    const pdf = Buffer.alloc(3 * 1024 * 1024, 7);
+    const big = complaintMail('big', {
+      headers: ['Content-Type: multipart/mixed; boundary="b"'],
+      body: ['--b', 'Content-Type: text/plain', '', 'Kontoutdrag bifogat.', '--b', 'Content-Type: application/pdf; name="utdrag.pdf"', 'Content-Transfer-Encoding: base64', '', pdf.toString('base64').replace(/.{76}/g, '$&\r\n'), '--b--'].join('\r\n'),
+    }).replace('Content-Type: text/plain; charset=utf-8\r\n', '');
+    await s.dovecot.appendMany([complaintMail('small1'), big, complaintMail('small2')]);
+    const r = await s.world.cli(['run', '--once', '--json'], s.env);
+    expect(JSON.parse(r.stdout)).toMatchObject({ filed: 3, quarantined: 0, sent: { sent: 3 } });
+    const { store, close } = s.world.store();
+    try {
+      const rows = store.db.prepare("SELECT r.path, r.size FROM inbound i JOIN raw_mail r ON r.sha256 = i.sha256 ORDER BY i.uid").all() as Array<{ path: string | null; size: number }>;
+      expect(rows.map((x) => x.path !== null)).toEqual([false, true, false]);
+      const att = store.db.prepare('SELECT size FROM attachments').all() as Array<{ size: number }>;
+      expect(att).toEqual([{ size: pdf.length }]);
+    } finally {
+      close();
+    }
+  });
+
   test('wrongImapPasswordFailsTheRunWithAReason', async () => {
     s = await setup();
     const r = await s.world.cli(['run', '--once'], { [PASSWORD_ENV]: 'wrong' });

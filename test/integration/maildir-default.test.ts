@@ -2,6 +2,7 @@
  * The embedded default end to end, through the real `klagomal` binary: Maildir in, pickup
  * folder out, SQLite in the data folder. Each test gets a fresh world.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeWorld, World, deliverToMaildir, complaintMail, waitFor, REPO } from '../support/world';
@@ -148,7 +149,10 @@ describe('embedded default (Maildir in, pickup out)', () => {
     const { store, close } = w.store();
     try {
       const row = store.inbound(q[0].id)!;
-      expect(store.rawMail(row.sha256)!.equals(Buffer.from(broken))).toBe(true);
+      const raw = store.rawMail(row.sha256)!;
+      expect('path' in raw).toBe(true); // 3 MB: kept as a file, not a database row
+      const bytes = 'bytes' in raw ? raw.bytes : fs.readFileSync(path.join(w.dataDir, raw.path));
+      expect(bytes.equals(Buffer.from(broken))).toBe(true);
     } finally {
       close();
     }
@@ -160,6 +164,43 @@ describe('embedded default (Maildir in, pickup out)', () => {
     expect(retry.stdout).toMatch(/still failing/);
     const again = JSON.parse((await w.cli(['quarantine', '--json'])).stdout) as Array<{ attempts: number }>;
     expect(again[0].attempts).toBe(2);
+  });
+
+  test('largeMailIsKeptAsAFileAndItsAttachmentUnderAGeneratedName', async () => {
+    const pdf = crypto.randomBytes(3 * 1024 * 1024);
+    const raw = [
+      'From: Stor <stor@example.com>',
+      'To: klagomal@testfinans.se',
+      'Subject: Kontoutdrag bifogat',
+      'Message-ID: <large-1@example.com>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Här är kontoutdraget som visar dragningen den 3 november 2026.',
+      '--b',
+      'Content-Type: application/pdf; name="../../../etc/passwd"',
+      'Content-Disposition: attachment; filename="../../../etc/passwd"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      pdf.toString('base64').replace(/.{76}/g, '$&\r\n'),
+      '--b--',
+      '',
+    ].join('\r\n');
+    deliverToMaildir(w.maildir, raw);
+    expect((await w.cli(['run', '--once'])).code).toBe(0);
+    const shown = JSON.parse((await w.cli(['case', 'show', 'KLG-' + new Date().getFullYear() + '-000001', '--json'])).stdout) as {
+      messages: Array<{ direction: string; attachments?: Array<{ filename: string; size: number; sha256: string; path: string }> }>;
+    };
+    const att = shown.messages.find((m) => m.direction === 'in')!.attachments![0];
+    const sha = crypto.createHash('sha256').update(pdf).digest('hex');
+    expect(att).toMatchObject({ filename: '../../../etc/passwd', size: pdf.length, sha256: sha, path: path.join('attachments', sha.slice(0, 2), sha) });
+    expect(fs.readFileSync(path.join(w.dataDir, att.path)).equals(pdf)).toBe(true);
+    const rawSha = crypto.createHash('sha256').update(raw).digest('hex');
+    expect(fs.readFileSync(path.join(w.dataDir, 'raw', rawSha.slice(0, 2), `${rawSha}.eml`)).toString()).toBe(raw);
+    expect(fs.readdirSync(path.join(w.dataDir, 'raw', 'tmp'))).toEqual([]);
   });
 
   test('customerReplyWithCaseTagIsFollowupButThirdPartyTagOpensNewCase', async () => {

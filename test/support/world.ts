@@ -8,8 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../src/store/db';
 import { Store } from '../../src/store/store';
+import { packageRoot } from '../../src/util/package-root';
 
-export const REPO = path.resolve(__dirname, '..', '..');
+export const REPO = packageRoot(); // also right when compiled into dist/ (the benchmark)
 export const BIN = path.join(REPO, 'bin', 'klagomal.js');
 
 export interface World {
@@ -21,8 +22,8 @@ export interface World {
   config: Record<string, unknown>;
   /** Run `klagomal ARGS` to completion. */
   cli(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult>;
-  /** Start `klagomal start` in the background. */
-  start(env?: NodeJS.ProcessEnv): ChildProcess & { output: () => string };
+  /** Start `klagomal start` in the background (nodeArgs: e.g. --cpu-prof for a profile). */
+  start(env?: NodeJS.ProcessEnv, nodeArgs?: string[]): ChildProcess & { output: () => string };
   /** Open the world's database (read and write) for assertions. */
   store(): { store: Store; close: () => void };
   cleanup(): void;
@@ -61,8 +62,8 @@ export function makeWorld(overrides: Record<string, unknown> = {}): World {
     pickup,
     config,
     cli: (args, env) => runCli([...args, '--config', configFile], env),
-    start(env) {
-      const child = spawn(process.execPath, [BIN, 'start', '--config', configFile], {
+    start(env, nodeArgs = []) {
+      const child = spawn(process.execPath, [...nodeArgs, BIN, 'start', '--config', configFile], {
         env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'info', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       }) as ChildProcess & { output: () => string };

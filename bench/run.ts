@@ -1,0 +1,194 @@
+/**
+ * Benchmarks (npm run bench). They print numbers; they assert nothing. Targets (issue #2):
+ *  - backlog: 5,000 small complaints already in a Dovecot INBOX -> all filed and all
+ *    acknowledgements accepted by the SMTP receiver, at least half the raw limit, measured in
+ *    the same run: one FETCH of the same 5,000 plus mailparser, storing nothing.
+ *  - latency: one APPEND while the service idles -> acknowledgement accepted; p50 < 1 s.
+ *  - memory: peak RSS while filing one mail with a 25 MB attachment < 200 MB.
+ *
+ * The service runs as its own process (`klagomal start`), as in production; Dovecot and the
+ * SMTP receiver are the test harness's. Set BENCH_MAILS / BENCH_LATENCY_SAMPLES to change sizes.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { ImapFlow } from 'imapflow';
+import { simpleParser } from 'mailparser';
+import { dovecotAvailable, startDovecot } from '../test/support/dovecot';
+import { startSmtpReceiver } from '../test/support/smtp';
+import { makeWorld, complaintMail, deliverToMaildir, BIN } from '../test/support/world';
+import { openDatabase } from '../src/store/db';
+
+const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
+const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 60);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function rawLimit(clientOptions: ConstructorParameters<typeof ImapFlow>[0]): Promise<{ seconds: number; fetchSeconds: number }> {
+  const client = new ImapFlow(clientOptions);
+  await client.connect();
+  const t0 = process.hrtime.bigint();
+  const lock = await client.getMailboxLock('INBOX', { readOnly: true });
+  let sources: Buffer[] = [];
+  try {
+    const msgs = await client.fetchAll('1:*', { uid: true, source: true });
+    sources = msgs.map((m) => m.source!).filter(Boolean);
+  } finally {
+    lock.release();
+  }
+  const t1 = process.hrtime.bigint();
+  for (const s of sources) await simpleParser(s);
+  const t2 = process.hrtime.bigint();
+  await client.logout();
+  if (sources.length !== MAILS) throw new Error(`raw fetch got ${sources.length} of ${MAILS}`);
+  return { seconds: Number(t2 - t0) / 1e9, fetchSeconds: Number(t1 - t0) / 1e9 };
+}
+
+async function backlogAndLatency(): Promise<void> {
+  const dovecot = await startDovecot();
+  const smtp = await startSmtpReceiver();
+  const world = makeWorld({
+    sources: [{ type: 'imap', name: 'klagomal', host: dovecot.host, port: dovecot.port, tls: 'none', user: dovecot.user, passwordEnv: 'BENCH_IMAP_PASSWORD', processedFolder: 'Processed', pollSeconds: 60 }],
+    transport: { type: 'smtp', host: smtp.host, port: smtp.port, tls: 'none', maxConnections: 5 },
+    processing: { batchSize: 100 },
+    // The benchmark writes to 5,000 distinct customers; the per-address cap is not exercised.
+  });
+  const env = { BENCH_IMAP_PASSWORD: dovecot.password, KLAGOMAL_LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'warn' };
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  try {
+    dovecot.deliverToMaildir(Array.from({ length: MAILS }, (_, i) => complaintMail(i, { messageId: `bench-${i}@example.com` })));
+    // Let Dovecot index the new mail once, outside both measurements.
+    const st = await dovecot.status('INBOX');
+    if (st.messages !== MAILS) throw new Error(`INBOX has ${st.messages} messages, expected ${MAILS}`);
+
+    const raw = await rawLimit(dovecot.clientOptions());
+    const rawRate = MAILS / raw.seconds;
+    console.log(`raw limit: one FETCH of ${MAILS} mails + mailparser, storing nothing: ${raw.seconds.toFixed(2)} s (fetch ${raw.fetchSeconds.toFixed(2)} s) = ${rawRate.toFixed(0)} msgs/s`);
+
+    const t0 = Date.now();
+    const child = world.start(env, nodeArgs);
+    const died = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the service exited (${code}) early:\n${child.output()}`))));
+    // Watch the database (read-only, beside the service) for the moment the last mail is filed.
+    let filedAt = 0;
+    const dbFile = path.join(world.dataDir, 'klagomal.db');
+    const watcher = setInterval(() => {
+      if (filedAt || !fs.existsSync(dbFile)) return;
+      try {
+        const db = openDatabase(dbFile, { readonly: true });
+        try {
+          const n = (db.prepare("SELECT COUNT(*) AS n FROM inbound WHERE state = 'filed'").get() as { n: number }).n;
+          if (n >= MAILS) filedAt = Date.now();
+        } finally {
+          db.close();
+        }
+      } catch {
+        /* not created yet */
+      }
+    }, 50);
+    await Promise.race([smtp.waitFor(MAILS, 600_000), died]);
+    clearInterval(watcher);
+    const seconds = (Date.now() - t0) / 1000;
+    const rate = MAILS / seconds;
+    if (filedAt) console.log(`backlog: all ${MAILS} mails filed (stored, parsed, classified, cases opened, acknowledgements queued) after ${((filedAt - t0) / 1000).toFixed(2)} s = ${(MAILS / ((filedAt - t0) / 1000)).toFixed(0)} msgs/s`);
+    console.log(
+      `backlog: ${MAILS} mails filed and ${smtp.messages.length} acknowledgements accepted by SMTP in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} msgs/s ` +
+        `(${((rate / rawRate) * 100).toFixed(0)} % of the raw limit; target >= 50 %; includes the service's start-up)`,
+    );
+
+    // Latency: the same service, now idle in IDLE.
+    await new Promise((r) => setTimeout(r, 1500));
+    const samples: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const before = smtp.messages.length;
+      const t = process.hrtime.bigint();
+      await dovecot.append(complaintMail(`lat${i}`, { messageId: `latency-${i}@example.com` }));
+      await smtp.waitFor(before + 1, 30_000);
+      samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+    }
+    samples.sort((a, b) => a - b);
+    console.log(
+      `latency: APPEND -> acknowledgement accepted by SMTP, ${SAMPLES} mails one at a time: p50 ${percentile(samples, 50).toFixed(0)} ms, ` +
+        `p95 ${percentile(samples, 95).toFixed(0)} ms, max ${samples[samples.length - 1].toFixed(0)} ms (target p50 < 1000 ms; Dovecot itself delays IDLE notices ~500 ms)`,
+    );
+    died.catch(() => undefined);
+    if (process.env.BENCH_SERVICE_LOG) fs.writeFileSync(process.env.BENCH_SERVICE_LOG, child.output());
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  } finally {
+    world.cleanup();
+    await smtp.close();
+    await dovecot.cleanup();
+  }
+}
+
+function bigMail(attachmentBytes: number): Buffer {
+  const content = crypto.randomBytes(attachmentBytes).toString('base64').replace(/.{76}/g, '$&\r\n');
+  return Buffer.from(
+    [
+      'From: Stor Bilaga <stor@example.com>',
+      'To: klagomal@testfinans.se',
+      'Subject: Klagomål med kontoutdrag',
+      'Message-ID: <big-attachment@example.com>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Hej, här är mina kontoutdrag som visar att avgiften på 60 kr drogs den 3 november 2026.',
+      '--b',
+      'Content-Type: application/pdf; name="kontoutdrag.pdf"',
+      'Content-Disposition: attachment; filename="kontoutdrag.pdf"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      content,
+      '--b--',
+      '',
+    ].join('\r\n'),
+  );
+}
+
+/** Peak RSS of one `klagomal run --once` that files one mail with a 25 MB attachment (Maildir in, pickup out). */
+async function memory(): Promise<void> {
+  const world = makeWorld();
+  const preload = path.join(os.tmpdir(), `klagomal-maxrss-${process.pid}.js`);
+  fs.writeFileSync(preload, "process.on('exit', () => require('fs').writeSync(2, '\\nMAXRSS_KB ' + process.resourceUsage().maxRSS + '\\n'));\n");
+  try {
+    deliverToMaildir(world.maildir, bigMail(25 * 1024 * 1024));
+    const out = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, ['--require', preload, BIN, 'run', '--once', '--json', '--config', world.configFile], {
+        env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.stderr.on('data', (d) => (text += d));
+      child.on('close', () => resolve(text));
+    });
+    const kb = Number(/MAXRSS_KB (\d+)/.exec(out)?.[1] ?? NaN);
+    const filed = /"filed":1/.test(out);
+    const stored = fs.readdirSync(path.join(world.dataDir, 'attachments')).filter((d) => d !== 'tmp');
+    console.log(`memory: peak RSS filing one mail with a 25 MB attachment: ${(kb / 1024).toFixed(0)} MB (target < 200 MB; filed: ${filed}; attachment folders: ${stored.length})`);
+  } finally {
+    fs.rmSync(preload, { force: true });
+    world.cleanup();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`klagomal benchmarks on ${os.cpus().length} cores, node ${process.version}`);
+  const d = dovecotAvailable();
+  if (d.ok) await backlogAndLatency();
+  else console.log(`backlog and latency skipped: ${d.reason}`);
+  await memory();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
