@@ -18,7 +18,7 @@ import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import { dovecotAvailable, startDovecot } from '../test/support/dovecot';
 import { startSmtpReceiver } from '../test/support/smtp';
-import { makeWorld, complaintMail, deliverToMaildir, BIN } from '../test/support/world';
+import { makeWorld, complaintMail, deliverToMaildir, mailWithAttachment, BIN } from '../test/support/world';
 import { openDatabase } from '../src/store/db';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
@@ -52,7 +52,19 @@ async function backlogAndLatency(): Promise<void> {
   const dovecot = await startDovecot();
   const smtp = await startSmtpReceiver();
   const world = makeWorld({
-    sources: [{ type: 'imap', name: 'klagomal', host: dovecot.host, port: dovecot.port, tls: 'none', user: dovecot.user, passwordEnv: 'BENCH_IMAP_PASSWORD', processedFolder: 'Processed', pollSeconds: 60 }],
+    sources: [
+      {
+        type: 'imap',
+        name: 'klagomal',
+        host: dovecot.host,
+        port: dovecot.port,
+        tls: 'none',
+        user: dovecot.user,
+        passwordEnv: 'BENCH_IMAP_PASSWORD',
+        processedFolder: 'Processed',
+        pollSeconds: 60,
+      },
+    ],
     transport: { type: 'smtp', host: smtp.host, port: smtp.port, tls: 'none', maxConnections: 5 },
     processing: { batchSize: 100 },
     // The benchmark writes to 5,000 distinct customers; the per-address cap is not exercised.
@@ -67,7 +79,9 @@ async function backlogAndLatency(): Promise<void> {
 
     const raw = await rawLimit(dovecot.clientOptions());
     const rawRate = MAILS / raw.seconds;
-    console.log(`raw limit: one FETCH of ${MAILS} mails + mailparser, storing nothing: ${raw.seconds.toFixed(2)} s (fetch ${raw.fetchSeconds.toFixed(2)} s) = ${rawRate.toFixed(0)} msgs/s`);
+    console.log(
+      `raw limit: one FETCH of ${MAILS} mails + mailparser, storing nothing: ${raw.seconds.toFixed(2)} s (fetch ${raw.fetchSeconds.toFixed(2)} s) = ${rawRate.toFixed(0)} msgs/s`,
+    );
 
     const t0 = Date.now();
     const child = world.start(env, nodeArgs);
@@ -93,7 +107,10 @@ async function backlogAndLatency(): Promise<void> {
     clearInterval(watcher);
     const seconds = (Date.now() - t0) / 1000;
     const rate = MAILS / seconds;
-    if (filedAt) console.log(`backlog: all ${MAILS} mails filed (stored, parsed, classified, cases opened, acknowledgements queued) after ${((filedAt - t0) / 1000).toFixed(2)} s = ${(MAILS / ((filedAt - t0) / 1000)).toFixed(0)} msgs/s`);
+    if (filedAt)
+      console.log(
+        `backlog: all ${MAILS} mails filed (stored, parsed, classified, cases opened, acknowledgements queued) after ${((filedAt - t0) / 1000).toFixed(2)} s = ${(MAILS / ((filedAt - t0) / 1000)).toFixed(0)} msgs/s`,
+      );
     console.log(
       `backlog: ${MAILS} mails filed and ${smtp.messages.length} acknowledgements accepted by SMTP in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} msgs/s ` +
         `(${((rate / rawRate) * 100).toFixed(0)} % of the raw limit; target >= 50 %; includes the service's start-up)`,
@@ -126,40 +143,16 @@ async function backlogAndLatency(): Promise<void> {
   }
 }
 
-function bigMail(attachmentBytes: number): Buffer {
-  const content = crypto.randomBytes(attachmentBytes).toString('base64').replace(/.{76}/g, '$&\r\n');
-  return Buffer.from(
-    [
-      'From: Stor Bilaga <stor@example.com>',
-      'To: klagomal@testfinans.se',
-      'Subject: Klagomål med kontoutdrag',
-      'Message-ID: <big-attachment@example.com>',
-      'MIME-Version: 1.0',
-      'Content-Type: multipart/mixed; boundary="b"',
-      '',
-      '--b',
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      'Hej, här är mina kontoutdrag som visar att avgiften på 60 kr drogs den 3 november 2026.',
-      '--b',
-      'Content-Type: application/pdf; name="kontoutdrag.pdf"',
-      'Content-Disposition: attachment; filename="kontoutdrag.pdf"',
-      'Content-Transfer-Encoding: base64',
-      '',
-      content,
-      '--b--',
-      '',
-    ].join('\r\n'),
-  );
-}
-
 /** Peak RSS of one `klagomal run --once` that files one mail with a 25 MB attachment (Maildir in, pickup out). */
 async function memory(): Promise<void> {
   const world = makeWorld();
   const preload = path.join(os.tmpdir(), `klagomal-maxrss-${process.pid}.js`);
   fs.writeFileSync(preload, "process.on('exit', () => require('fs').writeSync(2, '\\nMAXRSS_KB ' + process.resourceUsage().maxRSS + '\\n'));\n");
   try {
-    deliverToMaildir(world.maildir, bigMail(25 * 1024 * 1024));
+    deliverToMaildir(
+      world.maildir,
+      mailWithAttachment({ attachment: crypto.randomBytes(25 * 1024 * 1024), filename: 'kontoutdrag.pdf', messageId: 'big-attachment@example.com' }),
+    );
     const out = await new Promise<string>((resolve) => {
       const child = spawn(process.execPath, ['--require', preload, BIN, 'run', '--once', '--json', '--config', world.configFile], {
         env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'warn' },
@@ -173,7 +166,9 @@ async function memory(): Promise<void> {
     const kb = Number(/MAXRSS_KB (\d+)/.exec(out)?.[1] ?? NaN);
     const filed = /"filed":1/.test(out);
     const stored = fs.readdirSync(path.join(world.dataDir, 'attachments')).filter((d) => d !== 'tmp');
-    console.log(`memory: peak RSS filing one mail with a 25 MB attachment: ${(kb / 1024).toFixed(0)} MB (target < 200 MB; filed: ${filed}; attachment folders: ${stored.length})`);
+    console.log(
+      `memory: peak RSS filing one mail with a 25 MB attachment: ${(kb / 1024).toFixed(0)} MB (target < 200 MB; filed: ${filed}; attachment folders: ${stored.length})`,
+    );
   } finally {
     fs.rmSync(preload, { force: true });
     world.cleanup();

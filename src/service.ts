@@ -27,7 +27,8 @@ import { sleep, systemClock } from './util/clock';
 import type { Logger } from './util/log';
 import { errorChain } from './util/log';
 import { Wakeup } from './util/wakeup';
-import { ensureDir, sweepTempFiles } from './util/durable-file';
+import { ensureDir } from './util/durable-file';
+import { sweepSpool } from './util/content-file';
 import { sweepRawSpool } from './ingest/raw-files';
 import path from 'node:path';
 
@@ -51,7 +52,7 @@ export class Service {
     readonly clock: Clock = systemClock,
   ) {
     ensureDir(config.dataDir);
-    sweepTempFiles(path.join(config.dataDir, 'attachments', 'tmp'));
+    sweepSpool(path.join(config.dataDir, 'attachments', 'tmp'));
     sweepRawSpool(config.dataDir);
     this.db = openDatabase(config.database);
     this.store = new Store(this.db);

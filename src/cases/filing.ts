@@ -93,7 +93,16 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   if (c.kind === 'duplicate') {
     store.setInboundFiled(inbound.id, 'duplicate', c.reason, mail.messageId, null, c.duplicateOf, at);
     store.appendEvent({ at, inboundId: inbound.id, actor: 'system', type: 'duplicate-recorded', detail: { reason: c.reason, duplicateOf: c.duplicateOf } });
-    return { inboundId: inbound.id, kind: 'duplicate', reason: c.reason, action: 'skipped', caseId: null, caseNumber: null, messageId: mail.messageId, acknowledgementQueued: false };
+    return {
+      inboundId: inbound.id,
+      kind: 'duplicate',
+      reason: c.reason,
+      action: 'skipped',
+      caseId: null,
+      caseNumber: null,
+      messageId: mail.messageId,
+      acknowledgementQueued: false,
+    };
   }
 
   const language = detectLanguage(mail.text, mail.subject, config.language);

@@ -75,7 +75,9 @@ export function caseDetail(store: Store, c: CaseRow) {
     language: m.language,
     text: m.body_text,
     problems: JSON.parse(m.problems) as string[],
-    attachments: store.attachmentsOfMessage(m.id).map((a) => ({ filename: a.filename, contentType: a.content_type, size: a.size, sha256: a.sha256, path: a.path })),
+    attachments: store
+      .attachmentsOfMessage(m.id)
+      .map((a) => ({ filename: a.filename, contentType: a.content_type, size: a.size, sha256: a.sha256, path: a.path })),
   }));
   const outgoing = store.outboxOfCase(c.id).map((o) => ({
     direction: 'out' as const,

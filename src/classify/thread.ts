@@ -29,7 +29,10 @@ export function stripReplyPrefixes(subject: string): string {
   let s = subject.trim();
   for (let i = 0; i < 20; i++) {
     // "[Fwd: Avgift]" (old Netscape/Thunderbird forwards): unwrap first, then strip the prefix.
-    const next = s.replace(/^\[((?:fwd?|fw)\s*:.*)\]$/i, '$1').replace(PREFIX, '').trim();
+    const next = s
+      .replace(/^\[((?:fwd?|fw)\s*:.*)\]$/i, '$1')
+      .replace(PREFIX, '')
+      .trim();
     if (next === s) break;
     s = next;
   }

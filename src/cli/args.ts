@@ -13,7 +13,11 @@ export const COMMON: Options = {
   help: { type: 'boolean', short: 'h' },
 };
 
-export function parse(argv: string[], options: Options, allowPositionals: boolean): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+export function parse(
+  argv: string[],
+  options: Options,
+  allowPositionals: boolean,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
     const r = parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals, strict: true });
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };

@@ -107,7 +107,9 @@ const run: Command = {
         for (const [name, s] of Object.entries(summary.sources)) {
           io.out('error' in s ? `source ${name}: FAILED: ${s.error}` : `source ${name}: ${s.stored} new mail(s) stored`);
         }
-        io.out(`filed ${summary.filed}, quarantined ${summary.quarantined}; sent ${summary.sent.sent}, retrying ${summary.sent.retried}, failed ${summary.sent.failed}`);
+        io.out(
+          `filed ${summary.filed}, quarantined ${summary.quarantined}; sent ${summary.sent.sent}, retrying ${summary.sent.retried}, failed ${summary.sent.failed}`,
+        );
       }
       const sourceFailed = Object.values(summary.sources).some((s) => 'error' in s);
       return sourceFailed ? 1 : 0;
@@ -118,7 +120,8 @@ const run: Command = {
 };
 
 function ingestLine(file: string, r: ProcessResult | undefined, store: Store, inboundId: number) {
-  if (r && r.kind === 'quarantined') return { file, inbound: inboundId, messageId: null, kind: 'quarantined', caseId: null, action: 'quarantined', error: r.error };
+  if (r && r.kind === 'quarantined')
+    return { file, inbound: inboundId, messageId: null, kind: 'quarantined', caseId: null, action: 'quarantined', error: r.error };
   if (r) {
     return {
       file,
@@ -234,7 +237,7 @@ const caseShow: Command = {
   options: { json: { type: 'boolean' } },
   positionals: true,
   async run(values, positionals, io) {
-    if (positionals[0] !== 'show' || positionals.length !== 2) throw new UsageError("usage: klagomal case show ID");
+    if (positionals[0] !== 'show' || positionals.length !== 2) throw new UsageError('usage: klagomal case show ID');
     const config = configOf(values);
     withStore(config, (store) => {
       const d = caseDetail(store, findCase(store, positionals[1]));
@@ -249,7 +252,8 @@ const caseShow: Command = {
       lines.push(`Received:  ${d.receivedLocal}   filed ${formatStockholm(new Date(d.filedAt))}   language ${d.language}`);
       if (d.refersTo) lines.push(`Refers to: ${d.refersTo}`);
       lines.push('', 'Deadlines:');
-      for (const dl of d.deadlines) lines.push(`  ${dl.milestone.padEnd(16)} due ${dl.dueAt}  (${dl.rule.amount} ${dl.rule.unit})${dl.metAt ? `  met ${dl.metAt}` : ''}`);
+      for (const dl of d.deadlines)
+        lines.push(`  ${dl.milestone.padEnd(16)} due ${dl.dueAt}  (${dl.rule.amount} ${dl.rule.unit})${dl.metAt ? `  met ${dl.metAt}` : ''}`);
       lines.push('', 'Fields:');
       for (const [k, v] of Object.entries(d.fields)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
       lines.push('', 'Messages:');
@@ -260,7 +264,9 @@ const caseShow: Command = {
           const text = (m.text ?? '').trim().split('\n').slice(0, 12);
           for (const t of text) lines.push(`     | ${t}`);
         } else {
-          lines.push(`  -> ${m.at}  ${m.kind}  to ${m.to}  "${m.subject}"  [${m.status}, ${m.attempts} attempt(s), template ${m.template}/${m.language}@${m.templateVersion}]`);
+          lines.push(
+            `  -> ${m.at}  ${m.kind}  to ${m.to}  "${m.subject}"  [${m.status}, ${m.attempts} attempt(s), template ${m.template}/${m.language}@${m.templateVersion}]`,
+          );
           if (m.lastError) lines.push(`     last error: ${m.lastError}`);
         }
       }
@@ -334,7 +340,13 @@ const quarantine: Command = {
         }));
         if (values.json) io.out(json(rows));
         else if (rows.length === 0) io.out('quarantine is empty');
-        else io.out(table(['ID', 'RECEIVED', 'SOURCE', 'STAGE', 'TRIES', 'ERROR'], rows.map((r) => [r.id, r.receivedAt, r.source, r.stage, r.attempts, r.error])));
+        else
+          io.out(
+            table(
+              ['ID', 'RECEIVED', 'SOURCE', 'STAGE', 'TRIES', 'ERROR'],
+              rows.map((r) => [r.id, r.receivedAt, r.source, r.stage, r.attempts, r.error]),
+            ),
+          );
       });
       return 0;
     }
@@ -352,7 +364,13 @@ const quarantine: Command = {
       const [r] = await service.process({ only: new Set([id]) });
       if (r && r.kind !== 'quarantined') store.releaseQuarantine(id, toInstant(new Date()));
       const line = ingestLine(`inbound:${id}`, r, store, id);
-      io.out(values.json ? JSON.stringify(line) : r?.kind === 'quarantined' ? `mail ${id}: still failing: ${r.error}` : `mail ${id}: ${line.kind}${line.caseId ? ` ${line.caseId}` : ''} (${line.action})`);
+      io.out(
+        values.json
+          ? JSON.stringify(line)
+          : r?.kind === 'quarantined'
+            ? `mail ${id}: still failing: ${r.error}`
+            : `mail ${id}: ${line.kind}${line.caseId ? ` ${line.caseId}` : ''} (${line.action})`,
+      );
       return r?.kind === 'quarantined' ? 1 : 0;
     } finally {
       service.close();
@@ -392,8 +410,11 @@ const configCheck: Command = {
     const c = config!;
     io.out(`${file}: OK`);
     io.out(`  firm ${c.firm.name} <${c.firm.complaintsAddress}>, case prefix ${c.cases.prefix}, language ${c.language}`);
-    for (const s of c.sources) io.out(`  source ${s.name}: ${s.type === 'maildir' ? `maildir ${s.path}` : `imap ${s.user}@${s.host}:${s.port}/${s.mailbox} (tls ${s.tls})`}`);
-    io.out(`  transport: ${c.transport.type === 'pickup' ? `pickup ${c.transport.path}` : `smtp ${c.transport.host}:${c.transport.port} (tls ${c.transport.tls})`}`);
+    for (const s of c.sources)
+      io.out(`  source ${s.name}: ${s.type === 'maildir' ? `maildir ${s.path}` : `imap ${s.user}@${s.host}:${s.port}/${s.mailbox} (tls ${s.tls})`}`);
+    io.out(
+      `  transport: ${c.transport.type === 'pickup' ? `pickup ${c.transport.path}` : `smtp ${c.transport.host}:${c.transport.port} (tls ${c.transport.tls})`}`,
+    );
     io.out(`  database ${c.database}; templates ${c.templates}`);
     return 0;
   },

@@ -11,15 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  Config,
-  LANGUAGES,
-  Language,
-  SourceConfig,
-  TLS_MODES,
-  TlsMode,
-  TransportConfig,
-} from './config';
+import { Config, LANGUAGES, Language, SourceConfig, TLS_MODES, TlsMode, TransportConfig } from './config';
 import { DEADLINE_UNITS, DeadlineRule, DeadlineUnit } from '../deadlines/rules';
 import { normaliseAddress } from '../util/header-safe';
 import { packageRoot } from '../util/package-root';
@@ -42,8 +34,7 @@ export class ConfigError extends Error {
     super(
       problems.length === 1
         ? `${file}: ${problems[0].key ? problems[0].key + ': ' : ''}${problems[0].message}`
-        : `${file}: ${problems.length} problems:\n` +
-            problems.map((p) => `  - ${p.key ? p.key + ': ' : ''}${p.message}`).join('\n'),
+        : `${file}: ${problems.length} problems:\n` + problems.map((p) => `  - ${p.key ? p.key + ': ' : ''}${p.message}`).join('\n'),
     );
     this.name = 'ConfigError';
   }
@@ -242,7 +233,11 @@ function readRule(s: Section, dflt: DeadlineRule): DeadlineRule {
 
 function readSource(s: Section, resolvePath: (p: string) => string, index: number): SourceConfig {
   const type = s.oneOf('type', ['maildir', 'imap'] as const);
-  const name = s.string('name', { default: index === 0 ? 'klagomal' : `source${index + 1}`, pattern: /^[A-Za-z0-9._-]{1,40}$/, hint: 'a short name of letters, digits, ".", "_" or "-"' });
+  const name = s.string('name', {
+    default: index === 0 ? 'klagomal' : `source${index + 1}`,
+    pattern: /^[A-Za-z0-9._-]{1,40}$/,
+    hint: 'a short name of letters, digits, ".", "_" or "-"',
+  });
   if (type === 'maildir') {
     const cfg = {
       type,
@@ -330,7 +325,13 @@ export function parseConfig(json: Json, file: string): Config {
   firmS.done();
 
   const casesS = root.section('cases');
-  const cases = { prefix: casesS.string('prefix', { default: 'KLG', pattern: /^[A-Z][A-Z0-9]{0,9}$/, hint: '1-10 capital letters or digits, starting with a letter, e.g. "KLG"' }) };
+  const cases = {
+    prefix: casesS.string('prefix', {
+      default: 'KLG',
+      pattern: /^[A-Z][A-Z0-9]{0,9}$/,
+      hint: '1-10 capital letters or digits, starting with a letter, e.g. "KLG"',
+    }),
+  };
   casesS.done();
 
   const language = root.oneOf<Language>('language', LANGUAGES, 'sv');
@@ -339,7 +340,8 @@ export function parseConfig(json: Json, file: string): Config {
   const templates = resolvePath(root.string('templates', { default: '../templates' }));
 
   const sources = root.list('sources').map((s, i) => readSource(s, resolvePath, i));
-  if (sources.length === 0 && !problems.some((p) => p.key === 'sources')) root.problem('sources', 'at least one source is needed (a "maildir" or an "imap" mailbox)');
+  if (sources.length === 0 && !problems.some((p) => p.key === 'sources'))
+    root.problem('sources', 'at least one source is needed (a "maildir" or an "imap" mailbox)');
   const seen = new Set<string>();
   sources.forEach((s, i) => {
     if (seen.has(s.name)) problems.push({ key: `sources[${i}].name`, message: `"${s.name}" is used by another source; names must be unique` });
@@ -383,7 +385,9 @@ export function loadConfig(file: string): Config {
     text = fs.readFileSync(abs, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(abs, [{ key: '', message: code === 'ENOENT' ? 'no such file (give --config FILE or set KLAGOMAL_CONFIG)' : `cannot read: ${String(err)}` }]);
+    throw new ConfigError(abs, [
+      { key: '', message: code === 'ENOENT' ? 'no such file (give --config FILE or set KLAGOMAL_CONFIG)' : `cannot read: ${String(err)}` },
+    ]);
   }
   let json: Json;
   try {
@@ -406,10 +410,12 @@ export function configFileFrom(flag: string | undefined, env: NodeJS.ProcessEnv 
 export function missingSecrets(config: Config, env: NodeJS.ProcessEnv = process.env): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   config.sources.forEach((s, i) => {
-    if (s.type === 'imap' && !env[s.passwordEnv]) out.push({ key: `sources[${i}].passwordEnv`, message: `names ${s.passwordEnv}, which is not set in the environment` });
+    if (s.type === 'imap' && !env[s.passwordEnv])
+      out.push({ key: `sources[${i}].passwordEnv`, message: `names ${s.passwordEnv}, which is not set in the environment` });
   });
   const t = config.transport;
-  if (t.type === 'smtp' && t.passwordEnv && !env[t.passwordEnv]) out.push({ key: 'transport.passwordEnv', message: `names ${t.passwordEnv}, which is not set in the environment` });
+  if (t.type === 'smtp' && t.passwordEnv && !env[t.passwordEnv])
+    out.push({ key: 'transport.passwordEnv', message: `names ${t.passwordEnv}, which is not set in the environment` });
   return out;
 }
 

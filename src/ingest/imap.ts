@@ -39,7 +39,7 @@ const BATCH_BYTES = 16 * 1024 * 1024;
 export function uidSet(uids: readonly number[]): string {
   const sorted = [...new Set(uids)].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
     parts.push(i === j ? String(sorted[i]) : `${sorted[i]}:${sorted[j]}`);
@@ -149,15 +149,23 @@ export class ImapSource implements MailSource {
       // any more; the rescan above finds them again under their new UIDs.
       const unmarked = this.store.unmarkedInbound(this.name, this.cfg.mailbox);
       const current = unmarked.filter((r) => r.uidvalidity === uidvalidity && r.uid !== null);
-      if (current.length > 0) await this.markOnServer(client, current.map((r) => r.uid!));
-      if (unmarked.length > 0) this.store.markServerDone(unmarked.map((r) => r.id), toInstant(this.clock()));
+      if (current.length > 0)
+        await this.markOnServer(
+          client,
+          current.map((r) => r.uid!),
+        );
+      if (unmarked.length > 0)
+        this.store.markServerDone(
+          unmarked.map((r) => r.id),
+          toInstant(this.clock()),
+        );
 
       if (mailbox.exists === 0) return { stored, alreadyStored };
       const listing = await client.fetchAll(`${lastUid + 1}:*`, { uid: true, size: true, internalDate: true }, { uid: true });
       // "N:*" also returns the highest message when its UID is below N (RFC 3501 §6.4.8): filter.
       const fresh = listing.filter((m) => m.uid > lastUid).sort((a, b) => a.uid - b.uid);
 
-      for (let i = 0; i < fresh.length; ) {
+      for (let i = 0; i < fresh.length;) {
         const batch: typeof fresh = [];
         let bytes = 0;
         for (; i < fresh.length && batch.length < this.cfg.fetchBatchSize; i++) {
@@ -199,7 +207,11 @@ export class ImapSource implements MailSource {
           uids.push(m.uid);
         }
         const maxUid = batch[batch.length - 1].uid;
-        const results = storeArrivals(this.store, this.dataDir, this.name, arrivals, toInstant(this.clock()), { mailbox: this.cfg.mailbox, uidvalidity, lastUid: maxUid });
+        const results = storeArrivals(this.store, this.dataDir, this.name, arrivals, toInstant(this.clock()), {
+          mailbox: this.cfg.mailbox,
+          uidvalidity,
+          lastUid: maxUid,
+        });
         for (const r of results) {
           if (r.created) stored++;
           else alreadyStored++;
@@ -207,7 +219,10 @@ export class ImapSource implements MailSource {
         onStored();
         // Committed; only now do we tell the server the mails are taken.
         await this.markOnServer(client, uids);
-        this.store.markServerDone(results.map((r) => r.id), toInstant(this.clock()));
+        this.store.markServerDone(
+          results.map((r) => r.id),
+          toInstant(this.clock()),
+        );
         lastUid = maxUid;
       }
     } finally {

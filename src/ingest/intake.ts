@@ -84,7 +84,14 @@ export function storeArrivals(
           inboundId: r.id,
           actor: `source:${source}`,
           type: 'mail-stored',
-          detail: { source, mailbox: a.mailbox, locator: a.locator, size: body.size, receivedAt: received, ...('path' in body.raw ? { storedAs: 'file' } : {}) },
+          detail: {
+            source,
+            mailbox: a.mailbox,
+            locator: a.locator,
+            size: body.size,
+            receivedAt: received,
+            ...('path' in body.raw ? { storedAs: 'file' } : {}),
+          },
         });
       }
       out.push(r);

@@ -56,8 +56,11 @@ export class MaildirSource implements MailSource {
     let stored = 0;
     let alreadyStored = 0;
     let settling = false;
-    const names = fs.readdirSync(newDir).filter((n) => !n.startsWith('.')).sort();
-    for (let i = 0; i < names.length; ) {
+    const names = fs
+      .readdirSync(newDir)
+      .filter((n) => !n.startsWith('.'))
+      .sort();
+    for (let i = 0; i < names.length;) {
       const batch: Array<{ file: string; name: string; arrival: RawArrival }> = [];
       let bytes = 0;
       for (; i < names.length && batch.length < BATCH_FILES && bytes < BATCH_BYTES; i++) {
@@ -94,7 +97,13 @@ export class MaildirSource implements MailSource {
         });
       }
       if (batch.length === 0) continue;
-      const results = storeArrivals(this.store, this.dataDir, this.cfg.name, batch.map((b) => b.arrival), toInstant(this.clock()));
+      const results = storeArrivals(
+        this.store,
+        this.dataDir,
+        this.cfg.name,
+        batch.map((b) => b.arrival),
+        toInstant(this.clock()),
+      );
       // Committed: now, and only now, mark each file as taken by moving it to cur/ with the S flag.
       const marked: number[] = [];
       batch.forEach((b, k) => {

@@ -43,7 +43,10 @@ const CATEGORIES: ReadonlyArray<{ id: string; words: RegExp }> = [
   { id: 'fees', words: words(`avgift|kostnad|fees?${E}|charged?${E}|charges${E}`) },
   { id: 'interest', words: words(`ränt[ae]|räntor|interest`) },
   { id: 'payments', words: words('autogiro|betalning|inbetalning|dragning|dragit|dragits|överföring|payment|direct debit|transfer|refund|återbetalning') },
-  { id: 'credit-decision', words: words('kreditprövning|kreditbeslut|avslag|nekad|nekades|beviljad|credit decision|credit check|declined|rejected my (?:loan )?application') },
+  {
+    id: 'credit-decision',
+    words: words('kreditprövning|kreditbeslut|avslag|nekad|nekades|beviljad|credit decision|credit check|declined|rejected my (?:loan )?application'),
+  },
   { id: 'termination', words: words('uppsägning|uppsagd|sagt upp|säga upp|förtida inlösen|lösa lånet|terminat|cancel') },
   { id: 'personal-data', words: words('personuppgift|gdpr|dataskydd|registerutdrag|personal data|data protection') },
   { id: 'customer-service', words: words('bemötande|kundtjänst|otrevlig|oförskämd|svarar inte|ingen svarar|customer service|rude|no answer|unhelpful') },
@@ -60,7 +63,9 @@ const DATE_PATTERNS: readonly RegExp[] = [
 ];
 
 const PHONE = /(?:\+46|0046|(?<![\p{L}\p{N}])0)[\s-]?\d{1,3}[\s-]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2,3}(?![\p{N}])/gu;
-const COMPENSATION = words('ersättning|kompensation|ersätta|ersätt|återbetal|tillbakabetal|betala(?:r)? tillbaka|pengarna tillbaka|gottgörelse|skadestånd|compensat|refund|reimburs|money back');
+const COMPENSATION = words(
+  'ersättning|kompensation|ersätta|ersätt|återbetal|tillbakabetal|betala(?:r)? tillbaka|pengarna tillbaka|gottgörelse|skadestånd|compensat|refund|reimburs|money back',
+);
 /** An amount with a currency that is a whole word: "60 kr", "1 250,50 kronor", "1.250:-", "1250 SEK", not "2026 kräver". */
 const AMOUNT = new RegExp(`(\\d{1,3}(?:[ .\\u00a0]\\d{3})+|\\d+)(?:,(\\d{1,2}))?\\s*(?:(?:kr|kronor|sek)${E}|:-)`, 'giu');
 const NAME_LINE = /^\s*(?:namn|name)\s*:\s*(.+)$/im;

@@ -10,9 +10,6 @@ const SKIP = ['script', 'style', 'noscript', 'template', 'head', 'title', 'objec
 export function htmlToPlainText(html: string): string {
   return convert(html, {
     wordwrap: false,
-    selectors: [
-      ...SKIP.map((selector) => ({ selector, format: 'skip' })),
-      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
-    ],
+    selectors: [...SKIP.map((selector) => ({ selector, format: 'skip' })), { selector: 'a', options: { hideLinkHrefIfSameAsText: true } }],
   }).trim();
 }

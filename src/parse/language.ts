@@ -6,10 +6,14 @@
 import type { Language } from '../config/config';
 
 const SWEDISH = new Set(
-  'och att jag det inte är på för med har som en ett min mitt mina vi ni hej vänliga hälsningar tack ert er ni kan vill skulle inga kr av till om från också men eller när varför klagomål lån avgift faktura betalning'.split(' '),
+  'och att jag det inte är på för med har som en ett min mitt mina vi ni hej vänliga hälsningar tack ert er ni kan vill skulle inga kr av till om från också men eller när varför klagomål lån avgift faktura betalning'.split(
+    ' ',
+  ),
 );
 const ENGLISH = new Set(
-  'the and to of is my you for not have with this that hello regards thank thanks your would please was were are been from but or when why complaint loan fee invoice payment dear sincerely'.split(' '),
+  'the and to of is my you for not have with this that hello regards thank thanks your would please was were are been from but or when why complaint loan fee invoice payment dear sincerely'.split(
+    ' ',
+  ),
 );
 
 export function detectLanguage(text: string, subject: string, fallback: Language): Language {

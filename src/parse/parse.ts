@@ -16,12 +16,9 @@
  * twice (after a crash or a quarantine retry) writes the same files again, harmlessly.
  */
 import { MailParser, AddressObject, EmailAddress } from 'mailparser';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform, TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { ensureDir, fsyncDir } from '../util/durable-file';
+import type { Readable } from 'node:stream';
+import { commitSpooled, spoolToTemp } from '../util/content-file';
 import { messageIdList, normaliseAddress, normaliseMessageId } from '../util/header-safe';
 import { htmlToPlainText } from './html';
 
@@ -74,37 +71,11 @@ export interface ParseOptions {
   readonly dataDir: string;
 }
 
-class HashingCounter extends Transform {
-  readonly hash = crypto.createHash('sha256');
-  size = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    cb(null, chunk);
-  }
-}
-
 async function storeAttachment(content: Readable, dataDir: string): Promise<{ sha256: string; size: number; path: string }> {
-  const dir = path.join(dataDir, 'attachments');
-  const tmpDir = path.join(dir, 'tmp');
-  ensureDir(tmpDir);
-  const tmp = path.join(tmpDir, `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
-  const counter = new HashingCounter();
-  const out = fs.createWriteStream(tmp, { mode: 0o600 });
-  await pipeline(content, counter, out);
-  const sha256 = counter.hash.digest('hex');
-  const rel = path.join('attachments', sha256.slice(0, 2), sha256);
-  const finalPath = path.join(dataDir, rel);
-  ensureDir(path.dirname(finalPath));
-  const fd = fs.openSync(tmp, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, finalPath);
-  fsyncDir(path.dirname(finalPath));
-  return { sha256, size: counter.size, path: rel };
+  const spooled = await spoolToTemp(path.join(dataDir, 'attachments', 'tmp'), content);
+  const rel = path.join('attachments', spooled.sha256.slice(0, 2), spooled.sha256);
+  commitSpooled(spooled, path.join(dataDir, rel));
+  return { sha256: spooled.sha256, size: spooled.size, path: rel };
 }
 
 function headerView(lines: ReadonlyArray<{ key: string; line: string }>): HeaderView {
@@ -206,7 +177,7 @@ export async function parseMail(raw: Buffer | Readable, opts: ParseOptions): Pro
   const writes = await Promise.allSettled(pendingWrites);
   for (const w of writes) if (w.status === 'rejected') throw w.reason;
 
-  const lines = ((parser as unknown as { headerLines?: Array<{ key: string; line: string }> }).headerLines ?? []);
+  const lines = (parser as unknown as { headerLines?: Array<{ key: string; line: string }> }).headerLines ?? [];
   const view = headerView(lines);
 
   const rawMessageId = view.get('message-id');

@@ -101,7 +101,9 @@ export class Processor {
         if (this.store.inbound(p.row.id)?.state !== 'stored') continue;
         try {
           // A nested transaction is a savepoint: a throw undoes this mail only.
-          const r = this.store.tx(() => fileMail({ store: this.store, config: this.config, templates: this.templates, calendar: this.calendar, log: this.log }, p.row, p.mail, now));
+          const r = this.store.tx(() =>
+            fileMail({ store: this.store, config: this.config, templates: this.templates, calendar: this.calendar, log: this.log }, p.row, p.mail, now),
+          );
           results.push(r);
         } catch (err) {
           results.push(this.quarantine(p.row, 'file', errorChain(err), at));

@@ -294,10 +294,9 @@ export class Store {
       'path' in m.raw ? m.raw.path : null,
     );
     const info = this.q(
-        `INSERT INTO inbound (source, mailbox, locator, source_key, uidvalidity, uid, sha256, size, received_at, stored_at, state)
+      `INSERT INTO inbound (source, mailbox, locator, source_key, uidvalidity, uid, sha256, size, received_at, stored_at, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'stored')`,
-      )
-      .run(m.source, m.mailbox, m.locator, m.sourceKey, m.uidvalidity, m.uid, m.sha256, m.size, m.receivedAt, storedAt);
+    ).run(m.source, m.mailbox, m.locator, m.sourceKey, m.uidvalidity, m.uid, m.sha256, m.size, m.receivedAt, storedAt);
     return { id: Number(info.lastInsertRowid), created: true };
   }
 
@@ -327,8 +326,7 @@ export class Store {
 
   /** Mails stored from a source folder whose \Seen flag or move on the server is still to do. */
   unmarkedInbound(source: string, mailbox: string): InboundRow[] {
-    return this.q('SELECT * FROM inbound WHERE source = ? AND mailbox = ? AND server_marked_at IS NULL ORDER BY id')
-      .all(source, mailbox) as InboundRow[];
+    return this.q('SELECT * FROM inbound WHERE source = ? AND mailbox = ? AND server_marked_at IS NULL ORDER BY id').all(source, mailbox) as InboundRow[];
   }
 
   markServerDone(ids: readonly number[], at: Instant): void {
@@ -340,38 +338,39 @@ export class Store {
 
   setInboundFiled(id: number, kind: MailKind, reason: string, messageId: string | null, caseId: number | null, duplicateOf: number | null, at: Instant): void {
     this.q(
-        `UPDATE inbound SET state = 'filed', kind = ?, reason = ?, message_id = ?, case_id = ?, duplicate_of = ?, processed_at = ?
+      `UPDATE inbound SET state = 'filed', kind = ?, reason = ?, message_id = ?, case_id = ?, duplicate_of = ?, processed_at = ?
          WHERE id = ? AND state IN ('stored','quarantined')`,
-      )
-      .run(kind, reason, messageId, caseId, duplicateOf, at, id);
+    ).run(kind, reason, messageId, caseId, duplicateOf, at, id);
   }
 
   /** The first inbound mail filed (not as a duplicate) with this Message-ID. */
   firstInboundWithMessageId(messageId: string, exceptId: number): InboundRow | undefined {
-    return this.q("SELECT * FROM inbound WHERE message_id = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1")
-      .get(messageId, exceptId) as InboundRow | undefined;
+    return this.q("SELECT * FROM inbound WHERE message_id = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1").get(
+      messageId,
+      exceptId,
+    ) as InboundRow | undefined;
   }
 
   /** The first filed inbound mail with the same bytes (dedupe when there is no Message-ID). */
   firstInboundWithSha(sha256: string, exceptId: number): InboundRow | undefined {
-    return this.q("SELECT * FROM inbound WHERE sha256 = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1")
-      .get(sha256, exceptId) as InboundRow | undefined;
+    return this.q("SELECT * FROM inbound WHERE sha256 = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1").get(
+      sha256,
+      exceptId,
+    ) as InboundRow | undefined;
   }
 
   // ---- cursors -------------------------------------------------------------------------
 
   cursor(source: string, mailbox: string): { uidvalidity: string; last_uid: number } | undefined {
     return this.q('SELECT uidvalidity, last_uid FROM source_cursor WHERE source = ? AND mailbox = ?').get(source, mailbox) as
-      | { uidvalidity: string; last_uid: number }
-      | undefined;
+      { uidvalidity: string; last_uid: number } | undefined;
   }
 
   setCursor(source: string, mailbox: string, uidvalidity: string, lastUid: number, at: Instant): void {
     this.q(
-        `INSERT INTO source_cursor (source, mailbox, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?, ?)
+      `INSERT INTO source_cursor (source, mailbox, uidvalidity, last_uid, updated_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (source, mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, updated_at = excluded.updated_at`,
-      )
-      .run(source, mailbox, uidvalidity, lastUid, at);
+    ).run(source, mailbox, uidvalidity, lastUid, at);
   }
 
   // ---- quarantine ----------------------------------------------------------------------
@@ -379,11 +378,10 @@ export class Store {
   quarantine(inboundId: number, stage: string, error: string, at: Instant): void {
     this.q("UPDATE inbound SET state = 'quarantined', processed_at = ? WHERE id = ?").run(at, inboundId);
     this.q(
-        `INSERT INTO quarantine (inbound_id, stage, error, first_at, last_at, attempts) VALUES (?, ?, ?, ?, ?, 1)
+      `INSERT INTO quarantine (inbound_id, stage, error, first_at, last_at, attempts) VALUES (?, ?, ?, ?, ?, 1)
          ON CONFLICT (inbound_id) DO UPDATE SET stage = excluded.stage, error = excluded.error, last_at = excluded.last_at,
            attempts = quarantine.attempts + 1, released_at = NULL`,
-      )
-      .run(inboundId, stage, error, at, at);
+    ).run(inboundId, stage, error, at, at);
   }
 
   releaseQuarantine(inboundId: number, at: Instant): void {
@@ -395,12 +393,13 @@ export class Store {
     return this.q("UPDATE inbound SET state = 'stored' WHERE id = ? AND state = 'quarantined'").run(inboundId).changes === 1;
   }
 
-  quarantined(includeReleased = false): Array<QuarantineRow & { source: string; mailbox: string | null; locator: string | null; received_at: Instant; size: number; sha256: string }> {
+  quarantined(
+    includeReleased = false,
+  ): Array<QuarantineRow & { source: string; mailbox: string | null; locator: string | null; received_at: Instant; size: number; sha256: string }> {
     return this.q(
-        `SELECT q.*, i.source, i.mailbox, i.locator, i.received_at, i.size, i.sha256 FROM quarantine q JOIN inbound i ON i.id = q.inbound_id
+      `SELECT q.*, i.source, i.mailbox, i.locator, i.received_at, i.size, i.sha256 FROM quarantine q JOIN inbound i ON i.id = q.inbound_id
          ${includeReleased ? '' : 'WHERE q.released_at IS NULL'} ORDER BY q.inbound_id`,
-      )
-      .all() as Array<QuarantineRow & { source: string; mailbox: string | null; locator: string | null; received_at: Instant; size: number; sha256: string }>;
+    ).all() as Array<QuarantineRow & { source: string; mailbox: string | null; locator: string | null; received_at: Instant; size: number; sha256: string }>;
   }
 
   quarantineEntry(inboundId: number): QuarantineRow | undefined {
@@ -415,19 +414,17 @@ export class Store {
    */
   nextCaseNumber(prefix: string, year: number): string {
     const row = this.q(
-        `INSERT INTO case_number_sequence (prefix, year, last) VALUES (?, ?, 1)
+      `INSERT INTO case_number_sequence (prefix, year, last) VALUES (?, ?, 1)
          ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1 RETURNING last`,
-      )
-      .get(prefix, year) as { last: number };
+    ).get(prefix, year) as { last: number };
     return `${prefix}-${year}-${String(row.last).padStart(6, '0')}`;
   }
 
   insertCase(c: NewCase): number {
     const info = this.q(
-        `INSERT INTO cases (number, status, customer_address, customer_name, subject, language, received_at, filed_at, fields, refers_to_case_id, updated_at)
+      `INSERT INTO cases (number, status, customer_address, customer_name, subject, language, received_at, filed_at, fields, refers_to_case_id, updated_at)
          VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(c.number, c.customerAddress, c.customerName, c.subject, c.language, c.receivedAt, c.filedAt, JSON.stringify(c.fields), c.refersToCaseId, c.filedAt);
+    ).run(c.number, c.customerAddress, c.customerName, c.subject, c.language, c.receivedAt, c.filedAt, JSON.stringify(c.fields), c.refersToCaseId, c.filedAt);
     return Number(info.lastInsertRowid);
   }
 
@@ -447,8 +444,7 @@ export class Store {
   /** The case a Message-ID belongs to: one of its inbound mails or one of the mails we sent on it. */
   caseOfMessageId(messageId: string): number | undefined {
     const inbound = this.q('SELECT case_id FROM messages WHERE message_id = ? AND case_id IS NOT NULL ORDER BY id LIMIT 1').get(messageId) as
-      | { case_id: number }
-      | undefined;
+      { case_id: number } | undefined;
     if (inbound) return inbound.case_id;
     const out = this.q('SELECT case_id FROM outbox WHERE message_id = ? AND case_id IS NOT NULL').get(messageId) as { case_id: number } | undefined;
     return out?.case_id;
@@ -463,36 +459,41 @@ export class Store {
 
   insertMessage(m: NewMessage): number {
     const info = this.q(
-        `INSERT INTO messages (inbound_id, case_id, kind, message_id, in_reply_to, refs, from_address, from_name, reply_to, to_addresses, cc_addresses,
+      `INSERT INTO messages (inbound_id, case_id, kind, message_id, in_reply_to, refs, from_address, from_name, reply_to, to_addresses, cc_addresses,
            subject, date_header, received_at, body_text, language, problems, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        m.inboundId,
-        m.caseId,
-        m.kind,
-        m.messageId,
-        m.inReplyTo,
-        JSON.stringify(m.references),
-        m.fromAddress,
-        m.fromName,
-        m.replyTo,
-        JSON.stringify(m.to),
-        JSON.stringify(m.cc),
-        m.subject,
-        m.dateHeader,
-        m.receivedAt,
-        m.bodyText,
-        m.language,
-        JSON.stringify(m.problems),
-        m.createdAt,
-      );
+    ).run(
+      m.inboundId,
+      m.caseId,
+      m.kind,
+      m.messageId,
+      m.inReplyTo,
+      JSON.stringify(m.references),
+      m.fromAddress,
+      m.fromName,
+      m.replyTo,
+      JSON.stringify(m.to),
+      JSON.stringify(m.cc),
+      m.subject,
+      m.dateHeader,
+      m.receivedAt,
+      m.bodyText,
+      m.language,
+      JSON.stringify(m.problems),
+      m.createdAt,
+    );
     return Number(info.lastInsertRowid);
   }
 
   insertAttachment(messageRow: number, a: NewAttachment): void {
-    this.q('INSERT INTO attachments (message_row, filename, content_type, size, sha256, path) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(messageRow, a.filename, a.contentType, a.size, a.sha256, a.path);
+    this.q('INSERT INTO attachments (message_row, filename, content_type, size, sha256, path) VALUES (?, ?, ?, ?, ?, ?)').run(
+      messageRow,
+      a.filename,
+      a.contentType,
+      a.size,
+      a.sha256,
+      a.path,
+    );
   }
 
   messagesOfCase(caseId: number): MessageRow[] {
@@ -506,8 +507,13 @@ export class Store {
   // ---- deadlines -----------------------------------------------------------------------
 
   setDeadline(caseId: number, milestone: string, dueAt: Instant, rule: Record<string, unknown>, computedFrom: Instant): void {
-    this.q('INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from) VALUES (?, ?, ?, ?, ?)')
-      .run(caseId, milestone, dueAt, JSON.stringify(rule), computedFrom);
+    this.q('INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from) VALUES (?, ?, ?, ?, ?)').run(
+      caseId,
+      milestone,
+      dueAt,
+      JSON.stringify(rule),
+      computedFrom,
+    );
   }
 
   deadlinesOfCase(caseId: number): DeadlineRow[] {
@@ -523,31 +529,30 @@ export class Store {
   /** Queue a mail. Returns null when a mail with the same idempotency key exists already. */
   enqueue(o: NewOutbox): number | null {
     const info = this.q(
-        `INSERT OR IGNORE INTO outbox (case_id, kind, idempotency_key, template, language, template_version, from_address, from_name, to_address, subject,
+      `INSERT OR IGNORE INTO outbox (case_id, kind, idempotency_key, template, language, template_version, from_address, from_name, to_address, subject,
            message_id, in_reply_to, refs, headers, body_text, body_html, date_header, status, attempts, next_attempt_at, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`,
-      )
-      .run(
-        o.caseId,
-        o.kind,
-        o.idempotencyKey,
-        o.template,
-        o.language,
-        o.templateVersion,
-        o.fromAddress,
-        o.fromName,
-        o.toAddress,
-        o.subject,
-        o.messageId,
-        o.inReplyTo,
-        JSON.stringify(o.references),
-        JSON.stringify(o.headers),
-        o.bodyText,
-        o.bodyHtml,
-        o.dateHeader,
-        o.createdAt,
-        o.createdAt,
-      );
+    ).run(
+      o.caseId,
+      o.kind,
+      o.idempotencyKey,
+      o.template,
+      o.language,
+      o.templateVersion,
+      o.fromAddress,
+      o.fromName,
+      o.toAddress,
+      o.subject,
+      o.messageId,
+      o.inReplyTo,
+      JSON.stringify(o.references),
+      JSON.stringify(o.headers),
+      o.bodyText,
+      o.bodyHtml,
+      o.dateHeader,
+      o.createdAt,
+      o.createdAt,
+    );
     return info.changes === 1 ? Number(info.lastInsertRowid) : null;
   }
 
@@ -591,10 +596,9 @@ export class Store {
    */
   claimOutbox(id: number, now: Instant, leaseUntil: Instant): OutboxRow | null {
     const changed = this.q(
-        `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
+      `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
          WHERE id = ? AND status IN ('queued','sending') AND next_attempt_at <= ?`,
-      )
-      .run(leaseUntil, id, now).changes;
+    ).run(leaseUntil, id, now).changes;
     if (changed !== 1) return null;
     const row = this.outboxRow(id)!;
     this.q('INSERT INTO outbox_attempts (outbox_id, attempt, started_at) VALUES (?, ?, ?)').run(id, row.attempts, now);
@@ -612,15 +616,13 @@ export class Store {
   ): boolean {
     const status: OutboxStatus = outcome === 'sent' ? 'sent' : outcome === 'failed' ? 'failed' : 'queued';
     const changed = this.q(
-        `UPDATE outbox SET status = ?, last_error = CASE WHEN ? = 'sent' THEN last_error ELSE ? END,
+      `UPDATE outbox SET status = ?, last_error = CASE WHEN ? = 'sent' THEN last_error ELSE ? END,
            transport_response = CASE WHEN ? = 'sent' THEN ? ELSE transport_response END,
            sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
            next_attempt_at = COALESCE(?, next_attempt_at)
          WHERE id = ? AND status = 'sending' AND attempts = ?`,
-      )
-      .run(status, outcome, response, outcome, response, outcome, at, nextAttemptAt, id, attempt).changes;
-    this.q('UPDATE outbox_attempts SET finished_at = ?, outcome = ?, response = ? WHERE outbox_id = ? AND attempt = ?')
-      .run(at, outcome, response, id, attempt);
+    ).run(status, outcome, response, outcome, response, outcome, at, nextAttemptAt, id, attempt).changes;
+    this.q('UPDATE outbox_attempts SET finished_at = ?, outcome = ?, response = ? WHERE outbox_id = ? AND attempt = ?').run(at, outcome, response, id, attempt);
     return changed === 1;
   }
 
@@ -637,8 +639,17 @@ export class Store {
   // ---- events --------------------------------------------------------------------------
 
   appendEvent(e: NewEvent): void {
-    this.q('INSERT INTO events (at, case_id, inbound_id, outbox_id, actor, type, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(e.at, e.caseId ?? null, e.inboundId ?? null, e.outboxId ?? null, e.actor, e.type, e.fromState ?? null, e.toState ?? null, JSON.stringify(e.detail ?? {}));
+    this.q('INSERT INTO events (at, case_id, inbound_id, outbox_id, actor, type, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+      e.at,
+      e.caseId ?? null,
+      e.inboundId ?? null,
+      e.outboxId ?? null,
+      e.actor,
+      e.type,
+      e.fromState ?? null,
+      e.toState ?? null,
+      JSON.stringify(e.detail ?? {}),
+    );
   }
 
   eventsOfCase(caseId: number): EventRow[] {

@@ -8,7 +8,10 @@
 export function headerText(value: string | null | undefined, max = 200): string {
   if (!value) return '';
   // eslint-disable-next-line no-control-regex
-  const oneLine = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const oneLine = value
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   const chars = Array.from(oneLine);
   return chars.length <= max ? oneLine : chars.slice(0, max - 1).join('') + '…';
 }

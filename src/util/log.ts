@@ -35,7 +35,9 @@ export function createLogger(opts: LoggerOptions = {}, base: LogFields = {}): Lo
     const all: LogFields = { ...base, ...fields };
     for (const k of Object.keys(all)) if (all[k] === undefined) delete all[k];
     if (pretty) {
-      const extra = Object.entries(all).map(([k, v]) => `${k}=${v}`).join(' ');
+      const extra = Object.entries(all)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
       write(`${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} ${msg}${extra ? '  ' + extra : ''}`);
     } else {
       write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...all }));

@@ -41,6 +41,22 @@ async function killRepeatedly(world: World, env: NodeJS.ProcessEnv, rounds: numb
   return delays;
 }
 
+/** Start the service for good and wait until every acknowledgement is sent; then stop it cleanly. */
+async function finishRun(world: World, env: NodeJS.ProcessEnv): Promise<void> {
+  const child = world.start(env);
+  await waitFor(
+    'all acknowledgements sent',
+    () => {
+      const c = counts(world);
+      return c.sent === MAILS && c.pending === 0;
+    },
+    90_000,
+    250,
+  );
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
 function counts(world: World): { cases: number; customers: number; sent: number; pending: number; complaints: number; inbound: number } {
   const { store, close } = world.store();
   try {
@@ -68,7 +84,18 @@ describeImap('crash safety with IMAP and SMTP', () => {
     smtp = await startSmtpReceiver();
     world = makeWorld({
       sources: [
-        { type: 'imap', name: 'klagomal', host: dovecot.host, port: dovecot.port, tls: 'none', user: dovecot.user, passwordEnv: 'KLAGOMAL_TEST_IMAP_PASSWORD', processedFolder: 'Processed', pollSeconds: 1, fetchBatchSize: 25 },
+        {
+          type: 'imap',
+          name: 'klagomal',
+          host: dovecot.host,
+          port: dovecot.port,
+          tls: 'none',
+          user: dovecot.user,
+          passwordEnv: 'KLAGOMAL_TEST_IMAP_PASSWORD',
+          processedFolder: 'Processed',
+          pollSeconds: 1,
+          fetchBatchSize: 25,
+        },
       ],
       transport: { type: 'smtp', host: smtp.host, port: smtp.port, tls: 'none', maxConnections: MAX_CONNECTIONS },
       // A short lease, so that mails in doubt after a kill are retried within the test.
@@ -90,18 +117,7 @@ describeImap('crash safety with IMAP and SMTP', () => {
     const afterKills = counts(world);
 
     // Final run: let it finish everything, then stop it cleanly.
-    const child = world.start(env);
-    await waitFor(
-      'all acknowledgements sent',
-      () => {
-        const c = counts(world);
-        return c.sent === MAILS && c.pending === 0;
-      },
-      90_000,
-      250,
-    );
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await finishRun(world, env);
 
     const c = counts(world);
     const byMessageId = new Map<string, number>();
@@ -135,18 +151,7 @@ describe('crash safety with Maildir and the pickup folder', () => {
     try {
       for (let i = 0; i < MAILS; i++) deliverToMaildir(world.maildir, complaintMail(i), `m${String(i).padStart(4, '0')}.test`);
       await killRepeatedly(world, {}, KILLS);
-      const child = world.start();
-      await waitFor(
-        'all acknowledgements written',
-        () => {
-          const c = counts(world);
-          return c.sent === MAILS && c.pending === 0;
-        },
-        90_000,
-        250,
-      );
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await finishRun(world, {});
       const c = counts(world);
       expect(c.cases).toBe(MAILS);
       expect(c.customers).toBe(MAILS);

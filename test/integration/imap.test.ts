@@ -5,7 +5,7 @@
  */
 import { dovecotAvailable, startDovecot, DovecotServer } from '../support/dovecot';
 import { startSmtpReceiver, SmtpReceiver } from '../support/smtp';
-import { makeWorld, World, complaintMail, waitFor, waitForAsync } from '../support/world';
+import { makeWorld, World, complaintMail, mailWithAttachment, waitFor, waitForAsync } from '../support/world';
 
 const available = dovecotAvailable();
 if (!available.ok) console.warn(`Dovecot tests skipped: ${available.reason}`);
@@ -197,7 +197,9 @@ describeImap('IMAP source with SMTP transport', () => {
     expect(outbox[0].lastError).toMatch(/550/);
     const cases = JSON.parse((await s.world.cli(['cases', '--json'], s.env)).stdout) as Array<{ number: string; customer: { address: string } }>;
     const perm = cases.find((c) => c.customer.address === 'perm@example.com')!;
-    const shown = JSON.parse((await s.world.cli(['case', 'show', perm.number, '--json'], s.env)).stdout) as { events: Array<{ type: string; detail: { error?: string } }> };
+    const shown = JSON.parse((await s.world.cli(['case', 'show', perm.number, '--json'], s.env)).stdout) as {
+      events: Array<{ type: string; detail: { error?: string } }>;
+    };
     const failed = shown.events.find((e) => e.type === 'mail-send-failed');
     expect(failed?.detail.error).toMatch(/550/);
   });
@@ -205,16 +207,16 @@ describeImap('IMAP source with SMTP transport', () => {
   test('largeMailIsStreamedFromImapIntoAFileAndFiledBesideSmallOnes', async () => {
     s = await setup();
     const pdf = Buffer.alloc(3 * 1024 * 1024, 7);
-    const big = complaintMail('big', {
-      headers: ['Content-Type: multipart/mixed; boundary="b"'],
-      body: ['--b', 'Content-Type: text/plain', '', 'Kontoutdrag bifogat.', '--b', 'Content-Type: application/pdf; name="utdrag.pdf"', 'Content-Transfer-Encoding: base64', '', pdf.toString('base64').replace(/.{76}/g, '$&\r\n'), '--b--'].join('\r\n'),
-    }).replace('Content-Type: text/plain; charset=utf-8\r\n', '');
+    const big = mailWithAttachment({ attachment: pdf, filename: 'utdrag.pdf' });
     await s.dovecot.appendMany([complaintMail('small1'), big, complaintMail('small2')]);
     const r = await s.world.cli(['run', '--once', '--json'], s.env);
     expect(JSON.parse(r.stdout)).toMatchObject({ filed: 3, quarantined: 0, sent: { sent: 3 } });
     const { store, close } = s.world.store();
     try {
-      const rows = store.db.prepare("SELECT r.path, r.size FROM inbound i JOIN raw_mail r ON r.sha256 = i.sha256 ORDER BY i.uid").all() as Array<{ path: string | null; size: number }>;
+      const rows = store.db.prepare('SELECT r.path, r.size FROM inbound i JOIN raw_mail r ON r.sha256 = i.sha256 ORDER BY i.uid').all() as Array<{
+        path: string | null;
+        size: number;
+      }>;
       expect(rows.map((x) => x.path !== null)).toEqual([false, true, false]);
       const att = store.db.prepare('SELECT size FROM attachments').all() as Array<{ size: number }>;
       expect(att).toEqual([{ size: pdf.length }]);

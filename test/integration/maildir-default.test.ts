@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeWorld, World, deliverToMaildir, complaintMail, waitFor, REPO } from '../support/world';
+import { makeWorld, World, deliverToMaildir, complaintMail, mailWithAttachment, waitFor, REPO } from '../support/world';
 import { parseHeaders } from '../support/smtp';
 
 const EXAMPLES = path.join(REPO, 'examples');
@@ -67,7 +67,12 @@ describe('embedded default (Maildir in, pickup out)', () => {
     expect((await w.cli(['run', '--once'])).code).toBe(0);
     expect((await w.cli(['run', '--once'])).code).toBe(0);
     expect(pickupFiles(w)).toHaveLength(1);
-    const outbox = JSON.parse((await w.cli(['outbox', '--json'])).stdout) as Array<{ status: string; attempts: number; template: string; templateVersion: string }>;
+    const outbox = JSON.parse((await w.cli(['outbox', '--json'])).stdout) as Array<{
+      status: string;
+      attempts: number;
+      template: string;
+      templateVersion: string;
+    }>;
     expect(outbox).toHaveLength(1);
     expect(outbox[0]).toMatchObject({ status: 'sent', attempts: 1, template: 'acknowledgement' });
     expect(outbox[0].templateVersion).toMatch(/^[0-9a-f]{12}$/);
@@ -168,27 +173,7 @@ describe('embedded default (Maildir in, pickup out)', () => {
 
   test('largeMailIsKeptAsAFileAndItsAttachmentUnderAGeneratedName', async () => {
     const pdf = crypto.randomBytes(3 * 1024 * 1024);
-    const raw = [
-      'From: Stor <stor@example.com>',
-      'To: klagomal@testfinans.se',
-      'Subject: Kontoutdrag bifogat',
-      'Message-ID: <large-1@example.com>',
-      'MIME-Version: 1.0',
-      'Content-Type: multipart/mixed; boundary="b"',
-      '',
-      '--b',
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      'Här är kontoutdraget som visar dragningen den 3 november 2026.',
-      '--b',
-      'Content-Type: application/pdf; name="../../../etc/passwd"',
-      'Content-Disposition: attachment; filename="../../../etc/passwd"',
-      'Content-Transfer-Encoding: base64',
-      '',
-      pdf.toString('base64').replace(/.{76}/g, '$&\r\n'),
-      '--b--',
-      '',
-    ].join('\r\n');
+    const raw = mailWithAttachment({ attachment: pdf, filename: '../../../etc/passwd', messageId: 'large-1@example.com' });
     deliverToMaildir(w.maildir, raw);
     expect((await w.cli(['run', '--once'])).code).toBe(0);
     const shown = JSON.parse((await w.cli(['case', 'show', 'KLG-' + new Date().getFullYear() + '-000001', '--json'])).stdout) as {
@@ -207,9 +192,19 @@ describe('embedded default (Maildir in, pickup out)', () => {
     const opened = jsonLines((await w.cli(['ingest', '--json', path.join(EXAMPLES, 'klagomal-paminnelseavgift.eml')])).stdout)[0];
     const number = opened.caseId as string;
     const reply = path.join(w.dir, 'reply.eml');
-    fs.writeFileSync(reply, complaintMail('r', { from: 'Anna Svensson <Anna.Svensson@EXAMPLE.com>', subject: `SV: [${number}] Vi har tagit emot ditt klagomål`, body: 'Här kommer kontoutdraget.' }));
+    fs.writeFileSync(
+      reply,
+      complaintMail('r', {
+        from: 'Anna Svensson <Anna.Svensson@EXAMPLE.com>',
+        subject: `SV: [${number}] Vi har tagit emot ditt klagomål`,
+        body: 'Här kommer kontoutdraget.',
+      }),
+    );
     const stranger = path.join(w.dir, 'stranger.eml');
-    fs.writeFileSync(stranger, complaintMail('s', { from: 'Okänd <someone@elsewhere.example>', subject: `Re: [${number}] hej`, body: 'Jag skriver i någon annans ärende.' }));
+    fs.writeFileSync(
+      stranger,
+      complaintMail('s', { from: 'Okänd <someone@elsewhere.example>', subject: `Re: [${number}] hej`, body: 'Jag skriver i någon annans ärende.' }),
+    );
     const [f, s] = jsonLines((await w.cli(['ingest', '--json', reply, stranger])).stdout);
     expect(f).toMatchObject({ kind: 'followup', caseId: number, action: 'attached' });
     expect(s).toMatchObject({ kind: 'complaint', action: 'opened' });
@@ -227,7 +222,10 @@ describe('embedded default (Maildir in, pickup out)', () => {
     const ack = parseHeaders(fs.readFileSync(path.join(w.pickup, pickupFiles(w)[0])));
     const ackId = ack.get('message-id')!;
     // Outlook-style: no tag in the subject, only In-Reply-To.
-    deliverToMaildir(w.maildir, complaintMail('3b', { from: 'Kund <kund3@example.com>', subject: 'Svar', headers: [`In-Reply-To: ${ackId}`, `References: ${ackId}`], body: 'Tack.' }));
+    deliverToMaildir(
+      w.maildir,
+      complaintMail('3b', { from: 'Kund <kund3@example.com>', subject: 'Svar', headers: [`In-Reply-To: ${ackId}`, `References: ${ackId}`], body: 'Tack.' }),
+    );
     await w.cli(['run', '--once']);
     const cases = JSON.parse((await w.cli(['cases', '--json'])).stdout) as unknown[];
     expect(cases).toHaveLength(1);

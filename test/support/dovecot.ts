@@ -464,9 +464,7 @@ class DovecotInstance implements DovecotServer {
         if (child.pid) signalGroup(child.pid, 'SIGTERM');
         this.child = undefined;
         untrack(this);
-        throw new Error(
-          `Dovecot exited during startup (code ${String(child.exitCode)}, signal ${String(child.signalCode)}).\n${this.logTail()}`,
-        );
+        throw new Error(`Dovecot exited during startup (code ${String(child.exitCode)}, signal ${String(child.signalCode)}).\n${this.logTail()}`);
       }
       const r = await probe(this.port, 1000);
       if (r === 'greeting') break;
@@ -680,8 +678,7 @@ class DovecotInstance implements DovecotServer {
     await this.stop();
     const dir = this.mailboxDir(mailbox);
     if (!fs.existsSync(dir)) throw new Error(`resetUidValidity: no Maildir folder for ${mailbox} at ${dir}`);
-    const doomed = (name: string): boolean =>
-      name === 'dovecot-uidlist' || name === 'dovecot-uidlist.lock' || name.startsWith('dovecot.index');
+    const doomed = (name: string): boolean => name === 'dovecot-uidlist' || name === 'dovecot-uidlist.lock' || name.startsWith('dovecot.index');
     for (const name of fs.readdirSync(dir)) {
       if (doomed(name)) fs.rmSync(path.join(dir, name), { force: true });
     }

@@ -127,10 +127,7 @@ if (!d.ok) {
       const tNotified = await within(exists, 2000, () => -1);
       expect(tNotified).toBeGreaterThan(0);
       // eslint-disable-next-line no-console
-      console.log(
-        `IDLE: EXISTS ${tNotified - tAppended} ms after APPEND completed ` +
-          `(${tNotified - t0} ms incl. connect+login of the appending client)`,
-      );
+      console.log(`IDLE: EXISTS ${tNotified - tAppended} ms after APPEND completed ` + `(${tNotified - t0} ms incl. connect+login of the appending client)`);
     } finally {
       await watcher.logout().catch(() => watcher.close());
     }
@@ -255,19 +252,19 @@ describe('SMTP receiver', () => {
 
   test('rejectNext: 451 at DATA and 550 at RCPT surface as nodemailer responseCode', async () => {
     rx.rejectNext(1, 451, 'Try again later');
-    await expect(
-      transport.sendMail({ from: 'klagomal@example.com', to: 'kund@example.se', subject: 'temp fail', text: 'x' }),
-    ).rejects.toMatchObject({ responseCode: 451 });
+    await expect(transport.sendMail({ from: 'klagomal@example.com', to: 'kund@example.se', subject: 'temp fail', text: 'x' })).rejects.toMatchObject({
+      responseCode: 451,
+    });
 
     rx.rejectNext(1, 550, 'No such user', 'rcpt');
-    await expect(
-      transport.sendMail({ from: 'klagomal@example.com', to: 'nobody@example.se', subject: 'perm fail', text: 'x' }),
-    ).rejects.toMatchObject({ responseCode: 550 });
+    await expect(transport.sendMail({ from: 'klagomal@example.com', to: 'nobody@example.se', subject: 'perm fail', text: 'x' })).rejects.toMatchObject({
+      responseCode: 550,
+    });
 
     rx.rejectNext(1, 550, 'Content rejected');
-    await expect(
-      transport.sendMail({ from: 'klagomal@example.com', to: 'kund@example.se', subject: 'perm fail data', text: 'x' }),
-    ).rejects.toMatchObject({ responseCode: 550 });
+    await expect(transport.sendMail({ from: 'klagomal@example.com', to: 'kund@example.se', subject: 'perm fail data', text: 'x' })).rejects.toMatchObject({
+      responseCode: 550,
+    });
 
     expect(rx.rejectedCount).toBe(3);
     expect(rx.messages).toHaveLength(2);

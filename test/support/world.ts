@@ -121,7 +121,10 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | null | 
 }
 
 /** A small complaint mail with a unique Message-ID. */
-export function complaintMail(n: number | string, opts: { from?: string; subject?: string; body?: string; headers?: string[]; messageId?: string | null } = {}): string {
+export function complaintMail(
+  n: number | string,
+  opts: { from?: string; subject?: string; body?: string; headers?: string[]; messageId?: string | null } = {},
+): string {
   const from = opts.from ?? `Kund ${n} <kund${n}@example.com>`;
   const lines = [
     `From: ${from}`,
@@ -148,4 +151,29 @@ export async function waitForAsync<T>(what: string, fn: () => Promise<T | undefi
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** A complaint with one base64 attachment (for large-mail and attachment tests, and the benchmark). */
+export function mailWithAttachment(opts: { attachment: Buffer; filename: string; from?: string; subject?: string; messageId?: string; text?: string }): string {
+  return [
+    `From: ${opts.from ?? 'Stor Bilaga <stor@example.com>'}`,
+    'To: klagomal@testfinans.se',
+    `Subject: ${opts.subject ?? 'Klagomål med kontoutdrag'}`,
+    `Message-ID: <${opts.messageId ?? `attachment-${Math.random().toString(36).slice(2)}@example.com`}>`,
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b"',
+    '',
+    '--b',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    opts.text ?? 'Hej, här är kontoutdraget som visar att avgiften på 60 kr drogs den 3 november 2026.',
+    '--b',
+    `Content-Type: application/pdf; name="${opts.filename}"`,
+    `Content-Disposition: attachment; filename="${opts.filename}"`,
+    'Content-Transfer-Encoding: base64',
+    '',
+    opts.attachment.toString('base64').replace(/.{76}/g, '$&\r\n'),
+    '--b--',
+    '',
+  ].join('\r\n');
 }

@@ -89,8 +89,20 @@ describe('decideAcknowledgement', () => {
     ['no address', customer({ address: null, addressSource: 'none' }), 0, cfg, /no usable sender address/],
     ['our own address', customer({ address: 'klagomal@exempelfinans.se' }), 0, cfg, /our own complaints address/],
     // A Reply-To of "Klagomal@..." is still us, as the parser gives it (src/parse/parse.ts normalises addresses).
-    ['our own address, capitalised, as parsed', customer({ address: normaliseAddress('Klagomal@Exempelfinans.se'), addressSource: 'reply-to' }), 0, cfg, /our own complaints address/],
-    ['our own address in a config with capitals', customer({ address: 'klagomal@exempelfinans.se' }), 0, config({ firm: { name: 'Exempelfinans AB', complaintsAddress: 'Klagomal@Exempelfinans.se' } }), /our own complaints address/],
+    [
+      'our own address, capitalised, as parsed',
+      customer({ address: normaliseAddress('Klagomal@Exempelfinans.se'), addressSource: 'reply-to' }),
+      0,
+      cfg,
+      /our own complaints address/,
+    ],
+    [
+      'our own address in a config with capitals',
+      customer({ address: 'klagomal@exempelfinans.se' }),
+      0,
+      config({ firm: { name: 'Exempelfinans AB', complaintsAddress: 'Klagomal@Exempelfinans.se' } }),
+      /our own complaints address/,
+    ],
     ['cap reached', customer(), 3, cfg, /maxPerAddressPer24h = 3/],
     ['cap exceeded', customer(), 50, cfg, /already got 50 automatic mails/],
     ['lower configured cap', customer(), 1, config({ acknowledgement: { maxPerAddressPer24h: 1 } }), /maxPerAddressPer24h = 1/],

@@ -7,17 +7,7 @@
  * A wrong due date is a regulatory breach (the firm promises an answer by a date), so the
  * worked examples below are the ones a compliance officer would check by hand.
  */
-import {
-  BusinessCalendar,
-  LocalDate,
-  addDays,
-  easterSunday,
-  isoDate,
-  localDateOf,
-  parseIsoDate,
-  swedishHolidays,
-  weekday,
-} from '../../src/deadlines/calendar';
+import { BusinessCalendar, LocalDate, addDays, easterSunday, isoDate, localDateOf, parseIsoDate, swedishHolidays, weekday } from '../../src/deadlines/calendar';
 import { computeDue, DeadlineRule, describeRule, formatStockholm } from '../../src/deadlines/rules';
 
 // ---------------------------------------------------------------------------------------------

@@ -281,7 +281,12 @@ describe('customerOf', () => {
   });
 
   test('mailWithoutSenderCrashesOrGetsAddress', () => {
-    expect(customerOf(mail({ from: null }), STAFF)).toEqual({ address: null, name: null, addressSource: 'none', doNotAutoReply: 'the mail has no usable sender address' });
+    expect(customerOf(mail({ from: null }), STAFF)).toEqual({
+      address: null,
+      name: null,
+      addressSource: 'none',
+      doNotAutoReply: 'the mail has no usable sender address',
+    });
     expect(customerOf(mail({ from: null, replyTo: 'karin@example.com' }), STAFF)).toMatchObject({ address: 'karin@example.com', addressSource: 'reply-to' });
   });
 

@@ -52,7 +52,15 @@ describe('readComplaintFields: whole complaints', () => {
   test('emptyComplaintNotAskedForEverything', () => {
     const f = readComplaintFields('', '', null);
     expect(f.missing).toEqual([...COMPLAINT_ITEMS]);
-    expect(f).toMatchObject({ contactName: null, phones: [], category: null, incidentDateText: null, descriptionWords: 0, compensationMentioned: false, amountsSek: [] });
+    expect(f).toMatchObject({
+      contactName: null,
+      phones: [],
+      category: null,
+      incidentDateText: null,
+      descriptionWords: 0,
+      compensationMentioned: false,
+      amountsSek: [],
+    });
   });
 
   test('shortComplaintAskedForWrongItems', () => {

@@ -83,7 +83,16 @@ describe('parseConfig: a valid config', () => {
     ['none', 25],
   ])('smtpDefaultPortWrongForTls %s', (tls, port) => {
     const c = parseConfig(minimal({ transport: { type: 'smtp', host: 'smtp.exempelfinans.se', tls } }), FILE);
-    expect(c.transport).toEqual({ type: 'smtp', host: 'smtp.exempelfinans.se', port, tls, tlsRejectUnauthorized: true, user: null, passwordEnv: null, maxConnections: 3 });
+    expect(c.transport).toEqual({
+      type: 'smtp',
+      host: 'smtp.exempelfinans.se',
+      port,
+      tls,
+      tlsRejectUnauthorized: true,
+      user: null,
+      passwordEnv: null,
+      maxConnections: 3,
+    });
   });
 
   test('relativePathsResolvedAgainstWorkingDirectoryInsteadOfConfigFolder', () => {
@@ -102,7 +111,9 @@ describe('parseConfig: a valid config', () => {
 
   test('staffListsNotNormalised', () => {
     const c = parseConfig(
-      minimal({ firm: { name: 'X', complaintsAddress: 'klagomal@x.se', staffAddresses: [' Anna@X.se '], staffDomains: ['@X.SE'], formAddresses: ['Form@Web.example'] } }),
+      minimal({
+        firm: { name: 'X', complaintsAddress: 'klagomal@x.se', staffAddresses: [' Anna@X.se '], staffDomains: ['@X.SE'], formAddresses: ['Form@Web.example'] },
+      }),
       FILE,
     );
     expect(c.firm.staffAddresses).toEqual(['anna@x.se']);
@@ -195,12 +206,27 @@ describe('parseConfig: problems', () => {
   test.each<[string, Record<string, unknown>, string, string]>([
     ['port too big', { sources: [imapSource({ port: 70000 })] }, 'sources[0].port', 'from 1 to 65535'],
     ['port fraction', { sources: [imapSource({ port: 993.5 })] }, 'sources[0].port', 'from 1 to 65535'],
-    ['hours deadline too long', { acknowledgement: { answerWithin: { unit: 'hours', amount: 9000 } } }, 'acknowledgement.answerWithin.amount', 'from 1 to 8784'],
-    ['days deadline too long', { acknowledgement: { answerWithin: { unit: 'businessDays', amount: 400 } } }, 'acknowledgement.answerWithin.amount', 'from 1 to 366'],
+    [
+      'hours deadline too long',
+      { acknowledgement: { answerWithin: { unit: 'hours', amount: 9000 } } },
+      'acknowledgement.answerWithin.amount',
+      'from 1 to 8784',
+    ],
+    [
+      'days deadline too long',
+      { acknowledgement: { answerWithin: { unit: 'businessDays', amount: 400 } } },
+      'acknowledgement.answerWithin.amount',
+      'from 1 to 366',
+    ],
     ['bad address', { firm: { name: 'X', complaintsAddress: 'not an address' } }, 'firm.complaintsAddress', 'an e-mail address like'],
     ['bad env name', { sources: [imapSource({ passwordEnv: 'my password' })] }, 'sources[0].passwordEnv', 'an environment variable name'],
     ['bad prefix', { cases: { prefix: 'klg' } }, 'cases.prefix', '1-10 capital letters'],
-    ['bad staff address', { firm: { name: 'X', complaintsAddress: 'k@x.se', staffAddresses: ['anna'] } }, 'firm.staffAddresses[0]', 'expected an e-mail address'],
+    [
+      'bad staff address',
+      { firm: { name: 'X', complaintsAddress: 'k@x.se', staffAddresses: ['anna'] } },
+      'firm.staffAddresses[0]',
+      'expected an e-mail address',
+    ],
     ['bool as text', { acknowledgement: { enabled: 'yes' } }, 'acknowledgement.enabled', 'expected true or false, got "yes"'],
     ['empty sources', { sources: [] }, 'sources', 'at least one source'],
     ['sources not a list', { sources: { type: 'maildir' } }, 'sources', 'expected a list of objects'],
@@ -212,7 +238,9 @@ describe('parseConfig: problems', () => {
   test('missingRequiredKeysNotEachReported', () => {
     const err = problemsOf({ sources: [{ type: 'imap' }] });
     const keys = err.problems.map((p) => p.key);
-    expect(keys).toEqual(expect.arrayContaining(['firm', 'firm.name', 'firm.complaintsAddress', 'sources[0].host', 'sources[0].user', 'sources[0].passwordEnv']));
+    expect(keys).toEqual(
+      expect.arrayContaining(['firm', 'firm.name', 'firm.complaintsAddress', 'sources[0].host', 'sources[0].user', 'sources[0].passwordEnv']),
+    );
   });
 
   test('duplicateSourceNamesAccepted', () => {

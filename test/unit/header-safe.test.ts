@@ -91,7 +91,7 @@ describe('messageIdList', () => {
     ['commas (some clients)', '<a@x.se>, <b@y.se>', ['a@x.se', 'b@y.se']],
     ['duplicates dropped, order kept', '<a@x.se> <b@y.se> <a@x.se>', ['a@x.se', 'b@y.se']],
     ['several header lines', ['<a@x.se>', '<b@y.se> <c@z.se>'], ['a@x.se', 'b@y.se', 'c@z.se']],
-    ['In-Reply-To with a comment', '<a@x.se> (Karin Kund\'s message of 3 Nov)', ['a@x.se']],
+    ['In-Reply-To with a comment', "<a@x.se> (Karin Kund's message of 3 Nov)", ['a@x.se']],
     ['bad id among good ones', '<a@x.se> <bad id@x.se> <c@z.se>', ['a@x.se', 'c@z.se']],
     ['bracketless fallback', 'a@x.se b@y.se', ['a@x.se', 'b@y.se']],
     ['bracketless garbage', 'hello world', []],

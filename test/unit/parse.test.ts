@@ -94,7 +94,20 @@ describe('parseMail: attachments', () => {
       '',
       'samma innehåll',
     ];
-    const raw = eml([...HEADERS, 'Subject: x', 'Content-Type: multipart/mixed; boundary="B"', '', '--B', 'Content-Type: text/plain', '', 'Hej', ...part('a.txt'), ...part('b.txt'), '--B--', '']);
+    const raw = eml([
+      ...HEADERS,
+      'Subject: x',
+      'Content-Type: multipart/mixed; boundary="B"',
+      '',
+      '--B',
+      'Content-Type: text/plain',
+      '',
+      'Hej',
+      ...part('a.txt'),
+      ...part('b.txt'),
+      '--B--',
+      '',
+    ]);
     const m = await parseMail(raw, { dataDir });
     expect(m.attachments).toHaveLength(2);
     expect(m.attachments[0].sha256).toBe(m.attachments[1].sha256);
@@ -247,15 +260,7 @@ describe('parseMail: headers', () => {
   });
 
   test('addressesNotNormalised', async () => {
-    const raw = eml([
-      ...HEADERS,
-      'Reply-To: "Karin" <karin@jobbet.example>',
-      'Cc: a@x.se, Grupp: b@y.se, c@z.se;',
-      'Subject: x',
-      '',
-      'x',
-      '',
-    ]);
+    const raw = eml([...HEADERS, 'Reply-To: "Karin" <karin@jobbet.example>', 'Cc: a@x.se, Grupp: b@y.se, c@z.se;', 'Subject: x', '', 'x', '']);
     const m = await parseMail(raw, { dataDir });
     expect(m.from).toEqual({ address: 'karin.kund@example.com', name: 'Karin Kund' });
     expect(m.replyTo).toEqual({ address: 'karin@jobbet.example', name: 'Karin' });

@@ -1,0 +1,67 @@
+/**
+ * Content-addressed files: a stream is written to a temporary file while its sha256 is
+ * computed, fsynced, then renamed to a name derived from the hash (and the folder fsynced).
+ * Used for large raw mails and for attachments. The same content always lands on the same
+ * name, so writing it again after a crash or a retry is harmless.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable, Transform, TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ensureDir, fsyncDir } from './durable-file';
+
+export interface SpooledFile {
+  readonly tmpPath: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+class Hasher extends Transform {
+  readonly hash = crypto.createHash('sha256');
+  size = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+/** Stream `source` into a new fsynced file in `tmpDir`, hashing it on the way. */
+export async function spoolToTemp(tmpDir: string, source: Readable): Promise<SpooledFile> {
+  ensureDir(tmpDir);
+  const tmpPath = path.join(tmpDir, `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
+  const hasher = new Hasher();
+  try {
+    await pipeline(source, hasher, fs.createWriteStream(tmpPath, { mode: 0o600 }));
+    const fd = fs.openSync(tmpPath, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    fs.rmSync(tmpPath, { force: true });
+    throw err;
+  }
+  return { tmpPath, sha256: hasher.hash.digest('hex'), size: hasher.size };
+}
+
+/** Move a spooled file to `finalPath` durably; when that content is there already, drop the copy. */
+export function commitSpooled(spooled: SpooledFile, finalPath: string): void {
+  ensureDir(path.dirname(finalPath));
+  if (fs.existsSync(finalPath)) fs.rmSync(spooled.tmpPath, { force: true });
+  else fs.renameSync(spooled.tmpPath, finalPath);
+  fsyncDir(path.dirname(finalPath));
+}
+
+/** Remove every file in a spool folder (left by a crash mid-write). */
+export function sweepSpool(tmpDir: string): number {
+  if (!fs.existsSync(tmpDir)) return 0;
+  let n = 0;
+  for (const name of fs.readdirSync(tmpDir)) {
+    fs.rmSync(path.join(tmpDir, name), { force: true });
+    n++;
+  }
+  return n;
+}
