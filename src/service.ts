@@ -18,7 +18,10 @@ import { TemplateSet } from './reply/templates';
 import { createTransport, Transport } from './reply/transport';
 import { OutboxSender, SendPassResult } from './reply/outbox-sender';
 import { Processor, ProcessResult } from './pipeline/processor';
-import { BusinessCalendar } from './deadlines/calendar';
+import { BusinessCalendar, TIME_ZONE } from './deadlines/calendar';
+import { calendarsFor } from './deadlines/deadlines';
+import { EscalationPass, EscalationPassResult } from './deadlines/escalation-pass';
+import cron, { ScheduledTask } from 'node-cron';
 import { MaildirSource } from './ingest/maildir';
 import { ImapSource } from './ingest/imap';
 import type { MailSource, PollStats } from './ingest/source';
@@ -30,12 +33,14 @@ import { Wakeup } from './util/wakeup';
 import { ensureDir } from './util/durable-file';
 import { sweepSpool } from './util/content-file';
 import { sweepRawSpool } from './ingest/raw-files';
+import { milestonesForSentMail } from './cases/milestones';
 import path from 'node:path';
 
 export interface OnceSummary {
   readonly sources: Record<string, PollStats | { error: string }>;
   readonly filed: number;
   readonly quarantined: number;
+  readonly escalation: EscalationPassResult | null;
   readonly sent: SendPassResult;
 }
 
@@ -44,6 +49,8 @@ export class Service {
   readonly store: Store;
   readonly templates: TemplateSet;
   readonly processor: Processor;
+  readonly calendar: BusinessCalendar;
+  readonly escalation: EscalationPass;
   private transport: Transport | null = null;
 
   constructor(
@@ -57,8 +64,10 @@ export class Service {
     this.db = openDatabase(config.database);
     this.store = new Store(this.db);
     this.templates = TemplateSet.load(config.templates);
-    const calendar = new BusinessCalendar();
-    this.processor = new Processor(this.store, config, this.templates, calendar, clock, log);
+    const calendars = calendarsFor(config.deadlines);
+    this.calendar = calendars.firm;
+    this.processor = new Processor(this.store, config, this.templates, calendars, clock, log);
+    this.escalation = new EscalationPass(this.store, config, this.templates, this.calendar, log.child({ stage: 'escalation' }));
   }
 
   private sources(): MailSource[] {
@@ -71,7 +80,7 @@ export class Service {
 
   private sender(): OutboxSender {
     if (!this.transport) this.transport = createTransport(this.config.transport);
-    return new OutboxSender(this.store, this.transport, this.config, this.clock, this.log);
+    return new OutboxSender(this.store, this.transport, this.config, this.clock, this.log, (row, at) => milestonesForSentMail(this.store, row, at));
   }
 
   /** Fail fast on what an operator must fix: secrets missing, the transport unusable. */
@@ -104,13 +113,23 @@ export class Service {
       }
     }
     const results = await this.process();
+    const escalation = this.config.deadlines.escalation.enabled ? this.escalate(this.clock()) : null;
     const sent = await this.sender().sendDue();
     return {
       sources,
       filed: results.filter((r) => r.kind !== 'quarantined').length,
       quarantined: results.filter((r) => r.kind === 'quarantined').length,
+      escalation,
       sent,
     };
+  }
+
+  /** One escalation pass as of `now` (the clock for the service, any instant for `klagomal escalate`). */
+  escalate(now: Date, opts: { dryRun?: boolean } = {}): EscalationPassResult {
+    const r = this.escalation.run(now, opts);
+    if (r.escalated > 0 || r.digest)
+      this.log.info('escalation pass', { escalated: r.escalated, skipped: r.skipped, breaches: r.breaches, notices: r.notices, digest: r.digest });
+    return r;
   }
 
   /** Run until `signal` aborts. Resolves after a clean shutdown. */
@@ -152,12 +171,30 @@ export class Service {
       }
     })();
 
+    // Deadlines: a catch-up pass now (a deadline may have passed while we were down), then on
+    // the configured schedule. The database makes each warning happen once, whatever the timing.
+    let escalationTask: ScheduledTask | null = null;
+    if (this.config.deadlines.escalation.enabled) {
+      const pass = (): void => {
+        try {
+          const r = this.escalate(this.clock());
+          if (r.notices > 0 || r.digest) sendWake.notify();
+        } catch (err) {
+          this.log.error('escalation pass failed', { error: errorChain(err) });
+        }
+      };
+      pass();
+      escalationTask = cron.schedule(this.config.deadlines.escalation.schedule, pass, { timezone: TIME_ZONE, noOverlap: true, name: 'escalation' });
+      signal.addEventListener('abort', () => void escalationTask?.stop(), { once: true });
+    }
+
     this.log.info('klagomal started', {
       sources: this.config.sources.map((s) => `${s.name}(${s.type})`).join(','),
       transport: this.config.transport.type,
       database: this.config.database,
     });
     await Promise.all([...sourceLoops, processLoop, sendLoop]);
+    await escalationTask?.destroy();
     this.log.info('klagomal stopped cleanly');
   }
 

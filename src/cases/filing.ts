@@ -21,7 +21,11 @@ import { caseNumbersInSubject } from '../classify/thread';
 import { detectLanguage } from '../parse/language';
 import { readComplaintFields } from '../parse/complaint-fields';
 import { buildAcknowledgement, decideAcknowledgement } from '../reply/acknowledgement';
-import { computeDue, describeRule, formatStockholm } from '../deadlines/rules';
+import { describeRule, formatStockholm } from '../deadlines/rules';
+import { CALENDAR_VERSION, CaseDeadline, Calendars, computeCaseDeadlines } from '../deadlines/deadlines';
+import { escalationLevels } from '../deadlines/escalation';
+import { nextContactOfficer } from './assignment';
+import { milestonesForOfficerAnswer } from './milestones';
 import { localDateOf } from '../deadlines/calendar';
 import { toInstant } from '../util/clock';
 import { errorChain } from '../util/log';
@@ -44,6 +48,7 @@ export interface FilingContext {
   readonly config: Config;
   readonly templates: TemplateSet;
   readonly calendar: BusinessCalendar;
+  readonly calendars: Calendars;
   readonly log: Logger;
 }
 
@@ -109,14 +114,17 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   const receivedAt = new Date(inbound.received_at);
   let caseId: number | null = null;
   let caseNumber: string | null = null;
-  let answerDue: { at: Date; rule: typeof config.acknowledgement.answerWithin } | null = null;
+  let answerDue: CaseDeadline | null = null;
   const fields = c.kind === 'complaint' ? readComplaintFields(mail.text, mail.subject, c.customer.name) : null;
 
   if (c.kind === 'complaint') {
     // The case year is the Stockholm year in which the mail reached the firm.
     caseNumber = store.nextCaseNumber(config.cases.prefix, localDateOf(receivedAt).y);
+    const contact = nextContactOfficer(store, config.officers);
     caseId = store.insertCase({
       number: caseNumber,
+      category: fields!.category,
+      contactOfficer: contact?.address ?? null,
       customerAddress: c.customer.address,
       customerName: c.customer.name,
       subject: mail.subject || null,
@@ -135,16 +143,48 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
       toState: 'new',
       detail: { number: caseNumber, reason: c.reason, refersToCaseId: c.refersToCaseId, customerAddressSource: c.customer.addressSource },
     });
-    const rule = config.acknowledgement.answerWithin;
-    answerDue = { at: computeDue(receivedAt, rule, ctx.calendar), rule };
-    store.setDeadline(caseId, 'answer', toInstant(answerDue.at), { ...rule, source: 'acknowledgement.answerWithin' }, inbound.received_at);
-    store.appendEvent({
-      at,
-      caseId,
-      actor: 'system',
-      type: 'deadline-set',
-      detail: { milestone: 'answer', dueAt: formatStockholm(answerDue.at), rule: describeRule(rule), from: inbound.received_at },
-    });
+    if (contact) {
+      store.appendEvent({
+        at,
+        caseId,
+        actor: 'system',
+        type: 'contact-assigned',
+        detail: { officer: contact.address, name: contact.name, rule: 'round-robin' },
+      });
+    }
+    // Every deadline from receipt (not from filing: a mail that waited in quarantine keeps its
+    // clock), stored with its inputs so that it can be computed again.
+    for (const d of computeCaseDeadlines(receivedAt, fields!.category, config.deadlines, ctx.calendars)) {
+      const levels = escalationLevels(d.dueAt, d.rule.unit, config.deadlines.escalation, ctx.calendar);
+      store.setDeadline({
+        caseId,
+        milestone: d.milestone,
+        dueAt: toInstant(d.dueAt),
+        rule: { ...d.rule },
+        computedFrom: inbound.received_at,
+        policy: d.policy,
+        source: d.source,
+        configVersion: config.deadlines.version,
+        calendarVersion: CALENDAR_VERSION,
+        // finalAnswerMax is a limit for holding replies, not a deadline to chase on its own.
+        nextEscalationAt: d.milestone === 'finalAnswerMax' ? null : toInstant(levels[0].at),
+      });
+      store.appendEvent({
+        at,
+        caseId,
+        actor: 'system',
+        type: 'deadline-set',
+        detail: {
+          milestone: d.milestone,
+          dueAt: formatStockholm(d.dueAt),
+          rule: describeRule(d.rule),
+          policy: d.policy,
+          source: d.source,
+          from: inbound.received_at,
+        },
+      });
+      if (d.milestone === 'finalAnswer') answerDue = d;
+    }
   } else {
     caseId = c.caseId;
     caseNumber = caseId !== null ? (store.caseById(caseId)?.number ?? null) : null;
@@ -171,6 +211,10 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
     createdAt: at,
   });
   for (const a of mail.attachments) store.insertAttachment(messageRow, a);
+  if (c.kind === 'officer' && caseId !== null) {
+    const customer = store.caseById(caseId)?.customer_address;
+    if (customer && [...mail.to, ...mail.cc].some((a) => a.address === customer)) milestonesForOfficerAnswer(store, caseId, at, mail.messageId);
+  }
   store.setInboundFiled(inbound.id, c.kind, c.reason, mail.messageId, caseId, null, at);
   store.appendEvent({
     at,
@@ -188,7 +232,8 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   });
 
   let acknowledgementQueued = false;
-  if (c.kind === 'complaint' && caseId !== null && caseNumber !== null && answerDue && fields) {
+  if (c.kind === 'complaint' && caseId !== null && caseNumber !== null && answerDue !== null && fields) {
+    const due: CaseDeadline = answerDue;
     const since = toInstant(new Date(now.getTime() - 24 * 3600_000));
     const decision = decideAcknowledgement(c.customer, c.customer.address ? store.countOutboxTo(c.customer.address, since) : 0, config);
     if (decision.send) {
@@ -204,8 +249,8 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
             customerMessageId: mail.messageId,
             customerReferences: mail.references,
             receivedAt,
-            answerDueAt: answerDue.at,
-            answerRule: answerDue.rule,
+            answerDueAt: due.dueAt,
+            answerRule: due.rule,
             fields,
             now,
           },

@@ -13,8 +13,8 @@ export const CASE_STATUSES: readonly CaseStatus[] = ['new', 'in-progress', 'awai
 export type MailKind = 'complaint' | 'followup' | 'officer' | 'autoreply' | 'bounce' | 'bulk' | 'duplicate';
 export const MAIL_KINDS: readonly MailKind[] = ['complaint', 'followup', 'officer', 'autoreply', 'bounce', 'bulk', 'duplicate'];
 
-/** Kinds of mail we send. Each (case, kind) is sent at most once where the kind says so. */
-export type OutboundKind = 'acknowledgement';
+/** Kinds of mail we send (each is also the name of its template). */
+export type OutboundKind = 'acknowledgement' | 'delay-notice' | 'escalation-warning' | 'breach-notice' | 'manager-digest';
 
 export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed';
 
@@ -26,13 +26,22 @@ export type EventType =
   | 'duplicate-recorded'
   | 'quarantined'
   | 'quarantine-retried'
+  | 'quarantine-released'
+  | 'source-reset'
+  | 'mail-requeued'
   | 'deadline-set'
   | 'acknowledgement-queued'
   | 'acknowledgement-suppressed'
   | 'mail-send-attempt'
   | 'mail-sent'
   | 'mail-send-retry'
-  | 'mail-send-failed';
+  | 'mail-send-failed'
+  | 'contact-assigned'
+  | 'milestone-met'
+  | 'deadline-extended'
+  | 'deadline-escalated'
+  | 'deadline-breached'
+  | 'delay-notice-queued';
 
 /** Who caused an event: the system itself, a source poller, an operator at the command line. */
-export type Actor = 'system' | `source:${string}` | 'operator' | 'sender';
+export type Actor = 'system' | `source:${string}` | 'operator' | 'sender' | 'escalation' | `officer:${string}`;

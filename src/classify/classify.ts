@@ -114,7 +114,11 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
   }
 
   const machine = machineSignal(mail);
-  if (machine) return { kind: machine.kind, reason: machine.reason, caseId: linkedCase };
+  // Strong evidence decides; weak evidence decides only on a case thread, where the mail is
+  // attached to its case either way and so cannot be lost.
+  if (machine && (machine.strength === 'strong' || linkedCase !== null)) return { kind: machine.kind, reason: machine.reason, caseId: linkedCase };
+  // Weak evidence never takes a complaint away: it only holds back the automatic answer.
+  const weak = machine ? `it may be an automatic mail (${machine.reason}): filed for a person to judge, not acknowledged` : null;
 
   const sender = mail.from?.address ?? null;
   const senderIsStaff = isStaff(sender, staff);
@@ -142,7 +146,7 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
     return {
       kind: 'complaint',
       reason: `tag of case ${thread.number} from a sender who is neither its customer nor staff: filed as a new case referring to it`,
-      customer: customerOf(mail, staff),
+      customer: holdBack(customerOf(mail, staff), weak),
       refersToCaseId: thread.caseId,
       fromStaff: false,
     };
@@ -160,11 +164,15 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
   }
   return {
     kind: 'complaint',
-    reason: 'a new mail from a person, on no existing case',
-    customer,
+    reason: weak ? `a new mail on no existing case; ${weak}` : 'a new mail from a person, on no existing case',
+    customer: holdBack(customer, weak),
     refersToCaseId: null,
     fromStaff: false,
   };
+}
+
+function holdBack(customer: Customer, reason: string | null): Customer {
+  return reason && !customer.doNotAutoReply ? { ...customer, doNotAutoReply: reason } : customer;
 }
 
 export const OPENS_CASE: ReadonlySet<MailKind> = new Set(['complaint']);

@@ -119,9 +119,11 @@ const run: Command = {
   },
 };
 
+/** One `ingest --json` line: what happened to one file (or to one retried quarantined mail). */
 function ingestLine(file: string, r: ProcessResult | undefined, store: Store, inboundId: number) {
-  if (r && r.kind === 'quarantined')
-    return { file, inbound: inboundId, messageId: null, kind: 'quarantined', caseId: null, action: 'quarantined', error: r.error };
+  if (r && r.kind === 'quarantined') {
+    return { file, inbound: inboundId, messageId: null, kind: 'quarantined', caseId: null, action: 'quarantined', reason: r.error, acknowledgement: null };
+  }
   if (r) {
     return {
       file,
@@ -134,16 +136,30 @@ function ingestLine(file: string, r: ProcessResult | undefined, store: Store, in
       acknowledgement: r.kind === 'complaint' ? (r.acknowledgementQueued ? 'queued' : 'suppressed') : null,
     };
   }
-  // Filed by another process (a running service) between our store and our processing.
+  // Filed by another process (a running service) between our store and our processing: report
+  // what the database says, in the same terms.
   const row = store.inbound(inboundId)!;
+  const quarantined = row.state === 'quarantined';
+  const kind = quarantined ? 'quarantined' : row.kind;
+  const caseNumber = row.case_id ? (store.caseById(row.case_id)?.number ?? null) : null;
+  const action = quarantined
+    ? 'quarantined'
+    : row.kind === 'duplicate'
+      ? 'skipped'
+      : row.kind === 'complaint'
+        ? 'opened'
+        : caseNumber
+          ? 'attached'
+          : 'recorded';
   return {
     file,
     inbound: inboundId,
     messageId: row.message_id,
-    kind: row.state === 'quarantined' ? 'quarantined' : row.kind,
-    caseId: row.case_id ? (store.caseById(row.case_id)?.number ?? null) : null,
-    action: row.state === 'quarantined' ? 'quarantined' : row.kind === 'duplicate' ? 'skipped' : 'filed',
-    reason: row.reason,
+    kind,
+    caseId: caseNumber,
+    action,
+    reason: quarantined ? (store.quarantineEntry(inboundId)?.error ?? null) : row.reason,
+    acknowledgement: null,
   };
 }
 
@@ -187,7 +203,7 @@ const ingest: Command = {
         const line = ingestLine(s.file, byId.get(s.id), service.store, s.id);
         if (line.kind === 'quarantined') failures++;
         if (values.json) io.out(JSON.stringify(line));
-        else io.out(`${s.file}: ${line.kind}${line.caseId ? ` ${line.caseId}` : ''} (${line.action})${'error' in line ? `: ${line.error}` : ''}`);
+        else io.out(`${s.file}: ${line.kind}${line.caseId ? ` ${line.caseId}` : ''} (${line.action})${line.kind === 'quarantined' ? `: ${line.reason}` : ''}`);
       }
     } finally {
       service.close();
@@ -362,7 +378,6 @@ const quarantine: Command = {
       });
       if (!queued) throw new NotFound(`mail ${id} is not in quarantine`);
       const [r] = await service.process({ only: new Set([id]) });
-      if (r && r.kind !== 'quarantined') store.releaseQuarantine(id, toInstant(new Date()));
       const line = ingestLine(`inbound:${id}`, r, store, id);
       io.out(
         values.json

@@ -3,7 +3,7 @@
  * which checks every key and reports all problems at once; the rest of the program can
  * trust every field here. Defaults are documented next to each field and in the README.
  */
-import type { DeadlineRule } from '../deadlines/rules';
+import type { Policy } from '../deadlines/policy';
 
 export type Language = 'sv' | 'en';
 export const LANGUAGES: readonly Language[] = ['sv', 'en'];
@@ -71,6 +71,46 @@ export interface SmtpTransportConfig {
 
 export type TransportConfig = PickupTransportConfig | SmtpTransportConfig;
 
+export type OfficerRole = 'officer' | 'manager';
+export const OFFICER_ROLES: readonly OfficerRole[] = ['officer', 'manager'];
+
+export interface Officer {
+  readonly name: string;
+  readonly address: string;
+  readonly role: OfficerRole;
+}
+
+export interface EscalationConfig {
+  /** Run escalation passes and digests at all (default true). */
+  readonly enabled: boolean;
+  /** node-cron expression for the escalation pass (default every 5 minutes). */
+  readonly schedule: string;
+  /** Warn the contact person this many business days before a day-based deadline (default [2, 1]). */
+  readonly warnBusinessDays: readonly number[];
+  /** Warn the contact person this many hours before an hour-based deadline (default [4]). */
+  readonly warnHours: readonly number[];
+  /** Notify the manager this many business days before a day-based deadline (default 1); the manager is always told of a breach. */
+  readonly managerBusinessDays: number;
+  /** Local time (Europe/Stockholm) of the manager's daily digest, "HH:MM", or null for none (default "07:30"). */
+  readonly digestTime: string | null;
+  /** A notice sent this many minutes after its moment says it is late (default 15). */
+  readonly lateAfterMinutes: number;
+}
+
+export interface DeadlinesConfig {
+  /** Policies that apply to every case, by name (default ["promise-24h-14d"]). */
+  readonly policies: readonly string[];
+  /** Extra policies by complaint category (default {"payments": ["psd2"]}). */
+  readonly byCategory: Readonly<Record<string, readonly string[]>>;
+  /** Every policy that can be named: the presets and the firm's own ("custom"). */
+  readonly definitions: Readonly<Record<string, Policy>>;
+  /** Days the firm is closed besides Swedish holidays, "YYYY-MM-DD" (default []). */
+  readonly extraClosedDates: readonly string[];
+  readonly escalation: EscalationConfig;
+  /** Short hash of the deadline configuration, stored with every computed deadline. */
+  readonly version: string;
+}
+
 export interface Config {
   /** Absolute path of the file this was read from (for error messages). */
   readonly file: string;
@@ -107,12 +147,17 @@ export interface Config {
     readonly enabled: boolean;
     /** Cap on automatic mail to one address per 24 hours (default 3). */
     readonly maxPerAddressPer24h: number;
-    /** When the customer can expect an answer (default 14 calendar days). */
-    readonly answerWithin: DeadlineRule;
   };
+  /** The people who handle complaints. A manager is the firm's klagomålsansvarig. */
+  readonly officers: readonly Officer[];
+  readonly deadlines: DeadlinesConfig;
   readonly outbox: {
-    /** Attempts before a mail is marked failed (default 8). */
-    readonly maxAttempts: number;
+    /**
+     * A mail that still fails temporarily this long after it was queued is marked failed
+     * (default 120 hours = 5 days, as mail servers do). Counted in time, not attempts, so that
+     * an SMTP outage or an expired password does not burn queued acknowledgements.
+     */
+    readonly giveUpAfterHours: number;
     /** First retry delay; doubles per attempt, with jitter (default 30). */
     readonly retryBaseSeconds: number;
     /** Longest retry delay (default 3600). */

@@ -9,10 +9,14 @@
  *   config/prod.json: sources[0].port: expected a whole number from 1 to 65535, got "abc"
  * Unknown keys are problems too (a typo must not silently fall back to a default).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Config, LANGUAGES, Language, SourceConfig, TLS_MODES, TlsMode, TransportConfig } from './config';
+import cron from 'node-cron';
+import { Config, DeadlinesConfig, LANGUAGES, Language, Officer, OFFICER_ROLES, OfficerRole, SourceConfig, TLS_MODES, TlsMode, TransportConfig } from './config';
 import { DEADLINE_UNITS, DeadlineRule, DeadlineUnit } from '../deadlines/rules';
+import { Milestone, Policy, PRESETS } from '../deadlines/policy';
+import { parseIsoDate } from '../deadlines/calendar';
 import { normaliseAddress } from '../util/header-safe';
 import { packageRoot } from '../util/package-root';
 
@@ -220,15 +224,133 @@ class Section {
 const ADDRESS = { pattern: /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, hint: 'an e-mail address like klagomal@firma.se' };
 const ENV_NAME = { pattern: /^[A-Z_][A-Z0-9_]*$/, hint: 'an environment variable name like KLAGOMAL_IMAP_PASSWORD' };
 
-function readRule(s: Section, dflt: DeadlineRule): DeadlineRule {
-  if (!s.has('unit') && !s.has('amount')) {
-    s.done();
-    return dflt;
-  }
+function readRule(s: Section): DeadlineRule {
   const unit = s.oneOf<DeadlineUnit>('unit', DEADLINE_UNITS);
   const amount = s.int('amount', { min: 1, max: unit === 'hours' ? 24 * 366 : 366 });
   s.done();
   return { unit, amount };
+}
+
+const MILESTONE_KEYS: Record<string, Milestone> = {
+  acknowledgement: 'acknowledgement',
+  firstAnswer: 'firstAnswer',
+  finalAnswer: 'finalAnswer',
+  position: 'finalAnswer',
+  finalAnswerMax: 'finalAnswerMax',
+};
+
+/** A custom policy: optionally a preset, with milestone rules that override it. */
+function readPolicy(s: Section, name: string): Policy {
+  const presetName = s.has('preset') ? s.oneOf('preset', Object.keys(PRESETS)) : null;
+  const preset = presetName ? PRESETS[presetName] : null;
+  const rules: Partial<Record<Milestone, DeadlineRule>> = { ...(preset?.rules ?? {}) };
+  const statutory: Partial<Record<Milestone, DeadlineRule>> = preset?.statutory ? { ...preset.rules } : {};
+  for (const [key, milestone] of Object.entries(MILESTONE_KEYS)) {
+    if (!s.has(key)) continue;
+    const rule = readRule(s.section(key));
+    const limit = statutory[milestone];
+    if (limit && !(rule.unit === limit.unit && rule.amount <= limit.amount)) {
+      s.problem(
+        key,
+        `${preset!.source} allows at most ${limit.amount} ${limit.unit} here; a statutory deadline may be shortened, never lengthened (got ${rule.amount} ${rule.unit})`,
+      );
+    }
+    rules[milestone] = rule;
+  }
+  const source = s.has('source')
+    ? s.string('source')
+    : preset
+      ? `${preset.source}${Object.keys(MILESTONE_KEYS).some((k) => s.has(k)) ? ' (shortened by the firm)' : ''}`
+      : `the firm's policy "${name}"`;
+  s.done();
+  if (Object.keys(rules).length === 0)
+    s.problem('', `policy "${name}" sets no milestone; give a "preset" or rules for acknowledgement, firstAnswer, finalAnswer`);
+  return { name, source, rules, statutory };
+}
+
+function readDeadlines(s: Section): DeadlinesConfig {
+  const definitions: Record<string, Policy> = {};
+  for (const [name, p] of Object.entries(PRESETS)) definitions[name] = { name, source: p.source, rules: p.rules, statutory: p.statutory ? p.rules : {} };
+  const customS = s.section('custom');
+  const customRaw = s.raw('custom');
+  if (customRaw && typeof customRaw === 'object') {
+    for (const name of Object.keys(customRaw as object)) {
+      if (PRESETS[name]) customS.problem(name, `"${name}" is a preset name; give your policy another name and "preset": "${name}"`);
+      definitions[name] = readPolicy(customS.section(name, true), name);
+    }
+  }
+  customS.done();
+  const known = Object.keys(definitions);
+  const checkNames = (key: string, names: string[]): string[] => {
+    names.forEach((n, i) => {
+      if (!definitions[n]) s.problem(`${key}[${i}]`, `unknown policy "${n}"; known: ${known.join(', ')}`);
+    });
+    return names.filter((n) => definitions[n]);
+  };
+  const policies = checkNames('policies', s.stringList('policies', ['promise-24h-14d']));
+  if (!policies.some((n) => definitions[n].rules.finalAnswer)) {
+    s.problem('policies', 'no policy here sets finalAnswer: the acknowledgement must tell every customer when to expect an answer');
+  }
+  const byCategory: Record<string, string[]> = {};
+  const catRaw = s.raw('byCategory');
+  if (catRaw === undefined) byCategory.payments = ['psd2'];
+  else if (typeof catRaw !== 'object' || catRaw === null || Array.isArray(catRaw)) s.problem('byCategory', 'expected an object like {"payments": ["psd2"]}');
+  else {
+    const catS = s.section('byCategory');
+    for (const cat of Object.keys(catRaw)) byCategory[cat] = checkNames(`byCategory.${cat}`, catS.stringList(cat, []));
+    catS.done();
+  }
+  const extraClosedDates = s.stringList('extraClosedDates', []);
+  extraClosedDates.forEach((d, i) => {
+    if (!parseIsoDate(d)) s.problem(`extraClosedDates[${i}]`, `expected a date "YYYY-MM-DD", got ${describe(d)}`);
+  });
+
+  const e = s.section('escalation');
+  const intList = (key: string, dflt: number[], max: number): number[] => {
+    const v = e.raw(key);
+    if (v === undefined) return dflt;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > max)) {
+      e.problem(key, `expected a list of whole numbers from 1 to ${max}, got ${describe(v)}`);
+      return dflt;
+    }
+    return [...(v as number[])].sort((a, b) => b - a);
+  };
+  const schedule = e.string('schedule', { default: '*/5 * * * *' });
+  if (!cron.validate(schedule)) e.problem('schedule', `not a valid cron expression: ${describe(schedule)} (e.g. "*/5 * * * *", every 5 minutes)`);
+  const digestRaw = e.raw('digestTime');
+  let digestTime: string | null = '07:30';
+  if (digestRaw === null) digestTime = null;
+  else if (digestRaw !== undefined) {
+    if (typeof digestRaw !== 'string' || !/^([01]\d|2[0-3]):[0-5]\d$/.test(digestRaw))
+      e.problem('digestTime', `expected a time "HH:MM" (Stockholm time) or null, got ${describe(digestRaw)}`);
+    else digestTime = digestRaw;
+  }
+  const escalation = {
+    enabled: e.bool('enabled', true),
+    schedule,
+    warnBusinessDays: intList('warnBusinessDays', [2, 1], 20),
+    warnHours: intList('warnHours', [4], 24 * 30),
+    managerBusinessDays: e.int('managerBusinessDays', { default: 1, min: 0, max: 20 }),
+    digestTime,
+    lateAfterMinutes: e.int('lateAfterMinutes', { default: 15, min: 1, max: 24 * 60 }),
+  };
+  e.done();
+  s.done();
+  const version = crypto.createHash('sha256').update(JSON.stringify({ policies, byCategory, definitions, extraClosedDates })).digest('hex').slice(0, 12);
+  return { policies, byCategory, definitions, extraClosedDates, escalation, version };
+}
+
+function readOfficers(root: Section): Officer[] {
+  if (!root.has('officers')) return [];
+  const seen = new Set<string>();
+  return root.list('officers').map((s, i) => {
+    const address = s.string('address', ADDRESS).trim().toLowerCase();
+    if (seen.has(address)) root.problem(`officers[${i}].address`, `${address} is listed twice`);
+    seen.add(address);
+    const o = { name: s.string('name', { hint: "the officer's name" }), address, role: s.oneOf<OfficerRole>('role', OFFICER_ROLES, 'officer') };
+    s.done();
+    return o;
+  });
 }
 
 function readSource(s: Section, resolvePath: (p: string) => string, index: number): SourceConfig {
@@ -264,6 +386,9 @@ function readSource(s: Section, resolvePath: (p: string) => string, index: numbe
     pollSeconds: s.int('pollSeconds', { default: 60, min: 1, max: 3600 }),
     fetchBatchSize: s.int('fetchBatchSize', { default: 200, min: 1, max: 5000 }),
   } as const;
+  if (cfg.processedFolder !== null && cfg.processedFolder === cfg.mailbox) {
+    s.problem('processedFolder', `must differ from "mailbox" (${cfg.mailbox}): moving filed mail into the watched folder would fetch it again`);
+  }
   s.done();
   return cfg;
 }
@@ -354,13 +479,21 @@ export function parseConfig(json: Json, file: string): Config {
   const acknowledgement = {
     enabled: ackS.bool('enabled', true),
     maxPerAddressPer24h: ackS.int('maxPerAddressPer24h', { default: 3, min: 1, max: 1000 }),
-    answerWithin: readRule(ackS.section('answerWithin'), { unit: 'calendarDays', amount: 14 }),
   };
   ackS.done();
 
+  const officers = readOfficers(root);
+  const deadlines = readDeadlines(root.section('deadlines'));
+  if (deadlines.escalation.enabled && !officers.some((o) => o.role === 'manager')) {
+    root.problem(
+      'officers',
+      'escalation needs at least one officer with "role": "manager" (the klagomålsansvarig), or set deadlines.escalation.enabled to false',
+    );
+  }
+
   const outS = root.section('outbox');
   const outbox = {
-    maxAttempts: outS.int('maxAttempts', { default: 8, min: 1, max: 100 }),
+    giveUpAfterHours: outS.int('giveUpAfterHours', { default: 120, min: 1, max: 30 * 24 }),
     retryBaseSeconds: outS.int('retryBaseSeconds', { default: 30, min: 1, max: 86400 }),
     retryMaxSeconds: outS.int('retryMaxSeconds', { default: 3600, min: 1, max: 7 * 86400 }),
     sendTimeoutSeconds: outS.int('sendTimeoutSeconds', { default: 120, min: 1, max: 3600 }),
@@ -375,7 +508,22 @@ export function parseConfig(json: Json, file: string): Config {
   root.done();
 
   if (problems.length > 0) throw new ConfigError(file, problems);
-  return deepFreeze({ file, firm, cases, language, dataDir, database, templates, sources, transport, acknowledgement, outbox, processing });
+  return deepFreeze({
+    file,
+    firm,
+    cases,
+    language,
+    dataDir,
+    database,
+    templates,
+    sources,
+    transport,
+    acknowledgement,
+    officers,
+    deadlines,
+    outbox,
+    processing,
+  });
 }
 
 export function loadConfig(file: string): Config {

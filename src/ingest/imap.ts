@@ -111,12 +111,14 @@ export class ImapSource implements MailSource {
   private async markOnServer(client: ImapFlow, uids: readonly number[]): Promise<void> {
     if (uids.length === 0) return;
     const range = uidSet(uids);
-    if (this.cfg.processedFolder) {
-      // \Seen first, so that the copy in the processed folder is read, not unread.
-      await client.messageFlagsAdd(range, ['\\Seen'], { uid: true });
-      await client.messageMove(range, this.cfg.processedFolder, { uid: true });
-    } else {
-      await client.messageFlagsAdd(range, ['\\Seen'], { uid: true });
+    // imapflow reports NO/BAD and a connection lost mid-command as `false`, not as an error.
+    // Throw, so that the marks stay recorded as to do and are retried on the next scan.
+    if (!(await client.messageFlagsAdd(range, ['\\Seen'], { uid: true }))) {
+      throw new Error(`the server refused to flag ${uids.length} stored mail(s) \\Seen in ${this.cfg.mailbox}`);
+    }
+    // \Seen first, so that the copy in the processed folder is read, not unread.
+    if (this.cfg.processedFolder && !(await client.messageMove(range, this.cfg.processedFolder, { uid: true }))) {
+      throw new Error(`the server refused to move ${uids.length} stored mail(s) to ${this.cfg.processedFolder}`);
     }
   }
 
@@ -142,7 +144,16 @@ export class ImapSource implements MailSource {
           new: uidvalidity,
         });
         lastUid = 0;
-        this.store.setCursor(this.name, this.cfg.mailbox, uidvalidity, 0, toInstant(this.clock()));
+        const at = toInstant(this.clock());
+        this.store.tx(() => {
+          this.store.setCursor(this.name, this.cfg.mailbox, uidvalidity, 0, at);
+          this.store.appendEvent({
+            at,
+            actor: `source:${this.name}`,
+            type: 'source-reset',
+            detail: { mailbox: this.cfg.mailbox, reason: 'UIDVALIDITY changed', oldUidvalidity: cursor.uidvalidity, newUidvalidity: uidvalidity },
+          });
+        });
       }
 
       // Marks a crash left undone. Mails stored under an older UIDVALIDITY cannot be addressed

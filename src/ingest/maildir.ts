@@ -79,7 +79,10 @@ export class MaildirSource implements MailSource {
           raw = st.size > LARGE_MAIL_BYTES ? await spoolRaw(this.dataDir, fs.createReadStream(file)) : fs.readFileSync(file);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken by someone else meanwhile
-          throw err;
+          // One unreadable file (permissions, an I/O error) must not stop the others. It stays in
+          // new/, is tried again on every scan, and is reported each time.
+          this.log.error('cannot read a mail file; it stays in new/ and is tried again', { source: this.name, file: name, error: errorChain(err) });
+          continue;
         }
         const base = baseName(name);
         const hash = Buffer.isBuffer(raw) ? sha256(raw) : raw.sha256;

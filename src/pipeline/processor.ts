@@ -16,20 +16,26 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import type { InboundRow, Store } from '../store/store';
 import type { TemplateSet } from '../reply/templates';
-import type { BusinessCalendar } from '../deadlines/calendar';
+import type { Calendars } from '../deadlines/deadlines';
 import type { Clock } from '../util/clock';
 import { toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
-import { errorChain } from '../util/log';
+import { errorChain, redactAddresses } from '../util/log';
 import { parseMail, ParsedMail } from '../parse/parse';
 import { fileMail, FilingResult } from '../cases/filing';
 
 export interface QuarantineResult {
   readonly inboundId: number;
   readonly kind: 'quarantined';
-  readonly stage: 'parse' | 'file';
+  readonly stage: 'process' | 'parse' | 'file';
   readonly error: string;
 }
+
+/**
+ * A mail whose processing was started this many times without finishing (the process died on
+ * it: out of memory, a native crash) is quarantined instead of being tried on every start.
+ */
+export const MAX_PROCESSING_ATTEMPTS = 3;
 
 export type ProcessResult = FilingResult | QuarantineResult;
 
@@ -40,7 +46,7 @@ export class Processor {
     private readonly store: Store,
     private readonly config: Config,
     private readonly templates: TemplateSet,
-    private readonly calendar: BusinessCalendar,
+    private readonly calendars: Calendars,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
@@ -48,30 +54,43 @@ export class Processor {
   /** Process every pending mail. `onResult` sees each outcome as soon as its batch commits. */
   async processPending(opts: { signal?: AbortSignal; onResult?: (r: ProcessResult) => void; only?: ReadonlySet<number> } = {}): Promise<ProcessResult[]> {
     const all: ProcessResult[] = [];
+    const size = this.config.processing.batchSize;
     for (;;) {
       if (opts.signal?.aborted) break;
-      const pending = this.store.pendingInbound(this.config.processing.batchSize).filter((r) => !opts.only || opts.only.has(r.id));
+      const pending = opts.only ? this.store.pendingInboundIn([...opts.only]).slice(0, size) : this.store.pendingInbound(size);
       if (pending.length === 0) break;
-      const results = await this.processBatch(pending);
+      // A mail that was being processed when the process stopped goes alone, so that a mail
+      // which kills the process cannot take its batch neighbours into quarantine with it.
+      const firstRetried = pending.findIndex((r) => r.attempts > 0);
+      const batch = firstRetried === 0 ? [pending[0]] : firstRetried > 0 ? pending.slice(0, firstRetried) : pending;
+      const results = await this.processBatch(batch);
       for (const r of results) {
         all.push(r);
         opts.onResult?.(r);
       }
-      if (opts.only) break;
     }
     return all;
   }
 
   private async processBatch(rows: InboundRow[]): Promise<ProcessResult[]> {
-    const parsed: Array<{ row: InboundRow; mail: ParsedMail } | { row: InboundRow; error: string }> = [];
+    const parsed: Array<{ row: InboundRow; mail: ParsedMail } | { row: InboundRow; error: string; stage: 'process' | 'parse' }> = [];
     let bytes = 0;
     for (const row of rows) {
       if (parsed.length > 0 && bytes + row.size > MAX_BATCH_BYTES) break; // the rest comes in the next batch
       bytes += row.size;
+      const attempts = this.store.txRelaxed(() => this.store.bumpProcessingAttempt(row.id));
+      if (attempts > MAX_PROCESSING_ATTEMPTS) {
+        parsed.push({
+          row,
+          stage: 'process',
+          error: `processing was started ${attempts - 1} times and never finished (the process stopped while parsing or filing this mail)`,
+        });
+        continue;
+      }
       const raw = this.store.rawMail(row.sha256);
       const input = raw && ('bytes' in raw ? raw.bytes : fs.createReadStream(path.join(this.config.dataDir, raw.path)));
       if (!raw || !input) {
-        parsed.push({ row, error: `raw mail ${row.sha256} is missing from the store` });
+        parsed.push({ row, stage: 'parse', error: `raw mail ${row.sha256} is missing from the store` });
         continue;
       }
       try {
@@ -82,7 +101,7 @@ export class Processor {
         }
         parsed.push({ row, mail });
       } catch (err) {
-        parsed.push({ row, error: errorChain(err) });
+        parsed.push({ row, stage: 'parse', error: errorChain(err) });
       }
     }
 
@@ -93,7 +112,7 @@ export class Processor {
       for (const p of parsed) {
         if ('error' in p) {
           if (this.store.inbound(p.row.id)?.state !== 'stored') continue;
-          results.push(this.quarantine(p.row, 'parse', p.error, at));
+          results.push(this.quarantine(p.row, p.stage, p.error, at));
           continue;
         }
         // Another process (an `ingest` beside the service) may have filed it meanwhile; we hold
@@ -101,9 +120,26 @@ export class Processor {
         if (this.store.inbound(p.row.id)?.state !== 'stored') continue;
         try {
           // A nested transaction is a savepoint: a throw undoes this mail only.
-          const r = this.store.tx(() =>
-            fileMail({ store: this.store, config: this.config, templates: this.templates, calendar: this.calendar, log: this.log }, p.row, p.mail, now),
-          );
+          const r = this.store.tx(() => {
+            const filed = fileMail(
+              { store: this.store, config: this.config, templates: this.templates, calendar: this.calendars.firm, calendars: this.calendars, log: this.log },
+              p.row,
+              p.mail,
+              now,
+            );
+            // A mail that was in quarantine (retried by an operator) is released as it is filed.
+            if (this.store.releaseQuarantine(p.row.id, at)) {
+              this.store.appendEvent({
+                at,
+                inboundId: p.row.id,
+                caseId: filed.caseId,
+                actor: 'system',
+                type: 'quarantine-released',
+                detail: { kind: filed.kind },
+              });
+            }
+            return filed;
+          });
           results.push(r);
         } catch (err) {
           results.push(this.quarantine(p.row, 'file', errorChain(err), at));
@@ -113,7 +149,7 @@ export class Processor {
 
     for (const r of results) {
       if (r.kind === 'quarantined') {
-        this.log.error('mail quarantined', { inbound: r.inboundId, stage: r.stage, error: r.error });
+        this.log.error('mail quarantined', { inbound: r.inboundId, stage: r.stage, error: redactAddresses(r.error) });
       } else {
         const row = rows.find((x) => x.id === r.inboundId);
         this.log.info('mail filed', { inbound: r.inboundId, source: row?.source, kind: r.kind, action: r.action, case: r.caseNumber ?? undefined });
@@ -122,7 +158,7 @@ export class Processor {
     return results;
   }
 
-  private quarantine(row: InboundRow, stage: 'parse' | 'file', error: string, at: string): QuarantineResult {
+  private quarantine(row: InboundRow, stage: QuarantineResult['stage'], error: string, at: string): QuarantineResult {
     this.store.quarantine(row.id, stage, error, at);
     this.store.appendEvent({ at, inboundId: row.id, actor: 'system', type: 'quarantined', toState: 'quarantined', detail: { stage, error } });
     return { inboundId: row.id, kind: 'quarantined', stage, error };

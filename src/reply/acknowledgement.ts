@@ -12,7 +12,6 @@
  * Our acknowledgement carries `Auto-Submitted: auto-replied` (RFC 3834 §5) and
  * `X-Auto-Response-Suppress: All` (Exchange), so well-behaved systems do not answer it.
  */
-import crypto from 'node:crypto';
 import type { Config, Language } from '../config/config';
 import type { Customer } from '../classify/classify';
 import type { NewOutbox } from '../store/store';
@@ -20,7 +19,7 @@ import type { ComplaintFields, ComplaintItem } from '../parse/complaint-fields';
 import type { TemplateSet } from './templates';
 import type { DeadlineRule } from '../deadlines/rules';
 import { caseTag } from '../classify/thread';
-import { headerText } from '../util/header-safe';
+import { buildMail } from './mail';
 
 export type AckDecision = { readonly send: true; readonly to: string; readonly name: string | null } | { readonly send: false; readonly reason: string };
 
@@ -36,11 +35,6 @@ export function decideAcknowledgement(customer: Customer, automaticMailsLast24h:
     };
   }
   return { send: true, to: customer.address, name: customer.name };
-}
-
-/** A new Message-ID under the firm's domain: the case number for people, random bits so it cannot be guessed. */
-export function newMessageId(caseNumber: string, kind: string, domain: string): string {
-  return `${caseNumber.toLowerCase()}.${kind}.${crypto.randomBytes(9).toString('base64url')}@${domain}`;
 }
 
 export interface AcknowledgementInput {
@@ -76,31 +70,21 @@ export function acknowledgementData(input: AcknowledgementInput, config: Config)
 }
 
 export function buildAcknowledgement(input: AcknowledgementInput, templates: TemplateSet, config: Config): NewOutbox {
-  const rendered = templates.render('acknowledgement', input.language, acknowledgementData(input, config));
-  const references = [...input.customerReferences, ...(input.customerMessageId ? [input.customerMessageId] : [])].slice(-10);
-  return {
-    caseId: input.caseId,
-    kind: 'acknowledgement',
-    idempotencyKey: `acknowledgement:${input.caseId}`,
-    template: 'acknowledgement',
-    language: input.language,
-    templateVersion: rendered.version,
-    fromAddress: config.firm.complaintsAddress,
-    fromName: headerText(config.firm.fromName, 100),
-    toAddress: input.to,
-    subject: rendered.subject,
-    messageId: newMessageId(input.caseNumber, 'ack', config.firm.messageIdDomain),
-    inReplyTo: input.customerMessageId,
-    references,
-    headers: {
-      'Auto-Submitted': 'auto-replied',
-      'X-Auto-Response-Suppress': 'All',
-      Precedence: 'auto_reply',
-      'X-Klagomal-Case': input.caseNumber,
+  return buildMail(
+    {
+      kind: 'acknowledgement',
+      caseId: input.caseId,
+      caseNumber: input.caseNumber,
+      language: input.language,
+      to: input.to,
+      data: acknowledgementData(input, config),
+      idempotencyKey: `acknowledgement:${input.caseId}`,
+      inReplyTo: input.customerMessageId,
+      references: input.customerReferences,
+      autoSubmitted: 'auto-replied',
+      now: input.now,
     },
-    bodyText: rendered.text,
-    bodyHtml: rendered.html,
-    dateHeader: input.now.toISOString(),
-    createdAt: input.now.toISOString(),
-  };
+    templates,
+    config,
+  );
 }

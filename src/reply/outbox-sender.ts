@@ -26,7 +26,7 @@ import { SendError } from './transport';
 import type { Clock } from '../util/clock';
 import { addSeconds, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
-import { addressForLog, errorChain } from '../util/log';
+import { addressForLog, errorChain, redactAddresses } from '../util/log';
 
 export interface SendPassResult {
   sent: number;
@@ -50,6 +50,8 @@ export class OutboxSender {
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** Called in the transaction that records a mail as sent (milestones met by sending). */
+    private readonly afterSent: (row: OutboxRow, at: string) => void = () => undefined,
     /** Sends running at once (the SMTP pool size; pickup writes are quick anyway). */
     private readonly concurrency = config.transport.type === 'smtp' ? config.transport.maxConnections : 2,
   ) {}
@@ -95,25 +97,35 @@ export class OutboxSender {
     if (!row) return null;
     const log = this.log.child({ outbox: row.id, kind: row.kind, to: addressForLog(row.to_address), attempt: row.attempts });
 
+    let response: string;
     try {
-      const res = await this.transport.send(row);
-      this.record(row, 'sent', res.response, null);
-      log.info('mail sent');
-      return 'sent';
+      response = (await this.transport.send(row)).response;
     } catch (err) {
       const e = err instanceof SendError ? err : new SendError(errorChain(err), true);
-      const exhausted = row.attempts >= this.config.outbox.maxAttempts;
+      const ageHours = (this.clock().getTime() - new Date(row.created_at).getTime()) / 3_600_000;
+      const exhausted = ageHours >= this.config.outbox.giveUpAfterHours;
       if (!e.temporary || exhausted) {
-        const why = e.temporary ? `gave up after ${row.attempts} attempts: ${e.message}` : e.message;
+        const why = e.temporary ? `gave up after ${row.attempts} attempts over ${Math.round(ageHours)} hours: ${e.message}` : e.message;
         this.record(row, 'failed', why, null);
-        log.error('mail failed permanently', { error: why });
+        log.error('mail failed permanently', { error: redactAddresses(why) });
         return 'failed';
       }
       const delay = retryDelaySeconds(row.attempts, this.config.outbox.retryBaseSeconds, this.config.outbox.retryMaxSeconds);
       this.record(row, 'retry', e.message, addSeconds(this.clock(), delay));
-      log.warn('mail send failed, will retry', { error: e.message, retryInSeconds: delay });
+      log.warn('mail send failed, will retry', { error: redactAddresses(e.message), retryInSeconds: delay });
       return 'retried';
     }
+    // Outside the try: if recording the success fails (a full disk), the mail stays 'sending'
+    // and is retried after its lease, the one documented repeat; it is never recorded as a
+    // transport failure and resent at once.
+    try {
+      this.record(row, 'sent', response, null);
+    } catch (err) {
+      log.error('mail was sent but could not be recorded as sent; it will be sent again after its lease', { error: errorChain(err) });
+      throw err;
+    }
+    log.info('mail sent');
+    return 'sent';
   }
 
   private record(row: OutboxRow, outcome: 'sent' | 'retry' | 'failed', response: string, nextAttemptAt: Date | null): void {
@@ -137,6 +149,7 @@ export class OutboxSender {
           ...(nextAttemptAt ? { nextAttemptAt: toInstant(nextAttemptAt) } : {}),
         },
       });
+      if (outcome === 'sent') this.afterSent(row, at);
     });
   }
 }

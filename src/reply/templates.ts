@@ -19,12 +19,18 @@ import { format } from 'date-fns';
 import { sv, enGB } from 'date-fns/locale';
 import { TZDate } from '@date-fns/tz';
 import type { Language } from '../config/config';
+import type { OutboundKind } from '../cases/lifecycle';
 import { LANGUAGES } from '../config/config';
 import { headerText } from '../util/header-safe';
 import { TIME_ZONE } from '../deadlines/calendar';
 
-export type TemplateKind = 'acknowledgement';
-export const TEMPLATE_KINDS: readonly TemplateKind[] = ['acknowledgement'];
+export type TemplateKind = OutboundKind;
+export const TEMPLATE_KINDS: readonly TemplateKind[] = ['acknowledgement', 'delay-notice', 'escalation-warning', 'breach-notice', 'manager-digest'];
+
+const MILESTONE_NAMES: Record<Language, Record<string, string>> = {
+  sv: { acknowledgement: 'bekräftelse', firstAnswer: 'första svar', finalAnswer: 'slutligt svar', finalAnswerMax: 'slutligt svar (yttersta gräns)' },
+  en: { acknowledgement: 'acknowledgement', firstAnswer: 'first answer', finalAnswer: 'final answer', finalAnswerMax: 'final answer (outer limit)' },
+};
 const PARTS = ['subject', 'text', 'html'] as const;
 
 export interface RenderedMail {
@@ -71,6 +77,14 @@ function registerHelpers(hb: typeof Handlebars, lang: Language): void {
     const pattern = withWeekday ? 'EEEE d MMMM yyyy' : 'd MMMM yyyy';
     return format(new TZDate(d.getTime(), TIME_ZONE), pattern, { locale });
   });
+  // {{datetime someInstant}} -> "14 december 2026 kl. 23:59" / "14 December 2026 at 23:59" (Stockholm time).
+  hb.registerHelper('datetime', (value: unknown) => {
+    const d = toDate(value);
+    if (!d) return '';
+    return format(new TZDate(d.getTime(), TIME_ZONE), lang === 'sv' ? "d MMMM yyyy 'kl.' HH:mm" : "d MMMM yyyy 'at' HH:mm", { locale });
+  });
+  // {{milestoneName milestone}} -> "slutligt svar" / "final answer"
+  hb.registerHelper('milestoneName', (value: unknown) => MILESTONE_NAMES[lang][String(value)] ?? String(value));
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
 }
 

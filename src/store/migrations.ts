@@ -207,4 +207,49 @@ CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
   BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 `,
   },
+  {
+    version: 2,
+    name: 'deadline policies, contact person, escalation',
+    sql: `
+ALTER TABLE deadlines ADD COLUMN policy TEXT;
+ALTER TABLE deadlines ADD COLUMN source TEXT;
+ALTER TABLE deadlines ADD COLUMN config_version TEXT;
+ALTER TABLE deadlines ADD COLUMN calendar_version TEXT;
+ALTER TABLE deadlines ADD COLUMN breached_at TEXT;
+-- When the escalation pass next has something to do for this deadline; NULL = nothing more.
+ALTER TABLE deadlines ADD COLUMN next_escalation_at TEXT;
+CREATE INDEX deadlines_escalation ON deadlines(next_escalation_at) WHERE met_at IS NULL AND next_escalation_at IS NOT NULL;
+
+ALTER TABLE cases ADD COLUMN contact_officer TEXT;
+-- Processing attempts of a stored mail, counted before parsing: a mail that crashes the process
+-- every time is quarantined after a few tries instead of blocking everything behind it.
+ALTER TABLE inbound ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN category TEXT;
+
+-- One row per (deadline, level) acted on or skipped: the database, not memory, makes each
+-- warning happen once, across restarts, overlapping passes and several processes.
+CREATE TABLE escalations (
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  milestone TEXT NOT NULL,
+  level TEXT NOT NULL,
+  due_at TEXT NOT NULL,
+  planned_at TEXT NOT NULL,
+  acted_at TEXT NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('sent','late','skipped')),
+  PRIMARY KEY (case_id, milestone, level, due_at)
+);
+
+-- One digest per local day, claimed in the database.
+CREATE TABLE digests (
+  day TEXT PRIMARY KEY,
+  claimed_at TEXT NOT NULL,
+  late INTEGER NOT NULL
+);
+
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`,
+  },
 ];

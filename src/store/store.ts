@@ -30,6 +30,7 @@ export interface InboundRow {
   case_id: number | null;
   processed_at: Instant | null;
   server_marked_at: Instant | null;
+  attempts: number;
 }
 
 export interface NewInbound {
@@ -59,6 +60,8 @@ export interface CaseRow {
   fields: string;
   refers_to_case_id: number | null;
   updated_at: Instant;
+  contact_officer: string | null;
+  category: string | null;
 }
 
 export interface MessageRow {
@@ -141,6 +144,37 @@ export interface DeadlineRow {
   rule: string;
   computed_from: Instant;
   met_at: Instant | null;
+  policy: string | null;
+  source: string | null;
+  config_version: string | null;
+  calendar_version: string | null;
+  breached_at: Instant | null;
+  next_escalation_at: Instant | null;
+}
+
+export interface NewDeadline {
+  caseId: number;
+  milestone: string;
+  dueAt: Instant;
+  rule: Record<string, unknown>;
+  computedFrom: Instant;
+  policy: string;
+  source: string;
+  configVersion: string;
+  calendarVersion: string;
+  nextEscalationAt: Instant | null;
+}
+
+/** An open deadline with what the escalation pass needs of its case. */
+export interface OpenDeadlineRow extends DeadlineRow {
+  number: string;
+  status: CaseStatus;
+  contact_officer: string | null;
+  customer_name: string | null;
+  customer_address: string | null;
+  subject: string | null;
+  language: string;
+  received_at: Instant;
 }
 
 export interface QuarantineRow {
@@ -196,6 +230,8 @@ export interface NewAttachment {
 
 export interface NewCase {
   number: string;
+  category: string | null;
+  contactOfficer: string | null;
   customerAddress: string | null;
   customerName: string | null;
   subject: string | null;
@@ -320,6 +356,22 @@ export class Store {
     return this.q("SELECT * FROM inbound WHERE state = 'stored' ORDER BY id LIMIT ?").all(limit) as InboundRow[];
   }
 
+  /** The given mails, if still stored and not yet filed or quarantined. */
+  pendingInboundIn(ids: readonly number[]): InboundRow[] {
+    if (ids.length === 0) return [];
+    const out: InboundRow[] = [];
+    for (const id of ids) {
+      const row = this.q("SELECT * FROM inbound WHERE id = ? AND state = 'stored'").get(id) as InboundRow | undefined;
+      if (row) out.push(row);
+    }
+    return out;
+  }
+
+  /** Count one processing attempt of a mail before it is parsed (poison-mail guard). */
+  bumpProcessingAttempt(id: number): number {
+    return (this.q('UPDATE inbound SET attempts = attempts + 1 WHERE id = ? RETURNING attempts').get(id) as { attempts: number }).attempts;
+  }
+
   countPendingInbound(): number {
     return (this.q("SELECT COUNT(*) AS n FROM inbound WHERE state = 'stored'").get() as { n: number }).n;
   }
@@ -384,8 +436,9 @@ export class Store {
     ).run(inboundId, stage, error, at, at);
   }
 
-  releaseQuarantine(inboundId: number, at: Instant): void {
-    this.q('UPDATE quarantine SET released_at = ? WHERE inbound_id = ? AND released_at IS NULL').run(at, inboundId);
+  /** Mark a quarantined mail as released (it has been filed after all). False when it was not in quarantine. */
+  releaseQuarantine(inboundId: number, at: Instant): boolean {
+    return this.q('UPDATE quarantine SET released_at = ? WHERE inbound_id = ? AND released_at IS NULL').run(at, inboundId).changes === 1;
   }
 
   /** Put a quarantined mail back in line for processing. Returns false when it is not quarantined. */
@@ -422,9 +475,22 @@ export class Store {
 
   insertCase(c: NewCase): number {
     const info = this.q(
-      `INSERT INTO cases (number, status, customer_address, customer_name, subject, language, received_at, filed_at, fields, refers_to_case_id, updated_at)
-         VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(c.number, c.customerAddress, c.customerName, c.subject, c.language, c.receivedAt, c.filedAt, JSON.stringify(c.fields), c.refersToCaseId, c.filedAt);
+      `INSERT INTO cases (number, status, customer_address, customer_name, subject, language, received_at, filed_at, fields, refers_to_case_id, updated_at, category, contact_officer)
+         VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      c.number,
+      c.customerAddress,
+      c.customerName,
+      c.subject,
+      c.language,
+      c.receivedAt,
+      c.filedAt,
+      JSON.stringify(c.fields),
+      c.refersToCaseId,
+      c.filedAt,
+      c.category,
+      c.contactOfficer,
+    );
     return Number(info.lastInsertRowid);
   }
 
@@ -506,22 +572,111 @@ export class Store {
 
   // ---- deadlines -----------------------------------------------------------------------
 
-  setDeadline(caseId: number, milestone: string, dueAt: Instant, rule: Record<string, unknown>, computedFrom: Instant): void {
-    this.q('INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from) VALUES (?, ?, ?, ?, ?)').run(
-      caseId,
-      milestone,
-      dueAt,
-      JSON.stringify(rule),
-      computedFrom,
-    );
+  setDeadline(d: NewDeadline): void {
+    this.q(
+      `INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from, policy, source, config_version, calendar_version, next_escalation_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(d.caseId, d.milestone, d.dueAt, JSON.stringify(d.rule), d.computedFrom, d.policy, d.source, d.configVersion, d.calendarVersion, d.nextEscalationAt);
   }
 
   deadlinesOfCase(caseId: number): DeadlineRow[] {
     return this.q('SELECT * FROM deadlines WHERE case_id = ? ORDER BY due_at').all(caseId) as DeadlineRow[];
   }
 
+  deadline(caseId: number, milestone: string): DeadlineRow | undefined {
+    return this.q('SELECT * FROM deadlines WHERE case_id = ? AND milestone = ?').get(caseId, milestone) as DeadlineRow | undefined;
+  }
+
   markDeadlineMet(caseId: number, milestone: string, at: Instant): boolean {
-    return this.q('UPDATE deadlines SET met_at = ? WHERE case_id = ? AND milestone = ? AND met_at IS NULL').run(at, caseId, milestone).changes === 1;
+    return (
+      this.q('UPDATE deadlines SET met_at = ?, next_escalation_at = NULL WHERE case_id = ? AND milestone = ? AND met_at IS NULL').run(at, caseId, milestone)
+        .changes === 1
+    );
+  }
+
+  /** Move an open deadline (an extension or a holding reply); the caller records the event. */
+  moveDeadline(caseId: number, milestone: string, dueAt: Instant, rule: Record<string, unknown>, nextEscalationAt: Instant | null): boolean {
+    return (
+      this.q(
+        'UPDATE deadlines SET due_at = ?, rule = ?, next_escalation_at = ?, breached_at = NULL WHERE case_id = ? AND milestone = ? AND met_at IS NULL',
+      ).run(dueAt, JSON.stringify(rule), nextEscalationAt, caseId, milestone).changes === 1
+    );
+  }
+
+  /**
+   * Open deadlines of open cases with an escalation step due by `now`: read through the
+   * partial index deadlines_escalation, so the cost follows the work, not the register's size.
+   */
+  deadlinesDueForEscalation(now: Instant, limit: number): OpenDeadlineRow[] {
+    return this.q(
+      `SELECT d.*, c.number, c.status, c.contact_officer, c.customer_name, c.customer_address, c.subject, c.language, c.received_at
+       FROM deadlines d INDEXED BY deadlines_escalation JOIN cases c ON c.id = d.case_id
+       WHERE d.met_at IS NULL AND d.next_escalation_at IS NOT NULL AND d.next_escalation_at <= ? AND c.status != 'closed'
+       ORDER BY d.next_escalation_at LIMIT ?`,
+    ).all(now, limit) as OpenDeadlineRow[];
+  }
+
+  setNextEscalation(caseId: number, milestone: string, next: Instant | null): void {
+    this.q('UPDATE deadlines SET next_escalation_at = ? WHERE case_id = ? AND milestone = ?').run(next, caseId, milestone);
+  }
+
+  markBreached(caseId: number, milestone: string, at: Instant): boolean {
+    return this.q('UPDATE deadlines SET breached_at = ? WHERE case_id = ? AND milestone = ? AND breached_at IS NULL').run(at, caseId, milestone).changes === 1;
+  }
+
+  escalationLevelsDone(caseId: number, milestone: string, dueAt: Instant): Set<string> {
+    const rows = this.q('SELECT level FROM escalations WHERE case_id = ? AND milestone = ? AND due_at = ?').all(caseId, milestone, dueAt) as {
+      level: string;
+    }[];
+    return new Set(rows.map((r) => r.level));
+  }
+
+  /** Claim one (deadline, level). False when it was claimed before: then nothing may be sent for it. */
+  claimEscalation(
+    caseId: number,
+    milestone: string,
+    level: string,
+    dueAt: Instant,
+    plannedAt: Instant,
+    actedAt: Instant,
+    outcome: 'sent' | 'late' | 'skipped',
+  ): boolean {
+    return (
+      this.q('INSERT OR IGNORE INTO escalations (case_id, milestone, level, due_at, planned_at, acted_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        caseId,
+        milestone,
+        level,
+        dueAt,
+        plannedAt,
+        actedAt,
+        outcome,
+      ).changes === 1
+    );
+  }
+
+  /** Open deadlines of open cases, nearest first (for the digest and `cases --due-before`). */
+  openDeadlines(dueBefore: Instant | null, limit: number): OpenDeadlineRow[] {
+    return this.q(
+      `SELECT d.*, c.number, c.status, c.contact_officer, c.customer_name, c.customer_address, c.subject, c.language, c.received_at
+       FROM deadlines d JOIN cases c ON c.id = d.case_id
+       WHERE d.met_at IS NULL AND c.status != 'closed' AND d.milestone != 'finalAnswerMax' AND (? IS NULL OR d.due_at < ?)
+       ORDER BY d.due_at LIMIT ?`,
+    ).all(dueBefore, dueBefore, limit) as OpenDeadlineRow[];
+  }
+
+  /** Claim the digest of a local day. False when it was claimed before. */
+  claimDigest(day: string, at: Instant, late: boolean): boolean {
+    return this.q('INSERT OR IGNORE INTO digests (day, claimed_at, late) VALUES (?, ?, ?)').run(day, at, late ? 1 : 0).changes === 1;
+  }
+
+  // ---- meta ------------------------------------------------------------------------------
+
+  meta(key: string): string | undefined {
+    return (this.q('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   // ---- outbox --------------------------------------------------------------------------

@@ -55,13 +55,22 @@ export function commitSpooled(spooled: SpooledFile, finalPath: string): void {
   fsyncDir(path.dirname(finalPath));
 }
 
-/** Remove every file in a spool folder (left by a crash mid-write). */
-export function sweepSpool(tmpDir: string): number {
+/**
+ * Remove spool files left by a crash mid-write. Only files untouched for `olderThanMs` (an hour):
+ * another process (an `ingest` beside the service) may be writing a younger one right now.
+ */
+export function sweepSpool(tmpDir: string, olderThanMs = 3_600_000): number {
   if (!fs.existsSync(tmpDir)) return 0;
   let n = 0;
   for (const name of fs.readdirSync(tmpDir)) {
-    fs.rmSync(path.join(tmpDir, name), { force: true });
-    n++;
+    const file = path.join(tmpDir, name);
+    try {
+      if (Date.now() - fs.statSync(file).mtimeMs < olderThanMs) continue;
+      fs.rmSync(file, { force: true });
+      n++;
+    } catch {
+      /* gone meanwhile */
+    }
   }
   return n;
 }

@@ -40,14 +40,22 @@ export function writeFileDurably(finalPath: string, data: Buffer | string, mode 
   fsyncDir(dir);
 }
 
-/** Remove temporary files left behind by a crash in the middle of `writeFileDurably`. */
-export function sweepTempFiles(dir: string): number {
+/**
+ * Remove temporary files left behind by a crash in the middle of `writeFileDurably`; only those
+ * untouched for `olderThanMs`, since another process may be writing a younger one.
+ */
+export function sweepTempFiles(dir: string, olderThanMs = 3_600_000): number {
   if (!fs.existsSync(dir)) return 0;
   let removed = 0;
   for (const name of fs.readdirSync(dir)) {
-    if (name.startsWith('.tmp-')) {
-      fs.rmSync(path.join(dir, name), { force: true });
+    if (!name.startsWith('.tmp-')) continue;
+    const file = path.join(dir, name);
+    try {
+      if (Date.now() - fs.statSync(file).mtimeMs < olderThanMs) continue;
+      fs.rmSync(file, { force: true });
       removed++;
+    } catch {
+      /* gone meanwhile */
     }
   }
   return removed;

@@ -59,6 +59,11 @@ export function addressForLog(address: string | null | undefined): string {
   return at >= 0 ? `…${address.slice(at)}` : '…';
 }
 
+/** Every e-mail address in a text reduced to its domain (server replies quote the recipient). */
+export function redactAddresses(text: string): string {
+  return text.replace(/[^\s<>"'(),;:]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})/g, '…@$1');
+}
+
 /** The message of an error and of its causes, one line, for logs and stored errors. */
 export function errorChain(err: unknown): string {
   const parts: string[] = [];

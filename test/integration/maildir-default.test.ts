@@ -238,15 +238,26 @@ describe('embedded default (Maildir in, pickup out)', () => {
     const shown = JSON.parse((await w.cli(['case', 'show', 'KLG-' + new Date().getFullYear() + '-000001', '--json'])).stdout) as {
       messages: Array<{ direction: string; text: string; status?: string }>;
       events: Array<{ type: string }>;
-      deadlines: Array<{ milestone: string; dueAt: string }>;
+      deadlines: Array<{ milestone: string; dueAt: string; metAt: string | null }>;
     };
     const inbound = shown.messages.find((m) => m.direction === 'in')!;
     // HTML-only mail: converted to text, scripts and styles gone.
     expect(inbound.text).toContain('mycket missnöjd');
     expect(inbound.text).not.toMatch(/alert|color: red/);
     expect(shown.messages.find((m) => m.direction === 'out')).toMatchObject({ status: 'sent' });
-    expect(shown.events.map((e) => e.type)).toEqual(['case-opened', 'deadline-set', 'mail-filed', 'acknowledgement-queued', 'mail-sent']);
-    expect(shown.deadlines[0].milestone).toBe('answer');
+    expect(shown.events.map((e) => e.type)).toEqual([
+      'case-opened',
+      'deadline-set', // acknowledgement: 24 hours (the default policy promise-24h-14d)
+      'deadline-set', // finalAnswer: 14 calendar days
+      'mail-filed',
+      'acknowledgement-queued',
+      'mail-sent',
+      'milestone-met', // the acknowledgement milestone, met by sending it
+    ]);
+    expect(shown.deadlines.map((d) => [d.milestone, d.metAt !== null])).toEqual([
+      ['acknowledgement', true],
+      ['finalAnswer', false],
+    ]);
     const human = await w.cli(['case', 'show', 'KLG-' + new Date().getFullYear() + '-000001']);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/Events:/);

@@ -48,6 +48,8 @@ export function makeWorld(overrides: Record<string, unknown> = {}): World {
     templates: path.join(REPO, 'templates'),
     sources: [{ type: 'maildir', name: 'klagomal', path: './data/maildir', pollSeconds: 1 }],
     transport: { type: 'pickup', path: './data/outbox/pickup' },
+    // Escalation off unless a test asks for it: warnings and digests depend on the time of day.
+    deadlines: { escalation: { enabled: false } },
     ...overrides,
   };
   const configFile = path.join(dir, 'config.json');

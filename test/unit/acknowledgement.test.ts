@@ -14,7 +14,8 @@ import { parseConfig } from '../../src/config/load';
 import type { Customer } from '../../src/classify/classify';
 import type { ComplaintFields, ComplaintItem } from '../../src/parse/complaint-fields';
 import { COMPLAINT_ITEMS } from '../../src/parse/complaint-fields';
-import { AcknowledgementInput, buildAcknowledgement, decideAcknowledgement, newMessageId } from '../../src/reply/acknowledgement';
+import { AcknowledgementInput, buildAcknowledgement, decideAcknowledgement } from '../../src/reply/acknowledgement';
+import { newMessageId } from '../../src/reply/mail';
 import { TemplateError, TemplateSet } from '../../src/reply/templates';
 import { normaliseAddress } from '../../src/util/header-safe';
 
@@ -25,6 +26,7 @@ function config(extra: Record<string, unknown> = {}): Config {
     {
       firm: { name: 'Exempelfinans AB', complaintsAddress: 'klagomal@exempelfinans.se', staffDomains: ['exempelfinans.se'] },
       sources: [{ type: 'maildir', path: 'maildir' }],
+      officers: [{ name: 'Karin', address: 'karin@exempelfinans.se', role: 'manager' }],
       ...extra,
     },
     path.join(os.tmpdir(), 'klagomal-ack-test', 'config.json'),

@@ -93,7 +93,6 @@ describe('machine mail is never taken for a complaint', () => {
     ['Precedence: list', { headers: { Precedence: 'list' } }, 'bulk'],
     ['Precedence: junk', { headers: { Precedence: 'junk' } }, 'bulk'],
     ['List-Id', { headers: { 'List-Id': '<nyheter.lists.example.com>' } }, 'bulk'],
-    ['List-Unsubscribe', { headers: { 'List-Unsubscribe': '<mailto:unsub@example.com>' } }, 'bulk'],
     ['DSN', { contentType: 'multipart/report', contentTypeParams: { 'report-type': 'delivery-status' }, from: 'postmaster@example.com' }, 'bounce'],
     ['DSN from an ordinary-looking sender', { contentType: 'multipart/report', contentTypeParams: { 'report-type': 'delivery-status' } }, 'bounce'],
     ['read receipt (MDN)', { contentType: 'multipart/report', contentTypeParams: { 'report-type': 'disposition-notification' } }, 'autoreply'],
@@ -101,21 +100,47 @@ describe('machine mail is never taken for a complaint', () => {
     ['postmaster sender', { from: 'postmaster@example.com' }, 'bounce'],
     ['null Return-Path', { returnPath: '' }, 'bounce'],
     ['bounce subject with null sender', { returnPath: '', subject: 'Undeliverable: Felaktig avgift' }, 'bounce'],
-    ['Swedish Outlook', { subject: 'Automatiskt svar: Felaktig avgift' }, 'autoreply'],
-    ['Swedish absence', { subject: 'Frånvaro: Felaktig avgift' }, 'autoreply'],
-    ['Swedish absence message', { subject: 'Frånvaromeddelande' }, 'autoreply'],
-    ['Norwegian', { subject: 'Fraværsmelding: Faktura' }, 'autoreply'],
-    ['Finnish', { subject: 'Poissaolo: Lasku' }, 'autoreply'],
-    ['German', { subject: 'Abwesenheitsnotiz: Rechnung' }, 'autoreply'],
-    ['English OOO', { subject: 'Out of Office: Invoice' }, 'autoreply'],
-    ['English Outlook', { subject: 'Automatic reply: Invoice' }, 'autoreply'],
-    ['leading space', { subject: '  AUTOMATISKT SVAR: x' }, 'autoreply'],
   ])('machineMailFiledAsComplaint: %s', (_label, options, kind) => {
     const m = mail(options);
     expect(machineSignal(m)?.kind).toBe(kind);
     const c = classify(m, NO_FACTS, STAFF);
     expect(c.kind).toBe(kind);
     expect(c.reason.length).toBeGreaterThan(0);
+  });
+
+  // Weak evidence: what a person's mail can also carry. Filed as a complaint (a complaint is
+  // never lost to a guess), but not acknowledged; the reason is on the case.
+  test.each<[string, MailOptions, 'autoreply' | 'bulk']>([
+    ['List-Unsubscribe (web-form and CRM services add it too)', { headers: { 'List-Unsubscribe': '<mailto:unsub@example.com>' } }, 'bulk'],
+    ['Swedish Outlook', { subject: 'Automatiskt svar: Felaktig avgift' }, 'autoreply'],
+    ['Swedish absence', { subject: 'Frånvaro: Felaktig avgift' }, 'autoreply'],
+    ['Swedish absence message', { subject: 'Frånvaromeddelande: Faktura' }, 'autoreply'],
+    ['Norwegian', { subject: 'Fraværsmelding: Faktura' }, 'autoreply'],
+    ['Finnish', { subject: 'Poissaolo: Lasku' }, 'autoreply'],
+    ['German', { subject: 'Abwesenheitsnotiz: Rechnung' }, 'autoreply'],
+    ['English OOO', { subject: 'Out of Office: Invoice' }, 'autoreply'],
+    ['English Outlook', { subject: 'Automatic reply: Invoice' }, 'autoreply'],
+    ['leading space', { subject: '  AUTOMATISKT SVAR: x' }, 'autoreply'],
+  ])('weakSignalLosesTheComplaintOrAnswersIt: %s', (_label, options, kind) => {
+    const m = mail(options);
+    expect(machineSignal(m)).toMatchObject({ kind, strength: 'weak' });
+    const c = classify(m, NO_FACTS, STAFF);
+    expect(c.kind).toBe('complaint');
+    if (c.kind !== 'complaint') throw new Error('unreachable');
+    expect(c.customer.doNotAutoReply).toMatch(/may be an automatic mail/);
+  });
+
+  test.each<[string, MailOptions]>([
+    ['a complaint about missing answers', { subject: 'Frånvaro av svar på mitt klagomål' }],
+    ['absence in English', { subject: 'Absence of any refund' }],
+    ['Exchange inbox-rule forward (customer service passing a complaint on)', { headers: { 'X-MS-Exchange-Inbox-Rules-Loop': 'kundtjanst@exempelfinans.se' } }],
+  ])('complaintFiledAsMachineMail: %s', (_label, options) => {
+    const m = mail(options);
+    expect(machineSignal(m)).toBeNull();
+    const c = classify(m, NO_FACTS, STAFF);
+    expect(c.kind).toBe('complaint');
+    if (c.kind !== 'complaint') throw new Error('unreachable');
+    expect(c.customer.doNotAutoReply).toBeNull();
   });
 
   test.each<[string, MailOptions]>([

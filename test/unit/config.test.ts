@@ -14,6 +14,7 @@ function minimal(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     firm: { name: 'Exempelfinans AB', complaintsAddress: 'klagomal@exempelfinans.se' },
     sources: [{ type: 'maildir', path: 'maildir' }],
+    officers: [{ name: 'Karin', address: 'karin@exempelfinans.se', role: 'manager' }],
     ...extra,
   };
 }
@@ -51,8 +52,24 @@ describe('parseConfig: a valid config', () => {
     expect(c.firm.formAddresses).toEqual([]);
     expect(c.cases.prefix).toBe('KLG');
     expect(c.language).toBe('sv');
-    expect(c.acknowledgement).toEqual({ enabled: true, maxPerAddressPer24h: 3, answerWithin: { unit: 'calendarDays', amount: 14 } });
-    expect(c.outbox).toEqual({ maxAttempts: 8, retryBaseSeconds: 30, retryMaxSeconds: 3600, sendTimeoutSeconds: 120 });
+    expect(c.acknowledgement).toEqual({ enabled: true, maxPerAddressPer24h: 3 });
+    expect(c.outbox).toEqual({ giveUpAfterHours: 120, retryBaseSeconds: 30, retryMaxSeconds: 3600, sendTimeoutSeconds: 120 });
+    expect(c.deadlines.policies).toEqual(['promise-24h-14d']);
+    expect(c.deadlines.byCategory).toEqual({ payments: ['psd2'] });
+    expect(c.deadlines.definitions['promise-24h-14d'].rules).toEqual({
+      acknowledgement: { unit: 'hours', amount: 24 },
+      finalAnswer: { unit: 'calendarDays', amount: 14 },
+    });
+    expect(c.deadlines.escalation).toEqual({
+      enabled: true,
+      schedule: '*/5 * * * *',
+      warnBusinessDays: [2, 1],
+      warnHours: [4],
+      managerBusinessDays: 1,
+      digestTime: '07:30',
+      lateAfterMinutes: 15,
+    });
+    expect(c.deadlines.version).toMatch(/^[0-9a-f]{12}$/);
     expect(c.processing).toEqual({ batchSize: 50 });
     expect(c.sources).toEqual([{ type: 'maildir', name: 'klagomal', path: path.join(DIR, 'maildir'), pollSeconds: 5 }]);
   });
@@ -144,17 +161,17 @@ describe('parseConfig: problems', () => {
       minimal({
         language: 'fr',
         sources: [imapSource({ port: 'abc' })],
-        outbox: { maxAttempts: 0 },
+        outbox: { giveUpAfterHours: 0 },
       }),
     );
     expect(err.problems).toHaveLength(3);
-    expect(err.problems.map((p) => p.key).sort()).toEqual(['language', 'outbox.maxAttempts', 'sources[0].port']);
+    expect(err.problems.map((p) => p.key).sort()).toEqual(['language', 'outbox.giveUpAfterHours', 'sources[0].port']);
     expect(problemAt(err, 'sources[0].port')).toBe('expected a whole number from 1 to 65535, got "abc"');
-    expect(problemAt(err, 'outbox.maxAttempts')).toBe('expected a whole number from 1 to 100, got 0');
+    expect(problemAt(err, 'outbox.giveUpAfterHours')).toBe('expected a whole number from 1 to 720, got 0');
     expect(problemAt(err, 'language')).toContain('allowed: "sv", "en"');
     // The message lists every problem with its key.
     expect(err.message).toContain('3 problems');
-    for (const key of ['language', 'outbox.maxAttempts', 'sources[0].port']) expect(err.message).toContain(`  - ${key}: `);
+    for (const key of ['language', 'outbox.giveUpAfterHours', 'sources[0].port']) expect(err.message).toContain(`  - ${key}: `);
   });
 
   test('messageDoesNotNameTheFile', () => {
@@ -168,7 +185,7 @@ describe('parseConfig: problems', () => {
 
   test.each<[string, Record<string, unknown>, string, string]>([
     ['root', { langauge: 'sv' }, 'langauge', 'did you mean "language"?'],
-    ['nested object', { outbox: { maxAttempt: 3 } }, 'outbox.maxAttempt', 'did you mean "maxAttempts"?'],
+    ['nested object', { outbox: { giveUpAfterHour: 3 } }, 'outbox.giveUpAfterHour', 'did you mean "giveUpAfterHours"?'],
     ['list item', { sources: [{ type: 'maildir', path: 'm', pollSecond: 5 }] }, 'sources[0].pollSecond', 'did you mean "pollSeconds"?'],
     ['firm', { firm: { name: 'X', complaintsAddress: 'k@x.se', staffDomain: ['x.se'] } }, 'firm.staffDomain', 'did you mean "staffDomains"?'],
   ])('typoInKeySilentlyIgnored (%s)', (_label, extra, key, hint) => {
@@ -194,9 +211,15 @@ describe('parseConfig: problems', () => {
     ['transport', { transport: { type: 'sendmail' } }, 'transport.type', ['allowed: "pickup", "smtp"']],
     [
       'deadline unit',
-      { acknowledgement: { answerWithin: { unit: 'weeks', amount: 2 } } },
-      'acknowledgement.answerWithin.unit',
+      { deadlines: { custom: { mine: { finalAnswer: { unit: 'weeks', amount: 2 } } } } },
+      'deadlines.custom.mine.finalAnswer.unit',
       ['allowed: "hours", "calendarDays", "businessDays"'],
+    ],
+    [
+      'preset',
+      { deadlines: { custom: { mine: { preset: 'psd3' } } } },
+      'deadlines.custom.mine.preset',
+      ['allowed: "promise-24h-14d", "confirmation-3bd", "psd2", "ecsp"'],
     ],
   ])('wrongEnumValueWithoutAllowedValues (%s)', (_label, extra, key, parts) => {
     const message = problemAt(problemsOf(minimal(extra)), key);
@@ -208,16 +231,34 @@ describe('parseConfig: problems', () => {
     ['port fraction', { sources: [imapSource({ port: 993.5 })] }, 'sources[0].port', 'from 1 to 65535'],
     [
       'hours deadline too long',
-      { acknowledgement: { answerWithin: { unit: 'hours', amount: 9000 } } },
-      'acknowledgement.answerWithin.amount',
+      { deadlines: { custom: { mine: { acknowledgement: { unit: 'hours', amount: 9000 } } } } },
+      'deadlines.custom.mine.acknowledgement.amount',
       'from 1 to 8784',
     ],
     [
       'days deadline too long',
-      { acknowledgement: { answerWithin: { unit: 'businessDays', amount: 400 } } },
-      'acknowledgement.answerWithin.amount',
+      { deadlines: { custom: { mine: { finalAnswer: { unit: 'businessDays', amount: 400 } } } } },
+      'deadlines.custom.mine.finalAnswer.amount',
       'from 1 to 366',
     ],
+    [
+      'statutory deadline lengthened',
+      { deadlines: { custom: { psd2long: { preset: 'psd2', finalAnswer: { unit: 'businessDays', amount: 20 } } } } },
+      'deadlines.custom.psd2long.finalAnswer',
+      'allows at most 15 businessDays here; a statutory deadline may be shortened, never lengthened (got 20 businessDays)',
+    ],
+    [
+      'statutory deadline in another unit',
+      { deadlines: { custom: { psd2cal: { preset: 'psd2', finalAnswer: { unit: 'calendarDays', amount: 10 } } } } },
+      'deadlines.custom.psd2cal.finalAnswer',
+      'never lengthened (got 10 calendarDays)',
+    ],
+    ['unknown policy', { deadlines: { policies: ['promise-24h-14d', 'vip'] } }, 'deadlines.policies[1]', 'unknown policy "vip"; known: promise-24h-14d'],
+    ['no answer date', { deadlines: { policies: ['confirmation-3bd'] } }, 'deadlines.policies', 'no policy here sets finalAnswer'],
+    ['closed date', { deadlines: { extraClosedDates: ['2026-02-30'] } }, 'deadlines.extraClosedDates[0]', 'expected a date "YYYY-MM-DD"'],
+    ['cron', { deadlines: { escalation: { schedule: 'every five minutes' } } }, 'deadlines.escalation.schedule', 'not a valid cron expression'],
+    ['digest time', { deadlines: { escalation: { digestTime: '7.30' } } }, 'deadlines.escalation.digestTime', 'expected a time "HH:MM"'],
+    ['no manager', { officers: [{ name: 'O', address: 'o@x.se' }] }, 'officers', 'at least one officer with "role": "manager"'],
     ['bad address', { firm: { name: 'X', complaintsAddress: 'not an address' } }, 'firm.complaintsAddress', 'an e-mail address like'],
     ['bad env name', { sources: [imapSource({ passwordEnv: 'my password' })] }, 'sources[0].passwordEnv', 'an environment variable name'],
     ['bad prefix', { cases: { prefix: 'klg' } }, 'cases.prefix', '1-10 capital letters'],

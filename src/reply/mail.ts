@@ -1,0 +1,72 @@
+/**
+ * Every mail we send is built here from its template, so that all of them carry the same
+ * loop-safety headers and traceability: `Auto-Submitted` (RFC 3834 §5: `auto-replied` for an
+ * answer to a customer's mail, `auto-generated` for notices), `X-Auto-Response-Suppress: All`
+ * (Exchange), `Precedence: auto_reply`, our own Message-ID under the firm's domain, the case
+ * number in `X-Klagomal-Case`, and the template's kind, language and version in the outbox row.
+ */
+import crypto from 'node:crypto';
+import type { Config, Language } from '../config/config';
+import type { OutboundKind } from '../cases/lifecycle';
+import type { NewOutbox } from '../store/store';
+import type { TemplateSet } from './templates';
+import { headerText } from '../util/header-safe';
+
+/** A new Message-ID under the firm's domain: the case number for people, random bits so it cannot be guessed. */
+export function newMessageId(caseNumber: string | null, kind: string, domain: string): string {
+  return `${(caseNumber ?? 'klagomal').toLowerCase()}.${kind}.${crypto.randomBytes(9).toString('base64url')}@${domain}`;
+}
+
+export interface MailSpec {
+  readonly kind: OutboundKind;
+  readonly caseId: number | null;
+  readonly caseNumber: string | null;
+  readonly language: Language;
+  readonly to: string;
+  readonly data: object;
+  /** Unique per effect: a second mail with the same key is never queued. */
+  readonly idempotencyKey: string;
+  readonly inReplyTo?: string | null;
+  readonly references?: readonly string[];
+  /** RFC 3834: 'auto-replied' answers a mail; 'auto-generated' is a notice of our own. */
+  readonly autoSubmitted: 'auto-replied' | 'auto-generated';
+  readonly now: Date;
+}
+
+const SHORT: Record<OutboundKind, string> = {
+  acknowledgement: 'ack',
+  'delay-notice': 'delay',
+  'escalation-warning': 'warn',
+  'breach-notice': 'breach',
+  'manager-digest': 'digest',
+};
+
+export function buildMail(spec: MailSpec, templates: TemplateSet, config: Config): NewOutbox {
+  const rendered = templates.render(spec.kind, spec.language, spec.data);
+  const references = [...(spec.references ?? []), ...(spec.inReplyTo ? [spec.inReplyTo] : [])].filter((v, i, a) => a.indexOf(v) === i).slice(-10);
+  return {
+    caseId: spec.caseId,
+    kind: spec.kind,
+    idempotencyKey: spec.idempotencyKey,
+    template: spec.kind,
+    language: spec.language,
+    templateVersion: rendered.version,
+    fromAddress: config.firm.complaintsAddress,
+    fromName: headerText(config.firm.fromName, 100),
+    toAddress: spec.to,
+    subject: rendered.subject,
+    messageId: newMessageId(spec.caseNumber, SHORT[spec.kind], config.firm.messageIdDomain),
+    inReplyTo: spec.inReplyTo ?? null,
+    references,
+    headers: {
+      'Auto-Submitted': spec.autoSubmitted,
+      'X-Auto-Response-Suppress': 'All',
+      Precedence: 'auto_reply',
+      ...(spec.caseNumber ? { 'X-Klagomal-Case': spec.caseNumber } : {}),
+    },
+    bodyText: rendered.text,
+    bodyHtml: rendered.html,
+    dateHeader: spec.now.toISOString(),
+    createdAt: spec.now.toISOString(),
+  };
+}
