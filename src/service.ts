@@ -127,7 +127,7 @@ export class Service {
   /** One escalation pass as of `now` (the clock for the service, any instant for `klagomal escalate`). */
   escalate(now: Date, opts: { dryRun?: boolean } = {}): EscalationPassResult {
     const r = this.escalation.run(now, opts);
-    if (r.escalated > 0 || r.digest)
+    if (!opts.dryRun && (r.escalated > 0 || r.digest))
       this.log.info('escalation pass', { escalated: r.escalated, skipped: r.skipped, breaches: r.breaches, notices: r.notices, digest: r.digest });
     return r;
   }

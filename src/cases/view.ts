@@ -14,7 +14,14 @@ export interface CaseSummary {
   customer: { name: string | null; address: string | null };
   subject: string | null;
   language: string;
+  category: string | null;
+  contactOfficer: string | null;
+  /** The final answer's deadline (what the customer was promised). */
   answerDueAt: string | null;
+  /** The nearest open deadline. */
+  nextDeadline: { milestone: string; dueAt: string } | null;
+  /** Milestones whose deadline has passed unmet, or was met late. */
+  breached: string[];
   refersTo: string | null;
 }
 
@@ -22,8 +29,12 @@ function local(instant: string | null | undefined): string | null {
   return instant ? formatStockholm(new Date(instant)) : null;
 }
 
-export function caseSummary(store: Store, c: CaseRow): CaseSummary {
-  const answer = store.deadlinesOfCase(c.id).find((d) => d.milestone === 'answer');
+/** `now` decides which deadlines count as missed (default: the real clock). */
+export function caseSummary(store: Store, c: CaseRow, now: Date = new Date()): CaseSummary {
+  const deadlines = store.deadlinesOfCase(c.id).filter((d) => d.milestone !== 'finalAnswerMax');
+  const answer = deadlines.find((d) => d.milestone === 'finalAnswer');
+  const next = deadlines.filter((d) => !d.met_at).sort((a, b) => a.due_at.localeCompare(b.due_at))[0];
+  const at = now.toISOString();
   return {
     id: c.id,
     number: c.number,
@@ -33,7 +44,11 @@ export function caseSummary(store: Store, c: CaseRow): CaseSummary {
     customer: { name: c.customer_name, address: c.customer_address },
     subject: c.subject,
     language: c.language,
+    category: c.category,
+    contactOfficer: c.contact_officer,
     answerDueAt: local(answer?.due_at),
+    nextDeadline: next ? { milestone: next.milestone, dueAt: local(next.due_at)! } : null,
+    breached: deadlines.filter((d) => (d.met_at ? d.met_at > d.due_at : d.due_at < at)).map((d) => d.milestone),
     refersTo: c.refers_to_case_id ? (store.caseById(c.refers_to_case_id)?.number ?? null) : null,
   };
 }
@@ -94,8 +109,13 @@ export function caseDetail(store: Store, c: CaseRow) {
       milestone: d.milestone,
       dueAt: local(d.due_at),
       rule: JSON.parse(d.rule) as Record<string, unknown>,
+      policy: d.policy,
+      source: d.source,
       computedFrom: d.computed_from,
+      configVersion: d.config_version,
+      calendarVersion: d.calendar_version,
       metAt: d.met_at,
+      breachedAt: d.breached_at,
     })),
     messages: [...messages, ...outgoing].sort((a, b) => a.at.localeCompare(b.at)),
     events: store.eventsOfCase(c.id).map((e) => ({

@@ -15,7 +15,11 @@ import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from '../ingest/raw-files';
 import { TemplateSet, TemplateError } from '../reply/templates';
 import { CASE_STATUSES, CaseStatus } from '../cases/lifecycle';
 import { caseDetail, caseSummary, outboxView } from '../cases/view';
-import { formatStockholm } from '../deadlines/rules';
+import { computeDue, DEADLINE_UNITS, DeadlineRule, DeadlineUnit, formatStockholm } from '../deadlines/rules';
+import { BusinessCalendar, isoDate, localTime, parseIsoDate, swedishHolidays, weekday } from '../deadlines/calendar';
+import type { Milestone } from '../deadlines/policy';
+import { extendDeadline, ExtensionRefused } from '../cases/extend';
+import { meetMilestone } from '../cases/milestones';
 import { createLogger, errorChain, Logger } from '../util/log';
 import { toInstant } from '../util/clock';
 import { Options, UsageError } from './args';
@@ -213,25 +217,42 @@ const ingest: Command = {
 };
 
 const cases: Command = {
-  summary: 'list cases',
-  usage: `klagomal cases [--status ${CASE_STATUSES.join('|')}] [--json] [--config FILE]`,
-  options: { status: { type: 'string' }, json: { type: 'boolean' } },
+  summary: 'list cases (by status, by deadline, or those with a missed deadline)',
+  usage: `klagomal cases [--status ${CASE_STATUSES.join('|')}] [--due-before ISO] [--breached [--now ISO]] [--json] [--config FILE]`,
+  options: { status: { type: 'string' }, json: { type: 'boolean' }, 'due-before': { type: 'string' }, breached: { type: 'boolean' }, now: { type: 'string' } },
   positionals: false,
   async run(values, _p, io) {
     const status = values.status as string | undefined;
     if (status !== undefined && !CASE_STATUSES.includes(status as CaseStatus)) {
       throw new UsageError(`unknown status '${status}'; allowed: ${CASE_STATUSES.join(', ')}`);
     }
+    const dueBefore = values['due-before'] !== undefined ? instantArg('--due-before', values['due-before'] as string) : undefined;
+    const now = values.now !== undefined ? instantArg('--now', values.now as string) : new Date();
     const config = configOf(values);
     withStore(config, (store) => {
-      const list = store.listCases({ status: status as CaseStatus | undefined }).map((c) => caseSummary(store, c));
+      const list = store
+        .listCases({
+          status: status as CaseStatus | undefined,
+          dueBefore: dueBefore && toInstant(dueBefore),
+          breachedAsOf: values.breached ? toInstant(now) : undefined,
+        })
+        .map((c) => caseSummary(store, c, now));
       if (values.json) io.out(json(list));
       else if (list.length === 0) io.out('no cases');
       else
         io.out(
           table(
-            ['CASE', 'STATUS', 'RECEIVED', 'ANSWER BY', 'CUSTOMER', 'SUBJECT'],
-            list.map((c) => [c.number, c.status, c.receivedLocal.slice(0, 16).replace('T', ' '), c.answerDueAt?.slice(0, 10), c.customer.address, c.subject]),
+            ['CASE', 'STATUS', 'RECEIVED', 'NEXT DEADLINE', 'ANSWER BY', 'MISSED', 'CUSTOMER', 'SUBJECT'],
+            list.map((c) => [
+              c.number,
+              c.status,
+              c.receivedLocal.slice(0, 16).replace('T', ' '),
+              c.nextDeadline ? `${c.nextDeadline.milestone} ${c.nextDeadline.dueAt.slice(0, 16).replace('T', ' ')}` : '',
+              c.answerDueAt?.slice(0, 10),
+              c.breached.join(','),
+              c.customer.address,
+              c.subject,
+            ]),
           ),
         );
     });
@@ -247,59 +268,157 @@ function findCase(store: Store, id: string) {
 
 export class NotFound extends Error {}
 
-const caseShow: Command = {
-  summary: 'show a case: state, fields, deadlines, every message in and out, the event history',
-  usage: 'klagomal case show ID [--json] [--config FILE]   (ID = case number like KLG-2026-000042, or the numeric id)',
-  options: { json: { type: 'boolean' } },
+const caseCommand: Command = {
+  summary: 'one case: show it; extend a deadline (the customer gets a delay notice); mark a milestone met',
+  usage: [
+    'klagomal case show ID [--json]                     ID = a case number like KLG-2026-000042, or the numeric id',
+    'klagomal case extend ID --to YYYY-MM-DD --reason TEXT [--milestone finalAnswer] [--holding-reply] [--no-notice]',
+    'klagomal case met ID MILESTONE [--note TEXT]        MILESTONE = acknowledgement | firstAnswer | finalAnswer',
+  ].join('\n       '),
+  options: {
+    json: { type: 'boolean' },
+    to: { type: 'string' },
+    reason: { type: 'string' },
+    milestone: { type: 'string' },
+    'holding-reply': { type: 'boolean' },
+    'no-notice': { type: 'boolean' },
+    note: { type: 'string' },
+  },
   positionals: true,
   async run(values, positionals, io) {
-    if (positionals[0] !== 'show' || positionals.length !== 2) throw new UsageError('usage: klagomal case show ID');
-    const config = configOf(values);
-    withStore(config, (store) => {
-      const d = caseDetail(store, findCase(store, positionals[1]));
-      if (values.json) {
-        io.out(json(d));
-        return;
-      }
-      const lines: string[] = [];
-      lines.push(`${d.number}  [${d.status}]`);
-      lines.push(`Customer:  ${d.customer.name ?? ''} <${d.customer.address ?? 'no address'}>`);
-      lines.push(`Subject:   ${d.subject ?? ''}`);
-      lines.push(`Received:  ${d.receivedLocal}   filed ${formatStockholm(new Date(d.filedAt))}   language ${d.language}`);
-      if (d.refersTo) lines.push(`Refers to: ${d.refersTo}`);
-      lines.push('', 'Deadlines:');
-      for (const dl of d.deadlines)
-        lines.push(`  ${dl.milestone.padEnd(16)} due ${dl.dueAt}  (${dl.rule.amount} ${dl.rule.unit})${dl.metAt ? `  met ${dl.metAt}` : ''}`);
-      lines.push('', 'Fields:');
-      for (const [k, v] of Object.entries(d.fields)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
-      lines.push('', 'Messages:');
-      for (const m of d.messages) {
-        if (m.direction === 'in') {
-          lines.push(`  <- ${m.at}  ${m.kind}  from ${m.from.address ?? '?'}  "${m.subject ?? ''}"`);
-          for (const a of m.attachments) lines.push(`       attachment ${a.filename ?? '(no name)'} ${a.contentType} ${a.size} bytes -> ${a.path}`);
-          const text = (m.text ?? '').trim().split('\n').slice(0, 12);
-          for (const t of text) lines.push(`     | ${t}`);
-        } else {
-          lines.push(
-            `  -> ${m.at}  ${m.kind}  to ${m.to}  "${m.subject}"  [${m.status}, ${m.attempts} attempt(s), template ${m.template}/${m.language}@${m.templateVersion}]`,
-          );
-          if (m.lastError) lines.push(`     last error: ${m.lastError}`);
-        }
-      }
-      lines.push('', 'Events:');
-      for (const e of d.events) lines.push(`  ${e.at}  ${e.type.padEnd(26)} ${e.actor.padEnd(16)} ${JSON.stringify(e.detail)}`);
-      io.out(lines.join('\n'));
-    });
-    return 0;
+    const [verb, id, arg] = positionals;
+    if (verb === 'show' && positionals.length === 2) return showCase(values, id, io);
+    if (verb === 'extend' && positionals.length === 2) return extendCase(values, id, io);
+    if (verb === 'met' && positionals.length === 3) return caseMet(values, id, arg, io);
+    throw new UsageError('usage: klagomal case show ID | case extend ID --to DATE --reason TEXT | case met ID MILESTONE');
   },
 };
 
+async function showCase(values: Record<string, string | boolean | undefined>, id: string, io: Io): Promise<number> {
+  const config = configOf(values);
+  withStore(config, (store) => {
+    const d = caseDetail(store, findCase(store, id));
+    if (values.json) {
+      io.out(json(d));
+      return;
+    }
+    const lines: string[] = [];
+    lines.push(`${d.number}  [${d.status}]`);
+    lines.push(`Customer:  ${d.customer.name ?? ''} <${d.customer.address ?? 'no address'}>`);
+    lines.push(`Subject:   ${d.subject ?? ''}`);
+    lines.push(`Received:  ${d.receivedLocal}   filed ${formatStockholm(new Date(d.filedAt))}   language ${d.language}`);
+    if (d.refersTo) lines.push(`Refers to: ${d.refersTo}`);
+    lines.push('', 'Deadlines:');
+    for (const dl of d.deadlines) {
+      lines.push(
+        `  ${dl.milestone.padEnd(16)} due ${dl.dueAt}  (${dl.rule.amount} ${dl.rule.unit}, ${dl.policy})${dl.metAt ? `  met ${dl.metAt}` : ''}${dl.breachedAt ? '  BREACHED' : ''}`,
+      );
+    }
+    if (d.contactOfficer) lines.push(`Contact person: ${d.contactOfficer}`);
+    lines.push('', 'Fields:');
+    for (const [k, v] of Object.entries(d.fields)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+    lines.push('', 'Messages:');
+    for (const m of d.messages) {
+      if (m.direction === 'in') {
+        lines.push(`  <- ${m.at}  ${m.kind}  from ${m.from.address ?? '?'}  "${m.subject ?? ''}"`);
+        for (const a of m.attachments) lines.push(`       attachment ${a.filename ?? '(no name)'} ${a.contentType} ${a.size} bytes -> ${a.path}`);
+        const text = (m.text ?? '').trim().split('\n').slice(0, 12);
+        for (const t of text) lines.push(`     | ${t}`);
+      } else {
+        lines.push(
+          `  -> ${m.at}  ${m.kind}  to ${m.to}  "${m.subject}"  [${m.status}, ${m.attempts} attempt(s), template ${m.template}/${m.language}@${m.templateVersion}]`,
+        );
+        if (m.lastError) lines.push(`     last error: ${m.lastError}`);
+      }
+    }
+    lines.push('', 'Events:');
+    for (const e of d.events) lines.push(`  ${e.at}  ${e.type.padEnd(26)} ${e.actor.padEnd(16)} ${JSON.stringify(e.detail)}`);
+    io.out(lines.join('\n'));
+  });
+  return 0;
+}
+
+async function extendCase(values: Record<string, string | boolean | undefined>, id: string, io: Io): Promise<number> {
+  const to = parseIsoDate(String(values.to ?? ''));
+  if (!to) throw new UsageError('--to YYYY-MM-DD is required: the new last day for the answer');
+  if (typeof values.reason !== 'string' || !values.reason.trim()) throw new UsageError('--reason TEXT is required: the customer is told why');
+  const milestone = (values.milestone as string | undefined) ?? 'finalAnswer';
+  if (!(['acknowledgement', 'firstAnswer', 'finalAnswer'] as string[]).includes(milestone))
+    throw new UsageError(`--milestone: allowed acknowledgement, firstAnswer, finalAnswer`);
+  const service = new Service(configOf(values), logger());
+  try {
+    const c = findCase(service.store, id);
+    const r = extendDeadline(
+      service.store,
+      service.config,
+      service.templates,
+      service.calendar,
+      {
+        caseId: c.id,
+        milestone: milestone as Milestone,
+        newDate: to,
+        reason: values.reason,
+        actor: 'operator',
+        holdingReply: Boolean(values['holding-reply']),
+        notifyCustomer: !values['no-notice'],
+      },
+      new Date(),
+    );
+    io.out(
+      `${c.number}: ${milestone} moved from ${formatStockholm(r.from)} to ${formatStockholm(r.to)}${r.noticeQueued ? '; delay notice queued to the customer' : ''}`,
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof ExtensionRefused) throw new NotFound(err.message);
+    throw err;
+  } finally {
+    service.close();
+  }
+}
+
+async function caseMet(values: Record<string, string | boolean | undefined>, id: string, milestone: string, io: Io): Promise<number> {
+  if (!(['acknowledgement', 'firstAnswer', 'finalAnswer'] as string[]).includes(milestone))
+    throw new UsageError('MILESTONE: allowed acknowledgement, firstAnswer, finalAnswer');
+  const config = configOf(values);
+  return withStore(config, (store) => {
+    const c = findCase(store, id);
+    const note = typeof values.note === 'string' ? values.note : null;
+    const met = store.tx(() => meetMilestone(store, c.id, milestone as Milestone, toInstant(new Date()), 'operator', note ? { note } : {}));
+    if (!met) throw new NotFound(`${c.number} has no open ${milestone} deadline`);
+    io.out(`${c.number}: ${milestone} met`);
+    return 0;
+  });
+}
+
 const outbox: Command = {
-  summary: 'list queued and sent mail',
-  usage: 'klagomal outbox [--status queued|sending|sent|failed] [--json] [--config FILE]',
+  summary: 'list queued and sent mail; `outbox retry ID` puts a failed mail back in the queue',
+  usage: 'klagomal outbox [--status queued|sending|sent|failed] [--json] [--config FILE]\n       klagomal outbox retry ID',
   options: { status: { type: 'string' }, json: { type: 'boolean' } },
-  positionals: false,
-  async run(values, _p, io) {
+  positionals: true,
+  async run(values, positionals, io) {
+    if (positionals.length > 0) {
+      if (positionals[0] !== 'retry' || positionals.length !== 2 || !/^\d+$/.test(positionals[1])) throw new UsageError('usage: klagomal outbox retry ID');
+      const id = Number(positionals[1]);
+      return withStore(configOf(values), (store) => {
+        const at = toInstant(new Date());
+        const ok = store.tx(() => {
+          if (!store.requeueFailedOutbox(id, at)) return false;
+          store.appendEvent({
+            at,
+            caseId: store.outboxRow(id)?.case_id ?? null,
+            outboxId: id,
+            actor: 'operator',
+            type: 'mail-requeued',
+            fromState: 'failed',
+            toState: 'queued',
+          });
+          return true;
+        });
+        if (!ok) throw new NotFound(`outbox mail ${id} is not failed`);
+        io.out(`outbox mail ${id} queued again; start or run --once sends it`);
+        return 0;
+      });
+    }
     const status = values.status as string | undefined;
     const allowed = ['queued', 'sending', 'sent', 'failed'];
     if (status !== undefined && !allowed.includes(status)) throw new UsageError(`unknown status '${status}'; allowed: ${allowed.join(', ')}`);
@@ -435,13 +554,128 @@ const configCheck: Command = {
   },
 };
 
+const calendar: Command = {
+  summary: 'the Swedish business calendar: closed days of a year, and due instants of deadline rules',
+  usage: [
+    'klagomal calendar holidays YEAR [--json]',
+    'klagomal calendar due --from ISO --unit hours|calendarDays|businessDays --amount N [--statutory]',
+    'klagomal calendar due --stdin [--statutory]      lines RECEIVED<TAB>UNIT<TAB>N in, one due instant per line out',
+  ].join('\n       '),
+  options: {
+    json: { type: 'boolean' },
+    from: { type: 'string' },
+    unit: { type: 'string' },
+    amount: { type: 'string' },
+    stdin: { type: 'boolean' },
+    statutory: { type: 'boolean' },
+  },
+  positionals: true,
+  async run(values, positionals, io) {
+    const [verb, arg] = positionals;
+    if (verb === 'holidays' && positionals.length === 2) {
+      if (!/^\d{4}$/.test(arg)) throw new UsageError('YEAR: a four-digit year');
+      const list = swedishHolidays(Number(arg)).map((h) => ({ date: isoDate(h.date), name: h.name, kind: h.kind }));
+      const extra = values.statutory ? [] : closedDatesFromConfig(values).filter((d) => d.startsWith(`${arg}-`));
+      const all = [...list, ...extra.map((d) => ({ date: d, name: 'firm closed (config)', kind: 'firm' }))].sort((a, b) => a.date.localeCompare(b.date));
+      if (values.json) io.out(json(all));
+      else
+        io.out(
+          table(
+            ['DATE', 'DAY', 'NAME', 'KIND'],
+            all.map((h) => [h.date, weekdayName(h.date), h.name, h.kind]),
+          ),
+        );
+      return 0;
+    }
+    if (verb === 'due' && positionals.length === 1) {
+      const cal = new BusinessCalendar(values.statutory ? [] : closedDatesFromConfig(values));
+      if (values.stdin) {
+        const text = fs.readFileSync(0, 'utf8');
+        let failures = 0;
+        for (const line of text.split(/\r?\n/)) {
+          if (!line.trim()) continue;
+          try {
+            const [from, unit, amount] = line.split('\t');
+            io.out(formatStockholm(computeDue(instantArg('RECEIVED', from), ruleArg(unit, amount), cal)));
+          } catch (err) {
+            failures++;
+            io.out(`ERROR ${(err as Error).message}`);
+          }
+        }
+        return failures > 0 ? 1 : 0;
+      }
+      if (!values.from || !values.unit || !values.amount) throw new UsageError('due needs --from ISO --unit U --amount N (or --stdin)');
+      io.out(formatStockholm(computeDue(instantArg('--from', values.from as string), ruleArg(values.unit as string, values.amount as string), cal)));
+      return 0;
+    }
+    throw new UsageError('usage: klagomal calendar holidays YEAR | calendar due --from ISO --unit U --amount N | calendar due --stdin');
+  },
+};
+
+const escalate: Command = {
+  summary: 'one escalation pass (warnings, breaches, the digest) as of now or --now ISO; --dry-run only shows what it would do',
+  usage: 'klagomal escalate [--now ISO] [--dry-run] [--json] [--config FILE]',
+  options: { now: { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+  positionals: false,
+  async run(values, _p, io) {
+    const now = values.now !== undefined ? instantArg('--now', values.now as string) : new Date();
+    const service = new Service(configOf(values), logger());
+    try {
+      const r = service.escalate(now, { dryRun: Boolean(values['dry-run']) });
+      if (values.json) io.out(JSON.stringify({ now: now.toISOString(), dryRun: Boolean(values['dry-run']), ...r }));
+      else {
+        io.out(
+          `${values['dry-run'] ? 'would escalate' : 'escalated'} ${r.escalated} deadline level(s) as of ${formatStockholm(now)}: ${r.breaches} breach(es), ${r.skipped} superseded level(s) skipped, ${r.notices} notice(s) queued${r.digest ? (values['dry-run'] ? ', daily digest due' : ', daily digest queued') : ''}`,
+        );
+        for (const a of r.actions) io.out(`  ${a.case}  ${a.milestone.padEnd(15)} ${a.level.padEnd(12)} ${a.late ? 'LATE ' : ''}-> ${a.to.join(', ')}`);
+      }
+      return 0;
+    } finally {
+      service.close();
+    }
+  },
+};
+
+/** An instant from the command line: ISO 8601 with an offset or Z, or a date (midnight Stockholm). */
+function instantArg(name: string, value: string): Date {
+  const date = parseIsoDate(value);
+  if (date) return localTime(date, 0, 0, 0);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value)) {
+    throw new UsageError(`${name}: expected an ISO 8601 instant with an offset, like 2026-12-17T10:00:00+01:00 (got "${value}")`);
+  }
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`${name}: not a valid instant: "${value}"`);
+  return d;
+}
+
+function ruleArg(unit: string | undefined, amount: string | undefined): DeadlineRule {
+  if (!DEADLINE_UNITS.includes(unit as DeadlineUnit)) throw new UsageError(`unit: allowed ${DEADLINE_UNITS.join(', ')} (got "${unit ?? ''}")`);
+  if (!/^\d{1,4}$/.test(amount ?? '') || Number(amount) < 1) throw new UsageError(`amount: a whole number from 1 (got "${amount ?? ''}")`);
+  return { unit: unit as DeadlineUnit, amount: Number(amount) };
+}
+
+/** The firm's closed dates, when a config can be read; the calendar commands work without one too. */
+function closedDatesFromConfig(values: Record<string, string | boolean | undefined>): string[] {
+  try {
+    return [...configOf(values).deadlines.extraClosedDates];
+  } catch {
+    return [];
+  }
+}
+
+function weekdayName(iso: string): string {
+  return ['sön', 'mån', 'tis', 'ons', 'tor', 'fre', 'lör'][weekday(parseIsoDate(iso)!)];
+}
+
 export const COMMANDS: Readonly<Record<string, Command>> = {
   start,
   run,
   ingest,
   cases,
-  case: caseShow,
+  case: caseCommand,
   outbox,
   quarantine,
   config: configCheck,
+  calendar,
+  escalate,
 };

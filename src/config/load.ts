@@ -293,8 +293,10 @@ function readDeadlines(s: Section): DeadlinesConfig {
   }
   const byCategory: Record<string, string[]> = {};
   const catRaw = s.raw('byCategory');
-  if (catRaw === undefined) byCategory.payments = ['psd2'];
-  else if (typeof catRaw !== 'object' || catRaw === null || Array.isArray(catRaw)) s.problem('byCategory', 'expected an object like {"payments": ["psd2"]}');
+  if (catRaw === undefined) {
+    byCategory.payments = ['psd2'];
+    byCategory.fraud = ['psd2'];
+  } else if (typeof catRaw !== 'object' || catRaw === null || Array.isArray(catRaw)) s.problem('byCategory', 'expected an object like {"payments": ["psd2"]}');
   else {
     const catS = s.section('byCategory');
     for (const cat of Object.keys(catRaw)) byCategory[cat] = checkNames(`byCategory.${cat}`, catS.stringList(cat, []));

@@ -230,7 +230,7 @@ export class EscalationPass {
     const managers = this.managers();
     if (managers.length === 0) return false;
     const late = now.getTime() - planned.getTime() > cfg.lateAfterMinutes * 60_000;
-    if (dryRun) return true;
+    if (dryRun) return !this.store.digestClaimed(isoDate(today));
     return this.store.tx(() => {
       if (!this.store.claimDigest(isoDate(today), toInstant(now), late)) return false;
       const open = this.store.openDeadlines(null, 100_000);

@@ -36,13 +36,18 @@ function words(stems: string): RegExp {
   return new RegExp(`${B}(?:${stems})`, 'iu');
 }
 
-/** Default categories of a lender / payment firm, with Swedish and English keywords. */
+/**
+ * Default categories of a lender / payment firm, with Swedish and English keywords, first match
+ * wins. Payment-service and fraud (unauthorised transactions) come first: they bring the PSD2
+ * deadlines, and since the earliest deadline wins, reading a complaint as one of them when it
+ * also mentions a fee can only make the case's deadlines stricter, never looser.
+ */
 const CATEGORIES: ReadonlyArray<{ id: string; words: RegExp }> = [
   { id: 'fraud', words: words('bedrägeri|bedragare|kapad|kapat|obehörig|fraud|scam|unauthori[sz]ed|identity theft|id-kapning') },
+  { id: 'payments', words: words('autogiro|betalning|inbetalning|dragning|dragit|dragits|överföring|payment|direct debit|transfer|refund|återbetalning') },
   { id: 'debt-collection', words: words('inkasso|påminnelse|kronofogde|betalningsföreläggande|debt collect|collection agency|reminder fee') },
   { id: 'fees', words: words(`avgift|kostnad|fees?${E}|charged?${E}|charges${E}`) },
   { id: 'interest', words: words(`ränt[ae]|räntor|interest`) },
-  { id: 'payments', words: words('autogiro|betalning|inbetalning|dragning|dragit|dragits|överföring|payment|direct debit|transfer|refund|återbetalning') },
   {
     id: 'credit-decision',
     words: words('kreditprövning|kreditbeslut|avslag|nekad|nekades|beviljad|credit decision|credit check|declined|rejected my (?:loan )?application'),

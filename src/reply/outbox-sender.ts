@@ -102,7 +102,7 @@ export class OutboxSender {
       response = (await this.transport.send(row)).response;
     } catch (err) {
       const e = err instanceof SendError ? err : new SendError(errorChain(err), true);
-      const ageHours = (this.clock().getTime() - new Date(row.created_at).getTime()) / 3_600_000;
+      const ageHours = (this.clock().getTime() - new Date(row.retry_from ?? row.created_at).getTime()) / 3_600_000;
       const exhausted = ageHours >= this.config.outbox.giveUpAfterHours;
       if (!e.temporary || exhausted) {
         const why = e.temporary ? `gave up after ${row.attempts} attempts over ${Math.round(ageHours)} hours: ${e.message}` : e.message;

@@ -226,6 +226,9 @@ ALTER TABLE cases ADD COLUMN contact_officer TEXT;
 ALTER TABLE inbound ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE cases ADD COLUMN category TEXT;
 
+-- When an operator put a failed mail back in the queue; its give-up age counts from here.
+ALTER TABLE outbox ADD COLUMN retry_from TEXT;
+
 -- One row per (deadline, level) acted on or skipped: the database, not memory, makes each
 -- warning happen once, across restarts, overlapping passes and several processes.
 CREATE TABLE escalations (

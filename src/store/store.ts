@@ -122,6 +122,7 @@ export interface OutboxRow {
   created_at: Instant;
   sent_at: Instant | null;
   transport_response: string | null;
+  retry_from: Instant | null;
 }
 
 export interface EventRow {
@@ -502,9 +503,27 @@ export class Store {
     return this.q('SELECT * FROM cases WHERE number = ?').get(number) as CaseRow | undefined;
   }
 
-  listCases(filter: { status?: CaseStatus }): CaseRow[] {
-    if (filter.status) return this.q('SELECT * FROM cases WHERE status = ? ORDER BY id').all(filter.status) as CaseRow[];
-    return this.q('SELECT * FROM cases ORDER BY id').all() as CaseRow[];
+  /**
+   * Cases, optionally by status; `dueBefore`: with an open deadline due before that instant;
+   * `breachedAsOf`: with a deadline missed as of that instant (still open and past due, or met
+   * after it was due).
+   */
+  listCases(filter: { status?: CaseStatus; dueBefore?: Instant; breachedAsOf?: Instant }): CaseRow[] {
+    return this.q(
+      `SELECT * FROM cases c
+       WHERE (? IS NULL OR c.status = ?)
+         AND (? IS NULL OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.met_at IS NULL AND d.milestone != 'finalAnswerMax' AND d.due_at < ?))
+         AND (? IS NULL OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.milestone != 'finalAnswerMax'
+               AND d.due_at < ? AND (d.met_at IS NULL OR d.met_at > d.due_at)))
+       ORDER BY c.id`,
+    ).all(
+      filter.status ?? null,
+      filter.status ?? null,
+      filter.dueBefore ?? null,
+      filter.dueBefore ?? null,
+      filter.breachedAsOf ?? null,
+      filter.breachedAsOf ?? null,
+    ) as CaseRow[];
   }
 
   /** The case a Message-ID belongs to: one of its inbound mails or one of the mails we sent on it. */
@@ -664,6 +683,10 @@ export class Store {
     ).all(dueBefore, dueBefore, limit) as OpenDeadlineRow[];
   }
 
+  digestClaimed(day: string): boolean {
+    return this.q('SELECT 1 FROM digests WHERE day = ?').get(day) !== undefined;
+  }
+
   /** Claim the digest of a local day. False when it was claimed before. */
   claimDigest(day: string, at: Instant, late: boolean): boolean {
     return this.q('INSERT OR IGNORE INTO digests (day, claimed_at, late) VALUES (?, ?, ?)').run(day, at, late ? 1 : 0).changes === 1;
@@ -779,6 +802,11 @@ export class Store {
     ).run(status, outcome, response, outcome, response, outcome, at, nextAttemptAt, id, attempt).changes;
     this.q('UPDATE outbox_attempts SET finished_at = ?, outcome = ?, response = ? WHERE outbox_id = ? AND attempt = ?').run(at, outcome, response, id, attempt);
     return changed === 1;
+  }
+
+  /** Put a failed mail back in the queue (an operator fixed the cause). False when it is not failed. */
+  requeueFailedOutbox(id: number, at: Instant): boolean {
+    return this.q("UPDATE outbox SET status = 'queued', next_attempt_at = ?, retry_from = ? WHERE id = ? AND status = 'failed'").run(at, at, id).changes === 1;
   }
 
   outboxAttempts(id: number): Array<{ attempt: number; started_at: Instant; finished_at: Instant | null; outcome: string | null; response: string | null }> {

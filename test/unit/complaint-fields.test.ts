@@ -30,7 +30,9 @@ describe('readComplaintFields: whole complaints', () => {
     const f = readComplaintFields(SWEDISH, 'Felaktig avgift', 'Karin Kund');
     expect(f.contactName).toBe('Karin Kund');
     expect(f.phones).toEqual(['070-123 45 67']);
-    expect(f.category).toBe('fees');
+    // A fee taken by autogiro: payment-service categories win over fees, since they bring the
+    // PSD2 deadlines and the earliest deadline wins (stricter, never looser).
+    expect(f.category).toBe('payments');
     expect(f.incidentDateText).toBe('3 november 2026');
     expect(f.descriptionWords).toBeGreaterThanOrEqual(25);
     expect(f.compensationMentioned).toBe(true);
@@ -42,7 +44,7 @@ describe('readComplaintFields: whole complaints', () => {
     const f = readComplaintFields(ENGLISH, 'Late fee', null);
     expect(f.contactName).toBe('John Smith'); // from the "Name:" line of a form
     expect(f.phones).toEqual(['+46 70 123 45 67']);
-    expect(f.category).toBe('fees');
+    expect(f.category).toBe('payments'); // 'late payment fee ... the payment left my account'
     expect(f.incidentDateText).toBe('March 3');
     expect(f.compensationMentioned).toBe(true);
     expect(f.amountsSek).toEqual([250]);

@@ -55,7 +55,7 @@ describe('parseConfig: a valid config', () => {
     expect(c.acknowledgement).toEqual({ enabled: true, maxPerAddressPer24h: 3 });
     expect(c.outbox).toEqual({ giveUpAfterHours: 120, retryBaseSeconds: 30, retryMaxSeconds: 3600, sendTimeoutSeconds: 120 });
     expect(c.deadlines.policies).toEqual(['promise-24h-14d']);
-    expect(c.deadlines.byCategory).toEqual({ payments: ['psd2'] });
+    expect(c.deadlines.byCategory).toEqual({ payments: ['psd2'], fraud: ['psd2'] });
     expect(c.deadlines.definitions['promise-24h-14d'].rules).toEqual({
       acknowledgement: { unit: 'hours', amount: 24 },
       finalAnswer: { unit: 'calendarDays', amount: 14 },
