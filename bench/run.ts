@@ -5,6 +5,8 @@
  *    the same run: one FETCH of the same 5,000 plus mailparser, storing nothing.
  *  - latency: one APPEND while the service idles -> acknowledgement accepted; p50 < 1 s.
  *  - memory: peak RSS while filing one mail with a 25 MB attachment < 200 MB.
+ *  - escalation (issue #3): one pass over 1,000,000 cases of which 10,000 are open < 200 ms,
+ *    through an index (bench/escalation.ts).
  *
  * The service runs as its own process (`klagomal start`), as in production; Dovecot and the
  * SMTP receiver are the test harness's. Set BENCH_MAILS / BENCH_LATENCY_SAMPLES to change sizes.
@@ -20,6 +22,7 @@ import { dovecotAvailable, startDovecot } from '../test/support/dovecot';
 import { startSmtpReceiver } from '../test/support/smtp';
 import { makeWorld, complaintMail, deliverToMaildir, mailWithAttachment, BIN } from '../test/support/world';
 import { openDatabase } from '../src/store/db';
+import { escalationBench } from './escalation';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 60);
@@ -181,6 +184,7 @@ async function main(): Promise<void> {
   if (d.ok) await backlogAndLatency();
   else console.log(`backlog and latency skipped: ${d.reason}`);
   await memory();
+  await escalationBench();
 }
 
 main().catch((err) => {

@@ -83,15 +83,20 @@ export class EscalationPass {
     for (;;) {
       const rows = this.store.deadlinesDueForEscalation(at, BATCH).filter((r) => !seen.has(`${r.case_id}/${r.milestone}`));
       if (rows.length === 0) break;
-      for (const row of rows) {
-        seen.add(`${row.case_id}/${row.milestone}`);
-        try {
-          this.escalateOne(row, now, cfg.lateAfterMinutes, result, opts.dryRun ?? false);
-        } catch (err) {
-          // One broken deadline must not stop the others; it is retried on the next pass.
-          this.log.error('escalation failed', { case: row.number, milestone: row.milestone, error: errorChain(err) });
+      // One transaction (one fsync) per batch, one savepoint per deadline: a deadline that
+      // throws is rolled back alone and tried again on the next pass.
+      const batch = (): void => {
+        for (const row of rows) {
+          seen.add(`${row.case_id}/${row.milestone}`);
+          try {
+            this.escalateOne(row, now, cfg.lateAfterMinutes, result, opts.dryRun ?? false);
+          } catch (err) {
+            this.log.error('escalation failed', { case: row.number, milestone: row.milestone, error: errorChain(err) });
+          }
         }
-      }
+      };
+      if (opts.dryRun) batch();
+      else this.store.tx(batch);
       if (opts.dryRun || rows.length < BATCH) break;
     }
     if (cfg.digestTime) result.digest = this.digest(now, opts.dryRun ?? false);
