@@ -32,10 +32,15 @@ export interface QuarantineResult {
 }
 
 /**
- * A mail whose processing was started this many times without finishing (the process died on
- * it: out of memory, a native crash) is quarantined instead of being tried on every start.
+ * A mail whose processing was started this many times without finishing is quarantined instead
+ * of being tried on every start: the process died on it (out of memory, a native crash) or
+ * while it was in flight. The first start is usually in a batch; after that the mail is tried
+ * alone and after the fresh mails, so an innocent mail caught in flight by a crash (or several:
+ * a crash loop of another cause) is filed on its next turn, and a poison mail crashes the
+ * process a few more times, each time after everything else has been filed, before it is put
+ * aside. Postfix defers a message that crashes its delivery agent in the same spirit.
  */
-export const MAX_PROCESSING_ATTEMPTS = 3;
+export const MAX_PROCESSING_ATTEMPTS = 4;
 
 export type ProcessResult = FilingResult | QuarantineResult;
 
@@ -59,8 +64,9 @@ export class Processor {
       if (opts.signal?.aborted) break;
       const pending = opts.only ? this.store.pendingInboundIn([...opts.only]).slice(0, size) : this.store.pendingInbound(size);
       if (pending.length === 0) break;
-      // A mail that was being processed when the process stopped goes alone, so that a mail
-      // which kills the process cannot take its batch neighbours into quarantine with it.
+      // A mail that was being processed when the process stopped goes alone (and, by the store's
+      // order, after the fresh ones), so that a mail which kills the process cannot take its
+      // batch neighbours into quarantine with it, nor hold them up.
       const firstRetried = pending.findIndex((r) => r.attempts > 0);
       const batch = firstRetried === 0 ? [pending[0]] : firstRetried > 0 ? pending.slice(0, firstRetried) : pending;
       const results = await this.processBatch(batch);

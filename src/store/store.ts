@@ -352,12 +352,16 @@ export class Store {
     return row.bytes ? { bytes: row.bytes } : { path: row.path! };
   }
 
-  /** Stored but not yet filed or quarantined, oldest first. */
+  /**
+   * Stored but not yet filed or quarantined: fresh mails oldest first, then mails whose
+   * processing was started before without finishing (deferred, so that a mail which kills the
+   * process cannot hold up the others).
+   */
   pendingInbound(limit: number): InboundRow[] {
-    return this.q("SELECT * FROM inbound WHERE state = 'stored' ORDER BY id LIMIT ?").all(limit) as InboundRow[];
+    return this.q("SELECT * FROM inbound WHERE state = 'stored' ORDER BY attempts > 0, id LIMIT ?").all(limit) as InboundRow[];
   }
 
-  /** The given mails, if still stored and not yet filed or quarantined. */
+  /** The given mails, if still stored and not yet filed or quarantined (ordered as pendingInbound). */
   pendingInboundIn(ids: readonly number[]): InboundRow[] {
     if (ids.length === 0) return [];
     const out: InboundRow[] = [];
@@ -365,7 +369,7 @@ export class Store {
       const row = this.q("SELECT * FROM inbound WHERE id = ? AND state = 'stored'").get(id) as InboundRow | undefined;
       if (row) out.push(row);
     }
-    return out;
+    return out.sort((a, b) => Number(a.attempts > 0) - Number(b.attempts > 0) || a.id - b.id);
   }
 
   /** Count one processing attempt of a mail before it is parsed (poison-mail guard). */

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ensureDir, fsyncDir } from './durable-file';
+import { ensureDir, fsyncDir, removeStaleFiles } from './durable-file';
 
 export interface SpooledFile {
   readonly tmpPath: string;
@@ -55,22 +55,7 @@ export function commitSpooled(spooled: SpooledFile, finalPath: string): void {
   fsyncDir(path.dirname(finalPath));
 }
 
-/**
- * Remove spool files left by a crash mid-write. Only files untouched for `olderThanMs` (an hour):
- * another process (an `ingest` beside the service) may be writing a younger one right now.
- */
-export function sweepSpool(tmpDir: string, olderThanMs = 3_600_000): number {
-  if (!fs.existsSync(tmpDir)) return 0;
-  let n = 0;
-  for (const name of fs.readdirSync(tmpDir)) {
-    const file = path.join(tmpDir, name);
-    try {
-      if (Date.now() - fs.statSync(file).mtimeMs < olderThanMs) continue;
-      fs.rmSync(file, { force: true });
-      n++;
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return n;
+/** Remove spool files left by a crash mid-write (every file of a spool folder is a temporary one). */
+export function sweepSpool(tmpDir: string, olderThanMs?: number): number {
+  return removeStaleFiles(tmpDir, () => true, olderThanMs);
 }

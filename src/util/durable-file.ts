@@ -41,14 +41,15 @@ export function writeFileDurably(finalPath: string, data: Buffer | string, mode 
 }
 
 /**
- * Remove temporary files left behind by a crash in the middle of `writeFileDurably`; only those
- * untouched for `olderThanMs`, since another process may be writing a younger one.
+ * Remove the files of `dir` that `matches` and that nobody has touched for `olderThanMs` (an
+ * hour by default): left behind by a crash mid-write. Younger ones are spared, since another
+ * process (an `ingest` beside the service) may be writing one right now.
  */
-export function sweepTempFiles(dir: string, olderThanMs = 3_600_000): number {
+export function removeStaleFiles(dir: string, matches: (name: string) => boolean, olderThanMs = 3_600_000): number {
   if (!fs.existsSync(dir)) return 0;
   let removed = 0;
   for (const name of fs.readdirSync(dir)) {
-    if (!name.startsWith('.tmp-')) continue;
+    if (!matches(name)) continue;
     const file = path.join(dir, name);
     try {
       if (Date.now() - fs.statSync(file).mtimeMs < olderThanMs) continue;
@@ -59,4 +60,9 @@ export function sweepTempFiles(dir: string, olderThanMs = 3_600_000): number {
     }
   }
   return removed;
+}
+
+/** Remove temporary files left behind by a crash in the middle of `writeFileDurably`. */
+export function sweepTempFiles(dir: string, olderThanMs?: number): number {
+  return removeStaleFiles(dir, (name) => name.startsWith('.tmp-'), olderThanMs);
 }

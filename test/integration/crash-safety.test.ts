@@ -44,15 +44,32 @@ async function killRepeatedly(world: World, env: NodeJS.ProcessEnv, rounds: numb
 /** Start the service for good and wait until every acknowledgement is sent; then stop it cleanly. */
 async function finishRun(world: World, env: NodeJS.ProcessEnv): Promise<void> {
   const child = world.start(env);
-  await waitFor(
-    'all acknowledgements sent',
-    () => {
-      const c = counts(world);
-      return c.sent === MAILS && c.pending === 0;
-    },
-    90_000,
-    250,
-  );
+  try {
+    await waitFor(
+      'all acknowledgements sent',
+      () => {
+        const c = counts(world);
+        return c.sent === MAILS && c.pending === 0;
+      },
+      90_000,
+      250,
+    );
+  } catch (err) {
+    // Say what state the world is in, so that a failure here can be understood.
+    const { store, close } = world.store();
+    try {
+      const states = store.db.prepare('SELECT state, kind, COUNT(*) AS n FROM inbound GROUP BY state, kind').all();
+      const outbox = store.db.prepare('SELECT status, COUNT(*) AS n FROM outbox GROUP BY status').all();
+      console.error(
+        `crash test stuck: ${JSON.stringify(counts(world))}\ninbound: ${JSON.stringify(states)}\noutbox: ${JSON.stringify(outbox)}\n` +
+          `quarantine: ${JSON.stringify(store.quarantined())}\nlast service output:\n${child.output().split('\n').slice(-30).join('\n')}`,
+      );
+    } finally {
+      close();
+    }
+    child.kill('SIGKILL');
+    throw err;
+  }
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
 }

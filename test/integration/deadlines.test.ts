@@ -255,6 +255,30 @@ describe('deadlines and escalation', () => {
   });
 });
 
+describe('the service and its schedule', () => {
+  test('startCatchesUpOnABreachAtOnceAndStillStopsCleanly', async () => {
+    const w = world({ policies: ['psd2'], escalation: { schedule: '*/5 * * * *', digestTime: null } });
+    try {
+      // A complaint received two months ago, never answered: its deadline passed while the
+      // service was down. The catch-up pass at start must report the breach, late, at once.
+      const number = await fileComplaint(w, new Date(Date.now() - 60 * 24 * 3600_000).toISOString());
+      const child = w.start();
+      const files = (): string[] => (fs.existsSync(w.pickup) ? fs.readdirSync(w.pickup).filter((f) => f.endsWith('.eml')) : []);
+      const deadline = Date.now() + 15_000;
+      while (files().filter((f) => f.includes('breach-notice')).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const breachFiles = files().filter((f) => f.includes('breach-notice'));
+      expect(breachFiles).toHaveLength(2); // contact person and manager
+      const text = fs.readFileSync(path.join(w.pickup, breachFiles[0]), 'utf8');
+      expect(text).toContain(number);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      w.cleanup();
+    }
+  });
+});
+
 describe('calendar command', () => {
   test('dueInstantsFromStdinMatchTheWorkedExamples', async () => {
     const w = makeWorld();

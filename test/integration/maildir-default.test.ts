@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeWorld, World, deliverToMaildir, complaintMail, mailWithAttachment, waitFor, REPO } from '../support/world';
 import { parseHeaders } from '../support/smtp';
+import { storeArrivals } from '../../src/ingest/intake';
 
 const EXAMPLES = path.join(REPO, 'examples');
 
@@ -169,6 +170,33 @@ describe('embedded default (Maildir in, pickup out)', () => {
     expect(retry.stdout).toMatch(/still failing/);
     const again = JSON.parse((await w.cli(['quarantine', '--json'])).stdout) as Array<{ attempts: number }>;
     expect(again[0].attempts).toBe(2);
+  });
+
+  test('mailThatKeepsKillingTheProcessBlocksTheQueueOrTakesInnocentMailWithIt', async () => {
+    // Three mails stored; the process "died" while processing two of them: once for the first
+    // (caught in flight), four times for the second (a poison mail).
+    const { store, close } = w.store();
+    let ids: number[];
+    try {
+      ids = storeArrivals(
+        store,
+        w.dataDir,
+        'test',
+        [1, 2, 3].map((n) => ({ raw: Buffer.from(complaintMail(`poison${n}`)), receivedAt: new Date(), mailbox: null, locator: null, sourceKey: null })),
+        new Date().toISOString(),
+      ).map((r) => r.id);
+      store.db.prepare('UPDATE inbound SET attempts = 1 WHERE id = ?').run(ids[0]);
+      store.db.prepare('UPDATE inbound SET attempts = 4 WHERE id = ?').run(ids[1]);
+    } finally {
+      close();
+    }
+    const r = await w.cli(['run', '--once', '--json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ filed: 2, quarantined: 1 });
+    const q = JSON.parse((await w.cli(['quarantine', '--json'])).stdout) as Array<{ id: number; stage: string; error: string }>;
+    expect(q).toEqual([expect.objectContaining({ id: ids[1], stage: 'process', error: expect.stringMatching(/started 4 times and never finished/) })]);
+    // The fresh mail was filed before the one caught in flight (deferred, tried alone).
+    const cases = JSON.parse((await w.cli(['cases', '--json'])).stdout) as Array<{ customer: { address: string } }>;
+    expect(cases.map((c) => c.customer.address)).toEqual(['kundpoison3@example.com', 'kundpoison1@example.com']);
   });
 
   test('largeMailIsKeptAsAFileAndItsAttachmentUnderAGeneratedName', async () => {
