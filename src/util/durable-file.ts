@@ -20,8 +20,13 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/**
+ * A temporary name beside `finalPath` that no consumer of the folder can mistake for a finished
+ * file: hidden (leading dot) and without the final name's extension (a pickup agent taking
+ * `*.eml` must never take a half-written mail left by a crash).
+ */
 export function tempNameFor(finalPath: string): string {
-  return path.join(path.dirname(finalPath), `.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}-${path.basename(finalPath)}`);
+  return path.join(path.dirname(finalPath), `.tmp-${process.pid}-${crypto.randomBytes(6).toString('hex')}-${path.basename(finalPath)}.part`);
 }
 
 /** Write `data` to `finalPath` atomically and durably; replaces an existing file with the same name. */

@@ -10,6 +10,7 @@
  * transport the repeat rewrites the same file, so there it must be exactly once.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { dovecotAvailable, startDovecot, DovecotServer } from '../support/dovecot';
 import { startSmtpReceiver, SmtpReceiver } from '../support/smtp';
 import { makeWorld, World, complaintMail, waitFor, deliverToMaildir } from '../support/world';
@@ -172,9 +173,13 @@ describe('crash safety with Maildir and the pickup folder', () => {
       const c = counts(world);
       expect(c.cases).toBe(MAILS);
       expect(c.customers).toBe(MAILS);
-      const files = fs.readdirSync(world.pickup).filter((f) => f.endsWith('.eml'));
+      const all = fs.readdirSync(world.pickup);
+      const files = all.filter((f) => f.endsWith('.eml'));
       expect(files).toHaveLength(MAILS);
-      expect(fs.readdirSync(world.pickup).filter((f) => f.startsWith('.tmp-'))).toEqual([]); // swept at start
+      // Every finished file is a whole mail; a half-written one left by a kill is hidden and
+      // never carries the .eml extension a pickup agent looks for (swept after an hour).
+      for (const f of files) expect(fs.readFileSync(path.join(world.pickup, f), 'utf8')).toMatch(/\r\n\r\n[\s\S]*--\r?\n?$/);
+      expect(all.filter((f) => !f.endsWith('.eml')).every((f) => f.startsWith('.tmp-') && f.endsWith('.part'))).toBe(true);
       expect(fs.readdirSync(`${world.maildir}/new`)).toEqual([]);
     } finally {
       world.cleanup();
