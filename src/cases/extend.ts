@@ -81,7 +81,16 @@ export function extendDeadline(
     });
 
     let noticeQueued = false;
-    if (req.notifyCustomer && c.customer_address) {
+    const failingUntil = c.customer_address ? store.addressFailingUntil(c.customer_address, at) : null;
+    if (req.notifyCustomer && c.customer_address && failingUntil) {
+      store.appendEvent({
+        at,
+        caseId: c.id,
+        actor: req.actor,
+        type: 'delay-notice-suppressed',
+        detail: { reason: `the customer's address bounces (failing until ${failingUntil}): tell the customer another way` },
+      });
+    } else if (req.notifyCustomer && c.customer_address) {
       const language = (c.language === 'en' ? 'en' : 'sv') as Language;
       const id = store.enqueue(
         buildMail(

@@ -16,10 +16,12 @@ import type { MailKind } from './lifecycle';
 import type { TemplateSet } from '../reply/templates';
 import type { BusinessCalendar } from '../deadlines/calendar';
 import type { Logger } from '../util/log';
-import { classify, Classification, TaggedCase, ThreadFacts } from '../classify/classify';
-import { caseNumbersInSubject } from '../classify/thread';
+import { classify, Classification, customerOf, TaggedCase, ThreadFacts } from '../classify/classify';
+import { caseNumbersInSubject, hasReplyPrefix, subjectKey } from '../classify/thread';
 import { detectLanguage } from '../parse/language';
-import { readComplaintFields } from '../parse/complaint-fields';
+import { publicFields, readComplaintFields } from '../parse/complaint-fields';
+import { maskPersonnummer } from '../parse/personnummer';
+import { splitReply } from '../parse/quote';
 import { buildAcknowledgement, decideAcknowledgement } from '../reply/acknowledgement';
 import { describeRule, formatStockholm } from '../deadlines/rules';
 import { CALENDAR_VERSION, CaseDeadline, Calendars, computeCaseDeadlines } from '../deadlines/deadlines';
@@ -58,7 +60,8 @@ function taggedCase(store: Store, caseId: number): TaggedCase | null {
 }
 
 /** Look up, in the store, every fact the pure classifier needs. */
-export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail, casePrefix: string): ThreadFacts {
+export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail, config: Config, now: Date): ThreadFacts {
+  const casePrefix = config.cases.prefix;
   const dup = mail.messageId ? store.firstInboundWithMessageId(mail.messageId, inbound.id) : store.firstInboundWithSha(inbound.sha256, inbound.id);
   let referencedCase: TaggedCase | null = null;
   let repliesToOurMail = false;
@@ -79,20 +82,45 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
       break;
     }
   }
+  // A reply that lost its threading headers: same customer, same subject without prefixes.
+  let subjectCase: TaggedCase | null = null;
+  const customer = customerOf(mail, config.firm).address;
+  if (!referencedCase && !tagged && customer && hasReplyPrefix(mail.subject) && config.threading.subjectWindowDays > 0) {
+    const since = toInstant(new Date(now.getTime() - config.threading.subjectWindowDays * 86_400_000));
+    const c = store.caseBySubject(customer, subjectKey(mail.subject, casePrefix), since);
+    if (c) subjectCase = { caseId: c.id, number: c.number, customerAddress: c.customer_address };
+  }
+  let returnedMail: ThreadFacts['returnedMail'] = null;
+  for (const id of mail.embeddedMessageIds) {
+    const o = store.outboxByMessageId(id);
+    if (o) {
+      returnedMail = { caseId: o.case_id, kind: o.kind, to: o.to_address, messageId: o.message_id };
+      break;
+    }
+  }
   return {
     duplicateOf: dup?.id ?? null,
     ownMessageId: mail.messageId !== null && store.isOurMessageId(mail.messageId),
     referencedCase,
     repliesToOurMail,
     taggedCase: tagged,
+    subjectCase,
+    returnedMail,
   };
+}
+
+/** A bounce is permanent unless its DSN says the delivery is only delayed (RFC 3464 Action/Status). */
+function permanentBounce(mail: ParsedMail): boolean {
+  if (!mail.dsn) return true;
+  if (mail.dsn.action === 'delayed' || mail.dsn.action === 'relayed' || mail.dsn.action === 'delivered') return false;
+  return !(mail.dsn.status?.startsWith('4') ?? false);
 }
 
 /** File one parsed mail. Must be called inside a transaction (store.tx). */
 export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMail, now: Date): FilingResult {
   const { store, config } = ctx;
   const at = toInstant(now);
-  const facts = gatherFacts(store, inbound, mail, config.cases.prefix);
+  const facts = gatherFacts(store, inbound, mail, config, now);
   const c: Classification = classify(mail, facts, config.firm);
 
   if (c.kind === 'duplicate') {
@@ -115,7 +143,20 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   let caseId: number | null = null;
   let caseNumber: string | null = null;
   let answerDue: CaseDeadline | null = null;
-  const fields = c.kind === 'complaint' ? readComplaintFields(mail.text, mail.subject, c.customer.name) : null;
+  const readAt = mail.date ?? receivedAt;
+  // Personnummer never reach the stored text or subject; the raw mail keeps the original.
+  const mask = (s: string): string => maskPersonnummer(s, readAt);
+  const subject = mask(mail.subject);
+  const bodyText = mask(mail.text);
+  const reply = splitReply(bodyText);
+  const read =
+    c.kind === 'complaint'
+      ? readComplaintFields(
+          { text: mail.text, subject: mail.subject, senderName: c.customer.name, senderAddress: c.customer.address, mailDate: readAt },
+          config.complaints,
+        )
+      : null;
+  const fields = read ? maskStrings(publicFields(read), mask) : null;
 
   if (c.kind === 'complaint') {
     // The case year is the Stockholm year in which the mail reached the firm.
@@ -125,9 +166,11 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
       number: caseNumber,
       category: fields!.category,
       contactOfficer: contact?.address ?? null,
+      personnummer: read!.personnummer,
+      subjectKey: subjectKey(mail.subject, config.cases.prefix) || null,
       customerAddress: c.customer.address,
       customerName: c.customer.name,
-      subject: mail.subject || null,
+      subject: subject || null,
       language,
       receivedAt: inbound.received_at,
       filedAt: at,
@@ -202,10 +245,12 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
     replyTo: mail.replyTo?.address ?? null,
     to: mail.to.map((a) => a.address),
     cc: mail.cc.map((a) => a.address),
-    subject: mail.subject || null,
+    subject: subject || null,
     dateHeader: mail.date ? toInstant(mail.date) : null,
     receivedAt: inbound.received_at,
-    bodyText: mail.text,
+    bodyText,
+    newText: reply.quoted ? reply.newText : null,
+    quotedText: reply.quoted || null,
     language,
     problems: [...mail.problems],
     createdAt: at,
@@ -215,6 +260,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
     const customer = store.caseById(caseId)?.customer_address;
     if (customer && [...mail.to, ...mail.cc].some((a) => a.address === customer)) milestonesForOfficerAnswer(store, caseId, at, mail.messageId);
   }
+  if (c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
   store.setInboundFiled(inbound.id, c.kind, c.reason, mail.messageId, caseId, null, at);
   store.appendEvent({
     at,
@@ -235,7 +281,16 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   if (c.kind === 'complaint' && caseId !== null && caseNumber !== null && answerDue !== null && fields) {
     const due: CaseDeadline = answerDue;
     const since = toInstant(new Date(now.getTime() - 24 * 3600_000));
-    const decision = decideAcknowledgement(c.customer, c.customer.address ? store.countOutboxTo(c.customer.address, since) : 0, config);
+    const address = c.customer.address;
+    const decision = decideAcknowledgement(
+      c.customer,
+      {
+        toAddressLast24h: address ? store.countOutboxTo(address, since) : 0,
+        forCaseLast24h: 0,
+        failingUntil: address ? store.addressFailingUntil(address, at) : null,
+      },
+      config,
+    );
     if (decision.send) {
       try {
         const outbox = buildAcknowledgement(
@@ -245,7 +300,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
             language,
             to: decision.to,
             customerName: decision.name,
-            customerSubject: mail.subject,
+            customerSubject: subject,
             customerMessageId: mail.messageId,
             customerReferences: mail.references,
             receivedAt,
@@ -282,4 +337,44 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
 
   const action: FilingAction = c.kind === 'complaint' ? 'opened' : caseId !== null ? 'attached' : 'recorded';
   return { inboundId: inbound.id, kind: c.kind, reason: c.reason, action, caseId, caseNumber, messageId: mail.messageId, acknowledgementQueued };
+}
+
+/** Every string in a flat record passed through `f` (strings inside lists too). */
+function maskStrings<T extends object>(o: T, f: (s: string) => string): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (typeof v === 'string') out[k] = f(v);
+    else if (Array.isArray(v)) out[k] = v.map((x) => (typeof x === 'string' ? f(x) : x));
+    else out[k] = v;
+  }
+  return out as T;
+}
+
+/**
+ * A bounce of a mail of ours: on its case as an event ("acknowledgement bounced"), and when it
+ * is permanent the address is marked failing, so that no automatic mail keeps going to it.
+ */
+function recordBounce(store: Store, config: Config, returned: NonNullable<ThreadFacts['returnedMail']>, mail: ParsedMail, inboundId: number, now: Date): void {
+  const at = toInstant(now);
+  const permanent = permanentBounce(mail);
+  store.appendEvent({
+    at,
+    caseId: returned.caseId,
+    inboundId,
+    actor: 'system',
+    type: returned.kind === 'acknowledgement' ? 'acknowledgement-bounced' : 'mail-bounced',
+    detail: { kind: returned.kind, messageId: returned.messageId, permanent, dsnAction: mail.dsn?.action ?? null, dsnStatus: mail.dsn?.status ?? null },
+  });
+  if (permanent && config.loop.bouncingAddressDays > 0) {
+    const until = toInstant(new Date(now.getTime() + config.loop.bouncingAddressDays * 86_400_000));
+    store.markAddressFailing(returned.to, at, until, `permanent bounce of ${returned.kind} ${returned.messageId}`, inboundId);
+    store.appendEvent({
+      at,
+      caseId: returned.caseId,
+      inboundId,
+      actor: 'system',
+      type: 'address-failing',
+      detail: { until, days: config.loop.bouncingAddressDays },
+    });
+  }
 }

@@ -41,7 +41,11 @@ export type EventType =
   | 'deadline-extended'
   | 'deadline-escalated'
   | 'deadline-breached'
-  | 'delay-notice-queued';
+  | 'delay-notice-queued'
+  | 'acknowledgement-bounced'
+  | 'mail-bounced'
+  | 'address-failing'
+  | 'delay-notice-suppressed';
 
 /** Who caused an event: the system itself, a source poller, an operator at the command line. */
 export type Actor = 'system' | `source:${string}` | 'operator' | 'sender' | 'escalation' | `officer:${string}`;

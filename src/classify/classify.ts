@@ -42,6 +42,14 @@ export interface ThreadFacts {
   readonly repliesToOurMail: boolean;
   /** The first existing case whose number is in the subject. */
   readonly taggedCase: TaggedCase | null;
+  /**
+   * A case of this sender with the same subject once reply prefixes are removed, with mail
+   * within the threading window; looked up only for a subject with a reply prefix. Outlook
+   * drops In-Reply-To and References on some replies; this is how such a reply finds its case.
+   */
+  readonly subjectCase?: TaggedCase | null;
+  /** A mail of ours that this mail quotes the headers of (a bounce returning it). */
+  readonly returnedMail?: { readonly caseId: number | null; readonly kind: string; readonly to: string; readonly messageId: string } | null;
 }
 
 export type Classification =
@@ -106,7 +114,7 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
     };
   }
 
-  const linkedCase = facts.referencedCase?.caseId ?? facts.taggedCase?.caseId ?? null;
+  const linkedCase = facts.referencedCase?.caseId ?? facts.taggedCase?.caseId ?? facts.returnedMail?.caseId ?? null;
 
   if (facts.ownMessageId) return { kind: 'autoreply', reason: 'the Message-ID is one we generated: our own mail came back', caseId: linkedCase };
   if (mail.from && mail.from.address === staff.complaintsAddress.toLowerCase()) {
@@ -122,8 +130,12 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
 
   const sender = mail.from?.address ?? null;
   const senderIsStaff = isStaff(sender, staff);
-  const thread = facts.referencedCase ?? facts.taggedCase;
-  const via = facts.referencedCase ? 'In-Reply-To/References' : 'case tag in the subject';
+  const thread = facts.referencedCase ?? facts.taggedCase ?? facts.subjectCase ?? null;
+  const via = facts.referencedCase
+    ? 'In-Reply-To/References'
+    : facts.taggedCase
+      ? 'case tag in the subject'
+      : 'same sender and subject (a reply without threading headers)';
 
   if (thread && senderIsStaff) {
     return { kind: 'officer', reason: `staff sender on case ${thread.number} (${via})`, caseId: thread.caseId, senderDiffers: false };
@@ -134,7 +146,8 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
     const isCaseCustomer = customer !== null && customer === thread.customerAddress;
     // A reference to a Message-ID we generated is hard to guess: whoever has it received our
     // mail, so we attach (and flag a different sender). A bare case tag is easy to copy: from a
-    // stranger it must not reach into someone else's case.
+    // stranger it must not reach into someone else's case. (A subject match is by construction
+    // from the case's customer.)
     if (isCaseCustomer || facts.referencedCase) {
       return {
         kind: 'followup',

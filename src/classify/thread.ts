@@ -38,3 +38,17 @@ export function stripReplyPrefixes(subject: string): string {
   }
   return s.replace(/\s+/g, ' ').trim();
 }
+
+/**
+ * What two subjects of one thread share: without reply/forward prefixes, without our case tag,
+ * lower-cased, spaces collapsed. "SV: [KLG-2026-000042] Felaktig avgift" -> "felaktig avgift".
+ */
+export function subjectKey(subject: string, prefix: string): string {
+  const untagged = subject.replace(new RegExp(`\\[?${prefix}-\\d{4}-\\d{6}\\]?`, 'g'), ' ');
+  return stripReplyPrefixes(stripReplyPrefixes(untagged).replace(/\s+/g, ' ').trim()).toLowerCase().replace(/\s+/g, ' ').trim();
+}
+
+/** True when the subject carries a reply or forward prefix. */
+export function hasReplyPrefix(subject: string): boolean {
+  return stripReplyPrefixes(subject) !== subject.replace(/\s+/g, ' ').trim();
+}

@@ -13,7 +13,7 @@ import { Service } from '../service';
 import { storeArrivals } from '../ingest/intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from '../ingest/raw-files';
 import { TemplateSet, TemplateError } from '../reply/templates';
-import { CASE_STATUSES, CaseStatus } from '../cases/lifecycle';
+import { CASE_STATUSES, CaseStatus, MAIL_KINDS, MailKind } from '../cases/lifecycle';
 import { caseDetail, caseSummary, outboxView } from '../cases/view';
 import { computeDue, DEADLINE_UNITS, DeadlineRule, DeadlineUnit, formatStockholm } from '../deadlines/rules';
 import { BusinessCalendar, isoDate, localTime, parseIsoDate, swedishHolidays, weekday } from '../deadlines/calendar';
@@ -667,6 +667,41 @@ function weekdayName(iso: string): string {
   return ['sön', 'mån', 'tis', 'ons', 'tor', 'fre', 'lör'][weekday(parseIsoDate(iso)!)];
 }
 
+const mail: Command = {
+  summary: 'every inbound mail, by kind: also those that opened no case (auto-replies, bounces, lists)',
+  usage: `klagomal mail list [--kind ${MAIL_KINDS.join('|')}] [--limit N] [--json] [--config FILE]`,
+  options: { kind: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+  positionals: true,
+  async run(values, positionals, io) {
+    if (positionals[0] !== 'list' || positionals.length !== 1) throw new UsageError('usage: klagomal mail list [--kind K]');
+    const kind = (values.kind as string | undefined) ?? null;
+    if (kind !== null && !MAIL_KINDS.includes(kind as MailKind)) throw new UsageError(`unknown kind '${kind}'; allowed: ${MAIL_KINDS.join(', ')}`);
+    const limit = values.limit !== undefined ? Number(values.limit) : 100;
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: a whole number from 1');
+    return withStore(configOf(values), (store) => {
+      const rows = store.listMessages(kind, limit).map((m) => ({
+        inbound: m.inbound_id,
+        kind: m.kind,
+        case: m.case_number,
+        receivedAt: m.received_at,
+        from: m.from_address,
+        subject: m.subject,
+        reason: store.inbound(m.inbound_id)?.reason ?? null,
+      }));
+      if (values.json) io.out(json(rows));
+      else if (rows.length === 0) io.out('no mail');
+      else
+        io.out(
+          table(
+            ['ID', 'KIND', 'CASE', 'RECEIVED', 'FROM', 'SUBJECT', 'WHY'],
+            rows.map((r) => [r.inbound, r.kind, r.case, r.receivedAt, r.from, r.subject, r.reason]),
+          ),
+        );
+      return 0;
+    });
+  },
+};
+
 export const COMMANDS: Readonly<Record<string, Command>> = {
   start,
   run,
@@ -678,4 +713,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   config: configCheck,
   calendar,
   escalate,
+  mail,
 };

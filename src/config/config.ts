@@ -4,6 +4,7 @@
  * trust every field here. Defaults are documented next to each field and in the README.
  */
 import type { Policy } from '../deadlines/policy';
+import type { ComplaintRules } from '../parse/complaint-fields';
 
 export type Language = 'sv' | 'en';
 export const LANGUAGES: readonly Language[] = ['sv', 'en'];
@@ -147,6 +148,22 @@ export interface Config {
     readonly enabled: boolean;
     /** Cap on automatic mail to one address per 24 hours (default 3). */
     readonly maxPerAddressPer24h: number;
+  };
+  /** How a complaint is read: categories, reference-number patterns, the items the firm asks for. */
+  readonly complaints: ComplaintRules;
+  readonly threading: {
+    /**
+     * A reply that lost In-Reply-To/References (Outlook does that) still joins its case when it
+     * comes from the case's customer with the same subject after reply prefixes are removed,
+     * within this many days of the case's last mail (default 30).
+     */
+    readonly subjectWindowDays: number;
+  };
+  readonly loop: {
+    /** Automatic mails (acknowledgement, notices) to the customer of one case per 24 hours (default 3). */
+    readonly maxPerCasePer24h: number;
+    /** An address whose mail bounced permanently gets no automatic mail for this many days (default 30). */
+    readonly bouncingAddressDays: number;
   };
   /** The people who handle complaints. A manager is the firm's klagomålsansvarig. */
   readonly officers: readonly Officer[];

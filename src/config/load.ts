@@ -17,6 +17,16 @@ import { Config, DeadlinesConfig, LANGUAGES, Language, Officer, OFFICER_ROLES, O
 import { DEADLINE_UNITS, DeadlineRule, DeadlineUnit } from '../deadlines/rules';
 import { Milestone, Policy, PRESETS } from '../deadlines/policy';
 import { parseIsoDate } from '../deadlines/calendar';
+import {
+  CategoryRule,
+  compileCategory,
+  COMPLAINT_ITEMS,
+  ComplaintItem,
+  ComplaintRules,
+  DEFAULT_CATEGORIES,
+  DEFAULT_REFERENCES,
+  ReferenceRule,
+} from '../parse/complaint-fields';
 import { normaliseAddress } from '../util/header-safe';
 import { packageRoot } from '../util/package-root';
 
@@ -342,6 +352,41 @@ function readDeadlines(s: Section): DeadlinesConfig {
   return { policies, byCategory, definitions, extraClosedDates, escalation, version };
 }
 
+/** Category rules and reference patterns: lists that replace the defaults when given. */
+function readComplaintRules(s: Section): ComplaintRules {
+  const categories: CategoryRule[] = s.has('categories')
+    ? s.list('categories').map((c, i) => {
+        const rule = { id: c.string('id', { pattern: /^[a-z][a-z0-9-]{0,40}$/, hint: 'a lower-case id like "fees"' }), words: c.stringList('keywords', []) };
+        if (rule.words.length === 0) c.problem('keywords', 'expected a list of word stems, e.g. ["avgift", "fee"]');
+        try {
+          compileCategory(rule);
+        } catch (err) {
+          s.problem(`categories[${i}].keywords`, `not a valid pattern: ${(err as Error).message}`);
+        }
+        c.done();
+        return rule;
+      })
+    : [...DEFAULT_CATEGORIES];
+  const references: ReferenceRule[] = s.has('references')
+    ? s.list('references').map((r, i) => {
+        const rule = { type: r.string('type', { pattern: /^[a-z][a-z0-9-]{0,40}$/, hint: 'a lower-case type like "invoice"' }), pattern: r.string('pattern') };
+        try {
+          if (new RegExp(`${rule.pattern}|`).exec('')!.length < 2) r.problem('pattern', 'needs one capture group (…) around the number');
+        } catch (err) {
+          s.problem(`references[${i}].pattern`, `not a valid regular expression: ${(err as Error).message}`);
+        }
+        r.done();
+        return rule;
+      })
+    : [...DEFAULT_REFERENCES];
+  const requiredItems = s.stringList('requiredItems', [...COMPLAINT_ITEMS]);
+  requiredItems.forEach((item, i) => {
+    if (!COMPLAINT_ITEMS.includes(item as ComplaintItem)) s.problem(`requiredItems[${i}]`, `unknown item "${item}"; allowed: ${COMPLAINT_ITEMS.join(', ')}`);
+  });
+  s.done();
+  return { categories, references, requiredItems: requiredItems.filter((i): i is ComplaintItem => COMPLAINT_ITEMS.includes(i as ComplaintItem)) };
+}
+
 function readOfficers(root: Section): Officer[] {
   if (!root.has('officers')) return [];
   const seen = new Set<string>();
@@ -484,6 +529,17 @@ export function parseConfig(json: Json, file: string): Config {
   };
   ackS.done();
 
+  const complaints = readComplaintRules(root.section('complaints'));
+  const thrS = root.section('threading');
+  const threading = { subjectWindowDays: thrS.int('subjectWindowDays', { default: 30, min: 0, max: 365 }) };
+  thrS.done();
+  const loopS = root.section('loop');
+  const loop = {
+    maxPerCasePer24h: loopS.int('maxPerCasePer24h', { default: 3, min: 1, max: 100 }),
+    bouncingAddressDays: loopS.int('bouncingAddressDays', { default: 30, min: 0, max: 3650 }),
+  };
+  loopS.done();
+
   const officers = readOfficers(root);
   const deadlines = readDeadlines(root.section('deadlines'));
   if (deadlines.escalation.enabled && !officers.some((o) => o.role === 'manager')) {
@@ -521,6 +577,9 @@ export function parseConfig(json: Json, file: string): Config {
     sources,
     transport,
     acknowledgement,
+    complaints,
+    threading,
+    loop,
     officers,
     deadlines,
     outbox,

@@ -63,6 +63,13 @@ export interface ParsedMail {
   readonly textFromHtml: boolean;
   readonly headers: HeaderView;
   readonly attachments: readonly ParsedAttachment[];
+  /**
+   * Message-IDs quoted inside the mail (a bounce's returned headers, a forwarded mail): how a
+   * bounce is linked to the mail of ours it returns.
+   */
+  readonly embeddedMessageIds: readonly string[];
+  /** From a delivery status notification: the first Action and Status fields (RFC 3464). */
+  readonly dsn: { readonly action: string | null; readonly status: string | null } | null;
   readonly problems: readonly string[];
 }
 
@@ -214,8 +221,26 @@ export async function parseMail(raw: Buffer | Readable, opts: ParseOptions): Pro
     textFromHtml = true;
   }
 
+  // Message-IDs and DSN fields inside the mail (returned headers, delivery-status parts). Read
+  // from the raw bytes, which holds every part whatever mailparser makes of it; only for mails
+  // that are in memory anyway (bounces are small).
+  const embeddedMessageIds: string[] = [];
+  let dsn: ParsedMail['dsn'] = null;
+  if (Buffer.isBuffer(raw) && raw.length <= 2 * 1024 * 1024) {
+    const rawText = raw.toString('latin1');
+    for (const m of rawText.matchAll(/^(?:Message-ID|X-Original-Message-ID)\s*:\s*<([^<>\s]+)>/gim)) {
+      const id = normaliseMessageId(m[1]);
+      if (id && id !== messageId && !embeddedMessageIds.includes(id)) embeddedMessageIds.push(id);
+    }
+    const action = /^Action\s*:\s*([a-z]+)/im.exec(rawText)?.[1]?.toLowerCase() ?? null;
+    const status = /^Status\s*:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(rawText)?.[1] ?? null;
+    if (action || status) dsn = { action, status };
+  }
+
   return {
     messageId,
+    embeddedMessageIds,
+    dsn,
     inReplyTo: messageIdList(view.get('in-reply-to'))[0] ?? null,
     references: messageIdList(view.all('references')),
     from: firstAddress(headers.get('from') as AddressObject | undefined),

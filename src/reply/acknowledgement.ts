@@ -23,17 +23,39 @@ import { buildMail } from './mail';
 
 export type AckDecision = { readonly send: true; readonly to: string; readonly name: string | null } | { readonly send: false; readonly reason: string };
 
-export function decideAcknowledgement(customer: Customer, automaticMailsLast24h: number, config: Config): AckDecision {
+/** What the store knows about automatic mail to an address (the loop guard's inputs). */
+export interface AutoMailFacts {
+  /** Automatic mails queued to the address in the last 24 hours. */
+  readonly toAddressLast24h: number;
+  /** Automatic mails queued to the customer of this case in the last 24 hours (0 for a new case). */
+  readonly forCaseLast24h: number;
+  /** The address bounced permanently: no automatic mail until this instant. */
+  readonly failingUntil: string | null;
+}
+
+/**
+ * Whether automatic mail may go to this address now; the reason when not. The loop breakers of
+ * last resort: whatever a broken autoresponder on the other side does, we answer it at most a
+ * few times a day, and never an address that bounces.
+ */
+export function automaticMailBlocked(facts: AutoMailFacts, config: Config): string | null {
+  if (facts.failingUntil) return `the address bounced permanently; no automatic mail to it until ${facts.failingUntil} (loop.bouncingAddressDays)`;
+  if (facts.toAddressLast24h >= config.acknowledgement.maxPerAddressPer24h) {
+    return `the address already got ${facts.toAddressLast24h} automatic mails in 24 hours (acknowledgement.maxPerAddressPer24h = ${config.acknowledgement.maxPerAddressPer24h})`;
+  }
+  if (facts.forCaseLast24h >= config.loop.maxPerCasePer24h) {
+    return `the case's customer already got ${facts.forCaseLast24h} automatic mails in 24 hours (loop.maxPerCasePer24h = ${config.loop.maxPerCasePer24h})`;
+  }
+  return null;
+}
+
+export function decideAcknowledgement(customer: Customer, facts: AutoMailFacts, config: Config): AckDecision {
   if (!config.acknowledgement.enabled) return { send: false, reason: 'acknowledgements are switched off (acknowledgement.enabled)' };
   if (customer.doNotAutoReply) return { send: false, reason: customer.doNotAutoReply };
   if (!customer.address) return { send: false, reason: 'the mail has no usable sender address' };
   if (customer.address === config.firm.complaintsAddress.toLowerCase()) return { send: false, reason: 'the customer address is our own complaints address' };
-  if (automaticMailsLast24h >= config.acknowledgement.maxPerAddressPer24h) {
-    return {
-      send: false,
-      reason: `the address already got ${automaticMailsLast24h} automatic mails in 24 hours (acknowledgement.maxPerAddressPer24h = ${config.acknowledgement.maxPerAddressPer24h})`,
-    };
-  }
+  const blocked = automaticMailBlocked(facts, config);
+  if (blocked) return { send: false, reason: blocked };
   return { send: true, to: customer.address, name: customer.name };
 }
 

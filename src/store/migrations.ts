@@ -255,4 +255,28 @@ CREATE TABLE meta (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'reading mail: personnummer, subject threading, quoted text, failing addresses',
+    sql: `
+-- The personnummer found in a complaint, in its own column (masked everywhere else).
+ALTER TABLE cases ADD COLUMN personnummer TEXT;
+-- The subject without reply prefixes and case tag, lower-cased: threading for clients that
+-- drop In-Reply-To and References.
+ALTER TABLE cases ADD COLUMN subject_key TEXT;
+CREATE INDEX cases_subject ON cases(customer_address, subject_key);
+-- A reply's own text and the history it quotes.
+ALTER TABLE messages ADD COLUMN new_text TEXT;
+ALTER TABLE messages ADD COLUMN quoted_text TEXT;
+
+-- Addresses that bounced permanently: no automatic mail until failing_until.
+CREATE TABLE address_status (
+  address TEXT PRIMARY KEY,
+  failing_since TEXT NOT NULL,
+  failing_until TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  inbound_id INTEGER REFERENCES inbound(id)
+);
+`,
+  },
 ];

@@ -62,6 +62,8 @@ export interface CaseRow {
   updated_at: Instant;
   contact_officer: string | null;
   category: string | null;
+  personnummer: string | null;
+  subject_key: string | null;
 }
 
 export interface MessageRow {
@@ -84,6 +86,8 @@ export interface MessageRow {
   language: string | null;
   problems: string;
   created_at: Instant;
+  new_text: string | null;
+  quoted_text: string | null;
 }
 
 export interface AttachmentRow {
@@ -216,6 +220,8 @@ export interface NewMessage {
   dateHeader: Instant | null;
   receivedAt: Instant;
   bodyText: string;
+  newText: string | null;
+  quotedText: string | null;
   language: string | null;
   problems: string[];
   createdAt: Instant;
@@ -233,6 +239,8 @@ export interface NewCase {
   number: string;
   category: string | null;
   contactOfficer: string | null;
+  personnummer: string | null;
+  subjectKey: string | null;
   customerAddress: string | null;
   customerName: string | null;
   subject: string | null;
@@ -480,8 +488,8 @@ export class Store {
 
   insertCase(c: NewCase): number {
     const info = this.q(
-      `INSERT INTO cases (number, status, customer_address, customer_name, subject, language, received_at, filed_at, fields, refers_to_case_id, updated_at, category, contact_officer)
-         VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO cases (number, status, customer_address, customer_name, subject, language, received_at, filed_at, fields, refers_to_case_id, updated_at, category, contact_officer, personnummer, subject_key)
+         VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       c.number,
       c.customerAddress,
@@ -495,6 +503,8 @@ export class Store {
       c.filedAt,
       c.category,
       c.contactOfficer,
+      c.personnummer,
+      c.subjectKey,
     );
     return Number(info.lastInsertRowid);
   }
@@ -539,6 +549,56 @@ export class Store {
     return out?.case_id;
   }
 
+  /**
+   * The case whose customer is `address` and whose subject key is `key`, with mail on it since
+   * `since` (the most recent such case). For replies that lost their threading headers.
+   */
+  caseBySubject(address: string, key: string, since: Instant): CaseRow | undefined {
+    return this.q(
+      `SELECT c.* FROM cases c
+       WHERE c.customer_address = ? AND c.subject_key = ? AND c.status != 'closed'
+         AND (c.received_at >= ? OR EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND m.received_at >= ?))
+       ORDER BY c.id DESC LIMIT 1`,
+    ).get(address, key, since, since) as CaseRow | undefined;
+  }
+
+  /** The outbox mail with this Message-ID (one of ours). */
+  outboxByMessageId(messageId: string): OutboxRow | undefined {
+    return this.q('SELECT * FROM outbox WHERE message_id = ?').get(messageId) as OutboxRow | undefined;
+  }
+
+  /** An address that bounced permanently: no automatic mail to it until `until`. */
+  markAddressFailing(address: string, at: Instant, until: Instant, reason: string, inboundId: number | null): void {
+    this.q(
+      `INSERT INTO address_status (address, failing_since, failing_until, reason, inbound_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (address) DO UPDATE SET failing_until = excluded.failing_until, reason = excluded.reason, inbound_id = excluded.inbound_id`,
+    ).run(address, at, until, reason, inboundId);
+  }
+
+  /** Until when an address counts as failing, if it does at `now`. */
+  addressFailingUntil(address: string, now: Instant): Instant | null {
+    const row = this.q('SELECT failing_until FROM address_status WHERE address = ? AND failing_until > ?').get(address, now) as
+      { failing_until: Instant } | undefined;
+    return row?.failing_until ?? null;
+  }
+
+  /** Automatic mails queued to the customer of a case since `since`. */
+  countOutboxForCase(caseId: number, to: string, since: Instant): number {
+    return (
+      this.q("SELECT COUNT(*) AS n FROM outbox WHERE case_id = ? AND to_address = ? AND created_at >= ? AND status != 'failed'").get(caseId, to, since) as {
+        n: number;
+      }
+    ).n;
+  }
+
+  /** Mails by kind (all inbound mail, on a case or not), newest first. */
+  listMessages(kind: string | null, limit: number): Array<MessageRow & { case_number: string | null; state: string }> {
+    return this.q(
+      `SELECT m.*, c.number AS case_number, i.state AS state FROM messages m JOIN inbound i ON i.id = m.inbound_id LEFT JOIN cases c ON c.id = m.case_id
+       WHERE (? IS NULL OR m.kind = ?) ORDER BY m.id DESC LIMIT ?`,
+    ).all(kind, kind, limit) as Array<MessageRow & { case_number: string | null; state: string }>;
+  }
+
   /** True when the Message-ID is one we generated for a mail we sent. */
   isOurMessageId(messageId: string): boolean {
     return this.q('SELECT 1 FROM outbox WHERE message_id = ?').get(messageId) !== undefined;
@@ -549,8 +609,8 @@ export class Store {
   insertMessage(m: NewMessage): number {
     const info = this.q(
       `INSERT INTO messages (inbound_id, case_id, kind, message_id, in_reply_to, refs, from_address, from_name, reply_to, to_addresses, cc_addresses,
-           subject, date_header, received_at, body_text, language, problems, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           subject, date_header, received_at, body_text, language, problems, created_at, new_text, quoted_text)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       m.inboundId,
       m.caseId,
@@ -570,6 +630,8 @@ export class Store {
       m.language,
       JSON.stringify(m.problems),
       m.createdAt,
+      m.newText,
+      m.quotedText,
     );
     return Number(info.lastInsertRowid);
   }

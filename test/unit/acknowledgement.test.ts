@@ -14,7 +14,7 @@ import { parseConfig } from '../../src/config/load';
 import type { Customer } from '../../src/classify/classify';
 import type { ComplaintFields, ComplaintItem } from '../../src/parse/complaint-fields';
 import { COMPLAINT_ITEMS } from '../../src/parse/complaint-fields';
-import { AcknowledgementInput, buildAcknowledgement, decideAcknowledgement } from '../../src/reply/acknowledgement';
+import { AcknowledgementInput, AutoMailFacts, buildAcknowledgement, decideAcknowledgement } from '../../src/reply/acknowledgement';
 import { newMessageId } from '../../src/reply/mail';
 import { TemplateError, TemplateSet } from '../../src/reply/templates';
 import { normaliseAddress } from '../../src/util/header-safe';
@@ -40,12 +40,20 @@ function customer(o: Partial<Customer> = {}): Customer {
 function fields(missing: readonly ComplaintItem[]): ComplaintFields {
   return {
     contactName: 'Karin Kund',
+    email: 'kund@example.com',
     phones: [],
+    postalAddress: null,
     category: 'fees',
+    categoryMatched: true,
+    incidentDate: null,
     incidentDateText: null,
     descriptionWords: 40,
-    compensationMentioned: false,
+    compensationAsked: null,
+    compensationReason: null,
     amountsSek: [],
+    references: [],
+    personnummerMasked: null,
+    fromForm: false,
     missing,
   };
 }
@@ -76,12 +84,17 @@ function input(o: Partial<AcknowledgementInput> = {}): AcknowledgementInput {
 // decideAcknowledgement
 // ---------------------------------------------------------------------------------------------
 
+/** The loop guard's inputs: `n` automatic mails to the address in 24 hours, nothing else. */
+function sent(n: number, more: Partial<AutoMailFacts> = {}): AutoMailFacts {
+  return { toAddressLast24h: n, forCaseLast24h: 0, failingUntil: null, ...more };
+}
+
 describe('decideAcknowledgement', () => {
   const cfg = config();
 
   test('ordinaryCustomerNotAcknowledged', () => {
-    expect(decideAcknowledgement(customer(), 0, cfg)).toEqual({ send: true, to: 'kund@example.com', name: 'Karin Kund' });
-    expect(decideAcknowledgement(customer({ name: null }), 2, cfg)).toEqual({ send: true, to: 'kund@example.com', name: null });
+    expect(decideAcknowledgement(customer(), sent(0), cfg)).toEqual({ send: true, to: 'kund@example.com', name: 'Karin Kund' });
+    expect(decideAcknowledgement(customer({ name: null }), sent(2), cfg)).toEqual({ send: true, to: 'kund@example.com', name: null });
   });
 
   test.each<[string, Customer, number, Config, RegExp]>([
@@ -109,7 +122,7 @@ describe('decideAcknowledgement', () => {
     ['cap exceeded', customer(), 50, cfg, /already got 50 automatic mails/],
     ['lower configured cap', customer(), 1, config({ acknowledgement: { maxPerAddressPer24h: 1 } }), /maxPerAddressPer24h = 1/],
   ])('acknowledgementSentWhenItMustNotBe: %s', (_label, c, count, conf, reason) => {
-    const d = decideAcknowledgement(c, count, conf);
+    const d = decideAcknowledgement(c, sent(count), conf);
     expect(d.send).toBe(false);
     if (d.send) return;
     expect(d.reason).toMatch(reason);
@@ -117,8 +130,18 @@ describe('decideAcknowledgement', () => {
 
   test('capOffByOne', () => {
     const c3 = config({ acknowledgement: { maxPerAddressPer24h: 3 } });
-    expect(decideAcknowledgement(customer(), 2, c3).send).toBe(true);
-    expect(decideAcknowledgement(customer(), 3, c3).send).toBe(false);
+    expect(decideAcknowledgement(customer(), sent(2), c3).send).toBe(true);
+    expect(decideAcknowledgement(customer(), sent(3), c3).send).toBe(false);
+  });
+
+  test('bouncingAddressStillAcknowledged', () => {
+    const d = decideAcknowledgement(customer(), sent(0, { failingUntil: '2026-12-21T10:00:00.000Z' }), cfg);
+    expect(d).toEqual({ send: false, reason: expect.stringMatching(/bounced permanently; no automatic mail to it until 2026-12-21/) });
+  });
+
+  test('caseCapIgnored', () => {
+    const d = decideAcknowledgement(customer(), sent(0, { forCaseLast24h: 3 }), cfg);
+    expect(d).toEqual({ send: false, reason: expect.stringMatching(/loop.maxPerCasePer24h = 3/) });
   });
 });
 

@@ -42,6 +42,8 @@ function mail(o: MailOptions = {}): ParsedMail {
     v === undefined ? dflt : v === null ? null : typeof v === 'string' ? addr(v) : v;
   return {
     messageId: o.messageId === undefined ? 'abc123@mail.example.com' : o.messageId,
+    embeddedMessageIds: o.embeddedMessageIds ?? [],
+    dsn: o.dsn ?? null,
     inReplyTo: o.inReplyTo ?? null,
     references: o.references ?? [],
     from: asAddr(o.from, addr('kund@example.com', 'Karin Kund')),
