@@ -21,6 +21,7 @@ import type { Readable } from 'node:stream';
 import { commitSpooled, spoolToTemp } from '../util/content-file';
 import { messageIdList, normaliseAddress, normaliseMessageId } from '../util/header-safe';
 import { htmlToPlainText } from './html';
+import { repairCharsets } from './charset-repair';
 
 export interface MailAddress {
   readonly address: string;
@@ -122,7 +123,11 @@ function addressList(v: AddressObject | AddressObject[] | undefined): MailAddres
  * Parse one raw message, given as bytes or as a stream (large mails are read from their file,
  * so they are never in memory whole). Rejects only when the input cannot be read as a mail.
  */
-export async function parseMail(raw: Buffer | Readable, opts: ParseOptions): Promise<ParsedMail> {
+export async function parseMail(input: Buffer | Readable, opts: ParseOptions): Promise<ParsedMail> {
+  // Old Swedish clients: 8-bit Latin-1 without a charset (see charset-repair.ts). Only for mails
+  // in memory; a large streamed mail is parsed as it is.
+  const repair = Buffer.isBuffer(input) ? repairCharsets(input) : null;
+  const raw = repair ? repair.bytes : input;
   const parser = new MailParser({
     skipImageLinks: true,
     skipTextToHtml: true,
@@ -130,7 +135,7 @@ export async function parseMail(raw: Buffer | Readable, opts: ParseOptions): Pro
     skipHtmlToText: true, // we convert HTML ourselves (src/parse/html.ts) so that scripts and styles never survive
     checksumAlgo: 'sha256',
   });
-  const problems: string[] = [];
+  const problems: string[] = [...(repair?.notes ?? [])];
   const attachments: ParsedAttachment[] = [];
   const pendingWrites: Promise<void>[] = [];
   let headers: Map<string, unknown> = new Map();

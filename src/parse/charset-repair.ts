@@ -1,0 +1,177 @@
+/**
+ * Swedish mail from old clients: 8-bit ISO-8859-1 / windows-1252 bytes in headers, and in
+ * bodies that declare no charset (or UTF-8, or one nobody knows). mailparser reads such bytes
+ * as UTF-8 and turns every å, ä and ö into U+FFFD. This pass runs before the parser on a copy
+ * of the raw bytes (the stored raw mail is never changed):
+ *
+ *  - a header line with bytes that are not valid UTF-8 is read as windows-1252 and re-encoded
+ *    as UTF-8 (a line that is valid UTF-8, as modern clients write, is left alone);
+ *  - a text part without a usable charset (none, us-ascii, utf-8, or one iconv does not know)
+ *    whose decoded bytes are not valid UTF-8 is given `charset=windows-1252`, which the parser
+ *    then decodes correctly (windows-1252 is a superset of ISO-8859-1's printable range, and
+ *    the bytes 0x80-0x9F in real Swedish mail are €, quotes and dashes, never C1 controls);
+ *  - a part that declares a real charset is trusted.
+ *
+ * Never throws: anything it cannot make sense of is passed through unchanged.
+ */
+import { isUtf8 } from 'node:buffer';
+import iconv from 'iconv-lite';
+
+export interface CharsetRepair {
+  readonly bytes: Buffer;
+  /** What was repaired, for the message's problem list. */
+  readonly notes: readonly string[];
+}
+
+const CRLF = Buffer.from('\r\n');
+
+function splitLines(buf: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < buf.length; i++) {
+    if (buf[i] === 0x0a) {
+      const end = i > start && buf[i - 1] === 0x0d ? i - 1 : i;
+      lines.push(buf.subarray(start, end));
+      start = i + 1;
+    }
+  }
+  if (start < buf.length) lines.push(buf.subarray(start));
+  return lines;
+}
+
+function toUtf8FromCp1252(line: Buffer): Buffer {
+  return Buffer.from(iconv.decode(line, 'windows-1252'), 'utf8');
+}
+
+interface PartHeader {
+  readonly contentType: string;
+  readonly charset: string | null;
+  readonly boundary: string | null;
+  readonly encoding: string;
+}
+
+/** Unfold a header block and read what the repair needs from it. */
+function readHeader(lines: Buffer[]): PartHeader {
+  const text = lines
+    .map((l) => l.toString('latin1'))
+    .join('\r\n')
+    .replace(/\r\n[ \t]+/g, ' ');
+  const field = (name: string): string => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'im').exec(text)?.[1] ?? '';
+  const ct = field('content-type');
+  const param = (p: string): string | null => {
+    const m = new RegExp(`(?:^|;)\\s*${p}\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, 'i').exec(ct);
+    return m ? (m[1] ?? m[2]) : null;
+  };
+  return {
+    contentType: (ct.split(';')[0] || 'text/plain').trim().toLowerCase(),
+    charset: param('charset')?.toLowerCase() ?? null,
+    boundary: param('boundary'),
+    encoding: field('content-transfer-encoding').trim().toLowerCase() || '7bit',
+  };
+}
+
+function decodeBody(lines: Buffer[], encoding: string): Buffer {
+  const joined = Buffer.concat(lines.flatMap((l, i) => (i === 0 ? [l] : [CRLF, l])));
+  if (encoding === 'base64') return Buffer.from(joined.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+  if (encoding === 'quoted-printable') {
+    const s = joined.toString('latin1').replace(/=\r?\n/g, '');
+    const out: number[] = [];
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] === '=' && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) {
+        out.push(parseInt(s.slice(i + 1, i + 3), 16));
+        i += 2;
+      } else out.push(s.charCodeAt(i) & 0xff);
+    }
+    return Buffer.from(out);
+  }
+  return joined;
+}
+
+function untrustedCharset(charset: string | null): boolean {
+  if (charset === null) return true;
+  const c = charset.replace(/[^a-z0-9]/g, '');
+  return c === 'usascii' || c === 'ascii' || c === 'utf8' || !iconv.encodingExists(charset);
+}
+
+/** Set (or replace) the charset parameter in a Content-Type header of the block. */
+function withCharset(headerLines: Buffer[], charset: string): Buffer[] {
+  const text = headerLines.map((l) => l.toString('latin1'));
+  const i = text.findIndex((l) => /^content-type\s*:/i.test(l));
+  if (i < 0) return [...headerLines, Buffer.from(`Content-Type: text/plain; charset=${charset}`, 'latin1')];
+  // The field may be folded over several lines: rewrite it as one line.
+  let j = i + 1;
+  while (j < text.length && /^[ \t]/.test(text[j])) j++;
+  const field = text.slice(i, j).join(' ').replace(/\s+/g, ' ');
+  const rewritten = /charset\s*=/i.test(field) ? field.replace(/charset\s*=\s*("[^"]*"|[^;\s]+)/i, `charset=${charset}`) : `${field}; charset=${charset}`;
+  return [...headerLines.slice(0, i), Buffer.from(rewritten, 'latin1'), ...headerLines.slice(j)];
+}
+
+export function repairCharsets(raw: Buffer): CharsetRepair {
+  try {
+    // Valid UTF-8 throughout needs nothing, unless a part is transfer-encoded: quoted-printable
+    // or base64 hides Latin-1 bytes behind ASCII.
+    if (isUtf8(raw) && !/content-transfer-encoding\s*:\s*"?(quoted-printable|base64)/i.test(raw.toString('latin1'))) return { bytes: raw, notes: [] };
+    const notes = new Set<string>();
+    const lines = splitLines(raw);
+    const out: Buffer[] = [];
+    let i = 0;
+
+    // Walks one entity (header block + body) starting at line i, up to (not including) a line
+    // that is a boundary of an enclosing multipart.
+    const entity = (enclosing: readonly string[]): void => {
+      const header: Buffer[] = [];
+      for (; i < lines.length && lines[i].length > 0; i++) {
+        if (enclosing.some((b) => isBoundary(lines[i], b))) return flush(header, [], null);
+        const line = lines[i];
+        if (!isUtf8(line)) notes.add('8-bit bytes in headers read as windows-1252');
+        header.push(isUtf8(line) ? line : toUtf8FromCp1252(line));
+      }
+      const h = readHeader(header);
+      const blank = i < lines.length ? (i++, true) : false;
+      if (h.contentType.startsWith('multipart/') && h.boundary) {
+        flush(header, [], blank ? Buffer.alloc(0) : null);
+        const boundary = h.boundary;
+        const all = [...enclosing, boundary];
+        // Preamble and parts, up to the closing boundary.
+        while (i < lines.length) {
+          const line = lines[i];
+          if (enclosing.some((b) => isBoundary(line, b))) return;
+          out.push(line);
+          i++;
+          if (isBoundary(line, boundary)) {
+            if (line.toString('latin1').trimEnd().endsWith(`--${boundary}--`)) break;
+            entity(all);
+          }
+        }
+        // Epilogue until an enclosing boundary.
+        while (i < lines.length && !enclosing.some((b) => isBoundary(lines[i], b))) out.push(lines[i++]);
+        return;
+      }
+      const body: Buffer[] = [];
+      for (; i < lines.length && !enclosing.some((b) => isBoundary(lines[i], b)); i++) body.push(lines[i]);
+      const textual = h.contentType.startsWith('text/') || h.contentType === '';
+      if (textual && untrustedCharset(h.charset) && !isUtf8(decodeBody(body, h.encoding))) {
+        notes.add('text without a usable charset read as windows-1252');
+        flush(withCharset(header, 'windows-1252'), body, blank ? Buffer.alloc(0) : null);
+      } else flush(header, body, blank ? Buffer.alloc(0) : null);
+    };
+
+    const flush = (header: Buffer[], body: Buffer[], separator: Buffer | null): void => {
+      out.push(...header);
+      if (separator) out.push(separator);
+      out.push(...body);
+    };
+
+    entity([]);
+    while (i < lines.length) out.push(lines[i++]);
+    if (notes.size === 0) return { bytes: raw, notes: [] };
+    return { bytes: Buffer.concat(out.flatMap((l, k) => (k === 0 ? [l] : [CRLF, l]))), notes: [...notes] };
+  } catch {
+    return { bytes: raw, notes: [] };
+  }
+}
+
+function isBoundary(line: Buffer, boundary: string): boolean {
+  if (line.length < boundary.length + 2 || line[0] !== 0x2d || line[1] !== 0x2d) return false;
+  return line.toString('latin1').startsWith(`--${boundary}`);
+}

@@ -1,0 +1,128 @@
+/**
+ * Mail loops: the firm's pipeline facing another pipeline or an autoresponder, mail carried
+ * between them by the test (pickup folder of one -> Maildir of the other) for many rounds.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeWorld, World, complaintMail, deliverToMaildir } from '../support/world';
+import { parseHeaders, decodeMimeWords } from '../support/smtp';
+
+interface Sent {
+  file: string;
+  raw: Buffer;
+  headers: Map<string, string>;
+}
+
+/** Mails a world wrote to its pickup folder since the last call. */
+function takeOutgoing(w: World, seen: Set<string>): Sent[] {
+  if (!fs.existsSync(w.pickup)) return [];
+  const out: Sent[] = [];
+  for (const f of fs.readdirSync(w.pickup).sort()) {
+    if (!f.endsWith('.eml') || seen.has(f)) continue;
+    seen.add(f);
+    const raw = fs.readFileSync(path.join(w.pickup, f));
+    out.push({ file: f, raw, headers: parseHeaders(raw) });
+  }
+  return out;
+}
+
+async function pass(w: World): Promise<void> {
+  const r = await w.cli(['run', '--once']);
+  expect(r.code).toBe(0);
+}
+
+describe('loops', () => {
+  const worlds: World[] = [];
+  afterEach(() => {
+    for (const w of worlds.splice(0)) w.cleanup();
+  });
+
+  test('twoComplaintPipelinesAnswerEachOtherForever', async () => {
+    const a = makeWorld();
+    const b = makeWorld({ firm: { name: 'Annan Firma AB', complaintsAddress: 'klagomal@annanfirma.se', staffDomains: ['annanfirma.se'] } });
+    worlds.push(a, b);
+    // A person at B writes to A from B's shared complaints mailbox, as a person would (no auto headers).
+    deliverToMaildir(a.maildir, complaintMail('b', { from: 'Annan Firma <klagomal@annanfirma.se>', subject: 'Fråga om er avgift' }));
+    const seenA = new Set<string>();
+    const seenB = new Set<string>();
+    let fromA = 0;
+    let fromB = 0;
+    for (let round = 0; round < 6; round++) {
+      await pass(a);
+      for (const m of takeOutgoing(a, seenA)) {
+        fromA++;
+        if (m.headers.get('to') === 'klagomal@annanfirma.se') deliverToMaildir(b.maildir, m.raw);
+      }
+      await pass(b);
+      for (const m of takeOutgoing(b, seenB)) {
+        fromB++;
+        if (m.headers.get('to') === 'klagomal@testfinans.se') deliverToMaildir(a.maildir, m.raw);
+      }
+    }
+    expect(fromA).toBe(1); // the acknowledgement of the person's mail
+    expect(fromB).toBe(0); // B recognises A's acknowledgement as automatic and does not answer it
+    const kinds = JSON.parse((await b.cli(['mail', 'list', '--json'])).stdout) as Array<{ kind: string; reason: string }>;
+    expect(kinds).toEqual([expect.objectContaining({ kind: 'autoreply', reason: expect.stringMatching(/Auto-Submitted: auto-replied/) })]);
+  });
+
+  test('autoresponderWithoutAutoSubmittedKeepsTheExchangeGoing', async () => {
+    // A badly behaved autoresponder (no Auto-Submitted, no Precedence) that answers every mail
+    // with "Re: <subject>" and In-Reply-To, like the ticket systems of LESSONS.md #13.
+    const a = makeWorld();
+    worlds.push(a);
+    deliverToMaildir(a.maildir, complaintMail('r', { from: 'Kund <kund@robot.example>', subject: 'Felaktig avgift' }));
+    const seen = new Set<string>();
+    let ours = 0;
+    let theirs = 0;
+    for (let round = 0; round < 6; round++) {
+      await pass(a);
+      for (const m of takeOutgoing(a, seen)) {
+        ours++;
+        theirs++;
+        deliverToMaildir(
+          a.maildir,
+          complaintMail(`reply${round}`, {
+            from: 'Kund <kund@robot.example>',
+            subject: `Re: ${decodeMimeWords(m.headers.get('subject') ?? '')}`,
+            headers: [`In-Reply-To: ${m.headers.get('message-id')}`, `References: ${m.headers.get('message-id')}`],
+            body: 'Tack för ditt mejl. Vi återkommer så snart vi kan.',
+          }),
+        );
+      }
+    }
+    expect(ours).toBe(1);
+    expect(theirs).toBe(1);
+    const cases = JSON.parse((await a.cli(['cases', '--json'])).stdout) as unknown[];
+    expect(cases).toHaveLength(1); // its answer is a follow-up on the case, not a new complaint
+  });
+
+  test('autoresponderWithFreshSubjectsAndNoThreadingGetsAnswersWithoutEnd', async () => {
+    // The worst kind: no headers at all and a new subject every time. Each of its mails looks
+    // like a new complaint from a person; the per-address cap is what ends the exchange.
+    const a = makeWorld({ acknowledgement: { maxPerAddressPer24h: 3 } });
+    worlds.push(a);
+    deliverToMaildir(a.maildir, complaintMail('w', { from: 'Robot <noise@robot.example>', subject: 'Ärende 1' }));
+    const seen = new Set<string>();
+    let ours = 0;
+    let n = 1;
+    for (let round = 0; round < 8; round++) {
+      await pass(a);
+      for (const m of takeOutgoing(a, seen)) {
+        void m;
+        ours++;
+        n++;
+        deliverToMaildir(
+          a.maildir,
+          complaintMail(`w${n}`, { from: 'Robot <noise@robot.example>', subject: `Ärende ${n}`, body: `Vi har registrerat ditt ärende nummer ${n}.` }),
+        );
+      }
+    }
+    expect(ours).toBe(3);
+    const events = JSON.parse((await a.cli(['cases', '--json'])).stdout) as Array<{ number: string }>;
+    expect(events.length).toBe(4); // every mail is still filed (nothing is lost), only the answers stop
+    const last = JSON.parse((await a.cli(['case', 'show', events[3].number, '--json'])).stdout) as {
+      events: Array<{ type: string; detail: { reason?: string } }>;
+    };
+    expect(last.events.find((e) => e.type === 'acknowledgement-suppressed')?.detail.reason).toMatch(/maxPerAddressPer24h = 3/);
+  });
+});
