@@ -23,6 +23,7 @@ import { startSmtpReceiver } from '../test/support/smtp';
 import { makeWorld, complaintMail, deliverToMaildir, mailWithAttachment, BIN } from '../test/support/world';
 import { openDatabase } from '../src/store/db';
 import { escalationBench } from './escalation';
+import { classifyBench } from './classify';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 60);
@@ -185,6 +186,7 @@ async function main(): Promise<void> {
   else console.log(`backlog and latency skipped: ${d.reason}`);
   await memory();
   await escalationBench();
+  await classifyBench();
 }
 
 main().catch((err) => {
