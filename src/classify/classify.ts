@@ -129,7 +129,9 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
   const weak = machine ? `it may be an automatic mail (${machine.reason}): filed for a person to judge, not acknowledged` : null;
 
   const sender = mail.from?.address ?? null;
-  const senderIsStaff = isStaff(sender, staff);
+  // The firm's own web form (a no-reply or form address, even on the firm's domain) is not a
+  // member of staff: its customer is in Reply-To.
+  const senderIsStaff = isStaff(sender, staff) && customerOf(mail, staff).addressSource !== 'reply-to';
   const thread = facts.referencedCase ?? facts.taggedCase ?? facts.subjectCase ?? null;
   const via = facts.referencedCase
     ? 'In-Reply-To/References'

@@ -106,7 +106,42 @@ function withCharset(headerLines: Buffer[], charset: string): Buffer[] {
   return [...headerLines.slice(0, i), Buffer.from(rewritten, 'latin1'), ...headerLines.slice(j)];
 }
 
-export function repairCharsets(raw: Buffer): CharsetRepair {
+/**
+ * Raw 8-bit bytes inside a Q-encoded word (`=?iso-8859-1?Q?Fr\xf6sche?=`, seen from old
+ * clients) escaped as `=F6`, so that the encoded word is decoded with its own charset instead of
+ * being read as UTF-8 first.
+ */
+function escapeEightBitInEncodedWords(line: Buffer): Buffer {
+  const text = line.toString('latin1');
+  if (!/=\?[^?\s]+\?[Qq]\?/.test(text)) return line;
+  const fixed = text.replace(/=\?([^?\s]+)\?([Qq])\?([^?]*)\?=/g, (_m, cs: string, q: string, body: string) => {
+    const escaped = body.replace(/[\x80-\xff]/g, (c) => `=${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+    return `=?${cs}?${q}?${escaped}?=`;
+  });
+  return fixed === text ? line : Buffer.from(fixed, 'latin1');
+}
+
+/** A mail that starts with whitespace-only lines has no headers for a parser: drop them. */
+function stripLeadingBlankLines(raw: Buffer): Buffer {
+  let i = 0;
+  for (;;) {
+    let j = i;
+    while (j < raw.length && (raw[j] === 0x20 || raw[j] === 0x09)) j++;
+    if (j < raw.length && (raw[j] === 0x0a || (raw[j] === 0x0d && raw[j + 1] === 0x0a))) i = raw[j] === 0x0d ? j + 2 : j + 1;
+    else break;
+  }
+  // Only when real header lines follow; a mail that is all body stays as it is.
+  return i > 0 && /^[!-9;-~]+:/.test(raw.subarray(i, i + 200).toString('latin1')) ? raw.subarray(i) : raw;
+}
+
+export function repairCharsets(input: Buffer): CharsetRepair {
+  const raw = stripLeadingBlankLines(input);
+  const stripped = raw !== input ? ['blank lines before the headers dropped'] : [];
+  const result = repairCharsetsOf(raw);
+  return stripped.length ? { bytes: result.bytes, notes: [...stripped, ...result.notes] } : result;
+}
+
+function repairCharsetsOf(raw: Buffer): CharsetRepair {
   try {
     // Valid UTF-8 throughout needs nothing, unless a part is transfer-encoded: quoted-printable
     // or base64 hides Latin-1 bytes behind ASCII.
@@ -122,7 +157,8 @@ export function repairCharsets(raw: Buffer): CharsetRepair {
       const header: Buffer[] = [];
       for (; i < lines.length && lines[i].length > 0; i++) {
         if (enclosing.some((b) => isBoundary(lines[i], b))) return flush(header, [], null);
-        const line = lines[i];
+        const line = escapeEightBitInEncodedWords(lines[i]);
+        if (line !== lines[i]) notes.add('8-bit bytes inside encoded words escaped');
         if (!isUtf8(line)) notes.add('8-bit bytes in headers read as windows-1252');
         header.push(isUtf8(line) ? line : toUtf8FromCp1252(line));
       }

@@ -91,11 +91,10 @@ export const DEFAULT_CATEGORIES: readonly CategoryRule[] = [
       'payment',
       'direct debit',
       'transfer',
-      'refund',
     ],
   },
   { id: 'debt-collection', words: ['inkasso', 'påminnelse', 'kronofogde', 'betalningsföreläggande', 'debt collect', 'collection agency', 'reminder fee'] },
-  { id: 'fees', words: ['avgift', 'kostnad', `fees?${E}`, `charged?${E}`, `charges${E}`] },
+  { id: 'fees', words: ['avgift', 'kostnad', `fees?${E}`, `charges${E}`, 'service charge'] },
   { id: 'interest', words: ['ränt[ae]', 'räntor', 'räntesats', 'interest'] },
   {
     id: 'credit-decision',
@@ -267,7 +266,7 @@ function iso(d: Date): string {
 /** An amount with a currency that is a whole word: "60 kr", "1 250,50 kronor", "1.250:-", "1250 SEK", never "2026 kräver". */
 const AMOUNT = new RegExp(`(?<![\\d.,])(\\d{1,3}(?:[ .\\u00a0]\\d{3})+|\\d+)(?:,(\\d{1,2}))?\\s*(?:(?:kr|kronor|sek)${E}|:-)`, 'giu');
 const COMPENSATION = new RegExp(
-  `${B}(?:ersättning|kompensation|ersätta|ersätt|återbetal|tillbakabetal|betala(?:r)? tillbaka|pengarna tillbaka|gottgörelse|skadestånd|compensat|refund|reimburs|money back)`,
+  `${B}(?:ersättning|kompensation|ersätta|ersätt|återbetal|tillbakabetal|(?:betala|betalar|betalas|betalat|få|ha|ge|skicka)(?: mig)? (?:\\p{L}+ )?tillbaka|pengarna tillbaka|kreditera|krediterar|krediteras|gottgörelse|skadestånd|stå för kostnaden|compensat|refund|reimburs|money back|pay (?:me )?back|credit (?:me|my)|be credited)`,
   'iu',
 );
 const NO_COMPENSATION = new RegExp(

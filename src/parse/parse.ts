@@ -50,6 +50,10 @@ export interface ParsedMail {
   readonly inReplyTo: string | null;
   readonly references: readonly string[];
   readonly from: MailAddress | null;
+  /** The From's display name, also when its address is unusable (then `from` is null). */
+  readonly fromName: string | null;
+  /** An abuse feedback report (ARF, RFC 5965) or a provider's equivalent (Hotmail JMRP). */
+  readonly feedbackReport: boolean;
   readonly replyTo: MailAddress | null;
   readonly to: readonly MailAddress[];
   readonly cc: readonly MailAddress[];
@@ -231,6 +235,7 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
   // that are in memory anyway (bounces are small).
   const embeddedMessageIds: string[] = [];
   let dsn: ParsedMail['dsn'] = null;
+  let feedbackReport = false;
   if (Buffer.isBuffer(raw) && raw.length <= 2 * 1024 * 1024) {
     const rawText = raw.toString('latin1');
     for (const m of rawText.matchAll(/^(?:Message-ID|X-Original-Message-ID)\s*:\s*<([^<>\s]+)>/gim)) {
@@ -240,12 +245,15 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
     const action = /^Action\s*:\s*([a-z]+)/im.exec(rawText)?.[1]?.toLowerCase() ?? null;
     const status = /^Status\s*:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(rawText)?.[1] ?? null;
     if (action || status) dsn = { action, status };
+    feedbackReport = /^Feedback-Type\s*:/im.test(rawText) || /^X-HmXmrOriginalRecipient\s*:/im.test(rawText);
   }
 
   return {
     messageId,
     embeddedMessageIds,
     dsn,
+    feedbackReport,
+    fromName: ((headers.get('from') as AddressObject | undefined)?.value?.[0]?.name ?? '').trim() || null,
     inReplyTo: messageIdList(view.get('in-reply-to'))[0] ?? null,
     references: messageIdList(view.all('references')),
     from: firstAddress(headers.get('from') as AddressObject | undefined),

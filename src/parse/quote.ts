@@ -23,6 +23,7 @@ const SEPARATOR =
   /^\s*(-{2,}\s*(ursprungligt meddelande|original message|ursprüngliche nachricht|message d'origine|opprinnelig melding|oprindelig meddelelse)\s*-{2,}|begin forwarded message:|_{10,})\s*$/i;
 const ATTRIBUTION_END = /(skrev|wrote|schrieb|a écrit|kirjoitti|følgende|följande)\s*:?\s*$/i;
 const ATTRIBUTION_START = /^\s*(den |on |am |le |tor |mån |tis |ons |fre |lör |sön )/i;
+const ATTRIBUTION_VERB = /(skrev|wrote|schrieb|a écrit|kirjoitti)/i;
 
 export function splitReply(text: string): SplitReply {
   const lines = text.split(/\r?\n/);
@@ -36,6 +37,10 @@ export function splitReply(text: string): SplitReply {
       (ATTRIBUTION_END.test(line) || (i + 1 < lines.length && ATTRIBUTION_END.test(lines[i + 1]) && !lines[i + 1].startsWith('>')))
     )
       cut = i;
+    // An attribution wrapped inside the address: "Den tors ... skrev Namn <" / "adress@x.se>:"
+    else if (ATTRIBUTION_START.test(line) && ATTRIBUTION_VERB.test(line) && i + 1 < lines.length && /^\S*@\S*>?\s*:\s*$/.test(lines[i + 1].trim())) cut = i;
+    // Any other attribution ending in "wrote:"/"skrev:" ("Monday, November 16, 2026, 10:00 AM, you wrote:") right before quoted lines.
+    else if (ATTRIBUTION_END.test(line) && line.length < 200 && lines.slice(i + 1, i + 3).some((l) => l.startsWith('>'))) cut = i;
     else if (/^>/.test(line) && (i + 1 >= lines.length || /^>/.test(lines[i + 1]) || lines[i + 1].trim() === '')) cut = i;
   }
   if (cut < 0) return { newText: text.trim(), quoted: '' };

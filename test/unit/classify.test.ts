@@ -44,6 +44,8 @@ function mail(o: MailOptions = {}): ParsedMail {
     messageId: o.messageId === undefined ? 'abc123@mail.example.com' : o.messageId,
     embeddedMessageIds: o.embeddedMessageIds ?? [],
     dsn: o.dsn ?? null,
+    fromName: o.fromName ?? null,
+    feedbackReport: o.feedbackReport ?? false,
     inReplyTo: o.inReplyTo ?? null,
     references: o.references ?? [],
     from: asAddr(o.from, addr('kund@example.com', 'Karin Kund')),
