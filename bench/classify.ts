@@ -47,7 +47,14 @@ export async function classifyBench(rounds = 5): Promise<void> {
     const ours = await time(async (m) => {
       const p = await parseMail(m, { dataDir });
       const c = classify(p, NO_FACTS, STAFF);
-      if (c.kind === 'complaint') readComplaintFields({ text: p.text, subject: p.subject, senderName: c.customer.name, senderAddress: c.customer.address, mailDate: p.date ?? new Date() });
+      if (c.kind === 'complaint')
+        readComplaintFields({
+          text: p.text,
+          subject: p.subject,
+          senderName: c.customer.name,
+          senderAddress: c.customer.address,
+          mailDate: p.date ?? new Date(),
+        });
       splitReply(maskPersonnummer(p.text));
     });
     const n = mails.length;

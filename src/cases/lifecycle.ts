@@ -14,7 +14,17 @@ export type MailKind = 'complaint' | 'followup' | 'officer' | 'autoreply' | 'bou
 export const MAIL_KINDS: readonly MailKind[] = ['complaint', 'followup', 'officer', 'autoreply', 'bounce', 'bulk', 'duplicate'];
 
 /** Kinds of mail we send (each is also the name of its template). */
-export type OutboundKind = 'acknowledgement' | 'delay-notice' | 'escalation-warning' | 'breach-notice' | 'manager-digest';
+export type OutboundKind =
+  | 'acknowledgement'
+  | 'information-request'
+  | 'delay-notice'
+  | 'holding-reply'
+  | 'final-answer'
+  | 'officer-new-case'
+  | 'officer-command-result'
+  | 'escalation-warning'
+  | 'breach-notice'
+  | 'manager-digest';
 
 export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed';
 

@@ -39,6 +39,11 @@ const SHORT: Record<OutboundKind, string> = {
   'escalation-warning': 'warn',
   'breach-notice': 'breach',
   'manager-digest': 'digest',
+  'information-request': 'info',
+  'holding-reply': 'holding',
+  'final-answer': 'answer',
+  'officer-new-case': 'newcase',
+  'officer-command-result': 'command',
 };
 
 export function buildMail(spec: MailSpec, templates: TemplateSet, config: Config): NewOutbox {

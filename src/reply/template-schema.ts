@@ -1,0 +1,268 @@
+/**
+ * What each mail kind's templates may use: a schema of variables, and sample data that fits
+ * it. `klagomal templates check` walks every template's syntax tree against the schema (a typo
+ * like `{{caseNumbr}}` is an error with its file and line) and renders it with the sample data;
+ * `templates preview` shows a mail from the sample data.
+ *
+ * Values marked `customer` come from the customer's mail: always escaped in HTML, never
+ * evaluated as template text.
+ */
+import type { OutboundKind } from '../cases/lifecycle';
+
+export type Leaf = 'text' | 'date' | 'number' | 'bool' | 'customer';
+export interface Schema {
+  readonly [key: string]: Leaf | Schema | ListOf;
+}
+export interface ListOf {
+  readonly list: Schema;
+}
+
+export function isList(v: Leaf | Schema | ListOf): v is ListOf {
+  return typeof v === 'object' && 'list' in v && Object.keys(v).length === 1 && typeof (v as ListOf).list === 'object';
+}
+
+const FIRM: Schema = { name: 'text', complaintsAddress: 'text' };
+const CASE: Schema = { number: 'text', tag: 'text', receivedAt: 'date', link: 'text' };
+const CUSTOMER: Schema = { name: 'customer', type: 'text' };
+const CASE_FOR_STAFF: Schema = {
+  number: 'text',
+  tag: 'text',
+  subject: 'customer',
+  customerName: 'customer',
+  customerAddress: 'customer',
+  receivedAt: 'date',
+  contact: 'text',
+  link: 'text',
+};
+const DIGEST_ITEM: Schema = { number: 'text', subject: 'customer', milestone: 'text', dueAt: 'date', contact: 'text' };
+
+export const TEMPLATE_SCHEMAS: Readonly<Record<OutboundKind, Schema>> = {
+  acknowledgement: {
+    firm: FIRM,
+    case: { ...CASE, answerDueAt: 'date' },
+    answerWithin: { unit: 'text', amount: 'number' },
+    customer: CUSTOMER,
+    complaint: { subject: 'customer' },
+    contact: { name: 'text' },
+    missing: { contact: 'bool', concerns: 'bool', incidentDate: 'bool', description: 'bool', compensation: 'bool' },
+    hasMissing: 'bool',
+  },
+  'information-request': {
+    firm: FIRM,
+    case: CASE,
+    customer: CUSTOMER,
+    questions: 'customer',
+    answerBy: 'date',
+    officer: { name: 'text' },
+  },
+  'delay-notice': {
+    firm: FIRM,
+    case: CASE,
+    customer: CUSTOMER,
+    reason: 'customer',
+    previousDueAt: 'date',
+    newDueAt: 'date',
+    holdingReply: 'bool',
+  },
+  'holding-reply': {
+    firm: FIRM,
+    case: CASE,
+    customer: CUSTOMER,
+    reason: 'customer',
+    finalAnswerBy: 'date',
+    officer: { name: 'text' },
+  },
+  'final-answer': {
+    firm: FIRM,
+    case: CASE,
+    customer: CUSTOMER,
+    answer: 'customer',
+    outcome: 'text',
+    compensationSek: 'number',
+    officer: { name: 'text' },
+    consumer: 'bool',
+  },
+  'officer-new-case': {
+    firm: FIRM,
+    case: { ...CASE_FOR_STAFF, category: 'text' },
+    recipient: { name: 'text' },
+    fields: { list: { label: 'text', value: 'customer' } },
+    deadlines: { list: { milestone: 'text', dueAt: 'date', rule: 'text' } },
+    related: { list: { number: 'text', subject: 'customer', status: 'text', outcome: 'text', relation: 'text' } },
+    excerpt: 'customer',
+  },
+  'officer-command-result': {
+    firm: FIRM,
+    case: { number: 'text', tag: 'text', link: 'text' },
+    recipient: { name: 'text' },
+    done: { list: { line: 'customer', result: 'text' } },
+    errors: { list: { lineNumber: 'number', line: 'customer', problem: 'text' } },
+    hasErrors: 'bool',
+    note: 'customer',
+  },
+  'escalation-warning': {
+    firm: FIRM,
+    case: CASE_FOR_STAFF,
+    recipient: { name: 'text' },
+    milestone: 'text',
+    dueAt: 'date',
+    plannedAt: 'date',
+    level: 'text',
+    rule: 'text',
+    policySource: 'text',
+    late: 'bool',
+    toManager: 'bool',
+    delayNoticeOwed: 'bool',
+  },
+  'breach-notice': {
+    firm: FIRM,
+    case: CASE_FOR_STAFF,
+    recipient: { name: 'text' },
+    milestone: 'text',
+    dueAt: 'date',
+    plannedAt: 'date',
+    level: 'text',
+    rule: 'text',
+    policySource: 'text',
+    late: 'bool',
+    toManager: 'bool',
+    delayNoticeOwed: 'bool',
+  },
+  'manager-digest': {
+    firm: FIRM,
+    day: 'date',
+    late: 'bool',
+    openCount: 'number',
+    breached: { list: DIGEST_ITEM },
+    dueToday: { list: DIGEST_ITEM },
+    dueTomorrow: { list: DIGEST_ITEM },
+    nearest: { list: DIGEST_ITEM },
+  },
+};
+
+// ---- sample data --------------------------------------------------------------------------
+
+const D = (iso: string): Date => new Date(iso);
+const firm = { name: 'Exempelfinans AB', complaintsAddress: 'klagomal@exempelfinans.se' };
+const theCase = { number: 'KLG-2026-000042', tag: '[KLG-2026-000042]', receivedAt: D('2026-11-16T09:12:00+01:00'), link: '' };
+const staffCase = {
+  ...theCase,
+  subject: 'Felaktig påminnelseavgift',
+  customerName: 'Anna Svensson',
+  customerAddress: 'anna.svensson@example.com',
+  contact: 'olle@exempelfinans.se',
+};
+const item = {
+  number: 'KLG-2026-000042',
+  subject: 'Felaktig påminnelseavgift',
+  milestone: 'finalAnswer',
+  dueAt: D('2026-11-30T23:59:59+01:00'),
+  contact: 'olle@exempelfinans.se',
+};
+const escalation = {
+  firm,
+  case: staffCase,
+  recipient: { name: 'Olle Handläggare' },
+  milestone: 'finalAnswer',
+  dueAt: D('2026-11-30T23:59:59+01:00'),
+  plannedAt: D('2026-11-27T00:00:00+01:00'),
+  level: 'warn-1bd',
+  rule: '14 calendar days',
+  policySource: "firm's promise: an answer within 24 hours, a position within 14 days",
+  late: false,
+  toManager: true,
+  delayNoticeOwed: true,
+};
+
+export const TEMPLATE_SAMPLES: Readonly<Record<OutboundKind, Record<string, unknown>>> = {
+  acknowledgement: {
+    firm,
+    case: { ...theCase, answerDueAt: D('2026-11-30T23:59:59+01:00') },
+    answerWithin: { unit: 'calendarDays', amount: 14 },
+    customer: { name: 'Anna Svensson', type: 'consumer' },
+    complaint: { subject: 'Felaktig påminnelseavgift' },
+    contact: { name: 'Olle Handläggare' },
+    missing: { contact: false, concerns: false, incidentDate: true, description: false, compensation: true },
+    hasMissing: true,
+  },
+  'information-request': {
+    firm,
+    case: theCase,
+    customer: { name: 'Anna Svensson', type: 'consumer' },
+    questions: 'Kan du skicka kontoutdraget för november som visar dragningen?',
+    answerBy: D('2026-11-25T23:59:59+01:00'),
+    officer: { name: 'Olle Handläggare' },
+  },
+  'delay-notice': {
+    firm,
+    case: theCase,
+    customer: { name: 'Anna Svensson', type: 'consumer' },
+    reason: 'Vi väntar på underlag från banken.',
+    previousDueAt: D('2026-11-30T23:59:59+01:00'),
+    newDueAt: D('2026-12-14T23:59:59+01:00'),
+    holdingReply: false,
+  },
+  'holding-reply': {
+    firm,
+    case: theCase,
+    customer: { name: 'Anna Svensson', type: 'consumer' },
+    reason: 'Betalningen utreds av vår bank, som ännu inte har lämnat sitt svar.',
+    finalAnswerBy: D('2027-01-08T23:59:59+01:00'),
+    officer: { name: 'Olle Handläggare' },
+  },
+  'final-answer': {
+    firm,
+    case: theCase,
+    customer: { name: 'Anna Svensson', type: 'consumer' },
+    answer: 'Vi har gått igenom ditt ärende och ser att påminnelseavgiften togs ut felaktigt. Vi betalar tillbaka avgiften.',
+    outcome: 'partly-upheld',
+    compensationSek: 1250,
+    officer: { name: 'Olle Handläggare' },
+    consumer: true,
+  },
+  'officer-new-case': {
+    firm,
+    case: { ...staffCase, category: 'fees' },
+    recipient: { name: 'Olle Handläggare' },
+    fields: [
+      { label: 'Kategori', value: 'fees' },
+      { label: 'Datum för problemet', value: '2026-11-03' },
+    ],
+    deadlines: [{ milestone: 'finalAnswer', dueAt: D('2026-11-30T23:59:59+01:00'), rule: '14 calendar days' }],
+    related: [{ number: 'KLG-2026-000017', subject: 'Påminnelseavgift', status: 'closed', outcome: 'upheld', relation: 'same customer' }],
+    excerpt: 'Jag vill klaga på en påminnelseavgift på 60 kr ...',
+  },
+  'officer-command-result': {
+    firm,
+    case: { number: 'KLG-2026-000042', tag: '[KLG-2026-000042]', link: '' },
+    recipient: { name: 'Olle Handläggare' },
+    done: [{ line: '#status in-progress', result: 'status: new -> in-progress' }],
+    errors: [{ lineNumber: 2, line: '#stat answered', problem: "unknown command '#stat' — did you mean '#status'?" }],
+    hasErrors: true,
+    note: 'Kunden ringde och bekräftade dragningen.',
+  },
+  'escalation-warning': escalation,
+  'breach-notice': { ...escalation, level: 'breach', plannedAt: D('2026-12-01T00:00:00+01:00') },
+  'manager-digest': {
+    firm,
+    day: D('2026-11-27T07:30:00+01:00'),
+    late: false,
+    openCount: 12,
+    breached: [item],
+    dueToday: [],
+    dueTomorrow: [item],
+    nearest: [item],
+  },
+};
+
+/** Every dotted path a schema declares, for "did you mean" hints. */
+export function schemaPaths(schema: Schema, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(schema)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (typeof v === 'string') out.push(p);
+    else if (isList(v)) out.push(p, ...schemaPaths(v.list, `${p}[]`));
+    else out.push(p, ...schemaPaths(v, p));
+  }
+  return out;
+}
