@@ -14,7 +14,7 @@ import type { Config } from './config/config';
 import { missingSecrets, ConfigError } from './config/load';
 import { openDatabase, DB } from './store/db';
 import { Store } from './store/store';
-import { TemplateSet } from './reply/templates';
+import { TemplateManager } from './reply/template-manager';
 import { createTransport, Transport } from './reply/transport';
 import { OutboxSender, SendPassResult } from './reply/outbox-sender';
 import { Processor, ProcessResult } from './pipeline/processor';
@@ -47,7 +47,7 @@ export interface OnceSummary {
 export class Service {
   readonly db: DB;
   readonly store: Store;
-  readonly templates: TemplateSet;
+  readonly templates: TemplateManager;
   readonly processor: Processor;
   readonly calendar: BusinessCalendar;
   readonly escalation: EscalationPass;
@@ -63,7 +63,7 @@ export class Service {
     sweepRawSpool(config.dataDir);
     this.db = openDatabase(config.database);
     this.store = new Store(this.db);
-    this.templates = TemplateSet.load(config.templates);
+    this.templates = TemplateManager.open(this.store, config, log.child({ stage: 'templates' }), clock());
     const calendars = calendarsFor(config.deadlines);
     this.calendar = calendars.firm;
     this.processor = new Processor(this.store, config, this.templates, calendars, clock, log);
@@ -188,12 +188,28 @@ export class Service {
       signal.addEventListener('abort', () => void escalationTask?.stop(), { once: true });
     }
 
+    // Templates: an admin's edit takes effect without a restart; a broken one is reported and the
+    // last good set stays in use (src/reply/template-manager.ts).
+    const templateLoop = (async () => {
+      while (!signal.aborted) {
+        await sleep(2000, signal);
+        if (signal.aborted) break;
+        try {
+          if (this.templates.reload(this.clock()) === 'broken') sendWake.notify();
+        } catch (err) {
+          this.log.error('template reload failed', { error: errorChain(err) });
+        }
+      }
+    })();
+
     this.log.info('klagomal started', {
       sources: this.config.sources.map((s) => `${s.name}(${s.type})`).join(','),
       transport: this.config.transport.type,
       database: this.config.database,
+      templates: this.templates.setVersion,
+      templateProblems: this.templates.problems.length || undefined,
     });
-    await Promise.all([...sourceLoops, processLoop, sendLoop]);
+    await Promise.all([...sourceLoops, processLoop, sendLoop, templateLoop]);
     await escalationTask?.destroy();
     this.log.info('klagomal stopped cleanly');
   }

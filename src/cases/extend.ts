@@ -8,7 +8,7 @@
  */
 import type { Config, Language } from '../config/config';
 import type { Store } from '../store/store';
-import type { TemplateSet } from '../reply/templates';
+import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar, LocalDate } from '../deadlines/calendar';
 import { isoDate, localTime } from '../deadlines/calendar';
 import type { Milestone } from '../deadlines/policy';
@@ -43,7 +43,7 @@ export interface ExtensionResult {
 export function extendDeadline(
   store: Store,
   config: Config,
-  templates: TemplateSet,
+  templates: TemplateRenderer,
   calendar: BusinessCalendar,
   req: ExtensionRequest,
   now: Date,
@@ -103,7 +103,7 @@ export function extendDeadline(
             data: {
               firm: { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress },
               case: { number: c.number, tag: caseTag(c.number), receivedAt: new Date(c.received_at) },
-              customer: { name: c.customer_name },
+              customer: { name: c.customer_name, type: 'consumer' },
               reason,
               previousDueAt: from,
               newDueAt: to,

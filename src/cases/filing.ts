@@ -13,7 +13,7 @@ import type { Config } from '../config/config';
 import type { ParsedMail } from '../parse/parse';
 import type { InboundRow, Store } from '../store/store';
 import type { MailKind } from './lifecycle';
-import type { TemplateSet } from '../reply/templates';
+import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar } from '../deadlines/calendar';
 import type { Logger } from '../util/log';
 import { classify, Classification, customerOf, TaggedCase, ThreadFacts } from '../classify/classify';
@@ -48,7 +48,7 @@ export interface FilingResult {
 export interface FilingContext {
   readonly store: Store;
   readonly config: Config;
-  readonly templates: TemplateSet;
+  readonly templates: TemplateRenderer;
   readonly calendar: BusinessCalendar;
   readonly calendars: Calendars;
   readonly log: Logger;
@@ -300,6 +300,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
             language,
             to: decision.to,
             customerName: decision.name,
+            contactName: config.officers.find((o) => o.address === store.caseById(caseId!)?.contact_officer)?.name ?? null,
             customerSubject: subject,
             customerMessageId: mail.messageId,
             customerReferences: mail.references,

@@ -13,8 +13,8 @@ export const CASE_STATUSES: readonly CaseStatus[] = ['new', 'in-progress', 'awai
 export type MailKind = 'complaint' | 'followup' | 'officer' | 'autoreply' | 'bounce' | 'bulk' | 'duplicate';
 export const MAIL_KINDS: readonly MailKind[] = ['complaint', 'followup', 'officer', 'autoreply', 'bounce', 'bulk', 'duplicate'];
 
-/** Kinds of mail we send (each is also the name of its template). */
-export type OutboundKind =
+/** Kinds of mail made from a template (each is also the name of its template). */
+export type TemplateKind =
   | 'acknowledgement'
   | 'information-request'
   | 'delay-notice'
@@ -25,6 +25,9 @@ export type OutboundKind =
   | 'escalation-warning'
   | 'breach-notice'
   | 'manager-digest';
+
+/** Kinds of mail we send: the templated ones, and the built-in notice to the admin (it must work when the templates do not). */
+export type OutboundKind = TemplateKind | 'admin-notice';
 
 export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed';
 

@@ -12,7 +12,7 @@ import { Store } from '../store/store';
 import { Service } from '../service';
 import { storeArrivals } from '../ingest/intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from '../ingest/raw-files';
-import { TemplateSet, TemplateError } from '../reply/templates';
+import { formatProblem, TemplateSet } from '../reply/templates';
 import { CASE_STATUSES, CaseStatus, MAIL_KINDS, MailKind } from '../cases/lifecycle';
 import { caseDetail, caseSummary, outboxView } from '../cases/view';
 import { computeDue, DEADLINE_UNITS, DeadlineRule, DeadlineUnit, formatStockholm } from '../deadlines/rules';
@@ -530,11 +530,8 @@ const configCheck: Command = {
     }
     if (config) {
       problems.push(...missingSecrets(config));
-      try {
-        TemplateSet.load(config.templates);
-      } catch (err) {
-        problems.push({ key: 'templates', message: err instanceof TemplateError ? err.message : errorChain(err) });
-      }
+      const built = TemplateSet.build(config.templates, { caseLinkBase: config.firm.caseLinkBase });
+      for (const p of built.problems) problems.push({ key: 'templates', message: formatProblem(p) });
     }
     if (problems.length > 0) {
       for (const p of problems) io.err(`${file}: ${p.key ? p.key + ': ' : ''}${p.message}`);

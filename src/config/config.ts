@@ -128,6 +128,10 @@ export interface Config {
     readonly staffDomains: readonly string[];
     /** Web form senders whose Reply-To is the customer (default []). */
     readonly formAddresses: readonly string[];
+    /** Who is told when the templates are broken (default: the first manager; null = nobody, log only). */
+    readonly adminAddress: string | null;
+    /** Links to a case in mails ({{caseLink case.number}}): this base plus the case number (default "": none). */
+    readonly caseLinkBase: string;
   };
   readonly cases: {
     /** Case number prefix, e.g. KLG -> KLG-2026-000042 (default "KLG"). */

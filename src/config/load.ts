@@ -493,6 +493,8 @@ export function parseConfig(json: Json, file: string): Config {
     staffAddresses,
     staffDomains,
     formAddresses: firmS.stringList('formAddresses', []).map((a) => a.trim().toLowerCase()),
+    adminAddress: firmS.has('adminAddress') ? firmS.string('adminAddress', ADDRESS).trim().toLowerCase() : null,
+    caseLinkBase: firmS.string('caseLinkBase', { default: '' }),
   };
   firmS.done();
 
@@ -541,6 +543,8 @@ export function parseConfig(json: Json, file: string): Config {
   loopS.done();
 
   const officers = readOfficers(root);
+  // The admin defaults to the first manager (the klagomålsansvarig), so that template problems reach a person.
+  if (firm.adminAddress === null) firm.adminAddress = officers.find((o) => o.role === 'manager')?.address ?? null;
   const deadlines = readDeadlines(root.section('deadlines'));
   if (deadlines.escalation.enabled && !officers.some((o) => o.role === 'manager')) {
     root.problem(

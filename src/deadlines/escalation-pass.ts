@@ -17,7 +17,7 @@
  */
 import type { Config, Officer } from '../config/config';
 import type { OpenDeadlineRow, Store } from '../store/store';
-import type { TemplateSet } from '../reply/templates';
+import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar } from './calendar';
 import { addDays, isoDate, localDateOf, localTime } from './calendar';
 import type { Logger } from '../util/log';
@@ -44,7 +44,7 @@ export class EscalationPass {
   constructor(
     private readonly store: Store,
     private readonly config: Config,
-    private readonly templates: TemplateSet,
+    private readonly templates: TemplateRenderer,
     private readonly calendar: BusinessCalendar,
     private readonly log: Logger,
   ) {}

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config';
 import type { InboundRow, Store } from '../store/store';
-import type { TemplateSet } from '../reply/templates';
+import type { TemplateRenderer } from '../reply/templates';
 import type { Calendars } from '../deadlines/deadlines';
 import type { Clock } from '../util/clock';
 import { toInstant } from '../util/clock';
@@ -50,7 +50,7 @@ export class Processor {
   constructor(
     private readonly store: Store,
     private readonly config: Config,
-    private readonly templates: TemplateSet,
+    private readonly templates: TemplateRenderer,
     private readonly calendars: Calendars,
     private readonly clock: Clock,
     private readonly log: Logger,

@@ -16,7 +16,7 @@ import type { Config, Language } from '../config/config';
 import type { Customer } from '../classify/classify';
 import type { NewOutbox } from '../store/store';
 import type { ComplaintFields, ComplaintItem } from '../parse/complaint-fields';
-import type { TemplateSet } from './templates';
+import type { TemplateRenderer } from './templates';
 import type { DeadlineRule } from '../deadlines/rules';
 import { caseTag } from '../classify/thread';
 import { buildMail } from './mail';
@@ -65,6 +65,8 @@ export interface AcknowledgementInput {
   readonly language: Language;
   readonly to: string;
   readonly customerName: string | null;
+  /** The case's contact person, by name (templates may name them to the customer). */
+  readonly contactName: string | null;
   readonly customerSubject: string;
   readonly customerMessageId: string | null;
   readonly customerReferences: readonly string[];
@@ -84,14 +86,15 @@ export function acknowledgementData(input: AcknowledgementInput, config: Config)
     firm: { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress },
     case: { number: input.caseNumber, tag: caseTag(input.caseNumber), receivedAt: input.receivedAt, answerDueAt: input.answerDueAt },
     answerWithin: { unit: input.answerRule.unit, amount: input.answerRule.amount },
-    customer: { name: input.customerName },
+    customer: { name: input.customerName, type: 'consumer' },
+    contact: { name: input.contactName },
     complaint: { subject: input.customerSubject },
     missing,
     hasMissing: input.fields.missing.length > 0,
   };
 }
 
-export function buildAcknowledgement(input: AcknowledgementInput, templates: TemplateSet, config: Config): NewOutbox {
+export function buildAcknowledgement(input: AcknowledgementInput, templates: TemplateRenderer, config: Config): NewOutbox {
   return buildMail(
     {
       kind: 'acknowledgement',

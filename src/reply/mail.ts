@@ -7,9 +7,9 @@
  */
 import crypto from 'node:crypto';
 import type { Config, Language } from '../config/config';
-import type { OutboundKind } from '../cases/lifecycle';
+import type { OutboundKind, TemplateKind } from '../cases/lifecycle';
 import type { NewOutbox } from '../store/store';
-import type { TemplateSet } from './templates';
+import type { TemplateRenderer } from './templates';
 import { headerText } from '../util/header-safe';
 
 /** A new Message-ID under the firm's domain: the case number for people, random bits so it cannot be guessed. */
@@ -18,7 +18,7 @@ export function newMessageId(caseNumber: string | null, kind: string, domain: st
 }
 
 export interface MailSpec {
-  readonly kind: OutboundKind;
+  readonly kind: TemplateKind;
   readonly caseId: number | null;
   readonly caseNumber: string | null;
   readonly language: Language;
@@ -44,9 +44,10 @@ const SHORT: Record<OutboundKind, string> = {
   'final-answer': 'answer',
   'officer-new-case': 'newcase',
   'officer-command-result': 'command',
+  'admin-notice': 'admin',
 };
 
-export function buildMail(spec: MailSpec, templates: TemplateSet, config: Config): NewOutbox {
+export function buildMail(spec: MailSpec, templates: TemplateRenderer, config: Config): NewOutbox {
   const rendered = templates.render(spec.kind, spec.language, spec.data);
   const references = [...(spec.references ?? []), ...(spec.inReplyTo ? [spec.inReplyTo] : [])].filter((v, i, a) => a.indexOf(v) === i).slice(-10);
   return {
@@ -73,5 +74,33 @@ export function buildMail(spec: MailSpec, templates: TemplateSet, config: Config
     bodyHtml: rendered.html,
     dateHeader: spec.now.toISOString(),
     createdAt: spec.now.toISOString(),
+    templateSources: templates.sources(spec.kind, spec.language),
+  };
+}
+
+/**
+ * A notice to the firm's admin that does not depend on the templates (it reports that they are
+ * broken). Plain text, Swedish and English together.
+ */
+export function buildAdminNotice(o: { to: string; subject: string; text: string; idempotencyKey: string; now: Date }, config: Config): NewOutbox {
+  return {
+    caseId: null,
+    kind: 'admin-notice',
+    idempotencyKey: o.idempotencyKey,
+    template: '(built-in)',
+    language: 'sv',
+    templateVersion: 'built-in',
+    fromAddress: config.firm.complaintsAddress,
+    fromName: headerText(config.firm.fromName, 100),
+    toAddress: o.to,
+    subject: headerText(o.subject, 200),
+    messageId: newMessageId(null, SHORT['admin-notice'], config.firm.messageIdDomain),
+    inReplyTo: null,
+    references: [],
+    headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All', Precedence: 'auto_reply' },
+    bodyText: o.text,
+    bodyHtml: null,
+    dateHeader: o.now.toISOString(),
+    createdAt: o.now.toISOString(),
   };
 }

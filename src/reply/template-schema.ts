@@ -7,7 +7,7 @@
  * Values marked `customer` come from the customer's mail: always escaped in HTML, never
  * evaluated as template text.
  */
-import type { OutboundKind } from '../cases/lifecycle';
+import type { TemplateKind } from '../cases/lifecycle';
 
 export type Leaf = 'text' | 'date' | 'number' | 'bool' | 'customer';
 export interface Schema {
@@ -22,7 +22,7 @@ export function isList(v: Leaf | Schema | ListOf): v is ListOf {
 }
 
 const FIRM: Schema = { name: 'text', complaintsAddress: 'text' };
-const CASE: Schema = { number: 'text', tag: 'text', receivedAt: 'date', link: 'text' };
+const CASE: Schema = { number: 'text', tag: 'text', receivedAt: 'date' };
 const CUSTOMER: Schema = { name: 'customer', type: 'text' };
 const CASE_FOR_STAFF: Schema = {
   number: 'text',
@@ -32,11 +32,10 @@ const CASE_FOR_STAFF: Schema = {
   customerAddress: 'customer',
   receivedAt: 'date',
   contact: 'text',
-  link: 'text',
 };
 const DIGEST_ITEM: Schema = { number: 'text', subject: 'customer', milestone: 'text', dueAt: 'date', contact: 'text' };
 
-export const TEMPLATE_SCHEMAS: Readonly<Record<OutboundKind, Schema>> = {
+export const TEMPLATE_SCHEMAS: Readonly<Record<TemplateKind, Schema>> = {
   acknowledgement: {
     firm: FIRM,
     case: { ...CASE, answerDueAt: 'date' },
@@ -93,7 +92,7 @@ export const TEMPLATE_SCHEMAS: Readonly<Record<OutboundKind, Schema>> = {
   },
   'officer-command-result': {
     firm: FIRM,
-    case: { number: 'text', tag: 'text', link: 'text' },
+    case: { number: 'text', tag: 'text' },
     recipient: { name: 'text' },
     done: { list: { line: 'customer', result: 'text' } },
     errors: { list: { lineNumber: 'number', line: 'customer', problem: 'text' } },
@@ -144,7 +143,7 @@ export const TEMPLATE_SCHEMAS: Readonly<Record<OutboundKind, Schema>> = {
 
 const D = (iso: string): Date => new Date(iso);
 const firm = { name: 'Exempelfinans AB', complaintsAddress: 'klagomal@exempelfinans.se' };
-const theCase = { number: 'KLG-2026-000042', tag: '[KLG-2026-000042]', receivedAt: D('2026-11-16T09:12:00+01:00'), link: '' };
+const theCase = { number: 'KLG-2026-000042', tag: '[KLG-2026-000042]', receivedAt: D('2026-11-16T09:12:00+01:00') };
 const staffCase = {
   ...theCase,
   subject: 'Felaktig påminnelseavgift',
@@ -174,7 +173,7 @@ const escalation = {
   delayNoticeOwed: true,
 };
 
-export const TEMPLATE_SAMPLES: Readonly<Record<OutboundKind, Record<string, unknown>>> = {
+export const TEMPLATE_SAMPLES: Readonly<Record<TemplateKind, Record<string, unknown>>> = {
   acknowledgement: {
     firm,
     case: { ...theCase, answerDueAt: D('2026-11-30T23:59:59+01:00') },
@@ -234,7 +233,7 @@ export const TEMPLATE_SAMPLES: Readonly<Record<OutboundKind, Record<string, unkn
   },
   'officer-command-result': {
     firm,
-    case: { number: 'KLG-2026-000042', tag: '[KLG-2026-000042]', link: '' },
+    case: { number: 'KLG-2026-000042', tag: '[KLG-2026-000042]' },
     recipient: { name: 'Olle Handläggare' },
     done: [{ line: '#status in-progress', result: 'status: new -> in-progress' }],
     errors: [{ lineNumber: 2, line: '#stat answered', problem: "unknown command '#stat' — did you mean '#status'?" }],
@@ -265,4 +264,27 @@ export function schemaPaths(schema: Schema, prefix = ''): string[] {
     else out.push(p, ...schemaPaths(v, p));
   }
   return out;
+}
+
+/**
+ * The declared variables that `data` lacks ("case.number", "fields[].label"): templates render
+ * in strict mode, so every builder of a mail kind's data must give all of them (null allowed).
+ */
+export function missingFromData(schema: Schema, data: unknown, prefix = ''): string[] {
+  const out: string[] = [];
+  const obj = (data ?? {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(schema)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (!(k in obj)) {
+      out.push(p);
+      continue;
+    }
+    if (typeof v === 'string') continue;
+    if (isList(v)) {
+      const list = obj[k];
+      if (!Array.isArray(list)) out.push(`${p} (not a list)`);
+      else for (const item of list) out.push(...missingFromData(v.list, item, `${p}[]`));
+    } else if (obj[k] !== null) out.push(...missingFromData(v, obj[k], p));
+  }
+  return [...new Set(out)];
 }

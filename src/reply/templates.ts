@@ -27,13 +27,13 @@ import { sv, enGB } from 'date-fns/locale';
 import { TZDate } from '@date-fns/tz';
 import type { Language } from '../config/config';
 import { LANGUAGES } from '../config/config';
-import type { OutboundKind } from '../cases/lifecycle';
+import type { TemplateKind } from '../cases/lifecycle';
 import { headerText } from '../util/header-safe';
 import { TIME_ZONE } from '../deadlines/calendar';
 import { editDistance } from '../config/load';
 import { isList, ListOf, Leaf, Schema, schemaPaths, TEMPLATE_SAMPLES, TEMPLATE_SCHEMAS } from './template-schema';
 
-export type TemplateKind = OutboundKind;
+export type { TemplateKind };
 export const TEMPLATE_KINDS: readonly TemplateKind[] = [
   'acknowledgement',
   'information-request',
@@ -299,8 +299,15 @@ export function readTemplateFiles(root: string): Map<string, string> {
   return files;
 }
 
+/** What mail builders need of templates: a set, or the manager that swaps sets while running. */
+export interface TemplateRenderer {
+  render(kind: TemplateKind, lang: Language, data: object): RenderedMail;
+  /** The files the current version of (kind, lang) is made of. */
+  sources(kind: TemplateKind, lang: Language): Readonly<Record<string, string>>;
+}
+
 /** A compiled set of templates for every language and kind. */
-export class TemplateSet {
+export class TemplateSet implements TemplateRenderer {
   private constructor(
     readonly root: string,
     private readonly compiled: ReadonlyMap<string, CompiledKind>,

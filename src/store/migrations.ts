@@ -279,4 +279,32 @@ CREATE TABLE address_status (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'template versions',
+    sql: `
+-- The text of every template version a sent mail was made from: what a customer received can
+-- be shown exactly, whatever the files say today.
+CREATE TABLE template_versions (
+  version TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  language TEXT NOT NULL,
+  sources TEXT NOT NULL,
+  first_used_at TEXT NOT NULL,
+  PRIMARY KEY (version, kind, language)
+);
+-- Whole template sets that passed the check; the newest is used when the files are broken.
+CREATE TABLE template_sets (
+  set_version TEXT PRIMARY KEY,
+  files TEXT NOT NULL,
+  checked_at TEXT NOT NULL
+);
+-- Broken template sets the admin was told about (once per broken version).
+CREATE TABLE template_problems_reported (
+  set_version TEXT PRIMARY KEY,
+  reported_at TEXT NOT NULL,
+  problems TEXT NOT NULL
+);
+`,
+  },
 ];

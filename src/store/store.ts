@@ -270,6 +270,8 @@ export interface NewOutbox {
   bodyHtml: string | null;
   dateHeader: Instant;
   createdAt: Instant;
+  /** The files the template version was made of; kept once per version (template_versions). */
+  templateSources?: Readonly<Record<string, string>>;
 }
 
 export class Store {
@@ -797,7 +799,45 @@ export class Store {
       o.createdAt,
       o.createdAt,
     );
+    if (info.changes === 1 && o.templateSources) {
+      this.q('INSERT OR IGNORE INTO template_versions (version, kind, language, sources, first_used_at) VALUES (?, ?, ?, ?, ?)').run(
+        o.templateVersion,
+        o.template,
+        o.language,
+        JSON.stringify(o.templateSources),
+        o.createdAt,
+      );
+    }
     return info.changes === 1 ? Number(info.lastInsertRowid) : null;
+  }
+
+  templateVersions(version: string): Array<{ version: string; kind: string; language: string; sources: string; first_used_at: Instant }> {
+    return this.q('SELECT * FROM template_versions WHERE version = ? ORDER BY kind, language').all(version) as Array<{
+      version: string;
+      kind: string;
+      language: string;
+      sources: string;
+      first_used_at: Instant;
+    }>;
+  }
+
+  /** Keep a template set that passed the check (its files), as the last good one. */
+  saveTemplateSet(setVersion: string, files: ReadonlyMap<string, string>, at: Instant): void {
+    this.q('INSERT OR IGNORE INTO template_sets (set_version, files, checked_at) VALUES (?, ?, ?)').run(setVersion, JSON.stringify(Object.fromEntries(files)), at);
+    this.setMeta('templates.lastGood', setVersion);
+  }
+
+  /** The last template set that passed the check, if any. */
+  lastGoodTemplateSet(): { setVersion: string; files: Map<string, string> } | null {
+    const v = this.meta('templates.lastGood');
+    if (!v) return null;
+    const row = this.q('SELECT files FROM template_sets WHERE set_version = ?').get(v) as { files: string } | undefined;
+    return row ? { setVersion: v, files: new Map(Object.entries(JSON.parse(row.files) as Record<string, string>)) } : null;
+  }
+
+  /** Record that the admin was told about a broken set; false when they were already. */
+  claimTemplateProblemReport(setVersion: string, problems: string, at: Instant): boolean {
+    return this.q('INSERT OR IGNORE INTO template_problems_reported (set_version, reported_at, problems) VALUES (?, ?, ?)').run(setVersion, at, problems).changes === 1;
   }
 
   /** Automatic mails queued to an address since `since` (the per-address cap). */

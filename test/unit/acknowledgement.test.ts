@@ -68,6 +68,7 @@ function input(o: Partial<AcknowledgementInput> = {}): AcknowledgementInput {
     language: 'sv',
     to: 'kund@example.com',
     customerName: HOSTILE_NAME,
+    contactName: 'Olle Handläggare',
     customerSubject: HOSTILE_SUBJECT,
     customerMessageId: 'abc123@mail.example.com',
     customerReferences: ['first@mail.example.com'],
