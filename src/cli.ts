@@ -8,6 +8,7 @@ import { COMMANDS, Io, NotFound } from './cli/commands';
 import { parse, UsageError } from './cli/args';
 import { ConfigError } from './config/load';
 import { errorChain } from './util/log';
+import { formatProblem, TemplateError } from './reply/templates';
 
 const VERSION = '0.1.0';
 
@@ -60,6 +61,12 @@ export async function main(
       const first = err.problems[0];
       const more = err.problems.length > 1 ? ` (and ${err.problems.length - 1} more; run 'klagomal config check')` : '';
       io.err(`klagomal ${name}: ${err.file}: ${first.key ? first.key + ': ' : ''}${first.message}${more}`);
+      return 1;
+    }
+    if (err instanceof TemplateError) {
+      // The templates are broken and no good set was ever kept: every problem, one per line.
+      io.err(`klagomal ${name}: the templates cannot be used (${err.problems.length} problem(s); fix them, then 'klagomal templates check'):`);
+      for (const p of err.problems) io.err(`  ${formatProblem(p)}`);
       return 1;
     }
     if (err instanceof NotFound) {

@@ -110,7 +110,6 @@ export function extendDeadline(
               holdingReply: req.holdingReply,
             },
             idempotencyKey: `delay-notice:${c.id}:${req.milestone}:${toInstant(to)}`,
-            autoSubmitted: 'auto-generated',
             now,
           },
           templates,

@@ -781,7 +781,9 @@ function templatesPreview(config: Config, kind: string, values: Record<string, s
   const lang = values.lang as string | undefined;
   if (lang !== undefined && !LANGUAGES.includes(lang as Language)) throw new UsageError(`--lang: allowed ${LANGUAGES.join(', ')}`);
   const set = TemplateSet.load(config.templates, { caseLinkBase: config.firm.caseLinkBase });
-  let facts: Record<string, unknown> | null = null;
+  // The configured firm, also in sample data, so that the preview shows the firm's own signature.
+  let facts: Record<string, unknown> = { firm: { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress } };
+  let fromCase = false;
   let language = (lang as Language | undefined) ?? config.language;
   let to = 'anna.svensson@example.com';
   let caseNumber: string | null = 'KLG-2026-000042';
@@ -789,6 +791,7 @@ function templatesPreview(config: Config, kind: string, values: Record<string, s
     withStore(config, (store) => {
       const c = findCase(store, values.case as string);
       facts = caseFacts(store, config, c);
+      fromCase = true;
       if (!lang && LANGUAGES.includes(c.language as Language)) language = c.language as Language;
       // Staff mails go to the contact person (or the admin), customer mails to the customer.
       to = (STAFF_KINDS.includes(kind as TemplateKind) ? (c.contact_officer ?? config.firm.adminAddress) : c.customer_address) ?? to;
@@ -804,7 +807,6 @@ function templatesPreview(config: Config, kind: string, values: Record<string, s
       to,
       data: previewData(kind as TemplateKind, facts),
       idempotencyKey: 'preview',
-      autoSubmitted: 'auto-generated',
       now: new Date(),
     },
     set,
@@ -816,7 +818,7 @@ function templatesPreview(config: Config, kind: string, values: Record<string, s
     `Subject: ${mail.subject}`,
     `Message-ID: <${mail.messageId}>`,
     ...Object.entries(mail.headers).map(([k, v]) => `${k}: ${v}`),
-    `X-Klagomal-Template: ${mail.template}/${mail.language}@${mail.templateVersion}${facts ? '' : ' (sample data)'}`,
+    `X-Klagomal-Template: ${mail.template}/${mail.language}@${mail.templateVersion}${fromCase ? '' : ' (sample data)'}`,
     '',
     values.html ? (mail.bodyHtml ?? '') : mail.bodyText,
   ];

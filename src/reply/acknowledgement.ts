@@ -106,7 +106,6 @@ export function buildAcknowledgement(input: AcknowledgementInput, templates: Tem
       idempotencyKey: `acknowledgement:${input.caseId}`,
       inReplyTo: input.customerMessageId,
       references: input.customerReferences,
-      autoSubmitted: 'auto-replied',
       now: input.now,
     },
     templates,

@@ -28,8 +28,6 @@ export interface MailSpec {
   readonly idempotencyKey: string;
   readonly inReplyTo?: string | null;
   readonly references?: readonly string[];
-  /** RFC 3834: 'auto-replied' answers a mail; 'auto-generated' is a notice of our own. */
-  readonly autoSubmitted: 'auto-replied' | 'auto-generated';
   readonly now: Date;
 }
 
@@ -45,6 +43,23 @@ const SHORT: Record<OutboundKind, string> = {
   'officer-new-case': 'newcase',
   'officer-command-result': 'command',
   'admin-notice': 'admin',
+};
+
+/**
+ * RFC 3834 §5: 'auto-replied' for a mail that answers the customer's mail (the acknowledgement),
+ * 'auto-generated' for the notices we send on our own.
+ */
+export const AUTO_SUBMITTED: Readonly<Record<TemplateKind, 'auto-replied' | 'auto-generated'>> = {
+  acknowledgement: 'auto-replied',
+  'information-request': 'auto-generated',
+  'delay-notice': 'auto-generated',
+  'holding-reply': 'auto-generated',
+  'final-answer': 'auto-generated',
+  'officer-new-case': 'auto-generated',
+  'officer-command-result': 'auto-replied',
+  'escalation-warning': 'auto-generated',
+  'breach-notice': 'auto-generated',
+  'manager-digest': 'auto-generated',
 };
 
 export function buildMail(spec: MailSpec, templates: TemplateRenderer, config: Config): NewOutbox {
@@ -65,7 +80,7 @@ export function buildMail(spec: MailSpec, templates: TemplateRenderer, config: C
     inReplyTo: spec.inReplyTo ?? null,
     references,
     headers: {
-      'Auto-Submitted': spec.autoSubmitted,
+      'Auto-Submitted': AUTO_SUBMITTED[spec.kind],
       'X-Auto-Response-Suppress': 'All',
       Precedence: 'auto_reply',
       ...(spec.caseNumber ? { 'X-Klagomal-Case': spec.caseNumber } : {}),

@@ -24,9 +24,16 @@ import { buildAdminNotice } from './mail';
 import { LANGUAGES } from '../config/config';
 import { toInstant } from '../util/clock';
 
-/** A cheap fingerprint of the template files (names, sizes, mtimes): has anything changed? */
-export function templateFilesSignature(root: string): string {
+/** How long the files must have been unchanged before a reload reads them. */
+const SETTLE_MS = 1000;
+
+/**
+ * A cheap look at the template files: a fingerprint (names, sizes, mtimes) to tell whether
+ * anything changed, and the newest change, to wait until an editor has finished saving.
+ */
+export function templateFilesState(root: string): { signature: string; newest: number } {
   const parts: string[] = [];
+  let newest = 0;
   for (const lang of LANGUAGES) {
     for (const sub of ['', 'partials']) {
       const dir = path.join(root, lang, sub);
@@ -34,14 +41,16 @@ export function templateFilesSignature(root: string): string {
       for (const name of fs.readdirSync(dir).sort()) {
         try {
           const st = fs.statSync(path.join(dir, name));
-          if (st.isFile()) parts.push(`${lang}/${sub}/${name}:${st.size}:${st.mtimeMs}`);
+          if (!st.isFile()) continue;
+          parts.push(`${lang}/${sub}/${name}:${st.size}:${st.mtimeMs}`);
+          newest = Math.max(newest, st.mtimeMs);
         } catch {
           /* removed meanwhile */
         }
       }
     }
   }
-  return parts.join('|');
+  return { signature: parts.join('|'), newest };
 }
 
 export class TemplateManager implements TemplateRenderer {
@@ -55,7 +64,7 @@ export class TemplateManager implements TemplateRenderer {
     private readonly config: Config,
     private readonly log: Logger,
   ) {
-    this.signature = templateFilesSignature(config.templates);
+    this.signature = templateFilesState(config.templates).signature;
   }
 
   /** Check the files; fall back to the last good set kept in the database. Throws when there is none. */
@@ -68,7 +77,11 @@ export class TemplateManager implements TemplateRenderer {
     }
     const good = store.lastGoodTemplateSet();
     const fallback = good ? TemplateSet.fromFiles(good.files, root, { caseLinkBase: config.firm.caseLinkBase }).set : null;
-    if (!fallback) throw new TemplateError(problems[0].file, problems[0].message, problems);
+    if (!fallback) {
+      for (const p of problems)
+        log.error('template problem, and no good set was ever kept: cannot start', { file: p.file, line: p.line ?? undefined, problem: p.message });
+      throw new TemplateError(problems[0].file, problems[0].message, problems);
+    }
     const m = new TemplateManager(fallback, store, config, log);
     m.reportBroken(problems, readTemplateFiles(root), now);
     return m;
@@ -92,8 +105,11 @@ export class TemplateManager implements TemplateRenderer {
 
   /** Look at the files again; swap in a changed set that passes the check. Returns what happened. */
   reload(now: Date = new Date()): 'unchanged' | 'reloaded' | 'broken' {
-    const sig = templateFilesSignature(this.config.templates);
+    const { signature: sig, newest } = templateFilesState(this.config.templates);
     if (sig === this.signature) return 'unchanged';
+    // An editor may be saving right now: read the files only once they have been still for a
+    // moment, so that a half-written file is never checked, let alone used.
+    if (Date.now() - newest < SETTLE_MS) return 'unchanged';
     this.signature = sig;
     const { set, problems } = TemplateSet.build(this.config.templates, { caseLinkBase: this.config.firm.caseLinkBase });
     if (!set) {
@@ -111,7 +127,8 @@ export class TemplateManager implements TemplateRenderer {
   /** Log every problem, and mail the admin once per broken version of the files. */
   private reportBroken(problems: readonly TemplateProblem[], files: ReadonlyMap<string, string>, now: Date): void {
     this.problems = problems;
-    for (const p of problems) this.log.error('template problem: the last good templates stay in use', { file: p.file, line: p.line ?? undefined, problem: p.message });
+    for (const p of problems)
+      this.log.error('template problem: the last good templates stay in use', { file: p.file, line: p.line ?? undefined, problem: p.message });
     // The broken set's identity: a hash over its files, so that each broken edit is reported once.
     const version = crypto
       .createHash('sha256')

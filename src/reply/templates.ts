@@ -94,6 +94,8 @@ export interface TemplateOptions {
 }
 
 const BUILTIN_HELPERS = new Set(['if', 'unless', 'each', 'with', 'lookup', 'log']);
+/** What the first input of a formatting helper must be (the schema's leaf type). */
+const HELPER_INPUT: Readonly<Record<string, Leaf>> = { date: 'date', datetime: 'date', amount: 'number', plural: 'number' };
 const OUR_HELPERS = new Set(['date', 'datetime', 'milestoneName', 'eq', 'amount', 'plural', 'caseLink']);
 
 function registerHelpers(hb: typeof Handlebars, lang: Language, opts: TemplateOptions): void {
@@ -182,11 +184,22 @@ function report(env: WalkEnv, node: hbs.AST.Node, message: string): void {
   env.problems.push({ file: env.file, line: node.loc?.start.line ?? null, message });
 }
 
-function checkExpr(expr: hbs.AST.Expression, stack: Ctx[], env: WalkEnv, asValue: boolean): void {
+/**
+ * `single`: the expression is printed or given to one of our formatting helpers, so it must be
+ * one value, not a group or a list (`{{customer}}` would print "[object Object]").
+ */
+function checkExpr(expr: hbs.AST.Expression, stack: Ctx[], env: WalkEnv, single: boolean): void {
   if (expr.type === 'PathExpression') {
     const p = expr as hbs.AST.PathExpression;
-    if (!asValue) return;
-    if (!lookupPath(stack, p).ok) {
+    const found = lookupPath(stack, p);
+    if (found.ok && single && found.leaf !== undefined && typeof found.leaf === 'object') {
+      report(
+        env,
+        expr,
+        `"${p.original}" is ${isList(found.leaf) ? 'a list: use {{#each ' + p.original + '}}' : 'a group of values: name one of them, e.g. {{' + p.original + '.' + Object.keys(found.leaf)[0] + '}}'}, not a value to print`,
+      );
+    }
+    if (!found.ok) {
       const known = schemaPaths(env.schema);
       const guess = known.map((k) => [k, editDistance(p.original.toLowerCase(), k.toLowerCase())] as const).sort((a, b) => a[1] - b[1])[0];
       report(
@@ -214,14 +227,26 @@ function checkCall(
   if (params.length > 0 || (hash && hash.pairs.length > 0)) {
     if (!isHelper) report(env, node, `unknown helper "${name ?? '?'}"; helpers: ${[...OUR_HELPERS, ...BUILTIN_HELPERS].join(', ')}`);
   } else if (!isHelper && pathExpr.type === 'PathExpression') checkExpr(pathExpr, stack, env, true);
-  for (const p of params) checkExpr(p, stack, env, true);
-  for (const pair of hash?.pairs ?? []) checkExpr(pair.value, stack, env, true);
+  // Our helpers format one value; the built-in ones (if, each, with ...) take groups and lists.
+  const single = name !== null && OUR_HELPERS.has(name);
+  const wants = name !== null ? HELPER_INPUT[name] : undefined;
+  const first = params[0];
+  if (wants && first?.type === 'PathExpression') {
+    const leaf = lookupPath(stack, first as hbs.AST.PathExpression).leaf;
+    if (typeof leaf === 'string' && leaf !== wants)
+      report(env, node, `{{${name}}} formats a ${wants}, but "${(first as hbs.AST.PathExpression).original}" is ${leaf === 'customer' ? 'text' : `a ${leaf}`}`);
+  }
+  for (const p of params) checkExpr(p, stack, env, single);
+  for (const pair of hash?.pairs ?? []) checkExpr(pair.value, stack, env, single);
 }
 
 function checkNode(node: hbs.AST.Statement, stack: Ctx[], env: WalkEnv): void {
   switch (node.type) {
     case 'MustacheStatement': {
       const m = node as hbs.AST.MustacheStatement;
+      // {{{x}}} and {{& x}} skip HTML escaping: customer text would become markup.
+      if (!m.escaped && env.file.endsWith('.html.hbs'))
+        report(env, node, 'unescaped output ({{{...}}} or {{& ...}}) is not allowed in HTML templates: write {{...}}, values are escaped');
       checkCall(m.path as hbs.AST.PathExpression, m.params, m.hash, stack, env, node);
       return;
     }
@@ -229,7 +254,7 @@ function checkNode(node: hbs.AST.Statement, stack: Ctx[], env: WalkEnv): void {
       const b = node as hbs.AST.BlockStatement;
       const name = b.path.type === 'PathExpression' ? b.path.original : '';
       if (!BUILTIN_HELPERS.has(name) && !OUR_HELPERS.has(name)) report(env, node, `unknown block helper "#${name}"; use #if, #unless, #each or #with`);
-      for (const p of b.params) checkExpr(p, stack, env, true);
+      for (const p of b.params) checkExpr(p, stack, env, OUR_HELPERS.has(name));
       let inner: Ctx = stack[stack.length - 1];
       if ((name === 'each' || name === 'with') && b.params[0]?.type === 'PathExpression') {
         const found = lookupPath(stack, b.params[0] as hbs.AST.PathExpression);
@@ -272,7 +297,8 @@ function checkNode(node: hbs.AST.Statement, stack: Ctx[], env: WalkEnv): void {
 /** Handlebars' parse error as one line: where, the source line, what it got. */
 function parseError(err: unknown): { line: number | null; message: string } {
   const msg = (err as Error).message ?? String(err);
-  const m = /Parse error on line (\d+)/.exec(msg) ?? /line (\d+)/i.exec(msg);
+  // "Parse error on line 3: ..." or, for a block closed by the wrong name, "if doesn't match each - 2:3".
+  const m = /Parse error on line (\d+)/.exec(msg) ?? /line (\d+)/i.exec(msg) ?? / - (\d+):\d+/.exec(msg);
   const lines = msg.split('\n');
   const source = lines[1]?.trim();
   const got = /got '([^']+)'/.exec(msg)?.[1];
@@ -360,6 +386,10 @@ export class TemplateSet implements TemplateRenderer {
           } catch (err) {
             const e = parseError(err);
             problems.push({ file: rel(file), line: e.line, message: e.message });
+            // Known but empty, so that the kinds using it do not also report "unknown partial"
+            // or fail to render for want of it.
+            partialAsts[kindOfPart].set(m[1], { file: rel(file), ast: Handlebars.parse('') });
+            envs[kindOfPart].registerPartial(m[1], '');
           }
         }
       }
@@ -412,10 +442,11 @@ export class TemplateSet implements TemplateRenderer {
           try {
             entry.parts[part](TEMPLATE_SAMPLES[kind]);
           } catch (err) {
+            const message = (err as Error).message;
             problems.push({
               file: rel(path.join(dir, `${kind}.${part}.hbs`)),
-              line: null,
-              message: `does not render with sample data: ${(err as Error).message}`,
+              line: Number(/ - (\d+):\d+/.exec(message)?.[1]) || null,
+              message: `does not render with sample data: ${message}`,
             });
             broken = true;
           }
@@ -423,7 +454,21 @@ export class TemplateSet implements TemplateRenderer {
         if (!broken) compiled.set(`${lang}/${kind}`, entry);
       }
     }
-    if (problems.length > 0) return { set: null, problems };
+    if (problems.length > 0) {
+      // A problem in a partial is found once per kind that uses it: report it once, naming the kinds.
+      const merged = new Map<string, { problem: TemplateProblem; kinds: string[] }>();
+      for (const p of problems) {
+        const kind = / of ([a-z-]+) mails/.exec(p.message)?.[1];
+        const key = `${p.file}:${p.line}:${p.message.replace(/ of [a-z-]+ mails/, ' of # mails')}`;
+        const seen = merged.get(key);
+        if (!seen) merged.set(key, { problem: p, kinds: kind ? [kind] : [] });
+        else if (kind && !seen.kinds.includes(kind)) seen.kinds.push(kind);
+      }
+      const unique = [...merged.values()].map(({ problem, kinds }) =>
+        kinds.length > 1 ? { ...problem, message: problem.message.replace(/ of [a-z-]+ mails/, ` of ${kinds.join(', ')} mails`) } : problem,
+      );
+      return { set: null, problems: unique };
+    }
     return { set: new TemplateSet(root, compiled, setHash.digest('hex').slice(0, 12), new Map(files)), problems };
   }
 

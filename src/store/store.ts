@@ -823,7 +823,11 @@ export class Store {
 
   /** Keep a template set that passed the check (its files), as the last good one. */
   saveTemplateSet(setVersion: string, files: ReadonlyMap<string, string>, at: Instant): void {
-    this.q('INSERT OR IGNORE INTO template_sets (set_version, files, checked_at) VALUES (?, ?, ?)').run(setVersion, JSON.stringify(Object.fromEntries(files)), at);
+    this.q('INSERT OR IGNORE INTO template_sets (set_version, files, checked_at) VALUES (?, ?, ?)').run(
+      setVersion,
+      JSON.stringify(Object.fromEntries(files)),
+      at,
+    );
     this.setMeta('templates.lastGood', setVersion);
   }
 
@@ -837,7 +841,10 @@ export class Store {
 
   /** Record that the admin was told about a broken set; false when they were already. */
   claimTemplateProblemReport(setVersion: string, problems: string, at: Instant): boolean {
-    return this.q('INSERT OR IGNORE INTO template_problems_reported (set_version, reported_at, problems) VALUES (?, ?, ?)').run(setVersion, at, problems).changes === 1;
+    return (
+      this.q('INSERT OR IGNORE INTO template_problems_reported (set_version, reported_at, problems) VALUES (?, ?, ?)').run(setVersion, at, problems).changes ===
+      1
+    );
   }
 
   /** Automatic mails queued to an address since `since` (the per-address cap). */
