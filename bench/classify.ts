@@ -15,7 +15,14 @@ import { splitReply } from '../src/parse/quote';
 import { packageRoot } from '../src/util/package-root';
 
 const NO_FACTS = { duplicateOf: null, ownMessageId: false, referencedCase: null, repliesToOurMail: false, taggedCase: null };
-const STAFF = { complaintsAddress: 'klagomal@testfinans.se', staffAddresses: [], staffDomains: ['testfinans.se'], formAddresses: [] };
+const STAFF = {
+  complaintsAddress: 'klagomal@testfinans.se',
+  staffAddresses: [],
+  staffDomains: ['testfinans.se'],
+  formAddresses: [],
+  authservIds: [],
+  trustStaffFrom: false,
+};
 
 export async function classifyBench(rounds = 5): Promise<void> {
   const corpus = path.resolve(packageRoot(), '..', 'shared', 'corpus');

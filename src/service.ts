@@ -71,10 +71,15 @@ export class Service {
   }
 
   private sources(): MailSource[] {
-    return this.config.sources.map((s) => {
+    return this.config.sources.flatMap((s): MailSource[] => {
       const log = this.log.child({ source: s.name });
-      if (s.type === 'maildir') return new MaildirSource(s, this.store, this.clock, log, this.config.dataDir);
-      return new ImapSource(s, this.store, this.clock, log, process.env[s.passwordEnv] ?? '', this.config.dataDir);
+      if (s.type === 'maildir') return [new MaildirSource(s, this.store, this.clock, log, this.config.dataDir)];
+      const password = process.env[s.passwordEnv] ?? '';
+      const inbox = new ImapSource(s, this.store, this.clock, log, password, this.config.dataDir);
+      if (!s.sentFolder) return [inbox];
+      // The Sent folder on its own connection (IDLE watches one folder per connection).
+      const sent = new ImapSource({ ...s, mailbox: s.sentFolder, processedFolder: null }, this.store, this.clock, log, password, this.config.dataDir, true);
+      return [inbox, sent];
     });
   }
 
@@ -85,6 +90,14 @@ export class Service {
 
   /** Fail fast on what an operator must fix: secrets missing, the transport unusable. */
   async checkDependencies(): Promise<void> {
+    if (this.config.firm.trustStaffFrom)
+      this.log.warn(
+        'firm.trustStaffFrom is on: any mail with a staff address in From is believed, so anyone can act as an officer (commands, replies). Use it for a test install only; set firm.authservIds instead',
+      );
+    else if (this.config.officers.length > 0 && this.config.firm.authservIds.length === 0)
+      this.log.warn(
+        'firm.authservIds is empty: no officer mail can be authenticated, so officer replies and commands are treated as suspected forgeries (the Sent folder still counts)',
+      );
     const missing = missingSecrets(this.config);
     if (missing.length > 0) throw new ConfigError(this.config.file, missing);
     if (!this.transport) this.transport = createTransport(this.config.transport);

@@ -27,7 +27,7 @@ import { describeRule, formatStockholm } from '../deadlines/rules';
 import { CALENDAR_VERSION, CaseDeadline, Calendars, computeCaseDeadlines } from '../deadlines/deadlines';
 import { escalationLevels } from '../deadlines/escalation';
 import { nextContactOfficer } from './assignment';
-import { milestonesForOfficerAnswer } from './milestones';
+import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } from '../officers/officer-mail';
 import { localDateOf } from '../deadlines/calendar';
 import { toInstant } from '../util/clock';
 import { errorChain } from '../util/log';
@@ -106,7 +106,13 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
     taggedCase: tagged,
     subjectCase,
     returnedMail,
+    fromSentFolder: fromSentFolder(config, inbound),
   };
+}
+
+/** Was the mail read from a source's Sent folder (mail the shared mailbox sent)? */
+export function fromSentFolder(config: Config, inbound: InboundRow): boolean {
+  return config.sources.some((s) => s.type === 'imap' && s.name === inbound.source && s.sentFolder !== null && s.sentFolder === inbound.mailbox);
 }
 
 /** A bounce is permanent unless its DSN says the delivery is only delayed (RFC 3464 Action/Status). */
@@ -161,7 +167,8 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   if (c.kind === 'complaint') {
     // The case year is the Stockholm year in which the mail reached the firm.
     caseNumber = store.nextCaseNumber(config.cases.prefix, localDateOf(receivedAt).y);
-    const contact = nextContactOfficer(store, config.officers);
+    const choice = nextContactOfficer(store, config.officers, fields!.category, language);
+    const contact = choice?.officer ?? null;
     caseId = store.insertCase({
       number: caseNumber,
       category: fields!.category,
@@ -192,7 +199,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
         caseId,
         actor: 'system',
         type: 'contact-assigned',
-        detail: { officer: contact.address, name: contact.name, rule: 'round-robin' },
+        detail: { officer: contact.address, name: contact.name, rule: choice!.rule },
       });
     }
     // Every deadline from receipt (not from filing: a mail that waited in quarantine keeps its
@@ -257,8 +264,10 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   });
   for (const a of mail.attachments) store.insertAttachment(messageRow, a);
   if (c.kind === 'officer' && caseId !== null) {
-    const customer = store.caseById(caseId)?.customer_address;
-    if (customer && [...mail.to, ...mail.cc].some((a) => a.address === customer)) milestonesForOfficerAnswer(store, caseId, at, mail.messageId);
+    handleOfficerMail(ctx, store.caseById(caseId)!, mail, reply.newText, { id: inbound.id, fromSentFolder: facts.fromSentFolder === true }, now);
+  }
+  if ((c.kind === 'followup' || c.kind === 'complaint') && c.spoofSuspected) {
+    recordSuspectedSpoofing(store, config, caseId !== null ? store.caseById(caseId)! : null, mail, reply.newText, c.spoofSuspected, inbound.id, now);
   }
   if (c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
   store.setInboundFiled(inbound.id, c.kind, c.reason, mail.messageId, caseId, null, at);
@@ -300,7 +309,9 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
             language,
             to: decision.to,
             customerName: decision.name,
-            contactName: config.officers.find((o) => o.address === store.caseById(caseId!)?.contact_officer)?.name ?? null,
+            contactName: config.acknowledgement.nameContactPerson
+              ? (config.officers.find((o) => o.address === store.caseById(caseId!)?.contact_officer)?.name ?? null)
+              : null,
             customerSubject: subject,
             customerMessageId: mail.messageId,
             customerReferences: mail.references,
@@ -335,6 +346,9 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
       store.appendEvent({ at, caseId, actor: 'system', type: 'acknowledgement-suppressed', detail: { reason: decision.reason } });
     }
   }
+
+  // The contact person hears of the case after the acknowledgement is queued (that is the promise to keep first).
+  if (c.kind === 'complaint' && caseId !== null) notifyContactOfNewCase(ctx, store.caseById(caseId)!, now);
 
   const action: FilingAction = c.kind === 'complaint' ? 'opened' : caseId !== null ? 'attached' : 'recorded';
   return { inboundId: inbound.id, kind: c.kind, reason: c.reason, action, caseId, caseNumber, messageId: mail.messageId, acknowledgementQueued };

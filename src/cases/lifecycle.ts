@@ -4,10 +4,15 @@
  *
  *   new ──▶ in-progress ──▶ awaiting-customer ──▶ answered ──▶ closed
  *
- * In this version only `new` is set by the pipeline; officers move cases on (later issue).
+ * The pipeline sets `new`; officers move cases on by mail commands (src/officers/commands.ts):
+ * `#status`, and `#ask` (awaiting-customer) and `#final` (answered) as side effects.
  */
 export type CaseStatus = 'new' | 'in-progress' | 'awaiting-customer' | 'answered' | 'closed';
 export const CASE_STATUSES: readonly CaseStatus[] = ['new', 'in-progress', 'awaiting-customer', 'answered', 'closed'];
+
+/** What the firm decided on a complaint (`#outcome`). */
+export type CaseOutcome = 'upheld' | 'partly-upheld' | 'rejected' | 'withdrawn';
+export const CASE_OUTCOMES: readonly CaseOutcome[] = ['upheld', 'partly-upheld', 'rejected', 'withdrawn'];
 
 /** What an inbound mail is, decided once by src/classify and stored with its reason. */
 export type MailKind = 'complaint' | 'followup' | 'officer' | 'autoreply' | 'bounce' | 'bulk' | 'duplicate';
@@ -58,7 +63,21 @@ export type EventType =
   | 'acknowledgement-bounced'
   | 'mail-bounced'
   | 'address-failing'
-  | 'delay-notice-suppressed';
+  | 'delay-notice-suppressed'
+  | 'officer-notified'
+  | 'officer-replied'
+  | 'officer-command'
+  | 'officer-command-refused'
+  | 'note-added'
+  | 'status-changed'
+  | 'outcome-set'
+  | 'category-changed'
+  | 'compensation-set'
+  | 'case-related'
+  | 'assessment-set'
+  | 'information-requested'
+  | 'final-answer-queued'
+  | 'spoofing-suspected';
 
 /** Who caused an event: the system itself, a source poller, an operator at the command line. */
 export type Actor = 'system' | `source:${string}` | 'operator' | 'sender' | 'escalation' | `officer:${string}`;

@@ -9,7 +9,9 @@
  *  1. duplicate   the Message-ID (or, without one, the exact bytes) was filed before
  *  2. our own     a Message-ID we generated, or our complaints address as sender: a loop
  *  3. bounce / autoreply / bulk   machine mail (src/classify/signals.ts)
- *  4. officer     staff sender on a case thread
+ *  4. officer     staff sender on a case thread, authenticated (src/classify/authentication.ts),
+ *                 or any mail found in the shared mailbox's Sent folder; an unauthenticated
+ *                 staff From is read as the customer's (or a stranger's) mail, flagged as spoofing
  *  5. followup    the case's customer (or anyone replying to one of our Message-IDs) on a case thread
  *  6. complaint   everything else, including a case tag from a third party (a new case that
  *                 refers to the tagged one, so no one can write into someone else's case)
@@ -17,12 +19,17 @@
 import type { ParsedMail, MailAddress } from '../parse/parse';
 import type { MailKind } from '../cases/lifecycle';
 import { isNoReplyAddress, machineSignal } from './signals';
+import { staffAuthentication } from './authentication';
 
 export interface StaffDirectory {
   readonly complaintsAddress: string;
   readonly staffAddresses: readonly string[];
   readonly staffDomains: readonly string[];
   readonly formAddresses: readonly string[];
+  /** authserv-ids whose Authentication-Results vouch for staff mail. */
+  readonly authservIds: readonly string[];
+  /** Believe a staff From without authentication (test installs). */
+  readonly trustStaffFrom: boolean;
 }
 
 export interface TaggedCase {
@@ -50,6 +57,8 @@ export interface ThreadFacts {
   readonly subjectCase?: TaggedCase | null;
   /** A mail of ours that this mail quotes the headers of (a bounce returning it). */
   readonly returnedMail?: { readonly caseId: number | null; readonly kind: string; readonly to: string; readonly messageId: string } | null;
+  /** Found in the shared mailbox's Sent folder: only its owners can put mail there. */
+  readonly fromSentFolder?: boolean;
 }
 
 export type Classification =
@@ -60,8 +69,19 @@ export type Classification =
       readonly customer: Customer;
       readonly refersToCaseId: number | null;
       readonly fromStaff: boolean;
+      /** A staff From that failed authentication: why it is suspected. */
+      readonly spoofSuspected?: string | null;
     }
-  | { readonly kind: 'followup' | 'officer'; readonly reason: string; readonly caseId: number; readonly senderDiffers: boolean }
+  | { readonly kind: 'followup'; readonly reason: string; readonly caseId: number; readonly senderDiffers: boolean; readonly spoofSuspected?: string | null }
+  | {
+      readonly kind: 'officer';
+      readonly reason: string;
+      /** Null: a mail from the Sent folder on no case (recorded, nothing else). */
+      readonly caseId: number | null;
+      readonly senderDiffers: false;
+      /** How the sender was known to be staff. */
+      readonly authentication: string;
+    }
   | { readonly kind: 'autoreply' | 'bounce' | 'bulk'; readonly reason: string; readonly caseId: number | null };
 
 /** Who the complaint is from and whether we may write back. */
@@ -116,6 +136,7 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
 
   const linkedCase = facts.referencedCase?.caseId ?? facts.taggedCase?.caseId ?? facts.returnedMail?.caseId ?? null;
 
+  if (facts.fromSentFolder) return classifySent(facts, linkedCase);
   if (facts.ownMessageId) return { kind: 'autoreply', reason: 'the Message-ID is one we generated: our own mail came back', caseId: linkedCase };
   if (mail.from && mail.from.address === staff.complaintsAddress.toLowerCase()) {
     return { kind: 'autoreply', reason: 'sent from our own complaints address (loop guard)', caseId: linkedCase };
@@ -131,7 +152,12 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
   const sender = mail.from?.address ?? null;
   // The firm's own web form (a no-reply or form address, even on the firm's domain) is not a
   // member of staff: its customer is in Reply-To.
-  const senderIsStaff = isStaff(sender, staff) && customerOf(mail, staff).addressSource !== 'reply-to';
+  const staffFrom = isStaff(sender, staff) && customerOf(mail, staff).addressSource !== 'reply-to';
+  const auth = staffFrom && sender ? staffAuthentication(mail.headers, sender, staff.authservIds) : null;
+  const trusted = auth !== null && (auth.authenticated || staff.trustStaffFrom);
+  const senderIsStaff = staffFrom && trusted;
+  // A staff From the firm's server does not vouch for: read as anyone else's mail, and say so.
+  const spoofSuspected = staffFrom && !trusted ? `staff From ${sender} not authenticated: ${auth?.reason}` : null;
   const thread = facts.referencedCase ?? facts.taggedCase ?? facts.subjectCase ?? null;
   const via = facts.referencedCase
     ? 'In-Reply-To/References'
@@ -140,7 +166,14 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
       : 'same sender and subject (a reply without threading headers)';
 
   if (thread && senderIsStaff) {
-    return { kind: 'officer', reason: `staff sender on case ${thread.number} (${via})`, caseId: thread.caseId, senderDiffers: false };
+    const how = auth!.authenticated ? auth!.reason : 'firm.trustStaffFrom is on';
+    return {
+      kind: 'officer',
+      reason: `staff sender on case ${thread.number} (${via}; ${how})`,
+      caseId: thread.caseId,
+      senderDiffers: false,
+      authentication: how,
+    };
   }
 
   if (thread) {
@@ -150,12 +183,16 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
     // mail, so we attach (and flag a different sender). A bare case tag is easy to copy: from a
     // stranger it must not reach into someone else's case. (A subject match is by construction
     // from the case's customer.)
-    if (isCaseCustomer || facts.referencedCase) {
+    if (isCaseCustomer || facts.referencedCase || spoofSuspected) {
+      // A forged staff From on a case thread goes on the case (flagged), never into a new case.
       return {
         kind: 'followup',
-        reason: `${isCaseCustomer ? "the case's customer" : 'a reply to a mail of the case'} on case ${thread.number} (${via})`,
+        reason: spoofSuspected
+          ? `${spoofSuspected}: recorded on case ${thread.number} as a follow-up, not as an officer's mail (${via})`
+          : `${isCaseCustomer ? "the case's customer" : 'a reply to a mail of the case'} on case ${thread.number} (${via})`,
         caseId: thread.caseId,
         senderDiffers: !isCaseCustomer,
+        spoofSuspected,
       };
     }
     return {
@@ -168,13 +205,16 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
   }
 
   const customer = customerOf(mail, staff);
-  if (senderIsStaff) {
+  if (staffFrom) {
     return {
       kind: 'complaint',
-      reason: 'staff sender without a case thread: filed as a complaint for an officer to look at',
-      customer: { ...customer, doNotAutoReply: customer.doNotAutoReply ?? 'the sender is staff' },
+      reason: spoofSuspected
+        ? `${spoofSuspected}; on no case: filed as a complaint for an officer to look at`
+        : 'staff sender without a case thread: filed as a complaint for an officer to look at',
+      customer: { ...customer, doNotAutoReply: customer.doNotAutoReply ?? (spoofSuspected ? 'a staff From that is not authenticated' : 'the sender is staff') },
       refersToCaseId: null,
       fromStaff: true,
+      spoofSuspected,
     };
   }
   return {
@@ -184,6 +224,28 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
     refersToCaseId: null,
     fromStaff: false,
   };
+}
+
+/**
+ * Mail the shared mailbox sent (its Sent folder): an officer's reply from the shared mailbox
+ * when it is on a case thread; our own automatic mail when the Message-ID is ours; otherwise
+ * recorded on no case.
+ */
+function classifySent(facts: ThreadFacts, linkedCase: number | null): Classification {
+  if (facts.ownMessageId) return { kind: 'autoreply', reason: 'our own automatic mail, saved in the Sent folder', caseId: linkedCase };
+  const thread = facts.referencedCase ?? facts.taggedCase ?? null;
+  const how = 'found in the Sent folder of the shared mailbox';
+  if (thread) {
+    const via = facts.referencedCase ? 'In-Reply-To/References' : 'case tag in the subject';
+    return {
+      kind: 'officer',
+      reason: `sent from the shared mailbox on case ${thread.number} (${via})`,
+      caseId: thread.caseId,
+      senderDiffers: false,
+      authentication: how,
+    };
+  }
+  return { kind: 'officer', reason: 'sent from the shared mailbox on no case: recorded only', caseId: null, senderDiffers: false, authentication: how };
 }
 
 function holdBack(customer: Customer, reason: string | null): Customer {

@@ -37,6 +37,12 @@ export interface ImapSourceConfig {
   readonly passwordEnv: string;
   /** Folder to watch (default "INBOX"). */
   readonly mailbox: string;
+  /**
+   * The shared mailbox's Sent folder ("Sent", "Skickat", "Sent Items"), also watched: an
+   * officer's reply sent from the shared mailbox is recorded on its case. Only mail saved
+   * there after the first look is read; nothing in it is flagged or moved (default null).
+   */
+  readonly sentFolder: string | null;
   /** Where filed mail is moved; null = only flag it \Seen and leave it (default null). */
   readonly processedFolder: string | null;
   /** Use IMAP IDLE when the server offers it (default true). */
@@ -79,6 +85,12 @@ export interface Officer {
   readonly name: string;
   readonly address: string;
   readonly role: OfficerRole;
+  /** Languages the officer handles complaints in; their mail from us is in the first (default ["sv", "en"]). */
+  readonly languages: readonly Language[];
+  /** Complaint categories the officer takes; [] = any (default []). */
+  readonly categories: readonly string[];
+  /** Takes new cases (default true); false keeps them on their cases but out of the round. */
+  readonly available: boolean;
 }
 
 export interface EscalationConfig {
@@ -132,10 +144,22 @@ export interface Config {
     readonly adminAddress: string | null;
     /** Links to a case in mails ({{caseLink case.number}}): this base plus the case number (default "": none). */
     readonly caseLinkBase: string;
+    /**
+     * authserv-ids of the firm's own receiving servers (RFC 8601): only their
+     * Authentication-Results headers count when a staff From is checked (default []).
+     */
+    readonly authservIds: readonly string[];
+    /**
+     * Believe a staff From without checking authentication (default false). For test
+     * installs only: anyone can write a staff address into From. Logged loudly at start.
+     */
+    readonly trustStaffFrom: boolean;
   };
   readonly cases: {
     /** Case number prefix, e.g. KLG -> KLG-2026-000042 (default "KLG"). */
     readonly prefix: string;
+    /** Cases of the same category within this many days are shown to officers as related (default 90). */
+    readonly relatedWindowDays: number;
   };
   /** Language of templates when the complaint's language is not recognised (default "sv"). */
   readonly language: Language;
@@ -152,6 +176,8 @@ export interface Config {
     readonly enabled: boolean;
     /** Cap on automatic mail to one address per 24 hours (default 3). */
     readonly maxPerAddressPer24h: number;
+    /** The acknowledgement names the case's contact person (default true). */
+    readonly nameContactPerson: boolean;
   };
   /** How a complaint is read: categories, reference-number patterns, the items the firm asks for. */
   readonly complaints: ComplaintRules;

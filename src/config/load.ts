@@ -394,7 +394,19 @@ function readOfficers(root: Section): Officer[] {
     const address = s.string('address', ADDRESS).trim().toLowerCase();
     if (seen.has(address)) root.problem(`officers[${i}].address`, `${address} is listed twice`);
     seen.add(address);
-    const o = { name: s.string('name', { hint: "the officer's name" }), address, role: s.oneOf<OfficerRole>('role', OFFICER_ROLES, 'officer') };
+    const languages = s.stringList('languages', [...LANGUAGES]);
+    languages.forEach((l, j) => {
+      if (!LANGUAGES.includes(l as Language)) s.problem(`languages[${j}]`, `unknown language "${l}"; allowed: ${LANGUAGES.join(', ')}`);
+    });
+    if (languages.length === 0) s.problem('languages', 'at least one language');
+    const o = {
+      name: s.string('name', { hint: "the officer's name" }),
+      address,
+      role: s.oneOf<OfficerRole>('role', OFFICER_ROLES, 'officer'),
+      languages: languages.filter((l): l is Language => LANGUAGES.includes(l as Language)),
+      categories: s.stringList('categories', []).map((c) => c.trim()),
+      available: s.bool('available', true),
+    };
     s.done();
     return o;
   });
@@ -428,6 +440,7 @@ function readSource(s: Section, resolvePath: (p: string) => string, index: numbe
     user: s.string('user', { hint: 'the IMAP login name' }),
     passwordEnv: s.string('passwordEnv', ENV_NAME),
     mailbox: s.string('mailbox', { default: 'INBOX' }),
+    sentFolder: s.optionalString('sentFolder'),
     processedFolder: s.optionalString('processedFolder'),
     idle: s.bool('idle', true),
     pollSeconds: s.int('pollSeconds', { default: 60, min: 1, max: 3600 }),
@@ -435,6 +448,9 @@ function readSource(s: Section, resolvePath: (p: string) => string, index: numbe
   } as const;
   if (cfg.processedFolder !== null && cfg.processedFolder === cfg.mailbox) {
     s.problem('processedFolder', `must differ from "mailbox" (${cfg.mailbox}): moving filed mail into the watched folder would fetch it again`);
+  }
+  if (cfg.sentFolder !== null && (cfg.sentFolder === cfg.mailbox || cfg.sentFolder === cfg.processedFolder)) {
+    s.problem('sentFolder', `must differ from "mailbox" and "processedFolder": it is the folder the shared mailbox's sent mail is saved in`);
   }
   s.done();
   return cfg;
@@ -495,6 +511,8 @@ export function parseConfig(json: Json, file: string): Config {
     formAddresses: firmS.stringList('formAddresses', []).map((a) => a.trim().toLowerCase()),
     adminAddress: firmS.has('adminAddress') ? firmS.string('adminAddress', ADDRESS).trim().toLowerCase() : null,
     caseLinkBase: firmS.string('caseLinkBase', { default: '' }),
+    authservIds: firmS.stringList('authservIds', []).map((a) => a.trim().toLowerCase()),
+    trustStaffFrom: firmS.bool('trustStaffFrom', false),
   };
   firmS.done();
 
@@ -505,6 +523,7 @@ export function parseConfig(json: Json, file: string): Config {
       pattern: /^[A-Z][A-Z0-9]{0,9}$/,
       hint: '1-10 capital letters or digits, starting with a letter, e.g. "KLG"',
     }),
+    relatedWindowDays: casesS.int('relatedWindowDays', { default: 90, min: 0, max: 3650 }),
   };
   casesS.done();
 
@@ -528,6 +547,7 @@ export function parseConfig(json: Json, file: string): Config {
   const acknowledgement = {
     enabled: ackS.bool('enabled', true),
     maxPerAddressPer24h: ackS.int('maxPerAddressPer24h', { default: 3, min: 1, max: 1000 }),
+    nameContactPerson: ackS.bool('nameContactPerson', true),
   };
   ackS.done();
 
@@ -545,6 +565,13 @@ export function parseConfig(json: Json, file: string): Config {
   const officers = readOfficers(root);
   // The admin defaults to the first manager (the klagomålsansvarig), so that template problems reach a person.
   if (firm.adminAddress === null) firm.adminAddress = officers.find((o) => o.role === 'manager')?.address ?? null;
+  // An officer's categories must be ones the firm's rules can give a complaint.
+  const categoryIds = new Set([...complaints.categories.map((c) => c.id), 'other']);
+  officers.forEach((o, i) =>
+    o.categories.forEach((c, j) => {
+      if (!categoryIds.has(c)) root.problem(`officers[${i}].categories[${j}]`, `unknown category "${c}"; allowed: ${[...categoryIds].join(', ')}`);
+    }),
+  );
   const deadlines = readDeadlines(root.section('deadlines'));
   if (deadlines.escalation.enabled && !officers.some((o) => o.role === 'manager')) {
     root.problem(

@@ -73,8 +73,13 @@ export class ImapSource implements MailSource {
     private readonly log: Logger,
     private readonly password: string,
     private readonly dataDir: string,
+    /**
+     * The shared mailbox's Sent folder (cfg.mailbox is then that folder): read from the moment
+     * it is first seen (its history is not the complaints desk's), and never flagged or moved.
+     */
+    private readonly sentFolder = false,
   ) {
-    this.name = cfg.name;
+    this.name = sentFolder ? `${cfg.name}/${cfg.mailbox}` : cfg.name;
   }
 
   private newClient(): ImapFlow {
@@ -97,7 +102,7 @@ export class ImapSource implements MailSource {
     });
     client.on('error', (err: Error) => {
       this.status.lastError = errorChain(err);
-      this.log.warn('imap connection error', { source: this.name, error: this.status.lastError });
+      this.log.warn('imap connection error', { source: this.cfg.name, error: this.status.lastError });
     });
     client.on('exists', () => this.wakeup.notify());
     return client;
@@ -109,7 +114,7 @@ export class ImapSource implements MailSource {
 
   /** Mark stored mails as taken: one UID MOVE or one UID STORE for the whole set. */
   private async markOnServer(client: ImapFlow, uids: readonly number[]): Promise<void> {
-    if (uids.length === 0) return;
+    if (uids.length === 0 || this.sentFolder) return;
     const range = uidSet(uids);
     // imapflow reports NO/BAD and a connection lost mid-command as `false`, not as an error.
     // Throw, so that the marks stay recorded as to do and are retried on the next scan.
@@ -134,11 +139,18 @@ export class ImapSource implements MailSource {
       const mailbox = client.mailbox;
       if (!mailbox) throw new Error(`mailbox ${this.cfg.mailbox} is not open`);
       const uidvalidity = String(mailbox.uidValidity);
-      const cursor = this.store.cursor(this.name, this.cfg.mailbox);
+      let cursor = this.store.cursor(this.cfg.name, this.cfg.mailbox);
+      if (!cursor && this.sentFolder) {
+        // First look at a Sent folder: start at its end; only mail sent from now on is read.
+        const start = Math.max(0, Number(mailbox.uidNext ?? 1) - 1);
+        this.store.tx(() => this.store.setCursor(this.cfg.name, this.cfg.mailbox, uidvalidity, start, toInstant(this.clock())));
+        this.log.info('watching the Sent folder from its current end', { source: this.cfg.name, mailbox: this.cfg.mailbox, fromUid: start });
+        cursor = this.store.cursor(this.cfg.name, this.cfg.mailbox);
+      }
       let lastUid = cursor?.last_uid ?? 0;
       if (cursor && cursor.uidvalidity !== uidvalidity) {
         this.log.warn('UIDVALIDITY changed: rescanning the whole folder (already filed mail will be recorded as duplicates)', {
-          source: this.name,
+          source: this.cfg.name,
           mailbox: this.cfg.mailbox,
           old: cursor.uidvalidity,
           new: uidvalidity,
@@ -146,10 +158,10 @@ export class ImapSource implements MailSource {
         lastUid = 0;
         const at = toInstant(this.clock());
         this.store.tx(() => {
-          this.store.setCursor(this.name, this.cfg.mailbox, uidvalidity, 0, at);
+          this.store.setCursor(this.cfg.name, this.cfg.mailbox, uidvalidity, 0, at);
           this.store.appendEvent({
             at,
-            actor: `source:${this.name}`,
+            actor: `source:${this.cfg.name}`,
             type: 'source-reset',
             detail: { mailbox: this.cfg.mailbox, reason: 'UIDVALIDITY changed', oldUidvalidity: cursor.uidvalidity, newUidvalidity: uidvalidity },
           });
@@ -158,7 +170,7 @@ export class ImapSource implements MailSource {
 
       // Marks a crash left undone. Mails stored under an older UIDVALIDITY cannot be addressed
       // any more; the rescan above finds them again under their new UIDs.
-      const unmarked = this.store.unmarkedInbound(this.name, this.cfg.mailbox);
+      const unmarked = this.store.unmarkedInbound(this.cfg.name, this.cfg.mailbox);
       const current = unmarked.filter((r) => r.uidvalidity === uidvalidity && r.uid !== null);
       if (current.length > 0)
         await this.markOnServer(
@@ -211,14 +223,14 @@ export class ImapSource implements MailSource {
             receivedAt: m.internalDate ? new Date(m.internalDate) : this.clock(),
             mailbox: this.cfg.mailbox,
             locator: String(m.uid),
-            sourceKey: `imap:${this.name}:${this.cfg.mailbox}:${uidvalidity}:${m.uid}`,
+            sourceKey: `imap:${this.cfg.name}:${this.cfg.mailbox}:${uidvalidity}:${m.uid}`,
             uidvalidity,
             uid: m.uid,
           });
           uids.push(m.uid);
         }
         const maxUid = batch[batch.length - 1].uid;
-        const results = storeArrivals(this.store, this.dataDir, this.name, arrivals, toInstant(this.clock()), {
+        const results = storeArrivals(this.store, this.dataDir, this.cfg.name, arrivals, toInstant(this.clock()), {
           mailbox: this.cfg.mailbox,
           uidvalidity,
           lastUid: maxUid,
@@ -276,7 +288,7 @@ export class ImapSource implements MailSource {
         await this.ensureProcessedFolder(client);
         this.status.connected = true;
         this.status.since = toInstant(this.clock());
-        this.log.info('imap connected', { source: this.name, mailbox: this.cfg.mailbox, idle: this.cfg.idle && client.capabilities.has('IDLE') });
+        this.log.info('imap connected', { source: this.cfg.name, mailbox: this.cfg.mailbox, idle: this.cfg.idle && client.capabilities.has('IDLE') });
         // Select the folder once so that IDLE watches it between scans.
         while (!signal.aborted && !closed) {
           await this.scan(client, onStored);
@@ -288,7 +300,7 @@ export class ImapSource implements MailSource {
         if (!signal.aborted) {
           failures++;
           this.status.lastError = errorChain(err);
-          this.log.warn('imap scan or connection failed', { source: this.name, error: this.status.lastError, failures });
+          this.log.warn('imap scan or connection failed', { source: this.cfg.name, error: this.status.lastError, failures });
         }
       } finally {
         signal.removeEventListener('abort', stop);
@@ -299,7 +311,7 @@ export class ImapSource implements MailSource {
       if (signal.aborted) break;
       if (closed && failures === 0) failures = 1; // the server dropped us: still back off a little
       const delay = reconnectDelayMs(failures);
-      this.log.info('imap reconnecting', { source: this.name, inMs: delay });
+      this.log.info('imap reconnecting', { source: this.cfg.name, inMs: delay });
       await sleep(delay, signal);
     }
   }

@@ -19,6 +19,8 @@
  *
  * Transitions: queued -> sending -> sent | queued (retry) | failed.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Config } from '../config/config';
 import type { Store, OutboxRow } from '../store/store';
 import type { Transport } from './transport';
@@ -99,7 +101,7 @@ export class OutboxSender {
 
     let response: string;
     try {
-      response = (await this.transport.send(row)).response;
+      response = (await this.transport.send(row, this.original(row))).response;
     } catch (err) {
       const e = err instanceof SendError ? err : new SendError(errorChain(err), true);
       const ageHours = (this.clock().getTime() - new Date(row.retry_from ?? row.created_at).getTime()) / 3_600_000;
@@ -126,6 +128,18 @@ export class OutboxSender {
     }
     log.info('mail sent');
     return 'sent';
+  }
+
+  /** The inbound mail to attach, read from the store (or its file, for a large one). */
+  private original(row: OutboxRow): Buffer | null {
+    if (row.attach_inbound_id === null) return null;
+    const inbound = this.store.inbound(row.attach_inbound_id);
+    const raw = inbound ? this.store.rawMail(inbound.sha256) : undefined;
+    if (!raw) {
+      this.log.warn('the mail to attach is missing from the store; sending without it', { outbox: row.id, inbound: row.attach_inbound_id });
+      return null;
+    }
+    return 'bytes' in raw ? raw.bytes : fs.readFileSync(path.join(this.config.dataDir, raw.path));
   }
 
   private record(row: OutboxRow, outcome: 'sent' | 'retry' | 'failed', response: string, nextAttemptAt: Date | null): void {

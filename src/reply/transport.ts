@@ -37,14 +37,17 @@ export interface Transport {
   readonly name: string;
   /** Check that mail can be sent at all (SMTP login, folder writable) before the loop starts. */
   verify(): Promise<void>;
-  send(row: OutboxRow): Promise<SendResult>;
+  /** `original`: an inbound mail to attach as message/rfc822 (the officer's notification). */
+  send(row: OutboxRow, original?: Buffer | null): Promise<SendResult>;
   close(): void;
 }
 
 /** The nodemailer message for an outbox row; the same bytes whichever transport sends it. */
-export function mailOptions(row: OutboxRow): Mail.Options {
+export function mailOptions(row: OutboxRow, original?: Buffer | null): Mail.Options {
   const refs = JSON.parse(row.refs) as string[];
   return {
+    // The original as message/rfc822: opened in a mail client, Reply answers its sender.
+    attachments: original ? [{ filename: 'original.eml', content: original, contentType: 'message/rfc822', contentDisposition: 'attachment' }] : undefined,
     from: { name: row.from_name, address: row.from_address },
     to: row.to_address,
     subject: row.subject,
@@ -59,9 +62,9 @@ export function mailOptions(row: OutboxRow): Mail.Options {
   };
 }
 
-export function composeMime(row: OutboxRow): Promise<Buffer> {
+export function composeMime(row: OutboxRow, original?: Buffer | null): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    new MailComposer(mailOptions(row)).compile().build((err, message) => (err ? reject(err) : resolve(message)));
+    new MailComposer(mailOptions(row, original)).compile().build((err, message) => (err ? reject(err) : resolve(message)));
   });
 }
 
@@ -78,8 +81,8 @@ class PickupTransport implements Transport {
     sweepTempFiles(this.cfg.path);
   }
 
-  async send(row: OutboxRow): Promise<SendResult> {
-    const bytes = await composeMime(row);
+  async send(row: OutboxRow, original?: Buffer | null): Promise<SendResult> {
+    const bytes = await composeMime(row, original);
     const file = path.join(this.cfg.path, pickupFileName(row));
     try {
       writeFileDurably(file, bytes, 0o640);
@@ -137,9 +140,9 @@ class SmtpTransport implements Transport {
     }
   }
 
-  async send(row: OutboxRow): Promise<SendResult> {
+  async send(row: OutboxRow, original?: Buffer | null): Promise<SendResult> {
     try {
-      const info = await this.transporter.sendMail(mailOptions(row));
+      const info = await this.transporter.sendMail(mailOptions(row, original));
       return { response: String(info.response ?? 'accepted') };
     } catch (err) {
       throw classifySmtpError(err);

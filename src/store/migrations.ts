@@ -307,4 +307,30 @@ CREATE TABLE template_problems_reported (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'officers: outcome, compensation, assessment, related cases, attached originals',
+    sql: `
+-- What the officers decided, by mail commands (src/officers/commands.ts).
+ALTER TABLE cases ADD COLUMN outcome TEXT CHECK (outcome IN ('upheld','partly-upheld','rejected','withdrawn'));
+ALTER TABLE cases ADD COLUMN decided_by TEXT;
+ALTER TABLE cases ADD COLUMN compensation_sek REAL;
+-- The firm's assessment checklist: {"more-information": true, ...}.
+ALTER TABLE cases ADD COLUMN assessment TEXT NOT NULL DEFAULT '{}';
+CREATE INDEX cases_category ON cases(category, received_at);
+
+-- Cases an officer declared related (#related), both ways.
+CREATE TABLE case_relations (
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  related_case_id INTEGER NOT NULL REFERENCES cases(id),
+  created_at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  PRIMARY KEY (case_id, related_case_id)
+);
+
+-- An inbound mail attached to an outgoing one as message/rfc822 (the officer's notification
+-- carries the original complaint, so that a reply to it goes straight to the customer).
+ALTER TABLE outbox ADD COLUMN attach_inbound_id INTEGER REFERENCES inbound(id);
+`,
+  },
 ];

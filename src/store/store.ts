@@ -7,7 +7,7 @@
  */
 import type { Statement, Transaction } from 'better-sqlite3';
 import type { DB } from './db';
-import type { Actor, CaseStatus, EventType, MailKind, OutboundKind, OutboxStatus } from '../cases/lifecycle';
+import type { Actor, CaseOutcome, CaseStatus, EventType, MailKind, OutboundKind, OutboxStatus } from '../cases/lifecycle';
 import type { Instant } from '../util/clock';
 
 export interface InboundRow {
@@ -64,6 +64,10 @@ export interface CaseRow {
   category: string | null;
   personnummer: string | null;
   subject_key: string | null;
+  outcome: CaseOutcome | null;
+  decided_by: string | null;
+  compensation_sek: number | null;
+  assessment: string;
 }
 
 export interface MessageRow {
@@ -127,6 +131,7 @@ export interface OutboxRow {
   sent_at: Instant | null;
   transport_response: string | null;
   retry_from: Instant | null;
+  attach_inbound_id: number | null;
 }
 
 export interface EventRow {
@@ -272,6 +277,8 @@ export interface NewOutbox {
   createdAt: Instant;
   /** The files the template version was made of; kept once per version (template_versions). */
   templateSources?: Readonly<Record<string, string>>;
+  /** An inbound mail to attach as message/rfc822. */
+  attachInboundId?: number | null;
 }
 
 export class Store {
@@ -509,6 +516,88 @@ export class Store {
       c.subjectKey,
     );
     return Number(info.lastInsertRowid);
+  }
+
+  /** Change what an officer may change on a case; every change is also an event (the caller's). */
+  updateCase(
+    id: number,
+    change: {
+      status?: CaseStatus;
+      outcome?: CaseOutcome;
+      decidedBy?: string;
+      category?: string;
+      contactOfficer?: string;
+      compensationSek?: number;
+      assessment?: Record<string, boolean>;
+    },
+    at: Instant,
+  ): void {
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    const put = (column: string, value: unknown): void => {
+      sets.push(`${column} = ?`);
+      values.push(value);
+    };
+    if (change.status !== undefined) put('status', change.status);
+    if (change.outcome !== undefined) put('outcome', change.outcome);
+    if (change.decidedBy !== undefined) put('decided_by', change.decidedBy);
+    if (change.category !== undefined) put('category', change.category);
+    if (change.contactOfficer !== undefined) put('contact_officer', change.contactOfficer);
+    if (change.compensationSek !== undefined) put('compensation_sek', change.compensationSek);
+    if (change.assessment !== undefined) put('assessment', JSON.stringify(change.assessment));
+    if (sets.length === 0) return;
+    put('updated_at', at);
+    // Column names come from the fixed list above, never from input; values are bound.
+    this.q(`UPDATE cases SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+  }
+
+  /** Record two cases as related (both ways); false when they were already. */
+  relateCases(a: number, b: number, at: Instant, actor: string): boolean {
+    const one = this.q('INSERT OR IGNORE INTO case_relations (case_id, related_case_id, created_at, actor) VALUES (?, ?, ?, ?)');
+    const first = one.run(a, b, at, actor).changes === 1;
+    one.run(b, a, at, actor);
+    return first;
+  }
+
+  /**
+   * The cases to show beside a case: the same customer's other cases, cases declared related,
+   * and cases of the same category received within `windowDays` before it (newest first).
+   */
+  relatedCases(c: CaseRow, windowDays: number, limit = 10): Array<CaseRow & { relation: 'same customer' | 'related' | 'same category' }> {
+    const out: Array<CaseRow & { relation: 'same customer' | 'related' | 'same category' }> = [];
+    const seen = new Set<number>([c.id]);
+    const add = (rows: CaseRow[], relation: 'same customer' | 'related' | 'same category'): void => {
+      for (const r of rows) {
+        if (seen.has(r.id) || out.length >= limit * 3) continue;
+        seen.add(r.id);
+        out.push({ ...r, relation });
+      }
+    };
+    if (c.customer_address)
+      add(
+        this.q('SELECT * FROM cases WHERE customer_address = ? AND id != ? ORDER BY id DESC LIMIT ?').all(c.customer_address, c.id, limit) as CaseRow[],
+        'same customer',
+      );
+    add(
+      this.q('SELECT c.* FROM case_relations r JOIN cases c ON c.id = r.related_case_id WHERE r.case_id = ? ORDER BY c.id DESC LIMIT ?').all(
+        c.id,
+        limit,
+      ) as CaseRow[],
+      'related',
+    );
+    if (c.category && windowDays > 0) {
+      const since = new Date(new Date(c.received_at).getTime() - windowDays * 86_400_000).toISOString();
+      add(
+        this.q('SELECT * FROM cases WHERE category = ? AND received_at >= ? AND id != ? ORDER BY received_at DESC LIMIT ?').all(
+          c.category,
+          since,
+          c.id,
+          limit,
+        ) as CaseRow[],
+        'same category',
+      );
+    }
+    return out;
   }
 
   caseById(id: number): CaseRow | undefined {
@@ -776,8 +865,8 @@ export class Store {
   enqueue(o: NewOutbox): number | null {
     const info = this.q(
       `INSERT OR IGNORE INTO outbox (case_id, kind, idempotency_key, template, language, template_version, from_address, from_name, to_address, subject,
-           message_id, in_reply_to, refs, headers, body_text, body_html, date_header, status, attempts, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`,
+           message_id, in_reply_to, refs, headers, body_text, body_html, date_header, status, attempts, next_attempt_at, created_at, attach_inbound_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)`,
     ).run(
       o.caseId,
       o.kind,
@@ -798,6 +887,7 @@ export class Store {
       o.dateHeader,
       o.createdAt,
       o.createdAt,
+      o.attachInboundId ?? null,
     );
     if (info.changes === 1 && o.templateSources) {
       this.q('INSERT OR IGNORE INTO template_versions (version, kind, language, sources, first_used_at) VALUES (?, ?, ?, ?, ?)').run(

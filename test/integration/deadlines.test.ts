@@ -46,10 +46,13 @@ async function escalate(w: World, now: string, extra: string[] = []): Promise<Pa
 function notices(w: World): Array<{ kind: string; to: string; subject: string; text: string }> {
   const { store, close } = w.store();
   try {
-    return store
-      .listOutbox()
-      .filter((o) => o.kind !== 'acknowledgement')
-      .map((o) => ({ kind: o.kind, to: o.to_address, subject: o.subject, text: o.body_text }));
+    return (
+      store
+        .listOutbox()
+        // The notices of the deadline machinery (not the acknowledgement, nor the contact person's new-case mail).
+        .filter((o) => o.kind !== 'acknowledgement' && o.kind !== 'officer-new-case')
+        .map((o) => ({ kind: o.kind, to: o.to_address, subject: o.subject, text: o.body_text }))
+    );
   } finally {
     close();
   }

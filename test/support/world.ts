@@ -41,7 +41,8 @@ export function makeWorld(overrides: Record<string, unknown> = {}): World {
   const maildir = path.join(dataDir, 'maildir');
   const pickup = path.join(dataDir, 'outbox', 'pickup');
   const config: Record<string, unknown> = {
-    firm: { name: 'Testfinans AB', complaintsAddress: 'klagomal@testfinans.se', staffDomains: ['testfinans.se'] },
+    // The firm's receiving server is mx1.testfinans.se: officer mail in tests carries its Authentication-Results.
+    firm: { name: 'Testfinans AB', complaintsAddress: 'klagomal@testfinans.se', staffDomains: ['testfinans.se'], authservIds: ['mx1.testfinans.se'] },
     cases: { prefix: 'KLG' },
     language: 'sv',
     dataDir: './data',

@@ -70,6 +70,9 @@ const STAFF: StaffDirectory = {
   staffAddresses: ['extern.jurist@advokatbyra.se'],
   staffDomains: ['exempelfinans.se'],
   formAddresses: ['kontakt@webbtjanst.example'],
+  authservIds: ['mx1.exempelfinans.se'],
+  // Authentication has its own tests below; here a staff From is believed.
+  trustStaffFrom: true,
 };
 
 const NO_FACTS: ThreadFacts = { duplicateOf: null, ownMessageId: false, referencedCase: null, repliesToOurMail: false, taggedCase: null };

@@ -52,7 +52,10 @@ describe('parseConfig: a valid config', () => {
     expect(c.firm.formAddresses).toEqual([]);
     expect(c.cases.prefix).toBe('KLG');
     expect(c.language).toBe('sv');
-    expect(c.acknowledgement).toEqual({ enabled: true, maxPerAddressPer24h: 3 });
+    expect(c.acknowledgement).toEqual({ enabled: true, maxPerAddressPer24h: 3, nameContactPerson: true });
+    expect(c.firm.authservIds).toEqual([]);
+    expect(c.firm.trustStaffFrom).toBe(false); // a staff From must be authenticated unless an admin says otherwise
+    expect(c.cases.relatedWindowDays).toBe(90);
     expect(c.outbox).toEqual({ giveUpAfterHours: 120, retryBaseSeconds: 30, retryMaxSeconds: 3600, sendTimeoutSeconds: 120 });
     expect(c.deadlines.policies).toEqual(['promise-24h-14d']);
     expect(c.deadlines.byCategory).toEqual({ payments: ['psd2'], fraud: ['psd2'] });
@@ -74,6 +77,23 @@ describe('parseConfig: a valid config', () => {
     expect(c.sources).toEqual([{ type: 'maildir', name: 'klagomal', path: path.join(DIR, 'maildir'), pollSeconds: 5 }]);
   });
 
+  test('officerDefaultsNotFilledIn', () => {
+    const c = parseConfig(
+      minimal({
+        officers: [
+          { name: 'Karin', address: 'Karin@Exempelfinans.se', role: 'manager' },
+          { name: 'Olle', address: 'olle@exempelfinans.se', languages: ['en'], categories: ['fees'], available: false },
+        ],
+      }),
+      FILE,
+    );
+    expect(c.officers).toEqual([
+      { name: 'Karin', address: 'karin@exempelfinans.se', role: 'manager', languages: ['sv', 'en'], categories: [], available: true },
+      { name: 'Olle', address: 'olle@exempelfinans.se', role: 'officer', languages: ['en'], categories: ['fees'], available: false },
+    ]);
+    expect(c.firm.adminAddress).toBe('karin@exempelfinans.se'); // the first manager
+  });
+
   test('imapDefaultsNotFilledIn', () => {
     const c = parseConfig(minimal({ sources: [imapSource(), imapSource({ name: 'second', tls: 'starttls' })] }), FILE);
     expect(c.sources[0]).toEqual({
@@ -86,6 +106,7 @@ describe('parseConfig: a valid config', () => {
       user: 'klagomal',
       passwordEnv: 'KLAGOMAL_IMAP_PASSWORD',
       mailbox: 'INBOX',
+      sentFolder: null,
       processedFolder: null,
       idle: true,
       pollSeconds: 60,
@@ -259,6 +280,20 @@ describe('parseConfig: problems', () => {
     ['cron', { deadlines: { escalation: { schedule: 'every five minutes' } } }, 'deadlines.escalation.schedule', 'not a valid cron expression'],
     ['digest time', { deadlines: { escalation: { digestTime: '7.30' } } }, 'deadlines.escalation.digestTime', 'expected a time "HH:MM"'],
     ['no manager', { officers: [{ name: 'O', address: 'o@x.se' }] }, 'officers', 'at least one officer with "role": "manager"'],
+    [
+      'officer category',
+      { officers: [{ name: 'K', address: 'k@x.se', role: 'manager', categories: ['fess'] }] },
+      'officers[0].categories[0]',
+      'unknown category "fess"; allowed: fraud, payments',
+    ],
+    [
+      'officer language',
+      { officers: [{ name: 'K', address: 'k@x.se', role: 'manager', languages: ['de'] }] },
+      'officers[0].languages[0]',
+      'unknown language "de"',
+    ],
+    ['sent folder is the inbox', { sources: [imapSource({ sentFolder: 'INBOX' })] }, 'sources[0].sentFolder', 'must differ from "mailbox"'],
+    ['trust as text', { firm: { name: 'X', complaintsAddress: 'k@x.se', trustStaffFrom: 'yes' } }, 'firm.trustStaffFrom', 'expected true or false'],
     ['bad address', { firm: { name: 'X', complaintsAddress: 'not an address' } }, 'firm.complaintsAddress', 'an e-mail address like'],
     ['bad env name', { sources: [imapSource({ passwordEnv: 'my password' })] }, 'sources[0].passwordEnv', 'an environment variable name'],
     ['bad prefix', { cases: { prefix: 'klg' } }, 'cases.prefix', '1-10 capital letters'],

@@ -1,0 +1,462 @@
+/**
+ * Officers steer a case by mail. A mail to the complaints address on a case thread (the case tag
+ * in the subject; a reply to the notification will do) from an authenticated officer, not
+ * addressed to the customer: the lines at the start of its new text that begin with `#` are
+ * commands, the rest is an internal note (or, with #final / #ask, the text for the customer).
+ *
+ *   #assign ADDRESS                 the contact person (a configured officer; notified)
+ *   #status STATUS                  in-progress | awaiting-customer | answered | closed (closing needs an outcome)
+ *   #outcome OUTCOME                upheld | partly-upheld | rejected | withdrawn
+ *   #extend YYYY-MM-DD REASON       a new last day for the final answer; the customer gets a delay notice
+ *   #holding YYYY-MM-DD REASON      PSD2 holding reply: the same, within the 35-business-day limit
+ *   #category ID                    the complaint's category (deadlines of the new category apply when stricter)
+ *   #compensation AMOUNT            compensation paid, in SEK
+ *   #note TEXT                      an internal note
+ *   #related KLG-2026-000017        relate another case (both ways)
+ *   #assessment ITEM [yes|no]       the firm's checklist (ASSESSMENT_ITEMS)
+ *   #final                          the rest of the mail is the final answer: sent to the customer in the
+ *                                   final-answer frame, with the escalation paragraph (ARN, KB&F, court)
+ *   #ask [YYYY-MM-DD]               the rest of the mail is a request for more information to the customer
+ *
+ * A reasoned answer (the firm must give one in writing when a complaint is judged unfounded):
+ * `#outcome rejected` or `partly-upheld` is refused unless the case has a final answer sent or
+ * queued through `#final` (at least FINAL_MIN_WORDS words), or the same mail carries one. The
+ * frame adds the escalation paragraph, so the answer the customer gets always has it.
+ *
+ * Each command runs on its own (a savepoint): a wrong line is reported and the others still
+ * run. The officer gets one confirmation listing what was done and every error with its line,
+ * what was wrong and what is allowed. Every command is an event on the case with who sent it.
+ */
+import type { Config, Language, Officer } from '../config/config';
+import type { CaseRow, Store } from '../store/store';
+import type { TemplateRenderer } from '../reply/templates';
+import type { BusinessCalendar } from '../deadlines/calendar';
+import type { Calendars } from '../deadlines/deadlines';
+import { isoDate, parseIsoDate } from '../deadlines/calendar';
+import { CALENDAR_VERSION, computeCaseDeadlines } from '../deadlines/deadlines';
+import { escalationLevels } from '../deadlines/escalation';
+import { describeRule, formatStockholm } from '../deadlines/rules';
+import { CASE_OUTCOMES, CASE_STATUSES, CaseOutcome, CaseStatus } from '../cases/lifecycle';
+import { extendDeadline, ExtensionRefused } from '../cases/extend';
+import { caseTag } from '../classify/thread';
+import { buildMail } from '../reply/mail';
+import { editDistance } from '../config/load';
+import { maskPersonnummer } from '../parse/personnummer';
+import { toInstant, Instant } from '../util/clock';
+import { buildOfficerNotification, officerByAddress, officerLanguage } from './notify';
+
+export const COMMAND_NAMES = [
+  'assign',
+  'status',
+  'outcome',
+  'extend',
+  'holding',
+  'category',
+  'compensation',
+  'note',
+  'related',
+  'assessment',
+  'final',
+  'ask',
+] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+export const ASSESSMENT_ITEMS = ['more-information', 'external-advice', 'other-complaints', 'changed-routines', 'training', 'staff-consequences'] as const;
+
+/** The shortest final answer that counts as reasoned. */
+export const FINAL_MIN_WORDS = 15;
+
+export interface CommandLine {
+  /** Line number in the mail's new text (1-based), for the officer's error report. */
+  readonly lineNumber: number;
+  readonly line: string;
+  /** The word after '#', lower-cased (not necessarily a known command). */
+  readonly name: string;
+  readonly args: string;
+}
+
+export interface CommandMail {
+  readonly commands: readonly CommandLine[];
+  /** Everything after the command lines: a note, or the customer's text with #final / #ask. */
+  readonly rest: string;
+}
+
+/** Pure: the command lines at the start of a mail's new text, and the rest. */
+export function parseCommandMail(text: string): CommandMail {
+  const lines = text.replace(/\r\n?/g, '\n').split('\n');
+  const commands: CommandLine[] = [];
+  let i = 0;
+  for (; i < lines.length; i++) {
+    const t = lines[i].trim();
+    if (t === '') continue;
+    if (!t.startsWith('#')) break;
+    const m = /^#\s*([^\s]*)\s*(.*)$/.exec(t)!;
+    commands.push({ lineNumber: i + 1, line: t, name: m[1].toLowerCase(), args: m[2].trim() });
+  }
+  return { commands, rest: lines.slice(i).join('\n').trim() };
+}
+
+const words = (s: string): number => s.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
+
+class CommandError extends Error {}
+
+export interface CommandContext {
+  readonly store: Store;
+  readonly config: Config;
+  readonly templates: TemplateRenderer;
+  readonly calendar: BusinessCalendar;
+  readonly calendars: Calendars;
+}
+
+export interface CommandOutcome {
+  readonly done: ReadonlyArray<{ line: string; result: string }>;
+  readonly errors: ReadonlyArray<{ lineNumber: number; line: string; problem: string }>;
+  /** The internal note recorded (masked), if the rest of the mail was one. */
+  readonly note: string | null;
+}
+
+/**
+ * Carry out an officer's command mail on a case; queue the confirmation to the officer.
+ * Call inside the filing transaction.
+ */
+export function runOfficerCommands(
+  ctx: CommandContext,
+  c: CaseRow,
+  sender: { address: string; name: string | null },
+  mail: CommandMail,
+  inbound: { id: number; messageId: string | null },
+  now: Date,
+): CommandOutcome {
+  const { store, config } = ctx;
+  const at = toInstant(now);
+  const officer = officerByAddress(config, sender.address);
+  const actor = `officer:${sender.address}` as const;
+  const mask = (s: string): string => maskPersonnummer(s, now);
+  const done: Array<{ line: string; result: string }> = [];
+  const errors: Array<{ lineNumber: number; line: string; problem: string }> = [];
+  const rest = mask(mail.rest);
+  const finalInMail = mail.commands.some((x) => x.name === 'final') && words(rest) >= FINAL_MIN_WORDS;
+  const ask = mail.commands.find((x) => x.name === 'ask');
+  const final = mail.commands.find((x) => x.name === 'final');
+
+  // The mails to the customer go last, so that they carry this mail's outcome and compensation.
+  const order = [...mail.commands].sort((a, b) => Number(a.name === 'final' || a.name === 'ask') - Number(b.name === 'final' || b.name === 'ask'));
+  for (const cmd of order) {
+    try {
+      const result = store.tx(() => {
+        const current = store.caseById(c.id)!;
+        const r = runOne(ctx, current, cmd, { actor, sender, officer, rest, finalInMail, inbound, now, at });
+        store.appendEvent({ at, caseId: c.id, inboundId: inbound.id, actor, type: 'officer-command', detail: { command: mask(cmd.line), result: r } });
+        return r;
+      });
+      done.push({ line: mask(cmd.line), result });
+    } catch (err) {
+      if (!(err instanceof CommandError || err instanceof ExtensionRefused)) throw err;
+      errors.push({ lineNumber: cmd.lineNumber, line: mask(cmd.line), problem: err.message });
+      store.appendEvent({
+        at,
+        caseId: c.id,
+        inboundId: inbound.id,
+        actor,
+        type: 'officer-command-refused',
+        detail: { command: mask(cmd.line), line: cmd.lineNumber, problem: err.message },
+      });
+    }
+  }
+  const note = !final && !ask && rest ? rest : null;
+  if (note) store.appendEvent({ at, caseId: c.id, inboundId: inbound.id, actor, type: 'note-added', detail: { text: note } });
+
+  if (mail.commands.length > 0) {
+    const lang: Language = officerLanguage(officer, config);
+    store.enqueue(
+      buildMail(
+        {
+          kind: 'officer-command-result',
+          caseId: c.id,
+          caseNumber: c.number,
+          language: lang,
+          to: sender.address,
+          data: {
+            firm: { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress },
+            case: { number: c.number, tag: caseTag(c.number) },
+            recipient: { name: officer?.name ?? sender.name ?? sender.address },
+            done,
+            errors,
+            hasErrors: errors.length > 0,
+            note,
+          },
+          idempotencyKey: `officer-command-result:${inbound.id}`,
+          inReplyTo: inbound.messageId,
+          now,
+        },
+        ctx.templates,
+        config,
+      ),
+    );
+  }
+  return { done, errors, note };
+}
+
+interface RunEnv {
+  readonly actor: `officer:${string}`;
+  readonly sender: { address: string; name: string | null };
+  readonly officer: Officer | undefined;
+  readonly rest: string;
+  readonly finalInMail: boolean;
+  readonly inbound: { id: number; messageId: string | null };
+  readonly now: Date;
+  readonly at: Instant;
+}
+
+function allowed(list: readonly string[]): string {
+  return `allowed: ${list.join(', ')}`;
+}
+
+function oneOf<T extends string>(value: string, list: readonly T[], what: string): T {
+  const v = value.trim().toLowerCase();
+  if ((list as readonly string[]).includes(v)) return v as T;
+  if (!v) throw new CommandError(`${what} missing; ${allowed(list)}`);
+  throw new CommandError(`unknown ${what} '${value}'${didYouMean(v, list)}; ${allowed(list)}`);
+}
+
+function didYouMean(value: string, list: readonly string[]): string {
+  const best = list.map((x) => [x, editDistance(value, x)] as const).sort((a, b) => a[1] - b[1])[0];
+  return best && best[1] <= Math.max(2, value.length / 3) ? ` — did you mean '${best[0]}'?` : '';
+}
+
+function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv): string {
+  const { store, config } = ctx;
+  if (!(COMMAND_NAMES as readonly string[]).includes(cmd.name)) {
+    const guess = didYouMean(cmd.name, COMMAND_NAMES).replace(/'([a-z-]+)'/, "'#$1'");
+    throw new CommandError(`unknown command '#${cmd.name}'${guess}; commands: ${COMMAND_NAMES.map((n) => `#${n}`).join(', ')}`);
+  }
+  const name = cmd.name as CommandName;
+  if (c.status === 'closed' && name !== 'status' && name !== 'note' && name !== 'related' && name !== 'assessment')
+    throw new CommandError(`${c.number} is closed; reopen it first with #status in-progress`);
+
+  switch (name) {
+    case 'assign': {
+      const address = (/[^\s<>]+@[^\s<>]+/.exec(cmd.args)?.[0] ?? '').toLowerCase();
+      if (!address) throw new CommandError(`an officer's address is needed, e.g. #assign ${config.officers[0]?.address ?? 'anna@firma.se'}`);
+      const to = officerByAddress(config, address);
+      if (!to) throw new CommandError(`${address} is not a configured officer; ${allowed(config.officers.map((o) => o.address))}`);
+      if (!to.available) throw new CommandError(`${to.name} is marked unavailable in the config`);
+      if (c.contact_officer === to.address) return `${to.name} is already the contact person`;
+      store.updateCase(c.id, { contactOfficer: to.address }, env.at);
+      store.appendEvent({
+        at: env.at,
+        caseId: c.id,
+        actor: env.actor,
+        type: 'contact-assigned',
+        detail: { officer: to.address, name: to.name, rule: 'by officer', previous: c.contact_officer },
+      });
+      const id = store.enqueue(buildOfficerNotification(store, config, ctx.templates, store.caseById(c.id)!, to, `assigned-${env.inbound.id}`, env.now));
+      if (id !== null)
+        store.appendEvent({ at: env.at, caseId: c.id, outboxId: id, actor: 'system', type: 'officer-notified', detail: { officer: to.address } });
+      return `contact person: ${c.contact_officer ?? 'none'} -> ${to.address} (notified)`;
+    }
+    case 'status': {
+      const status = oneOf<CaseStatus>(cmd.args, CASE_STATUSES, 'status');
+      if (status === c.status) return `status is already ${status}`;
+      if (status === 'closed' && !c.outcome) throw new CommandError('set the outcome first (#outcome upheld | partly-upheld | rejected | withdrawn)');
+      store.updateCase(c.id, { status }, env.at);
+      store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'status-changed', fromState: c.status, toState: status });
+      return `status: ${c.status} -> ${status}`;
+    }
+    case 'outcome': {
+      const outcome = oneOf<CaseOutcome>(cmd.args, CASE_OUTCOMES, 'outcome');
+      if ((outcome === 'rejected' || outcome === 'partly-upheld') && !env.finalInMail && !hasReasonedAnswer(store, c.id)) {
+        throw new CommandError(
+          `'${outcome}' needs a written, reasoned answer to the customer first: send it with #final followed by the answer (at least ${FINAL_MIN_WORDS} words), in this mail or before`,
+        );
+      }
+      store.updateCase(c.id, { outcome, decidedBy: env.sender.address }, env.at);
+      store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'outcome-set', detail: { outcome, previous: c.outcome } });
+      return `outcome: ${outcome}`;
+    }
+    case 'extend':
+    case 'holding': {
+      const m = /^(\d{4}-\d{2}-\d{2})\s+(.+)$/s.exec(cmd.args);
+      const date = m ? parseIsoDate(m[1]) : null;
+      if (!m || !date)
+        throw new CommandError(`write #${name} YYYY-MM-DD and the reason the customer is told, e.g. #${name} 2026-12-20 Vi väntar på underlag från banken`);
+      const r = extendDeadline(
+        store,
+        config,
+        ctx.templates,
+        ctx.calendar,
+        { caseId: c.id, milestone: 'finalAnswer', newDate: date, reason: m[2], actor: env.actor, holdingReply: name === 'holding', notifyCustomer: true },
+        env.now,
+      );
+      return `final answer due ${formatStockholm(r.from)} -> ${formatStockholm(r.to)}${r.noticeQueued ? '; the customer gets a delay notice' : '; NO notice to the customer (see the case)'}`;
+    }
+    case 'category': {
+      const ids = [...config.complaints.categories.map((x) => x.id), 'other'];
+      const category = oneOf(cmd.args, ids, 'category');
+      if (category === c.category) return `category is already ${category}`;
+      store.updateCase(c.id, { category }, env.at);
+      store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'category-changed', detail: { from: c.category, to: category } });
+      const tightened = applyStricterDeadlines(ctx, c, category, env);
+      return `category: ${c.category ?? 'none'} -> ${category}${tightened.length ? `; ${tightened.join('; ')}` : ''}`;
+    }
+    case 'compensation': {
+      const amount = parseSek(cmd.args);
+      if (amount === null) throw new CommandError('an amount in SEK is needed, e.g. #compensation 1250 or #compensation 1 250,50');
+      store.updateCase(c.id, { compensationSek: amount }, env.at);
+      store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'compensation-set', detail: { sek: amount, previous: c.compensation_sek } });
+      return `compensation: ${amount} kr`;
+    }
+    case 'note': {
+      if (!cmd.args) throw new CommandError('#note needs a text on the same line');
+      store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'note-added', detail: { text: maskPersonnummer(cmd.args, env.now) } });
+      return 'note recorded';
+    }
+    case 'related': {
+      const number = (/[A-Z][A-Z0-9]{0,9}-\d{4}-\d{6}/i.exec(cmd.args)?.[0] ?? '').toUpperCase();
+      if (!number) throw new CommandError(`a case number is needed, e.g. #related ${config.cases.prefix}-2026-000017`);
+      const other = store.caseByNumber(number);
+      if (!other) throw new CommandError(`no case ${number}`);
+      if (other.id === c.id) throw new CommandError('a case cannot be related to itself');
+      if (!store.relateCases(c.id, other.id, env.at, env.actor)) return `already related to ${number}`;
+      store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'case-related', detail: { related: number } });
+      store.appendEvent({ at: env.at, caseId: other.id, actor: env.actor, type: 'case-related', detail: { related: c.number } });
+      return `related to ${number} (${other.status}${other.outcome ? `, ${other.outcome}` : ''})`;
+    }
+    case 'assessment': {
+      const [itemText = '', valueText = 'yes'] = cmd.args.split(/\s+/);
+      const item = oneOf(itemText, ASSESSMENT_ITEMS, 'assessment item');
+      const v = valueText.toLowerCase();
+      const value = ['yes', 'ja', 'true', 'y', 'j'].includes(v) ? true : ['no', 'nej', 'false', 'n'].includes(v) ? false : null;
+      if (value === null) throw new CommandError(`'${valueText}' is not yes or no (ja/nej)`);
+      const assessment = { ...(JSON.parse(c.assessment) as Record<string, boolean>), [item]: value };
+      store.updateCase(c.id, { assessment }, env.at);
+      store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'assessment-set', detail: { item, value } });
+      return `assessment: ${item} = ${value ? 'yes' : 'no'}`;
+    }
+    case 'final':
+      return queueToCustomer(ctx, c, 'final', cmd, env);
+    case 'ask':
+      return queueToCustomer(ctx, c, 'ask', cmd, env);
+  }
+}
+
+/** A final answer queued or sent through #final: the case has its reasoned, written answer. */
+export function hasReasonedAnswer(store: Store, caseId: number): boolean {
+  return store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer' && o.status !== 'failed');
+}
+
+/** "1250", "1 250", "1 250,50 kr", "1.250:-" -> a number of SEK, or null. */
+export function parseSek(text: string): number | null {
+  const t = text
+    .trim()
+    .replace(/\s*(kr|kronor|sek|:-)\.?$/i, '')
+    .replace(/^sek\s*/i, '');
+  if (!/^\d{1,3}([ .\u00a0]?\d{3})*(,\d{1,2})?$|^\d+(\.\d{1,2})?$/.test(t)) return null;
+  const n = /,\d{1,2}$/.test(t) ? Number(t.replace(/[ .\u00a0]/g, '').replace(',', '.')) : Number(t.replace(/[ \u00a0]/g, '').replace(/\.(?=\d{3}\b)/g, ''));
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+/** The final answer or a request for more information, to the customer, from the rest of the mail. */
+function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask', cmd: CommandLine, env: RunEnv): string {
+  const { store, config } = ctx;
+  if (!c.customer_address) throw new CommandError('the case has no customer address: answer the customer another way and record it with #note');
+  const failing = store.addressFailingUntil(c.customer_address, env.at);
+  if (failing) throw new CommandError(`mail to ${c.customer_address} bounces (until ${failing}): answer the customer another way`);
+  const text = env.rest;
+  if (what === 'final' && words(text) < FINAL_MIN_WORDS)
+    throw new CommandError(`the final answer is the text after the command lines; it needs at least ${FINAL_MIN_WORDS} words giving the reasons`);
+  if (what === 'ask' && words(text) === 0) throw new CommandError('write the questions for the customer after the command lines');
+  let answerBy: Date | null = null;
+  if (what === 'ask') {
+    const date = cmd.args ? parseIsoDate(cmd.args) : null;
+    if (cmd.args && !date) throw new CommandError(`'${cmd.args}' is not a date; write #ask or #ask YYYY-MM-DD (when the customer should answer by)`);
+    answerBy = date ? new Date(`${isoDate(date)}T12:00:00Z`) : new Date(env.now.getTime() + 10 * 86_400_000);
+  }
+  const language: Language = c.language === 'en' ? 'en' : 'sv';
+  const customerMail = store.messagesOfCase(c.id)[0];
+  const firm = { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress };
+  const theCase = { number: c.number, tag: caseTag(c.number), receivedAt: new Date(c.received_at) };
+  const customer = { name: c.customer_name, type: 'consumer' };
+  const officer = { name: env.officer?.name ?? env.sender.name ?? '' };
+  const outbox = buildMail(
+    {
+      kind: what === 'final' ? 'final-answer' : 'information-request',
+      caseId: c.id,
+      caseNumber: c.number,
+      language,
+      to: c.customer_address,
+      data:
+        what === 'final'
+          ? { firm, case: theCase, customer, answer: text, outcome: c.outcome ?? '', compensationSek: c.compensation_sek ?? 0, officer, consumer: true }
+          : { firm, case: theCase, customer, questions: text, answerBy, officer },
+      idempotencyKey: `${what === 'final' ? 'final-answer' : 'information-request'}:${c.id}:${env.inbound.id}`,
+      inReplyTo: customerMail?.message_id ?? null,
+      references: customerMail ? (JSON.parse(customerMail.refs) as string[]) : [],
+      now: env.now,
+    },
+    ctx.templates,
+    config,
+  );
+  const id = store.enqueue(outbox);
+  const status: CaseStatus = what === 'final' ? 'answered' : 'awaiting-customer';
+  store.appendEvent({
+    at: env.at,
+    caseId: c.id,
+    outboxId: id,
+    actor: env.actor,
+    type: what === 'final' ? 'final-answer-queued' : 'information-requested',
+    detail: { messageId: outbox.messageId, words: words(text), ...(answerBy ? { answerBy: toInstant(answerBy) } : {}) },
+  });
+  if (c.status !== status) {
+    store.updateCase(c.id, { status }, env.at);
+    store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'status-changed', fromState: c.status, toState: status });
+  }
+  return what === 'final'
+    ? `final answer queued to the customer (${words(text)} words, with the escalation paragraph); status ${status}`
+    : `questions queued to the customer; status ${status}`;
+}
+
+/**
+ * A new category may bring stricter deadlines (payments -> PSD2): each open milestone takes
+ * the earlier of its current due time and the new category's, counted from receipt as always.
+ */
+function applyStricterDeadlines(ctx: CommandContext, c: CaseRow, category: string, env: RunEnv): string[] {
+  const { store, config } = ctx;
+  const out: string[] = [];
+  for (const d of computeCaseDeadlines(new Date(c.received_at), category, config.deadlines, ctx.calendars)) {
+    const existing = store.deadline(c.id, d.milestone);
+    if (existing?.met_at) continue;
+    if (existing && new Date(existing.due_at).getTime() <= d.dueAt.getTime()) continue;
+    const next = d.milestone === 'finalAnswerMax' ? null : toInstant(escalationLevels(d.dueAt, d.rule.unit, config.deadlines.escalation, ctx.calendar)[0].at);
+    if (existing) store.moveDeadline(c.id, d.milestone, toInstant(d.dueAt), { ...d.rule, policy: d.policy, category }, next);
+    else
+      store.setDeadline({
+        caseId: c.id,
+        milestone: d.milestone,
+        dueAt: toInstant(d.dueAt),
+        rule: { ...d.rule },
+        computedFrom: c.received_at,
+        policy: d.policy,
+        source: d.source,
+        configVersion: config.deadlines.version,
+        calendarVersion: CALENDAR_VERSION,
+        nextEscalationAt: next,
+      });
+    store.appendEvent({
+      at: env.at,
+      caseId: c.id,
+      actor: env.actor,
+      type: 'deadline-set',
+      detail: {
+        milestone: d.milestone,
+        dueAt: formatStockholm(d.dueAt),
+        rule: describeRule(d.rule),
+        policy: d.policy,
+        source: d.source,
+        reason: `category ${category}`,
+      },
+    });
+    out.push(`${d.milestone} now due ${formatStockholm(d.dueAt)} (${d.policy})`);
+  }
+  return out;
+}
