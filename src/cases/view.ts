@@ -23,6 +23,10 @@ export interface CaseSummary {
   /** Milestones whose deadline has passed unmet, or was met late. */
   breached: string[];
   refersTo: string | null;
+  /** What the firm decided (#outcome), by whom, and compensation paid (#compensation). */
+  outcome: string | null;
+  decidedBy: string | null;
+  compensationSek: number | null;
 }
 
 function local(instant: string | null | undefined): string | null {
@@ -50,6 +54,9 @@ export function caseSummary(store: Store, c: CaseRow, now: Date = new Date()): C
     nextDeadline: next ? { milestone: next.milestone, dueAt: local(next.due_at)! } : null,
     breached: deadlines.filter((d) => (d.met_at ? d.met_at > d.due_at : d.due_at < at)).map((d) => d.milestone),
     refersTo: c.refers_to_case_id ? (store.caseById(c.refers_to_case_id)?.number ?? null) : null,
+    outcome: c.outcome,
+    decidedBy: c.decided_by,
+    compensationSek: c.compensation_sek,
   };
 }
 
@@ -105,6 +112,8 @@ export function caseDetail(store: Store, c: CaseRow) {
     ...caseSummary(store, c),
     filedAt: c.filed_at,
     fields: JSON.parse(c.fields) as Record<string, unknown>,
+    assessment: JSON.parse(c.assessment) as Record<string, boolean>,
+    related: store.relatedCases(c, 0).map((r) => ({ number: r.number, relation: r.relation, status: r.status, outcome: r.outcome })),
     deadlines: store.deadlinesOfCase(c.id).map((d) => ({
       milestone: d.milestone,
       dueAt: local(d.due_at),

@@ -26,8 +26,13 @@ export interface AuthenticationResults {
   readonly results: readonly AuthResult[];
 }
 
-/** Remove RFC 5322 comments "(...)", nested ones too, but not inside quoted strings. */
-function stripComments(value: string): string {
+/**
+ * The header's ";"-separated parts, with RFC 5322 comments "(...)" removed (nested ones too).
+ * A ";" or "(" inside a quoted string is text, not structure: the sender chooses what the
+ * server quotes (a MAIL FROM local part), so splitting naively would let them add a result.
+ */
+function splitParts(value: string): string[] {
+  const parts: string[] = [];
   let out = '';
   let depth = 0;
   let quoted = false;
@@ -47,17 +52,19 @@ function stripComments(value: string): string {
     else if (ch === ')' && depth > 0) depth--;
     else if (depth === 0) {
       if (ch === '"') quoted = true;
-      out += ch;
+      if (ch === ';') {
+        parts.push(out.trim());
+        out = '';
+      } else out += ch;
     }
   }
-  return out;
+  parts.push(out.trim());
+  return parts;
 }
 
 /** One Authentication-Results header value, or null when it cannot be read. */
 export function parseAuthenticationResults(value: string): AuthenticationResults | null {
-  const parts = stripComments(value)
-    .split(';')
-    .map((p) => p.trim());
+  const parts = splitParts(value);
   const head = parts.shift();
   if (!head) return null;
   // "authserv-id [version]"

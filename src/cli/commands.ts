@@ -318,6 +318,11 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
       );
     }
     if (d.contactOfficer) lines.push(`Contact person: ${d.contactOfficer}`);
+    if (d.outcome) lines.push(`Outcome:   ${d.outcome} (by ${d.decidedBy ?? '?'})${d.compensationSek !== null ? `, compensation ${d.compensationSek} kr` : ''}`);
+    else if (d.compensationSek !== null) lines.push(`Compensation: ${d.compensationSek} kr`);
+    const assessed = Object.entries(d.assessment);
+    if (assessed.length) lines.push(`Assessment: ${assessed.map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ')}`);
+    for (const r of d.related) lines.push(`Related:   ${r.number} (${r.relation}; ${r.status}${r.outcome ? `, ${r.outcome}` : ''})`);
     lines.push('', 'Fields:');
     for (const [k, v] of Object.entries(d.fields)) lines.push(`  ${k}: ${JSON.stringify(v)}`);
     lines.push('', 'Messages:');

@@ -2,7 +2,8 @@
  * Officers steer a case by mail. A mail to the complaints address on a case thread (the case tag
  * in the subject; a reply to the notification will do) from an authenticated officer, not
  * addressed to the customer: the lines at the start of its new text that begin with `#` are
- * commands, the rest is an internal note (or, with #final / #ask, the text for the customer).
+ * commands (carried out only for configured officers), the rest is an internal note (or, with
+ * #final / #ask, the text for the customer).
  *
  *   #assign ADDRESS                 the contact person (a configured officer; notified)
  *   #status STATUS                  in-progress | awaiting-customer | answered | closed (closing needs an outcome)
@@ -135,14 +136,21 @@ export function runOfficerCommands(
   const done: Array<{ line: string; result: string }> = [];
   const errors: Array<{ lineNumber: number; line: string; problem: string }> = [];
   const rest = mask(mail.rest);
-  const finalInMail = mail.commands.some((x) => x.name === 'final') && words(rest) >= FINAL_MIN_WORDS;
   const ask = mail.commands.find((x) => x.name === 'ask');
   const final = mail.commands.find((x) => x.name === 'final');
+  // This mail's #final counts for #outcome only if it will be sent: checked as #final checks.
+  const finalInMail = final !== undefined && ask === undefined && whyNotToCustomer(store, c, 'final', rest, at) === null;
 
   // The mails to the customer go last, so that they carry this mail's outcome and compensation.
   const order = [...mail.commands].sort((a, b) => Number(a.name === 'final' || a.name === 'ask') - Number(b.name === 'final' || b.name === 'ask'));
+  const seen = new Set<string>();
   for (const cmd of order) {
     try {
+      // Commands are for the configured officers, not for everyone with a staff address.
+      if (!officer) throw new CommandError(`${sender.address} is not a configured officer (config "officers"): commands are not carried out`);
+      if ((cmd.name === 'final' || cmd.name === 'ask') && seen.has(cmd.name)) throw new CommandError(`only one #${cmd.name} per mail`);
+      if ((cmd.name === 'final' && ask) || (cmd.name === 'ask' && final)) throw new CommandError('#final and #ask in one mail: send the answer and the questions separately');
+      seen.add(cmd.name);
       const result = store.tx(() => {
         const current = store.caseById(c.id)!;
         const r = runOne(ctx, current, cmd, { actor, sender, officer, rest, finalInMail, inbound, now, at });
@@ -152,14 +160,16 @@ export function runOfficerCommands(
       done.push({ line: mask(cmd.line), result });
     } catch (err) {
       if (!(err instanceof CommandError || err instanceof ExtensionRefused)) throw err;
-      errors.push({ lineNumber: cmd.lineNumber, line: mask(cmd.line), problem: err.message });
+      // The problem may repeat what the officer wrote: masked like the line itself.
+      const problem = mask(err.message);
+      errors.push({ lineNumber: cmd.lineNumber, line: mask(cmd.line), problem });
       store.appendEvent({
         at,
         caseId: c.id,
         inboundId: inbound.id,
         actor,
         type: 'officer-command-refused',
-        detail: { command: mask(cmd.line), line: cmd.lineNumber, problem: err.message },
+        detail: { command: mask(cmd.line), line: cmd.lineNumber, problem },
       });
     }
   }
@@ -285,7 +295,15 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
         config,
         ctx.templates,
         ctx.calendar,
-        { caseId: c.id, milestone: 'finalAnswer', newDate: date, reason: m[2], actor: env.actor, holdingReply: name === 'holding', notifyCustomer: true },
+        {
+          caseId: c.id,
+          milestone: 'finalAnswer',
+          newDate: date,
+          reason: maskPersonnummer(m[2], env.now),
+          actor: env.actor,
+          holdingReply: name === 'holding',
+          notifyCustomer: true,
+        },
         env.now,
       );
       return `final answer due ${formatStockholm(r.from)} -> ${formatStockholm(r.to)}${r.noticeQueued ? '; the customer gets a delay notice' : '; NO notice to the customer (see the case)'}`;
@@ -356,21 +374,29 @@ export function parseSek(text: string): number | null {
   return Number.isFinite(n) && n >= 0 ? n : null;
 }
 
+/** Why the rest of this mail cannot go to the customer as `what`, or null when it can. */
+function whyNotToCustomer(store: Store, c: CaseRow, what: 'final' | 'ask', text: string, at: Instant): string | null {
+  if (!c.customer_address) return 'the case has no customer address: answer the customer another way and record it with #note';
+  const failing = store.addressFailingUntil(c.customer_address, at);
+  if (failing) return `mail to ${c.customer_address} bounces (until ${failing}): answer the customer another way`;
+  if (what === 'final' && words(text) < FINAL_MIN_WORDS)
+    return `the final answer is the text after the command lines; it needs at least ${FINAL_MIN_WORDS} words giving the reasons`;
+  if (what === 'ask' && words(text) === 0) return 'write the questions for the customer after the command lines';
+  return null;
+}
+
 /** The final answer or a request for more information, to the customer, from the rest of the mail. */
 function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask', cmd: CommandLine, env: RunEnv): string {
   const { store, config } = ctx;
-  if (!c.customer_address) throw new CommandError('the case has no customer address: answer the customer another way and record it with #note');
-  const failing = store.addressFailingUntil(c.customer_address, env.at);
-  if (failing) throw new CommandError(`mail to ${c.customer_address} bounces (until ${failing}): answer the customer another way`);
+  const why = whyNotToCustomer(store, c, what, env.rest, env.at);
+  if (why) throw new CommandError(why);
   const text = env.rest;
-  if (what === 'final' && words(text) < FINAL_MIN_WORDS)
-    throw new CommandError(`the final answer is the text after the command lines; it needs at least ${FINAL_MIN_WORDS} words giving the reasons`);
-  if (what === 'ask' && words(text) === 0) throw new CommandError('write the questions for the customer after the command lines');
   let answerBy: Date | null = null;
   if (what === 'ask') {
     const date = cmd.args ? parseIsoDate(cmd.args) : null;
     if (cmd.args && !date) throw new CommandError(`'${cmd.args}' is not a date; write #ask or #ask YYYY-MM-DD (when the customer should answer by)`);
     answerBy = date ? new Date(`${isoDate(date)}T12:00:00Z`) : new Date(env.now.getTime() + 10 * 86_400_000);
+    if (answerBy.getTime() <= env.now.getTime()) throw new CommandError(`${cmd.args} has already passed: give a later date for the customer's answer`);
   }
   const language: Language = c.language === 'en' ? 'en' : 'sv';
   const customerMail = store.messagesOfCase(c.id)[0];
@@ -384,7 +410,7 @@ function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask',
       caseId: c.id,
       caseNumber: c.number,
       language,
-      to: c.customer_address,
+      to: c.customer_address!, // whyNotToCustomer refused a case without one
       data:
         what === 'final'
           ? { firm, case: theCase, customer, answer: text, outcome: c.outcome ?? '', compensationSek: c.compensation_sek ?? 0, officer, consumer: true }
@@ -398,6 +424,7 @@ function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask',
     config,
   );
   const id = store.enqueue(outbox);
+  if (id === null) throw new CommandError(`this mail's ${what === 'final' ? 'final answer' : 'questions'} were queued already`);
   const status: CaseStatus = what === 'final' ? 'answered' : 'awaiting-customer';
   store.appendEvent({
     at: env.at,
