@@ -62,7 +62,11 @@ function taggedCase(store: Store, caseId: number): TaggedCase | null {
 /** Look up, in the store, every fact the pure classifier needs. */
 export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail, config: Config, now: Date): ThreadFacts {
   const casePrefix = config.cases.prefix;
-  const dup = mail.messageId ? store.firstInboundWithMessageId(mail.messageId, inbound.id) : store.firstInboundWithSha(inbound.sha256, inbound.id);
+  const sent = fromSentFolder(config, inbound);
+  let dup = mail.messageId ? store.firstInboundWithMessageId(mail.messageId, inbound.id) : store.firstInboundWithSha(inbound.sha256, inbound.id);
+  // The Sent folder's copy of a shared-mailbox reply that Cc'd the mailbox: the inbox copy was
+  // held by the loop guard (nothing vouched for it); the Sent copy is the officer's reply.
+  if (sent && dup?.kind === 'autoreply') dup = undefined;
   let referencedCase: TaggedCase | null = null;
   let repliesToOurMail = false;
   const refs = [...(mail.inReplyTo ? [mail.inReplyTo] : []), ...[...mail.references].reverse()];
@@ -106,7 +110,7 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
     taggedCase: tagged,
     subjectCase,
     returnedMail,
-    fromSentFolder: fromSentFolder(config, inbound),
+    fromSentFolder: sent,
   };
 }
 

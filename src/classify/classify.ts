@@ -139,6 +139,20 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
   if (facts.fromSentFolder) return classifySent(facts, linkedCase);
   if (facts.ownMessageId) return { kind: 'autoreply', reason: 'the Message-ID is one we generated: our own mail came back', caseId: linkedCase };
   if (mail.from && mail.from.address === staff.complaintsAddress.toLowerCase()) {
+    // An officer writing from the shared mailbox with a copy to it: the firm's server vouches
+    // for it (trustStaffFrom does not do here: a loop must never pass for an officer), and it
+    // is on a case thread. Anything else from our own address is a loop.
+    const thread = facts.referencedCase ?? facts.taggedCase ?? null;
+    const auth = thread ? staffAuthentication(mail.headers, mail.from.address, staff.authservIds) : null;
+    if (thread && auth?.authenticated) {
+      return {
+        kind: 'officer',
+        reason: `sent from the shared mailbox on case ${thread.number} (${auth.reason})`,
+        caseId: thread.caseId,
+        senderDiffers: false,
+        authentication: auth.reason,
+      };
+    }
     return { kind: 'autoreply', reason: 'sent from our own complaints address (loop guard)', caseId: linkedCase };
   }
 

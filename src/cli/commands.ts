@@ -318,7 +318,8 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
       );
     }
     if (d.contactOfficer) lines.push(`Contact person: ${d.contactOfficer}`);
-    if (d.outcome) lines.push(`Outcome:   ${d.outcome} (by ${d.decidedBy ?? '?'})${d.compensationSek !== null ? `, compensation ${d.compensationSek} kr` : ''}`);
+    if (d.outcome)
+      lines.push(`Outcome:   ${d.outcome} (by ${d.decidedBy ?? '?'})${d.compensationSek !== null ? `, compensation ${d.compensationSek} kr` : ''}`);
     else if (d.compensationSek !== null) lines.push(`Compensation: ${d.compensationSek} kr`);
     const assessed = Object.entries(d.assessment);
     if (assessed.length) lines.push(`Assessment: ${assessed.map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ')}`);

@@ -155,10 +155,11 @@ export class ImapSource implements MailSource {
           old: cursor.uidvalidity,
           new: uidvalidity,
         });
-        lastUid = 0;
+        // A Sent folder starts again at its end: its history is not the complaints desk's.
+        lastUid = this.sentFolder ? Math.max(0, Number(mailbox.uidNext ?? 1) - 1) : 0;
         const at = toInstant(this.clock());
         this.store.tx(() => {
-          this.store.setCursor(this.cfg.name, this.cfg.mailbox, uidvalidity, 0, at);
+          this.store.setCursor(this.cfg.name, this.cfg.mailbox, uidvalidity, lastUid, at);
           this.store.appendEvent({
             at,
             actor: `source:${this.cfg.name}`,

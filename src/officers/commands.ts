@@ -149,7 +149,8 @@ export function runOfficerCommands(
       // Commands are for the configured officers, not for everyone with a staff address.
       if (!officer) throw new CommandError(`${sender.address} is not a configured officer (config "officers"): commands are not carried out`);
       if ((cmd.name === 'final' || cmd.name === 'ask') && seen.has(cmd.name)) throw new CommandError(`only one #${cmd.name} per mail`);
-      if ((cmd.name === 'final' && ask) || (cmd.name === 'ask' && final)) throw new CommandError('#final and #ask in one mail: send the answer and the questions separately');
+      if ((cmd.name === 'final' && ask) || (cmd.name === 'ask' && final))
+        throw new CommandError('#final and #ask in one mail: send the answer and the questions separately');
       seen.add(cmd.name);
       const result = store.tx(() => {
         const current = store.caseById(c.id)!;

@@ -174,6 +174,32 @@ describeImap('IMAP source with SMTP transport', () => {
     }
   });
 
+  test('sentFolderIsReadFromItsEndAlsoAfterAUidValidityChange', async () => {
+    s = await setup({ processedFolder: null, sentFolder: 'Sent' });
+    const sentMail = (id: string): string =>
+      ['From: klagomal@testfinans.se', 'To: kund@example.com', `Subject: Re: ${id}`, `Message-ID: <${id}@testfinans.se>`, '', 'Hej!', ''].join('\r\n');
+    await s.dovecot.append(sentMail('history-1'), 'Sent');
+    expect((await s.world.cli(['run', '--once'], s.env)).code).toBe(0);
+    await s.dovecot.append(sentMail('after-first-look'), 'Sent');
+    expect((await s.world.cli(['run', '--once'], s.env)).code).toBe(0);
+    await s.dovecot.resetUidValidity('Sent');
+    const r = await s.world.cli(['run', '--once'], s.env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/UIDVALIDITY changed/);
+    await s.dovecot.append(sentMail('after-reset'), 'Sent');
+    expect((await s.world.cli(['run', '--once'], s.env)).code).toBe(0);
+    const { store, close } = s.world.store();
+    try {
+      // The history before the first look, and again after the renumbering, is never imported.
+      const ids = (store.db.prepare("SELECT message_id FROM inbound WHERE mailbox = 'Sent' ORDER BY id").all() as Array<{ message_id: string }>).map(
+        (x) => x.message_id,
+      );
+      expect(ids).toEqual(['after-first-look@testfinans.se', 'after-reset@testfinans.se']);
+    } finally {
+      close();
+    }
+  });
+
   test('temporarySmtpFailureIsRetriedAndPermanentFailureIsRecordedOnTheCase', async () => {
     s = await setup();
     s.smtp.rejectNext(1, 451, 'try again later');

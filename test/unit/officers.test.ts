@@ -387,9 +387,15 @@ describe('classify: staff mail', () => {
     });
   });
 
-  test('outside the Sent folder, From = the complaints address is a loop, never an officer', () => {
-    const c = classify(mail({ from: COMPLAINTS, headers: { 'Authentication-Results': DKIM_PASS } }), facts({ taggedCase: CASE }), STAFF);
-    expect(c.kind).toBe('autoreply');
+  test('outside the Sent folder, From = the complaints address is a loop unless the firm vouches for it on a case thread', () => {
+    // The shared mailbox replying with a copy to itself: authenticated, on a thread -> the officer's reply.
+    const shared = classify(mail({ from: COMPLAINTS, headers: { 'Authentication-Results': DKIM_PASS } }), facts({ taggedCase: CASE }), STAFF);
+    expect(shared).toMatchObject({ kind: 'officer', caseId: 42 });
+    expect(shared.reason).toContain('sent from the shared mailbox');
+    // Not vouched for, or on no case: our own address writing to us is a loop.
+    expect(classify(mail({ from: COMPLAINTS }), facts({ taggedCase: CASE }), STAFF).kind).toBe('autoreply');
+    expect(classify(mail({ from: COMPLAINTS, headers: { 'Authentication-Results': ALL_FAIL } }), facts({ taggedCase: CASE }), STAFF).kind).toBe('autoreply');
+    expect(classify(mail({ from: COMPLAINTS, headers: { 'Authentication-Results': DKIM_PASS } }), NO_FACTS, STAFF).kind).toBe('autoreply');
   });
 });
 
