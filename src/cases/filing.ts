@@ -28,7 +28,7 @@ import { CALENDAR_VERSION, CaseDeadline, Calendars, computeCaseDeadlines } from 
 import { escalationLevels } from '../deadlines/escalation';
 import { nextContactOfficer } from './assignment';
 import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } from '../officers/officer-mail';
-import { localDateOf } from '../deadlines/calendar';
+import { isoDate, localDateOf } from '../deadlines/calendar';
 import { toInstant } from '../util/clock';
 import { errorChain } from '../util/log';
 
@@ -114,6 +114,21 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
   };
 }
 
+/** The source name of mail brought in by `klagomal import`. */
+export const IMPORT_SOURCE = 'import';
+
+/**
+ * Old mail from `klagomal import` (received before `import.acknowledgeAfter`, or any imported
+ * mail when that is not set) is filed quietly: no acknowledgement, no notification, no
+ * escalation. Its case and deadlines are recorded as they were.
+ */
+export function isQuietImport(config: Config, inbound: InboundRow): boolean {
+  if (inbound.source !== IMPORT_SOURCE) return false;
+  const after = config.import.acknowledgeAfter;
+  if (!after) return true;
+  return isoDate(localDateOf(new Date(inbound.received_at))) < after; // "YYYY-MM-DD" compares as text
+}
+
 /** Was the mail read from a source's Sent folder (mail the shared mailbox sent)? */
 export function fromSentFolder(config: Config, inbound: InboundRow): boolean {
   return config.sources.some((s) => s.type === 'imap' && s.name === inbound.source && s.sentFolder !== null && s.sentFolder === inbound.mailbox);
@@ -148,6 +163,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
     };
   }
 
+  const quietImport = isQuietImport(config, inbound);
   const language = detectLanguage(mail.text, mail.subject, config.language);
   const receivedAt = new Date(inbound.received_at);
   let caseId: number | null = null;
@@ -195,7 +211,13 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
       actor: 'system',
       type: 'case-opened',
       toState: 'new',
-      detail: { number: caseNumber, reason: c.reason, refersToCaseId: c.refersToCaseId, customerAddressSource: c.customer.addressSource },
+      detail: {
+        number: caseNumber,
+        reason: c.reason,
+        refersToCaseId: c.refersToCaseId,
+        customerAddressSource: c.customer.addressSource,
+        ...(quietImport ? { imported: 'old mail from klagomal import: no acknowledgement, notification or escalation' } : {}),
+      },
     });
     if (contact) {
       store.appendEvent({
@@ -221,7 +243,8 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
         configVersion: config.deadlines.version,
         calendarVersion: CALENDAR_VERSION,
         // finalAnswerMax is a limit for holding replies, not a deadline to chase on its own.
-        nextEscalationAt: d.milestone === 'finalAnswerMax' ? null : toInstant(levels[0].at),
+        // Nor is an old complaint brought in by `klagomal import`: its deadlines are history.
+        nextEscalationAt: d.milestone === 'finalAnswerMax' || quietImport ? null : toInstant(levels[0].at),
       });
       store.appendEvent({
         at,
@@ -295,15 +318,17 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
     const due: CaseDeadline = answerDue;
     const since = toInstant(new Date(now.getTime() - 24 * 3600_000));
     const address = c.customer.address;
-    const decision = decideAcknowledgement(
-      c.customer,
-      {
-        toAddressLast24h: address ? store.countOutboxTo(address, since) : 0,
-        forCaseLast24h: 0,
-        failingUntil: address ? store.addressFailingUntil(address, at) : null,
-      },
-      config,
-    );
+    const decision: ReturnType<typeof decideAcknowledgement> = quietImport
+      ? { send: false, reason: 'imported old mail (received before import.acknowledgeAfter): not acknowledged' }
+      : decideAcknowledgement(
+          c.customer,
+          {
+            toAddressLast24h: address ? store.countOutboxTo(address, since) : 0,
+            forCaseLast24h: 0,
+            failingUntil: address ? store.addressFailingUntil(address, at) : null,
+          },
+          config,
+        );
     if (decision.send) {
       try {
         const outbox = buildAcknowledgement(
@@ -352,7 +377,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   }
 
   // The contact person hears of the case after the acknowledgement is queued (that is the promise to keep first).
-  if (c.kind === 'complaint' && caseId !== null) notifyContactOfNewCase(ctx, store.caseById(caseId)!, now);
+  if (c.kind === 'complaint' && caseId !== null && !quietImport) notifyContactOfNewCase(ctx, store.caseById(caseId)!, now);
 
   const action: FilingAction = c.kind === 'complaint' ? 'opened' : caseId !== null ? 'attached' : 'recorded';
   return { inboundId: inbound.id, kind: c.kind, reason: c.reason, action, caseId, caseNumber, messageId: mail.messageId, acknowledgementQueued };

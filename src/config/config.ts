@@ -216,4 +216,30 @@ export interface Config {
     /** Mails parsed and filed per database transaction (default 50). */
     readonly batchSize: number;
   };
+  /** `klagomal import`: bringing in an old complaints mailbox. */
+  readonly import: {
+    /**
+     * Imported mail received on or after this day (Stockholm, "YYYY-MM-DD") is treated as live
+     * mail: acknowledged, the contact person notified, deadlines escalated. Older imported mail
+     * is filed quietly (default null: all imported mail is old).
+     */
+    readonly acknowledgeAfter: string | null;
+  };
+  /** Comparing the mailboxes on the server with what was filed (`klagomal reconcile`). */
+  readonly reconcile: {
+    /** node-cron expression of the scheduled reconciliation in `start` (default "17 * * * *", hourly); null = only on demand. */
+    readonly schedule: string | null;
+  };
+  /** What `klagomal status` counts as needing a person. */
+  readonly status: {
+    /** A source disconnected or failing for longer than this many minutes (default 15). */
+    readonly sourceDownMinutes: number;
+  };
+  /** Optional HTTP endpoint on 127.0.0.1 with /healthz and /metrics (Prometheus). */
+  readonly http: {
+    /** Default false. */
+    readonly enabled: boolean;
+    /** Default 9464. */
+    readonly port: number;
+  };
 }

@@ -593,6 +593,23 @@ export function parseConfig(json: Json, file: string): Config {
   const processing = { batchSize: procS.int('batchSize', { default: 50, min: 1, max: 1000 }) };
   procS.done();
 
+  const importS = root.section('import');
+  const acknowledgeAfter = importS.optionalString('acknowledgeAfter');
+  if (acknowledgeAfter !== null && !parseIsoDate(acknowledgeAfter))
+    importS.problem('acknowledgeAfter', `expected a date "YYYY-MM-DD", got ${describe(acknowledgeAfter)}`);
+  importS.done();
+  const reconcileS = root.section('reconcile');
+  const reconcileSchedule = reconcileS.has('schedule') ? reconcileS.optionalString('schedule') : '17 * * * *';
+  if (reconcileSchedule !== null && !cron.validate(reconcileSchedule))
+    reconcileS.problem('schedule', `not a valid cron expression: ${describe(reconcileSchedule)} (e.g. "17 * * * *", hourly; null = only on demand)`);
+  reconcileS.done();
+  const statusS = root.section('status');
+  const status = { sourceDownMinutes: statusS.int('sourceDownMinutes', { default: 15, min: 1, max: 7 * 24 * 60 }) };
+  statusS.done();
+  const httpS = root.section('http');
+  const http = { enabled: httpS.bool('enabled', false), port: httpS.int('port', { default: 9464, min: 1, max: 65535 }) };
+  httpS.done();
+
   root.raw('$comment'); // a free-text note for admins, ignored
   root.done();
 
@@ -615,6 +632,10 @@ export function parseConfig(json: Json, file: string): Config {
     deadlines,
     outbox,
     processing,
+    import: { acknowledgeAfter },
+    reconcile: { schedule: reconcileSchedule },
+    status,
+    http,
   });
 }
 

@@ -333,4 +333,32 @@ CREATE TABLE case_relations (
 ALTER TABLE outbox ADD COLUMN attach_inbound_id INTEGER REFERENCES inbound(id);
 `,
   },
+  {
+    version: 6,
+    name: 'operations: source status, reconciliation runs',
+    sql: `
+-- What each source (and folder) is doing, written by the running service, read by
+-- \`klagomal status\` in another process.
+CREATE TABLE source_status (
+  source TEXT NOT NULL,
+  mailbox TEXT NOT NULL,
+  connected INTEGER NOT NULL DEFAULT 0,
+  since TEXT,
+  last_poll_at TEXT,
+  last_error TEXT,
+  failing_since TEXT,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (source, mailbox)
+);
+
+-- Every reconciliation: what was compared, what was missing and filed, what did not match.
+CREATE TABLE reconcile_runs (
+  id INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  trigger TEXT NOT NULL,
+  result TEXT NOT NULL DEFAULT '{}'
+);
+`,
+  },
 ];
