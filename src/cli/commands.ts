@@ -8,7 +8,6 @@ import path from 'node:path';
 import type { Config, Language } from '../config/config';
 import { LANGUAGES } from '../config/config';
 import { ConfigError, configFileFrom, loadConfig, missingSecrets, ConfigProblem } from '../config/load';
-import { openDatabase } from '../store/db';
 import { Store } from '../store/store';
 import { Service } from '../service';
 import { storeArrivals } from '../ingest/intake';
@@ -23,43 +22,18 @@ import { BusinessCalendar, isoDate, localTime, parseIsoDate, swedishHolidays, we
 import type { Milestone } from '../deadlines/policy';
 import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { meetMilestone } from '../cases/milestones';
-import { createLogger, errorChain, Logger } from '../util/log';
+import { errorChain } from '../util/log';
 import { toInstant } from '../util/clock';
-import { Options, UsageError } from './args';
+import { UsageError } from './args';
+import { Command, configOf, findCase, Io, json, logger, NotFound, withStore } from './shared';
 import { table } from './table';
 import type { ProcessResult } from '../pipeline/processor';
+import { importCommand } from './import';
+import { reconcileCommand } from './reconcile';
+import { statusCommand } from './status';
 
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-export interface Command {
-  readonly summary: string;
-  readonly usage: string;
-  readonly options: Options;
-  readonly positionals: boolean;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[], io: Io): Promise<number>;
-}
-
-function configOf(values: Record<string, string | boolean | undefined>): Config {
-  return loadConfig(configFileFrom(values.config as string | undefined));
-}
-
-function withStore<T>(config: Config, fn: (store: Store) => T): T {
-  const db = openDatabase(config.database);
-  try {
-    return fn(new Store(db));
-  } finally {
-    db.close();
-  }
-}
-
-function logger(): Logger {
-  return createLogger();
-}
-
-const json = (v: unknown): string => JSON.stringify(v, null, 2);
+export type { Command, Io };
+export { NotFound };
 
 // ---------------------------------------------------------------------------------------
 
@@ -262,14 +236,6 @@ const cases: Command = {
     return 0;
   },
 };
-
-function findCase(store: Store, id: string) {
-  const c = /^\d+$/.test(id) ? store.caseById(Number(id)) : store.caseByNumber(id.toUpperCase());
-  if (!c) throw new NotFound(`no case '${id}'`);
-  return c;
-}
-
-export class NotFound extends Error {}
 
 const caseCommand: Command = {
   summary: 'one case: show it; extend a deadline (the customer gets a delay notice); mark a milestone met',
@@ -859,4 +825,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   escalate,
   mail,
   templates,
+  import: importCommand,
+  reconcile: reconcileCommand,
+  status: statusCommand,
 };

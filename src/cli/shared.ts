@@ -1,0 +1,53 @@
+/**
+ * What every subcommand of `klagomal` shares: the command shape, the config and store they
+ * open, and the errors the dispatcher (src/cli.ts) turns into exit codes.
+ */
+import type { Config } from '../config/config';
+import { configFileFrom, loadConfig } from '../config/load';
+import { openDatabase } from '../store/db';
+import { CaseRow, Store } from '../store/store';
+import { createLogger, Logger } from '../util/log';
+import type { Options } from './args';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: Options;
+  readonly positionals: boolean;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[], io: Io): Promise<number>;
+}
+
+/** Something the user named does not exist (exit 1 with the message). */
+export class NotFound extends Error {}
+
+export function configOf(values: Record<string, string | boolean | undefined>): Config {
+  return loadConfig(configFileFrom(values.config as string | undefined));
+}
+
+/** Run `fn` with the config's database open; closed afterwards. */
+export function withStore<T>(config: Config, fn: (store: Store) => T): T {
+  const db = openDatabase(config.database);
+  try {
+    return fn(new Store(db));
+  } finally {
+    db.close();
+  }
+}
+
+export function logger(): Logger {
+  return createLogger();
+}
+
+export const json = (v: unknown): string => JSON.stringify(v, null, 2);
+
+/** A case by number (KLG-2026-000042) or numeric id. */
+export function findCase(store: Store, id: string): CaseRow {
+  const c = /^\d+$/.test(id) ? store.caseById(Number(id)) : store.caseByNumber(id.toUpperCase());
+  if (!c) throw new NotFound(`no case '${id}'`);
+  return c;
+}
