@@ -11,6 +11,7 @@
  */
 import type { Config } from '../config/config';
 import type { ParsedMail } from '../parse/parse';
+import type { ForwardedOriginal } from '../parse/forwarded';
 import type { InboundRow, Store } from '../store/store';
 import type { MailKind } from './lifecycle';
 import type { TemplateRenderer } from '../reply/templates';
@@ -94,6 +95,19 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
     const c = store.caseBySubject(customer, subjectKey(mail.subject, casePrefix), since);
     if (c) subjectCase = { caseId: c.id, number: c.number, customerAddress: c.customer_address };
   }
+  // The same customer mail forwarded again (by a colleague, or after it was also sent to us):
+  // by its Message-ID when the original was attached, else by customer and subject.
+  let forwardedCase: TaggedCase | null = null;
+  const original = mail.forwarded;
+  if (original?.from) {
+    const byId = original.messageId ? store.caseOfMessageId(original.messageId) : undefined;
+    if (byId !== undefined) forwardedCase = taggedCase(store, byId);
+    else if (original.subject && config.threading.subjectWindowDays > 0) {
+      const since = toInstant(new Date(now.getTime() - config.threading.subjectWindowDays * 86_400_000));
+      const c = store.caseBySubject(original.from.address, subjectKey(original.subject, casePrefix), since);
+      if (c && original.date && c.received_at === toInstant(original.date)) forwardedCase = taggedCase(store, c.id);
+    }
+  }
   let returnedMail: ThreadFacts['returnedMail'] = null;
   for (const id of mail.embeddedMessageIds) {
     const o = store.outboxByMessageId(id);
@@ -111,6 +125,7 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
     subjectCase,
     returnedMail,
     fromSentFolder: sent,
+    forwardedCase,
   };
 }
 
@@ -164,8 +179,14 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   }
 
   const quietImport = isQuietImport(config, inbound);
-  const language = detectLanguage(mail.text, mail.subject, config.language);
-  const receivedAt = new Date(inbound.received_at);
+  // A complaint forwarded by staff is the customer's: their words, their subject, and the
+  // time their mail reached the firm (the deadline runs from then, not from the forward).
+  const forwarded = c.kind === 'complaint' ? (c.forwarded ?? null) : null;
+  const original = forwarded ? forwardedContent(forwarded.original, mail) : null;
+  const language = detectLanguage(original?.text ?? mail.text, original?.subject ?? mail.subject, config.language);
+  const receivedAt =
+    original?.receivedAt && original.receivedAt.getTime() <= new Date(inbound.received_at).getTime() ? original.receivedAt : new Date(inbound.received_at);
+  const caseReceivedAt = toInstant(receivedAt);
   let caseId: number | null = null;
   let caseNumber: string | null = null;
   let answerDue: CaseDeadline | null = null;
@@ -178,7 +199,13 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   const read =
     c.kind === 'complaint'
       ? readComplaintFields(
-          { text: mail.text, subject: mail.subject, senderName: c.customer.name, senderAddress: c.customer.address, mailDate: readAt },
+          {
+            text: original?.text ?? mail.text,
+            subject: original?.subject ?? mail.subject,
+            senderName: c.customer.name,
+            senderAddress: c.customer.address,
+            mailDate: original?.receivedAt ?? readAt,
+          },
           config.complaints,
         )
       : null;
@@ -194,12 +221,12 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
       category: fields!.category,
       contactOfficer: contact?.address ?? null,
       personnummer: read!.personnummer,
-      subjectKey: subjectKey(mail.subject, config.cases.prefix) || null,
+      subjectKey: subjectKey(original?.subject ?? mail.subject, config.cases.prefix) || null,
       customerAddress: c.customer.address,
       customerName: c.customer.name,
-      subject: subject || null,
+      subject: (original ? mask(original.subject) : subject) || null,
       language,
-      receivedAt: inbound.received_at,
+      receivedAt: caseReceivedAt,
       filedAt: at,
       fields: { ...fields!, customerAddressSource: c.customer.addressSource, fromStaff: c.fromStaff },
       refersToCaseId: c.refersToCaseId,
@@ -216,6 +243,15 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
         reason: c.reason,
         refersToCaseId: c.refersToCaseId,
         customerAddressSource: c.customer.addressSource,
+        ...(forwarded
+          ? {
+              forwardedBy: forwarded.by,
+              forwardedAt: inbound.received_at,
+              originalDate: forwarded.original.dateText,
+              originalAs: forwarded.original.via,
+              ...(original!.receivedAt ? {} : { receivedAtFrom: 'the forward: the original has no readable date' }),
+            }
+          : {}),
         ...(quietImport ? { imported: 'old mail from klagomal import: no acknowledgement, notification or escalation' } : {}),
       },
     });
@@ -237,7 +273,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
         milestone: d.milestone,
         dueAt: toInstant(d.dueAt),
         rule: { ...d.rule },
-        computedFrom: inbound.received_at,
+        computedFrom: caseReceivedAt,
         policy: d.policy,
         source: d.source,
         configVersion: config.deadlines.version,
@@ -257,7 +293,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
           rule: describeRule(d.rule),
           policy: d.policy,
           source: d.source,
-          from: inbound.received_at,
+          from: caseReceivedAt,
         },
       });
       if (d.milestone === 'finalAnswer') answerDue = d;
@@ -341,9 +377,9 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
             contactName: config.acknowledgement.nameContactPerson
               ? (config.officers.find((o) => o.address === store.caseById(caseId!)?.contact_officer)?.name ?? null)
               : null,
-            customerSubject: subject,
-            customerMessageId: mail.messageId,
-            customerReferences: mail.references,
+            customerSubject: original ? mask(original.subject) : subject,
+            customerMessageId: original ? original.messageId : mail.messageId,
+            customerReferences: original ? [] : mail.references,
             receivedAt,
             answerDueAt: due.dueAt,
             answerRule: due.rule,
@@ -381,6 +417,16 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
 
   const action: FilingAction = c.kind === 'complaint' ? 'opened' : caseId !== null ? 'attached' : 'recorded';
   return { inboundId: inbound.id, kind: c.kind, reason: c.reason, action, caseId, caseNumber, messageId: mail.messageId, acknowledgementQueued };
+}
+
+/** What a forwarded complaint is read from: the original's text, subject and date. */
+function forwardedContent(o: ForwardedOriginal, mail: ParsedMail): { text: string; subject: string; receivedAt: Date | null; messageId: string | null } {
+  return {
+    text: o.text,
+    subject: o.subject ?? mail.subject.replace(/^\s*(?:(?:fwd?|vb|vs|wg|tr)\s*:\s*)+/i, ''),
+    receivedAt: o.date,
+    messageId: o.messageId,
+  };
 }
 
 /** Every string in a flat record passed through `f` (strings inside lists too). */

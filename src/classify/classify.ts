@@ -14,9 +14,11 @@
  *                 staff From is read as the customer's (or a stranger's) mail, flagged as spoofing
  *  5. followup    the case's customer (or anyone replying to one of our Message-IDs) on a case thread
  *  6. complaint   everything else, including a case tag from a third party (a new case that
- *                 refers to the tagged one, so no one can write into someone else's case)
+ *                 refers to the tagged one, so no one can write into someone else's case), and
+ *                 a customer's mail forwarded by authenticated staff (the customer's complaint)
  */
 import type { ParsedMail, MailAddress } from '../parse/parse';
+import type { ForwardedOriginal } from '../parse/forwarded';
 import type { MailKind } from '../cases/lifecycle';
 import { isNoReplyAddress, machineSignal } from './signals';
 import { staffAuthentication } from './authentication';
@@ -59,6 +61,8 @@ export interface ThreadFacts {
   readonly returnedMail?: { readonly caseId: number | null; readonly kind: string; readonly to: string; readonly messageId: string } | null;
   /** Found in the shared mailbox's Sent folder: only its owners can put mail there. */
   readonly fromSentFolder?: boolean;
+  /** The case of a forwarded original already filed (the same customer mail forwarded again). */
+  readonly forwardedCase?: TaggedCase | null;
 }
 
 export type Classification =
@@ -71,6 +75,8 @@ export type Classification =
       readonly fromStaff: boolean;
       /** A staff From that failed authentication: why it is suspected. */
       readonly spoofSuspected?: string | null;
+      /** Forwarded by authenticated staff: the customer's original, and who forwarded it. */
+      readonly forwarded?: { readonly by: string; readonly original: ForwardedOriginal } | null;
     }
   | { readonly kind: 'followup'; readonly reason: string; readonly caseId: number; readonly senderDiffers: boolean; readonly spoofSuspected?: string | null }
   | {
@@ -89,7 +95,7 @@ export interface Customer {
   readonly address: string | null;
   readonly name: string | null;
   /** Why the address was chosen (From, or Reply-To for a no-reply or form sender). */
-  readonly addressSource: 'from' | 'reply-to' | 'none';
+  readonly addressSource: 'from' | 'reply-to' | 'forwarded' | 'none';
   /** Set when we must not write to this customer automatically, with the reason. */
   readonly doNotAutoReply: string | null;
 }
@@ -215,6 +221,34 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
       customer: holdBack(customerOf(mail, staff), weak),
       refersToCaseId: thread.caseId,
       fromStaff: false,
+    };
+  }
+
+  // A customer's mail forwarded by staff from another mailbox: the customer's complaint. Only
+  // from authenticated staff: anyone else could put any customer's name and any date there.
+  const original = mail.forwarded;
+  if (senderIsStaff && sender && original?.from && !isStaff(original.from.address, staff)) {
+    const how = auth!.authenticated ? auth!.reason : 'firm.trustStaffFrom is on';
+    if (facts.forwardedCase) {
+      return {
+        kind: 'followup',
+        reason: `forwarded by staff ${sender}: the customer's mail is already case ${facts.forwardedCase.number}, recorded there`,
+        caseId: facts.forwardedCase.caseId,
+        senderDiffers: true,
+      };
+    }
+    return {
+      kind: 'complaint',
+      reason: `forwarded by staff ${sender} (${how}; the original as ${original.via === 'attachment' ? 'an attached message' : 'quoted text'}): filed as the customer's complaint`,
+      customer: {
+        address: original.from.address,
+        name: original.from.name || null,
+        addressSource: 'forwarded',
+        doNotAutoReply: isNoReplyAddress(original.from.address) ? 'the original sender is a no-reply address' : null,
+      },
+      refersToCaseId: null,
+      fromStaff: false,
+      forwarded: { by: sender, original },
     };
   }
 

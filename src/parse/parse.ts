@@ -22,6 +22,8 @@ import { commitSpooled, spoolToTemp } from '../util/content-file';
 import { messageIdList, normaliseAddress, normaliseMessageId } from '../util/header-safe';
 import { htmlToPlainText } from './html';
 import { repairCharsets } from './charset-repair';
+import { findInlineForward, ForwardedOriginal } from './forwarded';
+import fs from 'node:fs';
 
 export interface MailAddress {
   readonly address: string;
@@ -75,13 +77,23 @@ export interface ParsedMail {
   readonly embeddedMessageIds: readonly string[];
   /** From a delivery status notification: the first Action and Status fields (RFC 3464). */
   readonly dsn: { readonly action: string | null; readonly status: string | null } | null;
+  /**
+   * The original mail inside a forward (a message/rfc822 attachment or an inline block of
+   * its headers), whoever sent it; src/classify/classify.ts decides whether it is believed.
+   */
+  readonly forwarded?: ForwardedOriginal | null;
   readonly problems: readonly string[];
 }
 
 export interface ParseOptions {
   /** Where attachments/ lives. */
   readonly dataDir: string;
+  /** Parsing a mail found inside another (a forward's attachment): no deeper. */
+  readonly nested?: boolean;
 }
+
+/** A forwarded original larger than this is not opened to read its sender (it stays an attachment). */
+const NESTED_PARSE_LIMIT = 10 * 1024 * 1024;
 
 async function storeAttachment(content: Readable, dataDir: string): Promise<{ sha256: string; size: number; path: string }> {
   const spooled = await spoolToTemp(path.join(dataDir, 'attachments', 'tmp'), content);
@@ -250,6 +262,7 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
 
   return {
     messageId,
+    forwarded: opts.nested ? null : await forwardedOriginal(body, subject, attachments, opts),
     embeddedMessageIds,
     dsn,
     feedbackReport,
@@ -271,4 +284,33 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
     attachments,
     problems,
   };
+}
+
+/** The original of a forward: an attached message/rfc822 first, else an inline header block. */
+async function forwardedOriginal(
+  text: string,
+  subject: string,
+  attachments: readonly ParsedAttachment[],
+  opts: ParseOptions,
+): Promise<ForwardedOriginal | null> {
+  const attached = attachments.find((a) => a.contentType === 'message/rfc822' && a.size <= NESTED_PARSE_LIMIT);
+  if (attached) {
+    try {
+      const inner = await parseMail(fs.readFileSync(path.join(opts.dataDir, attached.path)), { ...opts, nested: true });
+      if (inner.from) {
+        return {
+          via: 'attachment',
+          from: inner.from,
+          date: inner.date,
+          dateText: inner.headers.get('date') ?? null,
+          subject: inner.subject || null,
+          messageId: inner.messageId,
+          text: inner.text.trim(),
+        };
+      }
+    } catch {
+      // An unreadable attachment is only an attachment; the inline form may still be there.
+    }
+  }
+  return findInlineForward(text, subject);
 }
