@@ -221,7 +221,8 @@ export class EscalationPass {
         this.config,
       ),
     );
-    if (id === null) this.log.warn('escalation notice already queued', { case: row.number, level: level.level });
+    // Not a problem: the database made this notice happen once (an earlier pass queued it).
+    if (id === null) this.log.info('escalation notice already queued', { case: row.number, escalationLevel: level.level });
   }
 
   /** The manager's daily digest, once per local day, from the configured time on. */

@@ -154,10 +154,10 @@ export class Processor {
     });
 
     for (const r of results) {
+      const row = rows.find((x) => x.id === r.inboundId);
       if (r.kind === 'quarantined') {
-        this.log.error('mail quarantined', { inbound: r.inboundId, stage: r.stage, error: redactAddresses(r.error) });
+        this.log.error('mail quarantined', { inbound: r.inboundId, source: row?.source, stage: r.stage, error: redactAddresses(r.error) });
       } else {
-        const row = rows.find((x) => x.id === r.inboundId);
         this.log.info('mail filed', { inbound: r.inboundId, source: row?.source, kind: r.kind, action: r.action, case: r.caseNumber ?? undefined });
       }
     }

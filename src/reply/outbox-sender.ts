@@ -97,7 +97,8 @@ export class OutboxSender {
       return claimed;
     });
     if (!row) return null;
-    const log = this.log.child({ outbox: row.id, kind: row.kind, to: addressForLog(row.to_address), attempt: row.attempts });
+    const caseNumber = row.case_id !== null ? this.store.caseById(row.case_id)?.number : undefined;
+    const log = this.log.child({ case: caseNumber, outbox: row.id, kind: row.kind, to: addressForLog(row.to_address), attempt: row.attempts });
 
     let response: string;
     try {
@@ -136,7 +137,12 @@ export class OutboxSender {
     const inbound = this.store.inbound(row.attach_inbound_id);
     const raw = inbound ? this.store.rawMail(inbound.sha256) : undefined;
     if (!raw) {
-      this.log.warn('the mail to attach is missing from the store; sending without it', { outbox: row.id, inbound: row.attach_inbound_id });
+      // A stored raw mail gone missing is lost evidence: a person must look (`klagomal reconcile` checks every hash).
+      this.log.error('the mail to attach is missing from the store; sending without it', {
+        case: row.case_id !== null ? this.store.caseById(row.case_id)?.number : undefined,
+        outbox: row.id,
+        inbound: row.attach_inbound_id,
+      });
       return null;
     }
     return 'bytes' in raw ? raw.bytes : fs.readFileSync(path.join(this.config.dataDir, raw.path));
