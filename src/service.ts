@@ -30,11 +30,18 @@ import { sleep, systemClock } from './util/clock';
 import type { Logger } from './util/log';
 import { errorChain } from './util/log';
 import { Wakeup } from './util/wakeup';
+import { blockingFailures, preflight, PreflightError, PreflightResult } from './ops/preflight';
 import { ensureDir } from './util/durable-file';
 import { sweepSpool } from './util/content-file';
 import { sweepRawSpool } from './ingest/raw-files';
 import { milestonesForSentMail } from './cases/milestones';
+import { reconcile, ReconcileDeps } from './ingest/reconcile';
+import { startHttpServer } from './ops/http';
+import { startRetentionSchedule } from './retention/retention';
 import path from 'node:path';
+
+/** A spool file untouched this long belongs to no running process. */
+const SPOOL_ABANDONED_MS = 3600_000;
 
 export interface OnceSummary {
   readonly sources: Record<string, PollStats | { error: string }>;
@@ -59,8 +66,10 @@ export class Service {
     readonly clock: Clock = systemClock,
   ) {
     ensureDir(config.dataDir);
-    sweepSpool(path.join(config.dataDir, 'attachments', 'tmp'));
-    sweepRawSpool(config.dataDir);
+    // Spool files left by a process that died. Only old ones: a `klagomal ingest` or `reconcile`
+    // started beside a running service must not remove the file the service is writing.
+    sweepSpool(path.join(config.dataDir, 'attachments', 'tmp'), SPOOL_ABANDONED_MS);
+    sweepRawSpool(config.dataDir, SPOOL_ABANDONED_MS);
     this.db = openDatabase(config.database);
     this.store = new Store(this.db);
     this.templates = TemplateManager.open(this.store, config, log.child({ stage: 'templates' }), clock());
@@ -88,8 +97,16 @@ export class Service {
     return new OutboxSender(this.store, this.transport, this.config, this.clock, this.log, (row, at) => milestonesForSentMail(this.store, row, at));
   }
 
-  /** Fail fast on what an operator must fix: secrets missing, the transport unusable. */
-  async checkDependencies(): Promise<void> {
+  /**
+   * Check everything before the loop (src/ops/preflight.ts) and log each check with its fix.
+   * Refuses (throws) on missing secrets (ConfigError) and on what the service cannot run
+   * without: the data folder, the database, the transport, the templates (PreflightError,
+   * naming the check and the fix). A failing source is logged as an error with its fix and the
+   * start goes on: the other mailboxes keep being served, that source's loop retries with
+   * backoff, and the outbox and deadlines keep working even when every mailbox refuses.
+   * Modes that are too open are tightened (0700 / 0600).
+   */
+  async checkDependencies(): Promise<PreflightResult[]> {
     if (this.config.firm.trustStaffFrom)
       this.log.warn(
         'firm.trustStaffFrom is on: any mail with a staff address in From is believed, so anyone can act as an officer (commands, replies). Use it for a test install only; set firm.authservIds instead',
@@ -101,11 +118,17 @@ export class Service {
     const missing = missingSecrets(this.config);
     if (missing.length > 0) throw new ConfigError(this.config.file, missing);
     if (!this.transport) this.transport = createTransport(this.config.transport);
-    try {
-      await this.transport.verify();
-    } catch (err) {
-      throw new Error(`transport (${this.config.transport.type}) is not usable: ${errorChain(err)}`);
+    const results = await preflight(this.config, this.log, { repair: true, db: this.db, transport: this.transport });
+    for (const r of results) {
+      const source = /^(imap|maildir) (.+)$/.exec(r.check)?.[2];
+      const fields = { check: r.check, source, detail: r.detail, fix: r.fix };
+      if (r.ok) this.log.info('preflight ok', fields);
+      else if (source && !r.fatal) this.log.error('preflight failed: this source retries with backoff, the others are served', fields);
+      else this.log.error('preflight failed', fields);
     }
+    const blocking = blockingFailures(results);
+    if (blocking.length > 0) throw new PreflightError(blocking);
+    return results;
   }
 
   /** Process mail already stored (from `ingest` or an earlier crash). */
@@ -148,6 +171,10 @@ export class Service {
   /** Run until `signal` aborts. Resolves after a clean shutdown. */
   async start(signal: AbortSignal): Promise<void> {
     await this.checkDependencies();
+    // Monitoring (off by default): /healthz and /metrics on 127.0.0.1. A taken port fails the start.
+    const httpServer = this.config.http.enabled
+      ? await startHttpServer({ config: this.config, store: this.store, log: this.log.child({ stage: 'http' }), clock: this.clock }, signal)
+      : null;
     const processWake = new Wakeup();
     const sendWake = new Wakeup();
     const sender = this.sender();
@@ -201,6 +228,23 @@ export class Service {
       signal.addEventListener('abort', () => void escalationTask?.stop(), { once: true });
     }
 
+    // Reconciliation: the mailboxes compared with what was filed, so that a mail never stored
+    // (a bug, a restore from an old backup, a client that moved mail) is found and filed.
+    let reconciling: Promise<unknown> = Promise.resolve();
+    const reconcileTask = this.schedule('reconcile', this.config.reconcile.schedule, signal, () => {
+      reconciling = reconcile({ ...this.reconcileDeps(), signal }, 'schedule')
+        .then((r) => {
+          if (r.adminNotified || r.filedNow > 0) sendWake.notify();
+        })
+        .catch((err) => this.log.error('reconcile pass failed', { error: errorChain(err) }));
+    });
+
+    // Retention: closed cases past their period anonymised, nightly by default.
+    const retention = startRetentionSchedule(
+      { store: this.store, config: this.config, log: this.log.child({ stage: 'retention' }), clock: this.clock },
+      signal,
+    );
+
     // Templates: an admin's edit takes effect without a restart; a broken one is reported and the
     // last good set stays in use (src/reply/template-manager.ts).
     const templateLoop = (async () => {
@@ -224,7 +268,30 @@ export class Service {
     });
     await Promise.all([...sourceLoops, processLoop, sendLoop, templateLoop]);
     await escalationTask?.destroy();
+    await reconcileTask?.destroy();
+    await reconciling;
+    await retention?.stop();
+    await httpServer?.closed;
     this.log.info('klagomal stopped cleanly');
+  }
+
+  /** What `reconcile` needs: the service's store, and its processor for what it finds. */
+  reconcileDeps(): ReconcileDeps {
+    return {
+      config: this.config,
+      store: this.store,
+      log: this.log.child({ stage: 'reconcile' }),
+      clock: this.clock,
+      process: (ids) => this.process({ only: new Set(ids) }),
+    };
+  }
+
+  /** A cron job in Stockholm time that never overlaps itself and stops with the service; none for a null schedule. */
+  private schedule(name: string, expression: string | null, signal: AbortSignal, job: () => void): ScheduledTask | null {
+    if (!expression) return null;
+    const task = cron.schedule(expression, job, { timezone: TIME_ZONE, noOverlap: true, name });
+    signal.addEventListener('abort', () => void task.stop(), { once: true });
+    return task;
   }
 
   close(): void {

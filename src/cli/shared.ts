@@ -3,7 +3,7 @@
  * open, and the errors the dispatcher (src/cli.ts) turns into exit codes.
  */
 import type { Config } from '../config/config';
-import { configFileFrom, loadConfig } from '../config/load';
+import { ConfigError, configFileFrom, loadConfig, missingSecrets } from '../config/load';
 import { openDatabase } from '../store/db';
 import { CaseRow, Store } from '../store/store';
 import { createLogger, Logger } from '../util/log';
@@ -50,4 +50,13 @@ export function findCase(store: Store, id: string): CaseRow {
   const c = /^\d+$/.test(id) ? store.caseById(Number(id)) : store.caseByNumber(id.toUpperCase());
   if (!c) throw new NotFound(`no case '${id}'`);
   return c;
+}
+
+/**
+ * Commands that file mail (ingest, import, reconcile, quarantine retry) need the personnummer
+ * key as `start` does: refuse up front rather than quarantine every complaint with a number in it.
+ */
+export function requireFilingSecrets(config: Config): void {
+  const problems = missingSecrets(config).filter((p) => p.key === 'personnummer.keyEnv');
+  if (problems.length > 0) throw new ConfigError(config.file, problems);
 }

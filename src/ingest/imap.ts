@@ -29,6 +29,7 @@ import { sleep, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
+import { ScanFacts, SourceStatusRecorder } from '../ops/source-status';
 import { RawArrival, storeArrivals } from './intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
 import type { MailSource, PollStats } from './source';
@@ -65,6 +66,9 @@ export class ImapSource implements MailSource {
   readonly name: string;
   private readonly wakeup = new Wakeup();
   readonly status: ImapSourceStatus = { connected: false, since: null, lastScanAt: null, lastError: null };
+  /** The same, written to the database for `klagomal status` in another process. */
+  private readonly recorder: SourceStatusRecorder;
+  private lastScanFacts: ScanFacts = { folderMessages: null, waiting: null };
 
   constructor(
     private readonly cfg: ImapSourceConfig,
@@ -80,6 +84,17 @@ export class ImapSource implements MailSource {
     private readonly sentFolder = false,
   ) {
     this.name = sentFolder ? `${cfg.name}/${cfg.mailbox}` : cfg.name;
+    this.recorder = new SourceStatusRecorder(store, cfg.name, cfg.mailbox, clock, log);
+  }
+
+  /**
+   * What the folder holds after a scan. With a processed folder every mail still in the
+   * watched folder is waiting to be taken; when mail is only flagged (or in the Sent folder)
+   * the filed mail stays, and what waits cannot be told without another command.
+   */
+  private factsOf(client: ImapFlow): ScanFacts {
+    const exists = client.mailbox ? client.mailbox.exists : null;
+    return { folderMessages: exists, waiting: this.cfg.processedFolder && !this.sentFolder ? exists : null };
   }
 
   private newClient(): ImapFlow {
@@ -184,7 +199,10 @@ export class ImapSource implements MailSource {
           toInstant(this.clock()),
         );
 
-      if (mailbox.exists === 0) return { stored, alreadyStored };
+      if (mailbox.exists === 0) {
+        this.lastScanFacts = this.factsOf(client);
+        return { stored, alreadyStored };
+      }
       const listing = await client.fetchAll(`${lastUid + 1}:*`, { uid: true, size: true, internalDate: true }, { uid: true });
       // "N:*" also returns the highest message when its UID is below N (RFC 3501 §6.4.8): filter.
       const fresh = listing.filter((m) => m.uid > lastUid).sort((a, b) => a.uid - b.uid);
@@ -248,7 +266,9 @@ export class ImapSource implements MailSource {
           toInstant(this.clock()),
         );
         lastUid = maxUid;
+        this.recorder.heartbeat(); // a long backlog must not look like a dead service
       }
+      this.lastScanFacts = this.factsOf(client);
     } finally {
       lock.release();
     }
@@ -261,7 +281,12 @@ export class ImapSource implements MailSource {
     try {
       await client.connect();
       await this.ensureProcessedFolder(client);
-      return await this.scan(client, () => undefined);
+      const stats = await this.scan(client, () => undefined);
+      this.recorder.polledOnce(this.lastScanFacts);
+      return stats;
+    } catch (err) {
+      this.recorder.failedOnce(err);
+      throw err;
     } finally {
       await client.logout().catch(() => client.close());
     }
@@ -284,23 +309,28 @@ export class ImapSource implements MailSource {
         void client.logout().catch(() => client.close());
       };
       signal.addEventListener('abort', stop, { once: true });
+      let errored = false;
       try {
         await client.connect();
         await this.ensureProcessedFolder(client);
         this.status.connected = true;
         this.status.since = toInstant(this.clock());
+        this.recorder.connected();
         this.log.info('imap connected', { source: this.cfg.name, mailbox: this.cfg.mailbox, idle: this.cfg.idle && client.capabilities.has('IDLE') });
         // Select the folder once so that IDLE watches it between scans.
         while (!signal.aborted && !closed) {
           await this.scan(client, onStored);
           failures = 0;
           this.status.lastError = null;
+          this.recorder.polled(this.lastScanFacts);
           await this.wakeup.wait(pollMs, signal);
         }
       } catch (err) {
         if (!signal.aborted) {
           failures++;
+          errored = true;
           this.status.lastError = errorChain(err);
+          this.recorder.failed(err);
           this.log.warn('imap scan or connection failed', { source: this.cfg.name, error: this.status.lastError, failures });
         }
       } finally {
@@ -310,10 +340,12 @@ export class ImapSource implements MailSource {
         await Promise.race([closedPromise, sleep(2000)]);
       }
       if (signal.aborted) break;
+      if (closed && !errored) this.recorder.failed(this.status.lastError ?? 'the server closed the connection');
       if (closed && failures === 0) failures = 1; // the server dropped us: still back off a little
       const delay = reconnectDelayMs(failures);
       this.log.info('imap reconnecting', { source: this.cfg.name, inMs: delay });
       await sleep(delay, signal);
     }
+    this.recorder.stopped();
   }
 }

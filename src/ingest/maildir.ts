@@ -19,6 +19,7 @@ import { sleep, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
+import { SourceStatusRecorder } from '../ops/source-status';
 import { RawArrival, sha256, storeArrivals } from './intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
 import type { MailSource, PollStats } from './source';
@@ -31,6 +32,14 @@ export function ensureMaildir(root: string): void {
   for (const sub of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(root, sub), { recursive: true, mode: 0o700 });
 }
 
+function countNew(newDir: string): number | null {
+  try {
+    return fs.readdirSync(newDir).filter((n) => !n.startsWith('.')).length;
+  } catch {
+    return null;
+  }
+}
+
 function baseName(fileName: string): string {
   const colon = fileName.indexOf(':');
   return colon >= 0 ? fileName.slice(0, colon) : fileName;
@@ -39,6 +48,10 @@ function baseName(fileName: string): string {
 export class MaildirSource implements MailSource {
   readonly name: string;
   private readonly wakeup = new Wakeup();
+  /** Written to the database for `klagomal status` in another process. */
+  private readonly recorder: SourceStatusRecorder;
+  /** Files left in new/ after the last scan (settling, unreadable, or arrived meanwhile). */
+  private waiting: number | null = null;
 
   constructor(
     private readonly cfg: MaildirSourceConfig,
@@ -48,9 +61,21 @@ export class MaildirSource implements MailSource {
     private readonly dataDir: string,
   ) {
     this.name = cfg.name;
+    this.recorder = new SourceStatusRecorder(store, cfg.name, cfg.path, clock, log);
   }
 
   async pollOnce(): Promise<PollStats> {
+    try {
+      const stats = await this.scan();
+      this.recorder.polledOnce({ folderMessages: null, waiting: this.waiting });
+      return stats;
+    } catch (err) {
+      this.recorder.failedOnce(err);
+      throw err;
+    }
+  }
+
+  private async scan(): Promise<PollStats> {
     ensureMaildir(this.cfg.path);
     const newDir = path.join(this.cfg.path, 'new');
     let stored = 0;
@@ -115,7 +140,9 @@ export class MaildirSource implements MailSource {
         if (this.moveToCur(b.file, b.name)) marked.push(results[k].id);
       });
       this.store.markServerDone(marked, toInstant(this.clock()));
+      this.recorder.heartbeat(); // a long backlog must not look like a dead service
     }
+    this.waiting = countNew(newDir);
     if (settling) setTimeout(() => this.wakeup.notify(), SETTLE_MS).unref();
     return { stored, alreadyStored };
   }
@@ -145,14 +172,17 @@ export class MaildirSource implements MailSource {
       this.log.warn('fs.watch unavailable; polling only', { source: this.name, error: errorChain(err) });
     }
     let failures = 0;
+    this.recorder.connected(); // for a Maildir: watched
     try {
       while (!signal.aborted) {
         try {
-          const stats = await this.pollOnce();
+          const stats = await this.scan();
           failures = 0;
+          this.recorder.polled({ folderMessages: null, waiting: this.waiting });
           if (stats.stored > 0 || stats.alreadyStored > 0) onStored();
         } catch (err) {
           failures++;
+          this.recorder.failed(err);
           this.log.error('maildir scan failed', { source: this.name, error: errorChain(err), failures });
           await sleep(Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)), signal);
         }
@@ -160,6 +190,7 @@ export class MaildirSource implements MailSource {
       }
     } finally {
       watcher?.close();
+      this.recorder.stopped();
     }
   }
 }

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MIGRATIONS } from './migrations';
+import { chainExistingEvents } from './event-chain';
 
 export type DB = Database.Database;
 
@@ -23,6 +24,9 @@ export function openDatabase(file: string, opts: { readonly?: boolean } = {}): D
       throw new Error(`database ${file} does not exist yet (it is created when mail is first filed)`);
     }
   }
+  // Created private before SQLite opens it: SQLite gives the -wal and -shm files the database
+  // file's mode, so they are private too, whatever the umask of the command that made them.
+  if (file !== ':memory:' && !opts.readonly && !fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600));
   const db = new Database(file, { readonly: opts.readonly ?? false });
   db.pragma('busy_timeout = 10000');
   if (!opts.readonly) {
@@ -57,6 +61,8 @@ export function migrate(db: DB): void {
     if (m.version <= current) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      // Migration 8's hash chain needs JavaScript (sha256 in chain order) for the events already there.
+      if (m.version === 8) chainExistingEvents(db);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
     }).immediate();
   }

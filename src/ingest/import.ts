@@ -1,0 +1,594 @@
+/**
+ * Import: reading an old complaints mailbox for `klagomal import` (issue 8, "Backfills").
+ *
+ * Input: a path that is an mbox file, a Maildir (with its Maildir++ folders), or a folder of
+ * `.eml` files. Output: the mails one by one, each with its exact bytes, its sha256, when it
+ * reached the firm and where it was found, for the command to hand to intake (src/ingest/intake.ts)
+ * under the source `import`, keyed by content so that a second run stores nothing new.
+ *
+ * No side effects beyond reading, except spooling: a mail larger than `largeMailBytes` is
+ * streamed into intake's spool (through `spool`) as it is read and never held in memory whole.
+ * An mbox is read as a stream, line by line; an old mailbox can be gigabytes.
+ *
+ * mbox (RFC 4155 and the mboxo/mboxrd conventions):
+ *  - a message starts at a line "From " at the start of the file, or after a blank line when
+ *    the line also reads as an envelope ("From sender Thu Jan  1 00:00:00 2026"), so that a
+ *    body line "From the start, ..." that a careless writer left unquoted does not split a mail;
+ *  - the blank line before a separator (and at the end of the file) was added by the writer
+ *    and is not part of the message;
+ *  - ">From ", ">>From ", ... lose one ">" (mboxrd; for mboxo, which quoted only "From ", this
+ *    is also right except for a body line that really began with ">From ", which mboxo itself
+ *    cannot tell apart);
+ *  - LF and CRLF line ends are both read, and every other byte is kept as it was.
+ *
+ * Folders (a Maildir's cur/ and new/, or .eml files anywhere below a folder) are read in the
+ * order the mails reached the firm, so that a customer's first mail is filed before the
+ * follow-up that refers to it. Maildir++ folders for mail the firm did not receive (Sent,
+ * Drafts, Trash, Junk/Spam) are left out and named in the result.
+ *
+ * When a mail reached the firm: its Date header; when that is missing, unreadable or not
+ * plausible (before 1980, or more than a day after the import), the mbox envelope date; then
+ * the file's modification time. Which one was used is recorded per mail.
+ *
+ * Failure behaviour: a path that is none of the three kinds throws ImportPathError naming it;
+ * a single mail file that cannot be read is reported as an UnreadableMail and the reading goes on;
+ * a mail that cannot be parsed is still a mail here (the processor quarantines it later).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { localTime } from '../deadlines/calendar';
+import { errorChain } from '../util/log';
+import type { SpooledRaw } from './raw-files';
+
+export type ImportKind = 'mbox' | 'maildir' | 'eml';
+
+/** Where the receipt time of an imported mail came from. */
+export type ReceivedFrom = 'date-header' | 'envelope' | 'file-time';
+
+export interface ImportedMail {
+  /** The exact bytes (mbox quoting undone), or a spool file for a large mail. */
+  readonly raw: Buffer | SpooledRaw;
+  readonly sha256: string;
+  readonly size: number;
+  readonly receivedAt: Date;
+  readonly receivedFrom: ReceivedFrom;
+  /** Where it was found: `<mbox file>#<n>` (1-based), or the file's path below the folder. */
+  readonly locator: string;
+  /** Progress after this mail, in the plan's unit (bytes of the mbox read, or files done). */
+  readonly progress: number;
+}
+
+export interface UnreadableMail {
+  readonly locator: string;
+  readonly error: string;
+  readonly progress: number;
+}
+
+export type ImportItem = ImportedMail | UnreadableMail;
+
+export interface ReadOptions {
+  /** The time of the import: a Date header after it (by more than a day) is not believed. */
+  readonly now: Date;
+  /** Mails larger than this go through `spool` instead of memory (when `spool` is given). */
+  readonly largeMailBytes?: number;
+  /** Stream a large mail into a spool file (src/ingest/raw-files.ts spoolRaw, bound to the data folder). */
+  readonly spool?: (source: Readable) => Promise<SpooledRaw>;
+  /** Folders: called while the headers are read to put the mails in order (done, total). */
+  readonly onScan?: (done: number, total: number) => void;
+}
+
+export interface ImportPlan {
+  readonly path: string;
+  readonly kind: ImportKind;
+  /** What progress counts: bytes of the mbox file, or mail files. */
+  readonly unit: 'bytes' | 'files';
+  /** The whole of it in that unit (for the estimate of the time left). */
+  readonly total: number;
+  /** Maildir++ folders left out: mail the firm sent, drafted, threw away or marked as junk. */
+  readonly skippedFolders: readonly string[];
+  /** Files in an .eml folder that are not .eml files (not read). */
+  readonly ignoredFiles: number;
+  mails(opts: ReadOptions): AsyncGenerator<ImportItem>;
+}
+
+/** PATH is not something `klagomal import` can read (exit 1 with the message). */
+export class ImportPathError extends Error {}
+
+export function isUnreadable(item: ImportItem): item is UnreadableMail {
+  return 'error' in item;
+}
+
+// ---- what PATH is ----------------------------------------------------------------------
+
+const WHAT_WE_READ = 'an mbox file (starting with a "From " line), a Maildir (with cur/ or new/) or a folder of .eml files';
+
+/** Look at PATH and say how it will be read. Reads directory listings and the first bytes only. */
+export function planImport(p: string): ImportPlan {
+  try {
+    return plan(p);
+  } catch (err) {
+    if (err instanceof ImportPathError) throw err;
+    throw new ImportPathError(`${p}: cannot be read: ${errorChain(err)}`);
+  }
+}
+
+function plan(p: string): ImportPlan {
+  const st = fs.statSync(p);
+  if (st.isFile()) {
+    if (st.size === 0 || looksLikeMbox(p)) {
+      return { path: p, kind: 'mbox', unit: 'bytes', total: st.size, skippedFolders: [], ignoredFiles: 0, mails: (o) => readMbox(p, o) };
+    }
+    if (/\.eml$/i.test(p)) return filePlan(p, 'eml', [{ file: p, locator: path.basename(p) }], [], 0);
+    throw new ImportPathError(`${p}: not ${WHAT_WE_READ}: it is a file that does not start with "From "`);
+  }
+  if (!st.isDirectory()) throw new ImportPathError(`${p}: not ${WHAT_WE_READ}`);
+  if (isMaildir(p)) {
+    const { files, skipped } = listMaildir(p);
+    return filePlan(p, 'maildir', files, skipped, 0);
+  }
+  const { files, ignored } = listEmlFolder(p);
+  if (files.length === 0) throw new ImportPathError(`${p}: not ${WHAT_WE_READ}: no cur/ or new/ and no .eml file in it`);
+  return filePlan(p, 'eml', files, [], ignored);
+}
+
+function filePlan(p: string, kind: ImportKind, files: MailFile[], skipped: string[], ignored: number): ImportPlan {
+  return { path: p, kind, unit: 'files', total: files.length, skippedFolders: skipped, ignoredFiles: ignored, mails: (o) => readMailFiles(files, o) };
+}
+
+function looksLikeMbox(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(1024);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    // Tolerate blank lines before the first separator (some exporters write one).
+    return /^(?:\r?\n)*From /.test(head.subarray(0, n).toString('latin1'));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// ---- mbox ------------------------------------------------------------------------------
+
+const READ_CHUNK = 1024 * 1024;
+/** Header bytes kept to find the Date header (a header longer than this is unusual; the rest is only not searched). */
+const MAX_HEAD_BYTES = 256 * 1024;
+const LF = 0x0a;
+const CR = 0x0d;
+const GT = 0x3e;
+const FROM_ = Buffer.from('From ', 'latin1');
+
+function isBlank(line: Buffer): boolean {
+  return line.length === 0 || (line.length === 1 && line[0] === LF) || (line.length === 2 && line[0] === CR && line[1] === LF);
+}
+
+function startsWithFrom(line: Buffer, at = 0): boolean {
+  return line.length >= at + 5 && line.compare(FROM_, 0, 5, at, at + 5) === 0;
+}
+
+/** ">From " with one or more ">": the quoting an mbox writer adds to a body line "From ". */
+function unquote(line: Buffer): Buffer {
+  if (line[0] !== GT) return line;
+  let i = 1;
+  while (i < line.length && line[i] === GT) i++;
+  return startsWithFrom(line, i) ? line.subarray(1) : line;
+}
+
+/** One message being read from an mbox: in memory until it grows past the spool threshold. */
+class MboxMessage {
+  private chunks: Buffer[] = [];
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private headDone = false;
+  size = 0;
+  private spooling: { stream: PassThrough; done: Promise<SpooledRaw> } | null = null;
+  /** Set when the spool stream asks us to wait (backpressure). */
+  waitForDrain = false;
+
+  constructor(
+    readonly envelope: string,
+    readonly n: number,
+    private readonly opts: ReadOptions,
+  ) {}
+
+  add(line: Buffer): void {
+    this.size += line.length;
+    if (!this.headDone) {
+      if (isBlank(line) || this.headBytes + line.length > MAX_HEAD_BYTES) this.headDone = true;
+      else {
+        this.head.push(line);
+        this.headBytes += line.length;
+      }
+    }
+    if (this.spooling) {
+      if (!this.spooling.stream.write(line)) this.waitForDrain = true;
+      return;
+    }
+    this.chunks.push(line);
+    if (this.opts.spool && this.size > (this.opts.largeMailBytes ?? Infinity)) {
+      const stream = new PassThrough();
+      const done = this.opts.spool(stream);
+      done.catch(() => undefined); // awaited in finish() or drain(); this only keeps an early failure from going unhandled
+      this.spooling = { stream, done };
+      for (const c of this.chunks) if (!stream.write(c)) this.waitForDrain = true;
+      this.chunks = [];
+    }
+  }
+
+  async drain(): Promise<void> {
+    if (!this.spooling || !this.waitForDrain) return;
+    this.waitForDrain = false;
+    const { stream, done } = this.spooling;
+    // A failed spool (disk full) ends the wait with its error instead of waiting forever.
+    await Promise.race([new Promise<void>((resolve) => stream.once('drain', resolve)), done.then(() => undefined)]);
+  }
+
+  async finish(fileMtime: Date, progress: number, locatorBase: string): Promise<ImportedMail> {
+    let raw: Buffer | SpooledRaw;
+    let digest: string;
+    if (this.spooling) {
+      this.spooling.stream.end();
+      raw = await this.spooling.done;
+      digest = raw.sha256;
+    } else {
+      raw = Buffer.concat(this.chunks, this.size);
+      this.chunks = [];
+      digest = crypto.createHash('sha256').update(raw).digest('hex');
+    }
+    const received = receiptTime(Buffer.concat(this.head), envelopeDate(this.envelope), fileMtime, this.opts.now);
+    return { raw, sha256: digest, size: this.size, ...received, locator: `${locatorBase}#${this.n}`, progress };
+  }
+}
+
+/**
+ * The mails of an mbox file, in file order, streamed. Never holds more than one mail in memory
+ * (and not even that for a mail over `largeMailBytes` when `spool` is given).
+ */
+export async function* readMbox(file: string, opts: ReadOptions): AsyncGenerator<ImportedMail> {
+  const mtime = fs.statSync(file).mtime;
+  const base = path.basename(file);
+  let offset = 0;
+  let n = 0;
+  let msg: MboxMessage | null = null;
+  // A blank line is held back until the next line shows whether it was the message's own last
+  // line or the blank line a writer puts before the next separator.
+  let held: Buffer | null = null;
+  let carry: Buffer[] = [];
+
+  /** One line: returns the message it ended, if it was a separator. */
+  const step = (line: Buffer): MboxMessage | null => {
+    if (startsWithFrom(line) && (msg === null || (held !== null && envelopeDate(line.toString('latin1')) !== null))) {
+      const ended = msg;
+      held = null;
+      msg = new MboxMessage(line.toString('latin1'), ++n, opts);
+      return ended;
+    }
+    if (msg === null) {
+      if (isBlank(line)) return null; // blank lines before the first separator
+      throw new ImportPathError(`${file}: not an mbox file: a line before the first "From " separator`);
+    }
+    if (held) {
+      msg.add(held);
+      held = null;
+    }
+    if (isBlank(line)) held = line;
+    else msg.add(unquote(line));
+    return null;
+  };
+
+  const stream = fs.createReadStream(file, { highWaterMark: READ_CHUNK });
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(LF, start);
+      if (nl < 0) {
+        if (start < chunk.length) carry.push(chunk.subarray(start));
+        break;
+      }
+      let line = chunk.subarray(start, nl + 1);
+      start = nl + 1;
+      if (carry.length > 0) {
+        carry.push(line);
+        line = Buffer.concat(carry);
+        carry = [];
+      }
+      const before = offset;
+      offset += line.length;
+      const ended = step(line);
+      if (ended) yield await ended.finish(mtime, before, base);
+      const current = msg as MboxMessage | null;
+      if (current?.waitForDrain) await current.drain();
+    }
+  }
+  // The last line may lack its line end; a held blank line at the end is the writer's.
+  if (carry.length > 0) {
+    const line = Buffer.concat(carry);
+    offset += line.length;
+    const ended = step(line);
+    if (ended) yield await ended.finish(mtime, offset - line.length, base);
+  }
+  const last = msg as MboxMessage | null;
+  if (last) yield await last.finish(mtime, offset, base);
+}
+
+// ---- Maildir and .eml folders ----------------------------------------------------------
+
+interface MailFile {
+  readonly file: string;
+  readonly locator: string;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isMaildir(dir: string): boolean {
+  return isDir(path.join(dir, 'cur')) || isDir(path.join(dir, 'new'));
+}
+
+/** Maildir++ folders whose mail the firm did not receive as complaints (any level of the name). */
+const NOT_RECEIVED =
+  /^(sent|sent items|sent messages|sent mail|skickat|skickade objekt|drafts|utkast|trash|deleted items|deleted messages|borttagna objekt|papperskorg|junk|junk e-mail|spam|skräppost)$/i;
+
+function mailFilesIn(dir: string, prefix: string): MailFile[] {
+  const out: MailFile[] = [];
+  for (const sub of ['cur', 'new']) {
+    const d = path.join(dir, sub);
+    if (!isDir(d)) continue;
+    for (const name of fs.readdirSync(d)) {
+      if (name.startsWith('.')) continue;
+      out.push({ file: path.join(d, name), locator: path.posix.join(prefix, sub, name) });
+    }
+  }
+  return out;
+}
+
+/** A Maildir's cur/ and new/ (tmp/ holds deliveries not finished), and its Maildir++ folders. */
+function listMaildir(root: string): { files: MailFile[]; skipped: string[] } {
+  const files = mailFilesIn(root, '');
+  const skipped: string[] = [];
+  for (const name of fs.readdirSync(root).sort()) {
+    // Maildir++: ".Folder" and ".Folder.Sub", each a Maildir of its own.
+    if (!name.startsWith('.') || name === '.' || name === '..' || !isMaildir(path.join(root, name))) continue;
+    const levels = name.slice(1).split('.');
+    if (levels.some((l) => NOT_RECEIVED.test(l))) skipped.push(name);
+    else files.push(...mailFilesIn(path.join(root, name), name));
+  }
+  return { files, skipped };
+}
+
+/** Every .eml file below `root` (hidden entries and symbolic links to folders left out). */
+function listEmlFolder(root: string): { files: MailFile[]; ignored: number } {
+  const files: MailFile[] = [];
+  let ignored = 0;
+  const walk = (dir: string, rel: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const full = path.join(dir, e.name);
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(full, r);
+      else if ((e.isFile() || e.isSymbolicLink()) && /\.eml$/i.test(e.name)) files.push({ file: full, locator: r });
+      else if (e.isFile()) ignored++;
+    }
+  };
+  walk(root, '');
+  return { files, ignored };
+}
+
+/** The header block of a mail file (up to the blank line, at most MAX_HEAD_BYTES). */
+function readHead(file: string): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < MAX_HEAD_BYTES) {
+      const buf = Buffer.alloc(16 * 1024);
+      const n = fs.readSync(fd, buf, 0, buf.length, total);
+      if (n === 0) break;
+      parts.push(buf.subarray(0, n));
+      total += n;
+      const sofar = Buffer.concat(parts);
+      const end = headerEnd(sofar);
+      if (end >= 0) return sofar.subarray(0, end);
+    }
+    return Buffer.concat(parts);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function headerEnd(buf: Buffer): number {
+  const lf = buf.indexOf('\n\n');
+  const crlf = buf.indexOf('\r\n\r\n');
+  if (lf < 0) return crlf;
+  if (crlf < 0) return lf;
+  return Math.min(lf, crlf);
+}
+
+type ScannedFile = MailFile & ({ size: number; receivedAt: Date; receivedFrom: ReceivedFrom } | { error: string });
+
+/**
+ * The mails of a list of files, in the order they reached the firm (ties by path). A first
+ * pass reads only each file's header block, to know that order.
+ */
+export async function* readMailFiles(files: readonly MailFile[], opts: ReadOptions): AsyncGenerator<ImportItem> {
+  const scanned: ScannedFile[] = [];
+  for (const f of files) {
+    try {
+      const st = fs.statSync(f.file);
+      if (!st.isFile()) throw new Error('not a regular file');
+      scanned.push({ ...f, size: st.size, ...receiptTime(readHead(f.file), null, st.mtime, opts.now) });
+    } catch (err) {
+      scanned.push({ ...f, error: errorChain(err) });
+    }
+    if (scanned.length % 500 === 0) opts.onScan?.(scanned.length, files.length);
+  }
+  opts.onScan?.(scanned.length, files.length);
+  const time = (s: ScannedFile): number => ('error' in s ? Infinity : s.receivedAt.getTime());
+  scanned.sort((a, b) => time(a) - time(b) || (a.locator < b.locator ? -1 : a.locator > b.locator ? 1 : 0));
+
+  let done = 0;
+  for (const s of scanned) {
+    done++;
+    if ('error' in s) {
+      yield { locator: s.locator, error: s.error, progress: done };
+      continue;
+    }
+    let raw: Buffer | SpooledRaw;
+    try {
+      raw =
+        opts.spool && s.size > (opts.largeMailBytes ?? Infinity)
+          ? await opts.spool(fs.createReadStream(s.file)) // a large mail is streamed, never read into memory whole
+          : fs.readFileSync(s.file);
+    } catch (err) {
+      yield { locator: s.locator, error: errorChain(err), progress: done };
+      continue;
+    }
+    const digest = Buffer.isBuffer(raw) ? crypto.createHash('sha256').update(raw).digest('hex') : raw.sha256;
+    const size = Buffer.isBuffer(raw) ? raw.length : raw.size;
+    yield { raw, sha256: digest, size, receivedAt: s.receivedAt, receivedFrom: s.receivedFrom, locator: s.locator, progress: done };
+  }
+}
+
+// ---- when a mail reached the firm ------------------------------------------------------
+
+/** Earliest receipt time believed: older dates are clock errors or spam, not a firm's mailbox. */
+const EARLIEST = Date.UTC(1980, 0, 1);
+const DAY_MS = 24 * 3600 * 1000;
+
+export function receiptTime(head: Buffer, envelope: Date | null, fileMtime: Date, now: Date): { receivedAt: Date; receivedFrom: ReceivedFrom } {
+  const plausible = (d: Date | null): d is Date => d !== null && d.getTime() >= EARLIEST && d.getTime() <= now.getTime() + DAY_MS;
+  const header = dateHeader(head);
+  if (plausible(header)) return { receivedAt: header, receivedFrom: 'date-header' };
+  if (plausible(envelope)) return { receivedAt: envelope, receivedFrom: 'envelope' };
+  return { receivedAt: fileMtime, receivedFrom: 'file-time' };
+}
+
+/** The first Date header of a header block, parsed; null when there is none or it cannot be read. */
+export function dateHeader(head: Buffer): Date | null {
+  const text = head.toString('latin1');
+  const m = /^date[ \t]*:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)/im.exec(text);
+  return m ? parseMailDate(m[1].replace(/\r?\n/g, ' ')) : null;
+}
+
+const MONTHS: Record<string, number> = {
+  jan: 1,
+  feb: 2,
+  mar: 3,
+  apr: 4,
+  may: 5,
+  jun: 6,
+  jul: 7,
+  aug: 8,
+  sep: 9,
+  oct: 10,
+  nov: 11,
+  dec: 12,
+  // Seen from Swedish and German clients that localise the month, against RFC 5322.
+  maj: 5,
+  okt: 10,
+  mai: 5,
+  mrz: 3,
+  dez: 12,
+};
+
+/** Zone names in RFC 5322 section 4.3 (obs-zone), and the European ones clients write anyway. Minutes east of UTC. */
+const ZONES: Record<string, number> = {
+  ut: 0,
+  utc: 0,
+  gmt: 0,
+  z: 0,
+  est: -300,
+  edt: -240,
+  cst: -360,
+  cdt: -300,
+  mst: -420,
+  mdt: -360,
+  pst: -480,
+  pdt: -420,
+  wet: 0,
+  west: 60,
+  bst: 60,
+  cet: 60,
+  cest: 120,
+  met: 60,
+  mest: 120,
+  eet: 120,
+  eest: 180,
+};
+
+interface DateParts {
+  y: number;
+  mon: number;
+  d: number;
+  h: number;
+  min: number;
+  s: number;
+  zone: string | undefined;
+}
+
+/**
+ * An RFC 5322 date-time, tolerant of what old mail holds: comments, no weekday, two- and
+ * three-digit years (section 4.3: 00-49 are 20xx, 50-999 are 1900 + year), missing seconds,
+ * named zones, and the asctime form of mbox envelopes ("Thu Jan  1 00:00:00 2026", zone
+ * optional before the year). A time without a zone is read as Stockholm time: the firm's
+ * mailbox was in Sweden. Null when it cannot be read.
+ */
+export function parseMailDate(text: string): Date | null {
+  const t = text
+    .replace(/\([^()]*\)/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  let p: DateParts | null = null;
+  let m =
+    /^(?:[a-z]+\.?,? ?)?(\d{1,2})[ -]([a-z]{3,})\.?[ -](\d{2,4}),? (\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?(?: ?([+-]\d{2}:?\d{2}|[a-z]{1,5}))?(?:\s|$)/i.exec(
+      t,
+    );
+  if (m) p = { d: +m[1], mon: MONTHS[m[2].slice(0, 3).toLowerCase()], y: year(m[3]), h: +m[4], min: +m[5], s: +(m[6] ?? 0), zone: m[7] };
+  m ??= /^[a-z]{3},? ([a-z]{3}) +(\d{1,2}) (\d{1,2}):(\d{2})(?::(\d{2}))?(?: ([+-]\d{4}|[a-z]{1,5}))? (\d{4})(?:\s|$)/i.exec(t);
+  if (!p && m) p = { mon: MONTHS[m[1].toLowerCase()], d: +m[2], h: +m[3], min: +m[4], s: +(m[5] ?? 0), zone: m[6], y: +m[7] };
+  if (!p) {
+    const iso = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i.exec(t);
+    if (!iso) return null;
+    const d = new Date(t.replace(' ', 'T'));
+    return Number.isNaN(d.getTime()) ? null : d;
+  }
+  return dateOf(p);
+}
+
+function year(text: string): number {
+  const y = Number(text);
+  if (text.length === 4) return y;
+  if (text.length === 2 && y < 50) return 2000 + y;
+  return 1900 + y;
+}
+
+function dateOf(p: DateParts): Date | null {
+  if (!p.mon || p.d < 1 || p.d > 31 || p.h > 23 || p.min > 59 || p.s > 60) return null;
+  const day = new Date(Date.UTC(p.y, p.mon - 1, p.d));
+  if (day.getUTCDate() !== p.d) return null; // 31 February
+  const s = Math.min(p.s, 59); // a leap second is the last second of its minute
+  if (p.zone === undefined) return localTime({ y: p.y, m: p.mon, d: p.d }, p.h, p.min, s);
+  let offset: number | undefined;
+  const num = /^([+-])(\d{2}):?(\d{2})$/.exec(p.zone);
+  if (num) offset = (num[1] === '-' ? -1 : 1) * (Number(num[2]) * 60 + Number(num[3]));
+  else offset = ZONES[p.zone.toLowerCase()];
+  // An unknown zone name: military letters and local names RFC 5322 says to read as "-0000" (UTC).
+  offset ??= 0;
+  return new Date(Date.UTC(p.y, p.mon - 1, p.d, p.h, p.min, s) - offset * 60_000);
+}
+
+/**
+ * The date of an mbox envelope line ("From sender Thu Jan  1 00:00:00 2026"), or null when the
+ * line does not read as one. Used both for the date and to tell a separator from a body line.
+ */
+export function envelopeDate(line: string): Date | null {
+  const m = /^From (?:"[^"]*"\S*|\S+)? +(.*?)[\r\n]*$/.exec(line);
+  if (!m) return null;
+  return parseMailDate(m[1].replace(/ remote from .*$/, ''));
+}

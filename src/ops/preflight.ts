@@ -1,0 +1,441 @@
+/**
+ * Preflight: everything `klagomal start` needs, checked before the loop starts (and on demand
+ * by `klagomal check`), each with what was found and, when it failed, how to fix it.
+ *
+ *   config        the secrets the config names are in the environment
+ *   data folder   exists (or can be made), writable, not readable by others (0700)
+ *   database      opens, its schema is one this program knows (migrations applied or pending),
+ *                 the file and its -wal/-shm are 0600
+ *   imap <name>   per IMAP source: connect, log in, open the watched folder, the processed and
+ *                 Sent folders exist
+ *   maildir <name> per Maildir source: the folder exists (or can be made) and is writable
+ *   transport     nodemailer's `verify()` (SMTP greeting, TLS, login) or the pickup folder
+ *   templates     every template passes the checker
+ *
+ * Two modes. `repair: false` (`klagomal check`, maybe run as root) changes nothing on disk:
+ * a folder that does not exist yet is reported as "created at start", the database is opened
+ * read-only. `repair: true` (the service, as its own user) tightens modes that are too open
+ * and says so.
+ *
+ * `fatal` tells the service what to do with a failure: config, data folder, database,
+ * transport and templates stop the start; a failing source never does: the others must keep
+ * being served and that source retries with backoff, and even with every mailbox refusing,
+ * queued acknowledgements must still go out and deadline warnings still be sent (a service
+ * that refuses to start does neither). The failure is logged with its fix and `klagomal
+ * status` turns red once the source has been down for `status.sourceDownMinutes`.
+ *
+ * Fix hints are classified once, here, from the error's code (maddy's rule): authentication,
+ * the network (host/port), TLS, a missing folder.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ImapFlow } from 'imapflow';
+import type { Config, ImapSourceConfig, MaildirSourceConfig } from '../config/config';
+import { missingSecrets } from '../config/load';
+import { openDatabase, schemaVersion, DB } from '../store/db';
+import { MIGRATIONS } from '../store/migrations';
+import { Store } from '../store/store';
+import { createTransport, Transport } from '../reply/transport';
+import { formatProblem, TemplateSet } from '../reply/templates';
+import type { Logger } from '../util/log';
+import { errorChain } from '../util/log';
+
+export type PreflightCheck = 'config' | 'data folder' | 'database' | `imap ${string}` | `maildir ${string}` | 'transport' | 'templates';
+
+export interface PreflightResult {
+  readonly check: PreflightCheck;
+  readonly ok: boolean;
+  /** What was found: "schema version 7", "logged in as klagomal@firm.se, INBOX has 12 mails". */
+  readonly detail: string;
+  /** How to fix a failure, naming the key, variable or command. */
+  readonly fix?: string;
+  /** A failure here stops `start` (a source's does not; see the header). */
+  readonly fatal: boolean;
+}
+
+export interface PreflightOptions {
+  /** Tighten modes that are too open (the service); default false (report only). */
+  readonly repair?: boolean;
+  /** The service's open database; without it the file is opened read-only. */
+  readonly db?: DB;
+  /** The service's transport, to verify the same pool it will send with. */
+  readonly transport?: Transport;
+  /** Seconds to wait for each IMAP server (default 20). */
+  readonly imapTimeoutSeconds?: number;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Run every check; the IMAP sources in parallel. Never throws: a check that throws is a failure. */
+export async function preflight(config: Config, log: Logger, opts: PreflightOptions = {}): Promise<PreflightResult[]> {
+  const results: PreflightResult[] = [checkConfig(config, opts.env ?? process.env)];
+  results.push(guard('data folder', true, () => checkDataFolder(config.dataDir, opts.repair ?? false, log)));
+  results.push(guard('database', true, () => checkDatabase(config, opts, log)));
+  const sources = await Promise.all(
+    config.sources.map((s, i) =>
+      s.type === 'imap'
+        ? checkImap(s, i, (opts.env ?? process.env)[s.passwordEnv] ?? '', (opts.imapTimeoutSeconds ?? 20) * 1000)
+        : Promise.resolve(guard(`maildir ${s.name}`, false, () => checkMaildir(s, i))),
+    ),
+  );
+  results.push(...sources);
+  results.push(await checkTransport(config, opts.transport));
+  results.push(guard('templates', true, () => checkTemplates(config, opts.db)));
+  return results;
+}
+
+type Found = Omit<PreflightResult, 'check' | 'fatal'> & { fatal?: boolean };
+
+function guard(check: PreflightCheck, fatal: boolean, fn: () => Found): PreflightResult {
+  try {
+    return { check, fatal, ...fn() };
+  } catch (err) {
+    return { check, fatal, ok: false, detail: errorChain(err), fix: fixForFileError(err) };
+  }
+}
+
+function fixForFileError(err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return 'give the service user (klagomal) ownership: chown -R klagomal: on the folder, or run as that user';
+  if (code === 'EROFS') return 'the file system is read-only here; under systemd the data folder must be in ReadWritePaths=';
+  if (code === 'ENOSPC') return 'the disk is full: free space on it';
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+
+function checkConfig(config: Config, env: NodeJS.ProcessEnv): PreflightResult {
+  const missing = missingSecrets(config, env);
+  if (missing.length === 0) return { check: 'config', ok: true, fatal: true, detail: `${config.file}: valid, every secret it names is set` };
+  return {
+    check: 'config',
+    ok: false,
+    fatal: true,
+    detail: `${config.file}: ${missing.map((p) => `${p.key} ${p.message}`).join('; ')}`,
+    fix: `set ${missing.map((p) => /names (\S+),/.exec(p.message)?.[1] ?? p.key).join(', ')} in the service's EnvironmentFile (/etc/klagomal/klagomal.env, mode 0600) or the environment`,
+  };
+}
+
+/** The permission bits of `file` when it exists. */
+function modeOf(file: string): number | null {
+  try {
+    return fs.statSync(file).mode & 0o777;
+  } catch {
+    return null;
+  }
+}
+
+function nearestExisting(dir: string): string {
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
+}
+
+function checkDataFolder(dir: string, repair: boolean, log: Logger): Found {
+  const mode = modeOf(dir);
+  if (mode === null) {
+    const parent = nearestExisting(dir);
+    fs.accessSync(parent, fs.constants.W_OK);
+    return { ok: true, detail: `${dir} does not exist yet; it is created (0700) at start, in ${parent}` };
+  }
+  if (!fs.statSync(dir).isDirectory()) return { ok: false, detail: `${dir} is not a folder`, fix: 'point dataDir at a folder' };
+  fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  if ((mode & 0o077) !== 0) {
+    if (repair) {
+      fs.chmodSync(dir, 0o700);
+      log.warn('the data folder was readable by others; its mode is now 0700', { folder: dir, was: mode.toString(8) });
+      return { ok: true, detail: `${dir}: writable; mode was 0${mode.toString(8)}, now 0700` };
+    }
+    return { ok: false, detail: `${dir}: mode 0${mode.toString(8)}: other users can read the complaints`, fix: `chmod 700 ${dir}` };
+  }
+  return { ok: true, detail: `${dir}: writable, mode 0${mode.toString(8)}` };
+}
+
+function checkDatabase(config: Config, opts: PreflightOptions, log: Logger): Found {
+  const latest = MIGRATIONS[MIGRATIONS.length - 1].version;
+  const file = config.database;
+  if (!opts.db && !fs.existsSync(file)) return { ok: true, detail: `${file} does not exist yet; it is created (0600, schema version ${latest}) at start` };
+  const db = opts.db ?? openDatabase(file, { readonly: true });
+  let version: number;
+  try {
+    version = readonlySchemaVersion(db);
+  } finally {
+    if (!opts.db) db.close();
+  }
+  if (version > latest)
+    return {
+      ok: false,
+      detail: `${file}: schema version ${version}, newer than this program knows (${latest})`,
+      fix: 'install the klagomal version that wrote it, or newer',
+    };
+  // The database and its companions: SQLite gives -wal and -shm the mode the database had when they were made.
+  const open: string[] = [];
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    const mode = modeOf(f);
+    if (mode === null || (mode & 0o077) === 0) continue;
+    if (opts.repair) {
+      fs.chmodSync(f, 0o600);
+      log.warn('a database file was readable by others; its mode is now 0600', { file: f, was: mode.toString(8) });
+    } else open.push(`${path.basename(f)} is 0${mode.toString(8)}`);
+  }
+  const pending = latest - version;
+  const detail = `${file}: schema version ${version}${pending > 0 ? ` (${pending} migration(s) pending, applied at start)` : ''}`;
+  if (open.length > 0) return { ok: false, detail: `${detail}; ${open.join(', ')}`, fix: `chmod 600 ${file}*` };
+  return { ok: true, detail };
+}
+
+/** The schema version without creating the bookkeeping table (the database may be read-only). */
+function readonlySchemaVersion(db: DB): number {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  return exists ? schemaVersion(db) : 0;
+}
+
+function checkMaildir(s: MaildirSourceConfig, i: number): Found {
+  if (!fs.existsSync(s.path)) {
+    const parent = nearestExisting(s.path);
+    fs.accessSync(parent, fs.constants.W_OK);
+    return { ok: true, detail: `${s.path} does not exist yet; created at start` };
+  }
+  for (const sub of ['new', 'cur', 'tmp']) {
+    const d = path.join(s.path, sub);
+    if (fs.existsSync(d)) fs.accessSync(d, fs.constants.W_OK | fs.constants.R_OK);
+  }
+  return { ok: true, detail: `${s.path}: readable and writable (sources[${i}])` };
+}
+
+// ---------------------------------------------------------------------------------------
+
+interface ImapErrorLike {
+  code?: string;
+  authenticationFailed?: boolean;
+  serverResponseCode?: string;
+  responseText?: string;
+  message?: string;
+}
+
+const TLS_CODES = /^(ERR_SSL|ERR_TLS|EPROTO|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_OSSL|HOSTNAME_MISMATCH)/;
+
+/** How to fix an IMAP failure, from its class. `index` names the source's keys. */
+export function imapFix(err: unknown, s: Pick<ImapSourceConfig, 'host' | 'port' | 'tls' | 'passwordEnv' | 'user'>, index: number): string {
+  const e = (err ?? {}) as ImapErrorLike;
+  const at = `sources[${index}]`;
+  const text = `${e.message ?? ''} ${e.responseText ?? ''}`;
+  if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED')
+    return `the server refused the login of ${s.user}: check the password in $${s.passwordEnv} (the service's EnvironmentFile) and ${at}.user`;
+  if (e.code === 'ECONNREFUSED')
+    return `nothing listens on ${s.host}:${s.port}: check ${at}.host and ${at}.port (993 for tls "implicit", 143 otherwise) and that the server runs`;
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `the name ${s.host} does not resolve: check ${at}.host and DNS`;
+  if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH')
+    return `no route to ${s.host}: check ${at}.host, the network and the firewall (systemd: IPAddressDeny/RestrictAddressFamilies)`;
+  if (e.code && TLS_CODES.test(e.code)) return tlsFix(s, at);
+  if (/certificate|ssl|tls|wrong version number|handshake/i.test(text)) return tlsFix(s, at);
+  if (e.code === 'CONNECT_TIMEOUT' || e.code === 'GREETING_TIMEOUT' || e.code === 'ETIMEDOUT' || e.code === 'ETIMEOUT' || e.code === 'UPGRADE_TIMEOUT')
+    return `${s.host}:${s.port} did not answer in time: check ${at}.host, ${at}.port, ${at}.tls ("${s.tls}") and the firewall`;
+  if (e.code === 'NoConnection' || e.code === 'EConnectionClosed' || /^ClosedAfterConnect/.test(e.code ?? ''))
+    return `the server closed the connection: check ${at}.tls ("${s.tls}") against what ${s.host}:${s.port} speaks, and the server's log`;
+  if (e.code === 'ECONNRESET') return `the connection was reset: check ${at}.tls ("${s.tls}") and ${at}.port`;
+  return `see the error; check ${at} (host, port, tls, user) and the server's log`;
+}
+
+function tlsFix(s: Pick<ImapSourceConfig, 'tls' | 'port'>, at: string): string {
+  return (
+    `TLS failed: check ${at}.tls ("${s.tls}"; "implicit" for port 993, "starttls" for 143) and the server's certificate; ` +
+    `for a private CA set NODE_EXTRA_CA_CERTS in the EnvironmentFile (${at}.tlsRejectUnauthorized=false only for a test install)`
+  );
+}
+
+/** Whether an IMAP error means the folder is not there (rather than the connection failing). */
+function isMissingFolder(err: unknown): boolean {
+  const e = (err ?? {}) as ImapErrorLike;
+  return (
+    e.code === 'NotFound' ||
+    e.serverResponseCode === 'NONEXISTENT' ||
+    /nonexistent|doesn't exist|does not exist|not found|no such|unknown mailbox/i.test(`${e.responseText ?? ''} ${e.message ?? ''}`)
+  );
+}
+
+async function checkImap(s: ImapSourceConfig, index: number, password: string, timeoutMs: number): Promise<PreflightResult> {
+  const check: PreflightCheck = `imap ${s.name}`;
+  const at = `sources[${index}]`;
+  const client = new ImapFlow({
+    host: s.host,
+    port: s.port,
+    secure: s.tls === 'implicit',
+    doSTARTTLS: s.tls === 'starttls' ? true : s.tls === 'none' ? false : undefined,
+    tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
+    auth: { user: s.user, pass: password },
+    logger: false,
+    disableAutoIdle: true,
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs * 2,
+  });
+  client.on('error', () => undefined); // the awaited call below reports it
+  let step = 'connect';
+  try {
+    await client.connect();
+    step = 'open';
+    let opened: { exists: number };
+    try {
+      opened = await client.mailboxOpen(s.mailbox, { readOnly: true });
+    } catch (err) {
+      if (isMissingFolder(err))
+        return {
+          check,
+          fatal: false,
+          ok: false,
+          detail: `logged in, but the folder "${s.mailbox}" does not exist`,
+          fix: `create "${s.mailbox}" on the server or fix ${at}.mailbox`,
+        };
+      throw err;
+    }
+    const notes: string[] = [`logged in to ${s.host}:${s.port} as ${s.user}, ${s.mailbox} has ${opened.exists} mail(s)`];
+    for (const [key, folder] of [
+      ['sentFolder', s.sentFolder],
+      ['processedFolder', s.processedFolder],
+    ] as const) {
+      if (!folder) continue;
+      step = key;
+      // STATUS throws NotFound for a missing folder and answers false when it cannot tell.
+      const exists = await client
+        .status(folder, { messages: true })
+        .then((st) => (st === false ? null : true))
+        .catch((err: unknown) => {
+          if (isMissingFolder(err)) return false;
+          throw err;
+        });
+      if (exists === null) notes.push(`${key} "${folder}" could not be looked at (STATUS refused)`);
+      else if (exists) notes.push(`${key} "${folder}" exists`);
+      else if (key === 'processedFolder') notes.push(`processedFolder "${folder}" does not exist yet; it is created at start`);
+      else
+        return {
+          check,
+          fatal: false,
+          ok: false,
+          detail: `${notes[0]}; but the Sent folder "${folder}" does not exist`,
+          fix: `fix ${at}.sentFolder (the folder's exact name on the server) or remove it`,
+        };
+    }
+    return { check, fatal: false, ok: true, detail: notes.join('; ') };
+  } catch (err) {
+    const what = step === 'connect' ? `cannot connect or log in to ${s.host}:${s.port}` : `after login (${step})`;
+    return { check, fatal: false, ok: false, detail: `${what}: ${errorChain(err)}`, fix: imapFix(err, s, index) };
+  } finally {
+    await client.logout().catch(() => client.close());
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+/** How to fix a failed `verify()` of the transport. */
+export function transportFix(config: Config, message: string): string {
+  const t = config.transport;
+  if (t.type === 'pickup') return `make ${t.path} writable for the service user (under systemd it must be in ReadWritePaths=), or change transport.path`;
+  if (/login failed|EAUTH|authentication|535|534/i.test(message))
+    return `the SMTP server refused the login of ${t.user ?? '(no user)'}: check the password in $${t.passwordEnv ?? '(transport.passwordEnv)'} and transport.user`;
+  if (/ECONNREFUSED/.test(message))
+    return `nothing listens on ${t.host}:${t.port}: check transport.host and transport.port (465 "implicit", 587 "starttls", 25 "none")`;
+  if (/ENOTFOUND|EAI_AGAIN|EDNS/.test(message)) return `the name ${t.host} does not resolve: check transport.host and DNS`;
+  if (/certificate|ssl|tls|wrong version number|handshake/i.test(message))
+    return `TLS failed: check transport.tls ("${t.tls}") against transport.port (${t.port}) and the server's certificate (a private CA: NODE_EXTRA_CA_CERTS)`;
+  if (/timed? ?out|ETIMEDOUT|greeting never received/i.test(message))
+    return `${t.host}:${t.port} did not answer in time: check transport.host, transport.port and the firewall`;
+  return `check the transport section (host, port, tls, user) and the SMTP server's log`;
+}
+
+async function checkTransport(config: Config, given: Transport | undefined): Promise<PreflightResult> {
+  const t = config.transport;
+  const base = { check: 'transport' as const, fatal: true };
+  if (t.type === 'pickup' && !given) {
+    // Report only: `klagomal check` (perhaps as root) must not create folders the service cannot own.
+    return { ...base, ...guardPickup(t.path) };
+  }
+  const transport = given ?? createTransport(t);
+  try {
+    await transport.verify();
+    return {
+      ...base,
+      ok: true,
+      detail:
+        t.type === 'smtp' ? `SMTP ${t.host}:${t.port} (tls ${t.tls}) answered${t.user ? `, logged in as ${t.user}` : ''}` : `pickup folder ${t.path} writable`,
+    };
+  } catch (err) {
+    const message = errorChain(err);
+    return {
+      ...base,
+      ok: false,
+      detail: `${t.type === 'smtp' ? `SMTP ${t.host}:${t.port}` : `pickup folder ${t.path}`}: ${message}`,
+      fix: transportFix(config, message),
+    };
+  } finally {
+    if (!given) transport.close();
+  }
+}
+
+function guardPickup(dir: string): Found {
+  try {
+    if (fs.existsSync(dir)) {
+      fs.accessSync(dir, fs.constants.W_OK);
+      return { ok: true, detail: `pickup folder ${dir} writable` };
+    }
+    const parent = nearestExisting(dir);
+    fs.accessSync(parent, fs.constants.W_OK);
+    return { ok: true, detail: `pickup folder ${dir} does not exist yet; created at start` };
+  } catch (err) {
+    return { ok: false, detail: `pickup folder ${dir}: ${errorChain(err)}`, fix: fixForFileError(err) ?? `make ${dir} writable for the service user` };
+  }
+}
+
+function checkTemplates(config: Config, db: DB | undefined): Found {
+  const { set, problems } = TemplateSet.build(config.templates, { caseLinkBase: config.firm.caseLinkBase });
+  if (set) return { ok: true, detail: `${config.templates}: every template passes, set version ${set.setVersion}` };
+  const first = `${problems.length} problem(s), the first: ${formatProblem(problems[0])}`;
+  // With a good set kept in the database the service still runs on it (and tells the admin).
+  let lastGood: string | null = null;
+  try {
+    if (db) lastGood = new Store(db).lastGoodTemplateSet()?.setVersion ?? null;
+    else if (fs.existsSync(config.database)) {
+      const ro = openDatabase(config.database, { readonly: true });
+      try {
+        lastGood = new Store(ro).lastGoodTemplateSet()?.setVersion ?? null;
+      } finally {
+        ro.close();
+      }
+    }
+  } catch {
+    /* no database yet, or an older schema: no good set to fall back on */
+  }
+  return {
+    ok: false,
+    // The service runs on the last good set; without one it cannot start.
+    fatal: lastGood === null,
+    detail: `${config.templates}: ${first}${lastGood ? `; the last good set ${lastGood} stays in use` : '; no good set was ever kept, so the service cannot start'}`,
+    fix: `fix the templates ('klagomal templates check' lists every problem with file and line)`,
+  };
+}
+
+/** One line per check, for `klagomal check` and the start's error. */
+export function formatResult(r: PreflightResult): string {
+  return `${r.check}: ${r.ok ? 'ok' : 'FAILED'}: ${r.detail}${!r.ok && r.fix ? `\n    fix: ${r.fix}` : ''}`;
+}
+
+/** The start refused: the checks that failed and must be fixed first. */
+export class PreflightError extends Error {
+  constructor(readonly failed: readonly PreflightResult[]) {
+    const first = failed[0];
+    super(
+      `${first.check} check failed: ${first.detail}${first.fix ? ` — fix: ${first.fix}` : ''}` +
+        (failed.length > 1
+          ? ` (and ${failed.length - 1} more failed check(s): ${failed
+              .slice(1)
+              .map((r) => r.check)
+              .join(', ')}; run 'klagomal check')`
+          : ''),
+    );
+    this.name = 'PreflightError';
+  }
+}
+
+/** The checks that stop a start: the fatal failures (never a source's; see above). */
+export function blockingFailures(results: readonly PreflightResult[]): PreflightResult[] {
+  return results.filter((r) => !r.ok && r.fatal);
+}

@@ -1,0 +1,427 @@
+/**
+ * The status report: what an operator (or a monitoring check) needs to know about a running
+ * install, gathered from the database and the config only, so that it works from any process:
+ * `klagomal status`, the HTTP endpoint inside the service, a test.
+ *
+ * Inputs: the config (which sources should be watched, the thresholds), the store, `now`.
+ * Output: a `StatusReport` value and its `needsAttention` reasons; nothing is written.
+ *
+ * What needs a person (and turns `klagomal status` red, exit code 1):
+ *  - a source down (not connected, or no live service watching it) for longer than
+ *    `status.sourceDownMinutes`, or never watched at all;
+ *  - the service killed: a source's heartbeat stopped without a clean stop;
+ *  - outgoing mail that failed permanently in the last FAILED_MAIL_ATTENTION_DAYS days;
+ *  - anything in quarantine;
+ *  - stored mail not filed for longer than `status.sourceDownMinutes` (the processor is stuck);
+ *  - template files with problems (only when the files are checked: the CLI does, /healthz not);
+ *  - the last reconciliation found mail that had never been filed, or damaged raw mail.
+ * Overdue deadlines are reported but are not a reason: they are the officers' work and the
+ * escalation pass already tells them; a monitoring check is for what operators can fix.
+ *
+ * No personal data: case numbers, source names, counts and times; errors have addresses
+ * reduced to their domain (SMTP replies quote the recipient).
+ */
+import fs from 'node:fs';
+import type { Config, SourceConfig } from '../config/config';
+import type { Store } from '../store/store';
+import { MIGRATIONS } from '../store/migrations';
+import { schemaVersion } from '../store/db';
+import { TemplateSet } from '../reply/templates';
+import type { Instant } from '../util/clock';
+import { toInstant } from '../util/clock';
+import { redactAddresses } from '../util/log';
+import { lastReconcileRun } from '../ingest/reconcile';
+import { sourceStatusRows, SourceStatusRow, statusKey } from './source-status';
+
+/**
+ * A permanently failed mail needs a person for this long after it failed. Not forever: a
+ * customer address that does not exist is an ordinary event, and a check that stays red for
+ * ever after the first one is a check nobody looks at. A week covers a weekend and a holiday.
+ */
+export const FAILED_MAIL_ATTENTION_DAYS = 7;
+/** The nearest deadlines listed. */
+export const NEAREST_DEADLINES = 5;
+/** Mails listed per outbox group (counts are always complete). */
+const LISTED_MAILS = 10;
+
+/**
+ * A heartbeat older than this means no service is watching the source. A live source writes
+ * at least once per poll interval (a scan) or per reconnect attempt (at most ~80 s of backoff
+ * plus up to 60 s of connection and greeting timeouts), so three poll intervals, and never
+ * less than three minutes.
+ */
+export function staleAfterSeconds(pollSeconds: number): number {
+  return Math.max(3 * pollSeconds, 180);
+}
+
+/**
+ *  - connected    live connection (IMAP) or watch (Maildir), heartbeat fresh
+ *  - reconnecting the service runs but this source is failing; it retries with backoff
+ *  - stopped      no live service: the last one stopped cleanly, or only one-off scans (`run --once`) ran
+ *  - not-running  a live service watched it and its heartbeat stopped without a clean stop: killed or hung
+ *  - never-seen   nothing recorded: no service has watched it since it was configured
+ */
+export type SourceState = 'connected' | 'reconnecting' | 'stopped' | 'not-running' | 'never-seen';
+
+export interface SourceReport {
+  readonly name: string;
+  readonly type: 'imap' | 'maildir';
+  /** The IMAP folder, or the Maildir's path. */
+  readonly mailbox: string;
+  /** 'inbox' for the complaints folder, 'sent' for the shared mailbox's Sent folder. */
+  readonly role: 'inbox' | 'sent';
+  readonly state: SourceState;
+  readonly connected: boolean;
+  /** When `connected` last changed: connected since, or disconnected since. */
+  readonly since: Instant | null;
+  readonly lastPollAt: Instant | null;
+  readonly lastError: string | null;
+  readonly failingSince: Instant | null;
+  /** The service's last sign of life for this source. */
+  readonly heartbeatAt: Instant | null;
+  readonly stoppedAt: Instant | null;
+  /** Since when nobody has been taking mail from it (null while connected). */
+  readonly downSince: Instant | null;
+  readonly downMinutes: number | null;
+  /** IMAP: the stored cursor (UIDVALIDITY, last UID stored); null for a Maildir. */
+  readonly cursor: { readonly uidvalidity: string; readonly lastUid: number } | null;
+  /** Messages in the folder at the last scan (IMAP EXISTS); null when unknown. */
+  readonly folderMessages: number | null;
+  /** Messages not yet taken at the last scan; null when the source cannot tell. */
+  readonly waiting: number | null;
+}
+
+export interface OutboxMailReport {
+  readonly id: number;
+  readonly case: string | null;
+  readonly kind: string;
+  readonly attempts: number;
+  readonly at: Instant | null;
+  readonly lastError: string | null;
+}
+
+export interface StatusReport {
+  readonly generatedAt: Instant;
+  /** True when `needsAttention` is empty. */
+  readonly ok: boolean;
+  readonly needsAttention: readonly string[];
+  readonly service: {
+    /** Some source has a fresh heartbeat from a service that has not stopped. */
+    readonly running: boolean;
+    readonly lastHeartbeatAt: Instant | null;
+  };
+  readonly sources: readonly SourceReport[];
+  readonly outbox: {
+    /** Waiting for their first attempt. */
+    readonly queued: number;
+    /** Had a temporary failure; retried with backoff (`retryingMails` lists them, next attempt in `at`). */
+    readonly retrying: number;
+    /** An attempt in flight (or in doubt after a crash, retried after its lease). */
+    readonly sending: number;
+    readonly sent: number;
+    readonly failed: number;
+    /** Failed in the last FAILED_MAIL_ATTENTION_DAYS days (`failedMails` lists them, failure time in `at`). */
+    readonly failedRecently: number;
+    readonly retryingMails: readonly OutboxMailReport[];
+    readonly failedMails: readonly OutboxMailReport[];
+  };
+  readonly quarantine: { readonly count: number; readonly oldestAt: Instant | null };
+  /** Raw mail stored but not yet filed (the processor's queue). */
+  readonly inbound: { readonly pending: number; readonly oldestPendingAt: Instant | null };
+  readonly cases: {
+    readonly open: number;
+    readonly byStatus: Readonly<Record<string, number>>;
+    readonly deadlinesOverdue: number;
+    readonly deadlinesDueWithin24h: number;
+    readonly nearestDeadlines: ReadonlyArray<{ readonly case: string; readonly milestone: string; readonly dueAt: Instant; readonly overdue: boolean }>;
+  };
+  readonly templates: {
+    /** The set the service uses: the last set that passed the check. */
+    readonly inUse: string | null;
+    readonly checkedAt: Instant | null;
+    /** The files on disk now (only when checked). */
+    readonly files?: { readonly version: string | null; readonly problems: number };
+  };
+  readonly database: { readonly path: string; readonly bytes: number; readonly walBytes: number; readonly schemaVersion: number };
+  /** The last reconciliation (`klagomal reconcile`, or the service's schedule); null when none ran. */
+  readonly reconcile: {
+    readonly startedAt: Instant;
+    /** Null while it runs, or when it was interrupted. */
+    readonly finishedAt: Instant | null;
+    readonly trigger: string;
+    readonly ok: boolean;
+    /** Mails on a server that had never been stored (and were filed by that run). */
+    readonly found: number;
+    readonly filedNow: number;
+    readonly rawChecked: number;
+    readonly rawMissing: number;
+    readonly rawMismatched: number;
+    /** Folders it could not compare. */
+    readonly errors: number;
+  } | null;
+}
+
+export interface StatusOptions {
+  /** Build the template files and report their problems (costs a compile; the CLI does it). */
+  readonly checkTemplateFiles?: boolean;
+}
+
+interface WatchedFolder {
+  readonly name: string;
+  readonly type: 'imap' | 'maildir';
+  readonly mailbox: string;
+  readonly role: 'inbox' | 'sent';
+  readonly pollSeconds: number;
+}
+
+/** The folders the service watches for a config: as src/service.ts builds its sources. */
+export function watchedFolders(sources: readonly SourceConfig[]): WatchedFolder[] {
+  return sources.flatMap((s): WatchedFolder[] => {
+    if (s.type === 'maildir') return [{ name: s.name, type: 'maildir', mailbox: s.path, role: 'inbox', pollSeconds: s.pollSeconds }];
+    const inbox: WatchedFolder = { name: s.name, type: 'imap', mailbox: s.mailbox, role: 'inbox', pollSeconds: s.pollSeconds };
+    return s.sentFolder ? [inbox, { ...inbox, mailbox: s.sentFolder, role: 'sent' }] : [inbox];
+  });
+}
+
+const ms = (i: Instant | null | undefined): number => (i ? Date.parse(i) : -Infinity);
+const later = (...xs: Array<Instant | null | undefined>): Instant | null =>
+  xs.reduce<Instant | null>((a, x) => (x && (a === null || ms(x) > ms(a)) ? x : a), null);
+const minutesBetween = (from: Instant, now: Date): number => Math.max(0, Math.floor((now.getTime() - ms(from)) / 60_000));
+
+/** One watched folder's report from its recorded row (pure: `now` decides what is stale). */
+export function sourceReport(folder: WatchedFolder, row: SourceStatusRow | undefined, cursor: SourceReport['cursor'], now: Date): SourceReport {
+  const base = { name: folder.name, type: folder.type, mailbox: folder.mailbox, role: folder.role, cursor };
+  if (!row) {
+    return {
+      ...base,
+      state: 'never-seen',
+      connected: false,
+      since: null,
+      lastPollAt: null,
+      lastError: null,
+      failingSince: null,
+      heartbeatAt: null,
+      stoppedAt: null,
+      downSince: null,
+      downMinutes: null,
+      folderMessages: null,
+      waiting: null,
+    };
+  }
+  const fresh = now.getTime() - ms(row.updated_at) <= staleAfterSeconds(folder.pollSeconds) * 1000;
+  const connected = row.connected === 1;
+  let state: SourceState;
+  if (row.stopped_at && !connected) state = 'stopped';
+  else if (!fresh) state = 'not-running';
+  else state = connected ? 'connected' : 'reconnecting';
+  // Down since: when it went down; for a killed service, its last heartbeat. A later completed
+  // one-off scan (`run --once`) counts as mail taken.
+  let downSince: Instant | null = null;
+  if (state !== 'connected') downSince = later(connected ? row.updated_at : (row.since ?? row.updated_at), row.last_poll_at);
+  return {
+    ...base,
+    state,
+    connected: state === 'connected',
+    since: row.since,
+    lastPollAt: row.last_poll_at,
+    lastError: row.last_error,
+    failingSince: row.failing_since,
+    heartbeatAt: row.updated_at,
+    stoppedAt: row.stopped_at,
+    downSince,
+    downMinutes: downSince ? minutesBetween(downSince, now) : null,
+    folderMessages: row.folder_messages,
+    waiting: row.waiting,
+  };
+}
+
+function count(store: Store, sql: string, ...params: unknown[]): number {
+  return (store.db.prepare(sql).get(...params) as { n: number }).n;
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+const oneLine = (s: string | null): string | null => (s === null ? null : redactAddresses(s).replace(/\s+/g, ' ').slice(0, 300));
+
+export function gatherStatus(config: Config, store: Store, now: Date, opts: StatusOptions = {}): StatusReport {
+  const reasons: string[] = [];
+  const downLimit = config.status.sourceDownMinutes;
+  const nowI = toInstant(now);
+  const fmt = (i: Instant | null): string => (i ? i.replace(/\.\d{3}Z$/, 'Z') : '?');
+
+  // ---- sources
+  const rows = sourceStatusRows(store);
+  const sources = watchedFolders(config.sources).map((f) => {
+    const c = f.type === 'imap' ? store.cursor(f.name, f.mailbox) : undefined;
+    return sourceReport(f, rows.get(statusKey(f.name, f.mailbox)), c ? { uidvalidity: c.uidvalidity, lastUid: c.last_uid } : null, now);
+  });
+  for (const s of sources) {
+    const label = `source ${s.name} (${s.role === 'sent' ? `Sent folder ${s.mailbox}` : s.mailbox})`;
+    if (s.state === 'never-seen') reasons.push(`${label}: never watched (no status recorded; is the service running with this config?)`);
+    else if (s.downMinutes !== null && s.downMinutes >= downLimit) {
+      const why =
+        s.state === 'stopped' ? 'the service stopped' : s.state === 'not-running' ? 'no service is watching it' : `${s.lastError ?? 'disconnected'}; retrying`;
+      reasons.push(`${label}: down for ${s.downMinutes} min since ${fmt(s.downSince)} (${why})`);
+    }
+  }
+  const killed = sources.filter((s) => s.state === 'not-running');
+  const heartbeats = sources.map((s) => s.heartbeatAt).filter((h): h is Instant => h !== null);
+  const lastHeartbeatAt = later(...heartbeats);
+  if (killed.length > 0) {
+    const last = later(...killed.map((s) => s.heartbeatAt));
+    reasons.push(`service not running: no heartbeat since ${fmt(last)} and it did not stop cleanly (killed or crashed?)`);
+  }
+  const running = sources.some((s) => s.state === 'connected' || s.state === 'reconnecting');
+
+  // ---- outbox
+  const byState = store.db
+    .prepare("SELECT status, (status = 'queued' AND last_error IS NOT NULL) AS retrying, COUNT(*) AS n FROM outbox GROUP BY 1, 2")
+    .all() as Array<{ status: string; retrying: number; n: number }>;
+  const outboxCount = (status: string, retrying?: boolean): number =>
+    byState.filter((r) => r.status === status && (retrying === undefined || (r.retrying === 1) === retrying)).reduce((a, r) => a + r.n, 0);
+  const failedSince = toInstant(new Date(now.getTime() - FAILED_MAIL_ATTENTION_DAYS * 86_400_000));
+  const mailRows = (sql: string, ...params: unknown[]): OutboxMailReport[] =>
+    (
+      store.db.prepare(sql).all(...params) as Array<{
+        id: number;
+        number: string | null;
+        kind: string;
+        attempts: number;
+        at: Instant | null;
+        last_error: string | null;
+      }>
+    ).map((r) => ({ id: r.id, case: r.number, kind: r.kind, attempts: r.attempts, at: r.at, lastError: oneLine(r.last_error) }));
+  const retryingMails = mailRows(
+    `SELECT o.id, c.number, o.kind, o.attempts, o.next_attempt_at AS at, o.last_error FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
+       WHERE o.status = 'queued' AND o.last_error IS NOT NULL ORDER BY o.next_attempt_at, o.id LIMIT ?`,
+    LISTED_MAILS,
+  );
+  // When a mail failed: its last attempt's end (a give-up by age has one too).
+  const failedSql = `SELECT * FROM (SELECT o.id, c.number, o.kind, o.attempts, o.last_error,
+         COALESCE((SELECT MAX(a.finished_at) FROM outbox_attempts a WHERE a.outbox_id = o.id), o.created_at) AS at
+       FROM outbox o LEFT JOIN cases c ON c.id = o.case_id WHERE o.status = 'failed') WHERE at >= ?`;
+  const failedRecently = count(store, `SELECT COUNT(*) AS n FROM (${failedSql})`, failedSince);
+  const failedMails = mailRows(`${failedSql} ORDER BY at DESC, id DESC LIMIT ?`, failedSince, LISTED_MAILS);
+  const outbox = {
+    queued: outboxCount('queued', false),
+    retrying: outboxCount('queued', true),
+    sending: outboxCount('sending'),
+    sent: outboxCount('sent'),
+    failed: outboxCount('failed'),
+    failedRecently,
+    retryingMails,
+    failedMails,
+  };
+  if (failedRecently > 0) {
+    const list = failedMails
+      .slice(0, 3)
+      .map((m) => `#${m.id}${m.case ? ` ${m.case}` : ''}`)
+      .join(', ');
+    reasons.push(
+      `${failedRecently} outgoing mail(s) failed in the last ${FAILED_MAIL_ATTENTION_DAYS} days (${list}${failedRecently > 3 ? ', ...' : ''}; see 'klagomal outbox --status failed', retry with 'klagomal outbox retry ID')`,
+    );
+  }
+
+  // ---- quarantine and the processor's queue
+  const q = store.db.prepare('SELECT COUNT(*) AS n, MIN(first_at) AS oldest FROM quarantine WHERE released_at IS NULL').get() as {
+    n: number;
+    oldest: Instant | null;
+  };
+  if (q.n > 0) reasons.push(`${q.n} mail(s) in quarantine since ${fmt(q.oldest)} (see 'klagomal quarantine', retry with 'klagomal quarantine retry ID')`);
+  const p = store.db.prepare("SELECT COUNT(*) AS n, MIN(stored_at) AS oldest FROM inbound WHERE state = 'stored'").get() as {
+    n: number;
+    oldest: Instant | null;
+  };
+  if (p.n > 0 && p.oldest && minutesBetween(p.oldest, now) >= downLimit)
+    reasons.push(`${p.n} stored mail(s) not filed, the oldest for ${minutesBetween(p.oldest, now)} min (is the service running? see its log)`);
+
+  // ---- cases and deadlines (the same open deadlines as the digest: finalAnswerMax is a cap, not a target)
+  const byStatus: Record<string, number> = {};
+  for (const r of store.db.prepare("SELECT status, COUNT(*) AS n FROM cases WHERE status != 'closed' GROUP BY status ORDER BY status").all() as Array<{
+    status: string;
+    n: number;
+  }>)
+    byStatus[r.status] = r.n;
+  const openDeadline = `FROM deadlines d JOIN cases c ON c.id = d.case_id WHERE d.met_at IS NULL AND c.status != 'closed' AND d.milestone != 'finalAnswerMax'`;
+  const in24h = toInstant(new Date(now.getTime() + 86_400_000));
+  const cases = {
+    open: Object.values(byStatus).reduce((a, n) => a + n, 0),
+    byStatus,
+    deadlinesOverdue: count(store, `SELECT COUNT(*) AS n ${openDeadline} AND d.due_at < ?`, nowI),
+    deadlinesDueWithin24h: count(store, `SELECT COUNT(*) AS n ${openDeadline} AND d.due_at >= ? AND d.due_at < ?`, nowI, in24h),
+    nearestDeadlines: store
+      .openDeadlines(null, NEAREST_DEADLINES)
+      .map((d) => ({ case: d.number, milestone: d.milestone, dueAt: d.due_at, overdue: ms(d.due_at) < now.getTime() })),
+  };
+
+  // ---- templates
+  const inUse = store.meta('templates.lastGood') ?? null;
+  const checkedAt = inUse
+    ? ((store.db.prepare('SELECT checked_at FROM template_sets WHERE set_version = ?').get(inUse) as { checked_at: Instant } | undefined)?.checked_at ?? null)
+    : null;
+  let files: { version: string | null; problems: number } | undefined;
+  if (opts.checkTemplateFiles) {
+    const built = TemplateSet.build(config.templates, { caseLinkBase: config.firm.caseLinkBase });
+    files = { version: built.set?.setVersion ?? null, problems: built.problems.length };
+    if (!built.set)
+      reasons.push(
+        `the template files in ${config.templates} have ${built.problems.length} problem(s) ('klagomal templates check'); ${inUse ? `the last good set ${inUse} stays in use` : 'no good set was ever kept: the service cannot start'}`,
+      );
+  }
+
+  // ---- database, reconciliation
+  const database = {
+    path: config.database,
+    bytes: fileSize(config.database),
+    walBytes: fileSize(`${config.database}-wal`),
+    schemaVersion: schemaVersion(store.db),
+  };
+  const rec = lastReconcileRun(store);
+  // Said loudly until the next run compares clean: missed mail was found (and filed), or stored
+  // raw mail no longer matches its hash. A folder it could not compare is the source's reason.
+  if (rec?.finishedAt && rec.found > 0)
+    reasons.push(
+      `reconciliation at ${fmt(rec.finishedAt)} found ${rec.found} mail(s) on the server that had never been filed (filed now: ${rec.filedNow}; see 'klagomal reconcile --json')`,
+    );
+  if (rec?.finishedAt && rec.rawMissing + rec.rawMismatched > 0)
+    reasons.push(
+      `reconciliation at ${fmt(rec.finishedAt)}: ${rec.rawMissing} stored raw mail(s) missing and ${rec.rawMismatched} not matching their sha256 (see 'klagomal reconcile --json')`,
+    );
+
+  return {
+    generatedAt: nowI,
+    ok: reasons.length === 0,
+    needsAttention: reasons,
+    service: { running, lastHeartbeatAt },
+    sources,
+    outbox,
+    quarantine: { count: q.n, oldestAt: q.oldest },
+    inbound: { pending: p.n, oldestPendingAt: p.oldest },
+    cases,
+    templates: { inUse, checkedAt, ...(files ? { files } : {}) },
+    database,
+    reconcile: rec
+      ? {
+          startedAt: rec.startedAt,
+          finishedAt: rec.finishedAt,
+          trigger: rec.trigger,
+          ok: rec.ok,
+          found: rec.found,
+          filedNow: rec.filedNow,
+          rawChecked: rec.rawChecked,
+          rawMissing: rec.rawMissing,
+          rawMismatched: rec.rawMismatched,
+          errors: rec.errors,
+        }
+      : null,
+  };
+}
+
+/** The schema this program expects; an older database lacks columns the report reads. */
+export const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1].version;
