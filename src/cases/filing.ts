@@ -22,6 +22,7 @@ import { caseNumbersInSubject, hasReplyPrefix, subjectKey } from '../classify/th
 import { detectLanguage } from '../parse/language';
 import { publicFields, readComplaintFields } from '../parse/complaint-fields';
 import { maskPersonnummer } from '../parse/personnummer';
+import { sealPersonnummer } from './personnummer-store';
 import { splitReply } from '../parse/quote';
 import { buildAcknowledgement, decideAcknowledgement } from '../reply/acknowledgement';
 import { describeRule, formatStockholm } from '../deadlines/rules';
@@ -220,7 +221,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
       number: caseNumber,
       category: fields!.category,
       contactOfficer: contact?.address ?? null,
-      personnummer: read!.personnummer,
+      personnummer: sealPersonnummer(config, caseNumber, read!.personnummer),
       subjectKey: subjectKey(original?.subject ?? mail.subject, config.cases.prefix) || null,
       customerAddress: c.customer.address,
       customerName: c.customer.name,

@@ -42,6 +42,7 @@ export type EventType =
   | 'case-opened'
   | 'mail-filed'
   | 'duplicate-recorded'
+  | 'reconcile-found-unfiled'
   | 'quarantined'
   | 'quarantine-retried'
   | 'quarantine-released'
@@ -77,7 +78,13 @@ export type EventType =
   | 'assessment-set'
   | 'information-requested'
   | 'final-answer-queued'
-  | 'spoofing-suspected';
+  | 'spoofing-suspected'
+  // Personal data (src/retention): legal hold, and what retention removed.
+  | 'legal-hold-set'
+  | 'legal-hold-released'
+  | 'retention-anonymised'
+  | 'retention-raw-removed'
+  | 'subject-access-exported';
 
 /** Who caused an event: the system itself, a source poller, an operator at the command line. */
-export type Actor = 'system' | `source:${string}` | 'operator' | 'sender' | 'escalation' | `officer:${string}`;
+export type Actor = 'system' | `source:${string}` | 'operator' | 'sender' | 'escalation' | 'retention' | `officer:${string}`;

@@ -4,6 +4,7 @@
  * Return value = exit code (0 ok, 1 failure). Usage mistakes throw UsageError (exit 2).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Config, Language } from '../config/config';
 import { LANGUAGES } from '../config/config';
@@ -17,60 +18,118 @@ import { buildMail } from '../reply/mail';
 import { caseFacts, previewData } from '../reply/template-preview';
 import { CASE_STATUSES, CaseStatus, MAIL_KINDS, MailKind, TemplateKind } from '../cases/lifecycle';
 import { caseDetail, caseSummary, outboxView } from '../cases/view';
+import { caseAudit, formatCaseAudit } from '../audit/case-audit';
 import { computeDue, DEADLINE_UNITS, DeadlineRule, DeadlineUnit, formatStockholm } from '../deadlines/rules';
 import { BusinessCalendar, isoDate, localTime, parseIsoDate, swedishHolidays, weekday } from '../deadlines/calendar';
 import type { Milestone } from '../deadlines/policy';
 import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { meetMilestone } from '../cases/milestones';
-import { errorChain } from '../util/log';
+import { errorChain, flushLogs, Logger } from '../util/log';
 import { toInstant } from '../util/clock';
 import { UsageError } from './args';
-import { Command, configOf, findCase, Io, json, logger, NotFound, withStore } from './shared';
+import { Command, configOf, findCase, Io, json, logger, NotFound, requireFilingSecrets, withStore } from './shared';
 import { table } from './table';
 import type { ProcessResult } from '../pipeline/processor';
 import { importCommand } from './import';
 import { reconcileCommand } from './reconcile';
 import { statusCommand } from './status';
+import { reportCommand } from './report';
+import { auditCommand } from './audit';
+import { checkCommand } from './check';
+import { subjectCommand } from './subject';
+import { caseHold, caseRelease, retentionCommand } from './retention';
 
 export type { Command, Io };
 export { NotFound };
 
 // ---------------------------------------------------------------------------------------
 
+/**
+ * `klagomal start`: the long-running service (systemd: deploy/klagomal.service).
+ *
+ * Files it makes are private: umask 077, so the data folder is 0700 and the database, its
+ * -wal/-shm, raw mails and attachments 0600 whoever made them first.
+ *
+ * Stopping (SIGTERM from systemd, SIGINT from a terminal): intake stops, the batch being filed
+ * commits, the sends in flight report back, connections close, exit 0. That must happen within
+ * `shutdown.graceSeconds`; past it the service logs what it abandoned and exits 1. Nothing is
+ * lost either way: a mail not yet filed is filed at the next start, and a send that never
+ * reported back is retried after its lease (the one documented repeat, README "Crash safety").
+ * A second signal exits at once (128 + the signal's number), for an operator who cannot wait.
+ */
 const start: Command = {
   summary: 'run the service: watch the sources, file mail, send the outbox (until SIGTERM/SIGINT)',
   usage: 'klagomal start [--config FILE]',
   options: {},
   positionals: false,
   async run(values) {
+    process.umask(0o077);
     const config = configOf(values);
     const log = logger();
-    const service = new Service(config, log);
+    let service: Service;
+    try {
+      service = new Service(config, log);
+    } catch (err) {
+      flushLogs(); // the log lines before the one-line reason the dispatcher prints
+      throw err;
+    }
     const controller = new AbortController();
-    let signals = 0;
-    const onSignal = (sig: string): void => {
-      signals++;
-      if (signals > 1) {
-        log.warn('second signal: exiting at once', { signal: sig });
-        process.exit(130);
+    const graceMs = config.shutdown.graceSeconds * 1000;
+    let stoppingSince = 0;
+    let bound: NodeJS.Timeout | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stoppingSince) {
+        log.warn('second signal: exiting at once', { signal: sig, afterMs: Date.now() - stoppingSince });
+        flushLogs();
+        process.exit(128 + (os.constants.signals[sig] ?? 15));
       }
-      log.info('stopping: finishing work in flight', { signal: sig });
+      stoppingSince = Date.now();
+      log.info('stopping: finishing work in flight', { signal: sig, graceSeconds: config.shutdown.graceSeconds });
       controller.abort();
+      // The bound. unref: a clean stop must not wait for it.
+      bound = setTimeout(() => {
+        abandon(service, log, Date.now() - stoppingSince);
+        flushLogs();
+        process.exit(1);
+      }, graceMs).unref();
     };
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     try {
       await service.start(controller.signal);
     } catch (err) {
+      clearTimeout(bound);
       service.close();
+      flushLogs();
       throw err;
     }
+    clearTimeout(bound);
     service.close();
-    // Everything is closed; should a library still hold the event loop open, do not hang the stop.
-    setTimeout(() => process.exit(0), 5000).unref();
+    if (stoppingSince) log.info('stopped', { tookMs: Date.now() - stoppingSince });
+    flushLogs();
+    // Everything is closed and committed; should a library still hold the event loop open, do
+    // not let it hold up the stop.
+    setTimeout(() => process.exit(0), 1000).unref();
     return 0;
   },
 };
+
+/** The work a stop past its bound leaves behind, for the operator (all of it is picked up at the next start). */
+function abandon(service: Service, log: Logger, afterMs: number): void {
+  try {
+    const sending = service.store.listOutbox('sending');
+    const cases = sending.flatMap((r) => (r.case_number ? [r.case_number] : [])).slice(0, 20);
+    log.error('shutdown bound reached: exiting with work in flight', {
+      afterMs,
+      // Each is sent again when its lease ends (outbox.sendTimeoutSeconds after it began).
+      sendsInFlight: sending.length,
+      cases: cases.join(',') || undefined,
+      mailsNotYetFiled: service.store.countPendingInbound(),
+    });
+  } catch (err) {
+    log.error('shutdown bound reached: exiting with work in flight', { afterMs, error: errorChain(err) });
+  }
+}
 
 const run: Command = {
   summary: 'one pass of everything (poll the sources, file, send the outbox) and exit; for cron and tests',
@@ -79,6 +138,7 @@ const run: Command = {
   positionals: false,
   async run(values, _p, io) {
     if (!values.once) throw new UsageError("'run' needs --once (use 'klagomal start' for the long-running service)");
+    process.umask(0o077); // private files, as under `start` (cron runs this as the service's user)
     const config = configOf(values);
     const service = new Service(config, logger());
     try {
@@ -152,6 +212,7 @@ const ingest: Command = {
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('ingest needs at least one FILE');
     const config = configOf(values);
+    requireFilingSecrets(config);
     const service = new Service(config, logger());
     let failures = 0;
     try {
@@ -238,14 +299,18 @@ const cases: Command = {
 };
 
 const caseCommand: Command = {
-  summary: 'one case: show it; extend a deadline (the customer gets a delay notice); mark a milestone met',
+  summary: 'one case: show it; extend a deadline (the customer gets a delay notice); mark a milestone met; legal hold',
   usage: [
-    'klagomal case show ID [--json]                     ID = a case number like KLG-2026-000042, or the numeric id',
+    'klagomal case show ID [--json] [--audit]           ID = a case number like KLG-2026-000042, or the numeric id',
     'klagomal case extend ID --to YYYY-MM-DD --reason TEXT [--milestone finalAnswer] [--holding-reply] [--no-notice]',
     'klagomal case met ID MILESTONE [--note TEXT]        MILESTONE = acknowledgement | firstAnswer | finalAnswer',
+    'klagomal case hold ID --reason TEXT                legal hold: retention leaves the case alone (an ARN or court case)',
+    'klagomal case release ID                           lift the legal hold',
   ].join('\n       '),
   options: {
     json: { type: 'boolean' },
+    // show --audit: from the first mail to the last event, deadline inputs, template versions, hashes (src/audit/case-audit.ts)
+    audit: { type: 'boolean' },
     to: { type: 'string' },
     reason: { type: 'string' },
     milestone: { type: 'string' },
@@ -259,13 +324,22 @@ const caseCommand: Command = {
     if (verb === 'show' && positionals.length === 2) return showCase(values, id, io);
     if (verb === 'extend' && positionals.length === 2) return extendCase(values, id, io);
     if (verb === 'met' && positionals.length === 3) return caseMet(values, id, arg, io);
-    throw new UsageError('usage: klagomal case show ID | case extend ID --to DATE --reason TEXT | case met ID MILESTONE');
+    if (verb === 'hold' && positionals.length === 2) return caseHold(values, id, io);
+    if (verb === 'release' && positionals.length === 2) return caseRelease(values, id, io);
+    throw new UsageError(
+      'usage: klagomal case show ID | case extend ID --to DATE --reason TEXT | case met ID MILESTONE | case hold ID --reason TEXT | case release ID',
+    );
   },
 };
 
 async function showCase(values: Record<string, string | boolean | undefined>, id: string, io: Io): Promise<number> {
   const config = configOf(values);
   withStore(config, (store) => {
+    if (values.audit) {
+      const a = caseAudit(store, findCase(store, id));
+      io.out(values.json ? json(a) : formatCaseAudit(a));
+      return;
+    }
     const d = caseDetail(store, findCase(store, id));
     if (values.json) {
       io.out(json(d));
@@ -464,6 +538,7 @@ const quarantine: Command = {
     }
     if (positionals[0] !== 'retry' || positionals.length !== 2 || !/^\d+$/.test(positionals[1])) throw new UsageError('usage: klagomal quarantine retry ID');
     const id = Number(positionals[1]);
+    requireFilingSecrets(config);
     const service = new Service(config, logger());
     try {
       const store = service.store;
@@ -828,4 +903,9 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   import: importCommand,
   reconcile: reconcileCommand,
   status: statusCommand,
+  check: checkCommand,
+  report: reportCommand,
+  audit: auditCommand,
+  retention: retentionCommand,
+  subject: subjectCommand,
 };

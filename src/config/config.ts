@@ -230,6 +230,23 @@ export interface Config {
     /** node-cron expression of the scheduled reconciliation in `start` (default "17 * * * *", hourly); null = only on demand. */
     readonly schedule: string | null;
   };
+  /**
+   * Personal data kept no longer than needed (GDPR art. 5(1)(e)); src/retention/retention.ts.
+   * A case on legal hold is never touched.
+   */
+  readonly retention: {
+    /**
+     * Closed cases this many years after closing are anonymised: names, addresses, phone
+     * numbers, personnummer, mail text, attachments and raw mails removed; category, dates,
+     * deadlines, outcome and amounts kept (default 10, the general limitation period,
+     * preskriptionslagen 2 §; the DPO confirms).
+     */
+    readonly closedCaseYears: number;
+    /** The raw mails (and only they) of cases closed this many days ago are removed earlier; null = with the case (default null). */
+    readonly rawMailDays: number | null;
+    /** node-cron expression (Stockholm time) of the scheduled run in `start`; null = only `klagomal retention run` (default "40 3 * * *"). */
+    readonly schedule: string | null;
+  };
   /** What `klagomal status` counts as needing a person. */
   readonly status: {
     /** A source disconnected or failing for longer than this many minutes (default 15). */
@@ -241,5 +258,31 @@ export interface Config {
     readonly enabled: boolean;
     /** Default 9464. */
     readonly port: number;
+  };
+  /**
+   * A personnummer or samordningsnummer found in a complaint (src/cases/personnummer-store.ts).
+   * Its mask (`19850412-****`) is kept with the case's fields either way.
+   */
+  readonly personnummer: {
+    /**
+     * Keep the number itself with the case, encrypted with AES-256-GCM (default true). false:
+     * only the mask is kept. When true, the service refuses to start without the key.
+     */
+    readonly store: boolean;
+    /**
+     * The environment variable holding the 32-byte key: 64 hex digits or base64, e.g. from
+     * `openssl rand -base64 32` (default "KLAGOMAL_PERSONNUMMER_KEY"). Keep a copy: without
+     * it the stored numbers cannot be read back.
+     */
+    readonly keyEnv: string;
+  };
+  /** Stopping on SIGTERM/SIGINT (src/cli/commands.ts, `start`). */
+  readonly shutdown: {
+    /**
+     * Seconds to let the work in flight finish (the batch being filed commits, the sends report
+     * back) before the service gives up on it, says what it abandoned and exits non-zero
+     * (default 20; keep it below the systemd unit's TimeoutStopSec, 30 in deploy/).
+     */
+    readonly graceSeconds: number;
   };
 }

@@ -28,6 +28,7 @@ import {
   ReferenceRule,
 } from '../parse/complaint-fields';
 import { normaliseAddress } from '../util/header-safe';
+import { parseFieldKey } from '../util/crypto-field';
 import { packageRoot } from '../util/package-root';
 
 /** Where `klagomal` looks when neither --config nor KLAGOMAL_CONFIG is given: the embedded default. */
@@ -538,6 +539,12 @@ export function parseConfig(json: Json, file: string): Config {
   const seen = new Set<string>();
   sources.forEach((s, i) => {
     if (seen.has(s.name)) problems.push({ key: `sources[${i}].name`, message: `"${s.name}" is used by another source; names must be unique` });
+    // Names the system gives mail of its own: `klagomal import` (quiet filing) and `klagomal ingest`.
+    if (RESERVED_SOURCE_NAMES.includes(s.name))
+      problems.push({
+        key: `sources[${i}].name`,
+        message: `"${s.name}" is reserved for mail brought in by \`klagomal ${s.name === 'cli' ? 'ingest' : s.name}\`; choose another name`,
+      });
     seen.add(s.name);
   });
 
@@ -603,12 +610,40 @@ export function parseConfig(json: Json, file: string): Config {
   if (reconcileSchedule !== null && !cron.validate(reconcileSchedule))
     reconcileS.problem('schedule', `not a valid cron expression: ${describe(reconcileSchedule)} (e.g. "17 * * * *", hourly; null = only on demand)`);
   reconcileS.done();
+  const retentionS = root.section('retention');
+  const rawMailDaysGiven = retentionS.raw('rawMailDays');
+  const retention = {
+    closedCaseYears: retentionS.int('closedCaseYears', { default: 10, min: 1, max: 100 }),
+    rawMailDays: rawMailDaysGiven === undefined || rawMailDaysGiven === null ? null : retentionS.int('rawMailDays', { min: 1, max: 36500 }),
+    schedule: retentionS.has('schedule') ? retentionS.optionalString('schedule') : '40 3 * * *',
+  };
+  if (retention.rawMailDays !== null && retention.rawMailDays >= retention.closedCaseYears * 365)
+    retentionS.problem(
+      'rawMailDays',
+      `${retention.rawMailDays} days is not shorter than closedCaseYears (${retention.closedCaseYears} years): raw mails go with their case anyway; give fewer days, or null`,
+    );
+  if (retention.schedule !== null && !cron.validate(retention.schedule))
+    retentionS.problem('schedule', `not a valid cron expression: ${describe(retention.schedule)} (e.g. "40 3 * * *", daily at 03:40; null = only on demand)`);
+  retentionS.done();
   const statusS = root.section('status');
   const status = { sourceDownMinutes: statusS.int('sourceDownMinutes', { default: 15, min: 1, max: 7 * 24 * 60 }) };
   statusS.done();
   const httpS = root.section('http');
   const http = { enabled: httpS.bool('enabled', false), port: httpS.int('port', { default: 9464, min: 1, max: 65535 }) };
   httpS.done();
+  const pnrS = root.section('personnummer');
+  const personnummer = {
+    store: pnrS.bool('store', true),
+    keyEnv: pnrS.string('keyEnv', {
+      default: 'KLAGOMAL_PERSONNUMMER_KEY',
+      pattern: ENV_NAME.pattern,
+      hint: 'an environment variable name like KLAGOMAL_PERSONNUMMER_KEY',
+    }),
+  };
+  pnrS.done();
+  const shutdownS = root.section('shutdown');
+  const shutdown = { graceSeconds: shutdownS.int('graceSeconds', { default: 20, min: 1, max: 600 }) };
+  shutdownS.done();
 
   root.raw('$comment'); // a free-text note for admins, ignored
   root.done();
@@ -634,8 +669,11 @@ export function parseConfig(json: Json, file: string): Config {
     processing,
     import: { acknowledgeAfter },
     reconcile: { schedule: reconcileSchedule },
+    retention,
     status,
     http,
+    personnummer,
+    shutdown,
   });
 }
 
@@ -665,8 +703,9 @@ export function configFileFrom(flag: string | undefined, env: NodeJS.ProcessEnv 
 }
 
 /**
- * Secrets named by the config that are missing from the environment. `start` and `run` refuse
- * to begin while any is missing; `config check` lists them with the other problems.
+ * Secrets named by the config that are missing from the environment (or, for the personnummer
+ * key, not a usable key). `start` and `run` refuse to begin while any is missing; `config check`
+ * lists them with the other problems.
  */
 export function missingSecrets(config: Config, env: NodeJS.ProcessEnv = process.env): ConfigProblem[] {
   const out: ConfigProblem[] = [];
@@ -677,8 +716,25 @@ export function missingSecrets(config: Config, env: NodeJS.ProcessEnv = process.
   const t = config.transport;
   if (t.type === 'smtp' && t.passwordEnv && !env[t.passwordEnv])
     out.push({ key: 'transport.passwordEnv', message: `names ${t.passwordEnv}, which is not set in the environment` });
+  // The personnummer key: only when numbers are kept; present and exactly 32 bytes. The value is never echoed.
+  const p = config.personnummer;
+  if (p.store) {
+    const value = env[p.keyEnv];
+    if (!value)
+      out.push({
+        key: 'personnummer.keyEnv',
+        message: `names ${p.keyEnv}, which is not set in the environment; personnummer.store is on, so the key is required (create one with \`openssl rand -base64 32\` and keep a copy: without it stored numbers cannot be read), or set personnummer.store to false to keep only the mask`,
+      });
+    else if (!parseFieldKey(value))
+      out.push({
+        key: 'personnummer.keyEnv',
+        message: `names ${p.keyEnv}, whose value is not a 32-byte key (${value.trim().length} characters; expected 64 hex digits or 44 base64 characters, e.g. from \`openssl rand -base64 32\`)`,
+      });
+  }
   return out;
 }
+
+const RESERVED_SOURCE_NAMES: readonly string[] = ['import', 'cli'];
 
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {

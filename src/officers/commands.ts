@@ -18,6 +18,8 @@
  *   #final                          the rest of the mail is the final answer: sent to the customer in the
  *                                   final-answer frame, with the escalation paragraph (ARN, KB&F, court)
  *   #ask [YYYY-MM-DD]               the rest of the mail is a request for more information to the customer
+ *   #hold REASON                    legal hold: retention leaves the case alone (src/retention/legal-hold.ts)
+ *   #release                        lift the legal hold
  *
  * A reasoned answer (the firm must give one in writing when a complaint is judged unfounded):
  * `#outcome rejected` or `partly-upheld` is refused unless the case has a final answer sent or
@@ -45,6 +47,7 @@ import { editDistance } from '../config/load';
 import { maskPersonnummer } from '../parse/personnummer';
 import { toInstant, Instant } from '../util/clock';
 import { buildOfficerNotification, officerByAddress, officerLanguage } from './notify';
+import { holdCase, LegalHoldRefused, releaseCase } from '../retention/legal-hold';
 
 export const COMMAND_NAMES = [
   'assign',
@@ -61,6 +64,14 @@ export const COMMAND_NAMES = [
   'ask',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
+
+/**
+ * Legal hold is a data-protection matter rather than case handling, so it has its own list; it
+ * works on closed cases too (that is where retention would act).
+ */
+export const LEGAL_HOLD_COMMAND_NAMES = ['hold', 'release'] as const;
+export type LegalHoldCommandName = (typeof LEGAL_HOLD_COMMAND_NAMES)[number];
+const KNOWN_COMMANDS: readonly string[] = [...COMMAND_NAMES, ...LEGAL_HOLD_COMMAND_NAMES];
 
 export const ASSESSMENT_ITEMS = ['more-information', 'external-advice', 'other-complaints', 'changed-routines', 'training', 'staff-consequences'] as const;
 
@@ -160,7 +171,7 @@ export function runOfficerCommands(
       });
       done.push({ line: mask(cmd.line), result });
     } catch (err) {
-      if (!(err instanceof CommandError || err instanceof ExtensionRefused)) throw err;
+      if (!(err instanceof CommandError || err instanceof ExtensionRefused || err instanceof LegalHoldRefused)) throw err;
       // The problem may repeat what the officer wrote: masked like the line itself.
       const problem = mask(err.message);
       errors.push({ lineNumber: cmd.lineNumber, line: mask(cmd.line), problem });
@@ -237,12 +248,12 @@ function didYouMean(value: string, list: readonly string[]): string {
 
 function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv): string {
   const { store, config } = ctx;
-  if (!(COMMAND_NAMES as readonly string[]).includes(cmd.name)) {
-    const guess = didYouMean(cmd.name, COMMAND_NAMES).replace(/'([a-z-]+)'/, "'#$1'");
-    throw new CommandError(`unknown command '#${cmd.name}'${guess}; commands: ${COMMAND_NAMES.map((n) => `#${n}`).join(', ')}`);
+  if (!KNOWN_COMMANDS.includes(cmd.name)) {
+    const guess = didYouMean(cmd.name, KNOWN_COMMANDS).replace(/'([a-z-]+)'/, "'#$1'");
+    throw new CommandError(`unknown command '#${cmd.name}'${guess}; commands: ${KNOWN_COMMANDS.map((n) => `#${n}`).join(', ')}`);
   }
-  const name = cmd.name as CommandName;
-  if (c.status === 'closed' && name !== 'status' && name !== 'note' && name !== 'related' && name !== 'assessment')
+  const name = cmd.name as CommandName | LegalHoldCommandName;
+  if (c.status === 'closed' && !['status', 'note', 'related', 'assessment', 'hold', 'release'].includes(name))
     throw new CommandError(`${c.number} is closed; reopen it first with #status in-progress`);
 
   switch (name) {
@@ -356,6 +367,19 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
       return queueToCustomer(ctx, c, 'final', cmd, env);
     case 'ask':
       return queueToCustomer(ctx, c, 'ask', cmd, env);
+    case 'hold': {
+      if (!cmd.args) throw new CommandError('#hold needs a reason on the same line, e.g. #hold ARN 2026-01234: the customer has gone to ARN');
+      const reason = maskPersonnummer(cmd.args, env.now);
+      const r = holdCase(store, c.id, { reason, actor: env.actor, at: env.at, inboundId: env.inbound.id });
+      if (r.kind === 'unchanged') return `already on legal hold since ${r.hold.heldAt} (${r.hold.reason})`;
+      return r.kind === 'changed'
+        ? `legal hold reason: ${r.previous} -> ${reason}`
+        : `legal hold: ${reason}; retention leaves ${c.number} alone until #release`;
+    }
+    case 'release': {
+      const hold = releaseCase(store, c.id, { actor: env.actor, at: env.at, inboundId: env.inbound.id });
+      return hold ? `legal hold lifted (held since ${hold.heldAt}: ${hold.reason}); retention applies again` : `${c.number} was not on legal hold`;
+    }
   }
 }
 

@@ -14,8 +14,28 @@
  *  - outbox          every mail we send, rendered at queue time; the sender works from here
  *  - outbox_attempts one row per send attempt, written before the network call
  *  - deadlines       computed due instants per case and milestone, with the rule that set them
- *  - events          the append-only history (triggers refuse UPDATE and DELETE)
+ *  - events          the append-only history (triggers refuse UPDATE and DELETE); from
+ *                    migration 8 hash-chained per case, see src/audit/hash.ts
  */
+/**
+ * The append-only UPDATE trigger from migration 8 on: an event may change in exactly one way,
+ * retention blanking its detail (src/audit/chain.ts anonymiseEventDetails): detail becomes
+ * '{"anonymised":true}', anonymised_at and anonymised_by_run are set, and only when
+ * anonymised_at was NULL. Every other change is refused, as before.
+ */
+export const EVENTS_UPDATE_TRIGGER_V8 = `
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+  WHEN NOT (
+    OLD.anonymised_at IS NULL AND NEW.anonymised_at IS NOT NULL AND NEW.anonymised_by_run IS NOT NULL
+    AND NEW.detail = '{"anonymised":true}'
+    AND NEW.id IS OLD.id AND NEW.at IS OLD.at AND NEW.case_id IS OLD.case_id AND NEW.inbound_id IS OLD.inbound_id
+    AND NEW.outbox_id IS OLD.outbox_id AND NEW.actor IS OLD.actor AND NEW.type IS OLD.type
+    AND NEW.from_state IS OLD.from_state AND NEW.to_state IS OLD.to_state
+    AND NEW.prev_hash IS OLD.prev_hash AND NEW.hash IS OLD.hash AND NEW.detail_hash IS OLD.detail_hash
+  )
+  BEGIN SELECT RAISE(ABORT, 'events are append-only (retention may only anonymise a detail once)'); END;
+`;
+
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
     version: 1,
@@ -359,6 +379,99 @@ CREATE TABLE reconcile_runs (
   trigger TEXT NOT NULL,
   result TEXT NOT NULL DEFAULT '{}'
 );
+`,
+  },
+  {
+    version: 7,
+    name: 'operations: what a source saw at its last scan, clean stops',
+    sql: `
+-- Messages in the watched folder at the end of the last scan (IMAP EXISTS), and of those the
+-- ones not yet taken (with a processed folder every mail left in the folder; a Maildir's new/).
+-- NULL where the source cannot tell (an IMAP folder that is only flagged keeps what it filed).
+ALTER TABLE source_status ADD COLUMN folder_messages INTEGER;
+ALTER TABLE source_status ADD COLUMN waiting INTEGER;
+-- Set when the service stopped watching cleanly (SIGTERM); NULL while it watches. Without it a
+-- stopped service and a killed one look the same: a heartbeat (updated_at) that grows old.
+ALTER TABLE source_status ADD COLUMN stopped_at TEXT;
+`,
+  },
+  {
+    version: 8,
+    name: 'tamper-evident history: a hash chain over the events of each case',
+    sql: `
+-- Every event carries the hash of the previous event of its chain (src/audit/hash.ts): one
+-- chain per case (case_id), and one for the events without a case (case_id IS NULL: mails
+-- stored, system events). hash = sha256 over the previous hash and the event's fields, with
+-- the detail only through detail_hash = sha256(detail), so that retention can blank a detail
+-- (anonymised_at, anonymised_by_run = retention_runs.id) without breaking the chain.
+ALTER TABLE events ADD COLUMN prev_hash TEXT;
+ALTER TABLE events ADD COLUMN hash TEXT;
+ALTER TABLE events ADD COLUMN detail_hash TEXT;
+ALTER TABLE events ADD COLUMN anonymised_at TEXT;
+ALTER TABLE events ADD COLUMN anonymised_by_run INTEGER;
+-- The hashes of the events already there are computed in JavaScript right after this SQL, in
+-- the same transaction (chainExistingEvents in src/store/event-chain.ts, called by migrate()),
+-- which then creates the new UPDATE trigger (EVENTS_UPDATE_TRIGGER below). DELETE stays refused.
+DROP TRIGGER events_append_only_update;
+`,
+  },
+  {
+    version: 9,
+    name: 'personal data: retention runs, legal hold, anonymised cases and mails',
+    sql: `
+-- Legal hold (#hold / #release by mail, klagomal case hold / release): while hold_reason is set,
+-- retention leaves the case alone. The history of holds is in the events.
+ALTER TABLE cases ADD COLUMN hold_reason TEXT;
+ALTER TABLE cases ADD COLUMN held_at TEXT;
+ALTER TABLE cases ADD COLUMN held_by TEXT;
+-- When retention removed the case's personal data (src/retention/retention.ts), and in which run.
+ALTER TABLE cases ADD COLUMN anonymised_at TEXT;
+ALTER TABLE cases ADD COLUMN anonymised_by_run INTEGER;
+CREATE INDEX cases_closed_kept ON cases(id) WHERE status = 'closed' AND anonymised_at IS NULL;
+
+-- Per inbound mail: its parsed text and addresses blanked (anonymised_at), and its raw bytes no
+-- longer needed (raw_removed_at). Raw mail is content-addressed and can be shared by several
+-- inbound rows (a duplicate, a mail read from two folders): the bytes go only when every row
+-- that points at them has raw_removed_at.
+ALTER TABLE inbound ADD COLUMN anonymised_at TEXT;
+ALTER TABLE inbound ADD COLUMN raw_removed_at TEXT;
+-- A raw mail whose bytes retention removed keeps its sha256 and size, so that the register and
+-- reconciliation still know the mail existed. Migration 1's CHECK wants exactly one of bytes
+-- and path, so a removed mail has the empty blob and no path; removed_at says which it is.
+ALTER TABLE raw_mail ADD COLUMN removed_at TEXT;
+-- The same bytes arriving again after their removal (a UIDVALIDITY change re-reads a folder):
+-- the new arrival needs its raw mail, so the row takes the new bytes or file instead of the
+-- INSERT OR IGNORE of intake (src/store/store.ts storeInbound) silently keeping the tombstone.
+CREATE TRIGGER raw_mail_arrives_again BEFORE INSERT ON raw_mail
+  WHEN EXISTS (SELECT 1 FROM raw_mail WHERE sha256 = NEW.sha256 AND removed_at IS NOT NULL)
+BEGIN
+  UPDATE raw_mail SET bytes = NEW.bytes, path = NEW.path, size = NEW.size, removed_at = NULL WHERE sha256 = NEW.sha256;
+END;
+
+-- Every retention run, dry or not: what it anonymised (case numbers and counts, never personal
+-- data). finished_at NULL = the run stopped before its end (a crash); the next run goes on.
+CREATE TABLE retention_runs (
+  id INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  trigger TEXT NOT NULL,
+  dry_run INTEGER NOT NULL DEFAULT 0,
+  cases_anonymised INTEGER NOT NULL DEFAULT 0,
+  raw_removed INTEGER NOT NULL DEFAULT 0,
+  result TEXT NOT NULL DEFAULT '{}'
+);
+
+-- Files (attachments, large raw mails) whose rows retention removed, recorded in the same
+-- transaction and deleted after it: a crash between the two leaves the row, and the next run
+-- deletes the file. A file is deleted only while nothing references it any more.
+CREATE TABLE retention_pending_files (
+  path TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('attachment','raw')),
+  sha256 TEXT NOT NULL,
+  run_id INTEGER NOT NULL REFERENCES retention_runs(id),
+  queued_at TEXT NOT NULL
+);
+CREATE INDEX attachments_path ON attachments(path);
 `,
   },
 ];

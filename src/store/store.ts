@@ -9,6 +9,7 @@ import type { Statement, Transaction } from 'better-sqlite3';
 import type { DB } from './db';
 import type { Actor, CaseOutcome, CaseStatus, EventType, MailKind, OutboundKind, OutboxStatus } from '../cases/lifecycle';
 import type { Instant } from '../util/clock';
+import { detailHash, eventHash } from '../audit/hash';
 
 export interface InboundRow {
   id: number;
@@ -62,6 +63,7 @@ export interface CaseRow {
   updated_at: Instant;
   contact_officer: string | null;
   category: string | null;
+  /** Encrypted ("v1:...", src/cases/personnummer-store.ts), in clear before schema 8, or null. */
   personnummer: string | null;
   subject_key: string | null;
   outcome: CaseOutcome | null;
@@ -145,6 +147,15 @@ export interface EventRow {
   from_state: string | null;
   to_state: string | null;
   detail: string;
+  /** The hash chain (migration 8, src/audit/hash.ts): the previous event's hash in this case's chain, ... */
+  prev_hash: string | null;
+  /** ... this event's hash over prev_hash and its fields, ... */
+  hash: string | null;
+  /** ... and sha256(detail) as first written (kept when retention blanks the detail). */
+  detail_hash: string | null;
+  /** Set when retention replaced the detail with {"anonymised":true}, by run anonymised_by_run. */
+  anonymised_at: Instant | null;
+  anonymised_by_run: number | null;
 }
 
 export interface DeadlineRow {
@@ -244,6 +255,7 @@ export interface NewCase {
   number: string;
   category: string | null;
   contactOfficer: string | null;
+  /** Already encrypted by the caller (sealPersonnummer), or null. */
   personnummer: string | null;
   subjectKey: string | null;
   customerAddress: string | null;
@@ -516,6 +528,31 @@ export class Store {
       c.subjectKey,
     );
     return Number(info.lastInsertRowid);
+  }
+
+  /** Cases whose personnummer is stored in clear (before schema 8; see src/cases/personnummer-store.ts). */
+  casesWithClearPersonnummer(): Array<{ id: number; number: string; personnummer: string }> {
+    return this.q(
+      "SELECT id, number, personnummer FROM cases WHERE personnummer IS NOT NULL AND personnummer <> '' AND personnummer NOT LIKE 'v1:%'",
+    ).all() as Array<{
+      id: number;
+      number: string;
+      personnummer: string;
+    }>;
+  }
+
+  /** Every case that holds a personnummer (encrypted or not): for a lookup by number, which must decrypt each. */
+  casesWithPersonnummer(): Array<{ id: number; number: string; personnummer: string }> {
+    return this.q("SELECT id, number, personnummer FROM cases WHERE personnummer IS NOT NULL AND personnummer <> '' ORDER BY id").all() as Array<{
+      id: number;
+      number: string;
+      personnummer: string;
+    }>;
+  }
+
+  /** Replace a case's stored personnummer (an encrypted value, or null to keep none). */
+  setCasePersonnummer(id: number, value: string | null): void {
+    this.q('UPDATE cases SET personnummer = ? WHERE id = ?').run(value, id);
   }
 
   /** Change what an officer may change on a case; every change is also an event (the caller's). */
@@ -1024,17 +1061,56 @@ export class Store {
 
   // ---- events --------------------------------------------------------------------------
 
+  /**
+   * Append an event to its case's hash chain (src/audit/hash.ts): the chain's last hash (an
+   * index lookup on events_case), the next id (max + 1, so that ids have no gaps and a deleted
+   * row shows), and the hash, all read and written in the caller's transaction, which holds
+   * the write lock: no other writer can extend the same chain in between. Called outside a
+   * transaction it opens its own.
+   */
   appendEvent(e: NewEvent): void {
-    this.q('INSERT INTO events (at, case_id, inbound_id, outbox_id, actor, type, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
-      e.at,
-      e.caseId ?? null,
-      e.inboundId ?? null,
-      e.outboxId ?? null,
-      e.actor,
-      e.type,
-      e.fromState ?? null,
-      e.toState ?? null,
-      JSON.stringify(e.detail ?? {}),
+    if (!this.db.inTransaction) {
+      this.tx(() => this.appendEvent(e));
+      return;
+    }
+    const caseId = e.caseId ?? null;
+    const last = (
+      caseId === null
+        ? this.q('SELECT hash FROM events WHERE case_id IS NULL ORDER BY id DESC LIMIT 1').get()
+        : this.q('SELECT hash FROM events WHERE case_id = ? ORDER BY id DESC LIMIT 1').get(caseId)
+    ) as { hash: string | null } | undefined;
+    const { next } = this.q('SELECT COALESCE(MAX(id), 0) + 1 AS next FROM events').get() as { next: number };
+    const row = {
+      id: next,
+      at: e.at,
+      case_id: caseId,
+      inbound_id: e.inboundId ?? null,
+      outbox_id: e.outboxId ?? null,
+      actor: e.actor,
+      type: e.type,
+      from_state: e.fromState ?? null,
+      to_state: e.toState ?? null,
+    };
+    const detail = JSON.stringify(e.detail ?? {});
+    const prevHash = last?.hash ?? null;
+    const dh = detailHash(detail);
+    this.q(
+      `INSERT INTO events (id, at, case_id, inbound_id, outbox_id, actor, type, from_state, to_state, detail, prev_hash, hash, detail_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      row.id,
+      row.at,
+      row.case_id,
+      row.inbound_id,
+      row.outbox_id,
+      row.actor,
+      row.type,
+      row.from_state,
+      row.to_state,
+      detail,
+      prevHash,
+      eventHash(prevHash, row, dh),
+      dh,
     );
   }
 

@@ -11,6 +11,15 @@ import { Store } from '../../src/store/store';
 import { packageRoot } from '../../src/util/package-root';
 
 export const REPO = packageRoot(); // also right when compiled into dist/ (the benchmark)
+
+/**
+ * The personnummer key of the test worlds (personnummer.store is on by default, and `start`
+ * and `run` refuse to begin without a key). Set in this process's environment, so that every
+ * `klagomal` a test or the benchmark spawns, and filing in-process, has it; a test that wants
+ * none passes `{ KLAGOMAL_PERSONNUMMER_KEY: '' }` in `env`.
+ */
+export const TEST_PERSONNUMMER_KEY = Buffer.alloc(32, 7).toString('base64');
+process.env.KLAGOMAL_PERSONNUMMER_KEY ??= TEST_PERSONNUMMER_KEY;
 export const BIN = path.join(REPO, 'bin', 'klagomal.js');
 
 export interface World {

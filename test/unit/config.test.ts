@@ -349,21 +349,22 @@ describe('missingSecrets', () => {
       }),
       FILE,
     );
-    const problems = missingSecrets(c, { OTHER_PASSWORD: 'secret' });
+    const problems = missingSecrets(c, { OTHER_PASSWORD: 'secret', KLAGOMAL_PERSONNUMMER_KEY: 'a'.repeat(64) });
     expect(problems).toEqual([
       { key: 'sources[0].passwordEnv', message: 'names KLAGOMAL_IMAP_PASSWORD, which is not set in the environment' },
       { key: 'transport.passwordEnv', message: 'names SMTP_PASSWORD, which is not set in the environment' },
     ]);
-    expect(missingSecrets(c, { KLAGOMAL_IMAP_PASSWORD: 'a', OTHER_PASSWORD: 'b', SMTP_PASSWORD: 'c' })).toEqual([]);
+    expect(missingSecrets(c, { KLAGOMAL_IMAP_PASSWORD: 'a', OTHER_PASSWORD: 'b', SMTP_PASSWORD: 'c', KLAGOMAL_PERSONNUMMER_KEY: 'a'.repeat(64) })).toEqual([]);
   });
 
   test('emptySecretCountsAsSet', () => {
     const c = parseConfig(minimal({ sources: [imapSource()] }), FILE);
-    expect(missingSecrets(c, { KLAGOMAL_IMAP_PASSWORD: '' })).toHaveLength(1);
+    expect(missingSecrets(c, { KLAGOMAL_IMAP_PASSWORD: '', KLAGOMAL_PERSONNUMMER_KEY: 'a'.repeat(64) })).toHaveLength(1);
   });
 
   test('maildirOnlyConfigAsksForSecrets', () => {
-    expect(missingSecrets(parseConfig(minimal(), FILE), {})).toEqual([]);
+    // Only the personnummer key (personnummer.store is on by default), see 'personnummer' below.
+    expect(missingSecrets(parseConfig(minimal(), FILE), { KLAGOMAL_PERSONNUMMER_KEY: 'a'.repeat(64) })).toEqual([]);
   });
 });
 
@@ -414,5 +415,124 @@ describe('loadConfig', () => {
     expect(c.file).toBe(path.join(sub, 'k.json'));
     expect(c.dataDir).toBe(path.join(tmp, 'data'));
     expect(c.sources[0]).toMatchObject({ path: path.join(sub, 'maildir') });
+  });
+});
+
+describe('shutdown', () => {
+  test('graceSecondsDefaultNotFilledIn', () => {
+    expect(parseConfig(minimal(), FILE).shutdown).toEqual({ graceSeconds: 20 });
+    expect(parseConfig(minimal({ shutdown: { graceSeconds: 5 } }), FILE).shutdown.graceSeconds).toBe(5);
+  });
+
+  test('graceSecondsOutOfRangeAccepted', () => {
+    for (const bad of [0, -1, 601, 2.5, '20']) {
+      const err = problemsOf(minimal({ shutdown: { graceSeconds: bad } }));
+      expect(problemAt(err, 'shutdown.graceSeconds')).toMatch(/^expected a whole number from 1 to 600, got /);
+    }
+  });
+
+  test('shutdownTypoFallsBackToDefault', () => {
+    const err = problemsOf(minimal({ shutdown: { graceSecond: 5 } }));
+    expect(err.problems.map((p) => p.key)).toContain('shutdown.graceSecond');
+  });
+});
+
+describe('personnummer', () => {
+  const KEY_B64 = Buffer.alloc(32, 9).toString('base64');
+
+  test('storageAndKeyNameDefaultsNotFilledIn', () => {
+    expect(parseConfig(minimal(), FILE).personnummer).toEqual({ store: true, keyEnv: 'KLAGOMAL_PERSONNUMMER_KEY' });
+    expect(parseConfig(minimal({ personnummer: { store: false } }), FILE).personnummer).toEqual({ store: false, keyEnv: 'KLAGOMAL_PERSONNUMMER_KEY' });
+    expect(parseConfig(minimal({ personnummer: { keyEnv: 'FIRMA_PNR_KEY' } }), FILE).personnummer.keyEnv).toBe('FIRMA_PNR_KEY');
+  });
+
+  test('badValuesAccepted', () => {
+    const err = problemsOf(minimal({ personnummer: { store: 'yes', keyEnv: 'pnr-key' } }));
+    expect(problemAt(err, 'personnummer.store')).toBe('expected true or false, got "yes"');
+    expect(problemAt(err, 'personnummer.keyEnv')).toContain('an environment variable name like KLAGOMAL_PERSONNUMMER_KEY');
+    expect(err.message).toContain(FILE);
+  });
+
+  test('keyItselfInTheFileAccepted', () => {
+    // A secret never goes in the file: an unknown key is a problem, with the right name as a hint.
+    const err = problemsOf(minimal({ personnummer: { key: KEY_B64 } }));
+    expect(problemAt(err, 'personnummer.key')).toBe('unknown key; known keys here: store, keyEnv');
+  });
+
+  test('missingKeyLetsTheServiceStart', () => {
+    const c = parseConfig(minimal(), FILE);
+    const [p, ...rest] = missingSecrets(c, {});
+    expect(rest).toEqual([]);
+    expect(p.key).toBe('personnummer.keyEnv');
+    expect(p.message).toMatch(/^names KLAGOMAL_PERSONNUMMER_KEY, which is not set in the environment; personnummer.store is on/);
+    expect(p.message).toContain('openssl rand -base64 32');
+    expect(missingSecrets(c, { KLAGOMAL_PERSONNUMMER_KEY: '' })).toHaveLength(1);
+  });
+
+  test('malformedKeyLetsTheServiceStart', () => {
+    const c = parseConfig(minimal({ personnummer: { keyEnv: 'FIRMA_PNR_KEY' } }), FILE);
+    for (const bad of ['hemligt', Buffer.alloc(16, 1).toString('base64'), 'f'.repeat(62)]) {
+      const problems = missingSecrets(c, { FIRMA_PNR_KEY: bad });
+      expect(problems).toHaveLength(1);
+      expect(problems[0].key).toBe('personnummer.keyEnv');
+      expect(problems[0].message).toMatch(/^names FIRMA_PNR_KEY, whose value is not a 32-byte key/);
+      expect(problems[0].message).not.toContain(bad); // the value is never echoed
+    }
+  });
+
+  test('goodKeyStillReported', () => {
+    const c = parseConfig(minimal(), FILE);
+    expect(missingSecrets(c, { KLAGOMAL_PERSONNUMMER_KEY: KEY_B64 })).toEqual([]);
+    expect(missingSecrets(c, { KLAGOMAL_PERSONNUMMER_KEY: Buffer.alloc(32, 9).toString('hex') })).toEqual([]);
+  });
+
+  test('storageOffStillAsksForAKey', () => {
+    expect(missingSecrets(parseConfig(minimal({ personnummer: { store: false } }), FILE), {})).toEqual([]);
+  });
+});
+
+describe('retention', () => {
+  test('retentionDefaultsNotFilledIn', () => {
+    expect(parseConfig(minimal(), FILE).retention).toEqual({ closedCaseYears: 10, rawMailDays: null, schedule: '40 3 * * *' });
+    expect(parseConfig(minimal({ retention: { closedCaseYears: 7, rawMailDays: 365, schedule: null } }), FILE).retention).toEqual({
+      closedCaseYears: 7,
+      rawMailDays: 365,
+      schedule: null,
+    });
+    expect(parseConfig(minimal({ retention: { rawMailDays: null } }), FILE).retention.rawMailDays).toBeNull();
+  });
+
+  test('retentionMistakesReportedOneAtATime', () => {
+    const err = problemsOf(minimal({ retention: { closedCaseYears: 0, rawMailDays: 'short', schedule: 'nightly', keepForever: true } }));
+    expect(err.problems.map((p) => p.key).sort()).toEqual([
+      'retention.closedCaseYears',
+      'retention.keepForever',
+      'retention.rawMailDays',
+      'retention.schedule',
+    ]);
+    expect(problemAt(err, 'retention.closedCaseYears')).toBe('expected a whole number from 1 to 100, got 0');
+    expect(problemAt(err, 'retention.rawMailDays')).toBe('expected a whole number from 1 to 36500, got "short"');
+    expect(problemAt(err, 'retention.schedule')).toContain('not a valid cron expression: "nightly"');
+    expect(problemAt(err, 'retention.keepForever')).toContain('unknown key');
+    expect(err.message.startsWith(`${FILE}: 4 problems:`)).toBe(true);
+  });
+
+  test('rawMailPeriodLongerThanCasePeriodAccepted', () => {
+    const err = problemsOf(minimal({ retention: { closedCaseYears: 1, rawMailDays: 400 } }));
+    expect(problemAt(err, 'retention.rawMailDays')).toBe(
+      '400 days is not shorter than closedCaseYears (1 years): raw mails go with their case anyway; give fewer days, or null',
+    );
+  });
+
+  test('retentionTypoSilentlyIgnored', () => {
+    const err = problemsOf(minimal({ retention: { closedCaseYear: 5 } }));
+    expect(problemAt(err, 'retention.closedCaseYear')).toContain('did you mean "closedCaseYears"?');
+  });
+});
+
+describe('source names', () => {
+  test.each(['import', 'cli'])('reservedSourceNameRefused: %s is the name of mail the commands bring in', (name) => {
+    const err = problemsOf(minimal({ sources: [{ type: 'maildir', name, path: 'maildir' }] }));
+    expect(problemAt(err, 'sources[0].name')).toMatch(new RegExp(`"${name}" is reserved for mail brought in by \`klagomal (import|ingest)\``));
   });
 });

@@ -1,0 +1,88 @@
+/**
+ * `klagomal report`: the complaints register and the statistics of a period.
+ *
+ *   klagomal report --from 2026-01-01 --to 2026-03-31 --format csv|json|html [--out FILE] [--now ISO]
+ *
+ * Dates are Stockholm dates, inclusive; the period takes the cases received on them.
+ *  - csv:  the register, one row per case (UTF-8 with BOM and CRLF for Excel; RFC 4180).
+ *  - json: { statistics, register }.
+ *  - html: the statistics for management, one self-contained page with SVG charts.
+ * The database is opened read-only. The register holds personal data (names, addresses): a
+ * file written with --out is readable by its owner only (0600), written whole or not at all.
+ * --now sets the instant open deadlines are judged against (default: the clock), for a report
+ * that must be made again exactly.
+ */
+import path from 'node:path';
+import { openDatabase } from '../store/db';
+import { writeFileDurably } from '../util/durable-file';
+import { UsageError } from './args';
+import { Command, configOf } from './shared';
+import { checkSchema, parsePeriod, PeriodError, registerCsv } from '../report/register';
+import { computeStatistics, readReportInput } from '../report/statistics';
+import { renderHtml } from '../report/html';
+
+export const REPORT_FORMATS = ['csv', 'json', 'html'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export const reportCommand: Command = {
+  summary: 'the complaints register (csv, json) and the statistics of a period (json, html for management)',
+  usage: 'klagomal report --from YYYY-MM-DD --to YYYY-MM-DD --format csv|json|html [--out FILE] [--now ISO] [--config FILE]',
+  options: {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+    now: { type: 'string' },
+  },
+  positionals: false,
+  async run(values, _positionals, io) {
+    const from = values.from as string | undefined;
+    const to = values.to as string | undefined;
+    if (!from || !to) throw new UsageError('give the period: --from YYYY-MM-DD --to YYYY-MM-DD (Stockholm dates, inclusive)');
+    const format = values.format as string | undefined;
+    if (!format)
+      throw new UsageError(`give --format ${REPORT_FORMATS.join('|')} (csv: the register; json: register and statistics; html: statistics for management)`);
+    if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`unknown --format '${format}'; allowed: ${REPORT_FORMATS.join(', ')}`);
+    let period;
+    try {
+      period = parsePeriod(from, to);
+    } catch (err) {
+      if (err instanceof PeriodError) throw new UsageError(err.message);
+      throw err;
+    }
+    let now = new Date();
+    if (values.now !== undefined) {
+      now = new Date(values.now as string);
+      if (Number.isNaN(now.getTime())) throw new UsageError(`--now '${values.now}' is not an instant; write ISO 8601, e.g. 2026-04-01T00:00:00Z`);
+    }
+
+    const config = configOf(values);
+    const db = openDatabase(config.database, { readonly: true });
+    let text: string;
+    try {
+      checkSchema(db);
+      // One read transaction: every query sees the same state, even while the service files mail.
+      text = db
+        .transaction(() => {
+          const input = readReportInput(db, period, now);
+          if (format === 'csv') return registerCsv(input.rows);
+          const statistics = computeStatistics(input);
+          if (format === 'html') return renderHtml(statistics, { firmName: config.firm.name });
+          return `${JSON.stringify({ statistics, register: input.rows }, null, 2)}\n`;
+        })
+        .deferred();
+    } finally {
+      db.close();
+    }
+
+    const out = values.out as string | undefined;
+    if (out) {
+      writeFileDurably(path.resolve(out), text);
+      io.out(`${format} report of ${from} to ${to} written to ${out}`);
+    } else {
+      // io.out ends the text with \n: a CSV's last CRLF stays whole.
+      io.out(text.replace(/\n$/, ''));
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,419 @@
+/**
+ * Statistics of a period, for management and the supervisor (REGULATION.md §4 C).
+ *
+ * What each number counts (the same words appear in the JSON and the HTML report):
+ *  - the cohort: the cases *received* in the period (as the register). Categories, outcomes,
+ *    customer types, times, deadlines, breaches, delays and compensation are the cohort's, as
+ *    the database stands when the report runs;
+ *  - `closed`: cases closed during the period, whenever they were received (a case closed,
+ *    reopened and closed again in the period counts once);
+ *  - `backlog`: cases open at the end of the period (or now, if the period has not ended),
+ *    whenever they were received, by age in whole days since receipt;
+ *  - times: median (the middle value; the mean of the two middle ones for an even count) and
+ *    p90 (nearest rank: the smallest value with at least 90 % of values at or below it);
+ *  - deadlines: per milestone and policy, met in time / met late / open past due (overdue) /
+ *    open not yet due; a case closed before a deadline without meeting it (a withdrawn
+ *    complaint) does not count. "late" in the shares is met late + overdue. The headline
+ *    "met in time" is of the deadlines already decided (met, or passed), open ones left out;
+ *  - repeat complainants: customers with a case in the period who have more than one case
+ *    received up to the end of the period; addresses only masked (and never in the HTML);
+ *  - rising categories: against the period of the same length just before.
+ *
+ * `computeStatistics` is pure (the tests hand-compute its values); `readReportInput` does the
+ * SQL, read-only.
+ */
+import type { DB } from '../store/db';
+import type { LocalDate } from '../deadlines/calendar';
+import { addDays, isoDate, localDateOf, weekday } from '../deadlines/calendar';
+import { CASE_OUTCOMES } from '../cases/lifecycle';
+import { BREACH_CAUSES, BreachCause, previousPeriod, readCaseFacts, registerRow, RegisterRow, ReportPeriod } from './register';
+
+export const UNCATEGORISED = 'uncategorised';
+export const UNDECIDED = 'undecided';
+
+/** Age buckets of the open backlog, in whole days since receipt (inclusive bounds; null = no upper bound). */
+export const AGE_BUCKETS: ReadonlyArray<{ label: string; min: number; max: number | null }> = [
+  { label: '0-7 days', min: 0, max: 7 },
+  { label: '8-14 days', min: 8, max: 14 },
+  { label: '15-30 days', min: 15, max: 30 },
+  { label: '31-60 days', min: 31, max: 60 },
+  { label: '61-90 days', min: 61, max: 90 },
+  { label: 'over 90 days', min: 91, max: null },
+];
+
+/** Everything the statistics are computed from (read by `readReportInput`). */
+export interface ReportInput {
+  readonly period: ReportPeriod;
+  readonly now: Date;
+  /** The register of the period (the cohort). */
+  readonly rows: readonly RegisterRow[];
+  /** Cases received in the previous period of the same length, by category. */
+  readonly previousByCategory: ReadonlyMap<string, number>;
+  /** Number of cases closed during the period. */
+  readonly closedInPeriod: number;
+  /** The instant the backlog is counted at, and the received instant of every case open then. */
+  readonly backlogAsOf: string;
+  readonly backlogReceived: readonly string[];
+  /** Every customer with a case in the period: their address, cases in the period, cases up to its end. */
+  readonly customers: ReadonlyArray<{ address: string; inPeriod: number; upToEnd: number }>;
+}
+
+export interface TimeStat {
+  readonly count: number;
+  readonly median: number | null;
+  readonly p90: number | null;
+}
+
+export interface DeadlineStat {
+  readonly milestone: string;
+  readonly policy: string;
+  readonly source: string | null;
+  readonly total: number;
+  readonly inTime: number;
+  readonly metLate: number;
+  readonly overdue: number;
+  readonly open: number;
+  /** Closed before the deadline without meeting it: not counted in the shares. */
+  readonly closedWithout: number;
+  /** Percent (one decimal) of total - closedWithout; null when that is 0. late = metLate + overdue. The three add up to 100. */
+  readonly percentInTime: number | null;
+  readonly percentLate: number | null;
+  readonly percentOpen: number | null;
+  /** Percent met in time of the deadlines already decided (met, or passed unmet): inTime / (inTime + metLate + overdue). */
+  readonly percentInTimeOfDecided: number | null;
+}
+
+export interface Breach {
+  readonly caseNumber: string;
+  readonly milestone: string;
+  readonly policy: string | null;
+  readonly dueAt: string;
+  readonly metAt: string | null;
+  readonly result: 'late' | 'overdue';
+  readonly cause: BreachCause;
+  readonly detail: string | null;
+}
+
+export interface Statistics {
+  readonly period: { from: string; to: string; days: number };
+  readonly previousPeriod: { from: string; to: string };
+  readonly generatedAt: string;
+  readonly received: number;
+  readonly closed: number;
+  readonly backlog: { asOf: string; total: number; byAge: ReadonlyArray<{ bucket: string; count: number }> };
+  readonly byCategory: ReadonlyArray<{ category: string; count: number }>;
+  readonly byOutcome: ReadonlyArray<{ outcome: string; count: number }>;
+  readonly byCustomerType: ReadonlyArray<{ customerType: string; count: number }>;
+  /** Cases whose customer type is recorded on the case (the rest are counted as consumers by default). */
+  readonly customerTypeRecorded: number;
+  /** Hours from receipt to the acknowledgement (sent, or a person's answer). */
+  readonly timeToAcknowledgementHours: TimeStat;
+  /** Days from receipt to the final answer. */
+  readonly timeToFinalAnswerDays: TimeStat;
+  readonly deadlines: readonly DeadlineStat[];
+  /**
+   * All milestones except finalAnswerMax (a limit, counted in `deadlines`). percentInTime: of
+   * the deadlines already decided (inTime + late), so that open ones do not dilute it.
+   */
+  readonly deadlinesOverall: { counted: number; inTime: number; late: number; open: number; percentInTime: number | null };
+  readonly breaches: readonly Breach[];
+  readonly breachesByCause: ReadonlyArray<{ cause: BreachCause; label: string; count: number }>;
+  readonly delayNotices: number;
+  readonly holdingReplies: number;
+  readonly compensation: { totalPaidSek: number; casesPaid: number; casesAsked: number };
+  readonly repeatComplainants: {
+    readonly count: number;
+    readonly withSeveralInPeriod: number;
+    readonly casesInPeriod: number;
+    /** Each repeat complainant masked (a***@example.com), with their cases in the period and up to its end. */
+    readonly customers: ReadonlyArray<{ customer: string; inPeriod: number; upToEnd: number }>;
+  };
+  readonly categoryTrend: ReadonlyArray<{ category: string; count: number; previous: number; change: number; rising: boolean }>;
+  readonly risingCategories: readonly string[];
+  readonly charts: {
+    readonly weeks: ReadonlyArray<{ week: string; start: string }>;
+    /** Non-zero cells only. */
+    readonly weeklyByCategory: ReadonlyArray<{ week: string; category: string; count: number }>;
+    readonly complianceByMonth: ReadonlyArray<{ month: string; inTime: number; late: number; open: number }>;
+    readonly outcomeMix: ReadonlyArray<{ outcome: string; count: number }>;
+  };
+}
+
+// ---- small pure helpers --------------------------------------------------------------------
+
+const round = (x: number, decimals: number): number => {
+  const f = 10 ** decimals;
+  return Math.round(x * f) / f;
+};
+
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Nearest-rank percentile (p in 0..100). */
+export function percentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+function timeStat(values: readonly number[]): TimeStat {
+  const m = median(values);
+  const p = percentile(values, 90);
+  return { count: values.length, median: m === null ? null : round(m, 2), p90: p === null ? null : round(p, 2) };
+}
+
+const percent = (n: number, of: number): number | null => (of > 0 ? round((100 * n) / of, 1) : null);
+
+/** ISO 8601 week of a date: "2026-W10", and the Monday it starts on. */
+export function isoWeek(date: LocalDate): { week: string; start: LocalDate } {
+  const wd = weekday(date) || 7; // Monday 1 ... Sunday 7
+  const thursday = addDays(date, 4 - wd);
+  const dayOfYear = Math.round((Date.UTC(thursday.y, thursday.m - 1, thursday.d) - Date.UTC(thursday.y, 0, 1)) / 86_400_000) + 1;
+  const n = Math.floor((dayOfYear - 1) / 7) + 1;
+  return { week: `${thursday.y}-W${String(n).padStart(2, '0')}`, start: addDays(date, 1 - wd) };
+}
+
+const monthOf = (d: LocalDate): string => isoDate(d).slice(0, 7);
+
+/** "anna.svensson@example.com" -> "a***@example.com". */
+export function maskAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at <= 0) return '***';
+  return `${address[0]}***${address.slice(at)}`;
+}
+
+function countBy<T>(items: readonly T[], key: (t: T) => string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);
+  return m;
+}
+
+/** Largest count first, then by name. */
+const byCount = (m: Map<string, number>): Array<[string, number]> => [...m.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+
+// ---- the statistics ------------------------------------------------------------------------
+
+export function computeStatistics(input: ReportInput): Statistics {
+  const { period, rows } = input;
+  const prev = previousPeriod(period);
+  const category = (r: RegisterRow): string => r.category ?? UNCATEGORISED;
+
+  // Categories, outcomes, customer types.
+  const categories = countBy(rows, category);
+  const outcomes = countBy(rows, (r) => r.outcome ?? UNDECIDED);
+  const outcomeOrder = [...CASE_OUTCOMES, UNDECIDED];
+  const byOutcome = [...outcomes.entries()]
+    .sort((a, b) => outcomeOrder.indexOf(a[0] as never) - outcomeOrder.indexOf(b[0] as never) || a[0].localeCompare(b[0]))
+    .map(([outcome, count]) => ({ outcome, count }));
+  const types = countBy(rows, (r) => r.customerType);
+
+  // Times.
+  const hoursSince = (r: RegisterRow, t: string): number => (new Date(t).getTime() - new Date(r.receivedAt).getTime()) / 3_600_000;
+  const ackHours: number[] = [];
+  const finalDays: number[] = [];
+  for (const r of rows) {
+    const ack = r.deadlines.find((d) => d.milestone === 'acknowledgement')?.metAt ?? r.acknowledgementSentAt;
+    if (ack) ackHours.push(Math.max(0, hoursSince(r, ack)));
+    const final = r.deadlines.find((d) => d.milestone === 'finalAnswer')?.metAt ?? r.finalAnswerSentAt;
+    if (final) finalDays.push(Math.max(0, hoursSince(r, final) / 24));
+  }
+
+  // Deadlines, per milestone and policy; breaches.
+  const groups = new Map<string, { milestone: string; policy: string; source: string | null; results: string[] }>();
+  const breaches: Breach[] = [];
+  const overall = { counted: 0, inTime: 0, late: 0, open: 0 };
+  const byMonth = new Map<string, { inTime: number; late: number; open: number }>();
+  for (const r of rows) {
+    const month = monthOf(localDateOf(new Date(r.receivedAt)));
+    for (const d of r.deadlines) {
+      const key = `${d.milestone}\u0000${d.policy ?? ''}`;
+      const g = groups.get(key) ?? { milestone: d.milestone, policy: d.policy ?? '', source: d.source, results: [] };
+      g.results.push(d.result);
+      groups.set(key, g);
+      if (d.result === 'late' || d.result === 'overdue') {
+        breaches.push({
+          caseNumber: r.caseNumber,
+          milestone: d.milestone,
+          policy: d.policy,
+          dueAt: d.dueAt,
+          metAt: d.metAt,
+          result: d.result,
+          cause: d.breachCause!,
+          detail: d.breachDetail,
+        });
+      }
+      if (d.milestone === 'finalAnswerMax' || d.result === 'closed-without') continue;
+      const m = byMonth.get(month) ?? { inTime: 0, late: 0, open: 0 };
+      overall.counted++;
+      if (d.result === 'in-time') {
+        overall.inTime++;
+        m.inTime++;
+      } else if (d.result === 'open') {
+        overall.open++;
+        m.open++;
+      } else {
+        overall.late++;
+        m.late++;
+      }
+      byMonth.set(month, m);
+    }
+  }
+  const milestoneOrder = ['acknowledgement', 'firstAnswer', 'finalAnswer', 'finalAnswerMax'];
+  const deadlines: DeadlineStat[] = [...groups.values()]
+    .sort((a, b) => milestoneOrder.indexOf(a.milestone) - milestoneOrder.indexOf(b.milestone) || a.policy.localeCompare(b.policy))
+    .map((g) => {
+      const n = (x: string): number => g.results.filter((r) => r === x).length;
+      const counted = g.results.length - n('closed-without');
+      return {
+        milestone: g.milestone,
+        policy: g.policy,
+        source: g.source,
+        total: g.results.length,
+        inTime: n('in-time'),
+        metLate: n('late'),
+        overdue: n('overdue'),
+        open: n('open'),
+        closedWithout: n('closed-without'),
+        percentInTime: percent(n('in-time'), counted),
+        percentLate: percent(n('late') + n('overdue'), counted),
+        percentOpen: percent(n('open'), counted),
+        percentInTimeOfDecided: percent(n('in-time'), n('in-time') + n('late') + n('overdue')),
+      };
+    });
+  breaches.sort((a, b) => a.dueAt.localeCompare(b.dueAt) || a.caseNumber.localeCompare(b.caseNumber));
+  const causes = countBy(breaches, (b) => b.cause);
+
+  // Backlog by age at the end of the period.
+  const asOf = new Date(input.backlogAsOf).getTime();
+  const ages = input.backlogReceived.map((t) => Math.floor((asOf - new Date(t).getTime()) / 86_400_000));
+  const byAge = AGE_BUCKETS.map((b) => ({ bucket: b.label, count: ages.filter((a) => a >= b.min && (b.max === null || a <= b.max)).length }));
+
+  // Repeat complainants.
+  const repeat = input.customers.filter((c) => c.upToEnd > 1);
+
+  // Categories against the previous period.
+  const allCategories = new Set([...categories.keys(), ...input.previousByCategory.keys()]);
+  const categoryTrend = [...allCategories]
+    .map((c) => {
+      const count = categories.get(c) ?? 0;
+      const previous = input.previousByCategory.get(c) ?? 0;
+      return { category: c, count, previous, change: count - previous, rising: count > previous };
+    })
+    .sort((a, b) => b.change - a.change || b.count - a.count || a.category.localeCompare(b.category));
+
+  // Charts: weeks (ISO, Monday first) and months of the period.
+  const weeks: Array<{ week: string; start: string }> = [];
+  for (let d = isoWeek(period.from).start; isoDate(d) <= isoDate(period.to); d = addDays(d, 7)) {
+    weeks.push({ week: isoWeek(d).week, start: isoDate(d) });
+  }
+  const weekly = new Map<string, number>();
+  for (const r of rows) {
+    const key = `${isoWeek(localDateOf(new Date(r.receivedAt))).week}\u0000${category(r)}`;
+    weekly.set(key, (weekly.get(key) ?? 0) + 1);
+  }
+  const categoryRank = byCount(categories).map(([c]) => c);
+  const weeklyByCategory = weeks.flatMap((w) =>
+    categoryRank.filter((c) => weekly.get(`${w.week}\u0000${c}`)).map((c) => ({ week: w.week, category: c, count: weekly.get(`${w.week}\u0000${c}`)! })),
+  );
+  const months: string[] = [];
+  for (
+    let m = { y: period.from.y, m: period.from.m, d: 1 };
+    monthOf(m) <= monthOf(period.to);
+    m = m.m === 12 ? { y: m.y + 1, m: 1, d: 1 } : { ...m, m: m.m + 1 }
+  ) {
+    months.push(monthOf(m));
+  }
+
+  return {
+    period: { from: isoDate(period.from), to: isoDate(period.to), days: period.days },
+    previousPeriod: { from: isoDate(prev.from), to: isoDate(prev.to) },
+    generatedAt: input.now.toISOString(),
+    received: rows.length,
+    closed: input.closedInPeriod,
+    backlog: { asOf: input.backlogAsOf, total: ages.length, byAge },
+    byCategory: byCount(categories).map(([c, count]) => ({ category: c, count })),
+    byOutcome,
+    byCustomerType: byCount(types).map(([customerType, count]) => ({ customerType, count })),
+    customerTypeRecorded: rows.filter((r) => r.customerTypeSource === 'recorded').length,
+    timeToAcknowledgementHours: timeStat(ackHours),
+    timeToFinalAnswerDays: timeStat(finalDays),
+    deadlines,
+    deadlinesOverall: { ...overall, percentInTime: percent(overall.inTime, overall.inTime + overall.late) },
+    breaches,
+    breachesByCause: byCount(causes).map(([cause, count]) => ({ cause: cause as BreachCause, label: BREACH_CAUSES[cause as BreachCause], count })),
+    delayNotices: rows.reduce((n, r) => n + r.delays.filter((d) => d.kind === 'delay-notice').length, 0),
+    holdingReplies: rows.reduce((n, r) => n + r.delays.filter((d) => d.kind === 'holding-reply').length, 0),
+    compensation: {
+      totalPaidSek: round(
+        rows.reduce((n, r) => n + (r.compensationPaidSek ?? 0), 0),
+        2,
+      ),
+      casesPaid: rows.filter((r) => (r.compensationPaidSek ?? 0) > 0).length,
+      casesAsked: rows.filter((r) => r.compensationAsked === true).length,
+    },
+    repeatComplainants: {
+      count: repeat.length,
+      withSeveralInPeriod: repeat.filter((c) => c.inPeriod > 1).length,
+      casesInPeriod: repeat.reduce((n, c) => n + c.inPeriod, 0),
+      customers: repeat
+        .map((c) => ({ customer: maskAddress(c.address), inPeriod: c.inPeriod, upToEnd: c.upToEnd }))
+        .sort((a, b) => b.upToEnd - a.upToEnd || b.inPeriod - a.inPeriod || a.customer.localeCompare(b.customer)),
+    },
+    categoryTrend,
+    risingCategories: categoryTrend.filter((c) => c.rising).map((c) => c.category),
+    charts: {
+      weeks,
+      weeklyByCategory,
+      complianceByMonth: months.map((month) => ({ month, ...(byMonth.get(month) ?? { inTime: 0, late: 0, open: 0 }) })),
+      outcomeMix: byOutcome,
+    },
+  };
+}
+
+// ---- reading the input ---------------------------------------------------------------------
+
+/** Read everything the register and the statistics of `period` need, as of `now`. Read-only. */
+export function readReportInput(db: DB, period: ReportPeriod, now: Date): ReportInput {
+  const prev = previousPeriod(period);
+  const rows = readCaseFacts(db, period.start, period.end).map((f) => registerRow(f, now));
+  const previousByCategory = new Map<string, number>();
+  for (const r of db
+    .prepare('SELECT category, COUNT(*) AS n FROM cases WHERE received_at >= ? AND received_at < ? GROUP BY category')
+    .all(prev.start, prev.end) as Array<{ category: string | null; n: number }>) {
+    previousByCategory.set(r.category ?? UNCATEGORISED, r.n);
+  }
+  const closedInPeriod = (
+    db
+      .prepare("SELECT COUNT(DISTINCT case_id) AS n FROM events WHERE type = 'status-changed' AND to_state = 'closed' AND at >= ? AND at < ?")
+      .get(period.start, period.end) as { n: number }
+  ).n;
+  // The backlog at the end of the period: from the status history for a period that has
+  // ended, from the status itself while it runs (the two agree; the column is the cheaper).
+  const nowIso = now.toISOString();
+  const asOf = period.end < nowIso ? period.end : nowIso;
+  const backlogReceived = (
+    period.end < nowIso
+      ? db
+          .prepare(
+            `SELECT c.received_at FROM cases c WHERE c.received_at < @asOf AND COALESCE(
+               (SELECT e.to_state FROM events e WHERE e.case_id = c.id AND e.type = 'status-changed' AND e.at < @asOf ORDER BY e.id DESC LIMIT 1),
+               'new') != 'closed'`,
+          )
+          .all({ asOf })
+      : db.prepare("SELECT received_at FROM cases WHERE received_at < ? AND status != 'closed'").all(asOf)
+  ).map((r) => (r as { received_at: string }).received_at);
+  const customers = (
+    db
+      .prepare(
+        `SELECT lower(customer_address) AS address, SUM(received_at >= @start) AS inPeriod, COUNT(*) AS upToEnd
+           FROM cases WHERE customer_address IS NOT NULL AND received_at < @end
+          GROUP BY lower(customer_address) HAVING SUM(received_at >= @start) > 0`,
+      )
+      .all({ start: period.start, end: period.end }) as Array<{ address: string; inPeriod: number; upToEnd: number }>
+  ).map((c) => ({ address: c.address, inPeriod: c.inPeriod, upToEnd: c.upToEnd }));
+  return { period, now, rows, previousByCategory, closedInPeriod, backlogAsOf: asOf, backlogReceived, customers };
+}
