@@ -36,6 +36,24 @@ import type { MailSource, PollStats } from './source';
 
 const BATCH_BYTES = 16 * 1024 * 1024;
 
+/**
+ * How every connection to a configured mailbox is made (the source, reconciliation, the start
+ * checks), so that TLS and authentication settings can never differ between them.
+ */
+export function mailboxConnection(s: ImapSourceConfig, password: string): ConstructorParameters<typeof ImapFlow>[0] {
+  return {
+    host: s.host,
+    port: s.port,
+    secure: s.tls === 'implicit',
+    doSTARTTLS: s.tls === 'starttls' ? true : s.tls === 'none' ? false : undefined,
+    tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
+    auth: { user: s.user, pass: password },
+    logger: false,
+    connectionTimeout: 30_000,
+    greetingTimeout: 30_000,
+  };
+}
+
 /** "1:3,5,7:9" from a list of UIDs. */
 export function uidSet(uids: readonly number[]): string {
   const sorted = [...new Set(uids)].sort((a, b) => a - b);
@@ -99,21 +117,13 @@ export class ImapSource implements MailSource {
 
   private newClient(): ImapFlow {
     const client = new ImapFlow({
-      host: this.cfg.host,
-      port: this.cfg.port,
-      secure: this.cfg.tls === 'implicit',
-      doSTARTTLS: this.cfg.tls === 'starttls' ? true : this.cfg.tls === 'none' ? false : undefined,
-      tls: { rejectUnauthorized: this.cfg.tlsRejectUnauthorized },
-      auth: { user: this.cfg.user, pass: this.password },
-      logger: false,
+      ...mailboxConnection(this.cfg, this.password),
       disableAutoIdle: !this.cfg.idle,
       // Re-enter IDLE shortly after each command; the default (15 s) leaves new mail unseen for that long.
       autoIdleDelay: 200,
       // Restart IDLE every few minutes so that NAT boxes and firewalls keep the connection.
       maxIdleTime: 4 * 60_000,
       socketTimeout: 10 * 60_000,
-      connectionTimeout: 30_000,
-      greetingTimeout: 30_000,
     });
     client.on('error', (err: Error) => {
       this.status.lastError = errorChain(err);

@@ -53,6 +53,7 @@ import { normaliseMessageId } from '../util/header-safe';
 import { buildAdminNotice } from '../reply/mail';
 import { uidSet } from './imap';
 import { RawArrival, sha256, storeArrivals } from './intake';
+import { mailboxConnection } from './imap';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
 
 export type ReconcileTrigger = 'schedule' | 'command';
@@ -479,18 +480,10 @@ function dropSpool(raw: Buffer | SpooledRaw): void {
 
 function imapClient(s: ImapSourceConfig, password: string, log: Logger): ImapFlow {
   const client = new ImapFlow({
-    host: s.host,
-    port: s.port,
-    secure: s.tls === 'implicit',
-    doSTARTTLS: s.tls === 'starttls' ? true : s.tls === 'none' ? false : undefined,
-    tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
-    auth: { user: s.user, pass: password },
-    logger: false,
+    ...mailboxConnection(s, password),
     // A short-lived connection that only lists and fetches: no IDLE between commands.
     disableAutoIdle: true,
     socketTimeout: 5 * 60_000,
-    connectionTimeout: 30_000,
-    greetingTimeout: 30_000,
   });
   client.on('error', (err: Error) => log.warn('reconcile: imap connection error', { source: s.name, error: errorChain(err) }));
   return client;

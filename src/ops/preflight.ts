@@ -30,6 +30,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
+import { mailboxConnection } from '../ingest/imap';
 import type { Config, ImapSourceConfig, MaildirSourceConfig } from '../config/config';
 import { missingSecrets } from '../config/load';
 import { openDatabase, schemaVersion, DB } from '../store/db';
@@ -257,13 +258,7 @@ async function checkImap(s: ImapSourceConfig, index: number, password: string, t
   const check: PreflightCheck = `imap ${s.name}`;
   const at = `sources[${index}]`;
   const client = new ImapFlow({
-    host: s.host,
-    port: s.port,
-    secure: s.tls === 'implicit',
-    doSTARTTLS: s.tls === 'starttls' ? true : s.tls === 'none' ? false : undefined,
-    tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
-    auth: { user: s.user, pass: password },
-    logger: false,
+    ...mailboxConnection(s, password),
     disableAutoIdle: true,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,

@@ -30,7 +30,7 @@ import { TemplateSet } from '../reply/templates';
 import type { Instant } from '../util/clock';
 import { toInstant } from '../util/clock';
 import { redactAddresses } from '../util/log';
-import { lastReconcileRun } from '../ingest/reconcile';
+import { lastReconcileRun, ReconcileRunSummary } from '../ingest/reconcile';
 import { sourceStatusRows, SourceStatusRow, statusKey } from './source-status';
 
 /**
@@ -144,21 +144,7 @@ export interface StatusReport {
   };
   readonly database: { readonly path: string; readonly bytes: number; readonly walBytes: number; readonly schemaVersion: number };
   /** The last reconciliation (`klagomal reconcile`, or the service's schedule); null when none ran. */
-  readonly reconcile: {
-    readonly startedAt: Instant;
-    /** Null while it runs, or when it was interrupted. */
-    readonly finishedAt: Instant | null;
-    readonly trigger: string;
-    readonly ok: boolean;
-    /** Mails on a server that had never been stored (and were filed by that run). */
-    readonly found: number;
-    readonly filedNow: number;
-    readonly rawChecked: number;
-    readonly rawMissing: number;
-    readonly rawMismatched: number;
-    /** Folders it could not compare. */
-    readonly errors: number;
-  } | null;
+  readonly reconcile: Omit<ReconcileRunSummary, 'id' | 'report'> | null;
 }
 
 export interface StatusOptions {
@@ -406,20 +392,8 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
     cases,
     templates: { inUse, checkedAt, ...(files ? { files } : {}) },
     database,
-    reconcile: rec
-      ? {
-          startedAt: rec.startedAt,
-          finishedAt: rec.finishedAt,
-          trigger: rec.trigger,
-          ok: rec.ok,
-          found: rec.found,
-          filedNow: rec.filedNow,
-          rawChecked: rec.rawChecked,
-          rawMissing: rec.rawMissing,
-          rawMismatched: rec.rawMismatched,
-          errors: rec.errors,
-        }
-      : null,
+    // Without the whole report (that is `klagomal reconcile --json`) and the row id.
+    reconcile: rec ? (({ id: _id, report: _report, ...summary }) => summary)(rec) : null,
   };
 }
 
