@@ -124,6 +124,7 @@ export class Service {
       const fields = { check: r.check, source, detail: r.detail, fix: r.fix };
       if (r.ok) this.log.info('preflight ok', fields);
       else if (source && !r.fatal) this.log.error('preflight failed: this source retries with backoff, the others are served', fields);
+      else if (!r.fatal) this.log.error('preflight failed: the service starts; the outbox keeps what is due and retries with backoff', fields);
       else this.log.error('preflight failed', fields);
     }
     const blocking = blockingFailures(results);
@@ -232,11 +233,13 @@ export class Service {
     // (a bug, a restore from an old backup, a client that moved mail) is found and filed.
     let reconciling: Promise<unknown> = Promise.resolve();
     const reconcileTask = this.schedule('reconcile', this.config.reconcile.schedule, signal, () => {
+      // Returned, so that node-cron's noOverlap holds: a long run (hashing every raw mail) is never joined by the next.
       reconciling = reconcile({ ...this.reconcileDeps(), signal }, 'schedule')
         .then((r) => {
           if (r.adminNotified || r.filedNow > 0) sendWake.notify();
         })
         .catch((err) => this.log.error('reconcile pass failed', { error: errorChain(err) }));
+      return reconciling;
     });
 
     // Retention: closed cases past their period anonymised, nightly by default.
@@ -287,7 +290,7 @@ export class Service {
   }
 
   /** A cron job in Stockholm time that never overlaps itself and stops with the service; none for a null schedule. */
-  private schedule(name: string, expression: string | null, signal: AbortSignal, job: () => void): ScheduledTask | null {
+  private schedule(name: string, expression: string | null, signal: AbortSignal, job: () => unknown): ScheduledTask | null {
     if (!expression) return null;
     const task = cron.schedule(expression, job, { timezone: TIME_ZONE, noOverlap: true, name });
     signal.addEventListener('abort', () => void task.stop(), { once: true });

@@ -195,7 +195,13 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
   // Personnummer never reach the stored text or subject; the raw mail keeps the original.
   const mask = (s: string): string => maskPersonnummer(s, readAt);
   const subject = mask(mail.subject);
-  const bodyText = mask(mail.text);
+  // An original attached to a forward is kept as an attachment (the whole message); its text
+  // also goes into the stored body, so that the case shows the customer's words.
+  const bodyText = mask(
+    forwarded?.original.via === 'attachment' && original
+      ? `${mail.text.trimEnd()}\n\n---------- ${forwarded.original.from?.address ?? ''} ${forwarded.original.dateText ?? ''} ----------\n${original.text}`
+      : mail.text,
+  );
   const reply = splitReply(bodyText);
   const read =
     c.kind === 'complaint'
@@ -327,13 +333,18 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
     createdAt: at,
   });
   for (const a of mail.attachments) store.insertAttachment(messageRow, a);
-  if (c.kind === 'officer' && caseId !== null) {
-    handleOfficerMail(ctx, store.caseById(caseId)!, mail, reply.newText, { id: inbound.id, fromSentFolder: facts.fromSentFolder === true }, now);
+  // Old mail brought in by `klagomal import` is history: recorded on its case, never acted on.
+  // An officer's `#final` from 2021 must not send a final answer today, nor an old bounce mark
+  // an address failing, nor an old forgery alarm the manager.
+  if (!quietImport) {
+    if (c.kind === 'officer' && caseId !== null) {
+      handleOfficerMail(ctx, store.caseById(caseId)!, mail, reply.newText, { id: inbound.id, fromSentFolder: facts.fromSentFolder === true }, now);
+    }
+    if ((c.kind === 'followup' || c.kind === 'complaint') && c.spoofSuspected) {
+      recordSuspectedSpoofing(store, config, caseId !== null ? store.caseById(caseId)! : null, mail, reply.newText, c.spoofSuspected, inbound.id, now);
+    }
+    if (c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
   }
-  if ((c.kind === 'followup' || c.kind === 'complaint') && c.spoofSuspected) {
-    recordSuspectedSpoofing(store, config, caseId !== null ? store.caseById(caseId)! : null, mail, reply.newText, c.spoofSuspected, inbound.id, now);
-  }
-  if (c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
   store.setInboundFiled(inbound.id, c.kind, c.reason, mail.messageId, caseId, null, at);
   store.appendEvent({
     at,
@@ -347,6 +358,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
       attachments: mail.attachments.length,
       ...(c.kind === 'followup' || c.kind === 'officer' ? { senderDiffersFromCustomer: c.senderDiffers } : {}),
       ...(mail.problems.length ? { problems: mail.problems } : {}),
+      ...(quietImport && c.kind !== 'complaint' ? { imported: 'old mail from klagomal import: recorded, not acted on' } : {}),
     },
   });
 

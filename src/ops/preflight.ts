@@ -17,8 +17,9 @@
  * read-only. `repair: true` (the service, as its own user) tightens modes that are too open
  * and says so.
  *
- * `fatal` tells the service what to do with a failure: config, data folder, database,
- * transport and templates stop the start; a failing source never does: the others must keep
+ * `fatal` tells the service what to do with a failure: config, data folder, database, the
+ * pickup folder and templates stop the start; an SMTP server that does not answer does not
+ * (the outbox retries); a failing source never does: the others must keep
  * being served and that source retries with backoff, and even with every mailbox refusing,
  * queued acknowledgements must still go out and deadline warnings still be sent (a service
  * that refuses to start does neither). The failure is logged with its fix and `klagomal
@@ -339,7 +340,11 @@ export function transportFix(config: Config, message: string): string {
 
 async function checkTransport(config: Config, given: Transport | undefined): Promise<PreflightResult> {
   const t = config.transport;
-  const base = { check: 'transport' as const, fatal: true };
+  // An SMTP server that does not answer is not a reason to stop: intake, filing and deadline
+  // warnings go on, the outbox keeps what is due and retries with backoff (outbox.giveUpAfterHours),
+  // and a refused start would leave systemd giving up after a few restarts. A pickup folder that
+  // cannot be written is this machine's own setup: that stops the start.
+  const base = { check: 'transport' as const, fatal: t.type !== 'smtp' };
   if (t.type === 'pickup' && !given) {
     // Report only: `klagomal check` (perhaps as root) must not create folders the service cannot own.
     return { ...base, ...guardPickup(t.path) };

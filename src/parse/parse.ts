@@ -170,6 +170,15 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
       }
       // An attachment: stream it to disk; release() lets the parser continue.
       const att = data;
+      if (opts.nested) {
+        // Inside a forwarded original: the outer mail keeps the whole original as one
+        // attachment; files of its own would be on disk with no record pointing at them.
+        const content = att.content as unknown as Readable;
+        content.once('end', () => att.release());
+        content.once('error', () => att.release());
+        content.resume();
+        return;
+      }
       const write = storeAttachment(att.content as unknown as Readable, opts.dataDir)
         .then((stored) => {
           attachments.push({

@@ -138,6 +138,9 @@ describe('complaints forwarded by staff', () => {
     try {
       const c = store.caseByNumber(cases[0].number)!;
       expect(c.received_at).toBe('2026-11-03T15:40:00.000Z');
+      // The customer's words are in the stored text of the case's first mail, not only in the attachment.
+      const body = store.db.prepare('SELECT body_text FROM messages WHERE case_id = ? ORDER BY id LIMIT 1').get(c.id) as { body_text: string };
+      expect(body.body_text).toContain('Räntan på mitt lån höjdes utan besked.');
       const kinds = store.db.prepare('SELECT kind FROM inbound ORDER BY id').all() as Array<{ kind: string }>;
       expect(kinds.map((k) => k.kind)).toEqual(['complaint', 'followup']);
     } finally {

@@ -178,6 +178,55 @@ describe('klagomal import', () => {
     expect(summaryOf(again.stdout)).toMatchObject({ read: 4, stored: 0, alreadyImported: 4 });
   }, 60_000);
 
+  test('oldOfficerCommandsAndForgeriesAreRecordedNotActedOn', async () => {
+    // An old mailbox holds officers' answers too: a #final from 2025 must not reach the customer today.
+    w = makeWorld({ officers: [{ name: 'Olle Handläggare', address: 'olle@testfinans.se', role: 'manager' }] });
+    const complaint = oldComplaint(1, new Date('2025-03-03T09:00:00Z'));
+    const officerMail = (command: string, id: string, auth: boolean): string =>
+      [
+        ...(auth
+          ? [
+              'Authentication-Results: mx1.testfinans.se; dkim=pass header.d=testfinans.se; spf=pass smtp.mailfrom=olle@testfinans.se; dmarc=pass header.from=testfinans.se',
+            ]
+          : []),
+        'From: Olle Handläggare <olle@testfinans.se>',
+        'To: klagomal@testfinans.se',
+        'Subject: Re: Fel avgift på konto 100001',
+        'Date: Tue, 04 Mar 2025 10:00:00 +0100',
+        `Message-ID: <${id}@testfinans.se>`,
+        'In-Reply-To: <old-1@exempel1.se>',
+        'References: <old-1@exempel1.se>',
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        command,
+        'Hej, vi har gått igenom ditt ärende och betalar tillbaka avgiften.',
+        '',
+      ].join('\r\n');
+    const mbox = path.join(w.dir, 'med-svar.mbox');
+    fs.writeFileSync(
+      mbox,
+      [complaint, officerMail('#ask', 'ask-1', true), officerMail('#final', 'final-1', true), officerMail('#status closed', 'forged-1', false)]
+        .map((m) => mboxOf(m))
+        .join(''),
+    );
+    const r = await w.cli(['import', mbox, '--json']);
+    expect(r.code).toBe(0);
+    expect(count(w, "SELECT COUNT(*) AS n FROM inbound WHERE kind IS NOT NULL AND kind <> 'quarantined'")).toBe(4);
+    // All four on the one case, nothing queued for anyone, no command carried out.
+    expect(count(w, 'SELECT COUNT(*) AS n FROM cases')).toBe(1);
+    expect(count(w, 'SELECT COUNT(*) AS n FROM messages WHERE case_id IS NOT NULL')).toBe(4);
+    expect(count(w, 'SELECT COUNT(*) AS n FROM outbox')).toBe(0);
+    expect(
+      count(
+        w,
+        "SELECT COUNT(*) AS n FROM events WHERE type IN ('officer-command', 'final-answer-queued', 'information-requested', 'spoofing-suspected', 'status-changed')",
+      ),
+    ).toBe(0);
+    expect(count(w, "SELECT COUNT(*) AS n FROM cases WHERE status = 'new'")).toBe(1);
+    expect((await w.cli(['run', '--once'])).code).toBe(0);
+    expect(pickupFiles(w)).toEqual([]);
+  }, 60_000);
+
   test('crashBetweenStoreAndFilingIsFiledByTheNextImport', async () => {
     w = makeWorld();
     const first = oldComplaint(1, new Date('2024-03-01T09:00:00Z'));

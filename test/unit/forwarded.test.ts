@@ -205,6 +205,31 @@ describe('parseMail finds the original', () => {
     expect(mail.forwarded?.text).toBe(CUSTOMER_TEXT);
   });
 
+  test('files inside the attached original are not written on their own (the original is kept whole)', async () => {
+    const own = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-fwd-nested-'));
+    try {
+      const pdf = Buffer.from('%PDF-1.4 kontoutdrag för Anna').toString('base64');
+      const nested = inner
+        .replace('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n', 'Content-Type: multipart/mixed; boundary="in"\r\n')
+        .replace(
+          `\r\n\r\n${CUSTOMER_TEXT}\r\n`,
+          `\r\n\r\n--in\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${CUSTOMER_TEXT}\r\n--in\r\nContent-Type: application/pdf; name="kontoutdrag.pdf"\r\nContent-Disposition: attachment; filename="kontoutdrag.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n${pdf}\r\n--in--\r\n`,
+        );
+      expect(nested).toContain('kontoutdrag.pdf');
+      const body = ['--b1', 'Content-Type: text/plain', '', 'Se bifogat.', '--b1', 'Content-Type: message/rfc822', '', nested, '--b1--'].join('\r\n');
+      const mail = await parseMail(forward(body, { contentType: 'multipart/mixed; boundary="b1"' }), { dataDir: own });
+      expect(mail.forwarded?.text).toBe(CUSTOMER_TEXT);
+      // Exactly one file on disk: the attached original, which the mail's record points at.
+      const files = fs
+        .readdirSync(path.join(own, 'attachments'), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && !e.parentPath.endsWith('tmp'));
+      expect(mail.attachments.map((a) => a.contentType)).toEqual(['message/rfc822']);
+      expect(files.map((f) => f.name)).toEqual([mail.attachments[0].sha256]);
+    } finally {
+      fs.rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   test('a plain complaint has no forwarded original', async () => {
     const mail = await parseMail(Buffer.from(`From: a@example.com\r\nSubject: Avgift\r\n\r\n${CUSTOMER_TEXT}\r\n`), { dataDir });
     expect(mail.forwarded).toBeNull();
