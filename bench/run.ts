@@ -18,7 +18,7 @@ import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
-import { dovecotAvailable, startDovecot } from '../test/support/dovecot';
+import { dovecotAvailable, imapSourceOf, startDovecot } from '../test/support/dovecot';
 import { startSmtpReceiver } from '../test/support/smtp';
 import { makeWorld, complaintMail, deliverToMaildir, mailWithAttachment, BIN } from '../test/support/world';
 import { openDatabase } from '../src/store/db';
@@ -56,19 +56,7 @@ async function backlogAndLatency(): Promise<void> {
   const dovecot = await startDovecot();
   const smtp = await startSmtpReceiver();
   const world = makeWorld({
-    sources: [
-      {
-        type: 'imap',
-        name: 'klagomal',
-        host: dovecot.host,
-        port: dovecot.port,
-        tls: 'none',
-        user: dovecot.user,
-        passwordEnv: 'BENCH_IMAP_PASSWORD',
-        processedFolder: 'Processed',
-        pollSeconds: 60,
-      },
-    ],
+    sources: [imapSourceOf(dovecot, 'BENCH_IMAP_PASSWORD', { processedFolder: 'Processed', pollSeconds: 60 })],
     transport: { type: 'smtp', host: smtp.host, port: smtp.port, tls: 'none', maxConnections: 5 },
     processing: { batchSize: 100 },
     // The benchmark writes to 5,000 distinct customers; the per-address cap is not exercised.

@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { dovecotAvailable, startDovecot, DovecotServer } from '../support/dovecot';
+import { dovecotAvailable, imapSourceOf, startDovecot, DovecotServer } from '../support/dovecot';
 import { startSmtpReceiver, SmtpReceiver } from '../support/smtp';
 import { makeWorld, World, complaintMail, waitFor, deliverToMaildir } from '../support/world';
 
@@ -101,20 +101,7 @@ describeImap('crash safety with IMAP and SMTP', () => {
     dovecot = await startDovecot();
     smtp = await startSmtpReceiver();
     world = makeWorld({
-      sources: [
-        {
-          type: 'imap',
-          name: 'klagomal',
-          host: dovecot.host,
-          port: dovecot.port,
-          tls: 'none',
-          user: dovecot.user,
-          passwordEnv: 'KLAGOMAL_TEST_IMAP_PASSWORD',
-          processedFolder: 'Processed',
-          pollSeconds: 1,
-          fetchBatchSize: 25,
-        },
-      ],
+      sources: [imapSourceOf(dovecot, 'KLAGOMAL_TEST_IMAP_PASSWORD', { processedFolder: 'Processed', pollSeconds: 1, fetchBatchSize: 25 })],
       transport: { type: 'smtp', host: smtp.host, port: smtp.port, tls: 'none', maxConnections: MAX_CONNECTIONS },
       // A short lease, so that mails in doubt after a kill are retried within the test.
       outbox: { sendTimeoutSeconds: 2, retryBaseSeconds: 1, retryMaxSeconds: 2 },

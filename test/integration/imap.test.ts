@@ -3,7 +3,7 @@
  * IDLE and polling, processed folder and flag-only modes, a server restart mid-run, a
  * UIDVALIDITY change, and SMTP temporary and permanent failures.
  */
-import { dovecotAvailable, startDovecot, DovecotServer } from '../support/dovecot';
+import { dovecotAvailable, imapSourceOf, startDovecot, DovecotServer } from '../support/dovecot';
 import { startSmtpReceiver, SmtpReceiver } from '../support/smtp';
 import { makeWorld, World, complaintMail, mailWithAttachment, waitFor, waitForAsync } from '../support/world';
 
@@ -24,22 +24,7 @@ async function setup(source: Record<string, unknown> = {}, extra: Record<string,
   const dovecot = await startDovecot();
   const smtp = await startSmtpReceiver();
   const world = makeWorld({
-    sources: [
-      {
-        type: 'imap',
-        name: 'klagomal',
-        host: dovecot.host,
-        port: dovecot.port,
-        tls: 'none',
-        user: dovecot.user,
-        passwordEnv: PASSWORD_ENV,
-        mailbox: 'INBOX',
-        processedFolder: 'Processed',
-        idle: true,
-        pollSeconds: 60,
-        ...source,
-      },
-    ],
+    sources: [imapSourceOf(dovecot, PASSWORD_ENV, { mailbox: 'INBOX', processedFolder: 'Processed', idle: true, pollSeconds: 60, ...source })],
     transport: { type: 'smtp', host: smtp.host, port: smtp.port, tls: 'none', maxConnections: 3 },
     outbox: { retryBaseSeconds: 1, retryMaxSeconds: 2, sendTimeoutSeconds: 5 },
     ...extra,

@@ -9,7 +9,7 @@
  */
 import { simpleParser, type ParsedMail as MailparserMail } from 'mailparser';
 import type { ChildProcess } from 'node:child_process';
-import { dovecotAvailable, startDovecot, DovecotServer } from '../support/dovecot';
+import { dovecotAvailable, imapSourceOf, startDovecot, DovecotServer } from '../support/dovecot';
 import { startSmtpReceiver, SmtpReceiver, ReceivedMail } from '../support/smtp';
 import { makeWorld, World, complaintMail, waitFor, waitForAsync } from '../support/world';
 import { muttAvailable, muttCompose } from '../support/mutt';
@@ -156,22 +156,7 @@ describeImap('officers work cases from their mail clients (Dovecot + SMTP + mutt
       'Sent',
     );
     world = makeWorld({
-      sources: [
-        {
-          type: 'imap',
-          name: 'klagomal',
-          host: dovecot.host,
-          port: dovecot.port,
-          tls: 'none',
-          user: dovecot.user,
-          passwordEnv: PASSWORD_ENV,
-          mailbox: 'INBOX',
-          processedFolder: 'Processed',
-          sentFolder: 'Sent',
-          idle: true,
-          pollSeconds: 5,
-        },
-      ],
+      sources: [imapSourceOf(dovecot, PASSWORD_ENV, { mailbox: 'INBOX', processedFolder: 'Processed', sentFolder: 'Sent', idle: true, pollSeconds: 5 })],
       transport: { type: 'smtp', host: smtp.host, port: smtp.port, tls: 'none', maxConnections: 3 },
       outbox: { retryBaseSeconds: 1, retryMaxSeconds: 2, sendTimeoutSeconds: 5 },
       firm: { name: 'Testfinans AB', complaintsAddress: DESK, staffDomains: ['testfinans.se'], authservIds: ['mx1.testfinans.se'] },

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { dovecotAvailable, startDovecot, DovecotServer } from '../support/dovecot';
+import { dovecotAvailable, imapSourceOf, startDovecot, DovecotServer } from '../support/dovecot';
 import { makeWorld, World, complaintMail, deliverToMaildir, mailWithAttachment } from '../support/world';
 import type { ReconcileReport } from '../../src/ingest/reconcile';
 import type { OutboxRow } from '../../src/store/store';
@@ -57,20 +57,7 @@ describeImap('reconcile against Dovecot', () => {
     dovecot = await startDovecot();
     world = makeWorld({
       firm: FIRM,
-      sources: [
-        {
-          type: 'imap',
-          name: 'klagomal',
-          host: dovecot.host,
-          port: dovecot.port,
-          tls: 'none',
-          user: dovecot.user,
-          passwordEnv: PASSWORD_ENV,
-          mailbox: 'INBOX',
-          processedFolder: 'Processed',
-          idle: false,
-        },
-      ],
+      sources: [imapSourceOf(dovecot, PASSWORD_ENV, { mailbox: 'INBOX', processedFolder: 'Processed', idle: false })],
     });
     env = { [PASSWORD_ENV]: dovecot.password };
     return { dovecot, world };

@@ -8,7 +8,7 @@
  * own folder with a password variable that holds a wrong password, which Dovecot refuses like
  * any other bad login.
  */
-import { dovecotAvailable, startDovecot, DovecotServer } from '../support/dovecot';
+import { dovecotAvailable, imapSourceOf, startDovecot, DovecotServer } from '../support/dovecot';
 import { startSmtpReceiver, SmtpReceiver } from '../support/smtp';
 import { makeWorld, World, complaintMail, waitFor, waitForAsync } from '../support/world';
 import type { StatusReport, SourceReport } from '../../src/ops/status';
@@ -48,11 +48,11 @@ describeImap('klagomal status with two mailboxes on Dovecot', () => {
   test('failingLoginOnOneMailboxNeitherStopsTheOtherNorHidesFromStatus', async () => {
     dovecot = await startDovecot({ folders: ['Kundtjanst'] });
     smtp = await startSmtpReceiver();
-    const imap = { type: 'imap', host: dovecot.host, port: dovecot.port, tls: 'none', user: dovecot.user, idle: true, pollSeconds: 5 };
+    const watched = { idle: true, pollSeconds: 5, processedFolder: 'Processed' };
     world = makeWorld({
       sources: [
-        { ...imap, name: 'klagomal', passwordEnv: GOOD_ENV, mailbox: 'INBOX', processedFolder: 'Processed' },
-        { ...imap, name: 'kundtjanst', passwordEnv: BAD_ENV, mailbox: 'Kundtjanst', processedFolder: 'Processed' },
+        imapSourceOf(dovecot, GOOD_ENV, { ...watched, name: 'klagomal', mailbox: 'INBOX' }),
+        imapSourceOf(dovecot, BAD_ENV, { ...watched, name: 'kundtjanst', mailbox: 'Kundtjanst' }),
       ],
       transport: { type: 'smtp', host: smtp.host, port: smtp.port, tls: 'none' },
       personnummer: { store: false },

@@ -770,6 +770,15 @@ ${mailboxes}
 `;
 }
 
+/** An IMAP source of a test's config reading this Dovecot (plain text on 127.0.0.1); `extra` sets the rest. */
+export function imapSourceOf(
+  d: Pick<DovecotServer, 'host' | 'port' | 'user'>,
+  passwordEnv: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { type: 'imap', name: 'klagomal', host: d.host, port: d.port, tls: 'none', user: d.user, passwordEnv, ...extra };
+}
+
 export async function startDovecot(opts: { folders?: string[]; user?: string; password?: string } = {}): Promise<DovecotServer> {
   const avail = dovecotAvailable();
   if (!avail.ok) throw new Error(`Dovecot not available: ${avail.reason}`);

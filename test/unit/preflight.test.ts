@@ -15,7 +15,7 @@ import { checkCommand } from '../../src/cli/check';
 import { openDatabase } from '../../src/store/db';
 import { silentLogger } from '../../src/util/log';
 import { packageRoot } from '../../src/util/package-root';
-import { dovecotAvailable, DovecotServer, startDovecot } from '../support/dovecot';
+import { dovecotAvailable, DovecotServer, imapSourceOf, startDovecot } from '../support/dovecot';
 
 const TEMPLATES = path.join(packageRoot(), 'templates');
 const ENV: NodeJS.ProcessEnv = { KLAGOMAL_PERSONNUMMER_KEY: crypto.randomBytes(32).toString('base64'), IMAP_PW: 'test-password' };
@@ -193,16 +193,7 @@ describeImap('sources on a real Dovecot', () => {
   }, 60_000);
   afterAll(async () => dovecot?.stop());
 
-  const imap = (extra: Record<string, unknown> = {}) => ({
-    type: 'imap',
-    name: 'klagomal',
-    host: dovecot.host,
-    port: dovecot.port,
-    tls: 'none',
-    user: dovecot.user,
-    passwordEnv: 'IMAP_PW',
-    ...extra,
-  });
+  const imap = (extra: Record<string, unknown> = {}) => imapSourceOf(dovecot, 'IMAP_PW', extra);
 
   test('wrongPasswordNotExplained: a refused login names the password variable', async () => {
     const r = byCheck(await preflight(config({ sources: [imap()] }), silentLogger, { env: { ...ENV, IMAP_PW: 'wrong' } }), 'imap klagomal');
