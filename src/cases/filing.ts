@@ -25,8 +25,7 @@ import { maskPersonnummer } from '../parse/personnummer';
 import { sealPersonnummer } from './personnummer-store';
 import { splitReply } from '../parse/quote';
 import { buildAcknowledgement, decideAcknowledgement } from '../reply/acknowledgement';
-import { describeRule, formatStockholm } from '../deadlines/rules';
-import { CALENDAR_VERSION, CaseDeadline, Calendars, computeCaseDeadlines } from '../deadlines/deadlines';
+import { CaseDeadline, Calendars, computeCaseDeadlines, deadlineRecord, deadlineSetDetail } from '../deadlines/deadlines';
 import { escalationLevels } from '../deadlines/escalation';
 import { nextContactOfficer } from './assignment';
 import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } from '../officers/officer-mail';
@@ -275,34 +274,11 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
     // clock), stored with its inputs so that it can be computed again.
     for (const d of computeCaseDeadlines(receivedAt, fields!.category, config.deadlines, ctx.calendars)) {
       const levels = escalationLevels(d.dueAt, d.rule.unit, config.deadlines.escalation, ctx.calendar);
-      store.setDeadline({
-        caseId,
-        milestone: d.milestone,
-        dueAt: toInstant(d.dueAt),
-        rule: { ...d.rule },
-        computedFrom: caseReceivedAt,
-        policy: d.policy,
-        source: d.source,
-        configVersion: config.deadlines.version,
-        calendarVersion: CALENDAR_VERSION,
-        // finalAnswerMax is a limit for holding replies, not a deadline to chase on its own.
-        // Nor is an old complaint brought in by `klagomal import`: its deadlines are history.
-        nextEscalationAt: d.milestone === 'finalAnswerMax' || quietImport ? null : toInstant(levels[0].at),
-      });
-      store.appendEvent({
-        at,
-        caseId,
-        actor: 'system',
-        type: 'deadline-set',
-        detail: {
-          milestone: d.milestone,
-          dueAt: formatStockholm(d.dueAt),
-          rule: describeRule(d.rule),
-          policy: d.policy,
-          source: d.source,
-          from: caseReceivedAt,
-        },
-      });
+      // finalAnswerMax is a limit for holding replies, not a deadline to chase on its own.
+      // Nor is an old complaint brought in by `klagomal import`: its deadlines are history.
+      const chase = d.milestone !== 'finalAnswerMax' && !quietImport;
+      store.setDeadline(deadlineRecord(caseId, d, caseReceivedAt, config.deadlines, chase ? toInstant(levels[0].at) : null));
+      store.appendEvent({ at, caseId, actor: 'system', type: 'deadline-set', detail: { ...deadlineSetDetail(d), from: caseReceivedAt } });
       if (d.milestone === 'finalAnswer') answerDue = d;
     }
   } else {

@@ -8,7 +8,9 @@ import type { DeadlinesConfig } from '../config/config';
 import { BusinessCalendar } from './calendar';
 import type { Milestone, Policy } from './policy';
 import { MILESTONES } from './policy';
-import { computeDue, DeadlineRule } from './rules';
+import { computeDue, DeadlineRule, describeRule, formatStockholm } from './rules';
+import type { NewDeadline } from '../store/store';
+import { toInstant, Instant } from '../util/clock';
 
 /** Version of the holiday rules in src/deadlines/calendar.ts; change it when they change. */
 export const CALENDAR_VERSION = 'se-lag-1989:253+eves-v1';
@@ -54,4 +56,28 @@ export function computeCaseDeadlines(receivedAt: Date, category: string | null, 
 
 export function calendarsFor(cfg: DeadlinesConfig): Calendars {
   return { firm: new BusinessCalendar(cfg.extraClosedDates), statutory: new BusinessCalendar() };
+}
+
+/**
+ * A computed deadline as stored: with every input of its computation, so that it can be
+ * computed again (by an auditor, or after a calendar fix).
+ */
+export function deadlineRecord(caseId: number, d: CaseDeadline, computedFrom: Instant, cfg: DeadlinesConfig, nextEscalationAt: Instant | null): NewDeadline {
+  return {
+    caseId,
+    milestone: d.milestone,
+    dueAt: toInstant(d.dueAt),
+    rule: { ...d.rule },
+    computedFrom,
+    policy: d.policy,
+    source: d.source,
+    configVersion: cfg.version,
+    calendarVersion: CALENDAR_VERSION,
+    nextEscalationAt,
+  };
+}
+
+/** The detail of a `deadline-set` event: what is due when, by which rule and policy. */
+export function deadlineSetDetail(d: CaseDeadline): Record<string, string> {
+  return { milestone: d.milestone, dueAt: formatStockholm(d.dueAt), rule: describeRule(d.rule), policy: d.policy, source: d.source };
 }

@@ -36,9 +36,9 @@ import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar } from '../deadlines/calendar';
 import type { Calendars } from '../deadlines/deadlines';
 import { isoDate, parseIsoDate } from '../deadlines/calendar';
-import { CALENDAR_VERSION, computeCaseDeadlines } from '../deadlines/deadlines';
+import { computeCaseDeadlines, deadlineRecord, deadlineSetDetail } from '../deadlines/deadlines';
 import { escalationLevels } from '../deadlines/escalation';
-import { describeRule, formatStockholm } from '../deadlines/rules';
+import { formatStockholm } from '../deadlines/rules';
 import { CASE_OUTCOMES, CASE_STATUSES, CaseOutcome, CaseStatus } from '../cases/lifecycle';
 import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { caseTag } from '../classify/thread';
@@ -481,32 +481,13 @@ function applyStricterDeadlines(ctx: CommandContext, c: CaseRow, category: strin
     if (existing && new Date(existing.due_at).getTime() <= d.dueAt.getTime()) continue;
     const next = d.milestone === 'finalAnswerMax' ? null : toInstant(escalationLevels(d.dueAt, d.rule.unit, config.deadlines.escalation, ctx.calendar)[0].at);
     if (existing) store.moveDeadline(c.id, d.milestone, toInstant(d.dueAt), { ...d.rule, policy: d.policy, category }, next);
-    else
-      store.setDeadline({
-        caseId: c.id,
-        milestone: d.milestone,
-        dueAt: toInstant(d.dueAt),
-        rule: { ...d.rule },
-        computedFrom: c.received_at,
-        policy: d.policy,
-        source: d.source,
-        configVersion: config.deadlines.version,
-        calendarVersion: CALENDAR_VERSION,
-        nextEscalationAt: next,
-      });
+    else store.setDeadline(deadlineRecord(c.id, d, c.received_at, config.deadlines, next));
     store.appendEvent({
       at: env.at,
       caseId: c.id,
       actor: env.actor,
       type: 'deadline-set',
-      detail: {
-        milestone: d.milestone,
-        dueAt: formatStockholm(d.dueAt),
-        rule: describeRule(d.rule),
-        policy: d.policy,
-        source: d.source,
-        reason: `category ${category}`,
-      },
+      detail: { ...deadlineSetDetail(d), reason: `category ${category}` },
     });
     out.push(`${d.milestone} now due ${formatStockholm(d.dueAt)} (${d.policy})`);
   }

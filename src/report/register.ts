@@ -18,6 +18,7 @@
  * as it stands when the report runs.
  */
 import type { DB } from '../store/db';
+import type { EventRow } from '../store/store';
 import type { LocalDate } from '../deadlines/calendar';
 import { addDays, isoDate, localTime, parseIsoDate } from '../deadlines/calendar';
 import { describeRule, DeadlineRule, formatStockholm } from '../deadlines/rules';
@@ -100,18 +101,8 @@ interface DeadlineRecord {
   breached_at: string | null;
 }
 
-interface EventRecord {
-  id: number;
-  at: string;
-  case_id: number;
-  inbound_id: number | null;
-  outbox_id: number | null;
-  actor: string;
-  type: string;
-  from_state: string | null;
-  to_state: string | null;
-  detail: string;
-}
+/** The event columns the register reads (events of a case: never without one). */
+type EventRecord = Pick<EventRow, 'id' | 'at' | 'inbound_id' | 'outbox_id' | 'actor' | 'type' | 'from_state' | 'to_state' | 'detail'> & { case_id: number };
 
 interface OutboxRecord {
   id: number;

@@ -6,27 +6,12 @@
  * Appending an event (and so extending a chain) is Store.appendEvent in src/store/store.ts.
  */
 import type { DB } from './db';
+import type { EventRow } from './store';
 import { ANONYMISED_DETAIL, detailHash, eventHash } from '../audit/hash';
 import { EVENTS_UPDATE_TRIGGER_V8 } from './migrations';
 
-/** An event as the chain sees it. */
-export interface ChainedEventRow {
-  id: number;
-  at: string;
-  case_id: number | null;
-  inbound_id: number | null;
-  outbox_id: number | null;
-  actor: string;
-  type: string;
-  from_state: string | null;
-  to_state: string | null;
-  detail: string;
-  prev_hash: string | null;
-  hash: string | null;
-  detail_hash: string | null;
-  anonymised_at: string | null;
-  anonymised_by_run: number | null;
-}
+/** An event as the chain sees it: the whole row, hash columns included. */
+export type ChainedEventRow = EventRow;
 
 const CHAIN_COLUMNS =
   'id, at, case_id, inbound_id, outbox_id, actor, type, from_state, to_state, detail, prev_hash, hash, detail_hash, anonymised_at, anonymised_by_run';
