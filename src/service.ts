@@ -40,9 +40,6 @@ import { startHttpServer } from './ops/http';
 import { startRetentionSchedule } from './retention/retention';
 import path from 'node:path';
 
-/** A spool file untouched this long belongs to no running process. */
-const SPOOL_ABANDONED_MS = 3600_000;
-
 export interface OnceSummary {
   readonly sources: Record<string, PollStats | { error: string }>;
   readonly filed: number;
@@ -66,10 +63,11 @@ export class Service {
     readonly clock: Clock = systemClock,
   ) {
     ensureDir(config.dataDir);
-    // Spool files left by a process that died. Only old ones: a `klagomal ingest` or `reconcile`
-    // started beside a running service must not remove the file the service is writing.
-    sweepSpool(path.join(config.dataDir, 'attachments', 'tmp'), SPOOL_ABANDONED_MS);
-    sweepRawSpool(config.dataDir, SPOOL_ABANDONED_MS);
+    // Spool files left by a process that died. Only those an hour old (the sweep's default): a
+    // `klagomal ingest` or `reconcile` started beside a running service must not remove the
+    // file the service is writing.
+    sweepSpool(path.join(config.dataDir, 'attachments', 'tmp'));
+    sweepRawSpool(config.dataDir);
     this.db = openDatabase(config.database);
     this.store = new Store(this.db);
     this.templates = TemplateManager.open(this.store, config, log.child({ stage: 'templates' }), clock());

@@ -40,6 +40,6 @@ export function commitSpooledRaw(dataDir: string, spooled: SpooledRaw): string {
 }
 
 /** Remove spool files left by a crash. */
-export function sweepRawSpool(dataDir: string, olderThanMs?: number): number {
-  return sweepSpool(spoolDir(dataDir), olderThanMs);
+export function sweepRawSpool(dataDir: string): number {
+  return sweepSpool(spoolDir(dataDir));
 }

@@ -101,6 +101,31 @@ describe('personnummer at rest', () => {
     expect(check.stderr).not.toContain('inte-en-nyckel');
   });
 
+  test.each([
+    ['ingest', (file: string) => ['ingest', file]],
+    ['import', (file: string) => ['import', path.dirname(file)]],
+    ['reconcile', () => ['reconcile']],
+    ['quarantine retry', () => ['quarantine', 'retry', '1']],
+  ])('commandsThatFileMailRunWithoutTheKey: %s refuses before filing anything', async (_name, args) => {
+    w = makeWorld();
+    const dir = path.join(w.dir, 'eml');
+    fs.mkdirSync(dir);
+    const file = path.join(dir, 'klagomal.eml');
+    fs.writeFileSync(file, complaintMail(1));
+    const r = await w.cli(args(file), { KLAGOMAL_PERSONNUMMER_KEY: '' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('personnummer.keyEnv: names KLAGOMAL_PERSONNUMMER_KEY, which is not set');
+    // Refused up front: nothing stored, so nothing waits in quarantine for the key.
+    if (fs.existsSync(path.join(w.dataDir, 'klagomal.db'))) {
+      const { store, close } = w.store();
+      try {
+        expect((store.db.prepare('SELECT COUNT(*) AS n FROM inbound').get() as { n: number }).n).toBe(0);
+      } finally {
+        close();
+      }
+    }
+  });
+
   test('storageOffKeepsTheNumber', async () => {
     w = makeWorld({ personnummer: { store: false } });
     deliverToMaildir(w.maildir, complaintMail(1, { body: BODY }));
