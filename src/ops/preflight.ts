@@ -326,10 +326,12 @@ async function checkImap(s: ImapSourceConfig, index: number, password: string, t
 export function transportFix(config: Config, message: string): string {
   const t = config.transport;
   if (t.type === 'pickup') return `make ${t.path} writable for the service user (under systemd it must be in ReadWritePaths=), or change transport.path`;
-  if (/login failed|EAUTH|authentication|535|534/i.test(message))
-    return `the SMTP server refused the login of ${t.user ?? '(no user)'}: check the password in $${t.passwordEnv ?? '(transport.passwordEnv)'} and transport.user`;
+  // The connection errors first: their text carries the port ("ECONNREFUSED 127.0.0.1:53512"),
+  // which must not be read as an SMTP reply code.
   if (/ECONNREFUSED/.test(message))
     return `nothing listens on ${t.host}:${t.port}: check transport.host and transport.port (465 "implicit", 587 "starttls", 25 "none")`;
+  if (/login failed|EAUTH|authentication|\b53[45]\b(?![.:])/i.test(message))
+    return `the SMTP server refused the login of ${t.user ?? '(no user)'}: check the password in $${t.passwordEnv ?? '(transport.passwordEnv)'} and transport.user`;
   if (/ENOTFOUND|EAI_AGAIN|EDNS/.test(message)) return `the name ${t.host} does not resolve: check transport.host and DNS`;
   if (/certificate|ssl|tls|wrong version number|handshake/i.test(message))
     return `TLS failed: check transport.tls ("${t.tls}") against transport.port (${t.port}) and the server's certificate (a private CA: NODE_EXTRA_CA_CERTS)`;
