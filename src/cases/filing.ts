@@ -9,6 +9,8 @@
  * Transitions made here: inbound stored -> filed; a new case -> 'new'. Only a `complaint`
  * opens a case, and only a new case is acknowledged.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Config } from '../config/config';
 import type { ParsedMail } from '../parse/parse';
 import type { ForwardedOriginal } from '../parse/forwarded';
@@ -18,7 +20,8 @@ import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar } from '../deadlines/calendar';
 import type { Logger } from '../util/log';
 import { classify, Classification, customerOf, TaggedCase, ThreadFacts } from '../classify/classify';
-import { caseNumbersInSubject, hasReplyPrefix, subjectKey } from '../classify/thread';
+import { caseNumbersInSubject, chooseReferencedCase, hasReplyPrefix, subjectKey } from '../classify/thread';
+import { contentKey } from '../parse/content-key';
 import { detectLanguage } from '../parse/language';
 import { publicFields, readComplaintFields } from '../parse/complaint-fields';
 import { maskPersonnummer } from '../parse/personnummer';
@@ -64,16 +67,15 @@ function taggedCase(store: Store, caseId: number): TaggedCase | null {
 export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail, config: Config, now: Date): ThreadFacts {
   const casePrefix = config.cases.prefix;
   const sent = fromSentFolder(config, inbound);
-  let dup = mail.messageId ? store.firstInboundWithMessageId(mail.messageId, inbound.id) : store.firstInboundWithSha(inbound.sha256, inbound.id);
-  // The Sent folder's copy of a shared-mailbox reply that Cc'd the mailbox: the inbox copy was
-  // held by the loop guard (nothing vouched for it); the Sent copy is the officer's reply.
-  if (sent && dup?.kind === 'autoreply') dup = undefined;
+  const { duplicateOf, collision } = sameMail(store, config.dataDir, inbound, mail.messageId, sent);
+  const sender = mail.from?.address ?? null;
+  const recipients = [...mail.to, ...mail.cc].map((a) => a.address);
   let referencedCase: TaggedCase | null = null;
   let repliesToOurMail = false;
   const refs = [...(mail.inReplyTo ? [mail.inReplyTo] : []), ...[...mail.references].reverse()];
   for (const ref of refs) {
     if (store.isOurMessageId(ref)) repliesToOurMail = true;
-    const caseId = store.caseOfMessageId(ref);
+    const caseId = chooseReferencedCase(store.casesOfMessageId(ref), sender, recipients);
     if (caseId !== undefined) {
       referencedCase = taggedCase(store, caseId);
       break;
@@ -100,7 +102,7 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
   let forwardedCase: TaggedCase | null = null;
   const original = mail.forwarded;
   if (original?.from) {
-    const byId = original.messageId ? store.caseOfMessageId(original.messageId) : undefined;
+    const byId = original.messageId ? chooseReferencedCase(store.casesOfMessageId(original.messageId), original.from.address, []) : undefined;
     if (byId !== undefined) forwardedCase = taggedCase(store, byId);
     else if (original.subject && config.threading.subjectWindowDays > 0) {
       const since = toInstant(new Date(now.getTime() - config.threading.subjectWindowDays * 86_400_000));
@@ -117,7 +119,8 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
     }
   }
   return {
-    duplicateOf: dup?.id ?? null,
+    duplicateOf,
+    messageIdCollision: collision,
     ownMessageId: mail.messageId !== null && store.isOurMessageId(mail.messageId),
     referencedCase,
     repliesToOurMail,
@@ -127,6 +130,50 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
     fromSentFolder: sent,
     forwardedCase,
   };
+}
+
+/**
+ * Is this mail one already filed? Without a Message-ID: the same bytes. With one: the same
+ * Message-ID and the same content (src/parse/content-key.ts): the same Message-ID on other
+ * content is another mail, filed as its own with a `message-id-collision` event, never dropped.
+ */
+function sameMail(
+  store: Store,
+  dataDir: string,
+  inbound: InboundRow,
+  messageId: string | null,
+  fromSent: boolean,
+): { duplicateOf: number | null; collision: ThreadFacts['messageIdCollision'] } {
+  if (!messageId) return { duplicateOf: store.firstInboundWithSha(inbound.sha256, inbound.id)?.id ?? null, collision: null };
+  // The Sent folder's copy of a shared-mailbox reply that Cc'd the mailbox: the inbox copy was
+  // held by the loop guard (nothing vouched for it); the Sent copy is the officer's reply.
+  const earlier = store.filedInboundWithMessageId(messageId, inbound.id).filter((r) => !(fromSent && r.kind === 'autoreply'));
+  if (earlier.length === 0) return { duplicateOf: null, collision: null };
+  const same = earlier.find((r) => r.sha256 === inbound.sha256);
+  if (same) return { duplicateOf: same.id, collision: null };
+  const own = readRawMail(store, dataDir, inbound.sha256);
+  const key = own ? contentKey(own) : null;
+  for (const r of earlier) {
+    // An earlier raw mail removed by retention cannot be compared: file this one rather than risk losing it.
+    const theirs = key ? readRawMail(store, dataDir, r.sha256) : null;
+    if (theirs && contentKey(theirs) === key) return { duplicateOf: r.id, collision: null };
+  }
+  const first = earlier[0];
+  return {
+    duplicateOf: null,
+    collision: { inboundId: first.id, caseId: first.case_id, caseNumber: first.case_id !== null ? (store.caseById(first.case_id)?.number ?? null) : null },
+  };
+}
+
+function readRawMail(store: Store, dataDir: string, sha256: string): Buffer | null {
+  const raw = store.rawMail(sha256);
+  if (!raw) return null;
+  if ('bytes' in raw) return raw.bytes;
+  try {
+    return fs.readFileSync(path.join(dataDir, raw.path));
+  } catch {
+    return null;
+  }
 }
 
 /** The source name of mail brought in by `klagomal import`. */
@@ -322,6 +369,23 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
     if (c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
   }
   store.setInboundFiled(inbound.id, c.kind, c.reason, mail.messageId, caseId, null, at);
+  if (facts.messageIdCollision) {
+    // Filed as its own mail (never as a "duplicate" of another sender's text); the earlier mail is named.
+    const earlier = facts.messageIdCollision;
+    store.appendEvent({
+      at,
+      caseId,
+      inboundId: inbound.id,
+      actor: 'system',
+      type: 'message-id-collision',
+      detail: { messageId: mail.messageId, earlierInbound: earlier.inboundId, earlierCase: earlier.caseNumber, rule: 'same Message-ID, other From, Date or body: a different mail' },
+    });
+    ctx.log.warn('Message-ID collision: a different mail with a Message-ID already filed; filed as its own', {
+      inbound: inbound.id,
+      earlierInbound: earlier.inboundId,
+      case: caseNumber ?? undefined,
+    });
+  }
   store.appendEvent({
     at,
     caseId,

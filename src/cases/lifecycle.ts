@@ -42,6 +42,7 @@ export type EventType =
   | 'case-opened'
   | 'mail-filed'
   | 'duplicate-recorded'
+  | 'message-id-collision'
   | 'reconcile-found-unfiled'
   | 'quarantined'
   | 'quarantine-retried'

@@ -6,7 +6,8 @@
  * rules here never read the clock, the store or the network.
  *
  * Order of the rules (first match wins):
- *  1. duplicate   the Message-ID (or, without one, the exact bytes) was filed before
+ *  1. duplicate   the same mail was filed before: the same Message-ID and the same From, Date
+ *                 and body (src/parse/content-key.ts), or, without a Message-ID, the same bytes
  *  2. our own     a Message-ID we generated, or our complaints address as sender: a loop
  *  3. bounce / autoreply / bulk   machine mail (src/classify/signals.ts)
  *  4. officer     staff sender on a case thread, authenticated (src/classify/authentication.ts),
@@ -41,8 +42,13 @@ export interface TaggedCase {
 }
 
 export interface ThreadFacts {
-  /** Inbound id of the first filed mail with the same Message-ID (or bytes, when it has none). */
+  /** Inbound id of the filed mail this one is a copy of (same Message-ID and content; same bytes when it has none). */
   readonly duplicateOf: number | null;
+  /**
+   * An earlier filed mail with the same Message-ID but other content (src/parse/content-key.ts):
+   * this mail is not a duplicate and is filed as its own; the collision goes on record.
+   */
+  readonly messageIdCollision?: { readonly inboundId: number; readonly caseId: number | null; readonly caseNumber: string | null } | null;
   /** The mail's own Message-ID is one we generated. */
   readonly ownMessageId: boolean;
   /** Case of the first In-Reply-To/References id that belongs to a case. */
@@ -135,7 +141,9 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
   if (facts.duplicateOf !== null) {
     return {
       kind: 'duplicate',
-      reason: mail.messageId ? `Message-ID already filed as inbound #${facts.duplicateOf}` : `same bytes already filed as inbound #${facts.duplicateOf}`,
+      reason: mail.messageId
+        ? `a copy of inbound #${facts.duplicateOf} (the same Message-ID, From, Date and body)`
+        : `same bytes already filed as inbound #${facts.duplicateOf}`,
       duplicateOf: facts.duplicateOf,
     };
   }

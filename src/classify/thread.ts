@@ -52,3 +52,36 @@ export function subjectKey(subject: string, prefix: string): string {
 export function hasReplyPrefix(subject: string): boolean {
   return stripReplyPrefixes(subject) !== subject.replace(/\s+/g, ' ').trim();
 }
+
+/** One case a referenced Message-ID belongs to (store.casesOfMessageId). */
+export interface MessageIdOwner {
+  readonly case_id: number;
+  /** The sender of the inbound mail with that Message-ID (null for our own mail). */
+  readonly from_address: string | null;
+  readonly customer_address: string | null;
+}
+
+/**
+ * The case that a reference (In-Reply-To/References, RFC 5322 §3.6.4) threads a mail to.
+ * Normally a Message-ID names one mail. When different mails shared one (a web form with a
+ * constant Message-ID, or someone who sent a mail under a customer's Message-ID), a reply must
+ * not be attached to the other party's case: prefer the mail this sender wrote, then the case
+ * whose customer this sender is, then a case whose customer the mail is addressed to (an
+ * officer answering the customer), then the earliest.
+ */
+export function chooseReferencedCase(owners: readonly MessageIdOwner[], sender: string | null, recipients: readonly string[]): number | undefined {
+  if (owners.length <= 1) return owners[0]?.case_id;
+  const s = sender?.toLowerCase() ?? null;
+  const to = new Set(recipients.map((r) => r.toLowerCase()));
+  const rank = (o: MessageIdOwner): number =>
+    s !== null && o.from_address?.toLowerCase() === s
+      ? 0
+      : s !== null && o.customer_address?.toLowerCase() === s
+        ? 1
+        : o.customer_address && to.has(o.customer_address.toLowerCase())
+          ? 2
+          : 3;
+  let best = owners[0];
+  for (const o of owners) if (rank(o) < rank(best)) best = o;
+  return best.case_id;
+}

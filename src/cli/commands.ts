@@ -728,14 +728,15 @@ const mail: Command = {
     const limit = values.limit !== undefined ? Number(values.limit) : 100;
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: a whole number from 1');
     return withStore(configOf(values), (store) => {
-      const rows = store.listMessages(kind, limit).map((m) => ({
+      const rows = store.listMail(kind, limit).map((m) => ({
         inbound: m.inbound_id,
         kind: m.kind,
-        case: m.case_number,
+        case: m.case_number ?? m.duplicate_of_case,
         receivedAt: m.received_at,
         from: m.from_address,
         subject: m.subject,
-        reason: store.inbound(m.inbound_id)?.reason ?? null,
+        reason: m.reason,
+        duplicateOf: m.duplicate_of,
       }));
       if (values.json) io.out(json(rows));
       else if (rows.length === 0) io.out('no mail');

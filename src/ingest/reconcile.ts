@@ -176,7 +176,7 @@ export interface FolderPlan {
 }
 
 /** Which listed mails are known, the source's to take, or to be fetched and checked by hash. */
-export function planFolder(mails: readonly ServerMail[], facts: FolderFacts, messageIdKnown: (messageId: string) => boolean): FolderPlan {
+export function planFolder(mails: readonly ServerMail[], facts: FolderFacts, messageIdKnown: (messageId: string, size: number) => boolean): FolderPlan {
   let known = 0;
   let waiting = 0;
   let notCompared = 0;
@@ -190,7 +190,10 @@ export function planFolder(mails: readonly ServerMail[], facts: FolderFacts, mes
   for (const m of mails) {
     if (facts.role !== 'processed' && (cursor === null || m.uid > cursor)) waiting++;
     else if (facts.role === 'sent' && (sentFrom === null || m.uid < sentFrom)) notCompared++;
-    else if (facts.storedUids.has(m.uid) || (m.messageId !== null && messageIdKnown(m.messageId))) known++;
+    // A Message-ID alone does not make a mail known: different mails can share one (a web
+    // form's constant id, a forged one). The size must match too; anything else is fetched and
+    // compared by its bytes, and filing tells a copy from another mail (src/parse/content-key.ts).
+    else if (facts.storedUids.has(m.uid) || (m.messageId !== null && messageIdKnown(m.messageId, m.size))) known++;
     else toCheck.push(m);
   }
   return { known, waiting, notCompared, toCheck };
@@ -323,10 +326,10 @@ interface Run {
   readonly deps: ReconcileDeps;
   readonly log: Logger;
   readonly runId: number;
-  /** Is a Message-ID filed (any source)? */
-  readonly messageIdKnown: (messageId: string) => boolean;
-  /** Is a Message-ID filed from this source's Sent folder? */
-  readonly sentMessageIdKnown: (source: string, folder: string, messageId: string) => boolean;
+  /** Is a mail of this Message-ID and size stored (any source)? */
+  readonly messageIdKnown: (messageId: string, size: number) => boolean;
+  /** Is a mail of this Message-ID and size stored from this source's Sent folder? */
+  readonly sentMessageIdKnown: (source: string, folder: string, messageId: string, size: number) => boolean;
   readonly shaKnown: (sha: string) => boolean;
 }
 
@@ -354,15 +357,15 @@ export async function reconcile(deps: ReconcileDeps, trigger: ReconcileTrigger):
     adminNotified: false,
     ok: false,
   };
-  const byMessageId = store.db.prepare("SELECT 1 FROM inbound WHERE message_id = ? AND kind IS NOT 'duplicate' LIMIT 1");
-  const bySentMessageId = store.db.prepare('SELECT 1 FROM inbound WHERE message_id = ? AND source = ? AND mailbox = ? LIMIT 1');
+  const byMessageId = store.db.prepare('SELECT 1 FROM inbound WHERE message_id = ? AND size = ? LIMIT 1');
+  const bySentMessageId = store.db.prepare('SELECT 1 FROM inbound WHERE message_id = ? AND size = ? AND source = ? AND mailbox = ? LIMIT 1');
   const bySha = store.db.prepare('SELECT 1 FROM inbound WHERE sha256 = ? LIMIT 1');
   const run: Run = {
     deps,
     log,
     runId,
-    messageIdKnown: (id) => byMessageId.get(id) !== undefined,
-    sentMessageIdKnown: (source, folder, id) => bySentMessageId.get(id, source, folder) !== undefined,
+    messageIdKnown: (id, size) => byMessageId.get(id, size) !== undefined,
+    sentMessageIdKnown: (source, folder, id, size) => bySentMessageId.get(id, size, source, folder) !== undefined,
     shaKnown: (sha) => bySha.get(sha) !== undefined,
   };
 
@@ -585,7 +588,7 @@ async function reconcileImapFolder(
     const plan = planFolder(
       mails,
       { role, uidvalidity, cursor: cursor ? { uidvalidity: cursor.uidvalidity, lastUid: cursor.last_uid } : null, storedUids: storedUidsNow() },
-      role === 'sent' ? (id) => run.sentMessageIdKnown(s.name, folder, id) : run.messageIdKnown,
+      role === 'sent' ? (id, size) => run.sentMessageIdKnown(s.name, folder, id, size) : run.messageIdKnown,
     );
     // Only the Sent folder is listed in part; what it was not listed from is its history.
     const unlisted = role === 'sent' ? Math.max(0, mailbox.exists - mails.length) : 0;

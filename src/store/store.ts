@@ -11,6 +11,20 @@ import type { Actor, CaseOutcome, CaseStatus, EventType, MailKind, OutboundKind,
 import type { Instant } from '../util/clock';
 import { detailHash, eventHash } from '../audit/hash';
 
+/** One line of `klagomal mail list`. */
+export interface MailListRow {
+  inbound_id: number;
+  kind: string;
+  reason: string | null;
+  received_at: string;
+  duplicate_of: number | null;
+  from_address: string | null;
+  subject: string | null;
+  case_number: string | null;
+  /** For a duplicate: the case of the mail it duplicates. */
+  duplicate_of_case: string | null;
+}
+
 export interface InboundRow {
   id: number;
   source: string;
@@ -430,11 +444,15 @@ export class Store {
   }
 
   /** The first inbound mail filed (not as a duplicate) with this Message-ID. */
-  firstInboundWithMessageId(messageId: string, exceptId: number): InboundRow | undefined {
-    return this.q("SELECT * FROM inbound WHERE message_id = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id LIMIT 1").get(
+  /**
+   * Every filed inbound mail (not recorded as a duplicate) with this Message-ID, oldest first.
+   * More than one when different mails shared a Message-ID (a collision, see src/parse/content-key.ts).
+   */
+  filedInboundWithMessageId(messageId: string, exceptId: number): InboundRow[] {
+    return this.q("SELECT * FROM inbound WHERE message_id = ? AND kind IS NOT 'duplicate' AND state = 'filed' AND id != ? ORDER BY id").all(
       messageId,
       exceptId,
-    ) as InboundRow | undefined;
+    ) as InboundRow[];
   }
 
   /** The first filed inbound mail with the same bytes (dedupe when there is no Message-ID). */
@@ -669,12 +687,20 @@ export class Store {
   }
 
   /** The case a Message-ID belongs to: one of its inbound mails or one of the mails we sent on it. */
-  caseOfMessageId(messageId: string): number | undefined {
-    const inbound = this.q('SELECT case_id FROM messages WHERE message_id = ? AND case_id IS NOT NULL ORDER BY id LIMIT 1').get(messageId) as
-      { case_id: number } | undefined;
-    if (inbound) return inbound.case_id;
-    const out = this.q('SELECT case_id FROM outbox WHERE message_id = ? AND case_id IS NOT NULL').get(messageId) as { case_id: number } | undefined;
-    return out?.case_id;
+  /**
+   * The cases a Message-ID belongs to: each inbound mail with it that is on a case (with its
+   * sender and the case's customer), then our own mail with it. Usually one; more when
+   * different mails shared one Message-ID, and the caller chooses (src/cases/filing.ts).
+   */
+  casesOfMessageId(messageId: string): Array<{ case_id: number; from_address: string | null; customer_address: string | null; ours: 0 | 1 }> {
+    const inbound = this.q(
+      `SELECT m.case_id, m.from_address, c.customer_address, 0 AS ours FROM messages m JOIN cases c ON c.id = m.case_id
+        WHERE m.message_id = ? ORDER BY m.id`,
+    ).all(messageId) as Array<{ case_id: number; from_address: string | null; customer_address: string | null; ours: 0 | 1 }>;
+    const out = this.q(
+      `SELECT o.case_id, NULL AS from_address, c.customer_address, 1 AS ours FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?`,
+    ).all(messageId) as Array<{ case_id: number; from_address: string | null; customer_address: string | null; ours: 0 | 1 }>;
+    return [...out, ...inbound];
   }
 
   /**
@@ -720,11 +746,22 @@ export class Store {
   }
 
   /** Mails by kind (all inbound mail, on a case or not), newest first. */
-  listMessages(kind: string | null, limit: number): Array<MessageRow & { case_number: string | null; state: string }> {
+  /**
+   * Every filed inbound mail, newest first, with its kind and why. A duplicate has no messages
+   * row of its own: it is shown with the sender, subject and case of the mail it duplicates.
+   */
+  listMail(kind: string | null, limit: number): MailListRow[] {
     return this.q(
-      `SELECT m.*, c.number AS case_number, i.state AS state FROM messages m JOIN inbound i ON i.id = m.inbound_id LEFT JOIN cases c ON c.id = m.case_id
-       WHERE (? IS NULL OR m.kind = ?) ORDER BY m.id DESC LIMIT ?`,
-    ).all(kind, kind, limit) as Array<MessageRow & { case_number: string | null; state: string }>;
+      `SELECT i.id AS inbound_id, i.kind, i.reason, i.received_at, i.duplicate_of,
+              COALESCE(m.from_address, om.from_address) AS from_address, COALESCE(m.subject, om.subject) AS subject,
+              c.number AS case_number, oc.number AS duplicate_of_case
+         FROM inbound i
+         LEFT JOIN messages m ON m.inbound_id = i.id
+         LEFT JOIN messages om ON om.inbound_id = i.duplicate_of
+         LEFT JOIN cases c ON c.id = m.case_id
+         LEFT JOIN cases oc ON oc.id = om.case_id
+        WHERE i.state = 'filed' AND (? IS NULL OR i.kind = ?) ORDER BY i.id DESC LIMIT ?`,
+    ).all(kind, kind, limit) as MailListRow[];
   }
 
   /** True when the Message-ID is one we generated for a mail we sent. */

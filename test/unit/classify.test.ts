@@ -179,7 +179,7 @@ describe('machine mail is never taken for a complaint', () => {
 describe('classify: order of rules', () => {
   test('duplicateFiledTwice', () => {
     const c = classify(mail({ headers: { 'Auto-Submitted': 'auto-replied' } }), facts({ duplicateOf: 7, ownMessageId: true, taggedCase: CASE }), STAFF);
-    expect(c).toEqual({ kind: 'duplicate', reason: 'Message-ID already filed as inbound #7', duplicateOf: 7 });
+    expect(c).toEqual({ kind: 'duplicate', reason: 'a copy of inbound #7 (the same Message-ID, From, Date and body)', duplicateOf: 7 });
     const bytes = classify(mail({ messageId: null }), facts({ duplicateOf: 8 }), STAFF);
     expect(bytes).toMatchObject({ kind: 'duplicate', duplicateOf: 8 });
     expect(bytes.reason).toContain('same bytes');

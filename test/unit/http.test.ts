@@ -173,7 +173,7 @@ describe('http endpoint', () => {
     let r = await request(w.server.port, '/healthz');
     expect(r).toMatchObject({ status: 200, body: 'ok\n' });
     // A mail in quarantine: 503 with the reason, one per line.
-    const id = w.service.store.listMessages(null, 10)[0].inbound_id;
+    const id = w.service.store.listMail(null, 10)[0].inbound_id;
     w.service.store.tx(() => w.service.store.quarantine(id, 'parse', 'test: unreadable', toInstant(new Date())));
     r = await request(w.server.port, '/healthz');
     expect(r.status).toBe(503);
