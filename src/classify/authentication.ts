@@ -4,20 +4,36 @@
  * DMARC passed for the staff domain. That record is the `Authentication-Results` header
  * (RFC 8601) the server adds on delivery, named by its authserv-id (`firm.authservIds`).
  *
- * Only the topmost such header counts: the firm's server prepends its own, and a header a
- * sender wrote under the same authserv-id sits below it (RFC 8601 §5 also has the server remove
- * those). It passes when, for the From's domain:
+ * Only the topmost header with one of our authserv-ids counts: the firm's server prepends its
+ * own, and a header a sender wrote under the same authserv-id sits below it (RFC 8601 §5 also
+ * has the server remove those). It passes when, for the From's domain:
  *   - dmarc=pass with header.from = that domain, or
  *   - dkim=pass with header.d = that domain (or header.i at it), or
- *   - spf=pass with smtp.mailfrom at that domain.
+ *   - spf=pass with smtp.mailfrom at that domain,
+ * and nothing in the same header says otherwise: a dmarc=fail, or a dkim=fail for that domain,
+ * vetoes every pass (a forger's mail that happens to pass SPF through a shared relay still fails
+ * DMARC).
+ *
+ * The header is read with its real grammar (RFC 8601 §2.2, with RFC 5322 comments and quoted
+ * strings and RFC 2045 values), and read whole or not at all: the server writes text the sender
+ * chose into it (the MAIL FROM local part, the HELO name, reasons), so a reader that guesses
+ * past an error lets the sender write structure. Specifically:
+ *   - comments nest and end at the first unescaped ")" (a '"' inside a comment is text);
+ *   - a quoted string is one unit: its ";", "(", "=" and "@" are text;
+ *   - the domain of an address is what follows its last *unquoted* "@", so
+ *     `smtp.mailfrom="olle@firm.se"@evil.example` is at evil.example;
+ *   - a property given twice in one result, an unterminated comment or quoted string, or any
+ *     text the grammar does not allow makes the whole header unreadable: nothing in it passes.
  *
  * Pure: headers in, a verdict with its reason out.
  */
+import addressparser from 'nodemailer/lib/addressparser';
 import type { HeaderView } from '../parse/parse';
 
 export interface AuthResult {
   readonly method: string;
   readonly result: string;
+  /** `ptype.property` (or a bare name such as `reason`) -> value, lower case; a value quoted as a whole is unquoted. */
   readonly props: Readonly<Record<string, string>>;
 }
 
@@ -26,64 +42,206 @@ export interface AuthenticationResults {
   readonly results: readonly AuthResult[];
 }
 
-/**
- * The header's ";"-separated parts, with RFC 5322 comments "(...)" removed (nested ones too).
- * A ";" or "(" inside a quoted string is text, not structure: the sender chooses what the
- * server quotes (a MAIL FROM local part), so splitting naively would let them add a result.
- */
-function splitParts(value: string): string[] {
-  const parts: string[] = [];
-  let out = '';
-  let depth = 0;
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const ch = value[i];
-    if (quoted) {
-      out += ch;
-      if (ch === '\\' && i + 1 < value.length) out += value[++i];
-      else if (ch === '"') quoted = false;
-      continue;
+class Unreadable extends Error {}
+
+/** A reader over one unfolded header value; every method throws `Unreadable` on a grammar error. */
+class Reader {
+  i = 0;
+  constructor(readonly s: string) {}
+
+  get done(): boolean {
+    return this.i >= this.s.length;
+  }
+
+  peek(): string {
+    return this.s[this.i] ?? '';
+  }
+
+  /** CFWS (RFC 5322 §3.2.2): white space and comments, which nest and take quoted pairs. */
+  cfws(): void {
+    for (;;) {
+      const ch = this.peek();
+      if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n') this.i++;
+      else if (ch === '(') this.comment();
+      else return;
     }
-    if (ch === '\\' && depth > 0) {
-      i++;
-      continue;
+  }
+
+  private comment(): void {
+    let depth = 0;
+    while (!this.done) {
+      const ch = this.s[this.i++];
+      if (ch === '\\') {
+        if (this.done) break;
+        this.i++;
+      } else if (ch === '(') depth++;
+      else if (ch === ')' && --depth === 0) return;
     }
-    if (ch === '(') depth++;
-    else if (ch === ')' && depth > 0) depth--;
-    else if (depth === 0) {
-      if (ch === '"') quoted = true;
-      if (ch === ';') {
-        parts.push(out.trim());
-        out = '';
+    throw new Unreadable('unterminated comment');
+  }
+
+  /** A quoted string (RFC 5322 §3.2.4): its text, without quotes and escapes. */
+  quoted(): string {
+    if (this.peek() !== '"') throw new Unreadable('expected a quoted string');
+    this.i++;
+    let out = '';
+    while (!this.done) {
+      const ch = this.s[this.i++];
+      if (ch === '"') return out;
+      if (ch === '\\') {
+        if (this.done) break;
+        out += this.s[this.i++];
       } else out += ch;
     }
+    throw new Unreadable('unterminated quoted string');
   }
-  parts.push(out.trim());
-  return parts;
+
+  /** Characters matching `re`, at least one. */
+  run(re: RegExp, what: string): string {
+    const start = this.i;
+    while (!this.done && re.test(this.s[this.i])) this.i++;
+    if (this.i === start) throw new Unreadable(`expected ${what} at ${start}`);
+    return this.s.slice(start, this.i);
+  }
+
+  expect(ch: string): void {
+    if (this.peek() !== ch) throw new Unreadable(`expected "${ch}" at ${this.i}`);
+    this.i++;
+  }
 }
 
-/** One Authentication-Results header value, or null when it cannot be read. */
-export function parseAuthenticationResults(value: string): AuthenticationResults | null {
-  const parts = splitParts(value);
-  const head = parts.shift();
-  if (!head) return null;
-  // "authserv-id [version]"
-  const authservId = head.split(/\s+/)[0].toLowerCase();
-  if (!authservId) return null;
-  const results: AuthResult[] = [];
-  for (const part of parts) {
-    if (!part || part.toLowerCase() === 'none') continue;
-    const tokens = part.match(/[^\s=]+\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^\s]+)|[^\s]+/g) ?? [];
-    const first = /^([A-Za-z0-9_.-]+)(?:\/[0-9]+)?\s*=\s*([A-Za-z]+)$/.exec(tokens[0] ?? '');
-    if (!first) continue;
-    const props: Record<string, string> = {};
-    for (const t of tokens.slice(1)) {
-      const m = /^([A-Za-z0-9_.-]+)\s*=\s*(.*)$/.exec(t);
-      if (m) props[m[1].toLowerCase()] = m[2].replace(/^"(.*)"$/, '$1').toLowerCase();
-    }
-    results.push({ method: first[1].toLowerCase(), result: first[2].toLowerCase(), props });
+/** RFC 2045 token characters: printable ASCII except SPACE and tspecials. */
+const TOKEN = /[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]/;
+/** RFC 5321 Keyword (Ldh-str; "_" also accepted, as some servers write it). */
+const KEYWORD = /[A-Za-z0-9_-]/;
+/**
+ * The unquoted parts of a property value. RFC 8601 allows a token or `[local-part] "@" domain`;
+ * real servers also write base64 signature prefixes (`header.b=Ab+/c=`) and angle brackets
+ * (`smtp.mailfrom=<a@b>`), which are accepted as text. White space, ";", comments, quotes and
+ * backslashes end the run: they are structure.
+ */
+const PVALUE = /[^\s;()"\\]/;
+
+/** RFC 2045 value: a token or a quoted string. */
+function value(r: Reader): string {
+  return r.peek() === '"' ? r.quoted() : r.run(TOKEN, 'a value');
+}
+
+/**
+ * A property value: one or more adjacent quoted strings and unquoted runs, kept as written
+ * (quotes included, so that the domain can be read after the last unquoted "@"); a value that
+ * is one quoted string as a whole is unquoted.
+ */
+function propertyValue(r: Reader): string {
+  let written = '';
+  let parts = 0;
+  let only: string | null = null;
+  for (;;) {
+    const ch = r.peek();
+    if (ch === '"') {
+      const q = r.quoted();
+      only = parts === 0 ? q : null;
+      written += `"${q.replace(/(["\\])/g, '\\$1')}"`;
+    } else if (ch !== '' && PVALUE.test(ch)) {
+      written += r.run(PVALUE, 'a property value');
+      only = null;
+    } else break;
+    parts++;
   }
-  return { authservId, results };
+  if (parts === 0) throw new Unreadable(`expected a property value at ${r.i}`);
+  return only !== null && parts === 1 ? only : written;
+}
+
+/** The authserv-id a header names (RFC 8601 §2.5), read on its own: which server wrote it. */
+function readAuthservId(r: Reader): string {
+  r.cfws();
+  const id = value(r).toLowerCase();
+  if (!id) throw new Unreadable('empty authserv-id');
+  return id;
+}
+
+/** The authserv-id of a header value, or null when even that cannot be read. */
+export function authservIdOf(headerValue: string): string | null {
+  try {
+    return readAuthservId(new Reader(headerValue));
+  } catch {
+    return null;
+  }
+}
+
+/** One `resinfo` (RFC 8601 §2.2) after its ";". */
+function resinfo(r: Reader): AuthResult {
+  r.cfws();
+  const method = r.run(KEYWORD, 'a method').toLowerCase();
+  r.cfws();
+  if (r.peek() === '/') {
+    r.i++;
+    r.cfws();
+    r.run(/[0-9]/, 'a method version');
+    r.cfws();
+  }
+  r.expect('=');
+  r.cfws();
+  const result = r.run(KEYWORD, 'a result').toLowerCase();
+  const props: Record<string, string> = {};
+  for (;;) {
+    r.cfws();
+    if (r.done || r.peek() === ';') break;
+    let name = r.run(KEYWORD, 'a property').toLowerCase();
+    r.cfws();
+    if (r.peek() === '.') {
+      r.i++;
+      r.cfws();
+      name = `${name}.${r.run(KEYWORD, 'a property name').toLowerCase()}`;
+      r.cfws();
+    }
+    r.expect('=');
+    r.cfws();
+    const v = name === 'reason' ? value(r) : propertyValue(r);
+    // A property said twice has no single meaning; a reader that keeps the last (or the first)
+    // lets whoever wrote the other one choose. The header is not believed at all.
+    if (Object.prototype.hasOwnProperty.call(props, name)) throw new Unreadable(`property ${name} given twice`);
+    props[name] = v.toLowerCase();
+  }
+  return { method, result, props };
+}
+
+/** One Authentication-Results header value, or null when it cannot be read as a whole. */
+export function parseAuthenticationResults(headerValue: string): AuthenticationResults | null {
+  const r = new Reader(headerValue);
+  try {
+    const authservId = readAuthservId(r);
+    r.cfws();
+    if (/[0-9]/.test(r.peek())) {
+      r.run(/[0-9]/, 'a version');
+      r.cfws();
+    }
+    const results: AuthResult[] = [];
+    let none = false;
+    while (!r.done) {
+      r.expect(';');
+      r.cfws();
+      if (r.done && results.length > 0) break; // a trailing ";", as some servers write
+      if (none) throw new Unreadable('"none" must be the only result');
+      const save = r.i;
+      const word = /^none\b/i.exec(r.s.slice(r.i));
+      if (word && results.length === 0) {
+        r.i += 4;
+        r.cfws();
+        if (r.done || r.peek() === ';') {
+          none = true;
+          continue;
+        }
+        r.i = save;
+      }
+      results.push(resinfo(r));
+      r.cfws();
+    }
+    return { authservId, results };
+  } catch (err) {
+    if (err instanceof Unreadable) return null;
+    throw err;
+  }
 }
 
 export interface StaffAuthentication {
@@ -92,26 +250,88 @@ export interface StaffAuthentication {
   readonly reason: string;
 }
 
-const domainOf = (v: string): string => (v.includes('@') ? v.slice(v.lastIndexOf('@') + 1) : v).replace(/^<|>$/g, '').toLowerCase();
+/**
+ * The domain of an address or identity as written in a property value: what follows the last
+ * "@" outside quoted strings (RFC 5321 §4.1.2: the local part may be quoted and may contain
+ * "@"), without angle brackets; a value without "@" is a domain itself.
+ */
+export function domainOfValue(v: string): string {
+  let at = -1;
+  let quoted = false;
+  for (let i = 0; i < v.length; i++) {
+    const ch = v[i];
+    if (quoted) {
+      if (ch === '\\') i++;
+      else if (ch === '"') quoted = false;
+    } else if (ch === '"') quoted = true;
+    else if (ch === '@') at = i;
+  }
+  if (quoted) return ''; // unbalanced: no domain can be trusted
+  const domain = (at >= 0 ? v.slice(at + 1) : v).replace(/^<|>$/g, '').toLowerCase();
+  // A domain is letters, digits, hyphens and dots; anything else (a quote left over) is no domain.
+  return /^[a-z0-9.-]+$/.test(domain) ? domain.replace(/\.$/, '') : '';
+}
+
+const addressDomain = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+
+/** How many addresses a From header value names (RFC 5322 §3.6.2 allows several). */
+function fromAddressCount(value: string): number {
+  const flat = (list: ReturnType<typeof addressparser>): number =>
+    list.reduce((n, a) => n + ('group' in a && a.group ? flat(a.group) : a.address ? 1 : 0), 0);
+  try {
+    return flat(addressparser(value));
+  } catch {
+    return 0;
+  }
+}
+
+/** "dkim=pass" (and so on) when this result vouches for `domain`, else null. */
+function passFor(r: AuthResult, domain: string): string | null {
+  if (r.result !== 'pass') return null;
+  const prop = (name: string): string | null => (r.props[name] !== undefined ? domainOfValue(r.props[name]) : null);
+  if (r.method === 'dmarc' && prop('header.from') === domain) return 'dmarc=pass';
+  if (r.method === 'dkim' && (prop('header.d') === domain || prop('header.i') === domain)) return 'dkim=pass';
+  if (r.method === 'spf' && prop('smtp.mailfrom') === domain) return 'spf=pass';
+  return null;
+}
 
 /** Whether the firm's own server vouches for `fromAddress` (a staff address). */
 export function staffAuthentication(headers: HeaderView, fromAddress: string, authservIds: readonly string[]): StaffAuthentication {
   if (authservIds.length === 0) return { authenticated: false, reason: 'no firm.authservIds configured: no Authentication-Results header can be trusted' };
-  const ours = headers
-    .all('authentication-results')
-    .map(parseAuthenticationResults)
-    .find((r): r is AuthenticationResults => r !== null && authservIds.includes(r.authservId));
-  if (!ours) return { authenticated: false, reason: `no Authentication-Results header from ${authservIds.join(', ')}` };
-  const domain = domainOf(fromAddress);
-  for (const r of ours.results) {
-    if (r.result !== 'pass') continue;
-    if (r.method === 'dmarc' && r.props['header.from'] && domainOf(r.props['header.from']) === domain)
-      return { authenticated: true, reason: `dmarc=pass for ${domain} (${ours.authservId})` };
-    if (r.method === 'dkim' && ((r.props['header.d'] && r.props['header.d'] === domain) || (r.props['header.i'] && domainOf(r.props['header.i']) === domain)))
-      return { authenticated: true, reason: `dkim=pass for ${domain} (${ours.authservId})` };
-    if (r.method === 'spf' && r.props['smtp.mailfrom'] && domainOf(r.props['smtp.mailfrom']) === domain)
-      return { authenticated: true, reason: `spf=pass for ${domain} (${ours.authservId})` };
+  // DMARC and DKIM vouch for "the" From domain; a mail with two From fields, or one From naming
+  // two addresses, has none (RFC 7489 §6.6.1), and the one we read may not be the one checked.
+  const froms = headers.all('from');
+  if (froms.length > 1) return { authenticated: false, reason: `the mail has ${froms.length} From fields: no single author to authenticate` };
+  if (froms.length === 1 && fromAddressCount(froms[0]) > 1) return { authenticated: false, reason: 'the From field names several addresses: no single author to authenticate' };
+  const ids = authservIds.map((id) => id.toLowerCase());
+  // The topmost header under our authserv-id, whether or not it reads: an unreadable one is not
+  // skipped for a readable one below it (that one could be the sender's).
+  const value = headers.all('authentication-results').find((v) => {
+    const id = authservIdOf(v);
+    return id !== null && ids.includes(id);
+  });
+  if (value === undefined) return { authenticated: false, reason: `no Authentication-Results header from ${authservIds.join(', ')}` };
+  const ours = parseAuthenticationResults(value);
+  if (!ours) {
+    return {
+      authenticated: false,
+      reason: `the Authentication-Results header from ${authservIdOf(value)} does not follow RFC 8601 (a property given twice, an unclosed comment or quote, or stray text): not believed`,
+    };
   }
+  const domain = addressDomain(fromAddress);
   const seen = ours.results.map((r) => `${r.method}=${r.result}`).join(', ') || 'no results';
+  // A recorded failure for the From's domain outweighs any pass: a forger may get one method to
+  // pass (SPF through a shared relay), never DMARC for our domain.
+  const veto = ours.results.find(
+    (r) =>
+      (r.method === 'dmarc' && r.result === 'fail') ||
+      (r.method === 'dkim' &&
+        r.result === 'fail' &&
+        ((r.props['header.d'] !== undefined && domainOfValue(r.props['header.d']) === domain) ||
+          (r.props['header.i'] !== undefined && domainOfValue(r.props['header.i']) === domain))),
+  );
+  const pass = ours.results.map((r) => passFor(r, domain)).find((p): p is string => p !== null);
+  if (pass && veto) return { authenticated: false, reason: `${ours.authservId} recorded ${seen}: ${veto.method}=fail vetoes the ${pass} for ${domain}` };
+  if (pass) return { authenticated: true, reason: `${pass} for ${domain} (${ours.authservId})` };
   return { authenticated: false, reason: `${ours.authservId} recorded ${seen}: none passed for ${domain}` };
 }

@@ -1,0 +1,88 @@
+/**
+ * Issue 17 item 2 end to end, through the real binary: the attack pass's forged officer mail
+ * (set the outcome, a compensation of 99 999 and a final answer) does nothing but put the case
+ * on record as suspected spoofing; the same mail with a genuine header from the firm's server
+ * runs its commands.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeWorld, World, complaintMail } from '../support/world';
+
+const OFFICERS = [
+  { name: 'Olle Handläggare', address: 'olle@testfinans.se', role: 'officer' },
+  { name: 'Maja Chef', address: 'maja@testfinans.se', role: 'manager' },
+];
+
+function officerMail(caseNumber: string, authResults: string): string {
+  return [
+    `Authentication-Results: ${authResults}`,
+    'From: Olle Handläggare <olle@testfinans.se>',
+    'To: klagomal@testfinans.se',
+    `Subject: Re: [${caseNumber}] Klagomål`,
+    'Date: Fri, 20 Nov 2026 10:00:00 +0100',
+    `Message-ID: <officer-${Math.random().toString(36).slice(2)}@testfinans.se>`,
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    '#outcome upheld',
+    '#compensation 99 999',
+    '#final',
+    'Vi har gått igenom ditt klagomål och ger dig rätt: avgiften togs ut felaktigt, och vi betalar därför tillbaka hela beloppet till ditt konto inom fem bankdagar.',
+    '',
+  ].join('\r\n');
+}
+
+describe('forged officer mail', () => {
+  let w: World;
+  beforeEach(() => {
+    w = makeWorld({ officers: OFFICERS });
+  });
+  afterEach(() => w.cleanup());
+
+  async function ingest(name: string, raw: string): Promise<Record<string, unknown>> {
+    const file = path.join(w.dir, name);
+    fs.writeFileSync(file, raw);
+    const r = await w.cli(['ingest', '--json', file]);
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout.trim().split('\n')[0]) as Record<string, unknown>;
+  }
+
+  async function caseOf(number: string) {
+    return JSON.parse((await w.cli(['case', 'show', number, '--json'])).stdout) as {
+      status: string;
+      outcome: string | null;
+      compensationSek: number | null;
+      events: Array<{ type: string }>;
+    };
+  }
+
+  test('forgedOfficerCommandsThroughQuotedMailFromDoNothing', async () => {
+    const complaint = await ingest('c.eml', complaintMail(1, { from: 'Kund Ett <kund1@example.com>' }));
+    const number = String(complaint.caseId);
+    const forged = await ingest(
+      'f.eml',
+      officerMail(number, 'mx1.testfinans.se; spf=pass smtp.mailfrom="olle@testfinans.se"@evil.example; dkim=none; dmarc=fail header.from=testfinans.se'),
+    );
+    expect(forged.kind).not.toBe('officer');
+    const forged2 = await ingest('f2.eml', officerMail(number, 'mx1.testfinans.se; dkim=pass header.d=evil.example header.i="@testfinans.se"@evil.example'));
+    expect(forged2.kind).not.toBe('officer');
+    const c = await caseOf(number);
+    expect(c.status).toBe('new');
+    expect(c.outcome).toBeNull();
+    expect(c.compensationSek).toBeNull();
+    expect(c.events.filter((e) => e.type === 'spoofing-suspected')).toHaveLength(2);
+    const outbox = JSON.parse((await w.cli(['outbox', '--json'])).stdout) as Array<{ template: string | null; kind?: string }>;
+    expect(JSON.stringify(outbox)).not.toContain('final-answer');
+  });
+
+  test('genuineOfficerCommandsStillRun (the same mail, authenticated by the firm server)', async () => {
+    const complaint = await ingest('c.eml', complaintMail(2, { from: 'Kund Två <kund2@example.com>' }));
+    const number = String(complaint.caseId);
+    const genuine = await ingest('g.eml', officerMail(number, 'mx1.testfinans.se; dkim=pass header.d=testfinans.se header.s=sel1; dmarc=pass header.from=testfinans.se'));
+    expect(genuine.kind).toBe('officer');
+    const c = await caseOf(number);
+    expect(c.outcome).toBe('upheld');
+    expect(c.compensationSek).toBe(99999);
+    const outbox = JSON.parse((await w.cli(['outbox', '--json'])).stdout) as unknown[];
+    expect(JSON.stringify(outbox)).toContain('final-answer');
+  });
+});

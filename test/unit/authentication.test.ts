@@ -1,0 +1,150 @@
+/**
+ * Issue 17 item 2: forged officer mail through the Authentication-Results reader. Each header
+ * set below goes through the real parser (mailparser, folding and all) and the staff check.
+ * The forged ones were written the way an attacker (or a receiving server that copies sender
+ * text into its header) would; the genuine ones are the formats real servers write (Gmail,
+ * OpenDKIM, OpenDMARC, rspamd, policyd-spf, Fastmail/Cyrus, RFC 8601 appendix B).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseMail } from '../../src/parse/parse';
+import { domainOfValue, parseAuthenticationResults, staffAuthentication } from '../../src/classify/authentication';
+
+const AUTHSERV = 'mx1.exempelfinans.se';
+const OLLE = 'olle@exempelfinans.se';
+let dataDir: string;
+beforeAll(() => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-authres-'));
+});
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+/** A raw mail with these header lines above From, parsed by the real parser. */
+async function verdict(arHeaders: string[], opts: { from?: string[]; ids?: string[] } = {}) {
+  const raw = [
+    ...arHeaders.map((h) => `Authentication-Results: ${h}`),
+    'Received: from mail.exempelfinans.se by mx1.exempelfinans.se; Thu, 19 Nov 2026 09:14:05 +0100',
+    ...(opts.from ?? [`From: Olle Officer <${OLLE}>`]).map((f) => (f.startsWith('From:') ? f : `From: ${f}`)),
+    'To: klagomal@exempelfinans.se',
+    'Subject: [KLG-2026-000042] Svar',
+    'Date: Thu, 19 Nov 2026 09:14:02 +0100',
+    'Message-ID: <officer-1@exempelfinans.se>',
+    '',
+    '#outcome upheld',
+    '#compensation 99999',
+    '',
+  ].join('\r\n');
+  const mail = await parseMail(Buffer.from(raw), { dataDir });
+  return staffAuthentication(mail.headers, mail.from!.address, opts.ids ?? [AUTHSERV]);
+}
+
+// The attack pass's two samples, then variants of each trick.
+const FORGED: Array<[string, string[], { from?: string[]; ids?: string[] }?]> = [
+  ['quoted local part carries our domain into smtp.mailfrom (issue sample)', [`${AUTHSERV}; spf=pass smtp.mailfrom="olle@exempelfinans.se"@evil.example; dkim=none; dmarc=fail header.from=exempelfinans.se`]],
+  ['the same without the dmarc result', [`${AUTHSERV}; spf=pass smtp.mailfrom="olle@exempelfinans.se"@evil.example; dkim=none`]],
+  ['quoted header.i at our domain, header.d evil (issue sample)', [`${AUTHSERV}; dkim=pass header.d=evil.example header.i="@exempelfinans.se"@evil.example`]],
+  ['quoted header.i alone', [`${AUTHSERV}; dkim=pass header.i="@exempelfinans.se"@evil.example`]],
+  ['quoted header.d with an address after it', [`${AUTHSERV}; dkim=pass header.d="exempelfinans.se"@evil.example`]],
+  ['two unquoted "@": the last one is the domain', [`${AUTHSERV}; spf=pass smtp.mailfrom=olle@exempelfinans.se@evil.example`]],
+  ['angle brackets around our address, then another domain', [`${AUTHSERV}; spf=pass smtp.mailfrom=<olle@exempelfinans.se>@evil.example`]],
+  ['escaped quote inside the quoted local part', [`${AUTHSERV}; spf=pass smtp.mailfrom="olle\\"@exempelfinans.se"@evil.example`]],
+  ['duplicate header.d: a later one must not override (issue)', [`${AUTHSERV}; dkim=pass header.d=evil.example header.d=exempelfinans.se`]],
+  ['duplicate header.d in the other order', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se header.d=evil.example`]],
+  ['duplicate smtp.mailfrom', [`${AUTHSERV}; spf=pass smtp.mailfrom=x@evil.example smtp.mailfrom=olle@exempelfinans.se`]],
+  ['duplicate header.from in dmarc', [`${AUTHSERV}; dmarc=pass header.from=evil.example header.from=exempelfinans.se`]],
+  ['duplicate property with different case', [`${AUTHSERV}; dkim=pass header.d=evil.example HEADER.D=exempelfinans.se`]],
+  ['a ")" that closes nothing re-opens structure', [`${AUTHSERV}; spf=fail (domain of x@evil.example) ); dkim=pass header.d=exempelfinans.se`]],
+  ['a quoted ")" inside a comment ends the comment early', [`${AUTHSERV}; spf=fail (helo "evil)" ; dkim=pass header.d=exempelfinans.se) smtp.mailfrom=evil.example`]],
+  ['an escaped ")" keeps the comment open to the end', [`${AUTHSERV}; spf=fail (x \\) ; dkim=pass header.d=exempelfinans.se (y) smtp.mailfrom=evil.example`]],
+  ['an unterminated comment', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se (good signature`]],
+  ['an unterminated quoted string', [`${AUTHSERV}; dkim=pass reason="ok header.d=exempelfinans.se`]],
+  ['a comment splits the address: "@" after it', [`${AUTHSERV}; spf=pass smtp.mailfrom=olle(@evil.example)@exempelfinans.se`]],
+  ['a comment hides the real domain', [`${AUTHSERV}; spf=pass smtp.mailfrom=olle@exempelfinans.se(x)@evil.example`]],
+  ['our domain only inside a comment', [`${AUTHSERV}; dkim=pass header.d=evil.example (header.d=exempelfinans.se)`]],
+  ['our domain only inside a quoted reason', [`${AUTHSERV}; dkim=pass reason="header.d=exempelfinans.se" header.d=evil.example`]],
+  ['";" inside a comment does not start a result', [`${AUTHSERV}; spf=fail (x; dkim=pass header.d=exempelfinans.se) smtp.mailfrom=evil.example`]],
+  ['sender text copied unescaped into a comment (HELO), dmarc=fail vetoes', [`${AUTHSERV}; spf=fail (helo=evil) ; dkim=pass header.d=exempelfinans.se (x) smtp.mailfrom=evil.example; dmarc=fail header.from=exempelfinans.se`]],
+  ['spf passes, dmarc fails: the fail vetoes', [`${AUTHSERV}; spf=pass smtp.mailfrom=olle@exempelfinans.se; dmarc=fail (p=reject) header.from=exempelfinans.se`]],
+  ['dkim passes, dmarc fails in upper case', [`${AUTHSERV}; DKIM=PASS header.d=exempelfinans.se; DMARC=FAIL header.from=exempelfinans.se`]],
+  ['a failing dkim signature of our domain vetoes a passing one', [`${AUTHSERV}; dkim=fail header.d=exempelfinans.se; dkim=pass header.i=@exempelfinans.se`]],
+  ['look-alike authserv-id with a suffix', [`${AUTHSERV}.evil.example; dkim=pass header.d=exempelfinans.se`]],
+  ['look-alike authserv-id with a prefix', [`x${AUTHSERV}; dkim=pass header.d=exempelfinans.se`]],
+  ['look-alike authserv-id with a hyphen', ['mx1-exempelfinans.se; dkim=pass header.d=exempelfinans.se']],
+  ['look-alike authserv-id in Cyrillic', ['m\u04451.exempelfinans.se; dkim=pass header.d=exempelfinans.se']],
+  ['quoted authserv-id with a ";" inside', [`"${AUTHSERV};"; dkim=pass header.d=exempelfinans.se`]],
+  ['authserv-id with a trailing dot', [`${AUTHSERV}.; dkim=pass header.d=exempelfinans.se`]],
+  ['look-alike domain in Cyrillic', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.s\u0435`]],
+  ['look-alike sub-domain', [`${AUTHSERV}; dmarc=pass header.from=exempelfinans.se.evil.example`]],
+  ['a control character inside the domain', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se\u0001`]],
+  ['results after "none"', [`${AUTHSERV}; none; dkim=pass header.d=exempelfinans.se`]],
+  ['an empty result between two ";"', [`${AUTHSERV}; spf=fail smtp.mailfrom=evil.example;; dkim=pass header.d=exempelfinans.se`]],
+  ['a folded forgery over several lines', [`${AUTHSERV};\r\n\tdkim=pass header.d=evil.example\r\n\theader.i="@exempelfinans.se"@evil.example;\r\n\tdmarc=none`]],
+  ['the real header (fail) on top, a forged pass below', [`${AUTHSERV}; dkim=none; spf=softfail smtp.mailfrom=olle@exempelfinans.se; dmarc=fail header.from=exempelfinans.se`, `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`]],
+  ['an unreadable header of ours on top is not skipped for a readable one below', [`${AUTHSERV}; dkim=pass header.d=evil.example header.d=evil.example`, `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`]],
+  ['a pass from another server above ours, ours fails', ['mx.google.com; dkim=pass header.d=exempelfinans.se', `${AUTHSERV}; dkim=fail header.d=exempelfinans.se`]],
+  ['two From fields, the header passes for the first', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se`], { from: [`From: ${OLLE}`, 'From: mallory@evil.example'] }],
+  ['one From naming two addresses', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se`], { from: [`From: ${OLLE}, mallory@evil.example`] }],
+];
+
+describe('forged Authentication-Results are never believed', () => {
+  test('the corpus has at least 30 forged variants', () => {
+    expect(FORGED.length).toBeGreaterThanOrEqual(30);
+  });
+  // Every row gets all three arguments: jest takes a missing last one for the `done` callback.
+  test.each(FORGED.map(([what, headers, opts]) => [what, headers, opts ?? {}] as const))('forgedAuthenticationResultsNotBelieved: %s', async (_what, headers, opts) => {
+    const v = await verdict([...headers], opts);
+    expect(v.authenticated).toBe(false);
+    expect(v.reason).not.toBe('');
+  });
+});
+
+const GENUINE: Array<[string, string[], string[]?]> = [
+  [
+    'Gmail (mx.google.com), folded, comments, header.b',
+    [
+      'mx.google.com;\r\n       dkim=pass header.i=@exempelfinans.se header.s=google header.b=Xx2J+9aB;\r\n       spf=pass (google.com: domain of olle@exempelfinans.se designates 209.85.220.41 as permitted sender) smtp.mailfrom=olle@exempelfinans.se;\r\n       dmarc=pass (p=QUARANTINE sp=QUARANTINE dis=NONE) header.from=exempelfinans.se',
+    ],
+    ['mx.google.com'],
+  ],
+  ['OpenDKIM with a quoted header.b', [`${AUTHSERV};\r\n\tdkim=pass (2048-bit key; unprotected) header.d=exempelfinans.se header.i=@exempelfinans.se header.a=rsa-sha256 header.s=mail header.b="k3Fo+5vJ";\r\n\tdkim-atps=neutral`]],
+  ['OpenDMARC', [`${AUTHSERV}; dmarc=pass (p=reject dis=none) header.from=exempelfinans.se`]],
+  ['rspamd, a quoted address inside a comment', [`${AUTHSERV};\r\n\tdkim=pass header.d=exempelfinans.se header.s=dkim header.b=abcdEFGH;\r\n\tdmarc=pass (policy=reject) header.from=exempelfinans.se;\r\n\tspf=pass (${AUTHSERV}: domain of "olle@exempelfinans.se" designates 192.0.2.10 as permitted sender) smtp.mailfrom=olle@exempelfinans.se`]],
+  ['policyd-spf, ";" and "=" inside a comment', [`${AUTHSERV}; spf=pass (sender SPF authorized) smtp.mailfrom=exempelfinans.se (client-ip=192.0.2.10; helo=mail.exempelfinans.se; envelope-from=olle@exempelfinans.se; receiver=<UNKNOWN>)`]],
+  ['Fastmail/Cyrus, policy properties and x- methods', [`${AUTHSERV};\r\n    dkim=pass (2048-bit rsa key sha256) header.d=exempelfinans.se header.i=@exempelfinans.se header.b=Ab12Cd34 header.a=rsa-sha256 header.s=fm1 x-bits=2048;\r\n    dmarc=pass policy.published-domain-policy=reject policy.applied-disposition=none (p=reject,d=none,d.eval=none) policy.policy-from=p header.from=exempelfinans.se;\r\n    iprev=pass smtp.remote-ip=192.0.2.10 (mail.exempelfinans.se);\r\n    spf=pass smtp.mailfrom=olle@exempelfinans.se smtp.helo=mail.exempelfinans.se;\r\n    x-aligned-from=pass (Address match);\r\n    x-me-sender=none`]],
+  ['a version number, a trailing ";"', [`${AUTHSERV} 1; dkim=pass header.d=exempelfinans.se;`]],
+  ['a quoted authserv-id and comments before it', [`(Postfix) "${AUTHSERV}" (v1); dmarc=pass header.from=exempelfinans.se`]],
+  ['mixed case everywhere', [`MX1.ExempelFinans.SE; DKIM/1=Pass Header.D=ExempelFinans.SE`]],
+  ['a pass for an address with a quoted local part at our domain', [`${AUTHSERV}; spf=pass smtp.mailfrom="olle officer"@exempelfinans.se`]],
+  ['a relay\'s header above ours', ['relay.example.net; dkim=fail header.d=exempelfinans.se', `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`]],
+];
+
+describe('genuine Authentication-Results still pass', () => {
+  test.each(GENUINE.map(([what, headers, ids]) => [what, headers, ids ?? [AUTHSERV]] as const))('genuineAuthenticationResultsPass: %s', async (_what, headers, ids) => {
+    const v = await verdict([...headers], { ids: [...ids] });
+    expect(v.reason).toMatch(/pass for exempelfinans\.se/);
+    expect(v.authenticated).toBe(true);
+  });
+});
+
+describe('the grammar (RFC 8601 §2.2 with RFC 5322 CFWS)', () => {
+  test('RFC 8601 B.7: CFWS everywhere is read as the standard says', () => {
+    const r = parseAuthenticationResults(
+      "foo.example.net (foobar) 1 (baz); dkim (Because I like it) / 1 (One yay) = (wait for it) fail policy (A dot can go here) . (like that) expired (this surprised me) = (as I wasn't expecting it) 1362471462",
+    );
+    expect(r).toEqual({ authservId: 'foo.example.net', results: [{ method: 'dkim', result: 'fail', props: { 'policy.expired': '1362471462' } }] });
+  });
+  test('a property given twice is a parse failure, not an override', () => {
+    expect(parseAuthenticationResults('mx; dkim=pass header.d=a.example header.d=b.example')).toBeNull();
+  });
+  test.each([
+    ['olle@exempelfinans.se', 'exempelfinans.se'],
+    ['"olle@exempelfinans.se"@evil.example', 'evil.example'],
+    ['"@exempelfinans.se"@evil.example', 'evil.example'],
+    ['<Olle@ExempelFinans.SE>', 'exempelfinans.se'],
+    ['@exempelfinans.se', 'exempelfinans.se'],
+    ['exempelfinans.se', 'exempelfinans.se'],
+    ['"unbalanced@exempelfinans.se', ''],
+  ])('domainOfValue(%s) = %s: the domain follows the last unquoted "@"', (v, d) => {
+    expect(domainOfValue(v)).toBe(d);
+  });
+});
