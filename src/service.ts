@@ -109,7 +109,7 @@ export class Service {
       this.log.warn(
         'firm.trustStaffFrom is on: any mail with a staff address in From is believed, so anyone can act as an officer (commands, replies). Use it for a test install only; set firm.authservIds instead',
       );
-    else if (this.config.officers.length > 0 && this.config.firm.authservIds.length === 0)
+    else if (this.config.officers.length > 0 && this.config.firm.authservIds.length === 0 && this.config.firm.mailPlatform === 'own')
       this.log.warn(
         'firm.authservIds is empty: no officer mail can be authenticated, so officer replies and commands are treated as suspected forgeries (the Sent folder still counts)',
       );

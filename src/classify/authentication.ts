@@ -295,22 +295,84 @@ function passFor(r: AuthResult, domain: string): string | null {
   return null;
 }
 
-/** Whether the firm's own server vouches for `fromAddress` (a staff address). */
-export function staffAuthentication(headers: HeaderView, fromAddress: string, authservIds: readonly string[]): StaffAuthentication {
-  if (authservIds.length === 0) return { authenticated: false, reason: 'no firm.authservIds configured: no Authentication-Results header can be trusted' };
+/** Where the firm's mail is hosted, and so which stamps of the platform can be trusted. */
+export interface MailPlatformTrust {
+  readonly mailPlatform?: 'own' | 'microsoft365' | 'google';
+  /** The Microsoft 365 tenant id (lower case), with mailPlatform "microsoft365". */
+  readonly tenantId?: string | null;
+}
+
+/** Gmail's authserv-id: the Authentication-Results Google Workspace writes on delivery. */
+export const GOOGLE_AUTHSERV_ID = 'mx.google.com';
+
+/**
+ * Exchange Online's own verdict on mail between two mailboxes of one tenant. Such mail carries
+ * no Authentication-Results from a receiving server of the firm (it never crosses one), but
+ * Exchange stamps how the sender was authenticated: `X-MS-Exchange-Organization-AuthAs:
+ * Internal` (a mailbox of the organisation submitted it; mail from outside is `Anonymous`),
+ * and the tenant the stamps are from, `X-MS-Exchange-CrossTenant-Id`, with
+ * `X-MS-Exchange-CrossTenant-AuthAs: Internal`. Exchange's header firewall removes
+ * X-MS-Exchange-Organization-* headers from mail arriving from untrusted sources and writes its
+ * own, so a sender cannot bring the Internal stamp in from outside; should a forged copy survive
+ * beside Exchange's own, there are two of them and the mail is not believed. Trusted only when
+ * the firm says its mail is on Microsoft 365 (`firm.mailPlatform`), for its own tenant.
+ */
+export function exchangeInternal(headers: HeaderView, tenantId: string): StaffAuthentication {
+  const one = (name: string): string | null => {
+    const all = headers.all(name);
+    return all.length === 1 ? all[0].trim().toLowerCase() : null;
+  };
+  const authAs = headers.all('x-ms-exchange-organization-authas');
+  if (authAs.length === 0) return { authenticated: false, reason: 'no X-MS-Exchange-Organization-AuthAs stamp: not delivered by Exchange Online as internal mail' };
+  if (authAs.length > 1) return { authenticated: false, reason: `${authAs.length} X-MS-Exchange-Organization-AuthAs stamps: a copy was forged` };
+  if (one('x-ms-exchange-organization-authas') !== 'internal')
+    return { authenticated: false, reason: `X-MS-Exchange-Organization-AuthAs is ${authAs[0].trim()}: mail from outside the tenant` };
+  const tenant = one('x-ms-exchange-crosstenant-id');
+  if (tenant !== tenantId) return { authenticated: false, reason: `X-MS-Exchange-CrossTenant-Id is not the firm's tenant (${tenantId}) or given more than once` };
+  if (one('x-ms-exchange-crosstenant-authas') !== 'internal')
+    return { authenticated: false, reason: 'X-MS-Exchange-CrossTenant-AuthAs is not Internal (or given more than once)' };
+  return { authenticated: true, reason: `Exchange Online stamped it internal mail of tenant ${tenantId} (AuthAs: Internal)` };
+}
+
+/** Whether the firm's own server (or its mail platform) vouches for `fromAddress` (a staff address). */
+export function staffAuthentication(
+  headers: HeaderView,
+  fromAddress: string,
+  authservIds: readonly string[],
+  platform: MailPlatformTrust = {},
+): StaffAuthentication {
+  const ids = [...authservIds, ...(platform.mailPlatform === 'google' ? [GOOGLE_AUTHSERV_ID] : [])].map((id) => id.toLowerCase());
+  const exchange = platform.mailPlatform === 'microsoft365' && platform.tenantId ? exchangeInternal(headers, platform.tenantId) : null;
+  if (ids.length === 0 && !exchange)
+    return { authenticated: false, reason: 'no firm.authservIds configured: no Authentication-Results header can be trusted' };
+  // One From, one author: also for the platform's stamps.
+  const single = singleAuthor(headers);
+  if (single) return single;
+  if (exchange?.authenticated) return exchange;
+  if (ids.length === 0) return exchange!;
+  const byHeader = authenticationResultsVerdict(headers, fromAddress, ids);
+  return exchange && !byHeader.authenticated ? { authenticated: false, reason: `${exchange.reason}; ${byHeader.reason}` } : byHeader;
+}
+
+/** A refusal when the mail has no single author (two From fields, or one naming two addresses). */
+function singleAuthor(headers: HeaderView): StaffAuthentication | null {
   // DMARC and DKIM vouch for "the" From domain; a mail with two From fields, or one From naming
   // two addresses, has none (RFC 7489 §6.6.1), and the one we read may not be the one checked.
   const froms = headers.all('from');
   if (froms.length > 1) return { authenticated: false, reason: `the mail has ${froms.length} From fields: no single author to authenticate` };
   if (froms.length === 1 && fromAddressCount(froms[0]) > 1) return { authenticated: false, reason: 'the From field names several addresses: no single author to authenticate' };
-  const ids = authservIds.map((id) => id.toLowerCase());
+  return null;
+}
+
+/** The verdict of the topmost Authentication-Results header under one of `ids`. */
+function authenticationResultsVerdict(headers: HeaderView, fromAddress: string, ids: readonly string[]): StaffAuthentication {
   // The topmost header under our authserv-id, whether or not it reads: an unreadable one is not
   // skipped for a readable one below it (that one could be the sender's).
   const value = headers.all('authentication-results').find((v) => {
     const id = authservIdOf(v);
     return id !== null && ids.includes(id);
   });
-  if (value === undefined) return { authenticated: false, reason: `no Authentication-Results header from ${authservIds.join(', ')}` };
+  if (value === undefined) return { authenticated: false, reason: `no Authentication-Results header from ${ids.join(', ')}` };
   const ours = parseAuthenticationResults(value);
   if (!ours) {
     return {

@@ -33,6 +33,9 @@ export interface StaffDirectory {
   readonly authservIds: readonly string[];
   /** Believe a staff From without authentication (test installs). */
   readonly trustStaffFrom: boolean;
+  /** Where the firm's mail is hosted: whose internal-mail stamps count (src/classify/authentication.ts). */
+  readonly mailPlatform?: 'own' | 'microsoft365' | 'google';
+  readonly tenantId?: string | null;
 }
 
 export interface TaggedCase {
@@ -157,7 +160,7 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
     // for it (trustStaffFrom does not do here: a loop must never pass for an officer), and it
     // is on a case thread. Anything else from our own address is a loop.
     const thread = facts.referencedCase ?? facts.taggedCase ?? null;
-    const auth = thread ? staffAuthentication(mail.headers, mail.from.address, staff.authservIds) : null;
+    const auth = thread ? staffAuthentication(mail.headers, mail.from.address, staff.authservIds, staff) : null;
     if (thread && auth?.authenticated) {
       return {
         kind: 'officer',
@@ -181,7 +184,7 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
   // The firm's own web form (a no-reply or form address, even on the firm's domain) is not a
   // member of staff: its customer is in Reply-To.
   const staffFrom = isStaff(sender, staff) && customerOf(mail, staff).addressSource !== 'reply-to';
-  const auth = staffFrom && sender ? staffAuthentication(mail.headers, sender, staff.authservIds) : null;
+  const auth = staffFrom && sender ? staffAuthentication(mail.headers, sender, staff.authservIds, staff) : null;
   const trusted = auth !== null && (auth.authenticated || staff.trustStaffFrom);
   const senderIsStaff = staffFrom && trusted;
   // A staff From the firm's server does not vouch for: read as anyone else's mail, and say so.

@@ -124,6 +124,9 @@ export interface DeadlinesConfig {
   readonly version: string;
 }
 
+export type MailPlatform = 'own' | 'microsoft365' | 'google';
+export const MAIL_PLATFORMS: readonly MailPlatform[] = ['own', 'microsoft365', 'google'];
+
 export interface Config {
   /** Absolute path of the file this was read from (for error messages). */
   readonly file: string;
@@ -154,6 +157,14 @@ export interface Config {
      * installs only: anyone can write a staff address into From. Logged loudly at start.
      */
     readonly trustStaffFrom: boolean;
+    /**
+     * Where the firm's own mail is hosted (default "own"): "microsoft365" trusts Exchange
+     * Online's internal-mail stamps for the firm's tenant, "google" trusts Gmail's
+     * `Authentication-Results: mx.google.com` (see src/classify/authentication.ts).
+     */
+    readonly mailPlatform: MailPlatform;
+    /** The Microsoft 365 tenant id (a GUID, lower case); required for "microsoft365", else null. */
+    readonly tenantId: string | null;
   };
   readonly cases: {
     /** Case number prefix, e.g. KLG -> KLG-2026-000042 (default "KLG"). */

@@ -13,7 +13,21 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import cron from 'node-cron';
-import { Config, DeadlinesConfig, LANGUAGES, Language, Officer, OFFICER_ROLES, OfficerRole, SourceConfig, TLS_MODES, TlsMode, TransportConfig } from './config';
+import {
+  Config,
+  DeadlinesConfig,
+  LANGUAGES,
+  Language,
+  MAIL_PLATFORMS,
+  MailPlatform,
+  Officer,
+  OFFICER_ROLES,
+  OfficerRole,
+  SourceConfig,
+  TLS_MODES,
+  TlsMode,
+  TransportConfig,
+} from './config';
 import { DEADLINE_UNITS, DeadlineRule, DeadlineUnit } from '../deadlines/rules';
 import { Milestone, Policy, PRESETS } from '../deadlines/policy';
 import { parseIsoDate } from '../deadlines/calendar';
@@ -232,6 +246,7 @@ class Section {
   }
 }
 
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const ADDRESS = { pattern: /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, hint: 'an e-mail address like klagomal@firma.se' };
 const ENV_NAME = { pattern: /^[A-Z_][A-Z0-9_]*$/, hint: 'an environment variable name like KLAGOMAL_IMAP_PASSWORD' };
 
@@ -514,7 +529,14 @@ export function parseConfig(json: Json, file: string): Config {
     caseLinkBase: firmS.string('caseLinkBase', { default: '' }),
     authservIds: firmS.stringList('authservIds', []).map((a) => a.trim().toLowerCase()),
     trustStaffFrom: firmS.bool('trustStaffFrom', false),
+    mailPlatform: firmS.oneOf<MailPlatform>('mailPlatform', MAIL_PLATFORMS, 'own'),
+    tenantId: firmS.has('tenantId')
+      ? firmS.string('tenantId', { pattern: GUID, hint: 'the Microsoft 365 tenant id, a GUID like "72f988bf-86f1-41af-91ab-2d7cd011db47"' }).toLowerCase()
+      : null,
   };
+  if (firm.mailPlatform === 'microsoft365' && firm.tenantId === null)
+    firmS.problem('tenantId', 'required with mailPlatform "microsoft365": the tenant id (Entra admin center > Overview > Tenant ID), so that only your tenant\'s internal-mail stamps are trusted');
+  if (firm.mailPlatform !== 'microsoft365' && firm.tenantId !== null) firmS.problem('tenantId', 'only used with mailPlatform "microsoft365"');
   firmS.done();
 
   const casesS = root.section('cases');

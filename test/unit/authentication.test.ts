@@ -148,3 +148,132 @@ describe('the grammar (RFC 8601 §2.2 with RFC 5322 CFWS)', () => {
     expect(domainOfValue(v)).toBe(d);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Officers on Microsoft 365 and Google Workspace (issue 12): the platform's own stamps.
+// ---------------------------------------------------------------------------------------------
+
+const TENANT = '3f1c2a9e-5b7d-4c1e-9a2b-8d6e4f0a1b2c';
+const OTHER_TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+
+/** Exchange Online's stamps on mail between two mailboxes of one tenant (the layout of real ones). */
+const exchangeInternal = (tenant = TENANT): string[] => [
+  'X-MS-Exchange-Organization-AuthAs: Internal',
+  'X-MS-Exchange-Organization-AuthMechanism: 04',
+  'X-MS-Exchange-Organization-AuthSource: AM9PR03MB7012.eurprd03.prod.outlook.com',
+  'X-MS-Exchange-Organization-Network-Message-Id: 5e1c0d2a-8f3b-4c6d-9e0f-08dd7b508c0b',
+  'X-MS-Exchange-Organization-SCL: -1',
+  'X-MS-Exchange-Organization-MessageDirectionality: Originating',
+  'X-MS-PublicTrafficType: Email',
+  `X-MS-Exchange-CrossTenant-Id: ${tenant}`,
+  'X-MS-Exchange-CrossTenant-AuthAs: Internal',
+  'X-MS-Exchange-CrossTenant-AuthSource: AM9PR03MB7012.eurprd03.prod.outlook.com',
+  'X-MS-Exchange-CrossTenant-FromEntityHeader: Hosted',
+  'X-MS-Exchange-CrossTenant-OriginalArrivalTime: 20 Nov 2026 09:00:01.1234 (UTC)',
+  'X-MS-Exchange-Transport-CrossTenantHeadersStamped: DB9PR03MB8398',
+  'X-OriginatorOrg: exempelfinans.se',
+];
+
+/** What Exchange Online stamps on mail from the internet (the header firewall replaced any copies). */
+const exchangeFromOutside = (tenant = TENANT): string[] => [
+  'Authentication-Results: spf=pass (sender IP is 203.0.113.9) smtp.mailfrom=evil.example; dkim=none (message not signed) header.d=none;dmarc=fail action=quarantine header.from=exempelfinans.se;compauth=fail reason=000',
+  'X-MS-Exchange-Organization-AuthAs: Anonymous',
+  'X-MS-Exchange-Organization-AuthSource: DB5PEPF00014B8C.eurprd02.prod.outlook.com',
+  'X-MS-Exchange-Organization-SCL: 5',
+  `X-MS-Exchange-CrossTenant-Id: ${tenant}`,
+  'X-MS-Exchange-CrossTenant-AuthAs: Anonymous',
+  'X-MS-Exchange-CrossTenant-AuthSource: DB5PEPF00014B8C.eurprd02.prod.outlook.com',
+  'X-MS-Exchange-CrossTenant-FromEntityHeader: Internet',
+];
+
+const GMAIL_INTERNAL = [
+  'Authentication-Results: mx.google.com;\r\n       dkim=pass header.i=@exempelfinans.se header.s=google header.b=Ab12cd34;\r\n       spf=pass (google.com: domain of olle@exempelfinans.se designates 209.85.220.41 as permitted sender) smtp.mailfrom=olle@exempelfinans.se;\r\n       dmarc=pass (p=QUARANTINE sp=QUARANTINE dis=NONE) header.from=exempelfinans.se',
+  'ARC-Authentication-Results: i=1; mx.google.com; dkim=pass header.i=@exempelfinans.se; spf=pass smtp.mailfrom=olle@exempelfinans.se; dmarc=pass header.from=exempelfinans.se',
+];
+const GMAIL_FROM_OUTSIDE =
+  'Authentication-Results: mx.google.com;\r\n       spf=fail (google.com: domain of olle@exempelfinans.se does not designate 203.0.113.9 as permitted sender) smtp.mailfrom=olle@exempelfinans.se;\r\n       dmarc=fail (p=QUARANTINE sp=QUARANTINE dis=NONE) header.from=exempelfinans.se';
+
+/** A raw officer mail with these header lines (Exchange writes its stamps below the message's own). */
+async function platformVerdict(top: string[], bottom: string[], platform: { mailPlatform?: 'own' | 'microsoft365' | 'google'; tenantId?: string | null }, ids: string[] = []) {
+  const raw = [
+    ...top,
+    'Received: from AM9PR03MB7012.eurprd03.prod.outlook.com by DB9PR03MB8398.eurprd03.prod.outlook.com with HTTPS; Fri, 20 Nov 2026 09:00:01 +0000',
+    `From: Olle Officer <${OLLE}>`,
+    'To: klagomal@exempelfinans.se',
+    'Subject: SV: [KLG-2026-000042] Avgift',
+    'Date: Fri, 20 Nov 2026 09:00:00 +0000',
+    'Message-ID: <AM9PR03MB7012A1B2C3@AM9PR03MB7012.eurprd03.prod.outlook.com>',
+    ...bottom,
+    'Content-Type: text/plain; charset="utf-8"',
+    'MIME-Version: 1.0',
+    '',
+    '#status in-progress',
+    '',
+  ].join('\r\n');
+  const mail = await parseMail(Buffer.from(raw), { dataDir });
+  return staffAuthentication(mail.headers, mail.from!.address, ids, platform);
+}
+
+describe('officers on Microsoft 365 (firm.mailPlatform "microsoft365")', () => {
+  const m365 = { mailPlatform: 'microsoft365' as const, tenantId: TENANT };
+
+  test('officerOnMicrosoft365IsRecognisedWithoutTheSentFolder: internal mail of the firm tenant', async () => {
+    const v = await platformVerdict([], exchangeInternal(), m365);
+    expect(v).toEqual({ authenticated: true, reason: expect.stringContaining(`tenant ${TENANT}`) });
+  });
+
+  test('the stamps compare without regard to case and surrounding space', async () => {
+    const lines = exchangeInternal().map((l) => l.replace(': Internal', ': internal ').replace(TENANT, TENANT.toUpperCase()));
+    expect((await platformVerdict([], lines, m365)).authenticated).toBe(true);
+  });
+
+  test.each<[string, string[], string[]]>([
+    ['mail from the internet: Exchange wrote AuthAs Anonymous', [], exchangeFromOutside()],
+    ['a forged Internal stamp that survived beside Exchange\'s own Anonymous', [], [...exchangeFromOutside(), 'X-MS-Exchange-Organization-AuthAs: Internal']],
+    ['forged Internal stamps above, Exchange\'s own below', exchangeInternal(), exchangeFromOutside()],
+    ['a forged CrossTenant-AuthAs Internal beside Exchange\'s Anonymous', [], [...exchangeInternal().filter((l) => !l.startsWith('X-MS-Exchange-CrossTenant-AuthAs')), 'X-MS-Exchange-CrossTenant-AuthAs: Internal', 'X-MS-Exchange-CrossTenant-AuthAs: Anonymous']],
+    ['internal mail of another tenant (mail relayed from another organisation)', [], exchangeInternal(OTHER_TENANT)],
+    ['two tenant ids', [], [...exchangeInternal(), `X-MS-Exchange-CrossTenant-Id: ${OTHER_TENANT}`]],
+    ['the Organization stamp without the tenant stamps', [], ['X-MS-Exchange-Organization-AuthAs: Internal']],
+    ['a look-alike value', [], exchangeInternal().map((l) => l.replace('Organization-AuthAs: Internal', 'Organization-AuthAs: Internal, Anonymous'))],
+    ['a look-alike header name', [], exchangeInternal().map((l) => l.replace('X-MS-Exchange-Organization-AuthAs', 'X-MS-Exchange-Organisation-AuthAs'))],
+    ['a forged Authentication-Results pass with no authserv-id (what EOP writes is not the firm\'s)', ['Authentication-Results: spf=pass smtp.mailfrom=exempelfinans.se; dkim=pass header.d=exempelfinans.se; dmarc=pass action=none header.from=exempelfinans.se'], exchangeFromOutside()],
+  ])('forgedMicrosoft365StampsNotBelieved: %s', async (_what, top, bottom) => {
+    expect((await platformVerdict(top, bottom, m365)).authenticated).toBe(false);
+  });
+
+  test('Exchange stamps are not trusted unless the config says the mail is on Microsoft 365', async () => {
+    const own = await platformVerdict([], exchangeInternal(), { mailPlatform: 'own' });
+    expect(own.authenticated).toBe(false);
+    const google = await platformVerdict([], exchangeInternal(), { mailPlatform: 'google' });
+    expect(google.authenticated).toBe(false);
+  });
+
+  test('a firm gateway of its own still counts beside the platform (firm.authservIds)', async () => {
+    const v = await platformVerdict([`Authentication-Results: ${AUTHSERV}; dkim=pass header.d=exempelfinans.se`], exchangeFromOutside(), m365, [AUTHSERV]);
+    expect(v.authenticated).toBe(true);
+  });
+});
+
+describe('officers on Google Workspace (firm.mailPlatform "google")', () => {
+  const google = { mailPlatform: 'google' as const };
+
+  test('officerOnGoogleWorkspaceIsRecognised: Gmail\'s Authentication-Results for the firm domain', async () => {
+    const v = await platformVerdict(GMAIL_INTERNAL, [], google);
+    expect(v).toEqual({ authenticated: true, reason: expect.stringContaining('mx.google.com') });
+  });
+
+  test.each<[string, string[]]>([
+    ['Gmail recorded a failing SPF and DMARC for a mail from outside', [GMAIL_FROM_OUTSIDE]],
+    ['Gmail\'s real verdict on top, a forged mx.google.com pass below it', [GMAIL_FROM_OUTSIDE, ...GMAIL_INTERNAL]],
+    ['only a forged ARC-Authentication-Results pass', [GMAIL_INTERNAL[1]]],
+    ['a look-alike authserv-id', [GMAIL_INTERNAL[0].replace('mx.google.com;', 'mx.google.com.evil.example;')]],
+    ['a quoted local part carries the domain', ['Authentication-Results: mx.google.com; spf=pass smtp.mailfrom="olle@exempelfinans.se"@evil.example']],
+  ])('forgedGoogleStampsNotBelieved: %s', async (_what, top) => {
+    expect((await platformVerdict(top, [], google)).authenticated).toBe(false);
+  });
+
+  test('Gmail\'s header is not trusted unless the config says the mail is on Google', async () => {
+    expect((await platformVerdict(GMAIL_INTERNAL, [], { mailPlatform: 'own' })).authenticated).toBe(false);
+  });
+});

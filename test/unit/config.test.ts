@@ -536,3 +536,22 @@ describe('source names', () => {
     expect(problemAt(err, 'sources[0].name')).toMatch(new RegExp(`"${name}" is reserved for mail brought in by \`klagomal (import|ingest)\``));
   });
 });
+
+describe('firm.mailPlatform (officers on Microsoft 365 and Google Workspace)', () => {
+  const firm = (extra: Record<string, unknown>) => ({ name: 'Exempelfinans AB', complaintsAddress: 'klagomal@exempelfinans.se', ...extra });
+  test('defaults to "own" with no tenant', () => {
+    const c = parseConfig(minimal(), FILE);
+    expect(c.firm.mailPlatform).toBe('own');
+    expect(c.firm.tenantId).toBeNull();
+  });
+  test('microsoft365 takes the tenant id, lower-cased', () => {
+    const c = parseConfig(minimal({ firm: firm({ mailPlatform: 'microsoft365', tenantId: '3F1C2A9E-5B7D-4C1E-9A2B-8D6E4F0A1B2C' }) }), FILE);
+    expect(c.firm).toMatchObject({ mailPlatform: 'microsoft365', tenantId: '3f1c2a9e-5b7d-4c1e-9a2b-8d6e4f0a1b2c' });
+  });
+  test('microsoft365WithoutTenantIdIsRefusedNamingTheKey', () => {
+    expect(problemAt(problemsOf(minimal({ firm: firm({ mailPlatform: 'microsoft365' }) })), 'firm.tenantId')).toMatch(/required with mailPlatform "microsoft365"/);
+    expect(problemAt(problemsOf(minimal({ firm: firm({ mailPlatform: 'microsoft365', tenantId: 'contoso' }) })), 'firm.tenantId')).toMatch(/GUID/);
+    expect(problemAt(problemsOf(minimal({ firm: firm({ mailPlatform: 'exchange' }) })), 'firm.mailPlatform')).toMatch(/microsoft365/);
+    expect(problemAt(problemsOf(minimal({ firm: firm({ tenantId: '3f1c2a9e-5b7d-4c1e-9a2b-8d6e4f0a1b2c' }) })), 'firm.tenantId')).toMatch(/only used/);
+  });
+});
