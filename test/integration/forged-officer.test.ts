@@ -85,4 +85,29 @@ describe('forged officer mail', () => {
     const outbox = JSON.parse((await w.cli(['outbox', '--json'])).stdout) as unknown[];
     expect(JSON.stringify(outbox)).toContain('final-answer');
   });
+
+  test('officerOnMicrosoft365RecognisedEndToEnd; the same stamps with another tenant are a suspected forgery', async () => {
+    const tenant = '3f1c2a9e-5b7d-4c1e-9a2b-8d6e4f0a1b2c';
+    const firm = { ...(w.config.firm as Record<string, unknown>), authservIds: [], mailPlatform: 'microsoft365', tenantId: tenant };
+    w.cleanup();
+    w = makeWorld({ officers: OFFICERS, firm });
+    const stamps = (t: string) =>
+      [
+        'X-MS-Exchange-Organization-AuthAs: Internal',
+        'X-MS-Exchange-Organization-AuthSource: AM9PR03MB7012.eurprd03.prod.outlook.com',
+        `X-MS-Exchange-CrossTenant-Id: ${t}`,
+        'X-MS-Exchange-CrossTenant-AuthAs: Internal',
+        'X-MS-Exchange-CrossTenant-FromEntityHeader: Hosted',
+      ].join('\r\n');
+    const complaint = await ingest('c.eml', complaintMail(3, { from: 'Kund Tre <kund3@example.com>' }));
+    const number = String(complaint.caseId);
+    // Exchange writes its stamps below the message's own header fields.
+    const withStamps = (t: string) => officerMail(number, 'spf=pass smtp.mailfrom=testfinans.se').replace('Content-Type:', `${stamps(t)}\r\nContent-Type:`);
+    const other = await ingest('o.eml', withStamps('72f988bf-86f1-41af-91ab-2d7cd011db47'));
+    expect(other.kind).not.toBe('officer');
+    expect((await caseOf(number)).outcome).toBeNull();
+    const genuine = await ingest('g.eml', withStamps(tenant));
+    expect(genuine.kind).toBe('officer');
+    expect((await caseOf(number)).outcome).toBe('upheld');
+  });
 });
