@@ -26,6 +26,7 @@ import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { meetMilestone } from '../cases/milestones';
 import { errorChain, flushLogs, Logger } from '../util/log';
 import { toInstant } from '../util/clock';
+import { maskPersonnummer } from '../parse/personnummer';
 import { UsageError } from './args';
 import { Command, configOf, findCase, Io, json, logger, NotFound, requireFilingSecrets, withStore } from './shared';
 import { table } from './table';
@@ -433,7 +434,7 @@ async function caseMet(values: Record<string, string | boolean | undefined>, id:
   const config = configOf(values);
   return withStore(config, (store) => {
     const c = findCase(store, id);
-    const note = typeof values.note === 'string' ? values.note : null;
+    const note = typeof values.note === 'string' ? maskPersonnummer(values.note) : null;
     const met = store.tx(() => meetMilestone(store, c.id, milestone as Milestone, toInstant(new Date()), 'operator', note ? { note } : {}));
     if (!met) throw new NotFound(`${c.number} has no open ${milestone} deadline`);
     io.out(`${c.number}: ${milestone} met`);
