@@ -5,7 +5,7 @@
  * overwrites the line, and bidi overrides reorder what follows (an address, a number).
  *
  * Every line `klagomal` prints goes through `forTerminal` (src/cli.ts wraps the output): C0
- * controls other than tab and line feed, DEL, C1 controls, bidi controls and the Unicode line
+ * controls other than tab, line feed and CRLF, DEL, C1 controls, bidi controls and the Unicode line
  * and paragraph separators are written as the six characters `\u001b`. So the operator sees
  * that something was there, and JSON stays the same JSON: these characters can only stand
  * inside a JSON string, where `\u001b` is the escape of that very character.
@@ -15,10 +15,12 @@
  * lines of its own (a forged "Outcome:" line under a case).
  */
 
+// A CR is kept only as part of CRLF (the line ends of a CSV report on stdout); alone it returns
+// to the start of the line and overwrites what was printed.
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+const UNSAFE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]|\r(?!\n)/g;
 
-/** The text with every character a terminal would act on written as `\uXXXX`; tabs and line feeds kept. */
+/** The text with every character a terminal would act on written as `\uXXXX`; tabs, line feeds and CRLF kept. */
 export function forTerminal(text: string): string {
   return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
