@@ -6,6 +6,7 @@
  */
 import { findPersonnummer, maskMail, maskPersonnummer, maskPersonnummerIn } from '../../src/parse/personnummer';
 import type { ParsedMail } from '../../src/parse/parse';
+import { cli, command, complaint, Firm, makeFirm, rows } from '../support/personal-data';
 
 const TODAY = new Date('2026-11-19T09:00:00Z');
 const MASK = '19811218-****';
@@ -157,5 +158,67 @@ describe('masking structures', () => {
     expect(m.messageId).toBe('x@example.com');
     // The clear mail is untouched: the number is read from it to be sealed.
     expect(mail.subject).toBe('Avgift 811218-9876');
+  });
+});
+
+describe('texts that are not the mail: notes, reasons, form fields', () => {
+  const RECEIVED = new Date('2026-03-02T09:00:00+01:00');
+  const AT = new Date('2026-03-05T10:00:00+01:00');
+  let f: Firm;
+  beforeEach(() => {
+    f = makeFirm();
+  });
+  afterEach(() => f.close());
+
+  /** Tables and columns (other than raw_mail, the evidence) whose text holds Karin's number in any form. */
+  function columnsWithTheNumber(): string[] {
+    const out: string[] = [];
+    const tables = rows(f, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'raw_mail'") as Array<{ name: string }>;
+    for (const { name } of tables) {
+      for (const row of rows(f, `SELECT * FROM "${name}"`)) {
+        for (const [column, value] of Object.entries(row)) {
+          if (typeof value !== 'string') continue;
+          if (findPersonnummer(value, TODAY).some((p) => p.normalised === '198112189876') || value.includes('8112189876')) out.push(`${name}.${column}`);
+        }
+      }
+    }
+    return [...new Set(out)].sort();
+  }
+
+  test('personnummerInNotesAndReasonsIsMasked: officers’ commands, the CLI, and a customer number in the form', async () => {
+    const c = await complaint(
+      f,
+      {
+        from: `Karin Kund <karin@example.com>`,
+        body: 'Hej, ni tog ut en avgift på 250 kr den 3 februari 2026 som jag vill ha tillbaka.\nKundnummer: 811218-9876\n\nKarin Kund',
+      },
+      RECEIVED,
+    );
+    // The customer number was a personnummer: the reference is kept masked.
+    expect(JSON.parse(c.fields).references).toEqual([{ type: 'customer', value: MASK }]);
+
+    const cmds = [
+      '#note Kunden ringde, pnr 811218 9876, och bekräftade',
+      '#hold ARN-anmälan från 811218\u20139876',
+      '#extend 2026-03-25 Vi väntar på underlag om 811218\u22129876 från banken',
+    ];
+    for (const text of cmds) expect(command(f, c.id, text, AT).out.errors).toEqual([]);
+    // Rest of the mail as a note, the number written with a zero-width space.
+    expect(command(f, c.id, '#status in-progress\nKarin har personnummer 811218\u200b9876.', AT).out.errors).toEqual([]);
+    // The operator's commands.
+    for (const args of [
+      ['case', 'met', c.number, 'acknowledgement', '--note', 'Brev skickat till 8112189876'],
+      ['case', 'hold', c.number, '--reason', 'Domstol, mål om 19811218 9876'],
+      ['case', 'extend', c.number, '--to', new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10), '--reason', 'Underlag för 811218-9876 saknas'],
+    ]) {
+      const r = await cli(f, args);
+      expect({ args, code: r.code, err: r.err }).toEqual({ args, code: 0, err: '' });
+    }
+
+    expect(columnsWithTheNumber()).toEqual([]);
+    // And the delay notices the customer got say why, masked.
+    const notices = rows(f, "SELECT body_text FROM outbox WHERE kind = 'delay-notice'") as Array<{ body_text: string }>;
+    expect(notices).toHaveLength(2);
+    for (const n of notices) expect(n.body_text).toContain(MASK);
   });
 });
