@@ -70,9 +70,7 @@ describe('every written form is masked', () => {
     // The ten-digit form of the same number written earlier in the text must not be found again
     // inside the twelve-digit one (it was: "1919811218-****").
     expect(mask('8112189876 eller 198112189876')).toBe(`${MASK} eller ${MASK}`);
-    expect(mask('Personnummer: 811218-9876\nPersonnummer: 198112189876\n19811218-9876')).toBe(
-      `Personnummer: ${MASK}\nPersonnummer: ${MASK}\n${MASK}`,
-    );
+    expect(mask('Personnummer: 811218-9876\nPersonnummer: 198112189876\n19811218-9876')).toBe(`Personnummer: ${MASK}\nPersonnummer: ${MASK}\n${MASK}`);
     expect(mask('200504121237')).toBe('20050412-****');
   });
 
@@ -173,7 +171,9 @@ describe('texts that are not the mail: notes, reasons, form fields', () => {
   /** Tables and columns (other than raw_mail, the evidence) whose text holds Karin's number in any form. */
   function columnsWithTheNumber(): string[] {
     const out: string[] = [];
-    const tables = rows(f, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'raw_mail'") as Array<{ name: string }>;
+    const tables = rows(f, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'raw_mail'") as Array<{
+      name: string;
+    }>;
     for (const { name } of tables) {
       for (const row of rows(f, `SELECT * FROM "${name}"`)) {
         for (const [column, value] of Object.entries(row)) {
