@@ -111,6 +111,9 @@ interface Group {
   before: string | null;
 }
 
+/** Where a number can be: see findPersonnummer. No `u` flag: astral characters are their two surrogates, both in range. */
+const STRETCH = /[0-9\u0080-\uffff][0-9 \t+\-\u0080-\uffff]*/g;
+
 /** Between the date and the last four: up to three spaces, at most one dash or plus, up to three spaces. */
 const SEPARATOR = /^ {0,3}[-+]? {0,3}$/;
 
@@ -160,30 +163,39 @@ export function findPersonnummer(text: string, today: Date = new Date()): FoundP
     }
   };
 
-  let prev: Group | null = null;
-  let cur: Group | null = null;
-  let between: string | null = null; // folded separators since the last group
-  for (let i = 0; i < text.length;) {
-    const cp = text.codePointAt(i)!;
-    const size = cp > 0xffff ? 2 : 1;
-    const f = foldChar(size === 1 ? text[i] : text.slice(i, i + 2), cp);
-    if (f.length === 1 && f >= '0' && f <= '9') {
-      if (!cur) cur = { digits: '', length: 0, start: i, end: i, before: prev ? between : null };
-      if (cur.length < 13) cur.digits += f;
-      cur.length++;
-      cur.end = i + size;
-    } else if (f !== '') {
-      if (cur) {
-        close(cur, prev);
-        prev = cur;
-        cur = null;
-        between = '';
+  // Only stretches that can hold a number are walked character by character: from an ASCII
+  // digit or any non-ASCII character (a digit, a dash, a space or an invisible one may be among
+  // them), on through those and ASCII spaces, hyphens and plus signs. Whatever stands between
+  // two stretches ends a number, so the walk starts afresh in each.
+  for (const stretch of text.matchAll(STRETCH)) {
+    if (stretch[0].length < 10) continue; // ten digits at least
+    const from = stretch.index!;
+    const to = from + stretch[0].length;
+    let prev: Group | null = null;
+    let cur: Group | null = null;
+    let between: string | null = null; // folded separators since the last group
+    for (let i = from; i < to;) {
+      const cp = text.codePointAt(i)!;
+      const size = cp > 0xffff ? 2 : 1;
+      const f = foldChar(size === 1 ? text[i] : text.slice(i, i + 2), cp);
+      if (f.length === 1 && f >= '0' && f <= '9') {
+        if (!cur) cur = { digits: '', length: 0, start: i, end: i, before: prev ? between : null };
+        if (cur.length < 13) cur.digits += f;
+        cur.length++;
+        cur.end = i + size;
+      } else if (f !== '') {
+        if (cur) {
+          close(cur, prev);
+          prev = cur;
+          cur = null;
+          between = '';
+        }
+        if (between !== null) between = f === 'x' || between.length >= 7 ? null : between + f;
       }
-      if (between !== null) between = f === 'x' || between.length >= 7 ? null : between + f;
+      i += size;
     }
-    i += size;
+    if (cur) close(cur, prev);
   }
-  if (cur) close(cur, prev);
   return out;
 }
 
