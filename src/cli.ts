@@ -9,6 +9,7 @@ import { parse, UsageError } from './cli/args';
 import { ConfigError } from './config/load';
 import { errorChain } from './util/log';
 import { formatProblem, TemplateError } from './reply/templates';
+import { forTerminal } from './util/terminal';
 
 const VERSION = '0.1.0';
 
@@ -29,8 +30,10 @@ function overview(): string {
 
 export async function main(
   argv: string[],
-  io: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') },
+  to: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') },
 ): Promise<number> {
+  // Whatever a command prints, no escape sequence from customer text reaches the terminal (src/util/terminal.ts).
+  const io: Io = { out: (t) => to.out(forTerminal(t)), err: (t) => to.err(forTerminal(t)) };
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(overview());

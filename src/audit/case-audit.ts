@@ -20,6 +20,7 @@ import { personnummerStorage, PersonnummerStorage } from '../cases/personnummer-
 import { formatStockholm } from '../deadlines/rules';
 import { ChainChecker, ChainCheck } from './chain';
 import { sha256Hex, shortHash } from './hash';
+import { terminalLine } from '../util/terminal';
 
 export interface AuditEvent {
   id: number;
@@ -259,7 +260,8 @@ export function formatCaseAudit(a: CaseAudit): string {
   const c = a.case;
   const lines: string[] = [];
   lines.push(`${c.number}  [${c.status}]  audit view`);
-  lines.push(`Customer:     ${c.customer.name ?? ''} <${c.customer.address ?? 'no address'}>`);
+  // Customer text one safe line each (src/util/terminal.ts).
+  lines.push(`Customer:     ${terminalLine(c.customer.name)} <${terminalLine(c.customer.address ?? 'no address')}>`);
   const pnrStored = { none: 'not stored', encrypted: 'stored encrypted (AES-256-GCM)', clear: 'STORED IN CLEAR (run klagomal audit encrypt-personnummer)' }[
     c.personnummer.stored
   ];
@@ -276,12 +278,14 @@ export function formatCaseAudit(a: CaseAudit): string {
   lines.push('', 'Mails in:');
   for (const m of a.mailsIn) {
     const where = [m.source, m.mailbox, m.uid !== null ? `UIDVALIDITY ${m.uidvalidity} UID ${m.uid}` : m.locator].filter(Boolean).join(' ');
-    lines.push(`  <- #${m.inboundId} ${m.kind}${m.reason ? ` (${m.reason})` : ''}  from ${m.from ?? '?'}  "${m.subject ?? ''}"`);
+    lines.push(
+      `  <- #${m.inboundId} ${m.kind}${m.reason ? ` (${terminalLine(m.reason)})` : ''}  from ${terminalLine(m.from ?? '?')}  "${terminalLine(m.subject)}"`,
+    );
     lines.push(`       received ${m.receivedAt} (${m.receivedLocal}), stored ${m.storedAt}, filed ${m.filedAt ?? '-'}; via ${where}`);
     lines.push(
       `       raw sha256 ${m.rawSha256}, ${m.size} bytes, kept in ${m.rawStorage}; Message-ID ${m.messageId ?? '(none)'}; Date: ${m.dateHeader ?? '(none)'}`,
     );
-    for (const att of m.attachments) lines.push(`       attachment ${att.filename ?? '(no name)'} ${att.size} bytes sha256 ${att.sha256}`);
+    for (const att of m.attachments) lines.push(`       attachment ${terminalLine(att.filename ?? '(no name)')} ${att.size} bytes sha256 ${att.sha256}`);
   }
 
   lines.push('', 'Deadlines (inputs of each computation):');
@@ -297,7 +301,7 @@ export function formatCaseAudit(a: CaseAudit): string {
 
   lines.push('', 'Mails out:');
   for (const o of a.mailsOut) {
-    lines.push(`  -> #${o.outboxId} ${o.kind} to ${o.to}  "${o.subject}"  [${o.status}${o.sentAt ? ` ${o.sentAt}` : ''}]`);
+    lines.push(`  -> #${o.outboxId} ${o.kind} to ${terminalLine(o.to)}  "${terminalLine(o.subject)}"  [${o.status}${o.sentAt ? ` ${o.sentAt}` : ''}]`);
     lines.push(
       `       template ${o.template}/${o.language} version ${o.templateVersion}${o.templateKept ? ' (text kept)' : ' (TEXT NOT KEPT)'}; Message-ID ${o.messageId}; queued ${o.createdAt}; body sha256 ${o.bodySha256}`,
     );

@@ -18,6 +18,7 @@ import { formatStockholm } from '../deadlines/rules';
 import { buildMail } from '../reply/mail';
 import { caseTag } from '../classify/thread';
 import { toInstant } from '../util/clock';
+import { maskPersonnummer } from '../parse/personnummer';
 
 export class ExtensionRefused extends Error {}
 
@@ -52,7 +53,8 @@ export function extendDeadline(
     const c = store.caseById(req.caseId);
     if (!c) throw new ExtensionRefused(`no case ${req.caseId}`);
     if (c.status === 'closed') throw new ExtensionRefused(`${c.number} is closed`);
-    const reason = req.reason.replace(/\s+/g, ' ').trim();
+    // The reason is stored and sent to the customer: masked whoever gave it (an officer's #extend, the CLI).
+    const reason = maskPersonnummer(req.reason.replace(/\s+/g, ' ').trim(), now);
     if (reason.length < 5) throw new ExtensionRefused('a reason is required: the customer must be told why the answer is delayed');
     const d = store.deadline(c.id, req.milestone);
     if (!d) throw new ExtensionRefused(`${c.number} has no ${req.milestone} deadline`);

@@ -24,7 +24,7 @@ import { caseNumbersInSubject, chooseReferencedCase, hasReplyPrefix, subjectKey 
 import { contentKey } from '../parse/content-key';
 import { detectLanguage } from '../parse/language';
 import { publicFields, readComplaintFields } from '../parse/complaint-fields';
-import { maskPersonnummer } from '../parse/personnummer';
+import { maskMail, maskPersonnummer, maskPersonnummerIn } from '../parse/personnummer';
 import { sealPersonnummer } from './personnummer-store';
 import { splitReply } from '../parse/quote';
 import { buildAcknowledgement, decideAcknowledgement } from '../reply/acknowledgement';
@@ -204,8 +204,13 @@ function permanentBounce(mail: ParsedMail): boolean {
 }
 
 /** File one parsed mail. Must be called inside a transaction (store.tx). */
-export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMail, now: Date): FilingResult {
+export function fileMail(ctx: FilingContext, inbound: InboundRow, parsed: ParsedMail, now: Date): FilingResult {
   const { store, config } = ctx;
+  // Personnummer never reach a stored or sent text: everything below (classification, the
+  // case's name, subject and subject key, the message, attachment names, the acknowledgement,
+  // the officer's notification) works on the masked mail. Only the number itself is read from
+  // the clear mail, to be sealed. The raw mail keeps the original, as evidence.
+  const mail = maskMail(parsed, parsed.date ?? new Date(inbound.received_at));
   const at = toInstant(now);
   const facts = gatherFacts(store, inbound, mail, config, now);
   const c: Classification = classify(mail, facts, config.firm);
@@ -249,12 +254,13 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
       : mail.text,
   );
   const reply = splitReply(bodyText);
+  const clearOriginal = forwarded && parsed.forwarded ? forwardedContent(parsed.forwarded, parsed) : null;
   const read =
     c.kind === 'complaint'
       ? readComplaintFields(
           {
-            text: original?.text ?? mail.text,
-            subject: original?.subject ?? mail.subject,
+            text: clearOriginal?.text ?? parsed.text,
+            subject: clearOriginal?.subject ?? parsed.subject,
             senderName: c.customer.name,
             senderAddress: c.customer.address,
             mailDate: original?.receivedAt ?? readAt,
@@ -262,7 +268,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
           config.complaints,
         )
       : null;
-  const fields = read ? maskStrings(publicFields(read), mask) : null;
+  const fields = read ? maskPersonnummerIn(publicFields(read), readAt) : null;
 
   if (c.kind === 'complaint') {
     // The case year is the Stockholm year in which the mail reached the firm.
@@ -480,17 +486,6 @@ function forwardedContent(o: ForwardedOriginal, mail: ParsedMail): { text: strin
     receivedAt: o.date,
     messageId: o.messageId,
   };
-}
-
-/** Every string in a flat record passed through `f` (strings inside lists too). */
-function maskStrings<T extends object>(o: T, f: (s: string) => string): T {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) {
-    if (typeof v === 'string') out[k] = f(v);
-    else if (Array.isArray(v)) out[k] = v.map((x) => (typeof x === 'string' ? f(x) : x));
-    else out[k] = v;
-  }
-  return out as T;
 }
 
 /**

@@ -25,3 +25,21 @@ export function parse(
     throw new UsageError((err as Error).message.split('\n')[0]);
   }
 }
+
+/** The largest whole number an option takes: what SQLite's INTEGER and a JavaScript number both hold exactly. */
+export const MAX_WHOLE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A whole number from the command line: decimal digits only (no sign, exponent, fraction or
+ * hex: `Number()` would take "1e3", "0x10" and " 5"), from `min` to `max`. Anything else is a
+ * usage error naming the option and what it takes (exit 2), never a database error.
+ */
+export function wholeNumber(name: string, value: string | boolean | undefined, min: number, max: number = MAX_WHOLE): number {
+  const text = typeof value === 'string' ? value : '';
+  const n = /^\d{1,16}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+    throw new UsageError(`${name}: a whole number from ${min} to ${max} (got "${shown}")`);
+  }
+  return n;
+}

@@ -26,9 +26,12 @@ import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { meetMilestone } from '../cases/milestones';
 import { errorChain, flushLogs, Logger } from '../util/log';
 import { toInstant } from '../util/clock';
-import { UsageError } from './args';
+import { maskPersonnummer } from '../parse/personnummer';
+import { UsageError, wholeNumber } from './args';
 import { Command, configOf, findCase, Io, json, logger, NotFound, requireFilingSecrets, withStore } from './shared';
 import { table } from './table';
+import { terminalLine } from '../util/terminal';
+import { otherAddressInName } from '../util/header-safe';
 import type { ProcessResult } from '../pipeline/processor';
 import { importCommand } from './import';
 import { reconcileCommand } from './reconcile';
@@ -347,8 +350,14 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
     }
     const lines: string[] = [];
     lines.push(`${d.number}  [${d.status}]`);
-    lines.push(`Customer:  ${d.customer.name ?? ''} <${d.customer.address ?? 'no address'}>`);
-    lines.push(`Subject:   ${d.subject ?? ''}`);
+    // Customer text one safe line each (src/util/terminal.ts); a name holding another address never reads as that address.
+    const other = otherAddressInName(d.customer.name, d.customer.address);
+    lines.push(
+      other
+        ? `Customer:  <${terminalLine(d.customer.address)}> "${terminalLine(d.customer.name)}" (the display name holds another address: ${terminalLine(other)})`
+        : `Customer:  ${terminalLine(d.customer.name)} <${terminalLine(d.customer.address ?? 'no address')}>`,
+    );
+    lines.push(`Subject:   ${terminalLine(d.subject)}`);
     lines.push(`Received:  ${d.receivedLocal}   filed ${formatStockholm(new Date(d.filedAt))}   language ${d.language}`);
     if (d.refersTo) lines.push(`Refers to: ${d.refersTo}`);
     lines.push('', 'Deadlines:');
@@ -369,15 +378,16 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
     lines.push('', 'Messages:');
     for (const m of d.messages) {
       if (m.direction === 'in') {
-        lines.push(`  <- ${m.at}  ${m.kind}  from ${m.from.address ?? '?'}  "${m.subject ?? ''}"`);
-        for (const a of m.attachments) lines.push(`       attachment ${a.filename ?? '(no name)'} ${a.contentType} ${a.size} bytes -> ${a.path}`);
+        lines.push(`  <- ${m.at}  ${m.kind}  from ${terminalLine(m.from.address ?? '?')}  "${terminalLine(m.subject)}"`);
+        for (const a of m.attachments)
+          lines.push(`       attachment ${terminalLine(a.filename ?? '(no name)')} ${terminalLine(a.contentType)} ${a.size} bytes -> ${a.path}`);
         const text = (m.text ?? '').trim().split('\n').slice(0, 12);
         for (const t of text) lines.push(`     | ${t}`);
       } else {
         lines.push(
-          `  -> ${m.at}  ${m.kind}  to ${m.to}  "${m.subject}"  [${m.status}, ${m.attempts} attempt(s), template ${m.template}/${m.language}@${m.templateVersion}]`,
+          `  -> ${m.at}  ${m.kind}  to ${terminalLine(m.to)}  "${terminalLine(m.subject)}"  [${m.status}, ${m.attempts} attempt(s), template ${m.template}/${m.language}@${m.templateVersion}]`,
         );
-        if (m.lastError) lines.push(`     last error: ${m.lastError}`);
+        if (m.lastError) lines.push(`     last error: ${terminalLine(m.lastError)}`);
         // What the customer received, as rendered then (the template may have changed since).
         for (const t of (m.text ?? '').trim().split('\n').slice(0, 12)) lines.push(`     | ${t}`);
       }
@@ -433,7 +443,7 @@ async function caseMet(values: Record<string, string | boolean | undefined>, id:
   const config = configOf(values);
   return withStore(config, (store) => {
     const c = findCase(store, id);
-    const note = typeof values.note === 'string' ? values.note : null;
+    const note = typeof values.note === 'string' ? maskPersonnummer(values.note) : null;
     const met = store.tx(() => meetMilestone(store, c.id, milestone as Milestone, toInstant(new Date()), 'operator', note ? { note } : {}));
     if (!met) throw new NotFound(`${c.number} has no open ${milestone} deadline`);
     io.out(`${c.number}: ${milestone} met`);
@@ -448,8 +458,8 @@ const outbox: Command = {
   positionals: true,
   async run(values, positionals, io) {
     if (positionals.length > 0) {
-      if (positionals[0] !== 'retry' || positionals.length !== 2 || !/^\d+$/.test(positionals[1])) throw new UsageError('usage: klagomal outbox retry ID');
-      const id = Number(positionals[1]);
+      if (positionals[0] !== 'retry' || positionals.length !== 2) throw new UsageError('usage: klagomal outbox retry ID');
+      const id = wholeNumber('ID', positionals[1], 1);
       return withStore(configOf(values), (store) => {
         const at = toInstant(new Date());
         const ok = store.tx(() => {
@@ -536,8 +546,8 @@ const quarantine: Command = {
       });
       return 0;
     }
-    if (positionals[0] !== 'retry' || positionals.length !== 2 || !/^\d+$/.test(positionals[1])) throw new UsageError('usage: klagomal quarantine retry ID');
-    const id = Number(positionals[1]);
+    if (positionals[0] !== 'retry' || positionals.length !== 2) throw new UsageError('usage: klagomal quarantine retry ID');
+    const id = wholeNumber('ID', positionals[1], 1);
     requireFilingSecrets(config);
     const service = new Service(config, logger());
     try {
@@ -716,6 +726,9 @@ function weekdayName(iso: string): string {
   return ['sön', 'mån', 'tis', 'ons', 'tor', 'fre', 'lör'][weekday(parseIsoDate(iso)!)];
 }
 
+/** The most mails `mail list` prints at once. */
+const MAIL_LIST_MAX = 1_000_000;
+
 const mail: Command = {
   summary: 'every inbound mail, by kind: also those that opened no case (auto-replies, bounces, lists)',
   usage: `klagomal mail list [--kind ${MAIL_KINDS.join('|')}] [--limit N] [--json] [--config FILE]`,
@@ -725,8 +738,7 @@ const mail: Command = {
     if (positionals[0] !== 'list' || positionals.length !== 1) throw new UsageError('usage: klagomal mail list [--kind K]');
     const kind = (values.kind as string | undefined) ?? null;
     if (kind !== null && !MAIL_KINDS.includes(kind as MailKind)) throw new UsageError(`unknown kind '${kind}'; allowed: ${MAIL_KINDS.join(', ')}`);
-    const limit = values.limit !== undefined ? Number(values.limit) : 100;
-    if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: a whole number from 1');
+    const limit = values.limit !== undefined ? wholeNumber('--limit', values.limit, 1, MAIL_LIST_MAX) : 100;
     return withStore(configOf(values), (store) => {
       const rows = store.listMail(kind, limit).map((m) => ({
         inbound: m.inbound_id,

@@ -8,6 +8,7 @@ import { openDatabase } from '../store/db';
 import { CaseRow, Store } from '../store/store';
 import { createLogger, Logger } from '../util/log';
 import type { Options } from './args';
+import { wholeNumber } from './args';
 
 export interface Io {
   out(text: string): void;
@@ -47,7 +48,7 @@ export const json = (v: unknown): string => JSON.stringify(v, null, 2);
 
 /** A case by number (KLG-2026-000042) or numeric id. */
 export function findCase(store: Store, id: string): CaseRow {
-  const c = /^\d+$/.test(id) ? store.caseById(Number(id)) : store.caseByNumber(id.toUpperCase());
+  const c = /^\d+$/.test(id) ? store.caseById(wholeNumber('ID', id, 0)) : store.caseByNumber(id.toUpperCase());
   if (!c) throw new NotFound(`no case '${id}'`);
   return c;
 }

@@ -24,6 +24,7 @@ import type { Logger } from '../util/log';
 import { addressForLog, errorChain } from '../util/log';
 import { toInstant } from '../util/clock';
 import { buildMail } from '../reply/mail';
+import { customerNameForStaff } from '../util/header-safe';
 import { caseTag } from '../classify/thread';
 import { decideEscalation, escalationLevels, EscalationLevel, Recipient } from './escalation';
 import { describeRule, DeadlineRule } from './rules';
@@ -189,7 +190,7 @@ export class EscalationPass {
         number: row.number,
         tag: caseTag(row.number),
         subject: row.subject ?? '',
-        customerName: row.customer_name,
+        ...customerNameForStaff(row.customer_name, row.customer_address),
         customerAddress: row.customer_address ?? '',
         receivedAt: new Date(row.received_at),
         contact: row.contact_officer,

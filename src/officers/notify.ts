@@ -15,6 +15,7 @@ import { buildAdminNotice, buildMail } from '../reply/mail';
 import { caseTag } from '../classify/thread';
 import { describeRule, DeadlineRule } from '../deadlines/rules';
 import type { ComplaintFields } from '../parse/complaint-fields';
+import { customerNameForStaff } from '../util/header-safe';
 
 /** The language an officer gets mail in: their first. */
 export function officerLanguage(officer: Officer | undefined, config: Config): Language {
@@ -87,7 +88,7 @@ export function staffCaseData(c: CaseRow): Record<string, unknown> {
     number: c.number,
     tag: caseTag(c.number),
     subject: c.subject,
-    customerName: c.customer_name,
+    ...customerNameForStaff(c.customer_name, c.customer_address),
     customerAddress: c.customer_address,
     receivedAt: new Date(c.received_at),
     contact: c.contact_officer,

@@ -19,7 +19,7 @@ import { MailParser, AddressObject, EmailAddress } from 'mailparser';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { commitSpooled, spoolToTemp } from '../util/content-file';
-import { messageIdList, normaliseAddress, normaliseMessageId } from '../util/header-safe';
+import { messageIdList, normaliseAddress, normaliseMessageId, otherAddressInName } from '../util/header-safe';
 import { htmlToPlainText } from './html';
 import { repairCharsets } from './charset-repair';
 import { findInlineForward, ForwardedOriginal } from './forwarded';
@@ -269,16 +269,22 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
     feedbackReport = /^Feedback-Type\s*:/im.test(rawText) || /^X-HmXmrOriginalRecipient\s*:/im.test(rawText);
   }
 
+  const from = firstAddress(headers.get('from') as AddressObject | undefined);
+  const fromName = ((headers.get('from') as AddressObject | undefined)?.value?.[0]?.name ?? '').trim() || null;
+  // A display name that is itself another address passes for that address in a list of names.
+  const hidden = otherAddressInName(fromName, from?.address);
+  if (hidden) problems.push(`the From display name holds another address (${hidden}) than the sender's`);
+
   return {
     messageId,
     forwarded: opts.nested ? null : await forwardedOriginal(body, subject, attachments, opts),
     embeddedMessageIds,
     dsn,
     feedbackReport,
-    fromName: ((headers.get('from') as AddressObject | undefined)?.value?.[0]?.name ?? '').trim() || null,
+    fromName,
     inReplyTo: messageIdList(view.get('in-reply-to'))[0] ?? null,
     references: messageIdList(view.all('references')),
-    from: firstAddress(headers.get('from') as AddressObject | undefined),
+    from,
     replyTo: firstAddress(headers.get('reply-to') as AddressObject | undefined),
     to: addressList(headers.get('to') as AddressObject | AddressObject[] | undefined),
     cc: addressList(headers.get('cc') as AddressObject | AddressObject[] | undefined),

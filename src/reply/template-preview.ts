@@ -10,6 +10,7 @@ import type { TemplateKind } from '../cases/lifecycle';
 import { caseTag } from '../classify/thread';
 import { TEMPLATE_SAMPLES } from './template-schema';
 import { describeRule, DeadlineRule } from '../deadlines/rules';
+import { customerNameForStaff } from '../util/header-safe';
 
 type Data = Record<string, unknown>;
 
@@ -47,7 +48,7 @@ export function caseFacts(store: Store, config: Config, c: CaseRow): Data {
     tag: caseTag(c.number),
     receivedAt: new Date(c.received_at),
     subject: c.subject,
-    customerName: c.customer_name,
+    ...customerNameForStaff(c.customer_name, c.customer_address),
     customerAddress: c.customer_address,
     contact: c.contact_officer,
     category: c.category,

@@ -5,11 +5,15 @@
  * `templates preview` shows a mail from the sample data.
  *
  * Values marked `customer` come from the customer's mail: always escaped in HTML, never
- * evaluated as template text.
+ * evaluated as template text. Values marked `line` are customer text shown as one line (a
+ * subject, a name): before rendering they are made one line of at most LINE_MAX characters
+ * (`boundLines`), so that an encoded CR/LF cannot add lines to a notice and a 100 KB subject
+ * cannot make a 400 KB digest. The full text stays on the case.
  */
 import type { TemplateKind } from '../cases/lifecycle';
+import { headerText } from '../util/header-safe';
 
-export type Leaf = 'text' | 'date' | 'number' | 'bool' | 'customer';
+export type Leaf = 'text' | 'date' | 'number' | 'bool' | 'customer' | 'line';
 export interface Schema {
   readonly [key: string]: Leaf | Schema | ListOf;
 }
@@ -23,17 +27,19 @@ export function isList(v: Leaf | Schema | ListOf): v is ListOf {
 
 const FIRM: Schema = { name: 'text', complaintsAddress: 'text' };
 const CASE: Schema = { number: 'text', tag: 'text', receivedAt: 'date' };
-const CUSTOMER: Schema = { name: 'customer', type: 'text' };
+const CUSTOMER: Schema = { name: 'line', type: 'text' };
 const CASE_FOR_STAFF: Schema = {
   number: 'text',
   tag: 'text',
-  subject: 'customer',
-  customerName: 'customer',
-  customerAddress: 'customer',
+  subject: 'line',
+  customerName: 'line',
+  customerAddress: 'line',
+  /** The display name holds an address other than the sender's (src/util/header-safe.ts otherAddressInName). */
+  customerNameHasOtherAddress: 'bool',
   receivedAt: 'date',
   contact: 'text',
 };
-const DIGEST_ITEM: Schema = { number: 'text', subject: 'customer', milestone: 'text', dueAt: 'date', contact: 'text' };
+const DIGEST_ITEM: Schema = { number: 'text', subject: 'line', milestone: 'text', dueAt: 'date', contact: 'text' };
 
 export const TEMPLATE_SCHEMAS: Readonly<Record<TemplateKind, Schema>> = {
   acknowledgement: {
@@ -41,7 +47,7 @@ export const TEMPLATE_SCHEMAS: Readonly<Record<TemplateKind, Schema>> = {
     case: { ...CASE, answerDueAt: 'date' },
     answerWithin: { unit: 'text', amount: 'number' },
     customer: CUSTOMER,
-    complaint: { subject: 'customer' },
+    complaint: { subject: 'line' },
     contact: { name: 'text' },
     missing: { contact: 'bool', concerns: 'bool', incidentDate: 'bool', description: 'bool', compensation: 'bool' },
     hasMissing: 'bool',
@@ -85,9 +91,9 @@ export const TEMPLATE_SCHEMAS: Readonly<Record<TemplateKind, Schema>> = {
     firm: FIRM,
     case: { ...CASE_FOR_STAFF, category: 'text' },
     recipient: { name: 'text' },
-    fields: { list: { label: 'text', value: 'customer' } },
+    fields: { list: { label: 'text', value: 'line' } },
     deadlines: { list: { milestone: 'text', dueAt: 'date', rule: 'text' } },
-    related: { list: { number: 'text', subject: 'customer', status: 'text', outcome: 'text', relation: 'text' } },
+    related: { list: { number: 'text', subject: 'line', status: 'text', outcome: 'text', relation: 'text' } },
     excerpt: 'customer',
   },
   'officer-command-result': {
@@ -149,6 +155,7 @@ const staffCase = {
   subject: 'Felaktig påminnelseavgift',
   customerName: 'Anna Svensson',
   customerAddress: 'anna.svensson@example.com',
+  customerNameHasOtherAddress: false,
   contact: 'olle@exempelfinans.se',
 };
 const item = {
@@ -287,4 +294,33 @@ export function missingFromData(schema: Schema, data: unknown, prefix = ''): str
     } else if (obj[k] !== null) out.push(...missingFromData(v, obj[k], p));
   }
   return [...new Set(out)];
+}
+
+/** The longest a `line` value is in a mail: a subject or a name, with an ellipsis past it. */
+export const LINE_MAX = 200;
+
+/** Bidi embeddings, overrides and isolates: in a one-line value they could reorder what follows (an address). */
+// eslint-disable-next-line no-control-regex
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * The data with every `line` value of the schema made one line of at most LINE_MAX characters
+ * (control characters, line breaks and bidi controls out, white space collapsed). Other values,
+ * and keys the schema does not declare, as they are.
+ */
+export function boundLines(schema: Schema, data: unknown): unknown {
+  if (data === null || typeof data !== 'object' || Array.isArray(data) || data instanceof Date) return data;
+  const obj = data as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...obj };
+  for (const [k, v] of Object.entries(schema)) {
+    if (!(k in obj)) continue;
+    const value = obj[k];
+    if (v === 'line') {
+      if (typeof value === 'string') out[k] = headerText(value.replace(BIDI_CONTROLS, ''), LINE_MAX);
+    } else if (typeof v === 'object') {
+      if (isList(v)) out[k] = Array.isArray(value) ? value.map((item) => boundLines(v.list, item)) : value;
+      else out[k] = boundLines(v, value);
+    }
+  }
+  return out;
 }

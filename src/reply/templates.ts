@@ -31,7 +31,7 @@ import type { TemplateKind } from '../cases/lifecycle';
 import { headerText } from '../util/header-safe';
 import { TIME_ZONE } from '../deadlines/calendar';
 import { editDistance } from '../config/load';
-import { isList, ListOf, Leaf, Schema, schemaPaths, TEMPLATE_SAMPLES, TEMPLATE_SCHEMAS } from './template-schema';
+import { boundLines, isList, ListOf, Leaf, Schema, schemaPaths, TEMPLATE_SAMPLES, TEMPLATE_SCHEMAS } from './template-schema';
 
 export type { TemplateKind };
 export const TEMPLATE_KINDS: readonly TemplateKind[] = [
@@ -234,7 +234,11 @@ function checkCall(
   if (wants && first?.type === 'PathExpression') {
     const leaf = lookupPath(stack, first as hbs.AST.PathExpression).leaf;
     if (typeof leaf === 'string' && leaf !== wants)
-      report(env, node, `{{${name}}} formats a ${wants}, but "${(first as hbs.AST.PathExpression).original}" is ${leaf === 'customer' ? 'text' : `a ${leaf}`}`);
+      report(
+        env,
+        node,
+        `{{${name}}} formats a ${wants}, but "${(first as hbs.AST.PathExpression).original}" is ${leaf === 'customer' || leaf === 'line' ? 'text' : `a ${leaf}`}`,
+      );
   }
   for (const p of params) checkExpr(p, stack, env, single);
   for (const pair of hash?.pairs ?? []) checkExpr(pair.value, stack, env, single);
@@ -503,10 +507,12 @@ export class TemplateSet implements TemplateRenderer {
 
   render(kind: TemplateKind, lang: Language, data: object): RenderedMail {
     const c = this.get(kind, lang);
+    // Subjects and names one bounded line each, whoever built the data (template-schema.ts).
+    const view = boundLines(TEMPLATE_SCHEMAS[kind], data);
     const at = (part: string): string => path.join(this.root, lang, `${kind}.${part}.hbs`);
     const run = (part: Part): string => {
       try {
-        return c.parts[part](data);
+        return c.parts[part](view);
       } catch (err) {
         throw new TemplateError(at(part), (err as Error).message);
       }

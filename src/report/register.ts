@@ -568,7 +568,7 @@ export function registerRow(f: CaseFacts, now: Date): RegisterRow {
     rawSha256: f.firstInbound?.sha256 ?? null,
     customerType: type.type,
     customerTypeSource: type.source,
-    customerName: f.c.customer_name,
+    customerName: mask(f.c.customer_name),
     customerAddress: f.c.customer_address,
     personnummerMasked: str(fields.personnummerMasked),
     language: f.c.language,

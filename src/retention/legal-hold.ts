@@ -13,6 +13,7 @@
 import type { Actor } from '../cases/lifecycle';
 import type { Store } from '../store/store';
 import type { Instant } from '../util/clock';
+import { maskPersonnummer } from '../parse/personnummer';
 
 export interface LegalHold {
   readonly reason: string;
@@ -54,7 +55,8 @@ export type HoldResult =
  * retention has removed cannot be held (there is nothing left to keep).
  */
 export function holdCase(store: Store, caseId: number, o: { reason: string; actor: Actor; at: Instant; inboundId?: number | null; user?: string }): HoldResult {
-  const reason = o.reason.replace(/\s+/g, ' ').trim().slice(0, HOLD_REASON_MAX);
+  // Stored on the case and in its events: masked whoever gave it (#hold, the CLI).
+  const reason = maskPersonnummer(o.reason.replace(/\s+/g, ' ').trim(), new Date(o.at)).slice(0, HOLD_REASON_MAX);
   if (!reason) throw new LegalHoldRefused('a legal hold needs a reason (an ARN or court case number, who asked for it)');
   const c = holdColumns(store, caseId);
   if (!c) throw new LegalHoldRefused(`no case ${caseId}`);

@@ -16,7 +16,9 @@
  * the attachments under safe names) and the mails we sent to the person. Never another
  * person's case, even one related to theirs or about the same matter.
  *
- * Layout (DIR is created 0700, files 0600; a DIR that has anything in it is refused):
+ * Layout (DIR is created 0700, files 0600; a DIR that has anything in it is refused). All of it
+ * is written into a temporary folder beside DIR and renamed to DIR when complete, so that a
+ * failure half-way leaves no half export that could pass for a whole one:
  *
  *   DIR/index.json                         the query (a personnummer masked), when, by whom, what was found
  *   DIR/cases/<number>/case.json           case, deadlines, events, mails and sent mails listed
@@ -66,18 +68,42 @@ function normalisedPersonnummer(value: string, today: Date): string | null {
   return findPersonnummer(value, today)[0]?.normalised ?? null;
 }
 
-/** Pure: a file name that is safe on any file system and cannot leave its folder. */
-export function safeFileName(name: string | null | undefined, fallback: string, maxLength = 100): string {
+const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** The longest start of `s` that fits in `max` bytes of UTF-8, cut between characters. */
+function cutToBytes(s: string, max: number): string {
+  let out = '';
+  let bytes = 0;
+  for (const ch of s) {
+    const b = utf8Bytes(ch);
+    if (bytes + b > max) break;
+    out += ch;
+    bytes += b;
+  }
+  return out;
+}
+
+/**
+ * Pure: a file name that is safe on any file system and cannot leave its folder, at most
+ * `maxBytes` bytes of UTF-8. File systems count a name in bytes (255 on ext4, XFS, APFS), not in
+ * UTF-16 units: a hundred CJK characters are 300 bytes, and a name cut by its JavaScript length
+ * made the export fail with ENAMETOOLONG (anyone could block a person's access request by
+ * mailing such an attachment from their address). A short extension is kept. Bidi controls go
+ * too: "faktura\u202Efdp.exe" must not show as "fakturaexe.pdf".
+ */
+export function safeFileName(name: string | null | undefined, fallback: string, maxBytes = 100): string {
   let n = (name ?? '')
     .normalize('NFC')
     // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f-\u009f/\\:*?"<>|]/g, '_')
+    .replace(/[\u0000-\u001f\u007f-\u009f/\\:*?"<>|\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '_')
     .replace(/^[\s.]+|[\s.]+$/g, '')
     .replace(/\s+/g, ' ');
   if (!n) n = fallback;
-  if (n.length > maxLength) {
-    const ext = path.extname(n).slice(0, 12);
-    n = n.slice(0, maxLength - ext.length) + ext;
+  if (utf8Bytes(n) > maxBytes) {
+    let ext = path.extname(n);
+    if (ext === n || utf8Bytes(ext) > 16) ext = '';
+    const stem = cutToBytes(n.slice(0, n.length - ext.length), maxBytes - utf8Bytes(ext)).replace(/[\s.]+$/, '');
+    n = stem ? stem + ext : cutToBytes(fallback, maxBytes);
   }
   return n;
 }
@@ -113,13 +139,38 @@ interface InboundFacts {
   raw_removed_at: string | null;
 }
 
-/** Create DIR (0700), or take an existing empty one; refuse anything else. */
-function prepareDir(dir: string): void {
+/** DIR must be new or an empty folder; refuse anything else. */
+function checkDir(dir: string): void {
   if (fs.existsSync(dir)) {
     if (!fs.statSync(dir).isDirectory()) throw new SubjectExportError(`${dir} exists and is not a folder`);
     if (fs.readdirSync(dir).length > 0)
       throw new SubjectExportError(`${dir} is not empty: give a new or empty folder, so that nothing of another export is mixed in`);
-  } else fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+}
+
+/**
+ * A temporary folder (0700) beside DIR, on the same file system, so that the finished export
+ * is renamed into place in one step. Its name is short whatever DIR is called.
+ */
+function temporaryDirBeside(dir: string): string {
+  const parent = path.dirname(dir);
+  fs.mkdirSync(parent, { recursive: true, mode: 0o700 });
+  return fs.mkdtempSync(path.join(parent, '.klagomal-export-'));
+}
+
+/**
+ * Put the finished export in place: rename the temporary folder to DIR (an empty folder DIR is
+ * replaced, POSIX rename(2)). Something put into DIR meanwhile makes it fail, and nothing moves.
+ */
+function publishDir(tmp: string, dir: string): void {
+  try {
+    fs.renameSync(tmp, dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR')
+      throw new SubjectExportError(`${dir} is no longer a new or empty folder (something was put there during the export); nothing was written to it`);
+    throw err;
+  }
   fs.chmodSync(dir, 0o700);
 }
 
@@ -293,9 +344,50 @@ export function exportSubject(deps: SubjectExportDeps, query: SubjectQuery, outD
       );
   }
 
-  // 3. Write. Nothing is written before the folder is known to be new or empty.
-  prepareDir(outDir);
-  const w = new Writer(outDir);
+  // 3. Write. Nothing is written before the folder is known to be new or empty, and all of it
+  // goes into a temporary folder that becomes DIR only when complete: a failure half-way (a
+  // full disk, a name the file system refuses) leaves DIR as it was, never a half export.
+  checkDir(outDir);
+  const tmp = temporaryDirBeside(outDir);
+  let result: SubjectExportResult;
+  try {
+    result = writeExport(new Writer(tmp), { store, config, env, query, outDir, cases, caseIds, looseMails, warnings, at, by });
+    publishDir(tmp, outDir);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true }); // gone after the rename; after a failure, the partial export
+  }
+
+  if (cases.length > 0)
+    store.tx(() => {
+      for (const c of cases)
+        store.appendEvent({
+          at,
+          caseId: c.id,
+          actor: 'operator',
+          type: 'subject-access-exported',
+          detail: { query: query.kind, user: by },
+        });
+    });
+  return result;
+}
+
+interface ExportInput {
+  readonly store: Store;
+  readonly config: Config;
+  readonly env: NodeJS.ProcessEnv;
+  readonly query: SubjectQuery;
+  readonly outDir: string;
+  readonly cases: readonly CaseRow[];
+  readonly caseIds: ReadonlySet<number>;
+  readonly looseMails: readonly InboundFacts[];
+  readonly warnings: string[];
+  readonly at: string;
+  readonly by: string;
+}
+
+/** Step 3 of exportSubject: every file of the export, through `w`; the result to report. */
+function writeExport(w: Writer, x: ExportInput): SubjectExportResult {
+  const { store, config, env, query, outDir, cases, caseIds, looseMails, warnings, at, by } = x;
   let mails = 0;
   let attachments = 0;
   let sent = 0;
@@ -457,17 +549,6 @@ export function exportSubject(deps: SubjectExportDeps, query: SubjectQuery, outD
     ],
   });
 
-  if (cases.length > 0)
-    store.tx(() => {
-      for (const c of cases)
-        store.appendEvent({
-          at,
-          caseId: c.id,
-          actor: 'operator',
-          type: 'subject-access-exported',
-          detail: { query: query.kind, user: by },
-        });
-    });
   return result;
 }
 

@@ -68,3 +68,29 @@ export function normaliseAddress(value: string | null | undefined): string | nul
   if (!/^".*"$/.test(v.slice(0, at)) && v.slice(0, at).includes('@')) return null;
   return v.toLowerCase();
 }
+
+/**
+ * An address written inside a display name that is not the sender's own, or null:
+ * `"olle@firm.se <olle@firm.se>" <evil@example.com>` shows as Olle in many mail clients and
+ * in any text that prints the name before the address. Whoever shows such a name must show the
+ * real address first and say that the name holds another.
+ */
+export function otherAddressInName(name: string | null | undefined, address: string | null | undefined): string | null {
+  if (!name || !name.includes('@')) return null;
+  const own = (address ?? '').toLowerCase();
+  for (const m of name.matchAll(/[^\s<>"'(),;:[\]]+@[^\s<>"'(),;:[\]]+/g)) {
+    const a = m[0].replace(/\.+$/, '').toLowerCase();
+    if (a !== own) return a;
+  }
+  return null;
+}
+
+/**
+ * The customer's name as staff mails show it: a display name that holds another address
+ * (`"olle@firm.se <olle@firm.se>" <evil@example.com>`) is quoted and flagged, so that it never
+ * passes for that address, also in a template that does not look at the flag.
+ */
+export function customerNameForStaff(name: string | null, address: string | null): { customerName: string | null; customerNameHasOtherAddress: boolean } {
+  const other = otherAddressInName(name, address) !== null;
+  return { customerName: other ? `"${name}"` : name, customerNameHasOtherAddress: other };
+}

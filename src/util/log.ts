@@ -30,7 +30,7 @@
  */
 import fs from 'node:fs';
 import pino from 'pino';
-import { findPersonnummer } from '../parse/personnummer';
+import { replacePersonnummer } from '../parse/personnummer';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -66,11 +66,9 @@ export function redactAddresses(text: string): string {
 
 /** The guard every logged text goes through: no address beyond its domain, no personnummer at all. */
 export function redactForLog(text: string): string {
-  let out = text.includes('@') ? redactAddresses(text) : text;
-  if (/\d{10}/.test(out.replace(/[-+]/g, ''))) {
-    for (const p of findPersonnummer(out)) out = out.split(p.written).join('[personnummer]');
-  }
-  return out;
+  const out = text.includes('@') ? redactAddresses(text) : text;
+  // Every written form (spaces, dashes, invisible characters, full-width digits): see personnummer.ts.
+  return replacePersonnummer(out, () => '[personnummer]');
 }
 
 function cleanFields(fields: LogFields | undefined, into: Record<string, unknown>): Record<string, unknown> {

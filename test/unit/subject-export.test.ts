@@ -42,9 +42,10 @@ describe('parseSubjectQuery and the small pure parts', () => {
     expect(safeFileName('a\u0000b\nc.pdf', 'x')).toBe('a_b_c.pdf');
     expect(safeFileName('   ', 'bilaga-1')).toBe('bilaga-1');
     expect(safeFileName(null, 'bilaga-1')).toBe('bilaga-1');
+    // Bounded in bytes of UTF-8 (what file systems count), not in characters.
     const long = safeFileName(`${'å'.repeat(300)}.pdf`, 'x');
-    expect(long).toHaveLength(100);
-    expect(long.endsWith('.pdf')).toBe(true);
+    expect(Buffer.byteLength(long)).toBe(100);
+    expect(long).toBe(`${'å'.repeat(48)}.pdf`);
   });
 
   test('sender addresses of a raw mail, folded headers included', () => {
@@ -266,5 +267,74 @@ describe('exportSubject', () => {
     expect((await runCommand(f, subjectCommand, ['export', KARIN])).code).toBe(2);
     const json = await runCommand(f, subjectCommand, ['export', PNR_KARIN, '--out', path.join(f.dir, 'pnr'), '--json']);
     expect(JSON.parse(json.out)).toMatchObject({ cases: [karin.number, karinWork.number] });
+  });
+});
+
+/**
+ * A person's access request must not be blockable by what someone else mails from (or as) their
+ * address: file names the file system refuses, or a failure half-way, which used to leave a
+ * half-written folder that could pass for a whole export.
+ */
+describe('hostile attachments and failures', () => {
+  let f: Firm;
+  let out: string;
+  beforeEach(() => {
+    f = makeFirm();
+    out = path.join(f.dir, 'export');
+  });
+  afterEach(() => f.close());
+
+  /** What is beside the export folder (a temporary folder left behind would show here). */
+  const besideOut = (): string[] => fs.readdirSync(f.dir).filter((n) => n !== 'data' && n !== 'config.json');
+
+  test('subjectExportSurvivesLongCjkAttachmentName', async () => {
+    // 100 CJK characters: 100 UTF-16 units, 300 bytes of UTF-8 (the file system's limit is 255).
+    const cjk = `${'漢字'.repeat(50)}.pdf`;
+    const c = await complaint(f, { from: `Karin Kund <${KARIN}>`, attachment: { filename: cjk, content: STATEMENT } }, RECEIVED);
+    const [att] = f.store.attachmentsOfMessage(f.store.messagesOfCase(c.id)[0].id);
+    expect(att.filename).toBe(cjk);
+
+    const r = exportSubject({ store: f.store, config: f.config }, parseSubjectQuery(KARIN), out, NOW);
+    expect(r).toMatchObject({ cases: [c.number], attachments: 1 });
+    const files = filesUnder(out).filter((p) => p.includes('-attachments/'));
+    expect(files).toHaveLength(1);
+    const name = path.basename(files[0]);
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+    expect(name).toMatch(/^01-(漢字)+\.pdf$/);
+    expect(fs.readFileSync(path.join(out, files[0]))).toEqual(STATEMENT);
+    // The index keeps the name as the sender gave it.
+    expect(fs.readFileSync(path.join(out, 'cases', c.number, 'case.json'), 'utf8')).toContain(cjk);
+    expect(besideOut()).toEqual(['export']);
+  });
+
+  test.each([
+    ['a new folder', false],
+    ['an empty folder', true],
+  ])('failedSubjectExportLeavesNoHalfWrittenFolder: %s', async (_what, existing) => {
+    const c = await complaint(f, { from: `Karin Kund <${KARIN}>`, attachment: { filename: 'kontoutdrag.pdf', content: STATEMENT } }, RECEIVED);
+    await deliver(f, rawMail({ from: `Karin Kund <${KARIN}>`, subject: `Sv: [${c.number}] Felaktig avgift`, body: 'Har ni tittat på mitt ärende?' }), NOW);
+    // The attachment's file cannot be read (here: a folder in its place), after the first mail,
+    // the case folder and its raw mail were written.
+    const [att] = f.store.attachmentsOfMessage(f.store.messagesOfCase(c.id)[0].id);
+    const stored = path.join(f.config.dataDir, att.path);
+    fs.rmSync(stored);
+    fs.mkdirSync(stored);
+    if (existing) fs.mkdirSync(out);
+
+    expect(() => exportSubject({ store: f.store, config: f.config }, parseSubjectQuery(KARIN), out, NOW)).toThrow(/EISDIR/);
+    // DIR as it was, and nothing half-written beside it.
+    if (existing) expect(fs.readdirSync(out)).toEqual([]);
+    else expect(fs.existsSync(out)).toBe(false);
+    expect(besideOut()).toEqual(existing ? ['export'] : []);
+    // Not on record as exported: nothing was handed out.
+    expect(f.store.eventsOfCase(c.id).map((e) => e.type)).not.toContain('subject-access-exported');
+
+    // With the file back, the same folder takes the whole export.
+    fs.rmdirSync(stored);
+    fs.writeFileSync(stored, STATEMENT);
+    const r = exportSubject({ store: f.store, config: f.config }, parseSubjectQuery(KARIN), out, NOW);
+    expect(r).toMatchObject({ cases: [c.number], mails: 2, attachments: 1 });
+    expect(fs.statSync(out).mode & 0o777).toBe(0o700);
+    expect(besideOut()).toEqual(['export']);
   });
 });
