@@ -338,7 +338,14 @@ describe('retention of closed cases', () => {
     );
     // A second copy of Nils's complaint (same Message-ID): the original is on a held case.
     const nilsMail = f.store.messagesOfCase(b.id)[0];
-    const copy = await deliver(f, rawMail({ from: `Nils Nilsson <${NILS}>`, messageId: nilsMail.message_id!, body: 'kopia' }), RECEIVED);
+    // A true copy: the same mail by a second route (one more Received line); the same Message-ID
+    // on other content would be another mail (src/parse/content-key.ts).
+    const original = f.store.rawMail(f.store.inbound(nilsMail.inbound_id)!.sha256)!;
+    const copy = await deliver(
+      f,
+      Buffer.concat([Buffer.from('Received: from relay2.example.net by mx2.example.se; Tue, 1 Jan 2030 10:00:00 +0000\r\n'), 'bytes' in original ? original.bytes : Buffer.alloc(0)]),
+      RECEIVED,
+    );
     expect([away.kind, recent.kind, copy.kind]).toEqual(['autoreply', 'autoreply', 'duplicate']);
     const keptBefore = rows(f, `SELECT * FROM messages WHERE inbound_id IN (${recent.inboundId}, ${copy.inboundId}) ORDER BY id`);
 
