@@ -34,6 +34,7 @@ import type { Clock, Instant } from '../util/clock';
 import { toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain, redactAddresses } from '../util/log';
+import { redactSecrets } from '../util/secrets';
 
 /** A live source refreshes its heartbeat at least this often during a long scan. */
 export const HEARTBEAT_MS = 15_000;
@@ -197,9 +198,9 @@ export function describeError(error: unknown): string {
     const e = error as { authenticationFailed?: unknown; serverResponseCode?: unknown; responseText?: unknown; response?: unknown };
     const said = [e.serverResponseCode, e.responseText ?? e.response].filter((x): x is string => typeof x === 'string' && x !== '').join(' ');
     if (said && !text.includes(said)) text = `${text}: ${said}`;
-    if (e.authenticationFailed === true) text = `login refused (check the user and the password variable): ${text}`;
+    if (e.authenticationFailed === true) text = `login refused (check the user and the password variable, or the OAuth2 app's rights on the mailbox): ${text}`;
   }
-  return redactAddresses(text).replace(/\s+/g, ' ').slice(0, 500);
+  return redactAddresses(redactSecrets(text)).replace(/\s+/g, ' ').slice(0, 500);
 }
 
 /** Every recorded row (for `status`), keyed by "source\u0000mailbox". */
