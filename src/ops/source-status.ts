@@ -198,7 +198,7 @@ export function describeError(error: unknown): string {
     const e = error as { authenticationFailed?: unknown; serverResponseCode?: unknown; responseText?: unknown; response?: unknown };
     const said = [e.serverResponseCode, e.responseText ?? e.response].filter((x): x is string => typeof x === 'string' && x !== '').join(' ');
     if (said && !text.includes(said)) text = `${text}: ${said}`;
-    if (e.authenticationFailed === true) text = `login refused (check the user and the password variable, or the OAuth2 app's rights on the mailbox): ${text}`;
+    if (e.authenticationFailed === true) text = `login refused (check the user and the password variable): ${text}`;
   }
   return redactAddresses(redactSecrets(text)).replace(/\s+/g, ' ').slice(0, 500);
 }

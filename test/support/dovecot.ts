@@ -71,6 +71,8 @@ export interface DovecotServer {
   clientOptions(extra?: Partial<ImapFlowOptions>): ImapFlowOptions;
   /** on-disk Maildir++ directory of a mailbox (INBOX = maildirRoot) */
   mailboxDir(mailbox?: string): string;
+  /** end every IMAP session of the user now (`doveadm kick`), as a server does when a session's token expired */
+  kick(): void;
   /** true while the master process is running */
   readonly running: boolean;
 }
@@ -381,6 +383,7 @@ class DovecotInstance implements DovecotServer {
     private readonly layout: Layout,
     id: Identity,
     private readonly bin: string,
+    private readonly harnessToken?: string,
   ) {
     this.baseDir = layout.baseDir;
     this.maildirRoot = layout.maildirRoot;
@@ -400,10 +403,16 @@ class DovecotInstance implements DovecotServer {
       port: this.port,
       secure: false,
       doSTARTTLS: false,
-      auth: { user: this.user, pass: this.password },
+      // With the oauth2 passdb the harness logs in with a token its introspection endpoint always accepts.
+      auth: this.harnessToken ? { user: this.user, accessToken: this.harnessToken } : { user: this.user, pass: this.password },
       logger: false,
       ...extra,
     };
+  }
+
+  kick(): void {
+    const doveadm = path.join(path.dirname(this.bin), 'doveadm');
+    execFileSync(fs.existsSync(doveadm) ? doveadm : 'doveadm', ['-c', this.layout.confPath, 'kick', this.user], { stdio: 'ignore', timeout: 10_000 });
   }
 
   mailboxDir(mailbox = 'INBOX'): string {
@@ -703,7 +712,34 @@ class DovecotInstance implements DovecotServer {
 // ---------------------------------------------------------------------------------------
 // config
 
-function buildConfig(l: Layout, port: number, id: Identity, folders: string[], instanceName: string): string {
+/**
+ * Dovecot 2.3's oauth2 passdb as the only passdb: a login is SASL XOAUTH2 or OAUTHBEARER with
+ * a token that Dovecot posts (introspection_mode = post) to the test's introspection endpoint;
+ * `{"active": true, "username": USER}` lets it in. Like Exchange Online and Gmail, no password works.
+ */
+function oauth2Passdb(l: Layout, introspectionUrl: string): string {
+  const file = path.join(l.baseDir, 'dovecot-oauth2.conf.ext');
+  fs.writeFileSync(
+    file,
+    [
+      'introspection_mode = post',
+      `introspection_url = ${introspectionUrl}`,
+      'force_introspection = yes',
+      'username_attribute = username',
+      'active_attribute = active',
+      'active_value = true',
+      '',
+    ].join('\n'),
+    { mode: 0o644 },
+  );
+  return `passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${file}
+}`;
+}
+
+function buildConfig(l: Layout, port: number, id: Identity, folders: string[], instanceName: string, oauth2?: { introspectionUrl: string }): string {
   const mailboxes = folders
     .map((f) => {
       const special = f === 'Sent' ? '    special_use = \\Sent\n' : '';
@@ -732,7 +768,7 @@ protocols = imap
 listen = ${HOST}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = ${oauth2 ? 'xoauth2 oauthbearer' : 'plain login'}
 auth_verbose = yes
 # wrong credentials answer at once instead of after the default 2 s
 auth_failure_delay = 0
@@ -743,9 +779,13 @@ default_login_user = ${id.loginUser}
 mail_location = maildir:~/Maildir:UTF-8
 mail_fsync = never
 ${nonRoot}
-passdb {
+${
+  oauth2
+    ? oauth2Passdb(l, oauth2.introspectionUrl)
+    : `passdb {
   driver = passwd-file
   args = scheme=PLAIN ${l.passwdPath}
+}`
 }
 userdb {
   driver = passwd-file
@@ -779,7 +819,15 @@ export function imapSourceOf(
   return { type: 'imap', name: 'klagomal', host: d.host, port: d.port, tls: 'none', user: d.user, passwordEnv, ...extra };
 }
 
-export async function startDovecot(opts: { folders?: string[]; user?: string; password?: string } = {}): Promise<DovecotServer> {
+export async function startDovecot(
+  opts: {
+    folders?: string[];
+    user?: string;
+    password?: string;
+    /** Only OAuth2 logins, checked at this introspection endpoint; the harness's own clients use `harnessToken`. */
+    oauth2?: { introspectionUrl: string; harnessToken: string };
+  } = {},
+): Promise<DovecotServer> {
   const avail = dovecotAvailable();
   if (!avail.ok) throw new Error(`Dovecot not available: ${avail.reason}`);
   const bin = findDovecotBinary();
@@ -820,9 +868,9 @@ export async function startDovecot(opts: { folders?: string[]; user?: string; pa
     fs.writeFileSync(layout.passwdPath, `${user}:${password}:${id.mailUid}:${id.mailGid}::${layout.homeDir}::\n`, { mode: 0o644 });
     const port = await freePort();
     const instanceName = `klagomal-test-${path.basename(baseDir)}`;
-    fs.writeFileSync(layout.confPath, buildConfig(layout, port, id, folders, instanceName), { mode: 0o644 });
+    fs.writeFileSync(layout.confPath, buildConfig(layout, port, id, folders, instanceName, opts.oauth2), { mode: 0o644 });
 
-    const inst = new DovecotInstance(port, user, password, layout, id, bin);
+    const inst = new DovecotInstance(port, user, password, layout, id, bin, opts.oauth2?.harnessToken);
     // Maildir root with new/cur/tmp, so deliverToMaildir() works before the first login
     inst.ensureMaildir(layout.maildirRoot, false);
     await inst.start();

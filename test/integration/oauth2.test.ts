@@ -1,0 +1,143 @@
+/**
+ * OAuth2 end to end with the real binary: a Dovecot whose only passdb is oauth2 (tokens checked
+ * at the test's introspection endpoint), an SMTP receiver that takes only XOAUTH2 with a live
+ * token, and the test's token service (Microsoft's token endpoint over https, reached by MSAL;
+ * Google's JWT-bearer grant; Graph's sendMail). No password exists anywhere in these worlds.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { dovecotAvailable, startDovecot, DovecotServer } from '../support/dovecot';
+import { startSmtpReceiver, SmtpReceiver } from '../support/smtp';
+import { googleServiceAccountKey, startTokenService, TokenService } from '../support/oauth';
+import { makeWorld, World, complaintMail, waitFor, waitForAsync, CliResult } from '../support/world';
+
+const available = dovecotAvailable();
+if (!available.ok) console.warn(`Dovecot tests skipped: ${available.reason}`);
+const describeImap = available.ok ? describe : describe.skip;
+
+const MAILBOX = 'klagomal@testfinans.se';
+const TENANT = '6f3c1a2e-9d4b-4c8e-a1f0-3b2d5e7c9a10';
+const CLIENT_ID = '0c2b7f1e-5a3d-4e6f-8b9a-1d2c3e4f5a6b';
+const SECRET_ENV = 'KLAGOMAL_TEST_M365_SECRET';
+const MAIL_SCOPE = 'https://outlook.office365.com/.default';
+
+interface Setup {
+  tokens: TokenService;
+  dovecot: DovecotServer;
+  smtp: SmtpReceiver;
+  world: World;
+  env: NodeJS.ProcessEnv;
+  secret: string;
+}
+
+function microsoftAuth(tokens: TokenService): Record<string, unknown> {
+  return { type: 'oauth2', provider: 'microsoft', tenantId: TENANT, clientId: CLIENT_ID, clientSecretEnv: SECRET_ENV, authorityHost: tokens.httpsUrl };
+}
+
+async function setup(opts: { lifetimeSeconds?: number; source?: Record<string, unknown>; extra?: Record<string, unknown> } = {}): Promise<Setup> {
+  const tokens = await startTokenService({ lifetimeSeconds: opts.lifetimeSeconds ?? 3600, introspectionUser: MAILBOX });
+  const secret = `Qx8~${Math.random().toString(36).slice(2)}_aZ.9tR2vK-secret`;
+  tokens.microsoftApps.set(CLIENT_ID, { secret, roles: ['IMAP.AccessAsApp', 'SMTP.SendAsApp'] });
+  const dovecot = await startDovecot({ user: MAILBOX, oauth2: { introspectionUrl: `${tokens.httpUrl}/introspect`, harnessToken: tokens.harnessToken } });
+  const smtp = await startSmtpReceiver({ xoauth2: { live: (_user, token) => tokens.live(token, MAIL_SCOPE)?.expiresAt ?? null } });
+  const world = makeWorld({
+    sources: [
+      {
+        type: 'imap',
+        name: 'klagomal',
+        host: dovecot.host,
+        port: dovecot.port,
+        tls: 'none',
+        user: MAILBOX,
+        auth: microsoftAuth(tokens),
+        processedFolder: 'Processed',
+        pollSeconds: 60,
+        ...opts.source,
+      },
+    ],
+    transport: { type: 'smtp', host: smtp.host, port: smtp.port, tls: 'none', user: MAILBOX, auth: microsoftAuth(tokens), maxConnections: 2 },
+    outbox: { retryBaseSeconds: 1, retryMaxSeconds: 2, sendTimeoutSeconds: 10 },
+    ...opts.extra,
+  });
+  return { tokens, dovecot, smtp, world, secret, env: { [SECRET_ENV]: secret, NODE_EXTRA_CA_CERTS: tokens.caFile } };
+}
+
+async function teardown(s: Setup | undefined): Promise<void> {
+  if (!s) return;
+  s.world.cleanup();
+  await s.smtp.close();
+  await s.dovecot.cleanup();
+  await s.tokens.close();
+}
+
+function filedMessageIds(world: World): string[] {
+  const { store, close } = world.store();
+  try {
+    return (store.db.prepare("SELECT message_id FROM inbound WHERE state != 'stored' ORDER BY id").pluck().all() as string[]).filter(Boolean);
+  } finally {
+    close();
+  }
+}
+
+/** Every secret and every token issued must be absent from whatever the test captured. */
+function expectNoSecretIn(s: Setup, texts: string[]): void {
+  const all = texts.join('\n');
+  expect(all).not.toContain(s.secret);
+  expect(s.tokens.issued.length).toBeGreaterThan(0);
+  for (const t of s.tokens.issued) {
+    expect(all).not.toContain(t.token);
+    // nor the middle part alone (a token cut to fit a line)
+    expect(all).not.toContain(t.token.slice(20, 60));
+  }
+}
+
+describeImap('OAuth2 mailboxes (Microsoft 365 and Google Workspace shapes)', () => {
+  let s: Setup | undefined;
+  afterEach(async () => {
+    await teardown(s);
+    s = undefined;
+  });
+
+  test('complaintFiledAndAcknowledgedOverOAuth2WithNoPassword and tokenNeverInLogs', async () => {
+    s = await setup();
+    const check = await s.world.cli(['check'], s.env);
+    expect(check.stdout).toMatch(/imap klagomal: ok: logged in to .* as klagomal@testfinans\.se with OAuth2 \(oauth2 microsoft; token valid until /);
+    expect(check.stdout).toMatch(/transport: ok: SMTP .* logged in as klagomal@testfinans\.se with OAuth2 \(oauth2 microsoft\)/);
+    expect(check.code).toBe(0);
+    // MSAL sent the documented client-credentials request
+    const tokenRequest = s.tokens.requests.find((r) => r.path === `/${TENANT}/oauth2/v2.0/token`)!;
+    expect(tokenRequest.form).toMatchObject({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: s.secret, scope: MAIL_SCOPE });
+
+    const child = s.world.start({ ...s.env, KLAGOMAL_LOG_LEVEL: 'debug' });
+    await waitFor('imap connected', () => /imap connected/.test(child.output()), 20_000);
+    await s.dovecot.append(complaintMail(1, { messageId: 'oauth-1@example.com' }));
+    const [ack] = await s.smtp.waitFor(1, 15_000);
+    expect(ack.to).toEqual(['kund1@example.com']);
+    expect(ack.headers.get('in-reply-to')).toBe('<oauth-1@example.com>');
+    expect(s.smtp.auths.accepted.length).toBeGreaterThan(0);
+    expect(filedMessageIds(s.world)).toEqual(['oauth-1@example.com']);
+
+    const status = await s.world.cli(['status', '--json'], s.env);
+    const report = JSON.parse(status.stdout) as {
+      sources: Array<{ auth: { kind: string; tokenExpiresAt: string | null; lastTokenError: string | null } }>;
+      transport: { auth: { kind: string; tokenExpiresAt: string | null } };
+    };
+    expect(report.sources[0].auth).toMatchObject({ kind: 'oauth2 microsoft', lastTokenError: null });
+    expect(Date.parse(report.sources[0].auth.tokenExpiresAt!)).toBeGreaterThan(Date.now() + 50 * 60_000);
+    expect(report.transport.auth.kind).toBe('oauth2 microsoft');
+    expect(report.transport.auth.tokenExpiresAt).not.toBeNull();
+    const statusText = await s.world.cli(['status'], s.env);
+    expect(statusText.stdout).toMatch(/auth oauth2 microsoft; token valid until/);
+
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    const configDump = await s.world.cli(['config', 'check'], s.env);
+    expect(configDump.code).toBe(0);
+    expectNoSecretIn(s, [child.output(), check.stdout, check.stderr, status.stdout, statusText.stdout, configDump.stdout, configDump.stderr, fs.readFileSync(s.world.configFile, 'utf8')]);
+  });
+});
+
+export type { CliResult };
+void path;
+void waitForAsync;
+void googleServiceAccountKey;
