@@ -135,6 +135,60 @@ describeImap('OAuth2 mailboxes (Microsoft 365 and Google Workspace shapes)', () 
     expect(configDump.code).toBe(0);
     expectNoSecretIn(s, [child.output(), check.stdout, check.stderr, status.stdout, statusText.stdout, configDump.stdout, configDump.stderr, fs.readFileSync(s.world.configFile, 'utf8')]);
   });
+
+  test('expiredTokenDuringIdleReconnectsWithoutLoss and expiredTokenOnPooledSmtpConnectionIsRenewed', async () => {
+    // Tokens live 4 s: an IDLE session and a pooled SMTP connection outlive several of them.
+    s = await setup({ lifetimeSeconds: 4 });
+    const setupDone = s;
+    // The server ends a session whose token has expired (Exchange: "BYE Session invalidated -
+    // AccessTokenExpired"); Dovecot checks a token only at login, so the test does it.
+    let kicks = 0;
+    const enforcer = setInterval(() => {
+      const logins = setupDone.tokens.introspected.filter((i) => i.active);
+      const last = logins[logins.length - 1];
+      const t = last && setupDone.tokens.issued.find((x) => x.token === last.token);
+      if (t && Date.now() > t.expiresAt && !t.revoked) {
+        t.revoked = true; // kick once per expired session
+        kicks++;
+        try {
+          setupDone.dovecot.kick();
+        } catch {
+          /* no session left */
+        }
+      }
+    }, 100);
+    try {
+      const child = s.world.start(s.env);
+      await waitFor('imap connected', () => /imap connected/.test(child.output()), 20_000);
+      const ids = Array.from({ length: 10 }, (_, i) => `expiry-${i}@example.com`);
+      for (const id of ids) {
+        await s.dovecot.append(complaintMail(ids.indexOf(id), { messageId: id }));
+        await new Promise((r) => setTimeout(r, 1200));
+      }
+      const acks = await s.smtp.waitFor(10, 20_000).catch((e) => { console.log(child.output().slice(-6000)); throw e; });
+      await new Promise((r) => setTimeout(r, 1500)); // nothing more may come
+      expect(s.smtp.messages).toHaveLength(10);
+      expect(new Set(acks.map((a) => a.headers.get('in-reply-to')))).toEqual(new Set(ids.map((id) => `<${id}>`)));
+      expect(filedMessageIds(s.world)).toEqual(ids);
+      // Every session logged in again before its token expired, with a fresh one.
+      expect(kicks).toBe(0);
+      expect(s.smtp.expiredSessionRefusals).toBe(0);
+      const imapLogins = new Set(s.tokens.introspected.filter((i) => i.active).map((i) => i.token));
+      expect(imapLogins.size).toBeGreaterThanOrEqual(3);
+      expect(new Set(s.smtp.auths.accepted).size).toBeGreaterThanOrEqual(2);
+      expect(child.output()).toMatch(/imap token expires soon: logging in again with a fresh one/);
+      expect(child.output()).not.toMatch(/imap scan or connection failed/);
+
+      // A session the server ends anyway (a token revoked early) is rebuilt; the next mail is filed once.
+      s.dovecot.kick();
+      await s.dovecot.append(complaintMail(99, { messageId: 'after-kick@example.com' }));
+      await s.smtp.waitFor(11, 20_000);
+      expect(filedMessageIds(s.world)).toEqual([...ids, 'after-kick@example.com']);
+      expectNoSecretIn(s, [child.output()]);
+    } finally {
+      clearInterval(enforcer);
+    }
+  });
 });
 
 export type { CliResult };

@@ -91,6 +91,8 @@ export interface TokenService {
   readonly harnessToken: string;
   /** How many times introspection was asked, by outcome. */
   readonly introspections: { active: number; inactive: number };
+  /** Every token introspected (a login), in order, except the harness's. */
+  readonly introspected: Array<{ token: string; at: number; active: boolean }>;
   /** Is `token` issued, not revoked, not expired (and for `scope` when given)? */
   live(token: string, scope?: string): Issued | null;
   /** Every token issued so far stops working (as a revoked grant does). */
@@ -194,6 +196,7 @@ export async function startTokenService(opts: { lifetimeSeconds?: number; intros
   const genericClients = new Map<string, string>();
   const harnessToken = `harness-${crypto.randomBytes(16).toString('hex')}`;
   const introspections = { active: 0, inactive: 0 };
+  const introspected: Array<{ token: string; at: number; active: boolean }> = [];
   let httpsUrl = '';
 
   const service: TokenService = {
@@ -210,6 +213,7 @@ export async function startTokenService(opts: { lifetimeSeconds?: number; intros
     introspectionUser: opts.introspectionUser ?? 'klagomal@testfinans.se',
     harnessToken,
     introspections,
+    introspected,
     live(token, scope) {
       const t = issued.find((i) => i.token === token);
       if (!t || t.revoked || Date.now() >= t.expiresAt) return null;
@@ -327,6 +331,7 @@ export async function startTokenService(opts: { lifetimeSeconds?: number; intros
     const ok = token === harnessToken || service.live(token) !== null;
     if (ok) introspections.active++;
     else introspections.inactive++;
+    if (token !== harnessToken) introspected.push({ token, at: Date.now(), active: ok });
     return json(res, 200, ok ? { active: true, username: service.introspectionUser } : { active: false });
   }
 
