@@ -189,6 +189,69 @@ describeImap('OAuth2 mailboxes (Microsoft 365 and Google Workspace shapes)', () 
       clearInterval(enforcer);
     }
   });
+
+  test('refusedCachedTokenTriesOneFreshTokenBeforeBackingOff', async () => {
+    s = await setup();
+    const child = s.world.start(s.env);
+    await waitFor('imap connected', () => /imap connected/.test(child.output()), 20_000);
+    // Every token is revoked (an admin removed the app's grant and gave it back); the cached one no longer works.
+    s.tokens.revokeAll();
+    const before = s.tokens.introspected.length;
+    s.dovecot.kick();
+    await waitFor('logged in again', () => (child.output().match(/imap connected/g) ?? []).length >= 2, 15_000);
+    const logins = s.tokens.introspected.slice(before);
+    // The cached token was refused, and a fresh one was tried at once: no failure, no backoff.
+    expect(logins.map((l) => l.active)).toEqual([false, true]);
+    expect(child.output()).not.toMatch(/imap scan or connection failed/);
+    await s.dovecot.append(complaintMail(3, { messageId: 'after-revoke@example.com' }));
+    await s.smtp.waitFor(1, 15_000);
+    expect(filedMessageIds(s.world)).toEqual(['after-revoke@example.com']);
+  });
+
+  test('revokedSecretIsReportedByCheckAndStatus and theSourceRecoversOnceTheSecretIsFixed', async () => {
+    s = await setup();
+    const app = s.tokens.microsoftApps.get(CLIENT_ID)!;
+    const child = s.world.start(s.env);
+    await waitFor('imap connected', () => /imap connected/.test(child.output()), 20_000);
+
+    // The secret is revoked in Entra (deleted, or expired): every token request is refused.
+    app.secret = 'another-secret-value-entirely';
+    s.tokens.revokeAll();
+    s.dovecot.kick();
+
+    const check = await s.world.cli(['check'], s.env);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toMatch(
+      /imap klagomal: FAILED: token \(oauth2 microsoft\) for klagomal@testfinans\.se: the Microsoft token endpoint refused: the client secret is wrong: .* \$KLAGOMAL_TEST_M365_SECRET \(Entra ID said AADSTS7000215\)/,
+    );
+    expect(check.stdout).toMatch(/transport: FAILED: token \(oauth2 microsoft\) for klagomal@testfinans\.se: .*AADSTS7000215/);
+    expect(check.stdout).toMatch(/fix: fix what the token service said/);
+
+    const failing = await waitForAsync(
+      'status shows the token error',
+      async () => {
+        const r = await s!.world.cli(['status', '--json'], s!.env);
+        const report = JSON.parse(r.stdout) as { sources: Array<{ lastError: string | null; auth: { lastTokenError: string | null } }> };
+        return report.sources[0].auth.lastTokenError ? { r, report } : null;
+      },
+      20_000,
+      500,
+    );
+    expect(failing.report.sources[0].auth.lastTokenError).toMatch(/client secret is wrong.*AADSTS7000215/);
+    expect(failing.report.sources[0].lastError).toMatch(/AADSTS7000215/);
+    const text = await s.world.cli(['status'], s.env);
+    expect(text.stdout).toMatch(/last token error .*AADSTS7000215/);
+
+    // Fixed in Entra: the same secret works again. The source, backing off, gets back in by itself.
+    app.secret = s.secret;
+    await s.dovecot.append(complaintMail(4, { messageId: 'after-fix@example.com' }));
+    await s.smtp.waitFor(1, 30_000);
+    expect(filedMessageIds(s.world)).toEqual(['after-fix@example.com']);
+    const healed = JSON.parse((await s.world.cli(['status', '--json'], s.env)).stdout) as { sources: Array<{ state: string; auth: { lastTokenError: string | null } }> };
+    expect(healed.sources[0]).toMatchObject({ state: 'connected', auth: { lastTokenError: null } });
+    expectNoSecretIn(s, [child.output(), check.stdout, check.stderr, failing.r.stdout, text.stdout]);
+    expect(child.output() + check.stdout).not.toContain('another-secret-value-entirely');
+  });
 });
 
 export type { CliResult };
