@@ -83,16 +83,27 @@ export function microsoftError(err: unknown, auth: MicrosoftOAuth2): TokenError 
   const said = `(Entra ID said ${code ? `AADSTS${code}` : (e.errorCode ?? 'an error')})`;
   if (code && AADSTS_FIX[code]) {
     const fix = AADSTS_FIX[code];
-    return new TokenError(`the Microsoft token endpoint refused: ${fix}${fix.endsWith(' into') || fix.endsWith(' in') ? ` ${where}` : ''} ${said}`, 'token endpoint', false);
+    return new TokenError(
+      `the Microsoft token endpoint refused: ${fix}${fix.endsWith(' into') || fix.endsWith(' in') ? ` ${where}` : ''} ${said}`,
+      'token endpoint',
+      false,
+    );
   }
-  if (/network|ENOTFOUND|ECONNREFUSED|ETIMEDOUT|ECONNRESET|EAI_AGAIN|timed out|socket/i.test(text) || /^(network_error|endpoints_resolution_error)/.test(e.errorCode ?? ''))
+  if (
+    /network|ENOTFOUND|ECONNREFUSED|ETIMEDOUT|ECONNRESET|EAI_AGAIN|timed out|socket/i.test(text) ||
+    /^(network_error|endpoints_resolution_error)/.test(e.errorCode ?? '')
+  )
     return new TokenError(
       `the Microsoft token endpoint ${auth.authorityHost} did not answer: check the network and the firewall (outbound https to it) ${said}`,
       'token endpoint',
       true,
     );
   if (/invalid_client|unauthorized_client/.test(text))
-    return new TokenError(`the Microsoft token endpoint refused the app: check tenantId, clientId and the secret or certificate in ${where} ${said}`, 'token endpoint', false);
+    return new TokenError(
+      `the Microsoft token endpoint refused the app: check tenantId, clientId and the secret or certificate in ${where} ${said}`,
+      'token endpoint',
+      false,
+    );
   return new TokenError(`the Microsoft token endpoint refused: ${redactSecrets(text).replace(/\s+/g, ' ').slice(0, 300)}`, 'token endpoint', false);
 }
 
@@ -166,7 +177,11 @@ export function googleError(err: unknown, auth: GoogleOAuth2, user: string, emai
       false,
     );
   if (error === 'invalid_grant' && /invalid email|user id|not found|subject/i.test(description))
-    return new TokenError(`Google refused to act as ${user}: the mailbox must be a user of the Workspace domain that delegated to ${email} ${said}`, 'delegation', false);
+    return new TokenError(
+      `Google refused to act as ${user}: the mailbox must be a user of the Workspace domain that delegated to ${email} ${said}`,
+      'delegation',
+      false,
+    );
   if (error === 'invalid_grant' || error === 'invalid_client')
     return new TokenError(
       `Google refused the service account's key: the key in $${auth.serviceAccountKeyFileEnv} was deleted or disabled, or this machine's clock is wrong; create a new JSON key for ${email} ${said}`,
@@ -230,7 +245,11 @@ function genericFetcher(auth: GenericOAuth2, env: NodeJS.ProcessEnv): Fetcher {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
-      throw new TokenError(`the token endpoint ${auth.tokenUrl} did not answer: ${(err as Error).cause ? String((err as { cause: unknown }).cause) : (err as Error).message}`, 'token endpoint', true);
+      throw new TokenError(
+        `the token endpoint ${auth.tokenUrl} did not answer: ${(err as Error).cause ? String((err as { cause: unknown }).cause) : (err as Error).message}`,
+        'token endpoint',
+        true,
+      );
     }
     const text = await res.text();
     let json: { access_token?: string; expires_in?: number | string; error?: string; error_description?: string } = {};
@@ -243,7 +262,11 @@ function genericFetcher(auth: GenericOAuth2, env: NodeJS.ProcessEnv): Fetcher {
       const said = `(HTTP ${res.status}${json.error ? `, ${json.error}` : ''}${json.error_description ? `: ${redactSecrets(json.error_description).slice(0, 200)}` : ''})`;
       if (res.status >= 500 || res.status === 429) throw new TokenError(`the token endpoint ${auth.tokenUrl} failed ${said}`, 'token endpoint', true);
       if (json.error === 'invalid_client' || res.status === 401)
-        throw new TokenError(`the token endpoint refused the client: check clientId and the secret in $${auth.clientSecretEnv} ${said}`, 'token endpoint', false);
+        throw new TokenError(
+          `the token endpoint refused the client: check clientId and the secret in $${auth.clientSecretEnv} ${said}`,
+          'token endpoint',
+          false,
+        );
       if (json.error === 'invalid_scope') throw new TokenError(`the token endpoint refused the scope: check auth.scope ${said}`, 'token endpoint', false);
       throw new TokenError(`the token endpoint refused ${said}`, 'token endpoint', false);
     }
@@ -289,7 +312,8 @@ export function parseCommandOutput(stdout: string, now: number): FetchedToken {
     return { value: j.access_token, expiresAt: Number.isFinite(expiresAt) ? expiresAt : now + COMMAND_DEFAULT_LIFETIME_MS };
   }
   const token = text.split(/\r?\n/)[0].trim();
-  if (!token || /\s/.test(token)) throw new TokenError('the program printed no token (expected the token alone on its first line, or JSON with "access_token")', 'command', false);
+  if (!token || /\s/.test(token))
+    throw new TokenError('the program printed no token (expected the token alone on its first line, or JSON with "access_token")', 'command', false);
   registerSecret(token);
   return { value: token, expiresAt: jwtExpiry(token) ?? now + COMMAND_DEFAULT_LIFETIME_MS };
 }
@@ -310,7 +334,10 @@ function commandFetcher(auth: CommandOAuth2, user: string, env: NodeJS.ProcessEn
         (err, stdout, stderr) => {
           if (err) {
             const how = (err as { killed?: boolean }).killed ? 'was stopped after 30 s' : `failed (exit ${String((err as { code?: unknown }).code ?? '?')})`;
-            const said = redactSecrets(String(stderr ?? '')).trim().split(/\r?\n/)[0]?.slice(0, 200);
+            const said = redactSecrets(String(stderr ?? ''))
+              .trim()
+              .split(/\r?\n/)[0]
+              ?.slice(0, 200);
             reject(new TokenError(`the token program ${program} ${how}${said ? `: ${said}` : ''}`, 'command', true));
             return;
           }

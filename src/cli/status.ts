@@ -89,7 +89,9 @@ function authText(a: AuthReport, now: Date): string {
   if (a.kind !== 'password') {
     if (a.tokenExpiresAt) {
       const left = Date.parse(a.tokenExpiresAt) - now.getTime();
-      parts.push(left > 0 ? `token valid until ${local(a.tokenExpiresAt)} (in ${Math.ceil(left / 60_000)} min)` : `token EXPIRED at ${local(a.tokenExpiresAt)}`);
+      parts.push(
+        left > 0 ? `token valid until ${local(a.tokenExpiresAt)} (in ${Math.ceil(left / 60_000)} min)` : `token EXPIRED at ${local(a.tokenExpiresAt)}`,
+      );
     } else parts.push('no token yet');
     if (a.lastTokenError) parts.push(`last token error ${local(a.lastTokenErrorAt)}: ${a.lastTokenError}`);
   }

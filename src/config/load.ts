@@ -123,6 +123,7 @@ class Section {
   ) {}
 
   private key(k: string): string {
+    if (!k) return this.at;
     return this.at ? `${this.at}.${k}` : k;
   }
 
@@ -469,18 +470,26 @@ function readAuth(s: Section, use: 'mail' | 'graph', resolvePath: (p: string) =>
     const thumbRaw = s.optionalString('certificateThumbprint');
     const certificateThumbprint = thumbRaw === null ? null : thumbRaw.replace(/[:\s]/g, '').toLowerCase();
     if (certificateThumbprint !== null && !/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(certificateThumbprint))
-      s.problem('certificateThumbprint', `expected the certificate's thumbprint as the app registration shows it (40 hex digits, or 64 for SHA-256), got ${describe(thumbRaw)}`);
+      s.problem(
+        'certificateThumbprint',
+        `expected the certificate's thumbprint as the app registration shows it (40 hex digits, or 64 for SHA-256), got ${describe(thumbRaw)}`,
+      );
     if (clientSecretEnv === null && certificateFileEnv === null)
-      s.problem('', 'give "clientSecretEnv" (the variable holding the app\'s client secret) or "certificateFileEnv" and "certificateThumbprint" (a certificate uploaded to the app registration)');
-    if (clientSecretEnv !== null && certificateFileEnv !== null)
-      s.problem('clientSecretEnv', 'give either a client secret or a certificate, not both');
+      s.problem(
+        '',
+        'give "clientSecretEnv" (the variable holding the app\'s client secret) or "certificateFileEnv" and "certificateThumbprint" (a certificate uploaded to the app registration)',
+      );
+    if (clientSecretEnv !== null && certificateFileEnv !== null) s.problem('clientSecretEnv', 'give either a client secret or a certificate, not both');
     if (certificateFileEnv !== null && certificateThumbprint === null)
       s.problem('certificateThumbprint', 'required with "certificateFileEnv": the thumbprint Entra shows for the uploaded certificate');
     if (certificateFileEnv === null && thumbRaw !== null) s.problem('certificateThumbprint', 'only used with "certificateFileEnv"');
     auth = {
       type: 'oauth2',
       provider,
-      tenantId: s.string('tenantId', { pattern: /^[A-Za-z0-9.-]{1,100}$/, hint: "the directory (tenant) id, a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47, or the tenant's domain" }),
+      tenantId: s.string('tenantId', {
+        pattern: /^[A-Za-z0-9.-]{1,100}$/,
+        hint: "the directory (tenant) id, a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47, or the tenant's domain",
+      }),
       clientId: s.string('clientId', { pattern: /^[A-Za-z0-9._-]{1,100}$/, hint: "the app registration's application (client) id, a GUID" }),
       clientSecretEnv,
       certificateFileEnv,
@@ -539,8 +548,7 @@ function readSource(s: Section, resolvePath: (p: string) => string, index: numbe
   const tls = s.oneOf<TlsMode>('tls', TLS_MODES, 'implicit');
   const auth = s.has('auth') ? readAuth(s.section('auth'), 'mail', resolvePath) : null;
   let passwordEnv: string | null = null;
-  if (auth === null)
-    passwordEnv = s.string('passwordEnv', { ...ENV_NAME, hint: `${ENV_NAME.hint} (or "auth" for OAuth2: Microsoft 365, Google Workspace)` });
+  if (auth === null) passwordEnv = s.string('passwordEnv', { ...ENV_NAME, hint: `${ENV_NAME.hint} (or "auth" for OAuth2: Microsoft 365, Google Workspace)` });
   else if (s.has('passwordEnv')) {
     s.raw('passwordEnv');
     s.problem('passwordEnv', 'remove it: this mailbox logs in with "auth" (OAuth2), and no password is used');
@@ -885,7 +893,10 @@ function missingAuthSecrets(auth: OAuth2Config, at: string, env: NodeJS.ProcessE
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
-      out.push({ key: `${at}.${key}`, message: `names ${name}, whose file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); the service user must be able to read it` });
+      out.push({
+        key: `${at}.${key}`,
+        message: `names ${name}, whose file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); the service user must be able to read it`,
+      });
       return;
     }
     const problem = check?.(text);

@@ -247,12 +247,17 @@ export function imapOAuth2Fix(s: Pick<ImapSourceConfig, 'auth' | 'user' | 'host'
 }
 
 /** How to fix an IMAP failure, from its class. `index` names the source's keys. */
-export function imapFix(err: unknown, s: Pick<ImapSourceConfig, 'host' | 'port' | 'tls' | 'passwordEnv' | 'user'> & Partial<Pick<ImapSourceConfig, 'auth'>>, index: number): string {
+export function imapFix(
+  err: unknown,
+  s: Pick<ImapSourceConfig, 'host' | 'port' | 'tls' | 'passwordEnv' | 'user'> & Partial<Pick<ImapSourceConfig, 'auth'>>,
+  index: number,
+): string {
   const e = (err ?? {}) as ImapErrorLike;
   const at = `sources[${index}]`;
   const text = `${e.message ?? ''} ${e.responseText ?? ''}`;
   if (err instanceof TokenError) return tokenFix(err, `${at}.auth`);
-  if ((e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') && s.auth) return imapOAuth2Fix({ auth: s.auth, user: s.user, host: s.host }, index);
+  if ((e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') && s.auth)
+    return imapOAuth2Fix({ auth: s.auth, user: s.user, host: s.host }, index);
   if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED')
     return `the server refused the login of ${s.user}: check the password in $${s.passwordEnv} (the service's EnvironmentFile) and ${at}.user`;
   if (e.code === 'ECONNREFUSED')
@@ -273,7 +278,8 @@ export function imapFix(err: unknown, s: Pick<ImapSourceConfig, 'host' | 'port' 
 /** How to fix a failed token request: its message names the cause; this names where to act. */
 export function tokenFix(err: TokenError, at: string): string {
   if (err.temporary) return `the token service did not answer: check the network path to it (firewall, proxy, DNS); the service retries with backoff`;
-  if (err.step === 'delegation') return `in the Google Admin console, fix the domain-wide delegation of the service account (see the README, "Microsoft 365 and Google Workspace"); ${at}`;
+  if (err.step === 'delegation')
+    return `in the Google Admin console, fix the domain-wide delegation of the service account (see the README, "Microsoft 365 and Google Workspace"); ${at}`;
   if (err.step === 'command') return `run the program in ${at}.command by hand as the service user; it must print the token`;
   if (err.step === 'key') return `set the variable and file named in ${at} in the service's EnvironmentFile`;
   return `fix what the token service said (above) in the app registration or in ${at} and the secret's variable`;

@@ -305,7 +305,12 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
   const transport = { type: t.type, auth: transportKind ? authReport(transportKind, readAuthStatus(store, authStatusKey('transport'))) : null };
   // A transport that has had no usable token for a while cannot send (the outbox retries meanwhile).
   const ta = transport.auth;
-  if (ta?.lastTokenError && ta.lastTokenErrorAt && minutesBetween(ta.lastTokenErrorAt, now) >= downLimit && !(ta.tokenExpiresAt && ms(ta.tokenExpiresAt) > now.getTime()))
+  if (
+    ta?.lastTokenError &&
+    ta.lastTokenErrorAt &&
+    minutesBetween(ta.lastTokenErrorAt, now) >= downLimit &&
+    !(ta.tokenExpiresAt && ms(ta.tokenExpiresAt) > now.getTime())
+  )
     reasons.push(`transport (${t.type}, ${ta.kind}): no usable token since ${fmt(ta.lastTokenErrorAt)}: ${ta.lastTokenError}`);
 
   // ---- outbox

@@ -133,7 +133,16 @@ describeImap('OAuth2 mailboxes (Microsoft 365 and Google Workspace shapes)', () 
     await new Promise((r) => child.once('exit', r));
     const configDump = await s.world.cli(['config', 'check'], s.env);
     expect(configDump.code).toBe(0);
-    expectNoSecretIn(s, [child.output(), check.stdout, check.stderr, status.stdout, statusText.stdout, configDump.stdout, configDump.stderr, fs.readFileSync(s.world.configFile, 'utf8')]);
+    expectNoSecretIn(s, [
+      child.output(),
+      check.stdout,
+      check.stderr,
+      status.stdout,
+      statusText.stdout,
+      configDump.stdout,
+      configDump.stderr,
+      fs.readFileSync(s.world.configFile, 'utf8'),
+    ]);
   });
 
   test('expiredTokenDuringIdleReconnectsWithoutLoss and expiredTokenOnPooledSmtpConnectionIsRenewed', async () => {
@@ -165,7 +174,10 @@ describeImap('OAuth2 mailboxes (Microsoft 365 and Google Workspace shapes)', () 
         await s.dovecot.append(complaintMail(ids.indexOf(id), { messageId: id }));
         await new Promise((r) => setTimeout(r, 1200));
       }
-      const acks = await s.smtp.waitFor(10, 20_000).catch((e) => { console.log(child.output().slice(-6000)); throw e; });
+      const acks = await s.smtp.waitFor(10, 20_000).catch((e) => {
+        console.log(child.output().slice(-6000));
+        throw e;
+      });
       await new Promise((r) => setTimeout(r, 1500)); // nothing more may come
       expect(s.smtp.messages).toHaveLength(10);
       expect(new Set(acks.map((a) => a.headers.get('in-reply-to')))).toEqual(new Set(ids.map((id) => `<${id}>`)));
@@ -247,7 +259,9 @@ describeImap('OAuth2 mailboxes (Microsoft 365 and Google Workspace shapes)', () 
     await s.dovecot.append(complaintMail(4, { messageId: 'after-fix@example.com' }));
     await s.smtp.waitFor(1, 30_000);
     expect(filedMessageIds(s.world)).toEqual(['after-fix@example.com']);
-    const healed = JSON.parse((await s.world.cli(['status', '--json'], s.env)).stdout) as { sources: Array<{ state: string; auth: { lastTokenError: string | null } }> };
+    const healed = JSON.parse((await s.world.cli(['status', '--json'], s.env)).stdout) as {
+      sources: Array<{ state: string; auth: { lastTokenError: string | null } }>;
+    };
     expect(healed.sources[0]).toMatchObject({ state: 'connected', auth: { lastTokenError: null } });
     expectNoSecretIn(s, [child.output(), check.stdout, check.stderr, failing.r.stdout, text.stdout]);
     expect(child.output() + check.stdout).not.toContain('another-secret-value-entirely');

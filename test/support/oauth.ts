@@ -111,8 +111,21 @@ export function testCertificate(): { key: string; cert: string; caFile: string }
   execFileSync(
     'openssl',
     [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
     ],
     { stdio: 'ignore' },
   );
@@ -182,8 +195,11 @@ function decodeJwt(jwt: string): { header: Record<string, unknown>; payload: Rec
   }
 }
 
-function verifyRs256(signed: string, signature: Buffer, publicKeyPem: string): boolean {
-  return crypto.verify('RSA-SHA256', Buffer.from(signed), publicKeyPem, signature);
+/** RS256 (RSASSA-PKCS1-v1_5) or PS256 (RSASSA-PSS, salt = hash length; MSAL's choice with a SHA-256 thumbprint), RFC 7518 §3.3 and §3.5. */
+function verifyRs256(signed: string, signature: Buffer, publicKeyPem: string, alg: unknown = 'RS256'): boolean {
+  if (alg === 'PS256')
+    return crypto.verify('sha256', Buffer.from(signed), { key: publicKeyPem, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature);
+  return alg === 'RS256' && crypto.verify('RSA-SHA256', Buffer.from(signed), publicKeyPem, signature);
 }
 
 export async function startTokenService(opts: { lifetimeSeconds?: number; introspectionUser?: string } = {}): Promise<TokenService> {
@@ -253,29 +269,42 @@ export async function startTokenService(opts: { lifetimeSeconds?: number; intros
   function microsoftToken(tenant: string, form: Record<string, string>, res: http.ServerResponse): number {
     if (form.grant_type !== 'client_credentials') return aad(res, 400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
     const app = microsoftApps.get(form.client_id ?? '');
-    if (!app) return aad(res, 400, 'unauthorized_client', 700016, `Application with identifier '${form.client_id}' was not found in the directory '${tenant}'.`);
+    if (!app)
+      return aad(res, 400, 'unauthorized_client', 700016, `Application with identifier '${form.client_id}' was not found in the directory '${tenant}'.`);
     if (!/\/\.default$/.test(form.scope ?? '')) return aad(res, 400, 'invalid_scope', 1002012, 'The provided value for scope is not valid.');
     if (form.client_secret !== undefined) {
       if (!app.secret || form.client_secret !== app.secret)
-        return aad(res, 401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
+        return aad(
+          res,
+          401,
+          'invalid_client',
+          7000215,
+          'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+        );
     } else if (form.client_assertion !== undefined) {
       // RFC 7523 §2.2 and Entra's certificate credential: aud = the token endpoint, iss = sub = the client id, signed by the certificate's key, x5t#S256 or x5t the thumbprint.
       const a = decodeJwt(form.client_assertion);
       const cert = app.certificate;
       const tokenUrl = `${httpsUrl}/${tenant}/oauth2/v2.0/token`;
-      const thumb = a ? (typeof a.header['x5t#S256'] === 'string' ? Buffer.from(a.header['x5t#S256'] as string, 'base64url').toString('hex') : Buffer.from(String(a.header.x5t ?? ''), 'base64url').toString('hex')) : '';
+      const thumb = a
+        ? typeof a.header['x5t#S256'] === 'string'
+          ? Buffer.from(a.header['x5t#S256'] as string, 'base64url').toString('hex')
+          : Buffer.from(String(a.header.x5t ?? ''), 'base64url').toString('hex')
+        : '';
       if (
         form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' ||
         !a ||
         !cert ||
-        !verifyRs256(a.signed, a.signature, cert.publicKeyPem) ||
+        !verifyRs256(a.signed, a.signature, cert.publicKeyPem, a.header.alg) ||
         a.payload.iss !== form.client_id ||
         a.payload.sub !== form.client_id ||
         a.payload.aud !== tokenUrl ||
         (thumb !== cert.sha1 && thumb !== cert.sha256)
-      )
+      ) {
         return aad(res, 401, 'invalid_client', 700027, 'The certificate with identifier used to sign the client assertion is not registered on application.');
-    } else return aad(res, 401, 'invalid_client', 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
+      }
+    } else
+      return aad(res, 401, 'invalid_client', 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
     const now = Math.floor(Date.now() / 1000);
     const value = jwtToken({
       aud: form.scope.replace(/\/\.default$/, ''),
@@ -293,15 +322,21 @@ export async function startTokenService(opts: { lifetimeSeconds?: number; intros
   }
 
   function googleToken(form: Record<string, string>, res: http.ServerResponse): number {
-    if (form.grant_type !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return json(res, 400, { error: 'unsupported_grant_type', error_description: 'Invalid grant_type' });
+    if (form.grant_type !== 'urn:ietf:params:oauth:grant-type:jwt-bearer')
+      return json(res, 400, { error: 'unsupported_grant_type', error_description: 'Invalid grant_type' });
     const a = decodeJwt(form.assertion ?? '');
     if (!a) return json(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT' });
     const account = googleAccounts.get(String(a.payload.iss));
-    if (!account || !verifyRs256(a.signed, a.signature, account.publicKeyPem)) return json(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
+    if (!account || !verifyRs256(a.signed, a.signature, account.publicKeyPem))
+      return json(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
     const now = Math.floor(Date.now() / 1000);
-    if (a.payload.aud !== 'https://oauth2.googleapis.com/token') return json(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe' });
+    if (a.payload.aud !== 'https://oauth2.googleapis.com/token')
+      return json(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe' });
     if (typeof a.payload.exp !== 'number' || a.payload.exp < now || (a.payload.exp as number) - (a.payload.iat as number) > 3600)
-      return json(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.' });
+      return json(res, 400, {
+        error: 'invalid_grant',
+        error_description: 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.',
+      });
     const sub = String(a.payload.sub ?? '');
     if (!account.users.includes(sub)) return json(res, 400, { error: 'invalid_grant', error_description: 'Invalid email or User ID' });
     const scopes = String(a.payload.scope ?? '').split(' ');
@@ -319,7 +354,8 @@ export async function startTokenService(opts: { lifetimeSeconds?: number; intros
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const [id, secret] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':').map(decodeURIComponent) : [form.client_id, form.client_secret];
     if (form.grant_type !== 'client_credentials') return json(res, 400, { error: 'unsupported_grant_type' });
-    if (!id || genericClients.get(id) !== secret) return json(res, 401, { error: 'invalid_client', error_description: 'Invalid client or Invalid client credentials' });
+    if (!id || genericClients.get(id) !== secret)
+      return json(res, 401, { error: 'invalid_client', error_description: 'Invalid client or Invalid client credentials' });
     // Opaque, like many servers' tokens: only the registry of secrets can keep it out of logs.
     const value = crypto.randomBytes(24).toString('hex');
     issue('generic', id, null, form.scope ?? '', value);
@@ -339,13 +375,17 @@ export async function startTokenService(opts: { lifetimeSeconds?: number; intros
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
     const t = service.live(token, 'https://graph.microsoft.com/.default');
     if (!t)
-      return json(res, 401, { error: { code: 'InvalidAuthenticationToken', message: 'Access token has expired or is not yet valid.', innerError: { date: new Date().toISOString() } } });
+      return json(res, 401, {
+        error: { code: 'InvalidAuthenticationToken', message: 'Access token has expired or is not yet valid.', innerError: { date: new Date().toISOString() } },
+      });
     const app = microsoftApps.get(t.clientId);
-    if (!app?.roles.includes('Mail.Send')) return json(res, 403, { error: { code: 'ErrorAccessDenied', message: 'Access is denied. Check credentials and try again.' } });
+    if (!app?.roles.includes('Mail.Send'))
+      return json(res, 403, { error: { code: 'ErrorAccessDenied', message: 'Access is denied. Check credentials and try again.' } });
     if (!/^text\/plain\b/.test(req.headers['content-type'] ?? ''))
       return json(res, 415, { error: { code: 'UnsupportedMediaType', message: 'Content-Type must be text/plain for MIME content.' } });
     const text = body.toString('ascii').replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]+=*$/.test(text)) return json(res, 400, { error: { code: 'ErrorMimeContentInvalidBase64String', message: 'Invalid base64 string for MIME content.' } });
+    if (!/^[A-Za-z0-9+/]+=*$/.test(text))
+      return json(res, 400, { error: { code: 'ErrorMimeContentInvalidBase64String', message: 'Invalid base64 string for MIME content.' } });
     graphMails.push({ user, mime: Buffer.from(text, 'base64'), token });
     res.writeHead(202, { 'content-length': '0' });
     res.end();
