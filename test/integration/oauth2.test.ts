@@ -268,7 +268,123 @@ describeImap('OAuth2 mailboxes (Microsoft 365 and Google Workspace shapes)', () 
   });
 });
 
+describeImap('Google Workspace mailbox', () => {
+  let tokens: TokenService | undefined;
+  let dovecot: DovecotServer | undefined;
+  let world: World | undefined;
+  afterEach(async () => {
+    world?.cleanup();
+    await dovecot?.cleanup();
+    await tokens?.close();
+  });
+
+  test('googleWorkspaceMailboxLogsInWithADelegatedToken and missingDelegationIsNamedByCheck', async () => {
+    tokens = await startTokenService({ introspectionUser: MAILBOX });
+    const email = 'klagomal-reader@klagomal-test.iam.gserviceaccount.com';
+    const key = googleServiceAccountKey(email);
+    const account = { clientId: key.clientId, publicKeyPem: key.publicKeyPem, delegatedScopes: ['https://mail.google.com/'], users: [MAILBOX] };
+    tokens.googleAccounts.set(email, account);
+    dovecot = await startDovecot({ user: MAILBOX, oauth2: { introspectionUrl: `${tokens.httpUrl}/introspect`, harnessToken: tokens.harnessToken } });
+    world = makeWorld({
+      sources: [
+        {
+          type: 'imap',
+          name: 'gmail',
+          host: dovecot.host,
+          port: dovecot.port,
+          tls: 'none',
+          user: MAILBOX,
+          auth: { type: 'oauth2', provider: 'google', serviceAccountKeyFileEnv: 'KLAGOMAL_TEST_GSA_KEY', tokenUrl: `${tokens.httpUrl}/google/token` },
+        },
+      ],
+    });
+    const env = { KLAGOMAL_TEST_GSA_KEY: key.file };
+    const ok = await world.cli(['check'], env);
+    expect(ok.stdout).toMatch(/imap gmail: ok: logged in to .* as klagomal@testfinans\.se with OAuth2 \(oauth2 google; token valid until/);
+    expect(tokens.issued.map((t) => t.subject)).toEqual([MAILBOX]);
+
+    // The admin removed the scope from the domain-wide delegation.
+    account.delegatedScopes = ['https://www.googleapis.com/auth/gmail.readonly'];
+    const refused = await world.cli(['check'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(
+      /imap gmail: FAILED: token \(oauth2 google\) for klagomal@testfinans\.se: Google refused the delegation: .*https:\/\/mail\.google\.com\//,
+    );
+    expect(refused.stdout).toMatch(/fix: in the Google Admin console, fix the domain-wide delegation/);
+    const privateKey = (JSON.parse(fs.readFileSync(key.file, 'utf8')) as { private_key: string }).private_key;
+    for (const out of [ok.stdout, ok.stderr, refused.stdout, refused.stderr]) {
+      expect(out).not.toContain(privateKey.split('\n')[2]);
+      for (const t of tokens.issued) expect(out).not.toContain(t.token);
+    }
+  });
+});
+
+describe('graph transport (Microsoft Graph sendMail, as documented; Graph itself cannot run here)', () => {
+  let tokens: TokenService | undefined;
+  let world: World | undefined;
+  afterEach(async () => {
+    world?.cleanup();
+    await tokens?.close();
+  });
+
+  test('graphTransportHandsOurMimeToSendMailUnchanged and triesOneFreshTokenAfter401', async () => {
+    tokens = await startTokenService();
+    const secret = 'graph-client-secret-value-42';
+    tokens.microsoftApps.set(CLIENT_ID, { secret, roles: ['Mail.Send'] });
+    world = makeWorld({
+      transport: { type: 'graph', auth: microsoftAuth(tokens), endpoint: tokens.httpsUrl },
+    });
+    const env = { [SECRET_ENV]: secret, NODE_EXTRA_CA_CERTS: tokens.caFile };
+    const check = await world.cli(['check'], env);
+    expect(check.stdout).toMatch(
+      /transport: ok: Microsoft Graph https:\/\/127\.0\.0\.1:\d+: token for klagomal@testfinans\.se obtained \(client secret\), with Mail\.Send/,
+    );
+    expect(tokens.requests.find((r) => r.path.endsWith('/oauth2/v2.0/token'))!.form.scope).toBe('https://graph.microsoft.com/.default');
+
+    fs.mkdirSync(path.join(world.maildir, 'new'), { recursive: true });
+    fs.writeFileSync(path.join(world.maildir, 'new', '1.eml'), complaintMail(5, { messageId: 'graph-1@example.com' }));
+    const first = await world.cli(['run', '--once'], env);
+    expect(first.code).toBe(0);
+    expect(tokens.graphMails).toHaveLength(1);
+    const mail = tokens.graphMails[0];
+    expect(mail.user).toBe('klagomal@testfinans.se');
+    const head = mail.mime.toString('utf8').split('\r\n\r\n')[0];
+    expect(head).toMatch(/^Message-ID: <klg-20\d\d-000001\.ack\.[A-Za-z0-9_-]+@testfinans\.se>$/m);
+    expect(head).toMatch(/^In-Reply-To: <graph-1@example\.com>$/m);
+    expect(head).toMatch(/^References: <graph-1@example\.com>$/m);
+    expect(head).toMatch(/^Auto-Submitted: auto-replied$/m);
+    expect(head).toMatch(/^To: kund5@example\.com$/m);
+    const { store, close } = world.store();
+    try {
+      const row = store.db.prepare("SELECT status, message_id FROM outbox WHERE kind = 'acknowledgement'").get() as { status: string; message_id: string };
+      expect(row.status).toBe('sent');
+      expect(head).toContain(`Message-ID: <${row.message_id}>`);
+    } finally {
+      close();
+    }
+
+    // The token is revoked between its issue and the send: Graph answers 401 and one fresh token is tried.
+    tokens.graphRevokeNext = 1;
+    const issuedBefore = tokens.issued.length;
+    fs.writeFileSync(path.join(world.maildir, 'new', '2.eml'), complaintMail(6, { messageId: 'graph-2@example.com' }));
+    const second = await world.cli(['run', '--once'], env);
+    expect(second.code).toBe(0);
+    expect(tokens.graphMails).toHaveLength(2);
+    expect(tokens.issued.length - issuedBefore).toBe(2); // the preflight's token (refused at send), then a fresh one
+    expect(tokens.graphMails[1].token).toBe(tokens.issued[tokens.issued.length - 1].token);
+
+    // Without Mail.Send the check says which permission is missing.
+    tokens.microsoftApps.get(CLIENT_ID)!.roles = [];
+    const noSend = await world.cli(['check'], env);
+    expect(noSend.code).toBe(1);
+    expect(noSend.stdout).toMatch(/transport: FAILED: .*no Mail\.Send permission/);
+    expect(noSend.stdout).toMatch(/fix: add the Microsoft Graph application permission Mail\.Send/);
+    for (const out of [check.stdout, first.stdout, first.stderr, second.stderr, noSend.stdout]) {
+      expect(out).not.toContain(secret);
+      for (const t of tokens.issued) expect(out).not.toContain(t.token);
+    }
+  });
+});
+
 export type { CliResult };
-void path;
 void waitForAsync;
-void googleServiceAccountKey;

@@ -85,6 +85,8 @@ export interface TokenService {
   readonly issued: Issued[];
   readonly requests: TokenRequestLog[];
   readonly graphMails: GraphMail[];
+  /** The next N sendMail calls find their token revoked (401), as after an admin revoked the grant. */
+  graphRevokeNext: number;
   /** The mailbox each introspected token must name (Dovecot's username). */
   introspectionUser: string;
   /** A token that introspection always accepts (the test harness's own IMAP clients). */
@@ -226,6 +228,7 @@ export async function startTokenService(opts: { lifetimeSeconds?: number; intros
     issued,
     requests,
     graphMails,
+    graphRevokeNext: 0,
     introspectionUser: opts.introspectionUser ?? 'klagomal@testfinans.se',
     harnessToken,
     introspections,
@@ -373,6 +376,11 @@ export async function startTokenService(opts: { lifetimeSeconds?: number; intros
 
   function graphSendMail(req: http.IncomingMessage, user: string, body: Buffer, res: http.ServerResponse): number {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    if (service.graphRevokeNext > 0) {
+      service.graphRevokeNext--;
+      const revoked = issued.find((i) => i.token === token);
+      if (revoked) revoked.revoked = true;
+    }
     const t = service.live(token, 'https://graph.microsoft.com/.default');
     if (!t)
       return json(res, 401, {
