@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import type { GoogleOAuth2, MicrosoftOAuth2, OAuth2Config } from '../../src/config/config';
 import { appCertificate, googleServiceAccountKey, startTokenService, TokenService } from '../support/oauth';
-import { REPO } from '../support/world';
+import { REPO, runCli } from '../support/world';
 
 const MAILBOX = 'klagomal@testfinans.se';
 let tokens: TokenService;
@@ -175,5 +175,29 @@ describe('google adapter (google-auth-library, JWT bearer with domain-wide deleg
     });
     const err = await tokenError(google(), { GSA_KEY: key.file });
     expect(err.message).toMatch(/Google refused to act as klagomal@testfinans\.se/);
+  });
+});
+
+describe('example configs', () => {
+  test('exampleConfigsPassConfigCheckWithTheirVariablesSet', async () => {
+    const key = googleServiceAccountKey('klagomal@exempelfinans-prod.iam.gserviceaccount.com');
+    const env = { KLAGOMAL_M365_CLIENT_SECRET: 'a-client-secret-value', KLAGOMAL_GOOGLE_KEY_FILE: key.file };
+    for (const [file, platform] of [
+      ['microsoft365.example.json', 'oauth2 microsoft'],
+      ['google-workspace.example.json', 'oauth2 google'],
+    ]) {
+      const r = await runCli(['config', 'check', '--config', path.join(REPO, 'config', file)], env);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`(tls implicit, ${platform})`);
+      expect(r.stdout).toContain(`(tls starttls, ${platform})`);
+      // and without the variables, each is named
+      const missing = await runCli(['config', 'check', '--config', path.join(REPO, 'config', file)], {
+        KLAGOMAL_M365_CLIENT_SECRET: '',
+        KLAGOMAL_GOOGLE_KEY_FILE: '',
+      });
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/sources\[0\]\.auth\.\w+Env: names KLAGOMAL_\w+, which is not set/);
+    }
   });
 });
