@@ -202,6 +202,35 @@ describeImap('OAuth2 mailboxes (Microsoft 365 and Google Workspace shapes)', () 
     }
   });
 
+  test('tokenWithoutImapPermissionOrMailboxRightsIsNamedByCheck', async () => {
+    s = await setup();
+    const app = s.tokens.microsoftApps.get(CLIENT_ID)!;
+    // Admin consent was never given for IMAP.AccessAsApp: the token's roles say so before any login.
+    app.roles = ['SMTP.SendAsApp'];
+    const noRole = await s.world.cli(['check'], s.env);
+    expect(noRole.stdout).toMatch(
+      /imap klagomal: FAILED: token \(oauth2 microsoft\) obtained, but it has no IMAP\.AccessAsApp permission \(roles: SMTP\.SendAsApp\)/,
+    );
+    expect(noRole.stdout).toMatch(
+      /fix: in the app registration add the API permission "Office 365 Exchange Online" → Application permissions → IMAP\.AccessAsApp/,
+    );
+    // The permission is there, but the service principal has no rights on this mailbox: the server refuses every token.
+    app.roles = ['IMAP.AccessAsApp', 'SMTP.SendAsApp'];
+    s.tokens.introspectionUser = 'someone-else@testfinans.se';
+    const before = s.tokens.introspected.length;
+    const refused = await s.world.cli(['check'], s.env);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(
+      /imap klagomal: FAILED: the IMAP server 127\.0\.0\.1:\d+ refused the token for klagomal@testfinans\.se \(also a fresh one\)/,
+    );
+    expect(refused.stdout).toMatch(
+      /fix: Exchange Online refused the token for klagomal@testfinans\.se: .*IMAP\.AccessAsApp.*Add-MailboxPermission -Identity klagomal@testfinans\.se/,
+    );
+    // the cached token, then one fresh one: two logins, two different tokens
+    expect(new Set(s.tokens.introspected.slice(before).map((i) => i.token)).size).toBe(2);
+    expectNoSecretIn(s, [noRole.stdout, noRole.stderr, refused.stdout, refused.stderr]);
+  });
+
   test('refusedCachedTokenTriesOneFreshTokenBeforeBackingOff', async () => {
     s = await setup();
     const child = s.world.start(s.env);

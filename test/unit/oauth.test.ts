@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fetcherFor, parseCommandOutput } from '../../src/auth/providers';
 import { renewAt, TokenError, TokenProvider } from '../../src/auth/token';
 import { credentialsFor } from '../../src/auth/credentials';
-import type { GenericOAuth2, CommandOAuth2 } from '../../src/config/config';
+import type { GenericOAuth2, CommandOAuth2, MicrosoftOAuth2 } from '../../src/config/config';
+import { classifySmtpError, smtpOAuth2Fix } from '../../src/reply/transport';
 import { ConfigError, missingSecrets, parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/util/log';
 import { redactSecrets, registerSecret } from '../../src/util/secrets';
@@ -244,6 +245,33 @@ describe('config', () => {
         message: 'names GSA_KEY, whose file /nonexistent/key.json cannot be read (ENOENT); the service user must be able to read it',
       },
     ]);
+  });
+});
+
+describe('refusals in the words of the mailbox admin', () => {
+  const cfg = { user: 'klagomal@x.se', passwordEnv: null, auth: { type: 'oauth2', provider: 'microsoft' } as MicrosoftOAuth2 };
+  test('smtpAuthSwitchedOffIsNamedWithTheCommandThatTurnsItOn', () => {
+    const e = classifySmtpError(
+      {
+        code: 'EAUTH',
+        responseCode: 535,
+        response:
+          '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.',
+      },
+      cfg,
+    );
+    expect(e.temporary).toBe(true);
+    expect(e.message).toMatch(
+      /^SMTP login failed: Exchange Online has SMTP AUTH switched off: .*Set-CASMailbox -Identity klagomal@x\.se -SmtpClientAuthenticationDisabled \$false.*transport\.type "graph"/,
+    );
+  });
+
+  test('smtpRefusedTokenNamesSendAsAppAndTheMailboxPermission', () => {
+    const e = classifySmtpError({ code: 'EAUTH', responseCode: 535, response: '535 5.7.3 Authentication unsuccessful' }, cfg);
+    expect(e.message).toMatch(/Exchange Online refused the token for klagomal@x\.se: the app needs the SMTP\.SendAsApp permission/);
+    expect(
+      smtpOAuth2Fix({ user: 'k@x.se', auth: { type: 'oauth2', provider: 'google', serviceAccountKeyFileEnv: 'K', scope: 's', tokenUrl: 'u' } }, '535'),
+    ).toMatch(/domain-wide delegation/);
   });
 });
 
