@@ -9,7 +9,7 @@ import path from 'node:path';
 import { dovecotAvailable, startDovecot, DovecotServer } from '../support/dovecot';
 import { startSmtpReceiver, SmtpReceiver } from '../support/smtp';
 import { googleServiceAccountKey, startTokenService, TokenService } from '../support/oauth';
-import { makeWorld, World, complaintMail, waitFor, waitForAsync, CliResult } from '../support/world';
+import { makeWorld, World, complaintMail, waitFor, waitForAsync } from '../support/world';
 
 const available = dovecotAvailable();
 if (!available.ok) console.warn(`Dovecot tests skipped: ${available.reason}`);
@@ -415,5 +415,3 @@ describe('graph transport (Microsoft Graph sendMail, as documented; Graph itself
   });
 });
 
-export type { CliResult };
-void waitForAsync;
