@@ -414,4 +414,3 @@ describe('graph transport (Microsoft Graph sendMail, as documented; Graph itself
     }
   });
 });
-
