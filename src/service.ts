@@ -38,6 +38,9 @@ import { milestonesForSentMail } from './cases/milestones';
 import { reconcile, ReconcileDeps } from './ingest/reconcile';
 import { startHttpServer } from './ops/http';
 import { startRetentionSchedule } from './retention/retention';
+import { credentialsFor, MailboxCredentials } from './auth/credentials';
+import { authStatusKey, recordAuthStatus } from './ops/auth-status';
+import type { ImapSourceConfig } from './config/config';
 import path from 'node:path';
 
 export interface OnceSummary {
@@ -56,6 +59,9 @@ export class Service {
   readonly calendar: BusinessCalendar;
   readonly escalation: EscalationPass;
   private transport: Transport | null = null;
+  /** One login per IMAP source and one for the transport, shared by their connections (one cached token each). */
+  private readonly logins = new Map<string, MailboxCredentials>();
+  private readonly stopRecording: Array<() => void> = [];
 
   constructor(
     readonly config: Config,
@@ -77,21 +83,49 @@ export class Service {
     this.escalation = new EscalationPass(this.store, config, this.templates, this.calendar, log.child({ stage: 'escalation' }));
   }
 
+  /**
+   * How a mailbox logs in, made once per source (or the transport) so that its connections
+   * share one cached token; an OAuth2 login's token events are recorded for `status`.
+   */
+  private login(key: string, make: () => MailboxCredentials): MailboxCredentials {
+    let c = this.logins.get(key);
+    if (!c) {
+      c = make();
+      if (c.tokens) this.stopRecording.push(recordAuthStatus(this.store, key, c.tokens, this.log));
+      this.logins.set(key, c);
+    }
+    return c;
+  }
+
+  sourceLogin(s: ImapSourceConfig): MailboxCredentials {
+    return this.login(authStatusKey({ source: s.name }), () => credentialsFor(s));
+  }
+
+  private transportLogin(): MailboxCredentials | undefined {
+    const t = this.config.transport;
+    if (t.type === 'pickup' || (t.type === 'smtp' && !t.auth)) return undefined;
+    return this.login(authStatusKey('transport'), () => credentialsFor(t.type === 'graph' ? { user: t.user, passwordEnv: null, auth: t.auth } : t));
+  }
+
+  private makeTransport(): Transport {
+    return createTransport(this.config.transport, process.env, this.transportLogin());
+  }
+
   private sources(): MailSource[] {
     return this.config.sources.flatMap((s): MailSource[] => {
       const log = this.log.child({ source: s.name });
       if (s.type === 'maildir') return [new MaildirSource(s, this.store, this.clock, log, this.config.dataDir)];
-      const password = process.env[s.passwordEnv] ?? '';
-      const inbox = new ImapSource(s, this.store, this.clock, log, password, this.config.dataDir);
+      const credentials = this.sourceLogin(s);
+      const inbox = new ImapSource(s, this.store, this.clock, log, credentials, this.config.dataDir);
       if (!s.sentFolder) return [inbox];
       // The Sent folder on its own connection (IDLE watches one folder per connection).
-      const sent = new ImapSource({ ...s, mailbox: s.sentFolder, processedFolder: null }, this.store, this.clock, log, password, this.config.dataDir, true);
+      const sent = new ImapSource({ ...s, mailbox: s.sentFolder, processedFolder: null }, this.store, this.clock, log, credentials, this.config.dataDir, true);
       return [inbox, sent];
     });
   }
 
   private sender(): OutboxSender {
-    if (!this.transport) this.transport = createTransport(this.config.transport);
+    if (!this.transport) this.transport = this.makeTransport();
     return new OutboxSender(this.store, this.transport, this.config, this.clock, this.log, (row, at) => milestonesForSentMail(this.store, row, at));
   }
 
@@ -115,8 +149,13 @@ export class Service {
       );
     const missing = missingSecrets(this.config);
     if (missing.length > 0) throw new ConfigError(this.config.file, missing);
-    if (!this.transport) this.transport = createTransport(this.config.transport);
-    const results = await preflight(this.config, this.log, { repair: true, db: this.db, transport: this.transport });
+    if (!this.transport) this.transport = this.makeTransport();
+    const results = await preflight(this.config, this.log, {
+      repair: true,
+      db: this.db,
+      transport: this.transport,
+      credentialsOf: (s) => this.sourceLogin(s),
+    });
     for (const r of results) {
       const source = /^(imap|maildir) (.+)$/.exec(r.check)?.[2];
       const fields = { check: r.check, source, detail: r.detail, fix: r.fix };
@@ -284,6 +323,7 @@ export class Service {
       log: this.log.child({ stage: 'reconcile' }),
       clock: this.clock,
       process: (ids) => this.process({ only: new Set(ids) }),
+      credentialsOf: (s) => this.sourceLogin(s),
     };
   }
 
@@ -296,6 +336,7 @@ export class Service {
   }
 
   close(): void {
+    for (const stop of this.stopRecording.splice(0)) stop();
     this.transport?.close();
     this.transport = null;
     if (this.db.open) this.db.close();

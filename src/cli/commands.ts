@@ -604,9 +604,18 @@ const configCheck: Command = {
     io.out(`${file}: OK`);
     io.out(`  firm ${c.firm.name} <${c.firm.complaintsAddress}>, case prefix ${c.cases.prefix}, language ${c.language}`);
     for (const s of c.sources)
-      io.out(`  source ${s.name}: ${s.type === 'maildir' ? `maildir ${s.path}` : `imap ${s.user}@${s.host}:${s.port}/${s.mailbox} (tls ${s.tls})`}`);
+      io.out(
+        `  source ${s.name}: ${s.type === 'maildir' ? `maildir ${s.path}` : `imap ${s.user}@${s.host}:${s.port}/${s.mailbox} (tls ${s.tls}, ${s.auth ? `oauth2 ${s.auth.provider}` : 'password'})`}`,
+      );
+    const t = c.transport;
     io.out(
-      `  transport: ${c.transport.type === 'pickup' ? `pickup ${c.transport.path}` : `smtp ${c.transport.host}:${c.transport.port} (tls ${c.transport.tls})`}`,
+      `  transport: ${
+        t.type === 'pickup'
+          ? `pickup ${t.path}`
+          : t.type === 'graph'
+            ? `graph ${t.endpoint} as ${t.user} (oauth2 microsoft)`
+            : `smtp ${t.host}:${t.port} (tls ${t.tls}${t.user ? `, ${t.auth ? `oauth2 ${t.auth.provider}` : 'password'}` : ''})`
+      }`,
     );
     io.out(`  database ${c.database}; templates ${c.templates}`);
     return 0;

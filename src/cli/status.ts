@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import type { Config } from '../config/config';
 import { openDatabase, schemaVersion, DB } from '../store/db';
 import { Store } from '../store/store';
-import { gatherStatus, LATEST_SCHEMA, SourceReport, StatusReport, FAILED_MAIL_ATTENTION_DAYS } from '../ops/status';
+import { AuthReport, gatherStatus, LATEST_SCHEMA, SourceReport, StatusReport, FAILED_MAIL_ATTENTION_DAYS } from '../ops/status';
 import { formatStockholm } from '../deadlines/rules';
 import { Command, configOf, Io, json, NotFound } from './shared';
 
@@ -83,6 +83,21 @@ function stateText(s: SourceReport, now: Date): string {
   }
 }
 
+/** "auth oauth2 microsoft, token valid until 2026-11-19 10:14 (in 54 min); last token error ..." */
+function authText(a: AuthReport, now: Date): string {
+  const parts = [`auth ${a.kind}`];
+  if (a.kind !== 'password') {
+    if (a.tokenExpiresAt) {
+      const left = Date.parse(a.tokenExpiresAt) - now.getTime();
+      parts.push(
+        left > 0 ? `token valid until ${local(a.tokenExpiresAt)} (in ${Math.ceil(left / 60_000)} min)` : `token EXPIRED at ${local(a.tokenExpiresAt)}`,
+      );
+    } else parts.push('no token yet');
+    if (a.lastTokenError) parts.push(`last token error ${local(a.lastTokenErrorAt)}: ${a.lastTokenError}`);
+  }
+  return parts.join('; ');
+}
+
 function serviceText(r: StatusReport, now: Date): string {
   if (r.service.running) return `running (last heartbeat ${ago(r.service.lastHeartbeatAt, now)})`;
   if (r.sources.some((s) => s.state === 'not-running')) return `NOT RUNNING: no heartbeat since ${local(r.service.lastHeartbeatAt)} and no clean stop`;
@@ -112,8 +127,10 @@ function printStatus(r: StatusReport, io: Io): void {
     ];
     lines.push(`  ${s.name.padEnd(width)}  ${s.type.padEnd(7)}  ${box.padEnd(boxWidth)}  ${facts.join('; ')}`);
     if (s.lastError) lines.push(`  ${''.padEnd(width)}  error: ${s.lastError}${s.failingSince ? ` (failing since ${local(s.failingSince)})` : ''}`);
+    if (s.auth && s.role === 'inbox') lines.push(`  ${''.padEnd(width)}  ${authText(s.auth, now)}`);
   }
   lines.push('');
+  lines.push(`Transport   ${r.transport.type}${r.transport.auth ? `; ${authText(r.transport.auth, now)}` : ''}`);
   const o = r.outbox;
   lines.push(
     `Outbox      ${o.queued} queued, ${o.retrying} retrying, ${o.sending} sending, ${o.failed} failed (${o.failedRecently} in the last ${FAILED_MAIL_ATTENTION_DAYS} days), ${o.sent} sent`,

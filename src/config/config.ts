@@ -12,6 +12,67 @@ export const LANGUAGES: readonly Language[] = ['sv', 'en'];
 export type TlsMode = 'implicit' | 'starttls' | 'none';
 export const TLS_MODES: readonly TlsMode[] = ['implicit', 'starttls', 'none'];
 
+/** The OAuth2 token services a mailbox login can use (src/auth/). */
+export type OAuth2Provider = 'microsoft' | 'google' | 'generic' | 'command';
+export const OAUTH2_PROVIDERS: readonly OAuth2Provider[] = ['microsoft', 'google', 'generic', 'command'];
+
+/**
+ * Microsoft 365 (Entra ID) app-only client credentials: no person signs in. The app's secret or
+ * certificate comes from the environment; the token's scope is Exchange Online's
+ * (`https://outlook.office365.com/.default`), or Microsoft Graph's for the `graph` transport.
+ */
+export interface MicrosoftOAuth2 {
+  readonly type: 'oauth2';
+  readonly provider: 'microsoft';
+  /** The directory (tenant) id, a GUID, or the tenant's domain. */
+  readonly tenantId: string;
+  /** The app registration's application (client) id. */
+  readonly clientId: string;
+  /** Environment variable holding the client secret; or give the certificate below. */
+  readonly clientSecretEnv: string | null;
+  /** Environment variable holding the path of a PEM file with the certificate's private key (and the certificate). */
+  readonly certificateFileEnv: string | null;
+  /** The certificate's thumbprint as Entra shows it (SHA-1, 40 hex digits) or its SHA-256 (64). */
+  readonly certificateThumbprint: string | null;
+  /** Where tokens come from (default "https://login.microsoftonline.com"; national clouds have their own). */
+  readonly authorityHost: string;
+  /** Default "https://outlook.office365.com/.default" (IMAP and SMTP AUTH); "https://graph.microsoft.com/.default" for the graph transport. */
+  readonly scope: string;
+}
+
+/** Google Workspace: a service account with domain-wide delegation acting as the mailbox (`user`). */
+export interface GoogleOAuth2 {
+  readonly type: 'oauth2';
+  readonly provider: 'google';
+  /** Environment variable holding the path of the service account's JSON key file. */
+  readonly serviceAccountKeyFileEnv: string;
+  /** Default "https://mail.google.com/" (the one scope Gmail's IMAP and SMTP accept). */
+  readonly scope: string;
+  /** Google's token endpoint (default "https://oauth2.googleapis.com/token"). */
+  readonly tokenUrl: string;
+}
+
+/** Client credentials (RFC 6749 §4.4) against any OAuth2 server: Keycloak, a firm's own. */
+export interface GenericOAuth2 {
+  readonly type: 'oauth2';
+  readonly provider: 'generic';
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly clientSecretEnv: string;
+  /** Space-separated scopes; null = none asked for (the server's default). */
+  readonly scope: string | null;
+}
+
+/** A program that prints a token (for firms that keep secrets in a vault of their own). */
+export interface CommandOAuth2 {
+  readonly type: 'oauth2';
+  readonly provider: 'command';
+  /** The program and its arguments, run without a shell. */
+  readonly command: readonly string[];
+}
+
+export type OAuth2Config = MicrosoftOAuth2 | GoogleOAuth2 | GenericOAuth2 | CommandOAuth2;
+
 export interface MaildirSourceConfig {
   readonly type: 'maildir';
   /** Name used in logs, status and the stored cursor. Must be unique. */
@@ -32,9 +93,12 @@ export interface ImapSourceConfig {
   readonly tls: TlsMode;
   /** Verify the server certificate (default true). */
   readonly tlsRejectUnauthorized: boolean;
+  /** The login name: the mailbox itself (for OAuth2, the mailbox the token acts for). */
   readonly user: string;
-  /** Name of the environment variable that holds the password (secrets never live in the config file). */
-  readonly passwordEnv: string;
+  /** Name of the environment variable that holds the password (secrets never live in the config file); null with `auth`. */
+  readonly passwordEnv: string | null;
+  /** OAuth2 instead of a password (exactly one of `passwordEnv` and `auth` is set). */
+  readonly auth: OAuth2Config | null;
   /** Folder to watch (default "INBOX"). */
   readonly mailbox: string;
   /**
@@ -70,13 +134,30 @@ export interface SmtpTransportConfig {
   readonly tlsRejectUnauthorized: boolean;
   /** SMTP user; null = no authentication (default null). */
   readonly user: string | null;
-  /** Environment variable with the SMTP password; required when `user` is set. */
+  /** Environment variable with the SMTP password; required when `user` is set without `auth`. */
   readonly passwordEnv: string | null;
+  /** OAuth2 (SASL XOAUTH2) instead of a password; needs `user`. */
+  readonly auth: OAuth2Config | null;
   /** Parallel SMTP connections (default 3). */
   readonly maxConnections: number;
 }
 
-export type TransportConfig = PickupTransportConfig | SmtpTransportConfig;
+/**
+ * Microsoft Graph `sendMail` with our finished MIME message (for tenants with SMTP AUTH off):
+ * app-only, the app needs the `Mail.Send` application permission (limited to the complaints
+ * mailbox by an application access policy).
+ */
+export interface GraphTransportConfig {
+  readonly type: 'graph';
+  /** The mailbox that sends (our From address). */
+  readonly user: string;
+  /** Microsoft client credentials; the scope is Graph's. */
+  readonly auth: MicrosoftOAuth2;
+  /** Default "https://graph.microsoft.com" (national clouds have their own). */
+  readonly endpoint: string;
+}
+
+export type TransportConfig = PickupTransportConfig | SmtpTransportConfig | GraphTransportConfig;
 
 export type OfficerRole = 'officer' | 'manager';
 export const OFFICER_ROLES: readonly OfficerRole[] = ['officer', 'manager'];

@@ -20,6 +20,10 @@ import {
   Language,
   MAIL_PLATFORMS,
   MailPlatform,
+  MicrosoftOAuth2,
+  OAuth2Config,
+  OAUTH2_PROVIDERS,
+  OAuth2Provider,
   Officer,
   OFFICER_ROLES,
   OfficerRole,
@@ -121,6 +125,7 @@ class Section {
   ) {}
 
   private key(k: string): string {
+    if (!k) return this.at;
     return this.at ? `${this.at}.${k}` : k;
   }
 
@@ -428,6 +433,104 @@ function readOfficers(root: Section): Officer[] {
   });
 }
 
+/** Defaults of the OAuth2 providers, as Microsoft and Google document them for IMAP and SMTP. */
+export const OAUTH2_DEFAULTS = {
+  microsoftAuthorityHost: 'https://login.microsoftonline.com',
+  /** Exchange Online's resource: IMAP.AccessAsApp and SMTP.SendAsApp are granted on it. */
+  microsoftMailScope: 'https://outlook.office365.com/.default',
+  /** Microsoft Graph's resource: Mail.Send for the graph transport. */
+  microsoftGraphScope: 'https://graph.microsoft.com/.default',
+  googleScope: 'https://mail.google.com/',
+  googleTokenUrl: 'https://oauth2.googleapis.com/token',
+  graphEndpoint: 'https://graph.microsoft.com',
+} as const;
+
+/**
+ * A URL that tokens or mail are sent to: https, or plain http to this machine only (a local
+ * token proxy, tests). A secret sent in clear over a network is refused at load.
+ */
+const SECRET_URL = {
+  pattern: /^(https:\/\/[^\s/?#]+|http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?)(\/[^\s]*)?$/,
+  hint: 'an https:// URL (plain http only to 127.0.0.1)',
+};
+
+/**
+ * `auth` of an IMAP source, the SMTP transport or the graph transport: OAuth2 instead of a
+ * password. Each provider's keys are checked; what belongs to another provider is an unknown key.
+ */
+function readAuth(s: Section, use: 'mail' | 'graph', resolvePath: (p: string) => string): OAuth2Config {
+  s.oneOf('type', ['oauth2'] as const);
+  const provider = s.oneOf<OAuth2Provider>('provider', use === 'graph' ? ['microsoft'] : OAUTH2_PROVIDERS);
+  const envName = (k: string): string | null => {
+    const v = s.optionalString(k);
+    if (v !== null && !ENV_NAME.pattern.test(v)) s.problem(k, `expected ${ENV_NAME.hint}, got ${describe(v)}`);
+    return v;
+  };
+  let auth: OAuth2Config;
+  if (provider === 'microsoft') {
+    const clientSecretEnv = envName('clientSecretEnv');
+    const certificateFileEnv = envName('certificateFileEnv');
+    const thumbRaw = s.optionalString('certificateThumbprint');
+    const certificateThumbprint = thumbRaw === null ? null : thumbRaw.replace(/[:\s]/g, '').toLowerCase();
+    if (certificateThumbprint !== null && !/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(certificateThumbprint))
+      s.problem(
+        'certificateThumbprint',
+        `expected the certificate's thumbprint as the app registration shows it (40 hex digits, or 64 for SHA-256), got ${describe(thumbRaw)}`,
+      );
+    if (clientSecretEnv === null && certificateFileEnv === null)
+      s.problem(
+        '',
+        'give "clientSecretEnv" (the variable holding the app\'s client secret) or "certificateFileEnv" and "certificateThumbprint" (a certificate uploaded to the app registration)',
+      );
+    if (clientSecretEnv !== null && certificateFileEnv !== null) s.problem('clientSecretEnv', 'give either a client secret or a certificate, not both');
+    if (certificateFileEnv !== null && certificateThumbprint === null)
+      s.problem('certificateThumbprint', 'required with "certificateFileEnv": the thumbprint Entra shows for the uploaded certificate');
+    if (certificateFileEnv === null && thumbRaw !== null) s.problem('certificateThumbprint', 'only used with "certificateFileEnv"');
+    auth = {
+      type: 'oauth2',
+      provider,
+      tenantId: s.string('tenantId', {
+        pattern: /^[A-Za-z0-9.-]{1,100}$/,
+        hint: "the directory (tenant) id, a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47, or the tenant's domain",
+      }),
+      clientId: s.string('clientId', { pattern: /^[A-Za-z0-9._-]{1,100}$/, hint: "the app registration's application (client) id, a GUID" }),
+      clientSecretEnv,
+      certificateFileEnv,
+      certificateThumbprint,
+      authorityHost: s.string('authorityHost', { default: OAUTH2_DEFAULTS.microsoftAuthorityHost, ...SECRET_URL }).replace(/\/+$/, ''),
+      scope: s.string('scope', { default: use === 'graph' ? OAUTH2_DEFAULTS.microsoftGraphScope : OAUTH2_DEFAULTS.microsoftMailScope }),
+    };
+  } else if (provider === 'google') {
+    auth = {
+      type: 'oauth2',
+      provider,
+      serviceAccountKeyFileEnv: s.string('serviceAccountKeyFileEnv', {
+        ...ENV_NAME,
+        hint: "an environment variable name like KLAGOMAL_GOOGLE_KEY_FILE (holding the path of the service account's JSON key)",
+      }),
+      scope: s.string('scope', { default: OAUTH2_DEFAULTS.googleScope }),
+      tokenUrl: s.string('tokenUrl', { default: OAUTH2_DEFAULTS.googleTokenUrl, ...SECRET_URL }),
+    };
+  } else if (provider === 'generic') {
+    auth = {
+      type: 'oauth2',
+      provider,
+      tokenUrl: s.string('tokenUrl', SECRET_URL),
+      clientId: s.string('clientId', { hint: 'the client id registered at the OAuth2 server' }),
+      clientSecretEnv: s.string('clientSecretEnv', ENV_NAME),
+      scope: s.optionalString('scope'),
+    };
+  } else {
+    const command = s.stringList('command', []);
+    if (command.length === 0) s.problem('command', 'expected ["/path/to/program", "argument", ...]: a program that prints an access token');
+    else if (!command[0].includes('/'))
+      s.problem('command[0]', `give the program's path (absolute, or relative to the config file), not a name looked up in PATH: got ${describe(command[0])}`);
+    auth = { type: 'oauth2', provider, command: command.length > 0 && command[0].includes('/') ? [resolvePath(command[0]), ...command.slice(1)] : command };
+  }
+  s.done();
+  return auth;
+}
+
 function readSource(s: Section, resolvePath: (p: string) => string, index: number): SourceConfig {
   const type = s.oneOf('type', ['maildir', 'imap'] as const);
   const name = s.string('name', {
@@ -446,6 +549,13 @@ function readSource(s: Section, resolvePath: (p: string) => string, index: numbe
     return cfg;
   }
   const tls = s.oneOf<TlsMode>('tls', TLS_MODES, 'implicit');
+  const auth = s.has('auth') ? readAuth(s.section('auth'), 'mail', resolvePath) : null;
+  let passwordEnv: string | null = null;
+  if (auth === null) passwordEnv = s.string('passwordEnv', { ...ENV_NAME, hint: `${ENV_NAME.hint} (or "auth" for OAuth2: Microsoft 365, Google Workspace)` });
+  else if (s.has('passwordEnv')) {
+    s.raw('passwordEnv');
+    s.problem('passwordEnv', 'remove it: this mailbox logs in with "auth" (OAuth2), and no password is used');
+  }
   const cfg = {
     type,
     name,
@@ -453,8 +563,9 @@ function readSource(s: Section, resolvePath: (p: string) => string, index: numbe
     port: s.int('port', { default: tls === 'implicit' ? 993 : 143, min: 1, max: 65535 }),
     tls,
     tlsRejectUnauthorized: s.bool('tlsRejectUnauthorized', true),
-    user: s.string('user', { hint: 'the IMAP login name' }),
-    passwordEnv: s.string('passwordEnv', ENV_NAME),
+    user: s.string('user', { hint: 'the IMAP login name (with "auth": the mailbox address)' }),
+    passwordEnv,
+    auth,
     mailbox: s.string('mailbox', { default: 'INBOX' }),
     sentFolder: s.optionalString('sentFolder'),
     processedFolder: s.optionalString('processedFolder'),
@@ -472,18 +583,32 @@ function readSource(s: Section, resolvePath: (p: string) => string, index: numbe
   return cfg;
 }
 
-function readTransport(s: Section, resolvePath: (p: string) => string, dataDir: string): TransportConfig {
-  const type = s.oneOf('type', ['pickup', 'smtp'] as const, 'pickup');
+function readTransport(s: Section, resolvePath: (p: string) => string, dataDir: string, complaintsAddress: string): TransportConfig {
+  const type = s.oneOf('type', ['pickup', 'smtp', 'graph'] as const, 'pickup');
   if (type === 'pickup') {
     const p = s.has('path') ? resolvePath(s.string('path')) : path.join(dataDir, 'outbox', 'pickup');
     s.done();
     return { type, path: p };
   }
+  if (type === 'graph') {
+    const cfg = {
+      type,
+      user: s.string('user', { default: complaintsAddress, ...ADDRESS }),
+      auth: readAuth(s.section('auth', true), 'graph', resolvePath) as MicrosoftOAuth2,
+      endpoint: s.string('endpoint', { default: OAUTH2_DEFAULTS.graphEndpoint, ...SECRET_URL }).replace(/\/+$/, ''),
+    } as const;
+    s.done();
+    return cfg;
+  }
   const tls = s.oneOf<TlsMode>('tls', TLS_MODES, 'starttls');
   const user = s.optionalString('user');
+  const auth = s.has('auth') ? readAuth(s.section('auth'), 'mail', resolvePath) : null;
   const passwordEnv = s.optionalString('passwordEnv');
   if (passwordEnv !== null && !ENV_NAME.pattern.test(passwordEnv)) s.problem('passwordEnv', `expected ${ENV_NAME.hint}, got ${describe(passwordEnv)}`);
-  if (user !== null && passwordEnv === null) s.problem('passwordEnv', 'required when "user" is set: the environment variable holding the SMTP password');
+  if (auth !== null && passwordEnv !== null) s.problem('passwordEnv', 'remove it: the transport logs in with "auth" (OAuth2), and no password is used');
+  if (auth !== null && user === null) s.problem('user', 'required with "auth": the mailbox that sends (our From address)');
+  if (auth === null && user !== null && passwordEnv === null)
+    s.problem('passwordEnv', 'required when "user" is set: the environment variable holding the SMTP password (or "auth" for OAuth2)');
   const cfg = {
     type,
     host: s.string('host', { hint: 'the SMTP server host name' }),
@@ -491,7 +616,8 @@ function readTransport(s: Section, resolvePath: (p: string) => string, dataDir: 
     tls,
     tlsRejectUnauthorized: s.bool('tlsRejectUnauthorized', true),
     user,
-    passwordEnv,
+    passwordEnv: auth === null ? passwordEnv : null,
+    auth,
     maxConnections: s.int('maxConnections', { default: 3, min: 1, max: 20 }),
   } as const;
   s.done();
@@ -570,7 +696,7 @@ export function parseConfig(json: Json, file: string): Config {
     seen.add(s.name);
   });
 
-  const transport = readTransport(root.section('transport'), resolvePath, dataDir);
+  const transport = readTransport(root.section('transport'), resolvePath, dataDir, complaintsAddress);
 
   const ackS = root.section('acknowledgement');
   const acknowledgement = {
@@ -732,12 +858,15 @@ export function configFileFrom(flag: string | undefined, env: NodeJS.ProcessEnv 
 export function missingSecrets(config: Config, env: NodeJS.ProcessEnv = process.env): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   config.sources.forEach((s, i) => {
-    if (s.type === 'imap' && !env[s.passwordEnv])
+    if (s.type !== 'imap') return;
+    if (s.passwordEnv && !env[s.passwordEnv])
       out.push({ key: `sources[${i}].passwordEnv`, message: `names ${s.passwordEnv}, which is not set in the environment` });
+    if (s.auth) out.push(...missingAuthSecrets(s.auth, `sources[${i}].auth`, env));
   });
   const t = config.transport;
   if (t.type === 'smtp' && t.passwordEnv && !env[t.passwordEnv])
     out.push({ key: 'transport.passwordEnv', message: `names ${t.passwordEnv}, which is not set in the environment` });
+  if ((t.type === 'smtp' || t.type === 'graph') && t.auth) out.push(...missingAuthSecrets(t.auth, 'transport.auth', env));
   // The personnummer key: only when numbers are kept; present and exactly 32 bytes. The value is never echoed.
   const p = config.personnummer;
   if (p.store) {
@@ -752,6 +881,61 @@ export function missingSecrets(config: Config, env: NodeJS.ProcessEnv = process.
         key: 'personnummer.keyEnv',
         message: `names ${p.keyEnv}, whose value is not a 32-byte key (${value.trim().length} characters; expected 64 hex digits or 44 base64 characters, e.g. from \`openssl rand -base64 32\`)`,
       });
+  }
+  return out;
+}
+
+/**
+ * What an OAuth2 login needs from the environment: the variables set, the files they name
+ * readable (a key file is also checked for the fields a token request needs), the program
+ * runnable. No value is ever echoed.
+ */
+function missingAuthSecrets(auth: OAuth2Config, at: string, env: NodeJS.ProcessEnv): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const unset = (key: string, name: string, what: string): boolean => {
+    if (env[name]) return false;
+    out.push({ key: `${at}.${key}`, message: `names ${name}, which is not set in the environment (${what})` });
+    return true;
+  };
+  const readable = (key: string, name: string, check?: (text: string) => string | null): void => {
+    const file = env[name]!;
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      out.push({
+        key: `${at}.${key}`,
+        message: `names ${name}, whose file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); the service user must be able to read it`,
+      });
+      return;
+    }
+    const problem = check?.(text);
+    if (problem) out.push({ key: `${at}.${key}`, message: `names ${name}, whose file ${file} ${problem}` });
+  };
+  if (auth.provider === 'microsoft') {
+    if (auth.clientSecretEnv) unset('clientSecretEnv', auth.clientSecretEnv, "the app registration's client secret");
+    if (auth.certificateFileEnv && !unset('certificateFileEnv', auth.certificateFileEnv, 'the path of the PEM file with the certificate and its private key'))
+      readable('certificateFileEnv', auth.certificateFileEnv, (t) => (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(t) ? null : 'holds no PEM private key'));
+  } else if (auth.provider === 'google') {
+    if (!unset('serviceAccountKeyFileEnv', auth.serviceAccountKeyFileEnv, "the path of the service account's JSON key file"))
+      readable('serviceAccountKeyFileEnv', auth.serviceAccountKeyFileEnv, (t) => {
+        try {
+          const k = JSON.parse(t) as Record<string, unknown>;
+          return typeof k.client_email === 'string' && typeof k.private_key === 'string'
+            ? null
+            : 'is not a service account key (no client_email or private_key: create a JSON key for the service account)';
+        } catch {
+          return 'is not JSON (download the key as JSON, not P12)';
+        }
+      });
+  } else if (auth.provider === 'generic') {
+    unset('clientSecretEnv', auth.clientSecretEnv, 'the client secret');
+  } else if (auth.command.length > 0) {
+    try {
+      fs.accessSync(auth.command[0], fs.constants.X_OK);
+    } catch {
+      out.push({ key: `${at}.command`, message: `${auth.command[0]} is not an executable program (for the service user)` });
+    }
   }
   return out;
 }

@@ -20,9 +20,17 @@
  * Triggers: IDLE 'exists' notices (imapflow's autoIdleDelay is lowered from 15 s so IDLE is
  * re-entered at once after each scan), the poll interval, and reconnects. Each only asks for a
  * scan. A dropped connection is rebuilt with a new ImapFlow after a backoff with jitter.
+ *
+ * OAuth2 (src/auth/): a session lives no longer than its token. Before the token's renewal
+ * time the session logs out between scans and logs in again with a fresh token, without a
+ * backoff and without a failure in status; the cursor is in the database, so the new session
+ * goes on where the old one stopped (Exchange Online ends a session whose token expired, with
+ * "BYE Session invalidated - AccessTokenExpired"; that drop is handled like any other). A login
+ * refused with a cached token is tried once with a fresh one before backing off.
  */
 import { ImapFlow } from 'imapflow';
 import type { ImapSourceConfig } from '../config/config';
+import type { Login, MailboxCredentials } from '../auth/credentials';
 import type { Store } from '../store/store';
 import type { Clock } from '../util/clock';
 import { sleep, toInstant } from '../util/clock';
@@ -40,18 +48,54 @@ const BATCH_BYTES = 16 * 1024 * 1024;
  * How every connection to a configured mailbox is made (the source, reconciliation, the start
  * checks), so that TLS and authentication settings can never differ between them.
  */
-export function mailboxConnection(s: ImapSourceConfig, password: string): ConstructorParameters<typeof ImapFlow>[0] {
+export function mailboxConnection(s: ImapSourceConfig, login: Login): ConstructorParameters<typeof ImapFlow>[0] {
   return {
     host: s.host,
     port: s.port,
     secure: s.tls === 'implicit',
     doSTARTTLS: s.tls === 'starttls' ? true : s.tls === 'none' ? false : undefined,
     tls: { rejectUnauthorized: s.tlsRejectUnauthorized },
-    auth: { user: s.user, pass: password },
+    // SASL XOAUTH2 with a token (imapflow's accessToken), else LOGIN/PLAIN with the password.
+    auth: login.accessToken !== undefined ? { user: login.user, accessToken: login.accessToken } : { user: login.user, pass: login.pass ?? '' },
     logger: false,
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
   };
+}
+
+/** Whether an IMAP error is the server refusing the login (as opposed to the network failing). */
+export function loginRefused(err: unknown): boolean {
+  const e = (err ?? {}) as { authenticationFailed?: boolean; serverResponseCode?: string };
+  return e.authenticationFailed === true || e.serverResponseCode === 'AUTHENTICATIONFAILED';
+}
+
+/**
+ * Connect and log in to a configured mailbox: the source, reconciliation and the start's
+ * checks all come through here. `make` builds the (not yet connected) client for a login, with
+ * its listeners. An OAuth2 login the server refuses is tried once more with a fresh token
+ * (the cached one may have been revoked, or the app's rights changed) before the error goes
+ * to the caller, who backs off.
+ */
+export async function connectMailbox(credentials: MailboxCredentials, make: (login: Login) => ImapFlow): Promise<{ client: ImapFlow; login: Login }> {
+  let login = await credentials.login();
+  let client = make(login);
+  try {
+    await client.connect();
+    return { client, login };
+  } catch (err) {
+    client.close();
+    if (!credentials.tokens || !loginRefused(err)) throw err;
+  }
+  login = await credentials.login({ fresh: true });
+  client = make(login);
+  try {
+    await client.connect();
+    return { client, login };
+  } catch (err) {
+    client.close();
+    if (loginRefused(err)) credentials.tokens.reportRefused(`the IMAP server refused a fresh token for ${credentials.user}`);
+    throw err;
+  }
 }
 
 /** "1:3,5,7:9" from a list of UIDs. */
@@ -93,7 +137,7 @@ export class ImapSource implements MailSource {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly password: string,
+    private readonly credentials: MailboxCredentials,
     private readonly dataDir: string,
     /**
      * The shared mailbox's Sent folder (cfg.mailbox is then that folder): read from the moment
@@ -115,9 +159,9 @@ export class ImapSource implements MailSource {
     return { folderMessages: exists, waiting: this.cfg.processedFolder && !this.sentFolder ? exists : null };
   }
 
-  private newClient(): ImapFlow {
+  private newClient(login: Login): ImapFlow {
     const client = new ImapFlow({
-      ...mailboxConnection(this.cfg, this.password),
+      ...mailboxConnection(this.cfg, login),
       disableAutoIdle: !this.cfg.idle,
       // Re-enter IDLE shortly after each command; the default (15 s) leaves new mail unseen for that long.
       autoIdleDelay: 200,
@@ -287,9 +331,9 @@ export class ImapSource implements MailSource {
   }
 
   async pollOnce(): Promise<PollStats> {
-    const client = this.newClient();
+    let client: ImapFlow | null = null;
     try {
-      await client.connect();
+      client = (await connectMailbox(this.credentials, (login) => this.newClient(login))).client;
       await this.ensureProcessedFolder(client);
       const stats = await this.scan(client, () => undefined);
       this.recorder.polledOnce(this.lastScanFacts);
@@ -298,7 +342,8 @@ export class ImapSource implements MailSource {
       this.recorder.failedOnce(err);
       throw err;
     } finally {
-      await client.logout().catch(() => client.close());
+      const c = client;
+      if (c) await c.logout().catch(() => c.close());
     }
   }
 
@@ -306,34 +351,58 @@ export class ImapSource implements MailSource {
     let failures = 0;
     const pollMs = this.cfg.pollSeconds * 1000;
     while (!signal.aborted) {
-      const client = this.newClient();
+      let client: ImapFlow | null = null;
       let closed = false;
-      const closedPromise = new Promise<void>((resolve) =>
-        client.once('close', () => {
+      let resolveClosed: () => void = () => undefined;
+      const closedPromise = new Promise<void>((resolve) => (resolveClosed = resolve));
+      // Each client the login makes (a refused login is tried once more with a fresh token).
+      const make = (login: Login): ImapFlow => {
+        const c = this.newClient(login);
+        c.once('close', () => {
+          if (c !== client) return;
           closed = true;
           this.wakeup.notify();
-          resolve();
-        }),
-      );
+          resolveClosed();
+        });
+        client = c;
+        return c;
+      };
       const stop = (): void => {
-        void client.logout().catch(() => client.close());
+        const c = client;
+        if (c) void c.logout().catch(() => c.close());
       };
       signal.addEventListener('abort', stop, { once: true });
       let errored = false;
+      let renewing = false;
       try {
-        await client.connect();
-        await this.ensureProcessedFolder(client);
+        const opened = await connectMailbox(this.credentials, make);
+        const live = opened.client;
+        if (!live.usable) closed = true;
+        await this.ensureProcessedFolder(live);
         this.status.connected = true;
         this.status.since = toInstant(this.clock());
         this.recorder.connected();
-        this.log.info('imap connected', { source: this.cfg.name, mailbox: this.cfg.mailbox, idle: this.cfg.idle && client.capabilities.has('IDLE') });
+        this.log.info('imap connected', {
+          source: this.cfg.name,
+          mailbox: this.cfg.mailbox,
+          idle: this.cfg.idle && live.capabilities.has('IDLE'),
+          auth: this.credentials.kind,
+        });
         // Select the folder once so that IDLE watches it between scans.
         while (!signal.aborted && !closed) {
-          await this.scan(client, onStored);
+          await this.scan(live, onStored);
           failures = 0;
           this.status.lastError = null;
           this.recorder.polled(this.lastScanFacts);
-          await this.wakeup.wait(pollMs, signal);
+          // An OAuth2 session ends before its token does: wake up for that too.
+          const renewAt = opened.login.renewAt;
+          const untilRenew = renewAt === null ? Infinity : renewAt - Date.now();
+          if (untilRenew > 0) await this.wakeup.wait(Math.min(pollMs, untilRenew), signal);
+          if (renewAt !== null && Date.now() >= renewAt && !signal.aborted && !closed) {
+            renewing = true;
+            this.log.info('imap token expires soon: logging in again with a fresh one', { source: this.cfg.name, mailbox: this.cfg.mailbox });
+            break;
+          }
         }
       } catch (err) {
         if (!signal.aborted) {
@@ -346,10 +415,13 @@ export class ImapSource implements MailSource {
       } finally {
         signal.removeEventListener('abort', stop);
         this.status.connected = false;
-        if (!closed) await client.logout().catch(() => client.close());
-        await Promise.race([closedPromise, sleep(2000)]);
+        const c = client as ImapFlow | null;
+        if (c && !closed) await c.logout().catch(() => c.close());
+        if (c) await Promise.race([closedPromise, sleep(2000)]);
       }
       if (signal.aborted) break;
+      // A renewal is no failure: straight back in, with the cursor where it was.
+      if (renewing) continue;
       if (closed && !errored) this.recorder.failed(this.status.lastError ?? 'the server closed the connection');
       if (closed && failures === 0) failures = 1; // the server dropped us: still back off a little
       const delay = reconnectDelayMs(failures);

@@ -53,7 +53,8 @@ import { normaliseMessageId } from '../util/header-safe';
 import { buildAdminNotice } from '../reply/mail';
 import { uidSet } from './imap';
 import { RawArrival, sha256, storeArrivals } from './intake';
-import { mailboxConnection } from './imap';
+import { connectMailbox, mailboxConnection } from './imap';
+import { credentialsFor, Login, MailboxCredentials } from '../auth/credentials';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
 
 export type ReconcileTrigger = 'schedule' | 'command';
@@ -316,8 +317,8 @@ export interface ReconcileDeps {
   readonly clock: Clock;
   /** File the given stored mails through the normal processor (the service's `process({ only })`). */
   readonly process: (inboundIds: readonly number[]) => Promise<unknown>;
-  /** An IMAP source's password (default: its `passwordEnv` variable, as the service reads it). */
-  readonly passwordOf?: (source: ImapSourceConfig) => string;
+  /** How an IMAP source logs in (default: its password variable or OAuth2 config, as the service does; the service passes its own, sharing the cached token). */
+  readonly credentialsOf?: (source: ImapSourceConfig) => MailboxCredentials;
   /** Stops the run between folders (service shutdown); what was done is recorded. */
   readonly signal?: AbortSignal;
 }
@@ -481,9 +482,9 @@ function dropSpool(raw: Buffer | SpooledRaw): void {
 
 // ---- IMAP ------------------------------------------------------------------------------
 
-function imapClient(s: ImapSourceConfig, password: string, log: Logger): ImapFlow {
+function imapClient(s: ImapSourceConfig, login: Login, log: Logger): ImapFlow {
   const client = new ImapFlow({
-    ...mailboxConnection(s, password),
+    ...mailboxConnection(s, login),
     // A short-lived connection that only lists and fetches: no IDLE between commands.
     disableAutoIdle: true,
     socketTimeout: 5 * 60_000,
@@ -501,13 +502,13 @@ async function reconcileImapSource(run: Run, s: ImapSourceConfig): Promise<Folde
     { folder: s.mailbox, role: 'watched' as const },
   ];
   const reports = folders.map((f) => newFolder(s.name, f.folder, f.role));
-  const password = run.deps.passwordOf ? run.deps.passwordOf(s) : (process.env[s.passwordEnv] ?? '');
-  const client = imapClient(s, password, run.log);
+  const credentials = run.deps.credentialsOf ? run.deps.credentialsOf(s) : credentialsFor(s);
+  let client: ImapFlow | null = null;
   // Folders handled (compared, or failed with their own error); the rest share a connection failure.
   const handled = new Set<number>();
   const inboxName = (p: string): string => (p.toUpperCase() === 'INBOX' ? 'INBOX' : p);
   try {
-    await client.connect();
+    client = (await connectMailbox(credentials, (login) => imapClient(s, login, run.log))).client;
     const existing = new Set((await client.list()).map((m) => inboxName(m.path)));
     for (let i = 0; i < folders.length; i++) {
       const { folder, role } = folders[i];
@@ -533,7 +534,8 @@ async function reconcileImapSource(run: Run, s: ImapSourceConfig): Promise<Folde
       if (!handled.has(i)) r.error = error;
     });
   } finally {
-    await client.logout().catch(() => client.close());
+    const c = client as ImapFlow | null;
+    if (c) await c.logout().catch(() => c.close());
   }
   return reports;
 }

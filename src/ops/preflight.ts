@@ -6,10 +6,17 @@
  *   data folder   exists (or can be made), writable, not readable by others (0700)
  *   database      opens, its schema is one this program knows (migrations applied or pending),
  *                 the file and its -wal/-shm are 0600
- *   imap <name>   per IMAP source: connect, log in, open the watched folder, the processed and
- *                 Sent folders exist
+ *   imap <name>   per IMAP source: (OAuth2) get a token, connect, log in, open the watched
+ *                 folder, the processed and Sent folders exist
  *   maildir <name> per Maildir source: the folder exists (or can be made) and is writable
- *   transport     nodemailer's `verify()` (SMTP greeting, TLS, login) or the pickup folder
+ *   transport     (OAuth2) get a token; nodemailer's `verify()` (SMTP greeting, TLS, login),
+ *                 Graph's token and its Mail.Send permission, or the pickup folder
+ *
+ * OAuth2 failures name the step that failed, in the words of the Microsoft 365 or Google
+ * Workspace admin who must fix it: the token endpoint refused (tenant, client, secret, an
+ * expired secret), Google refused the delegation (the scope in domain-wide delegation), the
+ * token lacks the permission (IMAP.AccessAsApp, SMTP.SendAsApp, Mail.Send), the IMAP server
+ * refused the token (no rights on the mailbox), SMTP refused it (SMTP AUTH off).
  *   templates     every template passes the checker
  *
  * Two modes. `repair: false` (`klagomal check`, maybe run as root) changes nothing on disk:
@@ -31,13 +38,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { mailboxConnection } from '../ingest/imap';
+import { connectMailbox, loginRefused, mailboxConnection } from '../ingest/imap';
+import { credentialsFor, Login, MailboxCredentials } from '../auth/credentials';
+import { TokenError } from '../auth/token';
+import { tokenRoles } from '../auth/roles';
 import type { Config, ImapSourceConfig, MaildirSourceConfig } from '../config/config';
 import { missingSecrets } from '../config/load';
 import { openDatabase, schemaVersion, DB } from '../store/db';
 import { MIGRATIONS } from '../store/migrations';
 import { Store } from '../store/store';
-import { createTransport, Transport } from '../reply/transport';
+import { createTransport, smtpOAuth2Fix, Transport } from '../reply/transport';
 import { formatProblem, TemplateSet } from '../reply/templates';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
@@ -65,6 +75,8 @@ export interface PreflightOptions {
   /** Seconds to wait for each IMAP server (default 20). */
   readonly imapTimeoutSeconds?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** The service's credentials per IMAP source (sharing its cached tokens); default: made from the config. */
+  readonly credentialsOf?: (s: ImapSourceConfig) => MailboxCredentials;
 }
 
 /** Run every check; the IMAP sources in parallel. Never throws: a check that throws is a failure. */
@@ -75,7 +87,7 @@ export async function preflight(config: Config, log: Logger, opts: PreflightOpti
   const sources = await Promise.all(
     config.sources.map((s, i) =>
       s.type === 'imap'
-        ? checkImap(s, i, (opts.env ?? process.env)[s.passwordEnv] ?? '', (opts.imapTimeoutSeconds ?? 20) * 1000)
+        ? checkImap(s, i, opts.credentialsOf ? opts.credentialsOf(s) : credentialsFor(s, opts.env ?? process.env), (opts.imapTimeoutSeconds ?? 20) * 1000)
         : Promise.resolve(guard(`maildir ${s.name}`, false, () => checkMaildir(s, i))),
     ),
   );
@@ -216,11 +228,36 @@ interface ImapErrorLike {
 
 const TLS_CODES = /^(ERR_SSL|ERR_TLS|EPROTO|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_OSSL|HOSTNAME_MISMATCH)/;
 
+/** What to do when the IMAP server refuses an OAuth2 token, for the admin of the mailbox's platform. */
+export function imapOAuth2Fix(s: Pick<ImapSourceConfig, 'auth' | 'user' | 'host'>, index: number): string {
+  const at = `sources[${index}]`;
+  switch (s.auth?.provider) {
+    case 'microsoft':
+      return (
+        `Exchange Online refused the token for ${s.user}: the app registration needs the application permission IMAP.AccessAsApp ` +
+        `(API "Office 365 Exchange Online", admin consent granted), the app's service principal must be registered in Exchange ` +
+        `(New-ServicePrincipal -AppId <clientId> -ObjectId <enterprise app object id>) and have FullAccess on this mailbox ` +
+        `(Add-MailboxPermission -Identity ${s.user} -User <service principal id> -AccessRights FullAccess); check ${at}.user is the mailbox's address`
+      );
+    case 'google':
+      return `Gmail refused the token for ${s.user}: IMAP must be enabled for the user (Admin console → Apps → Google Workspace → Gmail → End user access) and https://mail.google.com/ must be the scope of the domain-wide delegation; check ${at}.user`;
+    default:
+      return `${s.host} refused the token for ${s.user}: check what the server expects of the token (audience, scope, the user it names) and the server's log; check ${at}.user`;
+  }
+}
+
 /** How to fix an IMAP failure, from its class. `index` names the source's keys. */
-export function imapFix(err: unknown, s: Pick<ImapSourceConfig, 'host' | 'port' | 'tls' | 'passwordEnv' | 'user'>, index: number): string {
+export function imapFix(
+  err: unknown,
+  s: Pick<ImapSourceConfig, 'host' | 'port' | 'tls' | 'passwordEnv' | 'user'> & Partial<Pick<ImapSourceConfig, 'auth'>>,
+  index: number,
+): string {
   const e = (err ?? {}) as ImapErrorLike;
   const at = `sources[${index}]`;
   const text = `${e.message ?? ''} ${e.responseText ?? ''}`;
+  if (err instanceof TokenError) return tokenFix(err, `${at}.auth`);
+  if ((e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') && s.auth)
+    return imapOAuth2Fix({ auth: s.auth, user: s.user, host: s.host }, index);
   if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED')
     return `the server refused the login of ${s.user}: check the password in $${s.passwordEnv} (the service's EnvironmentFile) and ${at}.user`;
   if (e.code === 'ECONNREFUSED')
@@ -236,6 +273,16 @@ export function imapFix(err: unknown, s: Pick<ImapSourceConfig, 'host' | 'port' 
     return `the server closed the connection: check ${at}.tls ("${s.tls}") against what ${s.host}:${s.port} speaks, and the server's log`;
   if (e.code === 'ECONNRESET') return `the connection was reset: check ${at}.tls ("${s.tls}") and ${at}.port`;
   return `see the error; check ${at} (host, port, tls, user) and the server's log`;
+}
+
+/** How to fix a failed token request: its message names the cause; this names where to act. */
+export function tokenFix(err: TokenError, at: string): string {
+  if (err.temporary) return `the token service did not answer: check the network path to it (firewall, proxy, DNS); the service retries with backoff`;
+  if (err.step === 'delegation')
+    return `in the Google Admin console, fix the domain-wide delegation of the service account (see the README, "Microsoft 365 and Google Workspace"); ${at}`;
+  if (err.step === 'command') return `run the program in ${at}.command by hand as the service user; it must print the token`;
+  if (err.step === 'key') return `set the variable and file named in ${at} in the service's EnvironmentFile`;
+  return `fix what the token service said (above) in the app registration or in ${at} and the secret's variable`;
 }
 
 function tlsFix(s: Pick<ImapSourceConfig, 'tls' | 'port'>, at: string): string {
@@ -255,20 +302,45 @@ function isMissingFolder(err: unknown): boolean {
   );
 }
 
-async function checkImap(s: ImapSourceConfig, index: number, password: string, timeoutMs: number): Promise<PreflightResult> {
+async function checkImap(s: ImapSourceConfig, index: number, credentials: MailboxCredentials, timeoutMs: number): Promise<PreflightResult> {
   const check: PreflightCheck = `imap ${s.name}`;
   const at = `sources[${index}]`;
-  const client = new ImapFlow({
-    ...mailboxConnection(s, password),
-    disableAutoIdle: true,
-    connectionTimeout: timeoutMs,
-    greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs * 2,
-  });
-  client.on('error', () => undefined); // the awaited call below reports it
+  const make = (login: Login): ImapFlow => {
+    const c = new ImapFlow({
+      ...mailboxConnection(s, login),
+      disableAutoIdle: true,
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs * 2,
+    });
+    c.on('error', () => undefined); // the awaited call below reports it
+    return c;
+  };
+  // OAuth2: the token first, so that a refusal names the token service, not the mail server.
+  let via = '';
+  if (credentials.tokens) {
+    let login: Login;
+    try {
+      login = await credentials.login();
+    } catch (err) {
+      const e = err instanceof TokenError ? err : new TokenError(errorChain(err), 'token endpoint', true);
+      return { check, fatal: false, ok: false, detail: `token (${credentials.kind}) for ${s.user}: ${e.message}`, fix: tokenFix(e, `${at}.auth`) };
+    }
+    const roles = s.auth?.provider === 'microsoft' ? tokenRoles(login.accessToken ?? '') : null;
+    if (roles !== null && !roles.includes('IMAP.AccessAsApp') && !roles.includes('IMAP.AccessAsUser.All'))
+      return {
+        check,
+        fatal: false,
+        ok: false,
+        detail: `token (${credentials.kind}) obtained, but it has no IMAP.AccessAsApp permission (roles: ${roles.join(', ') || 'none'})`,
+        fix: 'in the app registration add the API permission "Office 365 Exchange Online" → Application permissions → IMAP.AccessAsApp, and grant admin consent',
+      };
+    via = ` with OAuth2 (${credentials.kind}; token valid until ${new Date(login.expiresAt ?? 0).toISOString().replace(/\.\d{3}Z$/, 'Z')})`;
+  }
+  let client: ImapFlow | null = null;
   let step = 'connect';
   try {
-    await client.connect();
+    client = (await connectMailbox(credentials, make)).client;
     step = 'open';
     let opened: { exists: number };
     try {
@@ -284,7 +356,7 @@ async function checkImap(s: ImapSourceConfig, index: number, password: string, t
         };
       throw err;
     }
-    const notes: string[] = [`logged in to ${s.host}:${s.port} as ${s.user}, ${s.mailbox} has ${opened.exists} mail(s)`];
+    const notes: string[] = [`logged in to ${s.host}:${s.port} as ${s.user}${via}, ${s.mailbox} has ${opened.exists} mail(s)`];
     for (const [key, folder] of [
       ['sentFolder', s.sentFolder],
       ['processedFolder', s.processedFolder],
@@ -313,10 +385,16 @@ async function checkImap(s: ImapSourceConfig, index: number, password: string, t
     }
     return { check, fatal: false, ok: true, detail: notes.join('; ') };
   } catch (err) {
-    const what = step === 'connect' ? `cannot connect or log in to ${s.host}:${s.port}` : `after login (${step})`;
+    const what =
+      step === 'connect'
+        ? credentials.tokens && loginRefused(err)
+          ? `the IMAP server ${s.host}:${s.port} refused the token for ${s.user} (also a fresh one)`
+          : `cannot connect or log in to ${s.host}:${s.port}`
+        : `after login (${step})`;
     return { check, fatal: false, ok: false, detail: `${what}: ${errorChain(err)}`, fix: imapFix(err, s, index) };
   } finally {
-    await client.logout().catch(() => client.close());
+    const c = client as ImapFlow | null;
+    if (c) await c.logout().catch(() => c.close());
   }
 }
 
@@ -326,6 +404,14 @@ async function checkImap(s: ImapSourceConfig, index: number, password: string, t
 export function transportFix(config: Config, message: string): string {
   const t = config.transport;
   if (t.type === 'pickup') return `make ${t.path} writable for the service user (under systemd it must be in ReadWritePaths=), or change transport.path`;
+  if (t.type === 'graph') {
+    if (/no token/i.test(message)) return `fix what the token service said in the app registration or in transport.auth and the secret's variable`;
+    if (/Mail\.Send/.test(message))
+      return 'add the Microsoft Graph application permission Mail.Send to the app registration, grant admin consent, and limit it to the complaints mailbox with an application access policy (New-ApplicationAccessPolicy)';
+    return `check transport.user and transport.endpoint, and the network path to ${t.endpoint}`;
+  }
+  if (t.auth && /no token/i.test(message)) return `fix what the token service said in the app registration or in transport.auth and the secret's variable`;
+  if (t.auth && /login failed|EAUTH|authentication|\b53[45]\b(?![.:])/i.test(message)) return smtpOAuth2Fix(t, message);
   // The connection errors first: their text carries the port ("ECONNREFUSED 127.0.0.1:53512"),
   // which must not be read as an SMTP reply code.
   if (/ECONNREFUSED/.test(message))
@@ -342,6 +428,7 @@ export function transportFix(config: Config, message: string): string {
 
 async function checkTransport(config: Config, given: Transport | undefined): Promise<PreflightResult> {
   const t = config.transport;
+  if (t.type === 'graph') return checkGraph(config, given);
   // An SMTP server that does not answer is not a reason to stop: intake, filing and deadline
   // warnings go on, the outbox keeps what is due and retries with backoff (outbox.giveUpAfterHours),
   // and a refused start would leave systemd giving up after a few restarts. A pickup folder that
@@ -353,12 +440,32 @@ async function checkTransport(config: Config, given: Transport | undefined): Pro
   }
   const transport = given ?? createTransport(t);
   try {
+    // OAuth2: the token first, so that a refusal names the token service, not the SMTP server.
+    const credentials = (transport as { credentials?: MailboxCredentials | null }).credentials;
+    if (t.type === 'smtp' && t.auth && credentials?.tokens) {
+      try {
+        const login = await credentials.login();
+        const roles = t.auth.provider === 'microsoft' ? tokenRoles(login.accessToken ?? '') : null;
+        if (roles !== null && !roles.includes('SMTP.SendAsApp') && !roles.includes('SMTP.Send'))
+          return {
+            ...base,
+            ok: false,
+            detail: `token (${credentials.kind}) obtained, but it has no SMTP.SendAsApp permission (roles: ${roles.join(', ') || 'none'})`,
+            fix: 'in the app registration add the API permission "Office 365 Exchange Online" → Application permissions → SMTP.SendAsApp, and grant admin consent',
+          };
+      } catch (err) {
+        const e = err instanceof TokenError ? err : new TokenError(errorChain(err), 'token endpoint', true);
+        return { ...base, ok: false, detail: `token (${credentials.kind}) for ${t.user}: ${e.message}`, fix: tokenFix(e, 'transport.auth') };
+      }
+    }
     await transport.verify();
     return {
       ...base,
       ok: true,
       detail:
-        t.type === 'smtp' ? `SMTP ${t.host}:${t.port} (tls ${t.tls}) answered${t.user ? `, logged in as ${t.user}` : ''}` : `pickup folder ${t.path} writable`,
+        t.type === 'smtp'
+          ? `SMTP ${t.host}:${t.port} (tls ${t.tls}) answered${t.user ? `, logged in as ${t.user}${t.auth ? ` with OAuth2 (oauth2 ${t.auth.provider})` : ''}` : ''}`
+          : `pickup folder ${t.path} writable`,
     };
   } catch (err) {
     const message = errorChain(err);
@@ -368,6 +475,27 @@ async function checkTransport(config: Config, given: Transport | undefined): Pro
       detail: `${t.type === 'smtp' ? `SMTP ${t.host}:${t.port}` : `pickup folder ${t.path}`}: ${message}`,
       fix: transportFix(config, message),
     };
+  } finally {
+    if (!given) transport.close();
+  }
+}
+
+/** Graph: a token with Mail.Send (nothing is sent: Graph has no way to check a send without one). */
+async function checkGraph(config: Config, given: Transport | undefined): Promise<PreflightResult> {
+  const t = config.transport;
+  if (t.type !== 'graph') throw new Error('not a graph transport');
+  const transport = given ?? createTransport(t);
+  try {
+    await transport.verify();
+    return {
+      check: 'transport',
+      fatal: false,
+      ok: true,
+      detail: `Microsoft Graph ${t.endpoint}: token for ${t.user} obtained (${t.auth.clientSecretEnv ? 'client secret' : 'certificate'}), with Mail.Send`,
+    };
+  } catch (err) {
+    const message = errorChain(err);
+    return { check: 'transport', fatal: false, ok: false, detail: `Microsoft Graph ${t.endpoint}: ${message}`, fix: transportFix(config, message) };
   } finally {
     if (!given) transport.close();
   }

@@ -34,6 +34,7 @@ import type { Clock, Instant } from '../util/clock';
 import { toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain, redactAddresses } from '../util/log';
+import { redactSecrets } from '../util/secrets';
 
 /** A live source refreshes its heartbeat at least this often during a long scan. */
 export const HEARTBEAT_MS = 15_000;
@@ -199,7 +200,7 @@ export function describeError(error: unknown): string {
     if (said && !text.includes(said)) text = `${text}: ${said}`;
     if (e.authenticationFailed === true) text = `login refused (check the user and the password variable): ${text}`;
   }
-  return redactAddresses(text).replace(/\s+/g, ' ').slice(0, 500);
+  return redactAddresses(redactSecrets(text)).replace(/\s+/g, ' ').slice(0, 500);
 }
 
 /** Every recorded row (for `status`), keyed by "source\u0000mailbox". */

@@ -32,6 +32,8 @@ import { toInstant } from '../util/clock';
 import { redactAddresses } from '../util/log';
 import { lastReconcileRun, ReconcileRunSummary } from '../ingest/reconcile';
 import { sourceStatusRows, SourceStatusRow, statusKey } from './source-status';
+import { AuthStatus, authStatusKey, readAuthStatus } from './auth-status';
+import { redactSecrets } from '../util/secrets';
 
 /**
  * A permanently failed mail needs a person for this long after it failed. Not forever: a
@@ -89,6 +91,21 @@ export interface SourceReport {
   readonly folderMessages: number | null;
   /** Messages not yet taken at the last scan; null when the source cannot tell. */
   readonly waiting: number | null;
+  /** IMAP: how it logs in; null for a Maildir. */
+  readonly auth: AuthReport | null;
+}
+
+/**
+ * How a mailbox logs in: `kind` from the config ("password", "oauth2 microsoft", ...); for
+ * OAuth2 what the running service recorded: when its current token expires and the last
+ * token error (a refused token request, or a token the server refused), never the token.
+ */
+export interface AuthReport {
+  readonly kind: string;
+  readonly tokenExpiresAt: Instant | null;
+  readonly tokenObtainedAt: Instant | null;
+  readonly lastTokenError: string | null;
+  readonly lastTokenErrorAt: Instant | null;
 }
 
 export interface OutboxMailReport {
@@ -111,6 +128,8 @@ export interface StatusReport {
     readonly lastHeartbeatAt: Instant | null;
   };
   readonly sources: readonly SourceReport[];
+  /** The transport and, for SMTP with a login or Graph, how it logs in. */
+  readonly transport: { readonly type: string; readonly auth: AuthReport | null };
   readonly outbox: {
     /** Waiting for their first attempt. */
     readonly queued: number;
@@ -176,7 +195,7 @@ const minutesBetween = (from: Instant, now: Date): number => Math.max(0, Math.fl
 
 /** One watched folder's report from its recorded row (pure: `now` decides what is stale). */
 export function sourceReport(folder: WatchedFolder, row: SourceStatusRow | undefined, cursor: SourceReport['cursor'], now: Date): SourceReport {
-  const base = { name: folder.name, type: folder.type, mailbox: folder.mailbox, role: folder.role, cursor };
+  const base = { name: folder.name, type: folder.type, mailbox: folder.mailbox, role: folder.role, cursor, auth: null };
   if (!row) {
     return {
       ...base,
@@ -233,7 +252,19 @@ function fileSize(file: string): number {
   }
 }
 
-const oneLine = (s: string | null): string | null => (s === null ? null : redactAddresses(s).replace(/\s+/g, ' ').slice(0, 300));
+const oneLine = (s: string | null): string | null => (s === null ? null : redactAddresses(redactSecrets(s)).replace(/\s+/g, ' ').slice(0, 300));
+
+/** A login's report: the kind from the config, the token facts from what the service recorded. */
+function authReport(kind: string, recorded: AuthStatus | null): AuthReport {
+  const same = recorded && recorded.kind === kind ? recorded : null;
+  return {
+    kind,
+    tokenExpiresAt: same?.expiresAt ?? null,
+    tokenObtainedAt: same?.obtainedAt ?? null,
+    lastTokenError: oneLine(same?.lastError ?? null),
+    lastTokenErrorAt: same?.lastErrorAt ?? null,
+  };
+}
 
 export function gatherStatus(config: Config, store: Store, now: Date, opts: StatusOptions = {}): StatusReport {
   const reasons: string[] = [];
@@ -245,7 +276,10 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
   const rows = sourceStatusRows(store);
   const sources = watchedFolders(config.sources).map((f) => {
     const c = f.type === 'imap' ? store.cursor(f.name, f.mailbox) : undefined;
-    return sourceReport(f, rows.get(statusKey(f.name, f.mailbox)), c ? { uidvalidity: c.uidvalidity, lastUid: c.last_uid } : null, now);
+    const report = sourceReport(f, rows.get(statusKey(f.name, f.mailbox)), c ? { uidvalidity: c.uidvalidity, lastUid: c.last_uid } : null, now);
+    const cfg = config.sources.find((s) => s.name === f.name);
+    if (cfg?.type !== 'imap') return report;
+    return { ...report, auth: authReport(cfg.auth ? `oauth2 ${cfg.auth.provider}` : 'password', readAuthStatus(store, authStatusKey({ source: f.name }))) };
   });
   for (const s of sources) {
     const label = `source ${s.name} (${s.role === 'sent' ? `Sent folder ${s.mailbox}` : s.mailbox})`;
@@ -264,6 +298,20 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
     reasons.push(`service not running: no heartbeat since ${fmt(last)} and it did not stop cleanly (killed or crashed?)`);
   }
   const running = sources.some((s) => s.state === 'connected' || s.state === 'reconnecting');
+
+  // ---- the transport's login
+  const t = config.transport;
+  const transportKind = t.type === 'graph' ? 'oauth2 microsoft' : t.type === 'smtp' && t.user ? (t.auth ? `oauth2 ${t.auth.provider}` : 'password') : null;
+  const transport = { type: t.type, auth: transportKind ? authReport(transportKind, readAuthStatus(store, authStatusKey('transport'))) : null };
+  // A transport that has had no usable token for a while cannot send (the outbox retries meanwhile).
+  const ta = transport.auth;
+  if (
+    ta?.lastTokenError &&
+    ta.lastTokenErrorAt &&
+    minutesBetween(ta.lastTokenErrorAt, now) >= downLimit &&
+    !(ta.tokenExpiresAt && ms(ta.tokenExpiresAt) > now.getTime())
+  )
+    reasons.push(`transport (${t.type}, ${ta.kind}): no usable token since ${fmt(ta.lastTokenErrorAt)}: ${ta.lastTokenError}`);
 
   // ---- outbox
   const byState = store.db
@@ -386,6 +434,7 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
     needsAttention: reasons,
     service: { running, lastHeartbeatAt },
     sources,
+    transport,
     outbox,
     quarantine: { count: q.n, oldestAt: q.oldest },
     inbound: { pending: p.n, oldestPendingAt: p.oldest },

@@ -3,7 +3,16 @@
  *  - pickup: one .eml file per mail in a folder (the embedded default; an MTA or a person
  *    picks them up). Written durably under a name derived from the outbox id, so a repeat
  *    after a crash replaces the same file instead of adding a second one.
- *  - smtp:   nodemailer with a connection pool.
+ *  - smtp:   nodemailer with a connection pool; a password, or OAuth2 (SASL XOAUTH2).
+ *  - graph:  Microsoft Graph `sendMail` with our finished MIME message, for Microsoft 365
+ *            tenants with SMTP AUTH switched off (GraphTransport below).
+ *
+ * OAuth2 and the pool: a pooled connection authenticates once, when it is opened, and may
+ * stay open for minutes. A pool ("generation") is used only until the first token one of its
+ * connections logged in with is due for renewal; then a new pool is made (its connections log
+ * in with a fresh token) and the old one is closed once its sends in flight have reported, so
+ * no connection sends on an expired token and no send is cut off. A login refused with the
+ * cached token is tried once with a fresh one (nodemailer asks again with `renew`).
  *
  * Errors are classified once, here, at the boundary (maddy's rule): a 5xx reply is permanent
  * for this mail; a 4xx reply, a dropped connection, a timeout or a failed login is temporary
@@ -17,6 +26,10 @@ import path from 'node:path';
 import type { PickupTransportConfig, SmtpTransportConfig, TransportConfig } from '../config/config';
 import type { OutboxRow } from '../store/store';
 import { writeFileDurably, ensureDir, sweepTempFiles } from '../util/durable-file';
+import { redactSecrets, registerSecret } from '../util/secrets';
+import { credentialsFor, MailboxCredentials } from '../auth/credentials';
+import { tokenRoles } from '../auth/roles';
+import type { GraphTransportConfig } from '../config/config';
 
 export class SendError extends Error {
   constructor(
@@ -24,7 +37,7 @@ export class SendError extends Error {
     readonly temporary: boolean,
     readonly responseCode?: number,
   ) {
-    super(message);
+    super(redactSecrets(message));
     this.name = 'SendError';
   }
 }
@@ -101,21 +114,59 @@ interface NodemailerError extends Error {
   response?: string;
 }
 
-export function classifySmtpError(err: unknown): SendError {
+/**
+ * What to do about a refused OAuth2 login, in the words of the mailbox's admin. Exchange
+ * Online answers 5.7.139 when SMTP AUTH is off for the mailbox or the tenant; 5.7.3 or 5.7.8
+ * when the token is not good for the mailbox.
+ */
+export function smtpOAuth2Fix(cfg: Pick<SmtpTransportConfig, 'auth' | 'user'>, text: string): string {
+  const provider = cfg.auth?.provider;
+  if (provider === 'microsoft') {
+    if (/5\.7\.139|SmtpClientAuthentication is disabled|disabled for the (Tenant|Mailbox)/i.test(text))
+      return `Exchange Online has SMTP AUTH switched off: turn it on for the mailbox only (Set-CASMailbox -Identity ${cfg.user} -SmtpClientAuthenticationDisabled $false) and check the tenant's setting (Set-TransportConfig -SmtpClientAuthenticationDisabled), or use transport.type "graph"`;
+    return `Exchange Online refused the token for ${cfg.user}: the app needs the SMTP.SendAsApp permission (Office 365 Exchange Online, admin consent granted) and its service principal needs SendAs or FullAccess on the mailbox (Add-MailboxPermission -Identity ${cfg.user} -User <service principal id> -AccessRights FullAccess), and SMTP AUTH must be on for the mailbox`;
+  }
+  if (provider === 'google')
+    return `Gmail refused the token for ${cfg.user}: the scope https://mail.google.com/ must be in the service account's domain-wide delegation, and ${cfg.user} must be an active user`;
+  return `the SMTP server refused the token for ${cfg.user}: check what the server expects of the token (audience, scope) and its log`;
+}
+
+export function classifySmtpError(err: unknown, cfg?: Pick<SmtpTransportConfig, 'auth' | 'user' | 'passwordEnv'>): SendError {
   const e = err as NodemailerError;
   const code = typeof e?.responseCode === 'number' ? e.responseCode : undefined;
-  const text = (e?.response || e?.message || String(err)).replace(/\s+/g, ' ').slice(0, 500);
+  const text = redactSecrets((e?.response || e?.message || String(err)).replace(/\s+/g, ' ')).slice(0, 500);
+  if (e?.code === 'EAUTH' && cfg?.auth) {
+    // The token could not be had at all (the token endpoint refused), or SMTP refused it.
+    if (/token endpoint|token program|Google refused|delegation|not set in the environment|cannot read/i.test(text))
+      return new SendError(`SMTP login failed: no token: ${text}`, true, code);
+    return new SendError(`SMTP login failed: ${smtpOAuth2Fix(cfg, text)}: ${text}`, true, code);
+  }
   if (e?.code === 'EAUTH') return new SendError(`SMTP login failed (check transport.user and transport.passwordEnv): ${text}`, true, code);
   if (code !== undefined && code >= 500 && code < 600) return new SendError(text, false, code);
   return new SendError(text, true, code);
 }
 
+/** One pool of SMTP connections, used until the first token its connections logged in with is due for renewal. */
+interface Generation {
+  readonly transporter: Transporter;
+  validUntil: number;
+  inFlight: number;
+  retired: boolean;
+}
+
 class SmtpTransport implements Transport {
   readonly name = 'smtp';
-  private readonly transporter: Transporter;
+  private current: Generation | null = null;
 
-  constructor(cfg: SmtpTransportConfig, password: string | undefined) {
-    this.transporter = nodemailer.createTransport({
+  constructor(
+    private readonly cfg: SmtpTransportConfig,
+    private readonly password: string | undefined,
+    readonly credentials: MailboxCredentials | null,
+  ) {}
+
+  private options(): Parameters<typeof nodemailer.createTransport>[0] {
+    const cfg = this.cfg;
+    return {
       pool: true,
       maxConnections: cfg.maxConnections,
       maxMessages: 1000,
@@ -125,36 +176,182 @@ class SmtpTransport implements Transport {
       requireTLS: cfg.tls === 'starttls',
       ignoreTLS: cfg.tls === 'none',
       tls: { rejectUnauthorized: cfg.tlsRejectUnauthorized },
-      auth: cfg.user ? { user: cfg.user, pass: password ?? '' } : undefined,
+      auth: cfg.user ? (cfg.auth ? { type: 'OAuth2', user: cfg.user } : { user: cfg.user, pass: this.password ?? '' }) : undefined,
       connectionTimeout: 30_000,
       greetingTimeout: 30_000,
       socketTimeout: 60_000,
-    });
+    } as Parameters<typeof nodemailer.createTransport>[0];
+  }
+
+  /** The pool to send with: the current one while its tokens are good, else a new one. */
+  private generation(): Generation {
+    const cur = this.current;
+    if (cur && Date.now() < cur.validUntil) return cur;
+    if (cur) this.retire(cur);
+    const gen: Generation = { transporter: nodemailer.createTransport(this.options()), validUntil: Infinity, inFlight: 0, retired: false };
+    const credentials = this.credentials;
+    if (this.cfg.auth && credentials) {
+      // Every connection of the pool asks here for its token when it logs in; `renew` after a refusal.
+      gen.transporter.set('oauth2_provision_cb', ((_user: string, renew: boolean, callback: (err: Error | null, token?: string, expires?: number) => void) => {
+        credentials.login({ fresh: renew }).then(
+          (login) => {
+            if (login.renewAt !== null) gen.validUntil = Math.min(gen.validUntil, login.renewAt);
+            callback(null, login.accessToken, login.expiresAt ?? undefined);
+          },
+          (err: Error) => callback(err),
+        );
+      }) as never);
+    }
+    this.current = gen;
+    return gen;
+  }
+
+  private retire(gen: Generation): void {
+    gen.retired = true;
+    if (gen.inFlight === 0) gen.transporter.close();
+  }
+
+  private async use<T>(fn: (t: Transporter) => Promise<T>): Promise<T> {
+    const gen = this.generation();
+    gen.inFlight++;
+    try {
+      return await fn(gen.transporter);
+    } finally {
+      gen.inFlight--;
+      if (gen.retired && gen.inFlight === 0) gen.transporter.close();
+    }
+  }
+
+  private failure(err: unknown): SendError {
+    const e = classifySmtpError(err, this.cfg);
+    if ((err as NodemailerError)?.code === 'EAUTH') this.credentials?.tokens?.reportRefused(e.message);
+    return e;
   }
 
   async verify(): Promise<void> {
     try {
-      await this.transporter.verify();
+      await this.use((t) => t.verify());
     } catch (err) {
-      throw classifySmtpError(err);
+      throw this.failure(err);
     }
   }
 
   async send(row: OutboxRow, original?: Buffer | null): Promise<SendResult> {
     try {
-      const info = await this.transporter.sendMail(mailOptions(row, original));
+      const info = await this.use((t) => t.sendMail(mailOptions(row, original)));
       return { response: String(info.response ?? 'accepted') };
     } catch (err) {
-      throw classifySmtpError(err);
+      throw this.failure(err);
     }
   }
 
   close(): void {
-    this.transporter.close();
+    this.current?.transporter.close();
+    this.current = null;
   }
 }
 
-export function createTransport(cfg: TransportConfig, env: NodeJS.ProcessEnv = process.env): Transport {
+/**
+ * The transport of a config. `credentials`: the mailbox login to use (the service passes the
+ * one whose token events it records); by default made from the config.
+ */
+export function createTransport(cfg: TransportConfig, env: NodeJS.ProcessEnv = process.env, credentials?: MailboxCredentials): Transport {
   if (cfg.type === 'pickup') return new PickupTransport(cfg);
-  return new SmtpTransport(cfg, cfg.passwordEnv ? env[cfg.passwordEnv] : undefined);
+  if (cfg.type === 'graph') return new GraphTransport(cfg, credentials ?? credentialsFor({ user: cfg.user, passwordEnv: null, auth: cfg.auth }, env));
+  const creds = cfg.auth ? (credentials ?? credentialsFor(cfg, env)) : null;
+  const password = cfg.passwordEnv ? env[cfg.passwordEnv] : undefined;
+  registerSecret(password);
+  return new SmtpTransport(cfg, password, creds);
+}
+
+/**
+ * Microsoft Graph `sendMail` with MIME content
+ * (https://learn.microsoft.com/graph/api/user-sendmail, "send a message in MIME format"):
+ *
+ *   POST {endpoint}/v1.0/users/{user}/sendMail
+ *   Authorization: Bearer {app-only token with the Mail.Send role}
+ *   Content-Type: text/plain
+ *
+ *   {the MIME message, base64}
+ *
+ * answered `202 Accepted` with no body. The message is our own bytes (composeMime), so the
+ * Message-ID, In-Reply-To, References and Auto-Submitted the customer receives are ours;
+ * Exchange saves a copy in the mailbox's Sent Items. Errors are JSON
+ * `{"error": {"code", "message"}}`: 401 (the token: one fresh token is tried), 403 (no
+ * Mail.Send, or an application access policy that excludes the mailbox: an operator problem,
+ * retried with backoff like a refused SMTP login), 404 (no such mailbox), 429/5xx
+ * (temporary, Retry-After), other 4xx (this mail is refused: permanent).
+ */
+export class GraphTransport implements Transport {
+  readonly name = 'graph';
+
+  constructor(
+    private readonly cfg: GraphTransportConfig,
+    readonly credentials: MailboxCredentials,
+  ) {}
+
+  private url(): string {
+    return `${this.cfg.endpoint}/v1.0/users/${encodeURIComponent(this.cfg.user)}/sendMail`;
+  }
+
+  /** A token, and that it carries Mail.Send (app-only tokens list their application permissions in `roles`). */
+  async verify(): Promise<void> {
+    let login;
+    try {
+      login = await this.credentials.login();
+    } catch (err) {
+      throw new SendError(`Graph: no token: ${(err as Error).message}`, true);
+    }
+    const roles = tokenRoles(login.accessToken ?? '');
+    if (roles !== null && !roles.includes('Mail.Send'))
+      throw new SendError(
+        `Graph: the token has no Mail.Send permission (roles: ${roles.join(', ') || 'none'}): add the Microsoft Graph application permission Mail.Send to the app registration and grant admin consent`,
+        true,
+      );
+  }
+
+  async send(row: OutboxRow, original?: Buffer | null): Promise<SendResult> {
+    const body = (await composeMime(row, original)).toString('base64');
+    for (let attempt = 0; ; attempt++) {
+      let login;
+      try {
+        login = await this.credentials.login({ fresh: attempt > 0 });
+      } catch (err) {
+        throw new SendError(`Graph: no token: ${(err as Error).message}`, true);
+      }
+      let res: Response;
+      try {
+        res = await fetch(this.url(), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${login.accessToken}`, 'content-type': 'text/plain' },
+          body,
+          signal: AbortSignal.timeout(60_000),
+        });
+      } catch (err) {
+        const cause = (err as { cause?: unknown }).cause;
+        throw new SendError(`Graph sendMail did not answer: ${cause ? String(cause) : (err as Error).message}`, true);
+      }
+      if (res.status === 202 || res.ok) return { response: `${res.status} accepted by Microsoft Graph` };
+      const text = await res.text().catch(() => '');
+      let error: { code?: string; message?: string } = {};
+      try {
+        error = (JSON.parse(text) as { error?: typeof error }).error ?? {};
+      } catch {
+        /* not JSON */
+      }
+      const said = `${res.status}${error.code ? ` ${error.code}` : ''}${error.message ? `: ${error.message.slice(0, 300)}` : ''}`;
+      // A token the server no longer takes (revoked, expired early): one fresh token.
+      if (res.status === 401 && attempt === 0) continue;
+      if (res.status === 401 || res.status === 403) {
+        const why = `Graph refused to send as ${this.cfg.user} (${said}): the app needs the Microsoft Graph application permission Mail.Send with admin consent, and an application access policy that includes this mailbox`;
+        this.credentials.tokens?.reportRefused(why);
+        throw new SendError(why, true, res.status);
+      }
+      if (res.status === 404) throw new SendError(`Graph: no mailbox ${this.cfg.user} (${said}): check transport.user`, true, res.status);
+      if (res.status === 429 || res.status >= 500) throw new SendError(`Graph sendMail: ${said}`, true, res.status);
+      throw new SendError(`Graph refused the message: ${said}`, false, res.status);
+    }
+  }
+
+  close(): void {}
 }

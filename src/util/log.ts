@@ -17,7 +17,9 @@
  * As a guard against a mistake at a call site, every text that reaches a line (message and
  * fields) has its e-mail addresses reduced to their domain and its personnummer removed, and a
  * field named like content (`subject`, `body`, `text`, `personnummer`, ...) is dropped to
- * "[redacted]".
+ * "[redacted]". Secrets get the same guard (src/util/secrets.ts): every password, client secret,
+ * key and access token the process holds is blanked wherever it would appear, and so is any
+ * text shaped like a token, as is a field named like a credential.
  *
  * Under systemd (stderr is the journal) each line starts with its syslog priority, `<3>` for
  * error, `<4>` warn, `<6>` info, `<7>` debug: journald takes it as the entry's priority and strips
@@ -31,6 +33,7 @@
 import fs from 'node:fs';
 import pino from 'pino';
 import { replacePersonnummer } from '../parse/personnummer';
+import { redactSecrets } from './secrets';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -58,15 +61,18 @@ export interface LoggerOptions {
 const RESERVED = new Set(['level', 'time', 'msg', 'pid']);
 /** Fields that by their name hold what must never be logged. */
 const CONTENT_KEYS = /^(subject|body|text|html|content|personnummer|pnr|ssn|raw)$/i;
+/** Fields that by their name hold a credential (src/util/secrets.ts guards their values wherever they appear). */
+const SECRET_KEYS = /^(password|pass|secret|clientSecret|token|accessToken|access_token|refreshToken|privateKey|private_key|assertion|authorization)$/i;
 
 /** Every e-mail address in a text reduced to its domain (server replies quote the recipient). */
 export function redactAddresses(text: string): string {
   return text.replace(/[^\s<>"'(),;:]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})/g, '…@$1');
 }
 
-/** The guard every logged text goes through: no address beyond its domain, no personnummer at all. */
+/** The guard every logged text goes through: no secret or token, no address beyond its domain, no personnummer at all. */
 export function redactForLog(text: string): string {
-  const out = text.includes('@') ? redactAddresses(text) : text;
+  let out = redactSecrets(text);
+  out = out.includes('@') ? redactAddresses(out) : out;
   // Every written form (spaces, dashes, invisible characters, full-width digits): see personnummer.ts.
   return replacePersonnummer(out, () => '[personnummer]');
 }
@@ -76,7 +82,7 @@ function cleanFields(fields: LogFields | undefined, into: Record<string, unknown
   for (const [k, v] of Object.entries(fields)) {
     if (v === undefined) continue;
     const key = RESERVED.has(k) ? `${k}_` : k;
-    if (CONTENT_KEYS.test(k)) into[key] = '[redacted]';
+    if (CONTENT_KEYS.test(k) || SECRET_KEYS.test(k)) into[key] = '[redacted]';
     else if (typeof v === 'string') into[key] = redactForLog(v);
     else if (typeof v === 'number' && Number.isInteger(v) && v >= 1e9 && redactForLog(String(v)) !== String(v)) into[key] = '[personnummer]';
     else into[key] = v;

@@ -341,7 +341,7 @@ describe('config check', () => {
       expect(r.stderr).toMatch(/firm\.complaintsAddress: expected an e-mail address/);
       expect(r.stderr).toMatch(/cases\.prefix: expected 1-10 capital letters/);
       expect(r.stderr).toMatch(/sources\[0\]\.port: expected a whole number from 1 to 65535/);
-      expect(r.stderr).toMatch(/transport\.type: got "smpt"; allowed: "pickup", "smtp" \(did you mean "smtp"\?\)/);
+      expect(r.stderr).toMatch(/transport\.type: got "smpt"; allowed: "pickup", "smtp", "graph" \(did you mean "smtp"\?\)/);
       expect(r.stderr).toMatch(/langauge: unknown key \(did you mean "language"\?\)/);
       expect(lines.length).toBeGreaterThanOrEqual(6);
       // Other commands refuse to run on it, with a one-line reason.

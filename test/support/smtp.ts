@@ -1,6 +1,11 @@
 /**
  * In-process SMTP receiver for tests (smtp-server on 127.0.0.1, no TLS, no auth required).
  *
+ * With `xoauth2`, it accepts only SASL XOAUTH2 with a token the test's token service says is
+ * live, as Exchange Online and Gmail do: a refused token gets the 334 JSON challenge and then
+ * 535 (so a client can retry with a fresh token), and a session whose token expired since it
+ * logged in is refused at MAIL FROM (421, counted in `expiredSessionRefusals`).
+ *
  * Notes:
  *  - smtp-server holds every new connection ~100 ms before the greeting; use a pooled
  *    nodemailer transport when sending many mails.
@@ -39,6 +44,10 @@ export interface SmtpReceiver {
   rejectNext(n: number, code: number, message?: string, stage?: 'data' | 'rcpt'): void;
   /** number of transactions refused so far through rejectNext */
   readonly rejectedCount: number;
+  /** XOAUTH2 logins: the token each accepted one used, and how many were refused. */
+  readonly auths: { accepted: string[]; refused: number };
+  /** Transactions refused because the session's token had expired since its login. */
+  readonly expiredSessionRefusals: number;
   close(): Promise<void>;
 }
 
@@ -96,8 +105,18 @@ function smtpError(code: number, message: string): Error & { responseCode: numbe
   return Object.assign(new Error(message), { responseCode: code });
 }
 
-export async function startSmtpReceiver(opts: { port?: number } = {}): Promise<SmtpReceiver> {
+export interface Xoauth2Check {
+  /** The token's expiry (ms since the epoch) when it is live for `user`, else null. */
+  live(user: string, token: string): number | null;
+  /** The scope put in the 334 error challenge. */
+  scope?: string;
+}
+
+export async function startSmtpReceiver(opts: { port?: number; xoauth2?: Xoauth2Check } = {}): Promise<SmtpReceiver> {
   const messages: ReceivedMail[] = [];
+  const auths = { accepted: [] as string[], refused: 0 };
+  let expiredSessionRefusals = 0;
+  const xo = opts.xoauth2;
   const rejections: Rejection[] = [];
   let rejectedCount = 0;
   const waiters = new Set<() => void>();
@@ -111,7 +130,31 @@ export async function startSmtpReceiver(opts: { port?: number } = {}): Promise<S
   };
 
   const server = new SMTPServer({
-    authOptional: true,
+    authOptional: !xo,
+    ...(xo
+      ? {
+          authMethods: ['XOAUTH2'],
+          allowInsecureAuth: true,
+          onAuth(auth, _session, callback) {
+            const expiresAt = auth.method === 'XOAUTH2' && auth.accessToken ? xo.live(auth.username ?? '', auth.accessToken) : null;
+            if (expiresAt === null) {
+              auths.refused += 1;
+              // RFC 7628 §3.2.2 style error, as Gmail and Exchange send it: 334 + JSON, then 535.
+              return callback(null, { data: { status: '401', schemes: 'bearer', scope: xo.scope ?? 'https://outlook.office365.com/.default' } });
+            }
+            auths.accepted.push(auth.accessToken!);
+            callback(null, { user: { name: auth.username, expiresAt } });
+          },
+          onMailFrom(_address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+            const u = session.user as unknown as { expiresAt?: number } | undefined;
+            if (!u || (u.expiresAt !== undefined && Date.now() >= u.expiresAt)) {
+              expiredSessionRefusals += 1;
+              return callback(smtpError(421, '4.7.0 Session token expired, log in again'));
+            }
+            callback();
+          },
+        }
+      : {}),
     disableReverseLookup: true,
     disabledCommands: ['STARTTLS'],
     size: MAX_SIZE,
@@ -179,6 +222,10 @@ export async function startSmtpReceiver(opts: { port?: number } = {}): Promise<S
     messages,
     get rejectedCount(): number {
       return rejectedCount;
+    },
+    auths,
+    get expiredSessionRefusals(): number {
+      return expiredSessionRefusals;
     },
     waitFor(count: number, timeoutMs = 5000): Promise<ReceivedMail[]> {
       if (messages.length >= count) return Promise.resolve(messages.slice());

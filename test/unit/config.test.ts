@@ -105,6 +105,7 @@ describe('parseConfig: a valid config', () => {
       tlsRejectUnauthorized: true,
       user: 'klagomal',
       passwordEnv: 'KLAGOMAL_IMAP_PASSWORD',
+      auth: null,
       mailbox: 'INBOX',
       sentFolder: null,
       processedFolder: null,
@@ -129,6 +130,7 @@ describe('parseConfig: a valid config', () => {
       tlsRejectUnauthorized: true,
       user: null,
       passwordEnv: null,
+      auth: null,
       maxConnections: 3,
     });
   });
