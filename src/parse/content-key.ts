@@ -7,7 +7,8 @@
  * different mails sharing one, and anyone who can guess a customer's Message-ID can send a mail
  * with it first. Treating "Message-ID seen before" as "already filed" would then drop the
  * customer's complaint without a trace. So a duplicate is the same Message-ID *and* the same
- * content: the same From, the same Date and the same body. The trace fields that a second
+ * content: the same From, Date and body, and the same Subject, Reply-To, To, Cc, In-Reply-To and
+ * References (fields the author writes, which no relay changes). The trace fields that a second
  * delivery route adds or changes (Received, Return-Path, Delivered-To, Authentication-Results,
  * X-headers of the receiving server) are left out, so that one mail delivered twice (To and Cc
  * to two aliases, a UIDVALIDITY rescan, a copy in two folders) is still recognised.
@@ -42,7 +43,15 @@ function firstField(header: string, name: string): string {
 }
 
 /**
- * sha256 over From, Date and the body. The body is compared line by line with line endings
+ * The fields the author wrote, beside From, that a second delivery route never changes: a mail
+ * with another Reply-To, recipient, subject or thread is another mail to us (another customer
+ * to answer, another case to thread to), even when a test suite or a form gave it the same
+ * Message-ID, From, Date and body.
+ */
+const AUTHOR_FIELDS = ['date', 'subject', 'reply-to', 'to', 'cc', 'in-reply-to', 'references'] as const;
+
+/**
+ * sha256 over From, Date, the other author fields and the body. The body is compared line by line with line endings
  * and trailing white space normalised (a Maildir copy has LF where the IMAP copy has CRLF, and
  * relays may strip trailing spaces), and trailing empty lines dropped.
  */
@@ -57,7 +66,7 @@ export function contentKey(raw: Buffer): string {
   while (body.length > 0 && body[body.length - 1] === '') body.pop();
   return crypto
     .createHash('sha256')
-    .update(JSON.stringify([firstField(header, 'from').toLowerCase(), firstField(header, 'date'), body.length]))
+    .update(JSON.stringify([firstField(header, 'from').toLowerCase(), ...AUTHOR_FIELDS.map((f) => firstField(header, f)), body.length]))
     .update('\n')
     .update(body.join('\n'), 'latin1')
     .digest('hex');

@@ -82,3 +82,15 @@ describe('reconcile: a Message-ID on the server is not proof that this mail was 
     expect(plan.toCheck.map((m) => m.uid)).toEqual([2]);
   });
 });
+
+describe('contentKey: the author fields beside From and Date', () => {
+  const key = contentKey(mail(base));
+  test.each([
+    ['another Reply-To (another customer to answer)', [...base.slice(0, 2), 'Reply-To: someone@else.example', ...base.slice(2)]],
+    ['another To', base.map((l) => l.replace('To: klagomal@firm.se', 'To: care@firm.se'))],
+    ['another Subject', base.map((l) => l.replace('Felaktig avgift', 'Felaktig ränta'))],
+    ['another thread (In-Reply-To)', [...base.slice(0, 6), 'In-Reply-To: <other@firm.se>', ...base.slice(6)]],
+  ])('sameIdSameBodyOtherAuthorFieldsIsAnotherMail: %s', (_what, lines) => {
+    expect(contentKey(mail(lines))).not.toBe(key);
+  });
+});
