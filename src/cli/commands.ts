@@ -371,6 +371,8 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
       if (m.direction === 'in') {
         lines.push(`  <- ${m.at}  ${m.kind}  from ${m.from.address ?? '?'}  "${m.subject ?? ''}"`);
         for (const a of m.attachments) lines.push(`       attachment ${a.filename ?? '(no name)'} ${a.contentType} ${a.size} bytes -> ${a.path}`);
+        // What the reading noticed, among it a text cut at a bound (the raw mail is complete).
+        for (const p of m.problems) lines.push(`       problem: ${p}`);
         const text = (m.text ?? '').trim().split('\n').slice(0, 12);
         for (const t of text) lines.push(`     | ${t}`);
       } else {
