@@ -8,7 +8,7 @@
  * listed as `missing`, so the acknowledgement asks for exactly those. The reader never decides
  * anything about the complaint itself. Pure: the mail's date is a parameter.
  */
-import { findPersonnummer } from './personnummer';
+import { findPersonnummer, replacePersonnummer } from './personnummer';
 
 export type ComplaintItem = 'contact' | 'concerns' | 'incidentDate' | 'description' | 'compensation';
 export const COMPLAINT_ITEMS: readonly ComplaintItem[] = ['contact', 'concerns', 'incidentDate', 'description', 'compensation'];
@@ -326,7 +326,7 @@ export function readComplaintFields(input: ComplaintInput, rules: ComplaintRules
   const personnummer = found[0] ?? null;
   const phonesIn = (s: string): string[] => Array.from(s.matchAll(PHONE), (m) => m[0].trim()).filter((p) => p.replace(/\D/g, '').length >= 8);
   // A personnummer is not a phone number: take valid ones out before looking for phones.
-  const withoutPnr = found.reduce((t, p) => t.split(p.written).join(' '), text);
+  const withoutPnr = replacePersonnummer(text, () => ' ', input.mailDate);
   const phones = [...new Set([...(f.phone ? phonesIn(f.phone) : []), ...phonesIn(withoutPnr)])];
   const postalAddress =
     f.address ??
