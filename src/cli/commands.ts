@@ -504,8 +504,8 @@ const outbox: Command = {
 
 const quarantine: Command = {
   summary: 'list mails that could not be processed; `quarantine retry ID` processes one again',
-  usage: 'klagomal quarantine [--all] [--json] [--config FILE]\n       klagomal quarantine retry ID [--json] [--config FILE]',
-  options: { json: { type: 'boolean' }, all: { type: 'boolean' } },
+  usage: 'klagomal quarantine [--all] [--json] [--config FILE]\n       klagomal quarantine retry ID [--heap-mb N] [--seconds N] [--json] [--config FILE]',
+  options: { json: { type: 'boolean' }, all: { type: 'boolean' }, 'heap-mb': { type: 'string' }, seconds: { type: 'string' } },
   positionals: true,
   async run(values, positionals, io) {
     const config = configOf(values);
@@ -540,17 +540,30 @@ const quarantine: Command = {
     }
     if (positionals[0] !== 'retry' || positionals.length !== 2 || !/^\d+$/.test(positionals[1])) throw new UsageError('usage: klagomal quarantine retry ID');
     const id = Number(positionals[1]);
+    // The retry runs in an isolated child process (the mail may be one that killed a process),
+    // with the config's limits unless raised here for this one retry.
+    const limit = (name: 'heap-mb' | 'seconds', fallback: number, min: number, max: number): number => {
+      const v = values[name];
+      if (v === undefined) return fallback;
+      if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+        throw new UsageError(`--${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+      return Number(v);
+    };
+    const limits = {
+      heapMb: limit('heap-mb', config.processing.isolatedHeapMb, 32, 65536),
+      seconds: limit('seconds', config.processing.isolatedSeconds, 1, 3600),
+    };
     requireFilingSecrets(config);
     const service = new Service(config, logger());
     try {
       const store = service.store;
-      const queued = store.tx(() => {
-        if (!store.requeueQuarantined(id)) return false;
-        store.appendEvent({ at: toInstant(new Date()), inboundId: id, actor: 'operator', type: 'quarantine-retried' });
+      const inQuarantine = store.tx(() => {
+        if (store.inbound(id)?.state !== 'quarantined') return false;
+        store.appendEvent({ at: toInstant(new Date()), inboundId: id, actor: 'operator', type: 'quarantine-retried', detail: limits });
         return true;
       });
-      if (!queued) throw new NotFound(`mail ${id} is not in quarantine`);
-      const [r] = await service.process({ only: new Set([id]) });
+      if (!inQuarantine) throw new NotFound(`mail ${id} is not in quarantine`);
+      const r = (await service.processor.retryQuarantined(id, limits)) ?? undefined;
       const line = ingestLine(`inbound:${id}`, r, store, id);
       io.out(
         values.json
