@@ -147,6 +147,32 @@ describe('a mail that kills the process', () => {
     expect(shown.stdout).toMatch(/problem: HTML has more than \d+ elements/);
   });
 
+  test('twoPoisonMailsCostOneCrashEachNotEight', async () => {
+    // Before: eight crashes in a row, past the unit's start limit (5 in 10 minutes).
+    storeBatch(w, [Buffer.from(complaintMail('a')), htmlBomb(3), Buffer.from(complaintMail('b')), htmlBomb(4), Buffer.from(complaintMail('c'))]);
+    let crashes = 0;
+    let service: ReturnType<World['start']> | null = null;
+    // Restart after each crash, as systemd does, until the service stays up with every mail done.
+    for (let start = 0; start < 5 && !service; start++) {
+      const child = w.start({}, SERVICE_HEAP);
+      const outcome = await Promise.race([
+        exitOf(child).then(() => 'died' as const),
+        waitFor('every mail filed or quarantined', () => inboundStates(w).every((r) => r.state !== 'stored'), 150_000, 200).then(() => 'settled' as const),
+      ]);
+      if (outcome === 'died') crashes++;
+      else service = child;
+    }
+    expect(crashes).toBeLessThanOrEqual(2);
+    expect(service).not.toBeNull();
+    const q = JSON.parse((await w.cli(['quarantine', '--json'])).stdout) as Array<{ id: number; error: string }>;
+    expect(q.map((e) => e.error)).toEqual([
+      expect.stringMatching(/isolated attempt ran out of memory/),
+      expect.stringMatching(/isolated attempt ran out of memory/),
+    ]);
+    await waitFor('three acknowledgements', () => pickupFiles(w).length >= 3, 30_000, 100);
+    expect(service!.exitCode).toBeNull();
+  });
+
   test('quarantinedPoisonMailRetriedWithTheSameLimitsStaysQuarantined', async () => {
     const ids = storeBatch(w, [htmlBomb(2)]);
     // As if a process had died with it in flight.
