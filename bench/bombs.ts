@@ -98,6 +98,14 @@ const BOMBS: ReadonlyArray<{ name: string; make: () => string }> = [
     },
   },
   {
+    name: '680 KB References (30,000 Message-IDs)',
+    make: () =>
+      head('text/plain; charset=utf-8', [
+        'In-Reply-To: <r1@example.com>',
+        'References: ' + Array.from({ length: 30_000 }, (_, i) => `<r${i}@example.com>`).join('\r\n '),
+      ]) + 'Hej.\r\n',
+  },
+  {
     name: '900 KB Subject',
     make: () =>
       head('text/plain; charset=utf-8').replace(

@@ -355,20 +355,21 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
   // Message-IDs and DSN fields inside the mail (returned headers, delivery-status parts). Read
   // from the raw bytes, which holds every part whatever mailparser makes of it; only for mails
   // that are in memory anyway (bounces are small).
-  const embeddedMessageIds: string[] = [];
+  const embedded = new Set<string>(); // a Set: 2 MB of Message-ID lines is 50,000 of them
   let dsn: ParsedMail['dsn'] = null;
   let feedbackReport = false;
   if (Buffer.isBuffer(raw) && raw.length <= 2 * 1024 * 1024) {
     const rawText = raw.toString('latin1');
     for (const m of rawText.matchAll(/^(?:Message-ID|X-Original-Message-ID)\s*:\s*<([^<>\s]+)>/gim)) {
       const id = normaliseMessageId(m[1]);
-      if (id && id !== messageId && !embeddedMessageIds.includes(id)) embeddedMessageIds.push(id);
+      if (id && id !== messageId) embedded.add(id);
     }
     const action = /^Action\s*:\s*([a-z]+)/im.exec(rawText)?.[1]?.toLowerCase() ?? null;
     const status = /^Status\s*:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(rawText)?.[1] ?? null;
     if (action || status) dsn = { action, status };
     feedbackReport = /^Feedback-Type\s*:/im.test(rawText) || /^X-HmXmrOriginalRecipient\s*:/im.test(rawText);
   }
+  const embeddedMessageIds = [...embedded];
 
   return {
     messageId,
