@@ -98,6 +98,15 @@ const BOMBS: ReadonlyArray<{ name: string; make: () => string }> = [
     },
   },
   {
+    name: 'a forward of a 10 MB HTML original (QP, no charset)',
+    make: () =>
+      head('multipart/mixed; boundary="b"').replace('Subject: Klagomål', 'Subject: Fwd: Klagomål') +
+      '--b\r\nContent-Type: text/plain\r\n\r\nSe nedan.\r\n--b\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment\r\n\r\n' +
+      head('text/html', ['Content-Transfer-Encoding: quoted-printable']) +
+      '<p>a=E5</p>'.repeat((9.4 * MB) / 11).replace(/(.{70})/g, '$1=\r\n') +
+      '\r\n--b--\r\n',
+  },
+  {
     name: '680 KB References (30,000 Message-IDs)',
     make: () =>
       head('text/plain; charset=utf-8', [

@@ -89,6 +89,30 @@ function decodeBody(lines: Buffer[], encoding: string): Buffer {
   return joined;
 }
 
+/**
+ * How much of a part's body is decoded to tell whether it is UTF-8: a Latin-1 text shows it in
+ * its first lines. Decoding all of a 10 MB part (a forwarded original is parsed from a buffer)
+ * held it several times over (issue 17).
+ */
+const SAMPLE_BYTES = 1024 * 1024;
+
+function sampleOf(lines: Buffer[]): { lines: Buffer[]; cut: boolean } {
+  let bytes = 0;
+  for (let i = 0; i < lines.length; i++) {
+    bytes += lines[i].length + 2;
+    if (bytes > SAMPLE_BYTES) return { lines: lines.slice(0, i + 1), cut: true };
+  }
+  return { lines, cut: false };
+}
+
+/** Valid UTF-8, allowing a sample cut inside the last character. */
+function looksUtf8(bytes: Buffer, cut: boolean): boolean {
+  if (isUtf8(bytes)) return true;
+  if (!cut) return false;
+  for (let k = 1; k <= 3 && k < bytes.length; k++) if (isUtf8(bytes.subarray(0, bytes.length - k))) return true;
+  return false;
+}
+
 function untrustedCharset(charset: string | null): boolean {
   if (charset === null) return true;
   const c = charset.replace(/[^a-z0-9]/g, '');
@@ -198,16 +222,19 @@ function repairCharsetsOf(raw: Buffer): CharsetRepair {
       const body: Buffer[] = [];
       for (; i < lines.length && !enclosing.some((b) => isBoundary(lines[i], b)); i++) body.push(lines[i]);
       const textual = h.contentType.startsWith('text/') || h.contentType === '';
-      if (textual && untrustedCharset(h.charset) && !isUtf8(decodeBody(body, h.encoding))) {
+      const sample = textual && untrustedCharset(h.charset) ? sampleOf(body) : null;
+      if (sample && !looksUtf8(decodeBody(sample.lines, h.encoding), sample.cut)) {
         notes.add('text without a usable charset read as windows-1252');
         flush(withCharset(header, 'windows-1252'), body, blank ? Buffer.alloc(0) : null);
       } else flush(header, body, blank ? Buffer.alloc(0) : null);
     };
 
+    // One by one: push(...lines) throws a RangeError past ~120,000 lines, and the repair then
+    // gave up on the whole mail.
     const flush = (header: Buffer[], body: Buffer[], separator: Buffer | null): void => {
-      out.push(...header);
+      for (const line of header) out.push(line);
       if (separator) out.push(separator);
-      out.push(...body);
+      for (const line of body) out.push(line);
     };
 
     entity([]);

@@ -175,6 +175,23 @@ describe('structure bombs', () => {
     expect(r.notes).toEqual([expect.stringMatching(/nested deeper than \d+: charsets not repaired/)]);
   });
 
+  test('largeLatin1PartIsRepairedNotGivenUpAndJudgedOnItsFirstMegabyte', () => {
+    // A 3 MB part is judged by its first 1 MiB: UTF-8 cut inside a character there is still UTF-8.
+    const utf8 = Buffer.from(
+      [...HEAD, 'Content-Type: text/plain', 'Content-Transfer-Encoding: 8bit', '', 'åäö'.repeat(20).concat('\r\n').repeat(50_000)].join('\r\n'),
+    );
+    const kept = repairCharsets(utf8);
+    expect(kept.bytes).toBe(utf8); // untouched (toBe: jest compares a 3 MB Buffer element by element)
+    expect(kept.notes).toEqual([]);
+    const latin1 = Buffer.from(
+      [...HEAD, 'Content-Type: text/plain', 'Content-Transfer-Encoding: 8bit', '', 'Räntan är för hög.\r\n'.repeat(150_000)].join('\r\n'),
+      'latin1',
+    );
+    const repaired = repairCharsets(latin1);
+    expect(repaired.notes).toContain('text without a usable charset read as windows-1252');
+    expect(repaired.bytes.toString('latin1')).toMatch(/Content-Type: text\/plain; charset=windows-1252/);
+  });
+
   test('tenThousandNestedMultipartsAreFiledOnTheirHeaders', async () => {
     const n = 10_000;
     let s = '';
