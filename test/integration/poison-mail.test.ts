@@ -173,6 +173,41 @@ describe('a mail that kills the process', () => {
     expect(service!.exitCode).toBeNull();
   });
 
+  test('htmlBombOfNestedDivsIsFiledAndAcknowledgedWithTheCutNotedOnItsCase', async () => {
+    // Before: 10 s of CPU, then a stack overflow, and the complaint was quarantined unanswered.
+    const file = path.join(w.dir, 'divs.eml');
+    const html = '<div>'.repeat(100_000) + 'Avgiften på 1 250 kr är fel.' + '</div>'.repeat(100_000);
+    fs.writeFileSync(
+      file,
+      [
+        'From: Karin Kund <karin@example.com>',
+        'To: klagomal@testfinans.se',
+        'Subject: Klagomål på avgiften',
+        'Message-ID: <divs@example.com>',
+        'MIME-Version: 1.0',
+        'Content-Type: text/html; charset=utf-8',
+        '',
+        html.replace(/(.{800})/g, '$1\r\n'),
+        '',
+      ].join('\r\n'),
+    );
+    const ingested = await w.cli(['ingest', '--json', file]);
+    expect(ingested.code).toBe(0);
+    const line = JSON.parse(ingested.stdout) as { kind: string; caseId: string; acknowledgement: string };
+    expect(line).toMatchObject({ kind: 'complaint', acknowledgement: 'queued' });
+    expect((await w.cli(['run', '--once'])).code).toBe(0);
+    expect(pickupFiles(w)).toHaveLength(1);
+    const shown = JSON.parse((await w.cli(['case', 'show', line.caseId, '--json'])).stdout) as {
+      messages: Array<{ direction: string; text: string; problems?: string[] }>;
+      events: Array<{ type: string; detail: { problems?: string[] } }>;
+    };
+    const mail = shown.messages.find((m) => m.direction === 'in')!;
+    expect(mail.text).toContain('Avgiften på 1 250 kr är fel.');
+    expect(mail.problems).toEqual([expect.stringMatching(/HTML nested deeper than 512 levels/)]);
+    expect(shown.events.find((e) => e.type === 'mail-filed')!.detail.problems).toEqual(mail.problems);
+    expect((await w.cli(['case', 'show', line.caseId])).stdout).toMatch(/problem: HTML nested deeper than 512 levels/);
+  });
+
   test('quarantinedPoisonMailRetriedWithTheSameLimitsStaysQuarantined', async () => {
     const ids = storeBatch(w, [htmlBomb(2)]);
     // As if a process had died with it in flight.
