@@ -105,6 +105,8 @@ const NESTED_PARSE_LIMIT = 10 * 1024 * 1024;
 export const PARSE_BOUNDS = {
   /** Bytes (as received) of all text/plain and text/html parts together that mailparser keeps. */
   textPartBytes: 8 * 1024 * 1024,
+  /** The same inside a forwarded original (read for its sender, date and the customer's words). */
+  nestedTextPartBytes: 1024 * 1024,
   /**
    * MIME parts: mailsplit's own limit (its default), set here so that it is ours. Past it the
    * split stops with EMAXLEN; the mail is then filed with its headers and the text of the
@@ -129,7 +131,7 @@ interface MailParserInternals {
  * each piece of the split mail arrives, so the bound sits there: body bytes of a text part past
  * the budget are not handed on, and the part ends where the budget does.
  */
-function boundText(parser: MailParser): { textCut: boolean } {
+function boundText(parser: MailParser, budget: number): { textCut: boolean } {
   const state = { textCut: false };
   const inner = parser as unknown as MailParserInternals;
   const original = inner.processChunk.bind(parser);
@@ -137,7 +139,7 @@ function boundText(parser: MailParser): { textCut: boolean } {
   inner.processChunk = (data, done) => {
     const node = inner.curnode;
     if (data.type === 'body' && data.value && node && node.decoder && !node.isAttachment) {
-      const room = PARSE_BOUNDS.textPartBytes - textBytes;
+      const room = budget - textBytes;
       if (data.value.length > room) {
         state.textCut = true;
         if (room <= 0) return done();
@@ -219,7 +221,8 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
     checksumAlgo: 'sha256',
     maxChildNodes: PARSE_BOUNDS.parts, // passed on to mailsplit
   } as ConstructorParameters<typeof MailParser>[0]);
-  const bounds = boundText(parser);
+  const textBudget = opts.nested ? PARSE_BOUNDS.nestedTextPartBytes : PARSE_BOUNDS.textPartBytes;
+  const bounds = boundText(parser, textBudget);
   const problems: string[] = [...(repair?.notes ?? [])];
   const attachments: ParsedAttachment[] = [];
   const pendingWrites: Promise<void>[] = [];
@@ -336,8 +339,7 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
     problems.push(
       `more than ${PARSE_BOUNDS.parts} MIME parts: only the headers and the text of the parts before were read, no attachments (the raw mail is complete)`,
     );
-  if (bounds.textCut)
-    problems.push(`text parts longer than ${PARSE_BOUNDS.textPartBytes} bytes in all: the text after that was not read (the raw mail is complete)`);
+  if (bounds.textCut) problems.push(`text parts longer than ${textBudget} bytes in all: the text after that was not read (the raw mail is complete)`);
   let body = text ?? '';
   let textFromHtml = false;
   if (!text?.trim() && html) {
