@@ -180,7 +180,7 @@ export async function bombsBench(): Promise<void> {
     const outcome = r.filed ? 'filed' : r.quarantined ? 'QUARANTINED' : 'NOT FILED';
     const cuts = r.problems.filter((p) => /not read|cut|left out|not repaired|were read/.test(p)).length;
     console.log(
-      `  ${bomb.name.padEnd(44)} ${sizeMb.toFixed(1).padStart(5)} MB  peak RSS ${r.rssMb.toFixed(0).padStart(4)} MB  CPU ${r.cpuS.toFixed(2).padStart(5)} s  ${outcome}` +
+      `  ${bomb.name.padEnd(52)} ${sizeMb.toFixed(1).padStart(5)} MB  peak RSS ${r.rssMb.toFixed(0).padStart(4)} MB  CPU ${r.cpuS.toFixed(2).padStart(5)} s  ${outcome}` +
         `${cuts ? `, ${cuts} cut(s) noted` : ''}  ${met ? 'ok' : 'TARGET MISSED'}`,
     );
     if (!r.filed) console.log(r.out.split('\n').slice(-10).join('\n'));
