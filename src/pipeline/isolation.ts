@@ -1,14 +1,15 @@
 /**
  * Isolated attempts: a mail that was being processed when a process died is tried again in a
  * child process, where its death cannot take the service down (issue 17: one poison mail
- * crashed the service four times, two of them eight times in a row, past systemd's start limit,
- * and no acknowledgement left meanwhile).
+ * crashed the service four times and two such mails eight times in a row, past systemd's start
+ * limit, and no acknowledgement left meanwhile).
  *
  * Why a child process and not a worker thread: a worker's resourceLimits bound only the V8
  * heap, while Buffers (mailparser's chunks, attachments) live outside it; a native crash or an
  * abort in a worker still ends the whole process; and a process can be killed, with all its
- * memory returned, whatever it is doing. The price, a start of ~0.3 s, is paid only after a
- * crash, once for all the mails that were in flight (they go through one child, one at a time).
+ * memory returned, whatever it is doing. The price, a start of 1-2 s (loading the modules,
+ * checking the templates), is paid only after a crash, once for all the mails that were in
+ * flight (they go through one child, one at a time, each in its own transaction).
  *
  * Protocol (IPC, structured clone): the parent sends `init` (the Config), the child answers
  * `ready`; then per mail the parent sends `mail` (inbound id, the state it must be in, the
@@ -67,7 +68,7 @@ export class IsolatedProcessor {
   private child: ChildProcess | null = null;
   private tail = '';
   private pendingLine = '';
-  private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | null = null;
+  private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: string }> | null = null;
   private listener: ((m: FromChild) => void) | null = null;
 
   constructor(
@@ -130,9 +131,13 @@ export class IsolatedProcessor {
     child.stderr!.on('data', (chunk: string) => this.relay(chunk));
     // 'close', not 'exit': it comes after the child's stderr has been read to the end, so that
     // the last lines (V8's "heap out of memory") are there to tell why it died.
-    this.exit = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+    this.exit = new Promise((resolve) => {
+      child.once('close', (code, signal) => resolve({ code, signal }));
+      // A process that could not be created at all (no memory, no process slots) never closes.
+      child.once('error', (err) => child.pid === undefined && resolve({ code: null, signal: null, error: err.message }));
+    });
     child.on('message', (m: FromChild) => this.listener?.(m));
-    child.on('error', () => undefined); // a failed send shows as the exit below
+    child.on('error', () => undefined); // a failed send shows as the exit; a failed fork above
     const started = new Promise<FromChild>((resolve) => {
       this.listener = resolve;
     });
@@ -142,7 +147,7 @@ export class IsolatedProcessor {
     if ('type' in first && first.type === 'ready') return child;
     this.stop();
     throw new IsolationError(
-      `the isolated processor did not start: ${'type' in first ? (first.type === 'error' ? first.message : first.type) : this.describeDeath(first.code, first.signal)}`,
+      `the isolated processor did not start: ${'type' in first ? (first.type === 'error' ? first.message : first.type) : (first.error ?? this.describeDeath(first.code, first.signal))}`,
     );
   }
 
