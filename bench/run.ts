@@ -7,6 +7,8 @@
  *  - memory: peak RSS while filing one mail with a 25 MB attachment < 200 MB.
  *  - escalation (issue #3): one pass over 1,000,000 cases of which 10,000 are open < 200 ms,
  *    through an index (bench/escalation.ts).
+ *  - bombs (issue 17): no single mail up to 50 MB takes more than 300 MB RSS or 3 s of CPU to
+ *    file (bench/bombs.ts).
  *
  * The service runs as its own process (`klagomal start`), as in production; Dovecot and the
  * SMTP receiver are the test harness's. Set BENCH_MAILS / BENCH_LATENCY_SAMPLES to change sizes.
@@ -24,6 +26,7 @@ import { makeWorld, complaintMail, deliverToMaildir, mailWithAttachment, BIN } f
 import { openDatabase } from '../src/store/db';
 import { escalationBench } from './escalation';
 import { classifyBench } from './classify';
+import { bombsBench } from './bombs';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 60);
@@ -173,6 +176,7 @@ async function main(): Promise<void> {
   if (d.ok) await backlogAndLatency();
   else console.log(`backlog and latency skipped: ${d.reason}`);
   await memory();
+  await bombsBench();
   await escalationBench();
   await classifyBench();
 }

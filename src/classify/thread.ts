@@ -8,9 +8,9 @@
 
 export function caseNumbersInSubject(subject: string, prefix: string): string[] {
   const re = new RegExp(`(?:^|[^A-Za-z0-9])(${prefix}-\\d{4}-\\d{6})(?![0-9])`, 'g');
-  const out: string[] = [];
-  for (const m of subject.matchAll(re)) if (!out.includes(m[1])) out.push(m[1]);
-  return out;
+  const out = new Set<string>(); // in order, each once (a Set: a subject may be 900 KB of tags)
+  for (const m of subject.matchAll(re)) out.add(m[1]);
+  return [...out];
 }
 
 /** The tag we put in front of every subject we send on a case. */

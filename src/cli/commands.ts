@@ -381,6 +381,8 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
         lines.push(`  <- ${m.at}  ${m.kind}  from ${terminalLine(m.from.address ?? '?')}  "${terminalLine(m.subject)}"`);
         for (const a of m.attachments)
           lines.push(`       attachment ${terminalLine(a.filename ?? '(no name)')} ${terminalLine(a.contentType)} ${a.size} bytes -> ${a.path}`);
+        // What the reading noticed, among it a text cut at a bound (the raw mail is complete).
+        for (const p of m.problems) lines.push(`       problem: ${terminalLine(p)}`);
         const text = (m.text ?? '').trim().split('\n').slice(0, 12);
         for (const t of text) lines.push(`     | ${t}`);
       } else {
@@ -512,8 +514,8 @@ const outbox: Command = {
 
 const quarantine: Command = {
   summary: 'list mails that could not be processed; `quarantine retry ID` processes one again',
-  usage: 'klagomal quarantine [--all] [--json] [--config FILE]\n       klagomal quarantine retry ID [--json] [--config FILE]',
-  options: { json: { type: 'boolean' }, all: { type: 'boolean' } },
+  usage: 'klagomal quarantine [--all] [--json] [--config FILE]\n       klagomal quarantine retry ID [--heap-mb N] [--seconds N] [--json] [--config FILE]',
+  options: { json: { type: 'boolean' }, all: { type: 'boolean' }, 'heap-mb': { type: 'string' }, seconds: { type: 'string' } },
   positionals: true,
   async run(values, positionals, io) {
     const config = configOf(values);
@@ -548,17 +550,25 @@ const quarantine: Command = {
     }
     if (positionals[0] !== 'retry' || positionals.length !== 2) throw new UsageError('usage: klagomal quarantine retry ID');
     const id = wholeNumber('ID', positionals[1], 1);
+    // The retry runs in an isolated child process (the mail may be one that killed a process),
+    // with the config's limits unless raised here for this one retry.
+    const limit = (name: 'heap-mb' | 'seconds', fallback: number, min: number, max: number): number =>
+      values[name] === undefined ? fallback : wholeNumber(`--${name}`, values[name] as string | boolean, min, max);
+    const limits = {
+      heapMb: limit('heap-mb', config.processing.isolatedHeapMb, 32, 65536),
+      seconds: limit('seconds', config.processing.isolatedSeconds, 1, 3600),
+    };
     requireFilingSecrets(config);
     const service = new Service(config, logger());
     try {
       const store = service.store;
-      const queued = store.tx(() => {
-        if (!store.requeueQuarantined(id)) return false;
-        store.appendEvent({ at: toInstant(new Date()), inboundId: id, actor: 'operator', type: 'quarantine-retried' });
+      const inQuarantine = store.tx(() => {
+        if (store.inbound(id)?.state !== 'quarantined') return false;
+        store.appendEvent({ at: toInstant(new Date()), inboundId: id, actor: 'operator', type: 'quarantine-retried', detail: limits });
         return true;
       });
-      if (!queued) throw new NotFound(`mail ${id} is not in quarantine`);
-      const [r] = await service.process({ only: new Set([id]) });
+      if (!inQuarantine) throw new NotFound(`mail ${id} is not in quarantine`);
+      const r = (await service.processor.retryQuarantined(id, limits)) ?? undefined;
       const line = ingestLine(`inbound:${id}`, r, store, id);
       io.out(
         values.json

@@ -307,6 +307,13 @@ export interface Config {
   readonly processing: {
     /** Mails parsed and filed per database transaction (default 50). */
     readonly batchSize: number;
+    /**
+     * A mail that was being processed when the process stopped is tried once more alone, in a
+     * child process with this V8 heap limit (default 512 MB) ...
+     */
+    readonly isolatedHeapMb: number;
+    /** ... and killed after this many seconds (default 60); if it dies either way it is quarantined. */
+    readonly isolatedSeconds: number;
   };
   /** `klagomal import`: bringing in an old complaints mailbox. */
   readonly import: {

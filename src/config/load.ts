@@ -745,7 +745,11 @@ export function parseConfig(json: Json, file: string): Config {
   outS.done();
 
   const procS = root.section('processing');
-  const processing = { batchSize: procS.int('batchSize', { default: 50, min: 1, max: 1000 }) };
+  const processing = {
+    batchSize: procS.int('batchSize', { default: 50, min: 1, max: 1000 }),
+    isolatedHeapMb: procS.int('isolatedHeapMb', { default: 512, min: 32, max: 65536 }),
+    isolatedSeconds: procS.int('isolatedSeconds', { default: 60, min: 1, max: 3600 }),
+  };
   procS.done();
 
   const importS = root.section('import');

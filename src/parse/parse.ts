@@ -20,7 +20,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { commitSpooled, spoolToTemp } from '../util/content-file';
 import { messageIdList, normaliseAddress, normaliseMessageId, otherAddressInName } from '../util/header-safe';
-import { htmlToPlainText } from './html';
+import { convertHtml } from './html';
 import { repairCharsets } from './charset-repair';
 import { findInlineForward, ForwardedOriginal } from './forwarded';
 import fs from 'node:fs';
@@ -95,6 +95,75 @@ export interface ParseOptions {
 /** A forwarded original larger than this is not opened to read its sender (it stays an attachment). */
 const NESTED_PARSE_LIMIT = 10 * 1024 * 1024;
 
+/**
+ * Bounds on what one mail may make us hold and work through (issue 17: a 50 MB text/plain body
+ * took 1 GB and 7 s; 10 MB of `<p>a</p>` 1.1 GB). Past a bound the mail is still filed, with
+ * what was read, and the cut is one of its problems (on the message, its `mail-filed` event and
+ * `case show`); the raw mail, kept before parsing, is complete. Attachments are streamed to disk
+ * and not bounded by size.
+ */
+export const PARSE_BOUNDS = {
+  /** Bytes (as received) of all text/plain and text/html parts together that mailparser keeps. */
+  textPartBytes: 8 * 1024 * 1024,
+  /** The same inside a forwarded original (read for its sender, date and the customer's words). */
+  nestedTextPartBytes: 1024 * 1024,
+  /**
+   * MIME parts: mailsplit's own limit (its default), set here so that it is ours. Past it the
+   * split stops with EMAXLEN; the mail is then filed with its headers and the text of the
+   * parts read so far. Each part costs mailsplit work in proportion to its nesting depth, so
+   * this also bounds 10,000 nested multiparts.
+   */
+  parts: 1000,
+  /** Characters of body text stored and read for the complaint's fields. */
+  textChars: 1_000_000,
+} as const;
+
+/** The slice of mailparser's internals that the bounds below need (mailparser 3.9, pinned). */
+interface MailParserInternals {
+  curnode?: { isAttachment?: boolean; decoder?: unknown } | false;
+  processChunk(data: { type: string; value?: Buffer }, done: (err?: Error) => void): void;
+  getTextContent(): { text?: string; html?: string };
+}
+
+/**
+ * Bound the text mailparser gathers. It keeps every inline text part whole in memory (chunks,
+ * one Buffer, a string and copies) and has no option to bound it; its `processChunk` is where
+ * each piece of the split mail arrives, so the bound sits there: body bytes of a text part past
+ * the budget are not handed on, and the part ends where the budget does.
+ */
+function boundText(parser: MailParser, budget: number): { textCut: boolean } {
+  const state = { textCut: false };
+  const inner = parser as unknown as MailParserInternals;
+  const original = inner.processChunk.bind(parser);
+  let textBytes = 0;
+  inner.processChunk = (data, done) => {
+    const node = inner.curnode;
+    if (data.type === 'body' && data.value && node && node.decoder && !node.isAttachment) {
+      const room = budget - textBytes;
+      if (data.value.length > room) {
+        state.textCut = true;
+        if (room <= 0) return done();
+        data = { ...data, value: data.value.subarray(0, room) };
+      }
+      textBytes += data.value!.length;
+    }
+    return original(data, done);
+  };
+  return state;
+}
+
+/** mailsplit's "Max allowed child nodes exceeded": more MIME parts than PARSE_BOUNDS.parts. */
+function tooManyParts(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === 'EMAXLEN' && /child nodes/i.test(String((err as Error).message));
+}
+
+/** The first `max` characters, not splitting a surrogate pair. */
+function cutText(text: string, max: number): string {
+  const cut = text.slice(0, max);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
+}
+
 async function storeAttachment(content: Readable, dataDir: string): Promise<{ sha256: string; size: number; path: string }> {
   const spooled = await spoolToTemp(path.join(dataDir, 'attachments', 'tmp'), content);
   const rel = path.join('attachments', spooled.sha256.slice(0, 2), spooled.sha256);
@@ -150,7 +219,10 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
     skipTextLinks: true,
     skipHtmlToText: true, // we convert HTML ourselves (src/parse/html.ts) so that scripts and styles never survive
     checksumAlgo: 'sha256',
-  });
+    maxChildNodes: PARSE_BOUNDS.parts, // passed on to mailsplit
+  } as ConstructorParameters<typeof MailParser>[0]);
+  const textBudget = opts.nested ? PARSE_BOUNDS.nestedTextPartBytes : PARSE_BOUNDS.textPartBytes;
+  const bounds = boundText(parser, textBudget);
   const problems: string[] = [...(repair?.notes ?? [])];
   const attachments: ParsedAttachment[] = [];
   const pendingWrites: Promise<void>[] = [];
@@ -210,9 +282,28 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
     parser.end();
   })();
 
-  await Promise.all([done, feed]);
-  const writes = await Promise.allSettled(pendingWrites);
-  for (const w of writes) if (w.status === 'rejected') throw w.reason;
+  let partsCut = false;
+  try {
+    await Promise.all([done, feed]);
+  } catch (err) {
+    if (!Buffer.isBuffer(raw)) (raw as Readable).destroy(); // the rest of the file is not read
+    if (!tooManyParts(err)) throw err;
+    // Too many parts: the mail is filed on its headers and the text of the parts read so far.
+    // Attachments are left out: the one being written when the split stopped never ends.
+    partsCut = true;
+    attachments.length = 0;
+    try {
+      const partial = (parser as unknown as MailParserInternals).getTextContent();
+      text = partial.text;
+      html = partial.html;
+    } catch {
+      text = html = undefined;
+    }
+  }
+  if (!partsCut) {
+    const writes = await Promise.allSettled(pendingWrites);
+    for (const w of writes) if (w.status === 'rejected') throw w.reason;
+  }
 
   const lines = (parser as unknown as { headerLines?: Array<{ key: string; line: string }> }).headerLines ?? [];
   const view = headerView(lines);
@@ -244,30 +335,43 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
     returnPath = (inner ? inner[1] : returnPathRaw).trim().toLowerCase();
   }
 
+  if (partsCut)
+    problems.push(
+      `more than ${PARSE_BOUNDS.parts} MIME parts: only the headers and the text of the parts before were read, no attachments (the raw mail is complete)`,
+    );
+  if (bounds.textCut) problems.push(`text parts longer than ${textBudget} bytes in all: the text after that was not read (the raw mail is complete)`);
   let body = text ?? '';
   let textFromHtml = false;
   if (!text?.trim() && html) {
-    body = htmlToPlainText(html);
+    const converted = convertHtml(html);
+    body = converted.text;
+    problems.push(...converted.notes);
     textFromHtml = true;
+  }
+  html = undefined; // up to PARSE_BOUNDS.textPartBytes: not kept while the rest is read
+  if (body.length > PARSE_BOUNDS.textChars) {
+    problems.push(`text of ${body.length} characters cut to the first ${PARSE_BOUNDS.textChars} (the raw mail is complete)`);
+    body = cutText(body, PARSE_BOUNDS.textChars);
   }
 
   // Message-IDs and DSN fields inside the mail (returned headers, delivery-status parts). Read
   // from the raw bytes, which holds every part whatever mailparser makes of it; only for mails
   // that are in memory anyway (bounces are small).
-  const embeddedMessageIds: string[] = [];
+  const embedded = new Set<string>(); // a Set: 2 MB of Message-ID lines is 50,000 of them
   let dsn: ParsedMail['dsn'] = null;
   let feedbackReport = false;
   if (Buffer.isBuffer(raw) && raw.length <= 2 * 1024 * 1024) {
     const rawText = raw.toString('latin1');
     for (const m of rawText.matchAll(/^(?:Message-ID|X-Original-Message-ID)\s*:\s*<([^<>\s]+)>/gim)) {
       const id = normaliseMessageId(m[1]);
-      if (id && id !== messageId && !embeddedMessageIds.includes(id)) embeddedMessageIds.push(id);
+      if (id && id !== messageId) embedded.add(id);
     }
     const action = /^Action\s*:\s*([a-z]+)/im.exec(rawText)?.[1]?.toLowerCase() ?? null;
     const status = /^Status\s*:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(rawText)?.[1] ?? null;
     if (action || status) dsn = { action, status };
     feedbackReport = /^Feedback-Type\s*:/im.test(rawText) || /^X-HmXmrOriginalRecipient\s*:/im.test(rawText);
   }
+  const embeddedMessageIds = [...embedded];
 
   const from = firstAddress(headers.get('from') as AddressObject | undefined);
   const fromName = ((headers.get('from') as AddressObject | undefined)?.value?.[0]?.name ?? '').trim() || null;

@@ -10,6 +10,14 @@
  * Parsing is async (attachments stream to disk) and happens outside the database transaction;
  * filing a batch is one transaction, each mail in its own savepoint, so one mail's failure
  * rolls back only that mail. Batches are capped by count and by bytes to bound memory.
+ *
+ * A mail that kills the process (out of memory, a native crash, a kill while it is read) throws
+ * nothing we could catch. Its processing attempt is counted and committed before it is parsed,
+ * so after a restart every mail of the batch that was in flight is known (attempts > 0, still
+ * stored). Those are never processed in this process again: each is tried once more alone in an
+ * isolated child process (src/pipeline/isolation.ts) with a heap and a time limit, and
+ * quarantined if that attempt dies too. So a poison mail costs at most one crash of the
+ * service, and the innocent mails of its batch are filed by their isolated attempt.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,6 +31,7 @@ import type { Logger } from '../util/log';
 import { errorChain, redactAddresses } from '../util/log';
 import { parseMail, ParsedMail } from '../parse/parse';
 import { fileMail, FilingResult } from '../cases/filing';
+import { IsolatedProcessor, IsolatedState, IsolationLimits } from './isolation';
 
 export interface QuarantineResult {
   readonly inboundId: number;
@@ -32,15 +41,13 @@ export interface QuarantineResult {
 }
 
 /**
- * A mail whose processing was started this many times without finishing is quarantined instead
- * of being tried on every start: the process died on it (out of memory, a native crash) or
- * while it was in flight. The first start is usually in a batch; after that the mail is tried
- * alone and after the fresh mails, so an innocent mail caught in flight by a crash (or several:
- * a crash loop of another cause) is filed on its next turn, and a poison mail crashes the
- * process a few more times, each time after everything else has been filed, before it is put
- * aside. Postfix defers a message that crashes its delivery agent in the same spirit.
+ * Backstop: a mail whose processing was started this many times without finishing is
+ * quarantined without another try. Starts: once in a batch; once alone in isolation after the
+ * process died with it in flight; once more only if the service itself stopped (a restart, a
+ * kill) while that isolated attempt ran. An isolated attempt that dies quarantines the mail at
+ * once, so this is reached only when the service keeps dying for another reason.
  */
-export const MAX_PROCESSING_ATTEMPTS = 4;
+export const MAX_PROCESSING_ATTEMPTS = 3;
 
 export type ProcessResult = FilingResult | QuarantineResult;
 
@@ -64,12 +71,11 @@ export class Processor {
       if (opts.signal?.aborted) break;
       const pending = opts.only ? this.store.pendingInboundIn([...opts.only]).slice(0, size) : this.store.pendingInbound(size);
       if (pending.length === 0) break;
-      // A mail that was being processed when the process stopped goes alone (and, by the store's
-      // order, after the fresh ones), so that a mail which kills the process cannot take its
-      // batch neighbours into quarantine with it, nor hold them up.
-      const firstRetried = pending.findIndex((r) => r.attempts > 0);
-      const batch = firstRetried === 0 ? [pending[0]] : firstRetried > 0 ? pending.slice(0, firstRetried) : pending;
-      const results = await this.processBatch(batch);
+      // Fresh mails first, in a batch; the mails that were in flight when a process stopped (by
+      // the store's order, after the fresh ones) each alone, in isolation: a mail which kills
+      // the process can neither do it again nor take its batch neighbours with it.
+      const fresh = pending.filter((r) => r.attempts === 0);
+      const results = fresh.length > 0 ? await this.processBatch(fresh, { bump: true, state: 'stored' }) : await this.processInIsolation(pending, opts.signal);
       for (const r of results) {
         all.push(r);
         opts.onResult?.(r);
@@ -78,21 +84,114 @@ export class Processor {
     return all;
   }
 
-  private async processBatch(rows: InboundRow[]): Promise<ProcessResult[]> {
+  /**
+   * `klagomal quarantine retry ID`: the quarantined mail processed once more, in isolation (it
+   * may be one that killed a process) with `limits` (the config's, or raised by the operator).
+   * It stays quarantined while it runs, so a running service never takes it up. Null when it
+   * is not in quarantine.
+   */
+  async retryQuarantined(inboundId: number, limits: IsolationLimits = this.isolationLimits()): Promise<ProcessResult | null> {
+    const row = this.store.inbound(inboundId);
+    if (!row || row.state !== 'quarantined') return null;
+    const isolated = new IsolatedProcessor(this.config, limits);
+    try {
+      const outcome = await isolated.run(inboundId, 'quarantined', this.clock());
+      if (outcome.kind === 'done') return outcome.result ?? this.resultFromStore(row);
+      const error = `its isolated retry ${outcome.why} (${limitsText(limits)})`;
+      return this.store.tx(() =>
+        this.store.inbound(inboundId)?.state === 'quarantined' ? this.quarantine(row, 'process', error, toInstant(this.clock())) : this.resultFromStore(row),
+      );
+    } finally {
+      isolated.stop();
+    }
+  }
+
+  /**
+   * In the isolated child (src/pipeline/isolated-child.ts): one mail, in the state the parent
+   * expects it in, filed or quarantined as in a batch. Null when it is no longer in that state
+   * (another process filed it meanwhile).
+   */
+  async processAlone(inboundId: number, state: IsolatedState): Promise<ProcessResult | null> {
+    const row = this.store.inbound(inboundId);
+    if (!row || row.state !== state) return null;
+    return (await this.processBatch([row], { bump: false, state }))[0] ?? null;
+  }
+
+  private isolationLimits(): IsolationLimits {
+    return { heapMb: this.config.processing.isolatedHeapMb, seconds: this.config.processing.isolatedSeconds };
+  }
+
+  /**
+   * The mails that were in flight when a process stopped, one at a time in one isolated child.
+   * Each attempt is counted and committed before the child sees the mail. A mail on which the
+   * child dies (out of memory, a crash, the time limit) is quarantined; the child is started
+   * again for the next one.
+   */
+  private async processInIsolation(rows: InboundRow[], signal?: AbortSignal): Promise<ProcessResult[]> {
+    const results: ProcessResult[] = [];
+    const limits = this.isolationLimits();
+    const isolated = new IsolatedProcessor(this.config, limits);
+    try {
+      for (const row of rows) {
+        if (signal?.aborted) break;
+        // The child first: a child that cannot start is no fault of the mail, and must not
+        // count as one of its attempts (IsolationError fails the pass, retried later).
+        await isolated.start();
+        const attempts = this.store.txRelaxed(() => this.store.bumpProcessingAttempt(row.id));
+        const at = (): string => toInstant(this.clock());
+        if (attempts > MAX_PROCESSING_ATTEMPTS) {
+          const error = `processing was started ${attempts - 1} times and never finished (the process stopped each time while this mail was being parsed or filed)`;
+          const r = this.store.tx(() => (this.store.inbound(row.id)?.state === 'stored' ? this.quarantine(row, 'process', error, at()) : null));
+          if (r) {
+            this.logResult(r, row);
+            results.push(r);
+          }
+          continue;
+        }
+        this.log.warn('mail was in flight when a process stopped: trying it alone in an isolated process', {
+          inbound: row.id,
+          source: row.source,
+          attempt: attempts,
+        });
+        const outcome = await isolated.run(row.id, 'stored', this.clock());
+        if (outcome.kind === 'done') {
+          // Logged by the child.
+          if (outcome.result) results.push(outcome.result);
+          continue;
+        }
+        const error = `the process stopped while this mail was being processed, and its isolated attempt ${outcome.why} (${limitsText(limits)}): set aside so that it cannot stop the service again`;
+        const r = this.store.tx(() => (this.store.inbound(row.id)?.state === 'stored' ? this.quarantine(row, 'process', error, at()) : null));
+        if (r) {
+          this.logResult(r, row);
+          results.push(r);
+        }
+      }
+    } finally {
+      isolated.stop();
+    }
+    return results;
+  }
+
+  /** A mail the isolated child filed but could not report (it died just after the commit): its outcome as stored. */
+  private resultFromStore(row: InboundRow): ProcessResult | null {
+    const now = this.store.inbound(row.id);
+    if (!now || now.state === 'stored') return null;
+    if (now.state === 'quarantined') {
+      const q = this.store.quarantineEntry(row.id);
+      return { inboundId: row.id, kind: 'quarantined', stage: (q?.stage as QuarantineResult['stage']) ?? 'process', error: q?.error ?? '' };
+    }
+    return null;
+  }
+
+  private async processBatch(rows: InboundRow[], mode: { bump: boolean; state: IsolatedState }): Promise<ProcessResult[]> {
     const parsed: Array<{ row: InboundRow; mail: ParsedMail } | { row: InboundRow; error: string; stage: 'process' | 'parse' }> = [];
     let bytes = 0;
     for (const row of rows) {
       if (parsed.length > 0 && bytes + row.size > MAX_BATCH_BYTES) break; // the rest comes in the next batch
       bytes += row.size;
-      const attempts = this.store.txRelaxed(() => this.store.bumpProcessingAttempt(row.id));
-      if (attempts > MAX_PROCESSING_ATTEMPTS) {
-        parsed.push({
-          row,
-          stage: 'process',
-          error: `processing was started ${attempts - 1} times and never finished (the process stopped while parsing or filing this mail)`,
-        });
-        continue;
-      }
+      // Counted and committed before the parse: if this process dies on the mail, the next
+      // start knows it was in flight (see the header).
+      if (mode.bump) this.store.txRelaxed(() => this.store.bumpProcessingAttempt(row.id));
       const raw = this.store.rawMail(row.sha256);
       const input = raw && ('bytes' in raw ? raw.bytes : fs.createReadStream(path.join(this.config.dataDir, raw.path)));
       if (!raw || !input) {
@@ -117,13 +216,13 @@ export class Processor {
     this.store.tx(() => {
       for (const p of parsed) {
         if ('error' in p) {
-          if (this.store.inbound(p.row.id)?.state !== 'stored') continue;
+          if (this.store.inbound(p.row.id)?.state !== mode.state) continue;
           results.push(this.quarantine(p.row, p.stage, p.error, at));
           continue;
         }
         // Another process (an `ingest` beside the service) may have filed it meanwhile; we hold
         // the write lock now, so this check and the filing below cannot interleave with it.
-        if (this.store.inbound(p.row.id)?.state !== 'stored') continue;
+        if (this.store.inbound(p.row.id)?.state !== mode.state) continue;
         try {
           // A nested transaction is a savepoint: a throw undoes this mail only.
           const r = this.store.tx(() => {
@@ -153,15 +252,20 @@ export class Processor {
       }
     });
 
-    for (const r of results) {
-      const row = rows.find((x) => x.id === r.inboundId);
-      if (r.kind === 'quarantined') {
-        this.log.error('mail quarantined', { inbound: r.inboundId, source: row?.source, stage: r.stage, error: redactAddresses(r.error) });
-      } else {
-        this.log.info('mail filed', { inbound: r.inboundId, source: row?.source, kind: r.kind, action: r.action, case: r.caseNumber ?? undefined });
-      }
-    }
+    for (const r of results)
+      this.logResult(
+        r,
+        rows.find((x) => x.id === r.inboundId),
+      );
     return results;
+  }
+
+  private logResult(r: ProcessResult, row: InboundRow | undefined): void {
+    if (r.kind === 'quarantined') {
+      this.log.error('mail quarantined', { inbound: r.inboundId, source: row?.source, stage: r.stage, error: redactAddresses(r.error) });
+    } else {
+      this.log.info('mail filed', { inbound: r.inboundId, source: row?.source, kind: r.kind, action: r.action, case: r.caseNumber ?? undefined });
+    }
   }
 
   private quarantine(row: InboundRow, stage: QuarantineResult['stage'], error: string, at: string): QuarantineResult {
@@ -169,4 +273,8 @@ export class Processor {
     this.store.appendEvent({ at, inboundId: row.id, actor: 'system', type: 'quarantined', toState: 'quarantined', detail: { stage, error } });
     return { inboundId: row.id, kind: 'quarantined', stage, error };
   }
+}
+
+function limitsText(l: IsolationLimits): string {
+  return `heap limit ${l.heapMb} MB, time limit ${l.seconds} s`;
 }

@@ -64,7 +64,8 @@ export const AUTO_SUBMITTED: Readonly<Record<TemplateKind, 'auto-replied' | 'aut
 
 export function buildMail(spec: MailSpec, templates: TemplateRenderer, config: Config): NewOutbox {
   const rendered = templates.render(spec.kind, spec.language, spec.data);
-  const references = [...(spec.references ?? []), ...(spec.inReplyTo ? [spec.inReplyTo] : [])].filter((v, i, a) => a.indexOf(v) === i).slice(-10);
+  // Each once, in order (a Set: a customer's References may hold 30,000 ids), the last ten.
+  const references = [...new Set([...(spec.references ?? []), ...(spec.inReplyTo ? [spec.inReplyTo] : [])])].slice(-10);
   return {
     caseId: spec.caseId,
     kind: spec.kind,

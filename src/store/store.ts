@@ -493,11 +493,6 @@ export class Store {
     return this.q('UPDATE quarantine SET released_at = ? WHERE inbound_id = ? AND released_at IS NULL').run(at, inboundId).changes === 1;
   }
 
-  /** Put a quarantined mail back in line for processing. Returns false when it is not quarantined. */
-  requeueQuarantined(inboundId: number): boolean {
-    return this.q("UPDATE inbound SET state = 'stored' WHERE id = ? AND state = 'quarantined'").run(inboundId).changes === 1;
-  }
-
   quarantined(
     includeReleased = false,
   ): Array<QuarantineRow & { source: string; mailbox: string | null; locator: string | null; received_at: Instant; size: number; sha256: string }> {

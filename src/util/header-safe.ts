@@ -32,22 +32,25 @@ export function normaliseMessageId(value: string | null | undefined): string | n
   return v;
 }
 
-/** Every Message-ID in a References/In-Reply-To header value, normalised, in order. */
+/**
+ * Every Message-ID in a References/In-Reply-To header value, normalised, in order, each once.
+ * (A Set, not a search of the list so far: 30,000 ids in one header took 28 s, issue 17.)
+ */
 export function messageIdList(value: string | string[] | null | undefined): string[] {
   if (!value) return [];
   const text = Array.isArray(value) ? value.join(' ') : value;
-  const out: string[] = [];
+  const out = new Set<string>();
   for (const m of text.matchAll(/<([^<>\s]+)>/g)) {
     const id = normaliseMessageId(m[1]);
-    if (id && !out.includes(id)) out.push(id);
+    if (id) out.add(id);
   }
-  if (out.length === 0) {
+  if (out.size === 0) {
     for (const token of text.split(/[\s,]+/)) {
       const id = normaliseMessageId(token);
-      if (id && id.includes('@') && !out.includes(id)) out.push(id);
+      if (id && id.includes('@')) out.add(id);
     }
   }
-  return out;
+  return [...out];
 }
 
 /**

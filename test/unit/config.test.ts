@@ -73,7 +73,7 @@ describe('parseConfig: a valid config', () => {
       lateAfterMinutes: 15,
     });
     expect(c.deadlines.version).toMatch(/^[0-9a-f]{12}$/);
-    expect(c.processing).toEqual({ batchSize: 50 });
+    expect(c.processing).toEqual({ batchSize: 50, isolatedHeapMb: 512, isolatedSeconds: 60 });
     expect(c.sources).toEqual([{ type: 'maildir', name: 'klagomal', path: path.join(DIR, 'maildir'), pollSeconds: 5 }]);
   });
 
