@@ -22,6 +22,7 @@ import type { ForwardedOriginal } from '../parse/forwarded';
 import type { MailKind } from '../cases/lifecycle';
 import { isNoReplyAddress, machineSignal } from './signals';
 import { staffAuthentication } from './authentication';
+import { mailboxKey, sameMailbox } from '../util/mailbox';
 
 export interface StaffDirectory {
   readonly complaintsAddress: string;
@@ -102,9 +103,11 @@ export interface Customer {
 
 export function isStaff(address: string | null | undefined, staff: StaffDirectory): boolean {
   if (!address) return false;
-  const a = address.toLowerCase();
-  if (a === staff.complaintsAddress.toLowerCase()) return true;
-  if (staff.staffAddresses.includes(a)) return true;
+  // Compared as mailboxes: "klagomal@firm.se.", "klagomal+x@firm.se" and "olle+cases@..." are
+  // the firm's own mailboxes however they are written (src/util/mailbox.ts).
+  const a = mailboxKey(address);
+  if (a === mailboxKey(staff.complaintsAddress)) return true;
+  if (staff.staffAddresses.some((s) => mailboxKey(s) === a)) return true;
   const domain = a.slice(a.lastIndexOf('@') + 1);
   return staff.staffDomains.includes(domain);
 }
@@ -119,13 +122,21 @@ export function customerOf(mail: ParsedMail, staff: StaffDirectory): Customer {
     addressSource: source,
     doNotAutoReply,
   });
+  // A Reply-To that is our own address or a colleague's is not a customer to write to: an
+  // acknowledgement there answers ourselves (a loop) or lands in an officer's inbox.
+  const replyToUs = (a: MailAddress): string | null =>
+    sameMailbox(a.address, staff.complaintsAddress)
+      ? `the Reply-To ${a.address} is our own complaints address`
+      : isStaff(a.address, staff)
+        ? `the Reply-To ${a.address} is a staff address`
+        : null;
   if (!from) {
-    if (replyTo) return pick(replyTo, 'reply-to', null);
+    if (replyTo) return pick(replyTo, 'reply-to', replyToUs(replyTo));
     return { address: null, name: null, addressSource: 'none', doNotAutoReply: 'the mail has no usable sender address' };
   }
   const isForm = staff.formAddresses.includes(from.address) || isNoReplyAddress(from.address);
   if (isForm) {
-    if (replyTo && replyTo.address !== from.address) return pick(replyTo, 'reply-to', null);
+    if (replyTo && replyTo.address !== from.address) return pick(replyTo, 'reply-to', replyToUs(replyTo));
     return pick(from, 'from', 'the sender is a no-reply address without a Reply-To');
   }
   return pick(from, 'from', null);

@@ -979,6 +979,33 @@ export class Store {
     return (this.q("SELECT COUNT(*) AS n FROM outbox WHERE to_address = ? AND created_at >= ? AND status != 'failed'").get(address, since) as { n: number }).n;
   }
 
+  /**
+   * Automatic mails queued since `since` to one mailbox: `local@domain` and its subaddresses
+   * `local+tag@domain` (RFC 5233), so that a helpdesk's per-ticket addresses count as one.
+   */
+  countOutboxToMailbox(local: string, domain: string, since: Instant): number {
+    return (
+      this.q(
+        `SELECT COUNT(*) AS n FROM outbox WHERE created_at >= ? AND status != 'failed'
+           AND (to_address = ? OR to_address LIKE ? ESCAPE '\\')`,
+      ).get(since, `${local}@${domain}`, `${likeLiteral(local)}+%@${likeLiteral(domain)}`) as { n: number }
+    ).n;
+  }
+
+  /** Acknowledgements queued since `since` to any address at `domain` (the per-domain cap). */
+  countAcknowledgementsToDomain(domain: string, since: Instant): number {
+    return (
+      this.q(
+        `SELECT COUNT(*) AS n FROM outbox WHERE created_at >= ? AND kind = 'acknowledgement' AND status != 'failed' AND to_address LIKE ? ESCAPE '\\'`,
+      ).get(since, `%@${likeLiteral(domain)}`) as { n: number }
+    ).n;
+  }
+
+  /** Acknowledgements queued to anyone since `since` (the hourly total). */
+  countAcknowledgementsSince(since: Instant): number {
+    return (this.q("SELECT COUNT(*) AS n FROM outbox WHERE created_at >= ? AND kind = 'acknowledgement' AND status != 'failed'").get(since) as { n: number }).n;
+  }
+
   outboxOfCase(caseId: number): OutboxRow[] {
     return this.q('SELECT * FROM outbox WHERE case_id = ? ORDER BY id').all(caseId) as OutboxRow[];
   }
@@ -1121,4 +1148,9 @@ export class Store {
   eventsOfInbound(inboundId: number): EventRow[] {
     return this.q('SELECT * FROM events WHERE inbound_id = ? ORDER BY id').all(inboundId) as EventRow[];
   }
+}
+
+/** Text matched literally by LIKE ... ESCAPE '\': its %, _ and \ escaped. */
+function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

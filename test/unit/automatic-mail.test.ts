@@ -3,7 +3,8 @@
  * challenge/response filters are machine mail, never complaints to acknowledge; genuine
  * complaints that use the same words ("ticket", "ärendet har registrerats", "bekräfta att du är
  * en riktig person") stay complaints and keep their acknowledgement. Every sample goes through
- * the real parser (src/parse/parse.ts) and the classifier.
+ * the real parser (src/parse/parse.ts) and the classifier. Then the caps that hold what no
+ * rule recognises: per mailbox (subaddresses together), per domain, and in all per hour.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,10 @@ import path from 'node:path';
 import { parseMail, ParsedMail } from '../../src/parse/parse';
 import { classify, StaffDirectory, ThreadFacts } from '../../src/classify/classify';
 import { machineSignal } from '../../src/classify/signals';
+import type { Config } from '../../src/config/config';
+import { ConfigError, parseConfig } from '../../src/config/load';
+import { AutoMailFacts, decideAcknowledgement } from '../../src/reply/acknowledgement';
+import { mailboxKey, mailboxOf, sameMailbox } from '../../src/util/mailbox';
 
 let dataDir: string;
 beforeAll(() => {
@@ -291,5 +296,96 @@ describe('genuine complaints with ticket and confirmation words stay complaints'
     expect(machineSignal(m)).toBeNull();
     const c = classify(m, NO_FACTS, STAFF);
     expect(c).toMatchObject({ kind: 'complaint', customer: { doNotAutoReply: null } });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The caps (src/reply/acknowledgement.ts) and their configuration
+// ---------------------------------------------------------------------------------------------
+
+
+function config(extra: Record<string, unknown> = {}): Config {
+  return parseConfig(
+    {
+      firm: { name: 'Testfinans AB', complaintsAddress: 'klagomal@testfinans.se', staffDomains: ['testfinans.se'], staffAddresses: ['jurist@advokat.example'] },
+      sources: [{ type: 'maildir', path: 'maildir' }],
+      deadlines: { escalation: { enabled: false } },
+      ...extra,
+    },
+    path.join(os.tmpdir(), 'klagomal-caps-test', 'config.json'),
+  );
+}
+
+const customer = (address: string) => ({ address, name: null, addressSource: 'from' as const, doNotAutoReply: null });
+
+function facts(o: Partial<AutoMailFacts> = {}): AutoMailFacts {
+  return { toAddressLast24h: 0, domain: 'helpdesk.example', toDomainLast24h: 0, acknowledgementsLastHour: 0, forCaseLast24h: 0, failingUntil: null, ...o };
+}
+
+describe('one mailbox however it is written', () => {
+  test.each([
+    ['support+t17@helpdesk.example', 'support@helpdesk.example'],
+    ['Support+T18@Helpdesk.Example', 'support@helpdesk.example'],
+    ['klagomal@testfinans.se.', 'klagomal@testfinans.se'],
+    ['klagomal@testfinans.se..', 'klagomal@testfinans.se'],
+    ['"klagomal"@testfinans.se', 'klagomal@testfinans.se'],
+    ['"klagomal+x"@testfinans.se', 'klagomal@testfinans.se'],
+    ['+alone@example.com', '+alone@example.com'],
+  ])('%s is %s', (address, key) => {
+    expect(mailboxKey(address)).toBe(key);
+  });
+
+  test('a quoted local part with a space or an @ is left as it is, not merged with another mailbox', () => {
+    expect(mailboxOf('"a b"@example.com')?.local).toBe('"a b"');
+    expect(sameMailbox('"x@y"@example.com', 'x@example.com')).toBe(false);
+  });
+});
+
+describe('the caps on acknowledgements', () => {
+  const cfg = config();
+
+  test('our own address and staff, however written, are never acknowledged', () => {
+    for (const a of ['klagomal@testfinans.se.', 'klagomal+x@testfinans.se', '"klagomal"@testfinans.se']) {
+      expect(decideAcknowledgement(customer(a), facts(), cfg)).toEqual({ send: false, reason: expect.stringMatching(/our own complaints address/) });
+    }
+    for (const a of ['olle@testfinans.se.', 'olle+kund@testfinans.se', 'jurist@advokat.example', 'jurist+x@advokat.example.']) {
+      expect(decideAcknowledgement(customer(a), facts(), cfg)).toEqual({ send: false, reason: expect.stringMatching(/staff address/) });
+    }
+  });
+
+  test('the per-domain cap holds a domain, not the webmail domains many customers share', () => {
+    expect(decideAcknowledgement(customer('t27@helpdesk.example'), facts({ toDomainLast24h: 9 }), cfg).send).toBe(true);
+    expect(decideAcknowledgement(customer('t28@helpdesk.example'), facts({ toDomainLast24h: 10 }), cfg)).toEqual({
+      send: false,
+      reason: 'addresses at helpdesk.example already got 10 acknowledgements in 24 hours (loop.maxPerDomainPer24h = 10)',
+    });
+    expect(decideAcknowledgement(customer('anna@gmail.com'), facts({ domain: 'gmail.com', toDomainLast24h: 500 }), cfg).send).toBe(true);
+    const own = config({ loop: { maxPerDomainPer24h: 2, publicMailDomains: ['Bolaget.SE'] } });
+    expect(decideAcknowledgement(customer('a@bolaget.se'), facts({ domain: 'bolaget.se', toDomainLast24h: 50 }), own).send).toBe(true);
+    expect(decideAcknowledgement(customer('a@gmail.com'), facts({ domain: 'gmail.com', toDomainLast24h: 2 }), own).send).toBe(false); // the list replaces the built-in one
+  });
+
+  test('the hourly total holds everyone', () => {
+    expect(decideAcknowledgement(customer('anna@gmail.com'), facts({ domain: 'gmail.com', acknowledgementsLastHour: 499 }), cfg).send).toBe(true);
+    expect(decideAcknowledgement(customer('anna@gmail.com'), facts({ domain: 'gmail.com', acknowledgementsLastHour: 500 }), cfg)).toEqual({
+      send: false,
+      reason: '500 acknowledgements were queued in the last hour (loop.maxAutomaticPerHour = 500)',
+    });
+  });
+
+  test('every new key is checked, naming the file and the key', () => {
+    let err: unknown;
+    try {
+      config({ loop: { maxPerDomainPer24h: 0, maxAutomaticPerHour: 'many', publicMailDomains: ['gmail.com', '@hotmail.com'], maxPerDomain: 3 } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const text = (err as ConfigError).message;
+    expect(text).toContain('klagomal-caps-test/config.json');
+    expect(text).toContain('loop.maxPerDomainPer24h: expected a whole number from 1 to 100000, got 0');
+    expect(text).toContain('loop.maxAutomaticPerHour: expected a whole number from 1 to 1000000, got "many"');
+    expect(text).toContain('loop.publicMailDomains[1]: expected a domain name like "gmail.com", got "@hotmail.com"');
+    expect(text).toMatch(/loop\.maxPerDomain: unknown key; known keys here: .*maxPerDomainPer24h/);
   });
 });
