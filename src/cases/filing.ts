@@ -278,7 +278,12 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
       // finalAnswerMax is a limit for holding replies, not a deadline to chase on its own.
       // Nor is an old complaint brought in by `klagomal import`: its deadlines are history.
       const chase = d.milestone !== 'finalAnswerMax' && !quietImport;
-      store.setDeadline(deadlineRecord(caseId, d, caseReceivedAt, config.deadlines, chase ? toInstant(levels[0].at) : null));
+      // An imported old complaint's deadlines are history, not targets: recorded as not applicable,
+      // so that the digest, escalation, `cases --breached` and the statistics leave them out.
+      store.setDeadline({
+        ...deadlineRecord(caseId, d, caseReceivedAt, config.deadlines, chase ? toInstant(levels[0].at) : null),
+        notApplicable: quietImport ? 'imported' : null,
+      });
       store.appendEvent({ at, caseId, actor: 'system', type: 'deadline-set', detail: { ...deadlineSetDetail(d), from: caseReceivedAt } });
       if (d.milestone === 'finalAnswer') answerDue = d;
     }

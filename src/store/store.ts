@@ -171,6 +171,8 @@ export interface DeadlineRow {
   calendar_version: string | null;
   breached_at: Instant | null;
   next_escalation_at: Instant | null;
+  /** Why the deadline does not apply ('imported'), or null when it does (migration 10). */
+  not_applicable: string | null;
 }
 
 export interface NewDeadline {
@@ -184,6 +186,8 @@ export interface NewDeadline {
   configVersion: string;
   calendarVersion: string;
   nextEscalationAt: Instant | null;
+  /** Why the deadline does not apply ('imported': an old complaint filed quietly); it is kept as history only. */
+  notApplicable?: string | null;
 }
 
 /** An open deadline with what the escalation pass needs of its case. */
@@ -648,14 +652,15 @@ export class Store {
   /**
    * Cases, optionally by status; `dueBefore`: with an open deadline due before that instant;
    * `breachedAsOf`: with a deadline missed as of that instant (still open and past due, or met
-   * after it was due).
+   * after it was due). Deadlines that do not apply (an imported old complaint's) count for neither.
    */
   listCases(filter: { status?: CaseStatus; dueBefore?: Instant; breachedAsOf?: Instant }): CaseRow[] {
     return this.q(
       `SELECT * FROM cases c
        WHERE (? IS NULL OR c.status = ?)
-         AND (? IS NULL OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.met_at IS NULL AND d.milestone != 'finalAnswerMax' AND d.due_at < ?))
-         AND (? IS NULL OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.milestone != 'finalAnswerMax'
+         AND (? IS NULL OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.met_at IS NULL AND d.milestone != 'finalAnswerMax'
+               AND d.not_applicable IS NULL AND d.due_at < ?))
+         AND (? IS NULL OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.milestone != 'finalAnswerMax' AND d.not_applicable IS NULL
                AND d.due_at < ? AND (d.met_at IS NULL OR d.met_at > d.due_at)))
        ORDER BY c.id`,
     ).all(
@@ -787,9 +792,21 @@ export class Store {
 
   setDeadline(d: NewDeadline): void {
     this.q(
-      `INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from, policy, source, config_version, calendar_version, next_escalation_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(d.caseId, d.milestone, d.dueAt, JSON.stringify(d.rule), d.computedFrom, d.policy, d.source, d.configVersion, d.calendarVersion, d.nextEscalationAt);
+      `INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from, policy, source, config_version, calendar_version, next_escalation_at, not_applicable)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      d.caseId,
+      d.milestone,
+      d.dueAt,
+      JSON.stringify(d.rule),
+      d.computedFrom,
+      d.policy,
+      d.source,
+      d.configVersion,
+      d.calendarVersion,
+      d.notApplicable ? null : d.nextEscalationAt,
+      d.notApplicable ?? null,
+    );
   }
 
   deadlinesOfCase(caseId: number): DeadlineRow[] {
@@ -824,7 +841,7 @@ export class Store {
     return this.q(
       `SELECT d.*, c.number, c.status, c.contact_officer, c.customer_name, c.customer_address, c.subject, c.language, c.received_at
        FROM deadlines d INDEXED BY deadlines_escalation JOIN cases c ON c.id = d.case_id
-       WHERE d.met_at IS NULL AND d.next_escalation_at IS NOT NULL AND d.next_escalation_at <= ? AND c.status != 'closed'
+       WHERE d.met_at IS NULL AND d.next_escalation_at IS NOT NULL AND d.next_escalation_at <= ? AND c.status != 'closed' AND d.not_applicable IS NULL
        ORDER BY d.next_escalation_at LIMIT ?`,
     ).all(now, limit) as OpenDeadlineRow[];
   }
@@ -867,12 +884,12 @@ export class Store {
     );
   }
 
-  /** Open deadlines of open cases, nearest first (for the digest and `cases --due-before`). */
+  /** Open deadlines of open cases, nearest first (for the digest and `cases --due-before`); not those that do not apply. */
   openDeadlines(dueBefore: Instant | null, limit: number): OpenDeadlineRow[] {
     return this.q(
       `SELECT d.*, c.number, c.status, c.contact_officer, c.customer_name, c.customer_address, c.subject, c.language, c.received_at
        FROM deadlines d JOIN cases c ON c.id = d.case_id
-       WHERE d.met_at IS NULL AND c.status != 'closed' AND d.milestone != 'finalAnswerMax' AND (? IS NULL OR d.due_at < ?)
+       WHERE d.met_at IS NULL AND c.status != 'closed' AND d.milestone != 'finalAnswerMax' AND d.not_applicable IS NULL AND (? IS NULL OR d.due_at < ?)
        ORDER BY d.due_at LIMIT ?`,
     ).all(dueBefore, dueBefore, limit) as OpenDeadlineRow[];
   }
