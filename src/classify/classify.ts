@@ -173,7 +173,9 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
     return { kind: 'autoreply', reason: 'sent from our own complaints address (loop guard)', caseId: linkedCase };
   }
 
-  const machine = machineSignal(mail);
+  // An officer's reply opens as a receipt does ("Vi har tagit emot ditt klagomål ..."): the
+  // receipt rules are for mail from outside the firm.
+  const machine = machineSignal(mail, { fromStaff: isStaff(mail.from?.address, staff) });
   // Strong evidence decides; weak evidence decides only on a case thread, where the mail is
   // attached to its case either way and so cannot be lost.
   if (machine && (machine.strength === 'strong' || linkedCase !== null)) return { kind: machine.kind, reason: machine.reason, caseId: linkedCase };

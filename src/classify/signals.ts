@@ -17,6 +17,7 @@
  */
 import type { ParsedMail } from '../parse/parse';
 import { splitReply } from '../parse/quote';
+import { hasReplyPrefix } from './thread';
 
 export type MachineKind = 'bounce' | 'autoreply' | 'bulk';
 
@@ -136,7 +137,8 @@ export function challengeResponse(mail: ParsedMail): string | null {
 // A customer may quote such a receipt ("I got 'your case has been registered' and then
 // nothing"), so a receipt phrase counts only at the start of a sentence near the top of the
 // new text, never in a forward, and never in text written in the first person (a receipt
-// speaks as "we" to "you"; a complaint says "I" and "my").
+// speaks as "we" to "you"; a complaint says "I" and "my"); a receipt's subject counts only
+// when it is fresh (a reply keeps the subject of what it answers: ours, for instance).
 
 /** What receipts say first, in sv, en, no/da and de; matched at the start of a sentence. */
 const RECEIPT_TEXT = wordsRegExp(
@@ -267,10 +269,14 @@ export function ticketReceipt(mail: ParsedMail): { strength: 'strong' | 'weak'; 
       break;
     }
   }
-  const subject = RECEIPT_SUBJECT.exec(mail.subject)?.[0] ?? null;
+  // A reply's subject is the subject of the mail it answers: a customer answering our
+  // acknowledgement keeps "Sv: [KLG-...] Vi har tagit emot ditt klagomål". Only a fresh subject
+  // can be a receipt's own.
+  const fresh = !hasReplyPrefix(mail.subject);
+  const subject = fresh ? (RECEIPT_SUBJECT.exec(mail.subject)?.[0] ?? null) : null;
   if (!sentence && !subject) return null;
   // A complaint that uses a receipt's words: the dissatisfaction around them gives it away.
-  if (DISSATISFACTION.test(`${mail.subject}\n${top.slice(0, 400)}`)) return null;
+  if (DISSATISFACTION.test(`${fresh ? mail.subject : ''}\n${top.slice(0, 400)}`)) return null;
   const ref = TICKET_REF.exec(mail.subject) ?? TICKET_REF.exec(top);
   const header = TICKET_SYSTEM_HEADERS.find((h) => mail.headers.has(h)) ?? null;
   if (sentence && (subject || ref || header)) {
@@ -324,7 +330,7 @@ function autoreplyText(mail: ParsedMail): boolean {
   return AUTOREPLY_BODY.test(mail.text.slice(0, 800));
 }
 
-export function machineSignal(mail: ParsedMail): MachineSignal | null {
+export function machineSignal(mail: ParsedMail, opts: { readonly fromStaff?: boolean } = {}): MachineSignal | null {
   const h = mail.headers;
   const reportType = mail.contentTypeParams['report-type'];
   const strong = (kind: MachineKind, reason: string): MachineSignal => ({ kind, reason, strength: 'strong' });
@@ -382,7 +388,8 @@ export function machineSignal(mail: ParsedMail): MachineSignal | null {
   if ((subjectSaysAuto || AUTOREPLY_PHRASE_ANYWHERE.test(mail.subject)) && textSaysAuto) {
     return strong('autoreply', 'automatic-reply subject and an out-of-office text');
   }
-  const receipt = ticketReceipt(mail);
+  // Not for the firm's own people: an officer's answer starts like a receipt.
+  const receipt = opts.fromStaff ? null : ticketReceipt(mail);
   if (receipt?.strength === 'strong') return strong('autoreply', receipt.reason);
 
   // --- bulk and list mail ---------------------------------------------------------------

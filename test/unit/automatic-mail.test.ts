@@ -290,6 +290,22 @@ const COMPLAINTS: Array<[string, { from: string; subject: string; body: string }
   ],
 ];
 
+describe("an officer's answer that opens like a receipt is the officer's answer", () => {
+  test('officerReplyIsNotATicketReceipt', async () => {
+    const m = await read({
+      from: 'Olle Handläggare <olle@testfinans.se>',
+      subject: 'Re: [KLG-2026-000042] Felaktig avgift',
+      body: 'Hej Karin,\n\nVi har tagit emot ditt klagomål och registrerat det med ärendenummer KLG-2026-000042. Jag återkommer med vårt svar senast fredag.\n\nOlle',
+    });
+    const trusted: StaffDirectory = { ...STAFF, trustStaffFrom: true };
+    const onCase: ThreadFacts = { ...NO_FACTS, referencedCase: { caseId: 42, number: 'KLG-2026-000042', customerAddress: 'karin@example.com' } };
+    expect(classify(m, onCase, trusted)).toMatchObject({ kind: 'officer', caseId: 42 });
+    // The same words from outside the firm, on the thread of one of our mails, are a receipt.
+    const fromOutside = await read({ from: 'Support <support+t9@helpdesk.example>', subject: 'Re: [KLG-2026-000042] Felaktig avgift', body: 'Hej,\n\nVi har tagit emot ditt ärende. Ditt ärendenummer är 55123.' });
+    expect(classify(fromOutside, onCase, trusted)).toMatchObject({ kind: 'autoreply', caseId: 42 });
+  });
+});
+
 describe('genuine complaints with ticket and confirmation words stay complaints', () => {
   test.each(COMPLAINTS)('%s', async (_name, sample) => {
     const m = await read(sample);
