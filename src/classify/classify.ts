@@ -155,7 +155,7 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
 
   if (facts.fromSentFolder) return classifySent(facts, linkedCase);
   if (facts.ownMessageId) return { kind: 'autoreply', reason: 'the Message-ID is one we generated: our own mail came back', caseId: linkedCase };
-  if (mail.from && mail.from.address === staff.complaintsAddress.toLowerCase()) {
+  if (mail.from && sameMailbox(mail.from.address, staff.complaintsAddress)) {
     // An officer writing from the shared mailbox with a copy to it: the firm's server vouches
     // for it (trustStaffFrom does not do here: a loop must never pass for an officer), and it
     // is on a case thread. Anything else from our own address is a loop.

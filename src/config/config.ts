@@ -207,7 +207,7 @@ export interface Config {
      * per-domain cap does not apply to them (the per-address cap still does). Lower case.
      */
     readonly publicMailDomains: readonly string[];
-    /** Acknowledgements in all per hour (default 500): the last breaker of a loop or a backscatter flood. */
+    /** Acknowledgements in all per hour (default 1000): the last breaker of a loop or a backscatter flood. */
     readonly maxAutomaticPerHour: number;
   };
   /** The people who handle complaints. A manager is the firm's klagomålsansvarig. */
