@@ -62,10 +62,14 @@ export function extendDeadline(
     if (c.status === 'closed') throw new ExtensionRefused(`${c.number} is closed`, `${c.number} är stängt`);
     const reason = req.reason.replace(/\s+/g, ' ').trim();
     if (reason.length < 5)
-      throw new ExtensionRefused('a reason is required: the customer must be told why the answer is delayed', 'ett skäl krävs: kunden måste få veta varför svaret dröjer');
+      throw new ExtensionRefused(
+        'a reason is required: the customer must be told why the answer is delayed',
+        'ett skäl krävs: kunden måste få veta varför svaret dröjer',
+      );
     const d = store.deadline(c.id, req.milestone);
     if (!d) throw new ExtensionRefused(`${c.number} has no ${req.milestone} deadline`, `${c.number} har ingen tidsfrist för ${req.milestone}`);
-    if (d.met_at) throw new ExtensionRefused(`the ${req.milestone} of ${c.number} was met at ${d.met_at}`, `${req.milestone} i ${c.number} uppfylldes ${d.met_at}`);
+    if (d.met_at)
+      throw new ExtensionRefused(`the ${req.milestone} of ${c.number} was met at ${d.met_at}`, `${req.milestone} i ${c.number} uppfylldes ${d.met_at}`);
     const to = localTime(req.newDate, 23, 59, 59);
     const from = new Date(d.due_at);
     if (to.getTime() <= from.getTime())

@@ -370,10 +370,13 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
       ctx.log.warn('hourly cap on acknowledgements reached (loop.maxAutomaticPerHour): this case is not acknowledged', { case: caseNumber });
     } else if (!decision.send && /loop\.maxPerDomainPer24h/.test(decision.reason) && box) {
       // A loop with a helpdesk, or a domain many customers share: the operator decides which.
-      ctx.log.warn('per-domain cap on acknowledgements reached (loop.maxPerDomainPer24h): this case is not acknowledged; if many customers use this domain, add it to loop.publicMailDomains', {
-        case: caseNumber,
-        domain: box.domain,
-      });
+      ctx.log.warn(
+        'per-domain cap on acknowledgements reached (loop.maxPerDomainPer24h): this case is not acknowledged; if many customers use this domain, add it to loop.publicMailDomains',
+        {
+          case: caseNumber,
+          domain: box.domain,
+        },
+      );
     }
     if (decision.send) {
       try {

@@ -125,7 +125,8 @@ export function challengeResponse(mail: ParsedMail): string | null {
   if (vendor) return `a challenge/response request from ${vendor[0]} (asks the sender to prove they are a person)`;
   // Without the vendor's name: a link and the held message, and no amount of money (a challenge
   // never names one; a customer's fraud complaint quoting a fake "verify" mail nearly always does).
-  if (/https?:\/\//i.test(head) && CHALLENGE_HELD.test(head) && !MONEY.test(head)) return 'a challenge/response request (asks the sender to click a link so that their mail is delivered)';
+  if (/https?:\/\//i.test(head) && CHALLENGE_HELD.test(head) && !MONEY.test(head))
+    return 'a challenge/response request (asks the sender to click a link so that their mail is delivered)';
   return null;
 }
 
@@ -196,7 +197,15 @@ const TICKET_REF = wordsRegExp(
 );
 
 /** Headers ticket systems put on their mail; corroboration only (agents write from them too). */
-const TICKET_SYSTEM_HEADERS = ['x-loop', 'x-otrs-loop', 'x-rt-loop-prevention', 'rt-ticket', 'x-zendesk-from-account-id', 'x-servicenow-generated', 'x-jira-fingerprint'];
+const TICKET_SYSTEM_HEADERS = [
+  'x-loop',
+  'x-otrs-loop',
+  'x-rt-loop-prevention',
+  'rt-ticket',
+  'x-zendesk-from-account-id',
+  'x-servicenow-generated',
+  'x-jira-fingerprint',
+];
 
 /** First-person singular words: a person writing about themselves, not a helpdesk. */
 const FIRST_PERSON = /(?<![\p{L}\d'])([Jj]ag|[Mm]ig|[Mm]itt|[Mm]ina|[Mm]in|I|I'm|I've|I'd|[Mm]e|[Mm]y|[Mm]ine)(?![\p{L}\d'])/gu;

@@ -195,7 +195,10 @@ export function runOfficerCommands(
         throw new CommandError(say(`only one #${cmd.name} per mail`, `bara ett #${cmd.name} per mejl`));
       if ((cmd.name === 'final' && ask) || (cmd.name === 'ask' && final))
         throw new CommandError(
-          say('#final and #ask in one mail: send the answer and the questions separately', '#final och #ask i samma mejl: skicka svaret och frågorna var för sig'),
+          say(
+            '#final and #ask in one mail: send the answer and the questions separately',
+            '#final och #ask i samma mejl: skicka svaret och frågorna var för sig',
+          ),
         );
       seen.add(cmd.name);
       const result = store.tx(() => {
@@ -290,9 +293,7 @@ function oneOf<T extends string>(value: string, list: readonly T[], what: Noun):
 
 function didYouMean(value: string, list: readonly string[], prefix = ''): Said {
   const best = list.map((x) => [x, editDistance(value, x)] as const).sort((a, b) => a[1] - b[1])[0];
-  return best && best[1] <= Math.max(2, value.length / 3)
-    ? say(` — did you mean '${prefix}${best[0]}'?`, ` — menade du '${prefix}${best[0]}'?`)
-    : say('', '');
+  return best && best[1] <= Math.max(2, value.length / 3) ? say(` — did you mean '${prefix}${best[0]}'?`, ` — menade du '${prefix}${best[0]}'?`) : say('', '');
 }
 
 function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv): Said {
@@ -304,19 +305,23 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
   }
   const name = cmd.name as CommandName | LegalHoldCommandName;
   if (c.status === 'closed' && !['status', 'note', 'related', 'assessment', 'hold', 'release'].includes(name))
-    throw new CommandError(say(`${c.number} is closed; reopen it first with #status in-progress`, `${c.number} är stängt; öppna det först med #status in-progress`));
+    throw new CommandError(
+      say(`${c.number} is closed; reopen it first with #status in-progress`, `${c.number} är stängt; öppna det först med #status in-progress`),
+    );
 
   switch (name) {
     case 'assign': {
       const address = (/[^\s<>]+@[^\s<>]+/.exec(cmd.args)?.[0] ?? '').toLowerCase();
       const example = config.officers[0]?.address ?? 'anna@firma.se';
-      if (!address) throw new CommandError(say(`an officer's address is needed, e.g. #assign ${example}`, `en handläggares adress behövs, t.ex. #assign ${example}`));
+      if (!address)
+        throw new CommandError(say(`an officer's address is needed, e.g. #assign ${example}`, `en handläggares adress behövs, t.ex. #assign ${example}`));
       const to = officerByAddress(config, address);
       if (!to) {
         const ok = allowed(config.officers.map((o) => o.address));
         throw new CommandError(say(`${address} is not a configured officer; ${ok.en}`, `${address} är inte en konfigurerad handläggare; ${ok.sv}`));
       }
-      if (!to.available) throw new CommandError(say(`${to.name} is marked unavailable in the config`, `${to.name} är markerad som inte tillgänglig i konfigurationen`));
+      if (!to.available)
+        throw new CommandError(say(`${to.name} is marked unavailable in the config`, `${to.name} är markerad som inte tillgänglig i konfigurationen`));
       if (c.contact_officer === to.address) return say(`${to.name} is already the contact person`, `${to.name} är redan kontaktperson`);
       store.updateCase(c.id, { contactOfficer: to.address }, env.at);
       store.appendEvent({
@@ -518,7 +523,8 @@ function whyNotToCustomer(store: Store, c: CaseRow, what: 'final' | 'ask', text:
       `the final answer is the text after the command lines; it needs at least ${FINAL_MIN_WORDS} words giving the reasons`,
       `det slutliga svaret är texten efter kommandoraderna; det behöver minst ${FINAL_MIN_WORDS} ord med skälen`,
     );
-  if (what === 'ask' && words(text) === 0) return say('write the questions for the customer after the command lines', 'skriv frågorna till kunden efter kommandoraderna');
+  if (what === 'ask' && words(text) === 0)
+    return say('write the questions for the customer after the command lines', 'skriv frågorna till kunden efter kommandoraderna');
   return null;
 }
 
@@ -541,7 +547,10 @@ function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask',
     answerBy = date ? new Date(`${isoDate(date)}T12:00:00Z`) : new Date(env.now.getTime() + 10 * 86_400_000);
     if (answerBy.getTime() <= env.now.getTime())
       throw new CommandError(
-        say(`${cmd.args} has already passed: give a later date for the customer's answer`, `${cmd.args} har redan passerat: ange ett senare datum för kundens svar`),
+        say(
+          `${cmd.args} has already passed: give a later date for the customer's answer`,
+          `${cmd.args} har redan passerat: ange ett senare datum för kundens svar`,
+        ),
       );
   }
   const language: Language = c.language === 'en' ? 'en' : 'sv';

@@ -59,7 +59,7 @@ const RECEIPTS: Array<[string, { from: string; subject: string; body: string }]>
     {
       from: 'Support <support+t4829@helpdesk.example>',
       subject: 'Support Ticket Opened [#482913]',
-      body: 'Dear Testfinans AB,\n\nA request for support has been created and assigned #482913. A representative will follow-up with you as soon as possible.\n\nYou can view this ticket\'s progress online here: https://helpdesk.example/view.php?t=482913.\n\nIf you wish to provide additional comments or information regarding the issue, please reply to this email.\n\nSupport Team',
+      body: "Dear Testfinans AB,\n\nA request for support has been created and assigned #482913. A representative will follow-up with you as soon as possible.\n\nYou can view this ticket's progress online here: https://helpdesk.example/view.php?t=482913.\n\nIf you wish to provide additional comments or information regarding the issue, please reply to this email.\n\nSupport Team",
     },
   ],
   [
@@ -95,8 +95,12 @@ const RECEIPTS: Array<[string, { from: string; subject: string; body: string }]>
     },
   ],
   [
-    'the issue\'s per-ticket helpdesk',
-    { from: 'Support <support+t17@helpdesk.example>', subject: 'Ticket #17 opened', body: 'We received your request and will get back to you shortly.\n\n-- \nHelpdesk' },
+    "the issue's per-ticket helpdesk",
+    {
+      from: 'Support <support+t17@helpdesk.example>',
+      subject: 'Ticket #17 opened',
+      body: 'We received your request and will get back to you shortly.\n\n-- \nHelpdesk',
+    },
   ],
   [
     'a CRM case (Salesforce style)',
@@ -301,16 +305,27 @@ describe("an officer's answer that opens like a receipt is the officer's answer"
     const onCase: ThreadFacts = { ...NO_FACTS, referencedCase: { caseId: 42, number: 'KLG-2026-000042', customerAddress: 'karin@example.com' } };
     expect(classify(m, onCase, trusted)).toMatchObject({ kind: 'officer', caseId: 42 });
     // The same words from outside the firm, on the thread of one of our mails, are a receipt.
-    const fromOutside = await read({ from: 'Support <support+t9@helpdesk.example>', subject: 'Re: [KLG-2026-000042] Felaktig avgift', body: 'Hej,\n\nVi har tagit emot ditt ärende. Ditt ärendenummer är 55123.' });
+    const fromOutside = await read({
+      from: 'Support <support+t9@helpdesk.example>',
+      subject: 'Re: [KLG-2026-000042] Felaktig avgift',
+      body: 'Hej,\n\nVi har tagit emot ditt ärende. Ditt ärendenummer är 55123.',
+    });
     expect(classify(fromOutside, onCase, trusted)).toMatchObject({ kind: 'autoreply', caseId: 42 });
   });
 });
 
 describe('our own address as the sender, however written, is a loop', () => {
-  test.each(['klagomal@testfinans.se.', 'Klagomal+retur@Testfinans.se', '"klagomal"@testfinans.se'])('ownAddressSpelledDifferentlyIsALoop: %s', async (from) => {
-    const m = await read({ from: `Testfinans <${from}>`, subject: '[KLG-2026-000042] Vi har tagit emot ditt klagomål', body: 'Hej, vi har tagit emot ditt klagomål.' });
-    expect(classify(m, NO_FACTS, STAFF)).toMatchObject({ kind: 'autoreply', reason: expect.stringMatching(/our own complaints address \(loop guard\)/) });
-  });
+  test.each(['klagomal@testfinans.se.', 'Klagomal+retur@Testfinans.se', '"klagomal"@testfinans.se'])(
+    'ownAddressSpelledDifferentlyIsALoop: %s',
+    async (from) => {
+      const m = await read({
+        from: `Testfinans <${from}>`,
+        subject: '[KLG-2026-000042] Vi har tagit emot ditt klagomål',
+        body: 'Hej, vi har tagit emot ditt klagomål.',
+      });
+      expect(classify(m, NO_FACTS, STAFF)).toMatchObject({ kind: 'autoreply', reason: expect.stringMatching(/our own complaints address \(loop guard\)/) });
+    },
+  );
 });
 
 describe('genuine complaints with ticket and confirmation words stay complaints', () => {
@@ -325,7 +340,6 @@ describe('genuine complaints with ticket and confirmation words stay complaints'
 // ---------------------------------------------------------------------------------------------
 // The caps (src/reply/acknowledgement.ts) and their configuration
 // ---------------------------------------------------------------------------------------------
-
 
 function config(extra: Record<string, unknown> = {}): Config {
   return parseConfig(

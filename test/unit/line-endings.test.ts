@@ -46,7 +46,12 @@ describe('crOnlyLineEndingsKeepTheSender', () => {
     expect(m.from).toEqual({ address: 'anna.kund@example.com', name: 'Anna Kund' });
     expect(m.subject).toBe('Felaktig avgift');
     expect(m.messageId).toBe('x.4711@angripare.example');
-    expect(m.text.trim().split('\n').map((l) => l.trim())).toEqual(['Hej,', 'ni har tagit ut en avgift på 60 kr.', '', 'Anna Kund']);
+    expect(
+      m.text
+        .trim()
+        .split('\n')
+        .map((l) => l.trim()),
+    ).toEqual(['Hej,', 'ni har tagit ut en avgift på 60 kr.', '', 'Anna Kund']);
     expect(m.problems).toContain('bare CR line endings read as CRLF');
     expect(bytes.equals(copy)).toBe(true); // the caller's bytes (the stored raw mail) untouched
   });

@@ -65,7 +65,13 @@ beforeEach(async () => {
       '',
     ].join('\r\n'),
   );
-  const [stored] = storeArrivals(store, config.dataDir, 'klagomal', [{ raw, receivedAt: RECEIVED, mailbox: null, locator: null, sourceKey: null }], toInstant(RECEIVED));
+  const [stored] = storeArrivals(
+    store,
+    config.dataDir,
+    'klagomal',
+    [{ raw, receivedAt: RECEIVED, mailbox: null, locator: null, sourceKey: null }],
+    toInstant(RECEIVED),
+  );
   const parsed = await parseMail(raw, { dataDir: config.dataDir });
   const r = store.tx(() => fileMail(ctx, store.inbound(stored.id)!, parsed, RECEIVED));
   theCase = store.caseById(r.caseId!)!;
