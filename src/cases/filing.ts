@@ -358,8 +358,8 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, mail: ParsedMa
           {
             toAddressLast24h: box ? store.countOutboxToMailbox(box.local, box.domain, since) : address ? store.countOutboxTo(address, since) : 0,
             domain: box?.domain ?? null,
-            toDomainLast24h: box ? store.countAcknowledgementsToDomain(box.domain, since) : 0,
-            acknowledgementsLastHour: store.countAcknowledgementsSince(toInstant(new Date(now.getTime() - 3600_000))),
+            toDomainLast24h: box ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
+            acknowledgementsLastHour: store.countAcknowledgementsSince(toInstant(new Date(now.getTime() - 3600_000)), config.loop.maxAutomaticPerHour),
             forCaseLast24h: 0,
             failingUntil: address ? store.addressFailingUntil(address, at) : null,
           },

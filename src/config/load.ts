@@ -631,7 +631,7 @@ export function parseConfig(json: Json, file: string): Config {
     bouncingAddressDays: loopS.int('bouncingAddressDays', { default: 30, min: 0, max: 3650 }),
     maxPerDomainPer24h: loopS.int('maxPerDomainPer24h', { default: 10, min: 1, max: 100_000 }),
     publicMailDomains: readDomainList(loopS, 'publicMailDomains', PUBLIC_MAIL_DOMAINS),
-    maxAutomaticPerHour: loopS.int('maxAutomaticPerHour', { default: 1000, min: 1, max: 1_000_000 }),
+    maxAutomaticPerHour: loopS.int('maxAutomaticPerHour', { default: 10_000, min: 1, max: 1_000_000 }),
   };
   loopS.done();
 

@@ -33,9 +33,9 @@ export interface AutoMailFacts {
   readonly toAddressLast24h: number;
   /** The address's domain (the per-domain cap's key); null when there is none. */
   readonly domain: string | null;
-  /** Acknowledgements queued to any address at `domain` in the last 24 hours. */
+  /** Acknowledgements queued to any address at `domain` in the last 24 hours (counted up to loop.maxPerDomainPer24h). */
   readonly toDomainLast24h: number;
-  /** Acknowledgements queued to anyone in the last hour. */
+  /** Acknowledgements queued to anyone in the last hour (counted up to loop.maxAutomaticPerHour). */
   readonly acknowledgementsLastHour: number;
   /** Automatic mails queued to the customer of this case in the last 24 hours (0 for a new case). */
   readonly forCaseLast24h: number;

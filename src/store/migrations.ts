@@ -486,8 +486,11 @@ ALTER TABLE deadlines ADD COLUMN not_applicable TEXT;
 UPDATE deadlines SET not_applicable = 'imported', next_escalation_at = NULL
   WHERE case_id IN (SELECT case_id FROM events WHERE type = 'case-opened' AND case_id IS NOT NULL AND json_valid(detail)
                     AND json_extract(detail, '$.imported') IS NOT NULL);
--- The loop guards count recent outbox mail per mailbox, per domain and in all (src/reply/acknowledgement.ts).
-CREATE INDEX outbox_created ON outbox(created_at);
+-- The loop guards count recent outbox mail per mailbox (outbox_to), per domain and in all
+-- (src/reply/acknowledgement.ts): acknowledgements by domain (the text after the first "@") and
+-- by time, with their status, so that each count reads only index entries it counts.
+CREATE INDEX outbox_ack_domain ON outbox(substr(to_address, instr(to_address, '@') + 1), created_at, status) WHERE kind = 'acknowledgement';
+CREATE INDEX outbox_ack_created ON outbox(created_at, status) WHERE kind = 'acknowledgement';
 `,
   },
 ];

@@ -998,29 +998,41 @@ export class Store {
 
   /**
    * Automatic mails queued since `since` to one mailbox: `local@domain` and its subaddresses
-   * `local+tag@domain` (RFC 5233), so that a helpdesk's per-ticket addresses count as one.
+   * `local+tag@domain` (RFC 5233), so that a helpdesk's per-ticket addresses count as one. The
+   * subaddresses are the range ["local+", "local,") of the outbox_to index ("," follows "+").
    */
   countOutboxToMailbox(local: string, domain: string, since: Instant): number {
+    const suffix = `@${domain}`;
     return (
       this.q(
         `SELECT COUNT(*) AS n FROM outbox WHERE created_at >= ? AND status != 'failed'
-           AND (to_address = ? OR to_address LIKE ? ESCAPE '\\')`,
-      ).get(since, `${local}@${domain}`, `${likeLiteral(local)}+%@${likeLiteral(domain)}`) as { n: number }
+           AND (to_address = ? OR (to_address >= ? AND to_address < ? AND substr(to_address, -length(?)) = ?))`,
+      ).get(since, `${local}${suffix}`, `${local}+`, `${local},`, suffix, suffix) as { n: number }
     ).n;
   }
 
-  /** Acknowledgements queued since `since` to any address at `domain` (the per-domain cap). */
-  countAcknowledgementsToDomain(domain: string, since: Instant): number {
+  /**
+   * Acknowledgements queued since `since` to any address at `domain`, counted up to `atMost`
+   * (the per-domain cap: only whether it is reached matters, so a burst is never counted whole;
+   * covering index outbox_ack_domain).
+   */
+  countAcknowledgementsToDomain(domain: string, since: Instant, atMost: number): number {
     return (
       this.q(
-        `SELECT COUNT(*) AS n FROM outbox WHERE created_at >= ? AND kind = 'acknowledgement' AND status != 'failed' AND to_address LIKE ? ESCAPE '\\'`,
-      ).get(since, `%@${likeLiteral(domain)}`) as { n: number }
+        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM outbox
+           WHERE kind = 'acknowledgement' AND substr(to_address, instr(to_address, '@') + 1) = ? AND created_at >= ? AND status != 'failed' LIMIT ?)`,
+      ).get(domain, since, atMost) as { n: number }
     ).n;
   }
 
-  /** Acknowledgements queued to anyone since `since` (the hourly total). */
-  countAcknowledgementsSince(since: Instant): number {
-    return (this.q("SELECT COUNT(*) AS n FROM outbox WHERE created_at >= ? AND kind = 'acknowledgement' AND status != 'failed'").get(since) as { n: number }).n;
+  /** Acknowledgements queued to anyone since `since`, counted up to `atMost` (the hourly total; covering index outbox_ack_created). */
+  countAcknowledgementsSince(since: Instant, atMost: number): number {
+    return (
+      this.q("SELECT COUNT(*) AS n FROM (SELECT 1 FROM outbox WHERE kind = 'acknowledgement' AND created_at >= ? AND status != 'failed' LIMIT ?)").get(
+        since,
+        atMost,
+      ) as { n: number }
+    ).n;
   }
 
   outboxOfCase(caseId: number): OutboxRow[] {
@@ -1165,9 +1177,4 @@ export class Store {
   eventsOfInbound(inboundId: number): EventRow[] {
     return this.q('SELECT * FROM events WHERE inbound_id = ? ORDER BY id').all(inboundId) as EventRow[];
   }
-}
-
-/** Text matched literally by LIKE ... ESCAPE '\': its %, _ and \ escaped. */
-function likeLiteral(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

@@ -255,8 +255,9 @@ describe("the manager's digest", () => {
       expect(shown.deadlines.length).toBeGreaterThan(0);
       for (const d of shown.deadlines) expect(d.notApplicable).toBe('imported');
     }
-    const today = new Date().toISOString().slice(0, 10);
-    const report = JSON.parse((await w.cli(['report', '--from', '2021-01-01', '--to', today, '--format', 'json'])).stdout) as {
+    // Through tomorrow's UTC date: the live case's Stockholm date may already be tomorrow's.
+    const to = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const report = JSON.parse((await w.cli(['report', '--from', '2021-01-01', '--to', to, '--format', 'json'])).stdout) as {
       statistics: { breaches: unknown[]; deadlines: Array<{ total: number }> };
       register: Array<{ caseNumber: string; deadlines: Array<{ result: string }> }>;
     };
@@ -279,9 +280,9 @@ describe("the manager's digest", () => {
     deliverToMaildir(w.maildir, complaintMail('first'));
     expect((await w.cli(['run', '--once'])).code).toBe(0);
     expect(await digests(w)).toEqual([]); // today was claimed without a mail: one digest a day at most
-    const tomorrow = new Date(Date.now() + 86_400_000);
-    tomorrow.setUTCHours(8, 0, 0, 0);
-    const next = JSON.parse((await w.cli(['escalate', '--now', tomorrow.toISOString(), '--json'])).stdout) as { digest: boolean };
+    // A later Stockholm day, whatever the time of day now (30 hours on is never still today).
+    const later = new Date(Date.now() + 30 * 3600_000);
+    const next = JSON.parse((await w.cli(['escalate', '--now', later.toISOString(), '--json'])).stdout) as { digest: boolean };
     expect(next.digest).toBe(true);
   });
 

@@ -403,10 +403,10 @@ describe('the caps on acknowledgements', () => {
   });
 
   test('the hourly total holds everyone', () => {
-    expect(decideAcknowledgement(customer('anna@gmail.com'), facts({ domain: 'gmail.com', acknowledgementsLastHour: 999 }), cfg).send).toBe(true);
-    expect(decideAcknowledgement(customer('anna@gmail.com'), facts({ domain: 'gmail.com', acknowledgementsLastHour: 1000 }), cfg)).toEqual({
+    expect(decideAcknowledgement(customer('anna@gmail.com'), facts({ domain: 'gmail.com', acknowledgementsLastHour: 9_999 }), cfg).send).toBe(true);
+    expect(decideAcknowledgement(customer('anna@gmail.com'), facts({ domain: 'gmail.com', acknowledgementsLastHour: 10_000 }), cfg)).toEqual({
       send: false,
-      reason: '1000 acknowledgements were queued in the last hour (loop.maxAutomaticPerHour = 1000)',
+      reason: '10000 acknowledgements were queued in the last hour (loop.maxAutomaticPerHour = 10000)',
     });
   });
 
