@@ -174,7 +174,11 @@ export class Service {
     return this.processor.processPending(opts);
   }
 
-  /** One pass: poll every source once, file what is pending, send what is due. */
+  /**
+   * One pass: poll every source once, file what is pending, send what is due, run the escalation
+   * pass, and send what it queued. The acknowledgements go out before the escalation pass, so that
+   * its digest counts them as sent (their milestone met), not as due.
+   */
   async runOnce(): Promise<OnceSummary> {
     await this.checkDependencies();
     const sources: Record<string, PollStats | { error: string }> = {};
@@ -187,8 +191,10 @@ export class Service {
       }
     }
     const results = await this.process();
+    const sender = this.sender();
+    const first = await sender.sendDue();
     const escalation = this.config.deadlines.escalation.enabled ? this.escalate(this.clock()) : null;
-    const sent = await this.sender().sendDue();
+    const sent = escalation && (escalation.notices > 0 || escalation.digest) ? addSendResults(first, await sender.sendDue()) : first;
     return {
       sources,
       filed: results.filter((r) => r.kind !== 'quarantined').length,
@@ -341,4 +347,8 @@ export class Service {
     this.transport = null;
     if (this.db.open) this.db.close();
   }
+}
+
+function addSendResults(a: SendPassResult, b: SendPassResult): SendPassResult {
+  return { sent: a.sent + b.sent, retried: a.retried + b.retried, failed: a.failed + b.failed };
 }

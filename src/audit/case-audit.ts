@@ -81,6 +81,8 @@ export interface CaseAudit {
     calendarVersion: string | null;
     metAt: string | null;
     breachedAt: string | null;
+    /** Why the deadline does not apply ('imported': an old complaint filed quietly), or null. */
+    notApplicable: string | null;
     history: Array<{ eventId: number; at: string; type: string; detail: unknown }>;
   }>;
   mailsOut: Array<{
@@ -195,6 +197,7 @@ export function caseAudit(store: Store, c: CaseRow, now: Date = new Date()): Cas
     calendarVersion: d.calendar_version,
     metAt: d.met_at,
     breachedAt: d.breached_at,
+    notApplicable: d.not_applicable,
     history: caseEvents
       .filter((e) => DEADLINE_EVENTS.has(e.type))
       .filter((e) => (parseJson(e.detail) as { milestone?: unknown } | null)?.milestone === d.milestone)
@@ -296,6 +299,7 @@ export function formatCaseAudit(a: CaseAudit): string {
       `       counted from ${d.computedFrom} (${d.computedFromLocal}); rule ${rule?.amount ?? '?'} ${rule?.unit ?? '?'}; policy ${d.policy ?? '?'} (${d.source ?? 'no source'}); config ${d.configVersion ?? '?'}, calendar ${d.calendarVersion ?? '?'}`,
     );
     if (d.metAt || d.breachedAt) lines.push(`       ${d.metAt ? `met ${d.metAt}` : 'not met'}${d.breachedAt ? `; breached ${d.breachedAt}` : ''}`);
+    if (d.notApplicable) lines.push(`       not applicable (${d.notApplicable}): kept as history, never escalated or counted`);
     for (const h of d.history) lines.push(`       #${h.eventId} ${h.at} ${h.type} ${JSON.stringify(h.detail)}`);
   }
 

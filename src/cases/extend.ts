@@ -20,7 +20,15 @@ import { caseTag } from '../classify/thread';
 import { toInstant } from '../util/clock';
 import { maskPersonnummer } from '../parse/personnummer';
 
-export class ExtensionRefused extends Error {}
+/** A refused extension; `sv` says the same in Swedish, for an officer's confirmation (src/officers/commands.ts). */
+export class ExtensionRefused extends Error {
+  constructor(
+    message: string,
+    readonly sv: string = message,
+  ) {
+    super(message);
+  }
+}
 
 export interface ExtensionRequest {
   readonly caseId: number;
@@ -51,25 +59,39 @@ export function extendDeadline(
 ): ExtensionResult {
   return store.tx(() => {
     const c = store.caseById(req.caseId);
-    if (!c) throw new ExtensionRefused(`no case ${req.caseId}`);
-    if (c.status === 'closed') throw new ExtensionRefused(`${c.number} is closed`);
+    if (!c) throw new ExtensionRefused(`no case ${req.caseId}`, `inget ärende ${req.caseId}`);
+    if (c.status === 'closed') throw new ExtensionRefused(`${c.number} is closed`, `${c.number} är stängt`);
     // The reason is stored and sent to the customer: masked whoever gave it (an officer's #extend, the CLI).
     const reason = maskPersonnummer(req.reason.replace(/\s+/g, ' ').trim(), now);
-    if (reason.length < 5) throw new ExtensionRefused('a reason is required: the customer must be told why the answer is delayed');
+    if (reason.length < 5)
+      throw new ExtensionRefused(
+        'a reason is required: the customer must be told why the answer is delayed',
+        'ett skäl krävs: kunden måste få veta varför svaret dröjer',
+      );
     const d = store.deadline(c.id, req.milestone);
-    if (!d) throw new ExtensionRefused(`${c.number} has no ${req.milestone} deadline`);
-    if (d.met_at) throw new ExtensionRefused(`the ${req.milestone} of ${c.number} was met at ${d.met_at}`);
+    if (!d) throw new ExtensionRefused(`${c.number} has no ${req.milestone} deadline`, `${c.number} har ingen tidsfrist för ${req.milestone}`);
+    if (d.met_at)
+      throw new ExtensionRefused(`the ${req.milestone} of ${c.number} was met at ${d.met_at}`, `${req.milestone} i ${c.number} uppfylldes ${d.met_at}`);
     const to = localTime(req.newDate, 23, 59, 59);
     const from = new Date(d.due_at);
-    if (to.getTime() <= from.getTime()) throw new ExtensionRefused(`${isoDate(req.newDate)} is not later than the current deadline ${formatStockholm(from)}`);
-    if (to.getTime() <= now.getTime()) throw new ExtensionRefused(`${isoDate(req.newDate)} has already passed`);
+    if (to.getTime() <= from.getTime())
+      throw new ExtensionRefused(
+        `${isoDate(req.newDate)} is not later than the current deadline ${formatStockholm(from)}`,
+        `${isoDate(req.newDate)} är inte senare än nuvarande tidsfrist ${formatStockholm(from)}`,
+      );
+    if (to.getTime() <= now.getTime()) throw new ExtensionRefused(`${isoDate(req.newDate)} has already passed`, `${isoDate(req.newDate)} har redan passerat`);
     const max = req.milestone === 'finalAnswer' ? store.deadline(c.id, 'finalAnswerMax') : undefined;
     if (max && to.getTime() > new Date(max.due_at).getTime()) {
       throw new ExtensionRefused(
         `${max.source ?? 'the statutory limit'}: the final answer may be moved to ${formatStockholm(new Date(max.due_at))} at the latest`,
+        `${max.source ?? 'den lagstadgade gränsen'}: det slutliga svaret får flyttas till senast ${formatStockholm(new Date(max.due_at))}`,
       );
     }
-    if (req.holdingReply && !max) throw new ExtensionRefused(`a holding reply is for payment-service complaints under PSD2; ${c.number} has no PSD2 limit`);
+    if (req.holdingReply && !max)
+      throw new ExtensionRefused(
+        `a holding reply is for payment-service complaints under PSD2; ${c.number} has no PSD2 limit`,
+        `ett preliminärt svar (holding reply) gäller klagomål på betaltjänster enligt PSD2; ${c.number} har ingen PSD2-gräns`,
+      );
 
     const at = toInstant(now);
     const levels = escalationLevels(to, 'calendarDays', config.deadlines.escalation, calendar);

@@ -35,6 +35,7 @@ import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } fr
 import { isoDate, localDateOf } from '../deadlines/calendar';
 import { toInstant } from '../util/clock';
 import { errorChain } from '../util/log';
+import { mailboxOf } from '../util/mailbox';
 
 export type FilingAction = 'opened' | 'attached' | 'recorded' | 'skipped';
 
@@ -330,7 +331,12 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, parsed: Parsed
       // finalAnswerMax is a limit for holding replies, not a deadline to chase on its own.
       // Nor is an old complaint brought in by `klagomal import`: its deadlines are history.
       const chase = d.milestone !== 'finalAnswerMax' && !quietImport;
-      store.setDeadline(deadlineRecord(caseId, d, caseReceivedAt, config.deadlines, chase ? toInstant(levels[0].at) : null));
+      // An imported old complaint's deadlines are history, not targets: recorded as not applicable,
+      // so that the digest, escalation, `cases --breached` and the statistics leave them out.
+      store.setDeadline({
+        ...deadlineRecord(caseId, d, caseReceivedAt, config.deadlines, chase ? toInstant(levels[0].at) : null),
+        notApplicable: quietImport ? 'imported' : null,
+      });
       store.appendEvent({ at, caseId, actor: 'system', type: 'deadline-set', detail: { ...deadlineSetDetail(d), from: caseReceivedAt } });
       if (d.milestone === 'finalAnswer') answerDue = d;
     }
@@ -413,17 +419,35 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, parsed: Parsed
     const due: CaseDeadline = answerDue;
     const since = toInstant(new Date(now.getTime() - 24 * 3600_000));
     const address = c.customer.address;
+    // The loop guards count mailboxes, not spellings: support+t17@ and support+t18@ are one.
+    const box = address ? mailboxOf(address) : null;
     const decision: ReturnType<typeof decideAcknowledgement> = quietImport
       ? { send: false, reason: 'imported old mail (received before import.acknowledgeAfter): not acknowledged' }
       : decideAcknowledgement(
           c.customer,
           {
-            toAddressLast24h: address ? store.countOutboxTo(address, since) : 0,
+            toAddressLast24h: box ? store.countOutboxToMailbox(box.local, box.domain, since) : address ? store.countOutboxTo(address, since) : 0,
+            domain: box?.domain ?? null,
+            toDomainLast24h: box ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
+            acknowledgementsLastHour: store.countAcknowledgementsSince(toInstant(new Date(now.getTime() - 3600_000)), config.loop.maxAutomaticPerHour),
             forCaseLast24h: 0,
             failingUntil: address ? store.addressFailingUntil(address, at) : null,
           },
           config,
         );
+    if (!decision.send && /loop\.maxAutomaticPerHour/.test(decision.reason)) {
+      // Not one customer's matter: the whole desk stopped acknowledging. An operator must look.
+      ctx.log.warn('hourly cap on acknowledgements reached (loop.maxAutomaticPerHour): this case is not acknowledged', { case: caseNumber });
+    } else if (!decision.send && /loop\.maxPerDomainPer24h/.test(decision.reason) && box) {
+      // A loop with a helpdesk, or a domain many customers share: the operator decides which.
+      ctx.log.warn(
+        'per-domain cap on acknowledgements reached (loop.maxPerDomainPer24h): this case is not acknowledged; if many customers use this domain, add it to loop.publicMailDomains',
+        {
+          case: caseNumber,
+          domain: box.domain,
+        },
+      );
+    }
     if (decision.send) {
       try {
         const outbox = buildAcknowledgement(

@@ -37,7 +37,9 @@ function local(instant: string | null | undefined): string | null {
 export function caseSummary(store: Store, c: CaseRow, now: Date = new Date()): CaseSummary {
   const deadlines = store.deadlinesOfCase(c.id).filter((d) => d.milestone !== 'finalAnswerMax');
   const answer = deadlines.find((d) => d.milestone === 'finalAnswer');
-  const next = deadlines.filter((d) => !d.met_at).sort((a, b) => a.due_at.localeCompare(b.due_at))[0];
+  // An imported old complaint's deadlines do not apply: never next, never breached.
+  const applicable = deadlines.filter((d) => !d.not_applicable);
+  const next = applicable.filter((d) => !d.met_at).sort((a, b) => a.due_at.localeCompare(b.due_at))[0];
   const at = now.toISOString();
   return {
     id: c.id,
@@ -52,7 +54,7 @@ export function caseSummary(store: Store, c: CaseRow, now: Date = new Date()): C
     contactOfficer: c.contact_officer,
     answerDueAt: local(answer?.due_at),
     nextDeadline: next ? { milestone: next.milestone, dueAt: local(next.due_at)! } : null,
-    breached: deadlines.filter((d) => (d.met_at ? d.met_at > d.due_at : d.due_at < at)).map((d) => d.milestone),
+    breached: applicable.filter((d) => (d.met_at ? d.met_at > d.due_at : d.due_at < at)).map((d) => d.milestone),
     refersTo: c.refers_to_case_id ? (store.caseById(c.refers_to_case_id)?.number ?? null) : null,
     outcome: c.outcome,
     decidedBy: c.decided_by,
@@ -125,6 +127,7 @@ export function caseDetail(store: Store, c: CaseRow) {
       calendarVersion: d.calendar_version,
       metAt: d.met_at,
       breachedAt: d.breached_at,
+      notApplicable: d.not_applicable,
     })),
     messages: [...messages, ...outgoing].sort((a, b) => a.at.localeCompare(b.at)),
     events: store.eventsOfCase(c.id).map((e) => ({

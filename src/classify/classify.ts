@@ -23,6 +23,7 @@ import type { ForwardedOriginal } from '../parse/forwarded';
 import type { MailKind } from '../cases/lifecycle';
 import { isNoReplyAddress, machineSignal } from './signals';
 import { staffAuthentication } from './authentication';
+import { mailboxKey, sameMailbox } from '../util/mailbox';
 
 export interface StaffDirectory {
   readonly complaintsAddress: string;
@@ -111,9 +112,11 @@ export interface Customer {
 
 export function isStaff(address: string | null | undefined, staff: StaffDirectory): boolean {
   if (!address) return false;
-  const a = address.toLowerCase();
-  if (a === staff.complaintsAddress.toLowerCase()) return true;
-  if (staff.staffAddresses.includes(a)) return true;
+  // Compared as mailboxes: "klagomal@firm.se.", "klagomal+x@firm.se" and "olle+cases@..." are
+  // the firm's own mailboxes however they are written (src/util/mailbox.ts).
+  const a = mailboxKey(address);
+  if (a === mailboxKey(staff.complaintsAddress)) return true;
+  if (staff.staffAddresses.some((s) => mailboxKey(s) === a)) return true;
   const domain = a.slice(a.lastIndexOf('@') + 1);
   return staff.staffDomains.includes(domain);
 }
@@ -128,13 +131,21 @@ export function customerOf(mail: ParsedMail, staff: StaffDirectory): Customer {
     addressSource: source,
     doNotAutoReply,
   });
+  // A Reply-To that is our own address or a colleague's is not a customer to write to: an
+  // acknowledgement there answers ourselves (a loop) or lands in an officer's inbox.
+  const replyToUs = (a: MailAddress): string | null =>
+    sameMailbox(a.address, staff.complaintsAddress)
+      ? `the Reply-To ${a.address} is our own complaints address`
+      : isStaff(a.address, staff)
+        ? `the Reply-To ${a.address} is a staff address`
+        : null;
   if (!from) {
-    if (replyTo) return pick(replyTo, 'reply-to', null);
+    if (replyTo) return pick(replyTo, 'reply-to', replyToUs(replyTo));
     return { address: null, name: null, addressSource: 'none', doNotAutoReply: 'the mail has no usable sender address' };
   }
   const isForm = staff.formAddresses.includes(from.address) || isNoReplyAddress(from.address);
   if (isForm) {
-    if (replyTo && replyTo.address !== from.address) return pick(replyTo, 'reply-to', null);
+    if (replyTo && replyTo.address !== from.address) return pick(replyTo, 'reply-to', replyToUs(replyTo));
     return pick(from, 'from', 'the sender is a no-reply address without a Reply-To');
   }
   return pick(from, 'from', null);
@@ -155,7 +166,7 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
 
   if (facts.fromSentFolder) return classifySent(facts, linkedCase);
   if (facts.ownMessageId) return { kind: 'autoreply', reason: 'the Message-ID is one we generated: our own mail came back', caseId: linkedCase };
-  if (mail.from && mail.from.address === staff.complaintsAddress.toLowerCase()) {
+  if (mail.from && sameMailbox(mail.from.address, staff.complaintsAddress)) {
     // An officer writing from the shared mailbox with a copy to it: the firm's server vouches
     // for it (trustStaffFrom does not do here: a loop must never pass for an officer), and it
     // is on a case thread. Anything else from our own address is a loop.
@@ -173,7 +184,9 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
     return { kind: 'autoreply', reason: 'sent from our own complaints address (loop guard)', caseId: linkedCase };
   }
 
-  const machine = machineSignal(mail);
+  // An officer's reply opens as a receipt does ("Vi har tagit emot ditt klagomål ..."): the
+  // receipt rules are for mail from outside the firm.
+  const machine = machineSignal(mail, { fromStaff: isStaff(mail.from?.address, staff) });
   // Strong evidence decides; weak evidence decides only on a case thread, where the mail is
   // attached to its case either way and so cannot be lost.
   if (machine && (machine.strength === 'strong' || linkedCase !== null)) return { kind: machine.kind, reason: machine.reason, caseId: linkedCase };

@@ -363,7 +363,7 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
     lines.push('', 'Deadlines:');
     for (const dl of d.deadlines) {
       lines.push(
-        `  ${dl.milestone.padEnd(16)} due ${dl.dueAt}  (${dl.rule.amount} ${dl.rule.unit}, ${dl.policy})${dl.metAt ? `  met ${dl.metAt}` : ''}${dl.breachedAt ? '  BREACHED' : ''}`,
+        `  ${dl.milestone.padEnd(16)} due ${dl.dueAt}  (${dl.rule.amount} ${dl.rule.unit}, ${dl.policy})${dl.metAt ? `  met ${dl.metAt}` : ''}${dl.breachedAt ? '  BREACHED' : ''}${dl.notApplicable ? `  not applicable (${dl.notApplicable})` : ''}`,
       );
     }
     if (d.contactOfficer) lines.push(`Contact person: ${d.contactOfficer}`);

@@ -266,7 +266,10 @@ export interface Config {
   readonly acknowledgement: {
     /** Send acknowledgements at all (default true). */
     readonly enabled: boolean;
-    /** Cap on automatic mail to one address per 24 hours (default 3). */
+    /**
+     * Cap on automatic mail to one address per 24 hours (default 3). Counted per mailbox:
+     * subaddresses (`support+t17@`, `support+t18@`) count as `support@` (RFC 5233).
+     */
     readonly maxPerAddressPer24h: number;
     /** The acknowledgement names the case's contact person (default true). */
     readonly nameContactPerson: boolean;
@@ -286,6 +289,22 @@ export interface Config {
     readonly maxPerCasePer24h: number;
     /** An address whose mail bounced permanently gets no automatic mail for this many days (default 30). */
     readonly bouncingAddressDays: number;
+    /**
+     * Acknowledgements to the addresses of one domain per 24 hours (default 10): a helpdesk that
+     * answers from a fresh address per ticket (`t17@helpdesk.example`) is held to this.
+     */
+    readonly maxPerDomainPer24h: number;
+    /**
+     * Domains where many unrelated people have their mail (webmail and Swedish ISPs); the
+     * per-domain cap does not apply to them (the per-address cap still does). Lower case.
+     */
+    readonly publicMailDomains: readonly string[];
+    /**
+     * Acknowledgements in all per hour (default 10000): a fuse no desk reaches in normal work, not
+     * even catching up a backlog (the benchmark files 5000 at once), that stops a runaway: a loop
+     * over many addresses and domains, or a flood of forged senders (backscatter).
+     */
+    readonly maxAutomaticPerHour: number;
   };
   /** The people who handle complaints. A manager is the firm's klagomålsansvarig. */
   readonly officers: readonly Officer[];

@@ -252,6 +252,69 @@ class Section {
 }
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/**
+ * Webmail providers and Swedish and Nordic ISPs: thousands of unrelated customers share each of
+ * these domains, so a per-domain cap would silence real complaints (loop.publicMailDomains).
+ */
+export const PUBLIC_MAIL_DOMAINS: readonly string[] = [
+  'gmail.com',
+  'googlemail.com',
+  'hotmail.com',
+  'hotmail.se',
+  'outlook.com',
+  'outlook.se',
+  'live.com',
+  'live.se',
+  'msn.com',
+  'yahoo.com',
+  'yahoo.se',
+  'ymail.com',
+  'icloud.com',
+  'me.com',
+  'mac.com',
+  'aol.com',
+  'protonmail.com',
+  'proton.me',
+  'pm.me',
+  'gmx.com',
+  'gmx.net',
+  'gmx.de',
+  'web.de',
+  'mail.com',
+  'zoho.com',
+  'yandex.com',
+  'telia.com',
+  'telia.se',
+  'bredband.net',
+  'bredband2.com',
+  'comhem.se',
+  'tele2.se',
+  'spray.se',
+  'passagen.se',
+  'bahnhof.se',
+  'glocalnet.net',
+  'swipnet.se',
+  'home.se',
+  'ownit.se',
+  'tiscali.se',
+  'hotmail.no',
+  'online.no',
+  'hotmail.dk',
+  'live.dk',
+  'jubii.dk',
+  'hotmail.fi',
+  'luukku.com',
+];
+
+/** A list of domain names, lower-cased ("gmail.com", not "@gmail.com" or an address). */
+function readDomainList(s: Section, k: string, dflt: readonly string[]): readonly string[] {
+  const list = s.stringList(k, [...dflt]);
+  list.forEach((d, i) => {
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(d.trim())) s.problem(`${k}[${i}]`, `expected a domain name like "gmail.com", got ${describe(d)}`);
+  });
+  return list.map((d) => d.trim().toLowerCase());
+}
+
 const ADDRESS = { pattern: /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, hint: 'an e-mail address like klagomal@firma.se' };
 const ENV_NAME = { pattern: /^[A-Z_][A-Z0-9_]*$/, hint: 'an environment variable name like KLAGOMAL_IMAP_PASSWORD' };
 
@@ -714,6 +777,9 @@ export function parseConfig(json: Json, file: string): Config {
   const loop = {
     maxPerCasePer24h: loopS.int('maxPerCasePer24h', { default: 3, min: 1, max: 100 }),
     bouncingAddressDays: loopS.int('bouncingAddressDays', { default: 30, min: 0, max: 3650 }),
+    maxPerDomainPer24h: loopS.int('maxPerDomainPer24h', { default: 10, min: 1, max: 100_000 }),
+    publicMailDomains: readDomainList(loopS, 'publicMailDomains', PUBLIC_MAIL_DOMAINS),
+    maxAutomaticPerHour: loopS.int('maxAutomaticPerHour', { default: 10_000, min: 1, max: 1_000_000 }),
   };
   loopS.done();
 

@@ -13,7 +13,8 @@
  * Restarts, overlapping passes and several processes therefore never send a warning twice; a
  * pass after downtime catches up, and its notices say they are late.
  *
- * The manager's daily digest is claimed per local day in `digests` the same way.
+ * The manager's daily digest is claimed per local day in `digests` the same way; a day with no
+ * open deadline is claimed without a mail (nothing to report).
  */
 import type { Config, Officer } from '../config/config';
 import type { OpenDeadlineRow, Store } from '../store/store';
@@ -240,6 +241,12 @@ export class EscalationPass {
     return this.store.tx(() => {
       if (!this.store.claimDigest(isoDate(today), toInstant(now), late)) return false;
       const open = this.store.openDeadlines(null, 100_000);
+      // A digest of nothing (an empty install's first start, a desk with nothing open, only
+      // imported old cases whose deadlines do not apply) is noise: the day is claimed, no mail.
+      if (open.length === 0) {
+        this.log.info('daily digest not sent: no open deadlines', { day: isoDate(today) });
+        return false;
+      }
       const endToday = localTime(addDays(today, 1), 0, 0, 0).getTime();
       const endTomorrow = localTime(addDays(today, 2), 0, 0, 0).getTime();
       const item = (d: OpenDeadlineRow) => ({

@@ -28,7 +28,9 @@
  *
  * Each command runs on its own (a savepoint): a wrong line is reported and the others still
  * run. The officer gets one confirmation listing what was done and every error with its line,
- * what was wrong and what is allowed. Every command is an event on the case with who sent it.
+ * what was wrong and what is allowed, in the officer's language (officers[].languages, first
+ * entry; the same as the template the confirmation is written in). Every command is an event
+ * on the case with who sent it; the event keeps the English text (the audit trail's language).
  */
 import type { Config, Language, Officer } from '../config/config';
 import type { CaseRow, Store } from '../store/store';
@@ -110,7 +112,25 @@ export function parseCommandMail(text: string): CommandMail {
 
 const words = (s: string): number => s.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
 
-class CommandError extends Error {}
+/** A text for the officer in each language the templates are written in. */
+export type Said = Readonly<Record<Language, string>>;
+
+function say(en: string, sv: string): Said {
+  return { en, sv };
+}
+
+/** A refused command: what was wrong, in each language. */
+class CommandError extends Error {
+  constructor(readonly said: Said) {
+    super(said.en);
+  }
+}
+
+/** The refusal of a command, from our own error or from the case operation that refused it. */
+function refusal(err: CommandError | ExtensionRefused | LegalHoldRefused): Said {
+  if (err instanceof CommandError) return err.said;
+  return { en: err.message, sv: err.sv };
+}
 
 export interface CommandContext {
   readonly store: Store;
@@ -120,6 +140,7 @@ export interface CommandContext {
   readonly calendars: Calendars;
 }
 
+/** What the commands did, in English as the events record it (the officer's confirmation is in their language). */
 export interface CommandOutcome {
   readonly done: ReadonlyArray<{ line: string; result: string }>;
   readonly errors: ReadonlyArray<{ lineNumber: number; line: string; problem: string }>;
@@ -142,10 +163,15 @@ export function runOfficerCommands(
   const { store, config } = ctx;
   const at = toInstant(now);
   const officer = officerByAddress(config, sender.address);
+  // The confirmation's language: its template's, and that of every result and error in it.
+  const lang: Language = officerLanguage(officer, config);
   const actor = `officer:${sender.address}` as const;
   const mask = (s: string): string => maskPersonnummer(s, now);
+  // The outcome keeps the English (as the events do); the confirmation is in the officer's language.
   const done: Array<{ line: string; result: string }> = [];
   const errors: Array<{ lineNumber: number; line: string; problem: string }> = [];
+  const toldDone: Array<{ line: string; result: string }> = [];
+  const toldErrors: Array<{ lineNumber: number; line: string; problem: string }> = [];
   const rest = mask(mail.rest);
   const ask = mail.commands.find((x) => x.name === 'ask');
   const final = mail.commands.find((x) => x.name === 'final');
@@ -158,23 +184,38 @@ export function runOfficerCommands(
   for (const cmd of order) {
     try {
       // Commands are for the configured officers, not for everyone with a staff address.
-      if (!officer) throw new CommandError(`${sender.address} is not a configured officer (config "officers"): commands are not carried out`);
-      if ((cmd.name === 'final' || cmd.name === 'ask') && seen.has(cmd.name)) throw new CommandError(`only one #${cmd.name} per mail`);
+      if (!officer)
+        throw new CommandError(
+          say(
+            `${sender.address} is not a configured officer (config "officers"): commands are not carried out`,
+            `${sender.address} är inte en konfigurerad handläggare (config "officers"): kommandona utförs inte`,
+          ),
+        );
+      if ((cmd.name === 'final' || cmd.name === 'ask') && seen.has(cmd.name))
+        throw new CommandError(say(`only one #${cmd.name} per mail`, `bara ett #${cmd.name} per mejl`));
       if ((cmd.name === 'final' && ask) || (cmd.name === 'ask' && final))
-        throw new CommandError('#final and #ask in one mail: send the answer and the questions separately');
+        throw new CommandError(
+          say(
+            '#final and #ask in one mail: send the answer and the questions separately',
+            '#final och #ask i samma mejl: skicka svaret och frågorna var för sig',
+          ),
+        );
       seen.add(cmd.name);
       const result = store.tx(() => {
         const current = store.caseById(c.id)!;
         const r = runOne(ctx, current, cmd, { actor, sender, officer, rest, finalInMail, inbound, now, at });
-        store.appendEvent({ at, caseId: c.id, inboundId: inbound.id, actor, type: 'officer-command', detail: { command: mask(cmd.line), result: r } });
+        store.appendEvent({ at, caseId: c.id, inboundId: inbound.id, actor, type: 'officer-command', detail: { command: mask(cmd.line), result: r.en } });
         return r;
       });
-      done.push({ line: mask(cmd.line), result });
+      done.push({ line: mask(cmd.line), result: result.en });
+      toldDone.push({ line: mask(cmd.line), result: result[lang] });
     } catch (err) {
       if (!(err instanceof CommandError || err instanceof ExtensionRefused || err instanceof LegalHoldRefused)) throw err;
       // The problem may repeat what the officer wrote: masked like the line itself.
-      const problem = mask(err.message);
+      const said = refusal(err);
+      const problem = mask(said.en);
       errors.push({ lineNumber: cmd.lineNumber, line: mask(cmd.line), problem });
+      toldErrors.push({ lineNumber: cmd.lineNumber, line: mask(cmd.line), problem: mask(said[lang]) });
       store.appendEvent({
         at,
         caseId: c.id,
@@ -189,7 +230,6 @@ export function runOfficerCommands(
   if (note) store.appendEvent({ at, caseId: c.id, inboundId: inbound.id, actor, type: 'note-added', detail: { text: note } });
 
   if (mail.commands.length > 0) {
-    const lang: Language = officerLanguage(officer, config);
     store.enqueue(
       buildMail(
         {
@@ -202,8 +242,8 @@ export function runOfficerCommands(
             firm: { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress },
             case: { number: c.number, tag: caseTag(c.number) },
             recipient: { name: officer?.name ?? sender.name ?? sender.address },
-            done,
-            errors,
+            done: toldDone,
+            errors: toldErrors,
             hasErrors: errors.length > 0,
             note,
           },
@@ -230,40 +270,59 @@ interface RunEnv {
   readonly at: Instant;
 }
 
-function allowed(list: readonly string[]): string {
-  return `allowed: ${list.join(', ')}`;
+function allowed(list: readonly string[]): Said {
+  return say(`allowed: ${list.join(', ')}`, `tillåtet: ${list.join(', ')}`);
 }
 
-function oneOf<T extends string>(value: string, list: readonly T[], what: string): T {
+/** What a command's value is, in English and in Swedish (with its gender: "okänd status", "okänt utfall"). */
+interface Noun {
+  readonly en: string;
+  readonly sv: string;
+  readonly svNeuter?: boolean;
+}
+
+function oneOf<T extends string>(value: string, list: readonly T[], what: Noun): T {
   const v = value.trim().toLowerCase();
   if ((list as readonly string[]).includes(v)) return v as T;
-  if (!v) throw new CommandError(`${what} missing; ${allowed(list)}`);
-  throw new CommandError(`unknown ${what} '${value}'${didYouMean(v, list)}; ${allowed(list)}`);
+  const ok = allowed(list);
+  if (!v) throw new CommandError(say(`${what.en} missing; ${ok.en}`, `${what.sv} saknas; ${ok.sv}`));
+  const guess = didYouMean(v, list);
+  const unknown = what.svNeuter ? 'okänt' : 'okänd';
+  throw new CommandError(say(`unknown ${what.en} '${value}'${guess.en}; ${ok.en}`, `${unknown} ${what.sv} '${value}'${guess.sv}; ${ok.sv}`));
 }
 
-function didYouMean(value: string, list: readonly string[]): string {
+function didYouMean(value: string, list: readonly string[], prefix = ''): Said {
   const best = list.map((x) => [x, editDistance(value, x)] as const).sort((a, b) => a[1] - b[1])[0];
-  return best && best[1] <= Math.max(2, value.length / 3) ? ` — did you mean '${best[0]}'?` : '';
+  return best && best[1] <= Math.max(2, value.length / 3) ? say(` — did you mean '${prefix}${best[0]}'?`, ` — menade du '${prefix}${best[0]}'?`) : say('', '');
 }
 
-function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv): string {
+function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv): Said {
   const { store, config } = ctx;
   if (!KNOWN_COMMANDS.includes(cmd.name)) {
-    const guess = didYouMean(cmd.name, KNOWN_COMMANDS).replace(/'([a-z-]+)'/, "'#$1'");
-    throw new CommandError(`unknown command '#${cmd.name}'${guess}; commands: ${KNOWN_COMMANDS.map((n) => `#${n}`).join(', ')}`);
+    const guess = didYouMean(cmd.name, KNOWN_COMMANDS, '#');
+    const list = KNOWN_COMMANDS.map((n) => `#${n}`).join(', ');
+    throw new CommandError(say(`unknown command '#${cmd.name}'${guess.en}; commands: ${list}`, `okänt kommando '#${cmd.name}'${guess.sv}; kommandon: ${list}`));
   }
   const name = cmd.name as CommandName | LegalHoldCommandName;
   if (c.status === 'closed' && !['status', 'note', 'related', 'assessment', 'hold', 'release'].includes(name))
-    throw new CommandError(`${c.number} is closed; reopen it first with #status in-progress`);
+    throw new CommandError(
+      say(`${c.number} is closed; reopen it first with #status in-progress`, `${c.number} är stängt; öppna det först med #status in-progress`),
+    );
 
   switch (name) {
     case 'assign': {
       const address = (/[^\s<>]+@[^\s<>]+/.exec(cmd.args)?.[0] ?? '').toLowerCase();
-      if (!address) throw new CommandError(`an officer's address is needed, e.g. #assign ${config.officers[0]?.address ?? 'anna@firma.se'}`);
+      const example = config.officers[0]?.address ?? 'anna@firma.se';
+      if (!address)
+        throw new CommandError(say(`an officer's address is needed, e.g. #assign ${example}`, `en handläggares adress behövs, t.ex. #assign ${example}`));
       const to = officerByAddress(config, address);
-      if (!to) throw new CommandError(`${address} is not a configured officer; ${allowed(config.officers.map((o) => o.address))}`);
-      if (!to.available) throw new CommandError(`${to.name} is marked unavailable in the config`);
-      if (c.contact_officer === to.address) return `${to.name} is already the contact person`;
+      if (!to) {
+        const ok = allowed(config.officers.map((o) => o.address));
+        throw new CommandError(say(`${address} is not a configured officer; ${ok.en}`, `${address} är inte en konfigurerad handläggare; ${ok.sv}`));
+      }
+      if (!to.available)
+        throw new CommandError(say(`${to.name} is marked unavailable in the config`, `${to.name} är markerad som inte tillgänglig i konfigurationen`));
+      if (c.contact_officer === to.address) return say(`${to.name} is already the contact person`, `${to.name} är redan kontaktperson`);
       store.updateCase(c.id, { contactOfficer: to.address }, env.at);
       store.appendEvent({
         at: env.at,
@@ -275,33 +334,50 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
       const id = store.enqueue(buildOfficerNotification(store, config, ctx.templates, store.caseById(c.id)!, to, `assigned-${env.inbound.id}`, env.now));
       if (id !== null)
         store.appendEvent({ at: env.at, caseId: c.id, outboxId: id, actor: 'system', type: 'officer-notified', detail: { officer: to.address } });
-      return `contact person: ${c.contact_officer ?? 'none'} -> ${to.address} (notified)`;
+      return say(
+        `contact person: ${c.contact_officer ?? 'none'} -> ${to.address} (notified)`,
+        `kontaktperson: ${c.contact_officer ?? 'ingen'} -> ${to.address} (underrättad)`,
+      );
     }
     case 'status': {
-      const status = oneOf<CaseStatus>(cmd.args, CASE_STATUSES, 'status');
-      if (status === c.status) return `status is already ${status}`;
-      if (status === 'closed' && !c.outcome) throw new CommandError('set the outcome first (#outcome upheld | partly-upheld | rejected | withdrawn)');
+      const status = oneOf<CaseStatus>(cmd.args, CASE_STATUSES, { en: 'status', sv: 'status' });
+      if (status === c.status) return say(`status is already ${status}`, `status är redan ${status}`);
+      if (status === 'closed' && !c.outcome)
+        throw new CommandError(
+          say(
+            'set the outcome first (#outcome upheld | partly-upheld | rejected | withdrawn)',
+            'ange utfallet först (#outcome upheld | partly-upheld | rejected | withdrawn)',
+          ),
+        );
       store.updateCase(c.id, { status }, env.at);
       store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'status-changed', fromState: c.status, toState: status });
-      return `status: ${c.status} -> ${status}`;
+      return say(`status: ${c.status} -> ${status}`, `status: ${c.status} -> ${status}`);
     }
     case 'outcome': {
-      const outcome = oneOf<CaseOutcome>(cmd.args, CASE_OUTCOMES, 'outcome');
+      const outcome = oneOf<CaseOutcome>(cmd.args, CASE_OUTCOMES, { en: 'outcome', sv: 'utfall', svNeuter: true });
       if ((outcome === 'rejected' || outcome === 'partly-upheld') && !env.finalInMail && !hasReasonedAnswer(store, c.id)) {
         throw new CommandError(
-          `'${outcome}' needs a written, reasoned answer to the customer first: send it with #final followed by the answer (at least ${FINAL_MIN_WORDS} words), in this mail or before`,
+          say(
+            `'${outcome}' needs a written, reasoned answer to the customer first: send it with #final followed by the answer (at least ${FINAL_MIN_WORDS} words), in this mail or before`,
+            `'${outcome}' kräver först ett skriftligt, motiverat svar till kunden: skicka det med #final följt av svaret (minst ${FINAL_MIN_WORDS} ord), i det här mejlet eller tidigare`,
+          ),
         );
       }
       store.updateCase(c.id, { outcome, decidedBy: env.sender.address }, env.at);
       store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'outcome-set', detail: { outcome, previous: c.outcome } });
-      return `outcome: ${outcome}`;
+      return say(`outcome: ${outcome}`, `utfall: ${outcome}`);
     }
     case 'extend':
     case 'holding': {
       const m = /^(\d{4}-\d{2}-\d{2})\s+(.+)$/s.exec(cmd.args);
       const date = m ? parseIsoDate(m[1]) : null;
       if (!m || !date)
-        throw new CommandError(`write #${name} YYYY-MM-DD and the reason the customer is told, e.g. #${name} 2026-12-20 Vi väntar på underlag från banken`);
+        throw new CommandError(
+          say(
+            `write #${name} YYYY-MM-DD and the reason the customer is told, e.g. #${name} 2026-12-20 Vi väntar på underlag från banken`,
+            `skriv #${name} ÅÅÅÅ-MM-DD och skälet som kunden får veta, t.ex. #${name} 2026-12-20 Vi väntar på underlag från banken`,
+          ),
+        );
       const r = extendDeadline(
         store,
         config,
@@ -318,67 +394,97 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
         },
         env.now,
       );
-      return `final answer due ${formatStockholm(r.from)} -> ${formatStockholm(r.to)}${r.noticeQueued ? '; the customer gets a delay notice' : '; NO notice to the customer (see the case)'}`;
+      const moved = `${formatStockholm(r.from)} -> ${formatStockholm(r.to)}`;
+      return say(
+        `final answer due ${moved}${r.noticeQueued ? '; the customer gets a delay notice' : '; NO notice to the customer (see the case)'}`,
+        `slutligt svar senast ${moved}${r.noticeQueued ? '; kunden får ett förseningsbesked' : '; INGET besked till kunden (se ärendet)'}`,
+      );
     }
     case 'category': {
       const ids = [...config.complaints.categories.map((x) => x.id), 'other'];
-      const category = oneOf(cmd.args, ids, 'category');
-      if (category === c.category) return `category is already ${category}`;
+      const category = oneOf(cmd.args, ids, { en: 'category', sv: 'kategori' });
+      if (category === c.category) return say(`category is already ${category}`, `kategorin är redan ${category}`);
       store.updateCase(c.id, { category }, env.at);
       store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'category-changed', detail: { from: c.category, to: category } });
       const tightened = applyStricterDeadlines(ctx, c, category, env);
-      return `category: ${c.category ?? 'none'} -> ${category}${tightened.length ? `; ${tightened.join('; ')}` : ''}`;
+      return say(
+        `category: ${c.category ?? 'none'} -> ${category}${tightened.map((t) => `; ${t.en}`).join('')}`,
+        `kategori: ${c.category ?? 'ingen'} -> ${category}${tightened.map((t) => `; ${t.sv}`).join('')}`,
+      );
     }
     case 'compensation': {
       const amount = parseSek(cmd.args);
-      if (amount === null) throw new CommandError('an amount in SEK is needed, e.g. #compensation 1250 or #compensation 1 250,50');
+      if (amount === null)
+        throw new CommandError(
+          say(
+            'an amount in SEK is needed, e.g. #compensation 1250 or #compensation 1 250,50',
+            'ett belopp i kronor behövs, t.ex. #compensation 1250 eller #compensation 1 250,50',
+          ),
+        );
       store.updateCase(c.id, { compensationSek: amount }, env.at);
       store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'compensation-set', detail: { sek: amount, previous: c.compensation_sek } });
-      return `compensation: ${amount} kr`;
+      return say(`compensation: ${amount} kr`, `ersättning: ${amount} kr`);
     }
     case 'note': {
-      if (!cmd.args) throw new CommandError('#note needs a text on the same line');
+      if (!cmd.args) throw new CommandError(say('#note needs a text on the same line', '#note behöver en text på samma rad'));
       store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'note-added', detail: { text: maskPersonnummer(cmd.args, env.now) } });
-      return 'note recorded';
+      return say('note recorded', 'anteckning sparad');
     }
     case 'related': {
       const number = (/[A-Z][A-Z0-9]{0,9}-\d{4}-\d{6}/i.exec(cmd.args)?.[0] ?? '').toUpperCase();
-      if (!number) throw new CommandError(`a case number is needed, e.g. #related ${config.cases.prefix}-2026-000017`);
+      const example = `${config.cases.prefix}-2026-000017`;
+      if (!number) throw new CommandError(say(`a case number is needed, e.g. #related ${example}`, `ett ärendenummer behövs, t.ex. #related ${example}`));
       const other = store.caseByNumber(number);
-      if (!other) throw new CommandError(`no case ${number}`);
-      if (other.id === c.id) throw new CommandError('a case cannot be related to itself');
-      if (!store.relateCases(c.id, other.id, env.at, env.actor)) return `already related to ${number}`;
+      if (!other) throw new CommandError(say(`no case ${number}`, `inget ärende ${number}`));
+      if (other.id === c.id) throw new CommandError(say('a case cannot be related to itself', 'ett ärende kan inte relateras till sig självt'));
+      if (!store.relateCases(c.id, other.id, env.at, env.actor)) return say(`already related to ${number}`, `redan relaterat till ${number}`);
       store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'case-related', detail: { related: number } });
       store.appendEvent({ at: env.at, caseId: other.id, actor: env.actor, type: 'case-related', detail: { related: c.number } });
-      return `related to ${number} (${other.status}${other.outcome ? `, ${other.outcome}` : ''})`;
+      const state = `${other.status}${other.outcome ? `, ${other.outcome}` : ''}`;
+      return say(`related to ${number} (${state})`, `relaterat till ${number} (${state})`);
     }
     case 'assessment': {
       const [itemText = '', valueText = 'yes'] = cmd.args.split(/\s+/);
-      const item = oneOf(itemText, ASSESSMENT_ITEMS, 'assessment item');
+      const item = oneOf(itemText, ASSESSMENT_ITEMS, { en: 'assessment item', sv: 'bedömningspunkt' });
       const v = valueText.toLowerCase();
       const value = ['yes', 'ja', 'true', 'y', 'j'].includes(v) ? true : ['no', 'nej', 'false', 'n'].includes(v) ? false : null;
-      if (value === null) throw new CommandError(`'${valueText}' is not yes or no (ja/nej)`);
+      if (value === null) throw new CommandError(say(`'${valueText}' is not yes or no (ja/nej)`, `'${valueText}' är inte ja eller nej (yes/no)`));
       const assessment = { ...(JSON.parse(c.assessment) as Record<string, boolean>), [item]: value };
       store.updateCase(c.id, { assessment }, env.at);
       store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'assessment-set', detail: { item, value } });
-      return `assessment: ${item} = ${value ? 'yes' : 'no'}`;
+      return say(`assessment: ${item} = ${value ? 'yes' : 'no'}`, `bedömning: ${item} = ${value ? 'ja' : 'nej'}`);
     }
     case 'final':
       return queueToCustomer(ctx, c, 'final', cmd, env);
     case 'ask':
       return queueToCustomer(ctx, c, 'ask', cmd, env);
     case 'hold': {
-      if (!cmd.args) throw new CommandError('#hold needs a reason on the same line, e.g. #hold ARN 2026-01234: the customer has gone to ARN');
+      if (!cmd.args)
+        throw new CommandError(
+          say(
+            '#hold needs a reason on the same line, e.g. #hold ARN 2026-01234: the customer has gone to ARN',
+            '#hold behöver ett skäl på samma rad, t.ex. #hold ARN 2026-01234: kunden har vänt sig till ARN',
+          ),
+        );
       const reason = maskPersonnummer(cmd.args, env.now);
       const r = holdCase(store, c.id, { reason, actor: env.actor, at: env.at, inboundId: env.inbound.id });
-      if (r.kind === 'unchanged') return `already on legal hold since ${r.hold.heldAt} (${r.hold.reason})`;
+      if (r.kind === 'unchanged')
+        return say(`already on legal hold since ${r.hold.heldAt} (${r.hold.reason})`, `gallringsspärr redan sedan ${r.hold.heldAt} (${r.hold.reason})`);
       return r.kind === 'changed'
-        ? `legal hold reason: ${r.previous} -> ${reason}`
-        : `legal hold: ${reason}; retention leaves ${c.number} alone until #release`;
+        ? say(`legal hold reason: ${r.previous} -> ${reason}`, `skäl för gallringsspärr: ${r.previous} -> ${reason}`)
+        : say(
+            `legal hold: ${reason}; retention leaves ${c.number} alone until #release`,
+            `gallringsspärr: ${reason}; ${c.number} gallras inte förrän #release`,
+          );
     }
     case 'release': {
       const hold = releaseCase(store, c.id, { actor: env.actor, at: env.at, inboundId: env.inbound.id });
-      return hold ? `legal hold lifted (held since ${hold.heldAt}: ${hold.reason}); retention applies again` : `${c.number} was not on legal hold`;
+      return hold
+        ? say(
+            `legal hold lifted (held since ${hold.heldAt}: ${hold.reason}); retention applies again`,
+            `gallringsspärren hävd (sedan ${hold.heldAt}: ${hold.reason}); gallring gäller igen`,
+          )
+        : say(`${c.number} was not on legal hold`, `${c.number} hade ingen gallringsspärr`);
     }
   }
 }
@@ -400,18 +506,30 @@ export function parseSek(text: string): number | null {
 }
 
 /** Why the rest of this mail cannot go to the customer as `what`, or null when it can. */
-function whyNotToCustomer(store: Store, c: CaseRow, what: 'final' | 'ask', text: string, at: Instant): string | null {
-  if (!c.customer_address) return 'the case has no customer address: answer the customer another way and record it with #note';
+function whyNotToCustomer(store: Store, c: CaseRow, what: 'final' | 'ask', text: string, at: Instant): Said | null {
+  if (!c.customer_address)
+    return say(
+      'the case has no customer address: answer the customer another way and record it with #note',
+      'ärendet har ingen kundadress: svara kunden på annat sätt och anteckna det med #note',
+    );
   const failing = store.addressFailingUntil(c.customer_address, at);
-  if (failing) return `mail to ${c.customer_address} bounces (until ${failing}): answer the customer another way`;
+  if (failing)
+    return say(
+      `mail to ${c.customer_address} bounces (until ${failing}): answer the customer another way`,
+      `mejl till ${c.customer_address} studsar (till ${failing}): svara kunden på annat sätt`,
+    );
   if (what === 'final' && words(text) < FINAL_MIN_WORDS)
-    return `the final answer is the text after the command lines; it needs at least ${FINAL_MIN_WORDS} words giving the reasons`;
-  if (what === 'ask' && words(text) === 0) return 'write the questions for the customer after the command lines';
+    return say(
+      `the final answer is the text after the command lines; it needs at least ${FINAL_MIN_WORDS} words giving the reasons`,
+      `det slutliga svaret är texten efter kommandoraderna; det behöver minst ${FINAL_MIN_WORDS} ord med skälen`,
+    );
+  if (what === 'ask' && words(text) === 0)
+    return say('write the questions for the customer after the command lines', 'skriv frågorna till kunden efter kommandoraderna');
   return null;
 }
 
 /** The final answer or a request for more information, to the customer, from the rest of the mail. */
-function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask', cmd: CommandLine, env: RunEnv): string {
+function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask', cmd: CommandLine, env: RunEnv): Said {
   const { store, config } = ctx;
   const why = whyNotToCustomer(store, c, what, env.rest, env.at);
   if (why) throw new CommandError(why);
@@ -419,9 +537,21 @@ function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask',
   let answerBy: Date | null = null;
   if (what === 'ask') {
     const date = cmd.args ? parseIsoDate(cmd.args) : null;
-    if (cmd.args && !date) throw new CommandError(`'${cmd.args}' is not a date; write #ask or #ask YYYY-MM-DD (when the customer should answer by)`);
+    if (cmd.args && !date)
+      throw new CommandError(
+        say(
+          `'${cmd.args}' is not a date; write #ask or #ask YYYY-MM-DD (when the customer should answer by)`,
+          `'${cmd.args}' är inget datum; skriv #ask eller #ask ÅÅÅÅ-MM-DD (när kunden senast ska svara)`,
+        ),
+      );
     answerBy = date ? new Date(`${isoDate(date)}T12:00:00Z`) : new Date(env.now.getTime() + 10 * 86_400_000);
-    if (answerBy.getTime() <= env.now.getTime()) throw new CommandError(`${cmd.args} has already passed: give a later date for the customer's answer`);
+    if (answerBy.getTime() <= env.now.getTime())
+      throw new CommandError(
+        say(
+          `${cmd.args} has already passed: give a later date for the customer's answer`,
+          `${cmd.args} har redan passerat: ange ett senare datum för kundens svar`,
+        ),
+      );
   }
   const language: Language = c.language === 'en' ? 'en' : 'sv';
   const customerMail = store.messagesOfCase(c.id)[0];
@@ -449,7 +579,12 @@ function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask',
     config,
   );
   const id = store.enqueue(outbox);
-  if (id === null) throw new CommandError(`this mail's ${what === 'final' ? 'final answer' : 'questions'} were queued already`);
+  if (id === null)
+    throw new CommandError(
+      what === 'final'
+        ? say("this mail's final answer was queued already", 'det här mejlets slutliga svar är redan köat')
+        : say("this mail's questions were queued already", 'det här mejlets frågor är redan köade'),
+    );
   const status: CaseStatus = what === 'final' ? 'answered' : 'awaiting-customer';
   store.appendEvent({
     at: env.at,
@@ -464,17 +599,22 @@ function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask',
     store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'status-changed', fromState: c.status, toState: status });
   }
   return what === 'final'
-    ? `final answer queued to the customer (${words(text)} words, with the escalation paragraph); status ${status}`
-    : `questions queued to the customer; status ${status}`;
+    ? say(
+        `final answer queued to the customer (${words(text)} words, with the escalation paragraph); status ${status}`,
+        `slutligt svar köat till kunden (${words(text)} ord, med stycket om var kunden kan få sin sak prövad); status ${status}`,
+      )
+    : say(`questions queued to the customer; status ${status}`, `frågor köade till kunden; status ${status}`);
 }
 
 /**
  * A new category may bring stricter deadlines (payments -> PSD2): each open milestone takes
  * the earlier of its current due time and the new category's, counted from receipt as always.
  */
-function applyStricterDeadlines(ctx: CommandContext, c: CaseRow, category: string, env: RunEnv): string[] {
+function applyStricterDeadlines(ctx: CommandContext, c: CaseRow, category: string, env: RunEnv): Said[] {
   const { store, config } = ctx;
-  const out: string[] = [];
+  const out: Said[] = [];
+  // An imported old complaint's deadlines do not apply; a new category does not revive them.
+  if (store.deadlinesOfCase(c.id).some((d) => d.not_applicable)) return out;
   for (const d of computeCaseDeadlines(new Date(c.received_at), category, config.deadlines, ctx.calendars)) {
     const existing = store.deadline(c.id, d.milestone);
     if (existing?.met_at) continue;
@@ -489,7 +629,7 @@ function applyStricterDeadlines(ctx: CommandContext, c: CaseRow, category: strin
       type: 'deadline-set',
       detail: { ...deadlineSetDetail(d), reason: `category ${category}` },
     });
-    out.push(`${d.milestone} now due ${formatStockholm(d.dueAt)} (${d.policy})`);
+    out.push(say(`${d.milestone} now due ${formatStockholm(d.dueAt)} (${d.policy})`, `${d.milestone} nu senast ${formatStockholm(d.dueAt)} (${d.policy})`));
   }
   return out;
 }

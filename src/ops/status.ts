@@ -382,7 +382,7 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
     n: number;
   }>)
     byStatus[r.status] = r.n;
-  const openDeadline = `FROM deadlines d JOIN cases c ON c.id = d.case_id WHERE d.met_at IS NULL AND c.status != 'closed' AND d.milestone != 'finalAnswerMax'`;
+  const openDeadline = `FROM deadlines d JOIN cases c ON c.id = d.case_id WHERE d.met_at IS NULL AND c.status != 'closed' AND d.milestone != 'finalAnswerMax' AND d.not_applicable IS NULL`;
   const in24h = toInstant(new Date(now.getTime() + 86_400_000));
   const cases = {
     open: Object.values(byStatus).reduce((a, n) => a + n, 0),

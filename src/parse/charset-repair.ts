@@ -12,6 +12,9 @@
  *    the bytes 0x80-0x9F in real Swedish mail are €, quotes and dashes, never C1 controls);
  *  - a part that declares a real charset is trusted.
  *
+ * Before all that, a mail whose header ends lines with a bare CR gets CRLF line ends (see
+ * "line endings" below).
+ *
  * Never throws: anything it cannot make sense of is passed through unchanged.
  */
 import { isUtf8 } from 'node:buffer';
@@ -161,10 +164,124 @@ function stripLeadingBlankLines(raw: Buffer): Buffer {
 }
 
 export function repairCharsets(input: Buffer): CharsetRepair {
-  const raw = stripLeadingBlankLines(input);
-  const stripped = raw !== input ? ['blank lines before the headers dropped'] : [];
+  const endings = normaliseLineEndings(input);
+  const raw = stripLeadingBlankLines(endings ?? input);
+  const notes = [...(endings ? [LINE_ENDINGS_NOTE] : []), ...(raw !== (endings ?? input) ? ['blank lines before the headers dropped'] : [])];
   const result = repairCharsetsOf(raw);
-  return stripped.length ? { bytes: result.bytes, notes: [...stripped, ...result.notes] } : result;
+  return notes.length ? { bytes: result.bytes, notes: [...notes, ...result.notes] } : result;
+}
+
+// ---- line endings ---------------------------------------------------------------------------
+// RFC 5322 §2.1: CR and LF appear only together, as CRLF. Old Mac clients, some web forms and
+// gateways end lines with a bare CR; a double conversion writes CR CR LF. mailparser ends lines
+// at LF only, so a CR-only mail is one header line holding everything: the From is lost, and the
+// first address-like text (inside the Message-ID) becomes the sender. When the header has such
+// line ends, they are rewritten as CRLF before the parser sees the mail:
+//  - 'each': the header ends lines with a bare CR (a CR before an ordinary character): every CR
+//    is a line end, also in a run before an LF ("a CR-terminated line, then a CRLF blank line");
+//  - 'collapse': every CR run stands before an LF (CR CR LF): a doubled conversion, one line end.
+// LF-only mail is left alone (mailparser reads it), and so is a CRLF mail with stray CRs in its
+// body only.
+
+export const LINE_ENDINGS_NOTE = 'bare CR line endings read as CRLF';
+
+/** How far into a mail the header is looked for (a header is never longer in real mail). */
+const HEADER_SCAN = 256 * 1024;
+
+export type LineEndingMode = 'each' | 'collapse';
+
+/** How the header's line ends must be read, or null when they are CRLF or LF already. */
+export function lineEndingMode(start: Buffer): LineEndingMode | null {
+  if (start.indexOf(0x0d) < 0) return null;
+  const head = start.subarray(0, HEADER_SCAN).toString('latin1');
+  // The header ends at its first blank line, in whichever convention it is written.
+  const blank = /\r\n\r\n|\n\n|\r\r(?!\n)|\r\r\n\r\r\n/.exec(head);
+  const header = blank ? head.slice(0, blank.index + blank[0].length) : head;
+  if (/\r[^\r\n]/.test(header)) return 'each';
+  if (/\r\r+\n/.test(header)) return 'collapse';
+  return null;
+}
+
+/** Rewrites CR runs as line ends, chunk by chunk (a CR at a chunk's end waits for the next). */
+export class LineEndingNormaliser {
+  private pendingCrs = 0;
+
+  constructor(private readonly mode: LineEndingMode) {}
+
+  push(chunk: Buffer): Buffer {
+    const out: Buffer[] = [];
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.pendingCrs > 0) {
+        if (chunk[i] === 0x0d) {
+          this.pendingCrs++;
+          i++;
+          continue;
+        }
+        const lf = chunk[i] === 0x0a;
+        out.push(lf && this.mode === 'collapse' ? CRLF : Buffer.from('\r\n'.repeat(this.pendingCrs)));
+        if (lf) i++;
+        this.pendingCrs = 0;
+        continue;
+      }
+      const cr = chunk.indexOf(0x0d, i);
+      if (cr < 0) {
+        out.push(chunk.subarray(i));
+        break;
+      }
+      out.push(chunk.subarray(i, cr));
+      this.pendingCrs = 1;
+      i = cr + 1;
+    }
+    return out.length === 1 ? out[0] : Buffer.concat(out);
+  }
+
+  end(): Buffer {
+    const tail = Buffer.from('\r\n'.repeat(this.pendingCrs));
+    this.pendingCrs = 0;
+    return tail;
+  }
+}
+
+/**
+ * The same for a mail read as a stream (a large mail from its file): the start is held until
+ * the header's end is seen (at most HEADER_SCAN bytes), then everything passes through the
+ * normaliser when the header needs it, or as it is. `onNormalised` is told when it does.
+ */
+export async function* normaliseLineEndingsStream(chunks: AsyncIterable<Buffer>, onNormalised: () => void): AsyncGenerator<Buffer> {
+  const held: Buffer[] = [];
+  let size = 0;
+  let normaliser: LineEndingNormaliser | null | undefined; // undefined: not decided yet
+  const decide = (): LineEndingNormaliser | null => {
+    const mode = lineEndingMode(Buffer.concat(held));
+    if (mode) onNormalised();
+    return mode ? new LineEndingNormaliser(mode) : null;
+  };
+  for await (const chunk of chunks) {
+    if (normaliser === undefined) {
+      held.push(chunk);
+      size += chunk.length;
+      const start = Buffer.concat(held).subarray(0, HEADER_SCAN).toString('latin1');
+      if (size < HEADER_SCAN && !/\r\n\r\n|\n\n|\r\r[^\n]|\r\r\n\r\r\n/.test(start)) continue;
+      normaliser = decide();
+      for (const h of held.splice(0)) yield normaliser ? normaliser.push(h) : h;
+      continue;
+    }
+    yield normaliser ? normaliser.push(chunk) : chunk;
+  }
+  if (normaliser === undefined) {
+    normaliser = decide();
+    for (const h of held.splice(0)) yield normaliser ? normaliser.push(h) : h;
+  }
+  if (normaliser) yield normaliser.end();
+}
+
+/** The mail with its line ends made CRLF, or null when its header needs nothing. */
+export function normaliseLineEndings(raw: Buffer): Buffer | null {
+  const mode = lineEndingMode(raw);
+  if (!mode) return null;
+  const n = new LineEndingNormaliser(mode);
+  return Buffer.concat([n.push(raw), n.end()]);
 }
 
 /**

@@ -209,6 +209,21 @@ const MONTH_RE = Object.keys(MONTHS)
   .sort((a, b) => b.length - a.length)
   .join('|');
 
+/**
+ * The window of dates that can be real in a complaint to the firm: not before 1990 (before
+ * e-mail reached the firm's customers), and not after the mail's arrival plus a day (clock skew
+ * and time zones). Outside it a date is a typing error, a broken client's clock or an attack
+ * (`Date: ... 275000`), and it is not a date: neither the mail's nor the incident's.
+ */
+export const EARLIEST_PLAUSIBLE_DATE = new Date(Date.UTC(1990, 0, 1));
+
+export function plausibleDate(d: Date, arrival: Date | null = null): boolean {
+  const t = d.getTime();
+  if (!Number.isFinite(t) || t < EARLIEST_PLAUSIBLE_DATE.getTime()) return false;
+  // Without an arrival: at least a four-digit year (RFC 5322 §3.3), which keeps ISO output sane.
+  return arrival ? t <= arrival.getTime() + 86_400_000 : d.getUTCFullYear() <= 9999;
+}
+
 interface DateHit {
   readonly date: Date;
   readonly text: string;
@@ -345,7 +360,7 @@ export function readComplaintFields(input: ComplaintInput, rules: ComplaintRules
   const dateSource = f.date ? `${f.date}\n${text}` : text;
   const ref = input.mailDate;
   const plausible = findDates(dateSource, ref).filter(
-    (h) => h.date.getTime() <= ref.getTime() + 86_400_000 && h.date.getTime() >= ref.getTime() - 3 * 366 * 86_400_000,
+    (h) => plausibleDate(h.date) && h.date.getTime() <= ref.getTime() + 86_400_000 && h.date.getTime() >= ref.getTime() - 3 * 366 * 86_400_000,
   );
   const earliest = plausible.sort((a, b) => a.date.getTime() - b.date.getTime() || a.index - b.index)[0] ?? null;
 

@@ -21,8 +21,9 @@ import type { Readable } from 'node:stream';
 import { commitSpooled, spoolToTemp } from '../util/content-file';
 import { messageIdList, normaliseAddress, normaliseMessageId, otherAddressInName } from '../util/header-safe';
 import { convertHtml } from './html';
-import { repairCharsets } from './charset-repair';
+import { LINE_ENDINGS_NOTE, normaliseLineEndingsStream, repairCharsets } from './charset-repair';
 import { findInlineForward, ForwardedOriginal } from './forwarded';
+import { plausibleDate } from './complaint-fields';
 import fs from 'node:fs';
 
 export interface MailAddress {
@@ -90,6 +91,8 @@ export interface ParseOptions {
   readonly dataDir: string;
   /** Parsing a mail found inside another (a forward's attachment): no deeper. */
   readonly nested?: boolean;
+  /** When the mail reached the firm: a Date header later than this (plus a day) is not believed. */
+  readonly receivedAt?: Date;
 }
 
 /** A forwarded original larger than this is not opened to read its sender (it stays an attachment). */
@@ -274,7 +277,7 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
     ? (function* () {
         for (let off = 0; off < raw.length; off += CHUNK) yield raw.subarray(off, Math.min(raw.length, off + CHUNK));
       })()
-    : (raw as AsyncIterable<Buffer>);
+    : normaliseLineEndingsStream(raw as AsyncIterable<Buffer>, () => problems.push(LINE_ENDINGS_NOTE));
   const feed = (async () => {
     for await (const chunk of chunks) {
       if (!parser.write(chunk)) await new Promise<void>((r) => parser.once('drain', () => r()));
@@ -319,8 +322,10 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
   let date: Date | null = null;
   if (dateText !== undefined) {
     const d = new Date(dateText.replace(/\s*\([^)]*\)\s*$/, ''));
-    if (!Number.isNaN(d.getTime())) date = d;
-    else problems.push('unreadable Date header');
+    if (Number.isNaN(d.getTime())) problems.push('unreadable Date header');
+    // Year 275000, 1970 or next year: not a date (src/parse/complaint-fields.ts plausibleDate).
+    else if (!plausibleDate(d, opts.receivedAt ?? null)) problems.push('implausible Date header (before 1990 or after the arrival): ignored');
+    else date = d;
   }
 
   const subjectValue = headers.get('subject');

@@ -199,7 +199,7 @@ export class Processor {
         continue;
       }
       try {
-        const mail = await parseMail(input, { dataDir: this.config.dataDir });
+        const mail = await parseMail(input, { dataDir: this.config.dataDir, receivedAt: new Date(row.received_at) });
         if (!mail.from && !mail.replyTo && !mail.text.trim() && mail.attachments.length === 0) {
           // Nothing to file a case from and no one to answer: an operator must look at the raw bytes.
           throw new Error('not a readable mail: no sender, no text and no attachments');

@@ -5,8 +5,10 @@
  * automatic mails already sent to the address in the last 24 hours, and the config. We never
  * acknowledge: a mail that is not a new complaint (auto-replies, bounces, lists are never
  * complaints), a sender without a usable address, a no-reply sender without Reply-To, our own
- * address or staff, or an address that already got the configured number of automatic mails
- * in 24 hours (the loop breaker of last resort). "Never twice for one case" is enforced by the
+ * address or staff (however written), an address whose mailbox already got the configured
+ * number of automatic mails in 24 hours, a domain that got its daily number of
+ * acknowledgements, or any address once the hourly total is reached (the loop breakers of
+ * last resort). "Never twice for one case" is enforced by the
  * outbox's unique idempotency key `acknowledgement:<case id>`.
  *
  * Our acknowledgement carries `Auto-Submitted: auto-replied` (RFC 3834 §5) and
@@ -14,6 +16,8 @@
  */
 import type { Config, Language } from '../config/config';
 import type { Customer } from '../classify/classify';
+import { isStaff } from '../classify/classify';
+import { sameMailbox } from '../util/mailbox';
 import type { NewOutbox } from '../store/store';
 import type { ComplaintFields, ComplaintItem } from '../parse/complaint-fields';
 import type { TemplateRenderer } from './templates';
@@ -25,8 +29,14 @@ export type AckDecision = { readonly send: true; readonly to: string; readonly n
 
 /** What the store knows about automatic mail to an address (the loop guard's inputs). */
 export interface AutoMailFacts {
-  /** Automatic mails queued to the address in the last 24 hours. */
+  /** Automatic mails queued to the address's mailbox (its `+tag` subaddresses counted together) in the last 24 hours. */
   readonly toAddressLast24h: number;
+  /** The address's domain (the per-domain cap's key); null when there is none. */
+  readonly domain: string | null;
+  /** Acknowledgements queued to any address at `domain` in the last 24 hours (counted up to loop.maxPerDomainPer24h). */
+  readonly toDomainLast24h: number;
+  /** Acknowledgements queued to anyone in the last hour (counted up to loop.maxAutomaticPerHour). */
+  readonly acknowledgementsLastHour: number;
   /** Automatic mails queued to the customer of this case in the last 24 hours (0 for a new case). */
   readonly forCaseLast24h: number;
   /** The address bounced permanently: no automatic mail until this instant. */
@@ -49,12 +59,31 @@ export function automaticMailBlocked(facts: AutoMailFacts, config: Config): stri
   return null;
 }
 
+/**
+ * The caps that only acknowledgements (the one mail sent because a mail came in) count against:
+ * a helpdesk answering from a fresh address per ticket stays within one domain; a flood of
+ * forged senders (backscatter) is spread over many, and only the hourly total holds it.
+ */
+export function acknowledgementCapped(facts: AutoMailFacts, config: Config): string | null {
+  const { domain } = facts;
+  if (domain && !config.loop.publicMailDomains.includes(domain) && facts.toDomainLast24h >= config.loop.maxPerDomainPer24h) {
+    return `addresses at ${domain} already got ${facts.toDomainLast24h} acknowledgements in 24 hours (loop.maxPerDomainPer24h = ${config.loop.maxPerDomainPer24h})`;
+  }
+  if (facts.acknowledgementsLastHour >= config.loop.maxAutomaticPerHour) {
+    return `${facts.acknowledgementsLastHour} acknowledgements were queued in the last hour (loop.maxAutomaticPerHour = ${config.loop.maxAutomaticPerHour})`;
+  }
+  return null;
+}
+
 export function decideAcknowledgement(customer: Customer, facts: AutoMailFacts, config: Config): AckDecision {
   if (!config.acknowledgement.enabled) return { send: false, reason: 'acknowledgements are switched off (acknowledgement.enabled)' };
   if (customer.doNotAutoReply) return { send: false, reason: customer.doNotAutoReply };
   if (!customer.address) return { send: false, reason: 'the mail has no usable sender address' };
-  if (customer.address === config.firm.complaintsAddress.toLowerCase()) return { send: false, reason: 'the customer address is our own complaints address' };
-  const blocked = automaticMailBlocked(facts, config);
+  // However written ("klagomal@firm.se.", "klagomal+x@firm.se", a colleague's Reply-To): never
+  // ourselves (a loop), never an officer (src/util/mailbox.ts).
+  if (sameMailbox(customer.address, config.firm.complaintsAddress)) return { send: false, reason: 'the customer address is our own complaints address' };
+  if (isStaff(customer.address, config.firm)) return { send: false, reason: `the customer address ${customer.address} is a staff address` };
+  const blocked = automaticMailBlocked(facts, config) ?? acknowledgementCapped(facts, config);
   if (blocked) return { send: false, reason: blocked };
   return { send: true, to: customer.address, name: customer.name };
 }

@@ -99,6 +99,8 @@ interface DeadlineRecord {
   config_version: string | null;
   calendar_version: string | null;
   breached_at: string | null;
+  /** Why the deadline does not apply ('imported'), or null. */
+  not_applicable: string | null;
 }
 
 /** The event columns the register reads (events of a case: never without one). */
@@ -191,7 +193,7 @@ export function readCaseFacts(db: DB, start: string, end: string): CaseFacts[] {
   const deadlines = byCase(
     db
       .prepare(
-        `SELECT case_id, milestone, due_at, rule, computed_from, met_at, policy, source, config_version, calendar_version, breached_at
+        `SELECT case_id, milestone, due_at, rule, computed_from, met_at, policy, source, config_version, calendar_version, breached_at, not_applicable
            FROM deadlines WHERE case_id IN (${inPeriod})`,
       )
       .all(args) as DeadlineRecord[],
@@ -255,8 +257,12 @@ export function readCaseFacts(db: DB, start: string, end: string): CaseFacts[] {
 
 // ---- register rows --------------------------------------------------------------------------
 
-/** How a deadline stands: met in time, met late, still open (not yet due / past due), or the case was closed without it. */
-export type DeadlineResult = 'in-time' | 'late' | 'open' | 'overdue' | 'closed-without';
+/**
+ * How a deadline stands: met in time, met late, still open (not yet due / past due), the case was
+ * closed without it, or it does not apply (an old complaint brought in by `klagomal import`: its
+ * deadlines are history, left out of the compliance figures).
+ */
+export type DeadlineResult = 'in-time' | 'late' | 'open' | 'overdue' | 'closed-without' | 'not-applicable';
 
 /** Why a deadline was missed, as a code (for counting) and a sentence (for the reader). */
 export type BreachCause =
@@ -399,7 +405,8 @@ function metAtOf(f: CaseFacts, d: DeadlineRecord): string | null {
   return d.met_at;
 }
 
-function resultOf(d: { due_at: string }, metAt: string | null, closedAt: string | null, now: string): DeadlineResult {
+function resultOf(d: { due_at: string; not_applicable: string | null }, metAt: string | null, closedAt: string | null, now: string): DeadlineResult {
+  if (d.not_applicable) return 'not-applicable';
   if (metAt) return metAt <= d.due_at ? 'in-time' : 'late';
   if (closedAt && closedAt <= d.due_at) return 'closed-without';
   return now > d.due_at ? 'overdue' : 'open';

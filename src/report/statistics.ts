@@ -13,7 +13,8 @@
  *    p90 (nearest rank: the smallest value with at least 90 % of values at or below it);
  *  - deadlines: per milestone and policy, met in time / met late / open past due (overdue) /
  *    open not yet due; a case closed before a deadline without meeting it (a withdrawn
- *    complaint) does not count. "late" in the shares is met late + overdue. The headline
+ *    complaint) does not count, nor does a deadline that does not apply (an old complaint
+ *    brought in by `klagomal import`). "late" in the shares is met late + overdue. The headline
  *    "met in time" is of the deadlines already decided (met, or passed), open ones left out;
  *  - repeat complainants: customers with a case in the period who have more than one case
  *    received up to the end of the period; addresses only masked (and never in the HTML);
@@ -230,6 +231,8 @@ export function computeStatistics(input: ReportInput): Statistics {
   for (const r of rows) {
     const month = monthOf(localDateOf(new Date(r.receivedAt)));
     for (const d of r.deadlines) {
+      // An imported old complaint's deadlines are history, not the firm's performance.
+      if (d.result === 'not-applicable') continue;
       const key = `${d.milestone}\u0000${d.policy ?? ''}`;
       const g = groups.get(key) ?? { milestone: d.milestone, policy: d.policy ?? '', source: d.source, results: [] };
       g.results.push(d.result);

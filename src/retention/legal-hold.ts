@@ -23,7 +23,15 @@ export interface LegalHold {
 }
 
 /** A hold that cannot be set (the case is gone, or its personal data was already removed). */
-export class LegalHoldRefused extends Error {}
+export class LegalHoldRefused extends Error {
+  /** `sv` says the same in Swedish, for an officer's confirmation (src/officers/commands.ts). */
+  constructor(
+    message: string,
+    readonly sv: string = message,
+  ) {
+    super(message);
+  }
+}
 
 /** The longest reason kept (a reason is a reference, not a document). */
 export const HOLD_REASON_MAX = 500;
@@ -57,11 +65,18 @@ export type HoldResult =
 export function holdCase(store: Store, caseId: number, o: { reason: string; actor: Actor; at: Instant; inboundId?: number | null; user?: string }): HoldResult {
   // Stored on the case and in its events: masked whoever gave it (#hold, the CLI).
   const reason = maskPersonnummer(o.reason.replace(/\s+/g, ' ').trim(), new Date(o.at)).slice(0, HOLD_REASON_MAX);
-  if (!reason) throw new LegalHoldRefused('a legal hold needs a reason (an ARN or court case number, who asked for it)');
+  if (!reason)
+    throw new LegalHoldRefused(
+      'a legal hold needs a reason (an ARN or court case number, who asked for it)',
+      'en gallringsspärr behöver ett skäl (ett ARN- eller målnummer, vem som begärde den)',
+    );
   const c = holdColumns(store, caseId);
-  if (!c) throw new LegalHoldRefused(`no case ${caseId}`);
+  if (!c) throw new LegalHoldRefused(`no case ${caseId}`, `inget ärende ${caseId}`);
   if (c.anonymised_at)
-    throw new LegalHoldRefused(`${c.number} was anonymised by retention on ${c.anonymised_at}: its personal data is gone, nothing is left to hold`);
+    throw new LegalHoldRefused(
+      `${c.number} was anonymised by retention on ${c.anonymised_at}: its personal data is gone, nothing is left to hold`,
+      `${c.number} anonymiserades av gallringen ${c.anonymised_at}: personuppgifterna är borta, det finns inget kvar att spärra`,
+    );
   if (c.hold_reason === reason) return { kind: 'unchanged', hold: { reason, heldAt: c.held_at!, heldBy: c.held_by ?? '' } };
   // A changed reason keeps the hold's start: the case has been held since then without a break.
   store.db
@@ -81,7 +96,7 @@ export function holdCase(store: Store, caseId: number, o: { reason: string; acto
 /** Lift a case's legal hold. Returns the hold that was lifted, or null when the case was not held. */
 export function releaseCase(store: Store, caseId: number, o: { actor: Actor; at: Instant; inboundId?: number | null; user?: string }): LegalHold | null {
   const c = holdColumns(store, caseId);
-  if (!c) throw new LegalHoldRefused(`no case ${caseId}`);
+  if (!c) throw new LegalHoldRefused(`no case ${caseId}`, `inget ärende ${caseId}`);
   if (!c.hold_reason) return null;
   store.db.prepare('UPDATE cases SET hold_reason = NULL, held_at = NULL, held_by = NULL WHERE id = ? AND hold_reason IS NOT NULL').run(caseId);
   const hold: LegalHold = { reason: c.hold_reason, heldAt: c.held_at!, heldBy: c.held_by ?? '' };

@@ -474,4 +474,23 @@ CREATE TABLE retention_pending_files (
 CREATE INDEX attachments_path ON attachments(path);
 `,
   },
+  {
+    version: 10,
+    name: 'deadlines that do not apply (imported old complaints); outbox by creation time',
+    sql: `
+-- A deadline that does not apply, and why ('imported': an old complaint brought in quietly by
+-- \`klagomal import\`, whose deadlines passed long before the firm had it in this system). Kept
+-- as history; escalation, the digest, \`cases --breached\`, status and the statistics leave it out.
+ALTER TABLE deadlines ADD COLUMN not_applicable TEXT;
+-- Cases imported quietly before this column existed say so on their case-opened event.
+UPDATE deadlines SET not_applicable = 'imported', next_escalation_at = NULL
+  WHERE case_id IN (SELECT case_id FROM events WHERE type = 'case-opened' AND case_id IS NOT NULL AND json_valid(detail)
+                    AND json_extract(detail, '$.imported') IS NOT NULL);
+-- The loop guards count recent outbox mail per mailbox (outbox_to), per domain and in all
+-- (src/reply/acknowledgement.ts): acknowledgements by domain (the text after the first "@") and
+-- by time, with their status, so that each count reads only index entries it counts.
+CREATE INDEX outbox_ack_domain ON outbox(substr(to_address, instr(to_address, '@') + 1), created_at, status) WHERE kind = 'acknowledgement';
+CREATE INDEX outbox_ack_created ON outbox(created_at, status) WHERE kind = 'acknowledgement';
+`,
+  },
 ];

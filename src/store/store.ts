@@ -185,6 +185,8 @@ export interface DeadlineRow {
   calendar_version: string | null;
   breached_at: Instant | null;
   next_escalation_at: Instant | null;
+  /** Why the deadline does not apply ('imported'), or null when it does (migration 10). */
+  not_applicable: string | null;
 }
 
 export interface NewDeadline {
@@ -198,6 +200,8 @@ export interface NewDeadline {
   configVersion: string;
   calendarVersion: string;
   nextEscalationAt: Instant | null;
+  /** Why the deadline does not apply ('imported': an old complaint filed quietly); it is kept as history only. */
+  notApplicable?: string | null;
 }
 
 /** An open deadline with what the escalation pass needs of its case. */
@@ -661,14 +665,15 @@ export class Store {
   /**
    * Cases, optionally by status; `dueBefore`: with an open deadline due before that instant;
    * `breachedAsOf`: with a deadline missed as of that instant (still open and past due, or met
-   * after it was due).
+   * after it was due). Deadlines that do not apply (an imported old complaint's) count for neither.
    */
   listCases(filter: { status?: CaseStatus; dueBefore?: Instant; breachedAsOf?: Instant }): CaseRow[] {
     return this.q(
       `SELECT * FROM cases c
        WHERE (? IS NULL OR c.status = ?)
-         AND (? IS NULL OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.met_at IS NULL AND d.milestone != 'finalAnswerMax' AND d.due_at < ?))
-         AND (? IS NULL OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.milestone != 'finalAnswerMax'
+         AND (? IS NULL OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.met_at IS NULL AND d.milestone != 'finalAnswerMax'
+               AND d.not_applicable IS NULL AND d.due_at < ?))
+         AND (? IS NULL OR EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.milestone != 'finalAnswerMax' AND d.not_applicable IS NULL
                AND d.due_at < ? AND (d.met_at IS NULL OR d.met_at > d.due_at)))
        ORDER BY c.id`,
     ).all(
@@ -819,9 +824,21 @@ export class Store {
 
   setDeadline(d: NewDeadline): void {
     this.q(
-      `INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from, policy, source, config_version, calendar_version, next_escalation_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(d.caseId, d.milestone, d.dueAt, JSON.stringify(d.rule), d.computedFrom, d.policy, d.source, d.configVersion, d.calendarVersion, d.nextEscalationAt);
+      `INSERT INTO deadlines (case_id, milestone, due_at, rule, computed_from, policy, source, config_version, calendar_version, next_escalation_at, not_applicable)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      d.caseId,
+      d.milestone,
+      d.dueAt,
+      JSON.stringify(d.rule),
+      d.computedFrom,
+      d.policy,
+      d.source,
+      d.configVersion,
+      d.calendarVersion,
+      d.notApplicable ? null : d.nextEscalationAt,
+      d.notApplicable ?? null,
+    );
   }
 
   deadlinesOfCase(caseId: number): DeadlineRow[] {
@@ -856,7 +873,7 @@ export class Store {
     return this.q(
       `SELECT d.*, c.number, c.status, c.contact_officer, c.customer_name, c.customer_address, c.subject, c.language, c.received_at
        FROM deadlines d INDEXED BY deadlines_escalation JOIN cases c ON c.id = d.case_id
-       WHERE d.met_at IS NULL AND d.next_escalation_at IS NOT NULL AND d.next_escalation_at <= ? AND c.status != 'closed'
+       WHERE d.met_at IS NULL AND d.next_escalation_at IS NOT NULL AND d.next_escalation_at <= ? AND c.status != 'closed' AND d.not_applicable IS NULL
        ORDER BY d.next_escalation_at LIMIT ?`,
     ).all(now, limit) as OpenDeadlineRow[];
   }
@@ -899,12 +916,12 @@ export class Store {
     );
   }
 
-  /** Open deadlines of open cases, nearest first (for the digest and `cases --due-before`). */
+  /** Open deadlines of open cases, nearest first (for the digest and `cases --due-before`); not those that do not apply. */
   openDeadlines(dueBefore: Instant | null, limit: number): OpenDeadlineRow[] {
     return this.q(
       `SELECT d.*, c.number, c.status, c.contact_officer, c.customer_name, c.customer_address, c.subject, c.language, c.received_at
        FROM deadlines d JOIN cases c ON c.id = d.case_id
-       WHERE d.met_at IS NULL AND c.status != 'closed' AND d.milestone != 'finalAnswerMax' AND (? IS NULL OR d.due_at < ?)
+       WHERE d.met_at IS NULL AND c.status != 'closed' AND d.milestone != 'finalAnswerMax' AND d.not_applicable IS NULL AND (? IS NULL OR d.due_at < ?)
        ORDER BY d.due_at LIMIT ?`,
     ).all(dueBefore, dueBefore, limit) as OpenDeadlineRow[];
   }
@@ -1009,6 +1026,45 @@ export class Store {
   /** Automatic mails queued to an address since `since` (the per-address cap). */
   countOutboxTo(address: string, since: Instant): number {
     return (this.q("SELECT COUNT(*) AS n FROM outbox WHERE to_address = ? AND created_at >= ? AND status != 'failed'").get(address, since) as { n: number }).n;
+  }
+
+  /**
+   * Automatic mails queued since `since` to one mailbox: `local@domain` and its subaddresses
+   * `local+tag@domain` (RFC 5233), so that a helpdesk's per-ticket addresses count as one. The
+   * subaddresses are the range ["local+", "local,") of the outbox_to index ("," follows "+").
+   */
+  countOutboxToMailbox(local: string, domain: string, since: Instant): number {
+    const suffix = `@${domain}`;
+    return (
+      this.q(
+        `SELECT COUNT(*) AS n FROM outbox WHERE created_at >= ? AND status != 'failed'
+           AND (to_address = ? OR (to_address >= ? AND to_address < ? AND substr(to_address, -length(?)) = ?))`,
+      ).get(since, `${local}${suffix}`, `${local}+`, `${local},`, suffix, suffix) as { n: number }
+    ).n;
+  }
+
+  /**
+   * Acknowledgements queued since `since` to any address at `domain`, counted up to `atMost`
+   * (the per-domain cap: only whether it is reached matters, so a burst is never counted whole;
+   * covering index outbox_ack_domain).
+   */
+  countAcknowledgementsToDomain(domain: string, since: Instant, atMost: number): number {
+    return (
+      this.q(
+        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM outbox
+           WHERE kind = 'acknowledgement' AND substr(to_address, instr(to_address, '@') + 1) = ? AND created_at >= ? AND status != 'failed' LIMIT ?)`,
+      ).get(domain, since, atMost) as { n: number }
+    ).n;
+  }
+
+  /** Acknowledgements queued to anyone since `since`, counted up to `atMost` (the hourly total; covering index outbox_ack_created). */
+  countAcknowledgementsSince(since: Instant, atMost: number): number {
+    return (
+      this.q("SELECT COUNT(*) AS n FROM (SELECT 1 FROM outbox WHERE kind = 'acknowledgement' AND created_at >= ? AND status != 'failed' LIMIT ?)").get(
+        since,
+        atMost,
+      ) as { n: number }
+    ).n;
   }
 
   outboxOfCase(caseId: number): OutboxRow[] {

@@ -73,6 +73,9 @@ if (!present) {
   console.warn(`corpus tests skipped: no public mail corpus at ${corpus} (expected ../shared/corpus next to the repository)`);
 }
 
+/** The worlds the corpus is filed into: the default config, without the per-domain and hourly rate caps. */
+const CORPUS_WORLD = { loop: { maxPerDomainPer24h: 100_000, maxAutomaticPerHour: 1_000_000 } };
+
 // --- thresholds -------------------------------------------------------------------------------
 const RECALL_TARGET = 0.95; // issue #4: bounce and auto-reply recall
 /**
@@ -424,8 +427,11 @@ function groupedByReason(ms: Mail[]): string {
       }
     };
 
-    // 1. Every corpus mail into one world.
-    w = makeWorld();
+    // 1. Every corpus mail into one world. The corpus reaches the desk as one burst, some 80 of its
+    //    fixtures from example.com: the loop guards' rate caps (loop.maxPerDomainPer24h,
+    //    loop.maxAutomaticPerHour; tested in test/integration/loop.test.ts) would hold back what
+    //    this suite scores, the classification of each mail. They are set out of the way here.
+    w = makeWorld(CORPUS_WORLD);
     const first = await ingestInto(w, 0, manifest);
     // 2. Hand-made fixtures share Message-IDs (all of Chatwoot's, for one), so the pipeline rightly
     //    files the later ones as duplicates, which says nothing about their content. Each mail
@@ -435,7 +441,7 @@ function groupedByReason(ms: Mail[]): string {
     const rounds = new Map<string, number>();
     let pending = manifest.filter((r) => first.get(r.path)?.line.kind === 'duplicate');
     for (let round = 1; pending.length > 0 && round <= 10; round++) {
-      const world = makeWorld();
+      const world = makeWorld(CORPUS_WORLD);
       extraWorlds.push(world);
       const got = await ingestInto(world, round, pending);
       for (const r of pending) {

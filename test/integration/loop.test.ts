@@ -113,7 +113,9 @@ describe('loops', () => {
         n++;
         deliverToMaildir(
           a.maildir,
-          complaintMail(`w${n}`, { from: 'Robot <noise@robot.example>', subject: `Ärende ${n}`, body: `Vi har registrerat ditt ärende nummer ${n}.` }),
+          // Wording no rule recognises (a receipt's "Vi har registrerat ditt ärende" is recognised:
+          // see perTicketAddressesOfOneHelpdeskAreCapped); here only the cap can end it.
+          complaintMail(`w${n}`, { from: 'Robot <noise@robot.example>', subject: `Ärende ${n}`, body: `Information om ärende ${n} från systemet.` }),
         );
       }
     }
@@ -124,5 +126,78 @@ describe('loops', () => {
       events: Array<{ type: string; detail: { reason?: string } }>;
     };
     expect(last.events.find((e) => e.type === 'acknowledgement-suppressed')?.detail.reason).toMatch(/maxPerAddressPer24h = 3/);
+  });
+
+  /**
+   * A ticket system that answers every acknowledgement from a fresh per-ticket address, with a
+   * fresh subject and no RFC 3834 header (issue 17: 15 acknowledgements in 15 rounds). `from(n)`
+   * is the helpdesk's address for ticket n, `text(n)` what it says. Returns our automatic mails
+   * to the helpdesk and the cases filed.
+   */
+  async function helpdeskLoop(
+    a: World,
+    rounds: number,
+    from: (n: number) => string,
+    text: (n: number) => { subject: string; body: string },
+  ): Promise<{ ours: number; cases: Array<{ number: string }> }> {
+    deliverToMaildir(a.maildir, complaintMail('h1', { from: `Helpdesk <${from(1)}>`, ...text(1) }));
+    const seen = new Set<string>();
+    let ours = 0;
+    let n = 1;
+    for (let round = 0; round < rounds; round++) {
+      await pass(a);
+      for (const m of takeOutgoing(a, seen)) {
+        if (!/helpdesk\.example/.test(m.headers.get('to') ?? '')) continue; // the contact person's notices stay here
+        ours++;
+        n++;
+        deliverToMaildir(a.maildir, complaintMail(`h${n}`, { from: `Helpdesk <${from(n)}>`, ...text(n) }));
+      }
+    }
+    const cases = JSON.parse((await a.cli(['cases', '--json'])).stdout) as Array<{ number: string }>;
+    return { ours, cases };
+  }
+
+  /** What a helpdesk says that no rule can read as automatic: only the caps can end the loop. */
+  const opaque = (n: number): { subject: string; body: string } => ({ subject: `Uppdatering ${n * 7}`, body: `Information om post ${n * 7} från systemet.` });
+
+  test('perTicketAddressesOfOneHelpdeskAreCapped', async () => {
+    // support+t17@, support+t18@, ...: one mailbox (RFC 5233 subaddresses), held to the per-address cap.
+    const a = makeWorld({ acknowledgement: { maxPerAddressPer24h: 3 } });
+    worlds.push(a);
+    const tagged = await helpdeskLoop(a, 5, (n) => `support+t${16 + n}@helpdesk.example`, opaque);
+    expect(tagged.ours).toBe(3);
+    expect(tagged.cases).toHaveLength(4); // every mail is still filed; only the answers stop
+    const last = JSON.parse((await a.cli(['case', 'show', tagged.cases[3].number, '--json'])).stdout) as {
+      events: Array<{ type: string; detail: { reason?: string } }>;
+    };
+    expect(last.events.find((e) => e.type === 'acknowledgement-suppressed')?.detail.reason).toMatch(/maxPerAddressPer24h = 3/);
+  }, 120_000);
+
+  test('freshAddressesOfOneHelpdeskAreCappedPerDomain', async () => {
+    // t17@, t18@, ...: a fresh address each time, held to the per-domain cap.
+    const b = makeWorld({ loop: { maxPerDomainPer24h: 4 } });
+    worlds.push(b);
+    const fresh = await helpdeskLoop(b, 6, (n) => `t${16 + n}@helpdesk.example`, opaque);
+    expect(fresh.ours).toBe(4);
+    expect(fresh.cases).toHaveLength(5);
+    const last = JSON.parse((await b.cli(['case', 'show', fresh.cases[4].number, '--json'])).stdout) as {
+      events: Array<{ type: string; detail: { reason?: string } }>;
+    };
+    expect(last.events.find((e) => e.type === 'acknowledgement-suppressed')?.detail.reason).toMatch(/helpdesk\.example .*loop\.maxPerDomainPer24h = 4/);
+  }, 120_000);
+
+  test('ticketSystemReceiptsEndTheLoopAtOnce', async () => {
+    // The same helpdesk, saying what helpdesks say: its first receipt is recognised, never answered.
+    const a = makeWorld();
+    worlds.push(a);
+    const receipt = (n: number): { subject: string; body: string } =>
+      n === 1
+        ? { subject: 'Fråga om avgift', body: 'Hej, vi vill veta varför avgiften på 60 kr togs ut. Mvh Helpdesk' }
+        : { subject: `Ticket #${16 + n} opened`, body: 'We received your request and will get back to you shortly.' };
+    const r = await helpdeskLoop(a, 6, (n) => `support+t${16 + n}@helpdesk.example`, receipt);
+    expect(r.ours).toBe(1); // the acknowledgement of the first mail, nothing after
+    expect(r.cases).toHaveLength(1);
+    const kinds = JSON.parse((await a.cli(['mail', 'list', '--json'])).stdout) as Array<{ kind: string; reason: string }>;
+    expect(kinds.filter((k) => k.kind === 'autoreply')).toEqual([expect.objectContaining({ reason: expect.stringMatching(/ticket system's receipt/) })]);
   });
 });

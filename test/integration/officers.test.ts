@@ -370,9 +370,11 @@ describeImap('officers work cases from their mail clients (Dovecot + SMTP + mutt
     expect(confirmation.headers.get('in-reply-to')).toBe('<olle-commands-cecilia@testfinans.se>');
     const text = (await simpleParser(confirmation.raw)).text ?? '';
     expect(text).toContain('#status in-progress  ->  status: new -> in-progress');
-    expect(text).toContain('#note Kunden ringde och bekräftade avgiften på 60 kr.  ->  note recorded');
+    // In Olle's language (Swedish, his first), the errors too; the events keep the English.
+    expect(text).toContain('#note Kunden ringde och bekräftade avgiften på 60 kr.  ->  anteckning sparad');
     expect(text).toContain('rad 2: #stat closed');
-    expect(text).toContain("unknown command '#stat' — did you mean '#status'?");
+    expect(text).toContain("okänt kommando '#stat' — menade du '#status'?");
+    expect(text).not.toMatch(/unknown command|did you mean/);
 
     const c = await caseShow('cecilia');
     expect(c.status).toBe('in-progress');

@@ -87,7 +87,7 @@ function input(o: Partial<AcknowledgementInput> = {}): AcknowledgementInput {
 
 /** The loop guard's inputs: `n` automatic mails to the address in 24 hours, nothing else. */
 function sent(n: number, more: Partial<AutoMailFacts> = {}): AutoMailFacts {
-  return { toAddressLast24h: n, forCaseLast24h: 0, failingUntil: null, ...more };
+  return { toAddressLast24h: n, domain: 'example.com', toDomainLast24h: 0, acknowledgementsLastHour: 0, forCaseLast24h: 0, failingUntil: null, ...more };
 }
 
 describe('decideAcknowledgement', () => {

@@ -56,10 +56,10 @@ describe('#hold and #release by mail', () => {
     const [set] = eventsOf(f, c.id, 'legal-hold-set');
     expect(set).toMatchObject({ actor: `officer:${OLLE}`, inbound_id: inboundId, at: toInstant(NOW) });
     expect(detail(set)).toEqual({ reason: 'ARN 2026-01234: kunden har anmält ärendet till ARN' });
-    // The officer's confirmation says so.
+    // The officer's confirmation says so, in the officer's language (Swedish, Olle's first).
     const confirmation = f.store.listOutbox().find((o) => o.idempotency_key === `officer-command-result:${inboundId}`)!;
     expect(confirmation.to_address).toBe(OLLE);
-    expect(confirmation.body_text).toContain('legal hold: ARN 2026-01234');
+    expect(confirmation.body_text).toContain('gallringsspärr: ARN 2026-01234');
   });
 
   test('#hold without a reason is refused, with what to write', () => {

@@ -805,7 +805,8 @@ describe('officer commands on a case', () => {
       expect(w.store.caseById(c.id)!.status).toBe('new');
       const [refused] = eventsOf(w, c.id, 'officer-command-refused');
       expect(detail(refused)).toMatchObject({ command: '#stat closed', line: 1 });
-      expect(resultMail(w, inboundId)!.body_text).toContain("did you mean '#status'");
+      // The confirmation is in the officer's language (Swedish, the first of Olle's languages).
+      expect(resultMail(w, inboundId)!.body_text).toContain("menade du '#status'");
     });
 
     test('an unknown status: the allowed ones are listed', () => {
@@ -871,7 +872,7 @@ describe('officer commands on a case', () => {
       expect(eventsOf(w, c.id, 'status-changed').map((e) => [e.from_state, e.to_state])).toEqual([['new', 'answered']]);
       // No note: the text was the customer's answer.
       expect(eventsOf(w, c.id, 'note-added')).toEqual([]);
-      expect(resultMail(w, inboundId)!.body_text).toContain('final answer queued to the customer');
+      expect(resultMail(w, inboundId)!.body_text).toContain('slutligt svar köat till kunden');
 
       // Now the case has its reasoned answer: a later rejected is accepted on its own.
       expect(command(w, c.id, '#outcome partly-upheld').out.errors).toEqual([]);
@@ -1131,9 +1132,9 @@ describe('officer commands on a case', () => {
       expect(r.to_address).toBe(OLLE);
       expect(r.in_reply_to).toBe(`cmd-${inboundId}@exempelfinans.se`);
       expect(r.body_text).toContain('#status in-progress  ->  status: new -> in-progress');
-      expect(r.body_text).toContain('#compensation 500  ->  compensation: 500 kr');
+      expect(r.body_text).toContain('#compensation 500  ->  ersättning: 500 kr');
       expect(r.body_text).toContain('rad 4: #stat closed');
-      expect(r.body_text).toContain("did you mean '#status'");
+      expect(r.body_text).toContain("menade du '#status'");
       expect(r.body_text).toContain('rad 5: #assign nobody@else.se');
       expect(r.body_text).toContain('Tack!');
       // Each command also ran on its own: the good ones are on the case.

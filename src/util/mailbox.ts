@@ -1,0 +1,43 @@
+/**
+ * One mailbox, however its address is written. The loop guards compare and count mailboxes,
+ * not spellings: `support+t17@helpdesk.example` and `support+t18@helpdesk.example` reach the
+ * same helpdesk (RFC 5233 subaddressing), `klagomal@firm.se.` is our own address with the DNS
+ * root's dot (RFC 1034 §3.1: an absolute name), and `"klagomal"@firm.se` is the same local part
+ * quoted (RFC 5322 §3.4.1: a quoted local part whose content is a dot-atom is the same).
+ *
+ * Pure functions on addresses as src/util/header-safe.ts normalises them (lower case).
+ */
+
+export interface Mailbox {
+  /** The local part without quotes and without its `+tag`. */
+  readonly local: string;
+  /** The domain without trailing dots. */
+  readonly domain: string;
+}
+
+/** The mailbox an address reaches; null when it has no `@`. */
+export function mailboxOf(address: string): Mailbox | null {
+  const a = address.trim().toLowerCase();
+  const at = a.lastIndexOf('@');
+  if (at <= 0) return null;
+  let local = a.slice(0, at);
+  const domain = a.slice(at + 1).replace(/\.+$/, '');
+  if (!domain) return null;
+  const quoted = /^"([^"\\]*)"$/.exec(local);
+  if (quoted && /^[^\s@"()<>[\]\\,;:]+$/.test(quoted[1])) local = quoted[1];
+  // The subaddress (RFC 5233 §1: "user+detail"); a local part that starts with "+" has none.
+  const plus = local.indexOf('+');
+  if (plus > 0) local = local.slice(0, plus);
+  return { local, domain };
+}
+
+/** `local@domain` of the mailbox: the key the loop guards count by; the address itself when it is not one. */
+export function mailboxKey(address: string): string {
+  const m = mailboxOf(address);
+  return m ? `${m.local}@${m.domain}` : address.trim().toLowerCase();
+}
+
+/** Do two addresses reach the same mailbox? */
+export function sameMailbox(a: string | null | undefined, b: string | null | undefined): boolean {
+  return !!a && !!b && mailboxKey(a) === mailboxKey(b);
+}
