@@ -390,7 +390,12 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, parsed: Parsed
       inboundId: inbound.id,
       actor: 'system',
       type: 'message-id-collision',
-      detail: { messageId: mail.messageId, earlierInbound: earlier.inboundId, earlierCase: earlier.caseNumber, rule: 'same Message-ID, other From, Date or body: a different mail' },
+      detail: {
+        messageId: mail.messageId,
+        earlierInbound: earlier.inboundId,
+        earlierCase: earlier.caseNumber,
+        rule: 'same Message-ID, other From, Date or body: a different mail',
+      },
     });
     ctx.log.warn('Message-ID collision: a different mail with a Message-ID already filed; filed as its own', {
       inbound: inbound.id,

@@ -276,8 +276,7 @@ const addressDomain = (address: string): string => address.slice(address.lastInd
 
 /** How many addresses a From header value names (RFC 5322 §3.6.2 allows several). */
 function fromAddressCount(value: string): number {
-  const flat = (list: ReturnType<typeof addressparser>): number =>
-    list.reduce((n, a) => n + ('group' in a && a.group ? flat(a.group) : a.address ? 1 : 0), 0);
+  const flat = (list: ReturnType<typeof addressparser>): number => list.reduce((n, a) => n + ('group' in a && a.group ? flat(a.group) : a.address ? 1 : 0), 0);
   try {
     return flat(addressparser(value));
   } catch {
@@ -323,12 +322,14 @@ export function exchangeInternal(headers: HeaderView, tenantId: string): StaffAu
     return all.length === 1 ? all[0].trim().toLowerCase() : null;
   };
   const authAs = headers.all('x-ms-exchange-organization-authas');
-  if (authAs.length === 0) return { authenticated: false, reason: 'no X-MS-Exchange-Organization-AuthAs stamp: not delivered by Exchange Online as internal mail' };
+  if (authAs.length === 0)
+    return { authenticated: false, reason: 'no X-MS-Exchange-Organization-AuthAs stamp: not delivered by Exchange Online as internal mail' };
   if (authAs.length > 1) return { authenticated: false, reason: `${authAs.length} X-MS-Exchange-Organization-AuthAs stamps: a copy was forged` };
   if (one('x-ms-exchange-organization-authas') !== 'internal')
     return { authenticated: false, reason: `X-MS-Exchange-Organization-AuthAs is ${authAs[0].trim()}: mail from outside the tenant` };
   const tenant = one('x-ms-exchange-crosstenant-id');
-  if (tenant !== tenantId) return { authenticated: false, reason: `X-MS-Exchange-CrossTenant-Id is not the firm's tenant (${tenantId}) or given more than once` };
+  if (tenant !== tenantId)
+    return { authenticated: false, reason: `X-MS-Exchange-CrossTenant-Id is not the firm's tenant (${tenantId}) or given more than once` };
   if (one('x-ms-exchange-crosstenant-authas') !== 'internal')
     return { authenticated: false, reason: 'X-MS-Exchange-CrossTenant-AuthAs is not Internal (or given more than once)' };
   return { authenticated: true, reason: `Exchange Online stamped it internal mail of tenant ${tenantId} (AuthAs: Internal)` };
@@ -343,8 +344,7 @@ export function staffAuthentication(
 ): StaffAuthentication {
   const ids = [...authservIds, ...(platform.mailPlatform === 'google' ? [GOOGLE_AUTHSERV_ID] : [])].map((id) => id.toLowerCase());
   const exchange = platform.mailPlatform === 'microsoft365' && platform.tenantId ? exchangeInternal(headers, platform.tenantId) : null;
-  if (ids.length === 0 && !exchange)
-    return { authenticated: false, reason: 'no firm.authservIds configured: no Authentication-Results header can be trusted' };
+  if (ids.length === 0 && !exchange) return { authenticated: false, reason: 'no firm.authservIds configured: no Authentication-Results header can be trusted' };
   // One From, one author: also for the platform's stamps.
   const single = singleAuthor(headers);
   if (single) return single;
@@ -360,7 +360,8 @@ function singleAuthor(headers: HeaderView): StaffAuthentication | null {
   // two addresses, has none (RFC 7489 §6.6.1), and the one we read may not be the one checked.
   const froms = headers.all('from');
   if (froms.length > 1) return { authenticated: false, reason: `the mail has ${froms.length} From fields: no single author to authenticate` };
-  if (froms.length === 1 && fromAddressCount(froms[0]) > 1) return { authenticated: false, reason: 'the From field names several addresses: no single author to authenticate' };
+  if (froms.length === 1 && fromAddressCount(froms[0]) > 1)
+    return { authenticated: false, reason: 'the From field names several addresses: no single author to authenticate' };
   return null;
 }
 

@@ -724,7 +724,10 @@ export function parseConfig(json: Json, file: string): Config {
       : null,
   };
   if (firm.mailPlatform === 'microsoft365' && firm.tenantId === null)
-    firmS.problem('tenantId', 'required with mailPlatform "microsoft365": the tenant id (Entra admin center > Overview > Tenant ID), so that only your tenant\'s internal-mail stamps are trusted');
+    firmS.problem(
+      'tenantId',
+      'required with mailPlatform "microsoft365": the tenant id (Entra admin center > Overview > Tenant ID), so that only your tenant\'s internal-mail stamps are trusted',
+    );
   if (firm.mailPlatform !== 'microsoft365' && firm.tenantId !== null) firmS.problem('tenantId', 'only used with mailPlatform "microsoft365"');
   firmS.done();
 

@@ -77,7 +77,10 @@ describe('forged officer mail', () => {
   test('genuineOfficerCommandsStillRun (the same mail, authenticated by the firm server)', async () => {
     const complaint = await ingest('c.eml', complaintMail(2, { from: 'Kund Två <kund2@example.com>' }));
     const number = String(complaint.caseId);
-    const genuine = await ingest('g.eml', officerMail(number, 'mx1.testfinans.se; dkim=pass header.d=testfinans.se header.s=sel1; dmarc=pass header.from=testfinans.se'));
+    const genuine = await ingest(
+      'g.eml',
+      officerMail(number, 'mx1.testfinans.se; dkim=pass header.d=testfinans.se header.s=sel1; dmarc=pass header.from=testfinans.se'),
+    );
     expect(genuine.kind).toBe('officer');
     const c = await caseOf(number);
     expect(c.outcome).toBe('upheld');

@@ -31,17 +31,25 @@ describe('Message-ID collisions (a web form with one constant Message-ID, or a f
 
   test('complaintWithCollidingMessageIdIsFiledAndAcknowledged', async () => {
     const id = 'form-submission@webform.example';
-    const first = await ingest('a.eml', complaintMail('a', { messageId: id, from: 'Mallory <mallory@evil.example>', body: 'Första texten, från en annan avsändare.' }));
+    const first = await ingest(
+      'a.eml',
+      complaintMail('a', { messageId: id, from: 'Mallory <mallory@evil.example>', body: 'Första texten, från en annan avsändare.' }),
+    );
     const second = await ingest('b.eml', complaintMail('b', { messageId: id, from: 'Anna Svensson <anna@example.com>' }));
     expect(first).toMatchObject({ kind: 'complaint', action: 'opened' });
     expect(second).toMatchObject({ kind: 'complaint', action: 'opened', acknowledgement: 'queued' });
     expect(second.caseId).not.toBe(first.caseId);
 
     // The same Message-ID from the same sender but with other text (a form that reuses its id) is a new mail too.
-    const third = await ingest('c.eml', complaintMail('c', { messageId: id, from: 'Anna Svensson <anna@example.com>', subject: 'Ett annat klagomål', body: 'Nu gäller det räntan.' }));
+    const third = await ingest(
+      'c.eml',
+      complaintMail('c', { messageId: id, from: 'Anna Svensson <anna@example.com>', subject: 'Ett annat klagomål', body: 'Nu gäller det räntan.' }),
+    );
     expect(third).toMatchObject({ kind: 'complaint', action: 'opened' });
 
-    const show = JSON.parse((await w.cli(['case', 'show', String(second.caseId), '--json'])).stdout) as { events: Array<{ type: string; detail: Record<string, unknown> }> };
+    const show = JSON.parse((await w.cli(['case', 'show', String(second.caseId), '--json'])).stdout) as {
+      events: Array<{ type: string; detail: Record<string, unknown> }>;
+    };
     const collision = show.events.find((e) => e.type === 'message-id-collision');
     expect(collision?.detail).toMatchObject({ messageId: id, earlierInbound: first.inbound, earlierCase: first.caseId });
 

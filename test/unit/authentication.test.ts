@@ -40,7 +40,10 @@ async function verdict(arHeaders: string[], opts: { from?: string[]; ids?: strin
 
 // The attack pass's two samples, then variants of each trick.
 const FORGED: Array<[string, string[], { from?: string[]; ids?: string[] }?]> = [
-  ['quoted local part carries our domain into smtp.mailfrom (issue sample)', [`${AUTHSERV}; spf=pass smtp.mailfrom="olle@exempelfinans.se"@evil.example; dkim=none; dmarc=fail header.from=exempelfinans.se`]],
+  [
+    'quoted local part carries our domain into smtp.mailfrom (issue sample)',
+    [`${AUTHSERV}; spf=pass smtp.mailfrom="olle@exempelfinans.se"@evil.example; dkim=none; dmarc=fail header.from=exempelfinans.se`],
+  ],
   ['the same without the dmarc result', [`${AUTHSERV}; spf=pass smtp.mailfrom="olle@exempelfinans.se"@evil.example; dkim=none`]],
   ['quoted header.i at our domain, header.d evil (issue sample)', [`${AUTHSERV}; dkim=pass header.d=evil.example header.i="@exempelfinans.se"@evil.example`]],
   ['quoted header.i alone', [`${AUTHSERV}; dkim=pass header.i="@exempelfinans.se"@evil.example`]],
@@ -54,7 +57,10 @@ const FORGED: Array<[string, string[], { from?: string[]; ids?: string[] }?]> = 
   ['duplicate header.from in dmarc', [`${AUTHSERV}; dmarc=pass header.from=evil.example header.from=exempelfinans.se`]],
   ['duplicate property with different case', [`${AUTHSERV}; dkim=pass header.d=evil.example HEADER.D=exempelfinans.se`]],
   ['a ")" that closes nothing re-opens structure', [`${AUTHSERV}; spf=fail (domain of x@evil.example) ); dkim=pass header.d=exempelfinans.se`]],
-  ['a quoted ")" inside a comment ends the comment early', [`${AUTHSERV}; spf=fail (helo "evil)" ; dkim=pass header.d=exempelfinans.se) smtp.mailfrom=evil.example`]],
+  [
+    'a quoted ")" inside a comment ends the comment early',
+    [`${AUTHSERV}; spf=fail (helo "evil)" ; dkim=pass header.d=exempelfinans.se) smtp.mailfrom=evil.example`],
+  ],
   ['an escaped ")" keeps the comment open to the end', [`${AUTHSERV}; spf=fail (x \\) ; dkim=pass header.d=exempelfinans.se (y) smtp.mailfrom=evil.example`]],
   ['an unterminated comment', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se (good signature`]],
   ['an unterminated quoted string', [`${AUTHSERV}; dkim=pass reason="ok header.d=exempelfinans.se`]],
@@ -63,8 +69,14 @@ const FORGED: Array<[string, string[], { from?: string[]; ids?: string[] }?]> = 
   ['our domain only inside a comment', [`${AUTHSERV}; dkim=pass header.d=evil.example (header.d=exempelfinans.se)`]],
   ['our domain only inside a quoted reason', [`${AUTHSERV}; dkim=pass reason="header.d=exempelfinans.se" header.d=evil.example`]],
   ['";" inside a comment does not start a result', [`${AUTHSERV}; spf=fail (x; dkim=pass header.d=exempelfinans.se) smtp.mailfrom=evil.example`]],
-  ['sender text copied unescaped into a comment (HELO), dmarc=fail vetoes', [`${AUTHSERV}; spf=fail (helo=evil) ; dkim=pass header.d=exempelfinans.se (x) smtp.mailfrom=evil.example; dmarc=fail header.from=exempelfinans.se`]],
-  ['spf passes, dmarc fails: the fail vetoes', [`${AUTHSERV}; spf=pass smtp.mailfrom=olle@exempelfinans.se; dmarc=fail (p=reject) header.from=exempelfinans.se`]],
+  [
+    'sender text copied unescaped into a comment (HELO), dmarc=fail vetoes',
+    [`${AUTHSERV}; spf=fail (helo=evil) ; dkim=pass header.d=exempelfinans.se (x) smtp.mailfrom=evil.example; dmarc=fail header.from=exempelfinans.se`],
+  ],
+  [
+    'spf passes, dmarc fails: the fail vetoes',
+    [`${AUTHSERV}; spf=pass smtp.mailfrom=olle@exempelfinans.se; dmarc=fail (p=reject) header.from=exempelfinans.se`],
+  ],
   ['dkim passes, dmarc fails in upper case', [`${AUTHSERV}; DKIM=PASS header.d=exempelfinans.se; DMARC=FAIL header.from=exempelfinans.se`]],
   ['a failing dkim signature of our domain vetoes a passing one', [`${AUTHSERV}; dkim=fail header.d=exempelfinans.se; dkim=pass header.i=@exempelfinans.se`]],
   ['look-alike authserv-id with a suffix', [`${AUTHSERV}.evil.example; dkim=pass header.d=exempelfinans.se`]],
@@ -78,11 +90,30 @@ const FORGED: Array<[string, string[], { from?: string[]; ids?: string[] }?]> = 
   ['a control character inside the domain', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se\u0001`]],
   ['results after "none"', [`${AUTHSERV}; none; dkim=pass header.d=exempelfinans.se`]],
   ['an empty result between two ";"', [`${AUTHSERV}; spf=fail smtp.mailfrom=evil.example;; dkim=pass header.d=exempelfinans.se`]],
-  ['a folded forgery over several lines', [`${AUTHSERV};\r\n\tdkim=pass header.d=evil.example\r\n\theader.i="@exempelfinans.se"@evil.example;\r\n\tdmarc=none`]],
-  ['the real header (fail) on top, a forged pass below', [`${AUTHSERV}; dkim=none; spf=softfail smtp.mailfrom=olle@exempelfinans.se; dmarc=fail header.from=exempelfinans.se`, `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`]],
-  ['an unreadable header of ours on top is not skipped for a readable one below', [`${AUTHSERV}; dkim=pass header.d=evil.example header.d=evil.example`, `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`]],
-  ['a pass from another server above ours, ours fails', ['mx.google.com; dkim=pass header.d=exempelfinans.se', `${AUTHSERV}; dkim=fail header.d=exempelfinans.se`]],
-  ['two From fields, the header passes for the first', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se`], { from: [`From: ${OLLE}`, 'From: mallory@evil.example'] }],
+  [
+    'a folded forgery over several lines',
+    [`${AUTHSERV};\r\n\tdkim=pass header.d=evil.example\r\n\theader.i="@exempelfinans.se"@evil.example;\r\n\tdmarc=none`],
+  ],
+  [
+    'the real header (fail) on top, a forged pass below',
+    [
+      `${AUTHSERV}; dkim=none; spf=softfail smtp.mailfrom=olle@exempelfinans.se; dmarc=fail header.from=exempelfinans.se`,
+      `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`,
+    ],
+  ],
+  [
+    'an unreadable header of ours on top is not skipped for a readable one below',
+    [`${AUTHSERV}; dkim=pass header.d=evil.example header.d=evil.example`, `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`],
+  ],
+  [
+    'a pass from another server above ours, ours fails',
+    ['mx.google.com; dkim=pass header.d=exempelfinans.se', `${AUTHSERV}; dkim=fail header.d=exempelfinans.se`],
+  ],
+  [
+    'two From fields, the header passes for the first',
+    [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se`],
+    { from: [`From: ${OLLE}`, 'From: mallory@evil.example'] },
+  ],
   ['one From naming two addresses', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se`], { from: [`From: ${OLLE}, mallory@evil.example`] }],
 ];
 
@@ -91,11 +122,14 @@ describe('forged Authentication-Results are never believed', () => {
     expect(FORGED.length).toBeGreaterThanOrEqual(30);
   });
   // Every row gets all three arguments: jest takes a missing last one for the `done` callback.
-  test.each(FORGED.map(([what, headers, opts]) => [what, headers, opts ?? {}] as const))('forgedAuthenticationResultsNotBelieved: %s', async (_what, headers, opts) => {
-    const v = await verdict([...headers], opts);
-    expect(v.authenticated).toBe(false);
-    expect(v.reason).not.toBe('');
-  });
+  test.each(FORGED.map(([what, headers, opts]) => [what, headers, opts ?? {}] as const))(
+    'forgedAuthenticationResultsNotBelieved: %s',
+    async (_what, headers, opts) => {
+      const v = await verdict([...headers], opts);
+      expect(v.authenticated).toBe(false);
+      expect(v.reason).not.toBe('');
+    },
+  );
 });
 
 const GENUINE: Array<[string, string[], string[]?]> = [
@@ -106,24 +140,47 @@ const GENUINE: Array<[string, string[], string[]?]> = [
     ],
     ['mx.google.com'],
   ],
-  ['OpenDKIM with a quoted header.b', [`${AUTHSERV};\r\n\tdkim=pass (2048-bit key; unprotected) header.d=exempelfinans.se header.i=@exempelfinans.se header.a=rsa-sha256 header.s=mail header.b="k3Fo+5vJ";\r\n\tdkim-atps=neutral`]],
+  [
+    'OpenDKIM with a quoted header.b',
+    [
+      `${AUTHSERV};\r\n\tdkim=pass (2048-bit key; unprotected) header.d=exempelfinans.se header.i=@exempelfinans.se header.a=rsa-sha256 header.s=mail header.b="k3Fo+5vJ";\r\n\tdkim-atps=neutral`,
+    ],
+  ],
   ['OpenDMARC', [`${AUTHSERV}; dmarc=pass (p=reject dis=none) header.from=exempelfinans.se`]],
-  ['rspamd, a quoted address inside a comment', [`${AUTHSERV};\r\n\tdkim=pass header.d=exempelfinans.se header.s=dkim header.b=abcdEFGH;\r\n\tdmarc=pass (policy=reject) header.from=exempelfinans.se;\r\n\tspf=pass (${AUTHSERV}: domain of "olle@exempelfinans.se" designates 192.0.2.10 as permitted sender) smtp.mailfrom=olle@exempelfinans.se`]],
-  ['policyd-spf, ";" and "=" inside a comment', [`${AUTHSERV}; spf=pass (sender SPF authorized) smtp.mailfrom=exempelfinans.se (client-ip=192.0.2.10; helo=mail.exempelfinans.se; envelope-from=olle@exempelfinans.se; receiver=<UNKNOWN>)`]],
-  ['Fastmail/Cyrus, policy properties and x- methods', [`${AUTHSERV};\r\n    dkim=pass (2048-bit rsa key sha256) header.d=exempelfinans.se header.i=@exempelfinans.se header.b=Ab12Cd34 header.a=rsa-sha256 header.s=fm1 x-bits=2048;\r\n    dmarc=pass policy.published-domain-policy=reject policy.applied-disposition=none (p=reject,d=none,d.eval=none) policy.policy-from=p header.from=exempelfinans.se;\r\n    iprev=pass smtp.remote-ip=192.0.2.10 (mail.exempelfinans.se);\r\n    spf=pass smtp.mailfrom=olle@exempelfinans.se smtp.helo=mail.exempelfinans.se;\r\n    x-aligned-from=pass (Address match);\r\n    x-me-sender=none`]],
+  [
+    'rspamd, a quoted address inside a comment',
+    [
+      `${AUTHSERV};\r\n\tdkim=pass header.d=exempelfinans.se header.s=dkim header.b=abcdEFGH;\r\n\tdmarc=pass (policy=reject) header.from=exempelfinans.se;\r\n\tspf=pass (${AUTHSERV}: domain of "olle@exempelfinans.se" designates 192.0.2.10 as permitted sender) smtp.mailfrom=olle@exempelfinans.se`,
+    ],
+  ],
+  [
+    'policyd-spf, ";" and "=" inside a comment',
+    [
+      `${AUTHSERV}; spf=pass (sender SPF authorized) smtp.mailfrom=exempelfinans.se (client-ip=192.0.2.10; helo=mail.exempelfinans.se; envelope-from=olle@exempelfinans.se; receiver=<UNKNOWN>)`,
+    ],
+  ],
+  [
+    'Fastmail/Cyrus, policy properties and x- methods',
+    [
+      `${AUTHSERV};\r\n    dkim=pass (2048-bit rsa key sha256) header.d=exempelfinans.se header.i=@exempelfinans.se header.b=Ab12Cd34 header.a=rsa-sha256 header.s=fm1 x-bits=2048;\r\n    dmarc=pass policy.published-domain-policy=reject policy.applied-disposition=none (p=reject,d=none,d.eval=none) policy.policy-from=p header.from=exempelfinans.se;\r\n    iprev=pass smtp.remote-ip=192.0.2.10 (mail.exempelfinans.se);\r\n    spf=pass smtp.mailfrom=olle@exempelfinans.se smtp.helo=mail.exempelfinans.se;\r\n    x-aligned-from=pass (Address match);\r\n    x-me-sender=none`,
+    ],
+  ],
   ['a version number, a trailing ";"', [`${AUTHSERV} 1; dkim=pass header.d=exempelfinans.se;`]],
   ['a quoted authserv-id and comments before it', [`(Postfix) "${AUTHSERV}" (v1); dmarc=pass header.from=exempelfinans.se`]],
   ['mixed case everywhere', [`MX1.ExempelFinans.SE; DKIM/1=Pass Header.D=ExempelFinans.SE`]],
   ['a pass for an address with a quoted local part at our domain', [`${AUTHSERV}; spf=pass smtp.mailfrom="olle officer"@exempelfinans.se`]],
-  ['a relay\'s header above ours', ['relay.example.net; dkim=fail header.d=exempelfinans.se', `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`]],
+  ["a relay's header above ours", ['relay.example.net; dkim=fail header.d=exempelfinans.se', `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`]],
 ];
 
 describe('genuine Authentication-Results still pass', () => {
-  test.each(GENUINE.map(([what, headers, ids]) => [what, headers, ids ?? [AUTHSERV]] as const))('genuineAuthenticationResultsPass: %s', async (_what, headers, ids) => {
-    const v = await verdict([...headers], { ids: [...ids] });
-    expect(v.reason).toMatch(/pass for exempelfinans\.se/);
-    expect(v.authenticated).toBe(true);
-  });
+  test.each(GENUINE.map(([what, headers, ids]) => [what, headers, ids ?? [AUTHSERV]] as const))(
+    'genuineAuthenticationResultsPass: %s',
+    async (_what, headers, ids) => {
+      const v = await verdict([...headers], { ids: [...ids] });
+      expect(v.reason).toMatch(/pass for exempelfinans\.se/);
+      expect(v.authenticated).toBe(true);
+    },
+  );
 });
 
 describe('the grammar (RFC 8601 §2.2 with RFC 5322 CFWS)', () => {
@@ -194,7 +251,12 @@ const GMAIL_FROM_OUTSIDE =
   'Authentication-Results: mx.google.com;\r\n       spf=fail (google.com: domain of olle@exempelfinans.se does not designate 203.0.113.9 as permitted sender) smtp.mailfrom=olle@exempelfinans.se;\r\n       dmarc=fail (p=QUARANTINE sp=QUARANTINE dis=NONE) header.from=exempelfinans.se';
 
 /** A raw officer mail with these header lines (Exchange writes its stamps below the message's own). */
-async function platformVerdict(top: string[], bottom: string[], platform: { mailPlatform?: 'own' | 'microsoft365' | 'google'; tenantId?: string | null }, ids: string[] = []) {
+async function platformVerdict(
+  top: string[],
+  bottom: string[],
+  platform: { mailPlatform?: 'own' | 'microsoft365' | 'google'; tenantId?: string | null },
+  ids: string[] = [],
+) {
   const raw = [
     ...top,
     'Received: from AM9PR03MB7012.eurprd03.prod.outlook.com by DB9PR03MB8398.eurprd03.prod.outlook.com with HTTPS; Fri, 20 Nov 2026 09:00:01 +0000',
@@ -229,15 +291,29 @@ describe('officers on Microsoft 365 (firm.mailPlatform "microsoft365")', () => {
 
   test.each<[string, string[], string[]]>([
     ['mail from the internet: Exchange wrote AuthAs Anonymous', [], exchangeFromOutside()],
-    ['a forged Internal stamp that survived beside Exchange\'s own Anonymous', [], [...exchangeFromOutside(), 'X-MS-Exchange-Organization-AuthAs: Internal']],
-    ['forged Internal stamps above, Exchange\'s own below', exchangeInternal(), exchangeFromOutside()],
-    ['a forged CrossTenant-AuthAs Internal beside Exchange\'s Anonymous', [], [...exchangeInternal().filter((l) => !l.startsWith('X-MS-Exchange-CrossTenant-AuthAs')), 'X-MS-Exchange-CrossTenant-AuthAs: Internal', 'X-MS-Exchange-CrossTenant-AuthAs: Anonymous']],
+    ["a forged Internal stamp that survived beside Exchange's own Anonymous", [], [...exchangeFromOutside(), 'X-MS-Exchange-Organization-AuthAs: Internal']],
+    ["forged Internal stamps above, Exchange's own below", exchangeInternal(), exchangeFromOutside()],
+    [
+      "a forged CrossTenant-AuthAs Internal beside Exchange's Anonymous",
+      [],
+      [
+        ...exchangeInternal().filter((l) => !l.startsWith('X-MS-Exchange-CrossTenant-AuthAs')),
+        'X-MS-Exchange-CrossTenant-AuthAs: Internal',
+        'X-MS-Exchange-CrossTenant-AuthAs: Anonymous',
+      ],
+    ],
     ['internal mail of another tenant (mail relayed from another organisation)', [], exchangeInternal(OTHER_TENANT)],
     ['two tenant ids', [], [...exchangeInternal(), `X-MS-Exchange-CrossTenant-Id: ${OTHER_TENANT}`]],
     ['the Organization stamp without the tenant stamps', [], ['X-MS-Exchange-Organization-AuthAs: Internal']],
     ['a look-alike value', [], exchangeInternal().map((l) => l.replace('Organization-AuthAs: Internal', 'Organization-AuthAs: Internal, Anonymous'))],
     ['a look-alike header name', [], exchangeInternal().map((l) => l.replace('X-MS-Exchange-Organization-AuthAs', 'X-MS-Exchange-Organisation-AuthAs'))],
-    ['a forged Authentication-Results pass with no authserv-id (what EOP writes is not the firm\'s)', ['Authentication-Results: spf=pass smtp.mailfrom=exempelfinans.se; dkim=pass header.d=exempelfinans.se; dmarc=pass action=none header.from=exempelfinans.se'], exchangeFromOutside()],
+    [
+      "a forged Authentication-Results pass with no authserv-id (what EOP writes is not the firm's)",
+      [
+        'Authentication-Results: spf=pass smtp.mailfrom=exempelfinans.se; dkim=pass header.d=exempelfinans.se; dmarc=pass action=none header.from=exempelfinans.se',
+      ],
+      exchangeFromOutside(),
+    ],
   ])('forgedMicrosoft365StampsNotBelieved: %s', async (_what, top, bottom) => {
     expect((await platformVerdict(top, bottom, m365)).authenticated).toBe(false);
   });
@@ -258,14 +334,14 @@ describe('officers on Microsoft 365 (firm.mailPlatform "microsoft365")', () => {
 describe('officers on Google Workspace (firm.mailPlatform "google")', () => {
   const google = { mailPlatform: 'google' as const };
 
-  test('officerOnGoogleWorkspaceIsRecognised: Gmail\'s Authentication-Results for the firm domain', async () => {
+  test("officerOnGoogleWorkspaceIsRecognised: Gmail's Authentication-Results for the firm domain", async () => {
     const v = await platformVerdict(GMAIL_INTERNAL, [], google);
     expect(v).toEqual({ authenticated: true, reason: expect.stringContaining('mx.google.com') });
   });
 
   test.each<[string, string[]]>([
     ['Gmail recorded a failing SPF and DMARC for a mail from outside', [GMAIL_FROM_OUTSIDE]],
-    ['Gmail\'s real verdict on top, a forged mx.google.com pass below it', [GMAIL_FROM_OUTSIDE, ...GMAIL_INTERNAL]],
+    ["Gmail's real verdict on top, a forged mx.google.com pass below it", [GMAIL_FROM_OUTSIDE, ...GMAIL_INTERNAL]],
     ['only a forged ARC-Authentication-Results pass', [GMAIL_INTERNAL[1]]],
     ['a look-alike authserv-id', [GMAIL_INTERNAL[0].replace('mx.google.com;', 'mx.google.com.evil.example;')]],
     ['a quoted local part carries the domain', ['Authentication-Results: mx.google.com; spf=pass smtp.mailfrom="olle@exempelfinans.se"@evil.example']],
@@ -273,7 +349,7 @@ describe('officers on Google Workspace (firm.mailPlatform "google")', () => {
     expect((await platformVerdict(top, [], google)).authenticated).toBe(false);
   });
 
-  test('Gmail\'s header is not trusted unless the config says the mail is on Google', async () => {
+  test("Gmail's header is not trusted unless the config says the mail is on Google", async () => {
     expect((await platformVerdict(GMAIL_INTERNAL, [], { mailPlatform: 'own' })).authenticated).toBe(false);
   });
 });

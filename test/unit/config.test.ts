@@ -551,7 +551,9 @@ describe('firm.mailPlatform (officers on Microsoft 365 and Google Workspace)', (
     expect(c.firm).toMatchObject({ mailPlatform: 'microsoft365', tenantId: '3f1c2a9e-5b7d-4c1e-9a2b-8d6e4f0a1b2c' });
   });
   test('microsoft365WithoutTenantIdIsRefusedNamingTheKey', () => {
-    expect(problemAt(problemsOf(minimal({ firm: firm({ mailPlatform: 'microsoft365' }) })), 'firm.tenantId')).toMatch(/required with mailPlatform "microsoft365"/);
+    expect(problemAt(problemsOf(minimal({ firm: firm({ mailPlatform: 'microsoft365' }) })), 'firm.tenantId')).toMatch(
+      /required with mailPlatform "microsoft365"/,
+    );
     expect(problemAt(problemsOf(minimal({ firm: firm({ mailPlatform: 'microsoft365', tenantId: 'contoso' }) })), 'firm.tenantId')).toMatch(/GUID/);
     expect(problemAt(problemsOf(minimal({ firm: firm({ mailPlatform: 'exchange' }) })), 'firm.mailPlatform')).toMatch(/microsoft365/);
     expect(problemAt(problemsOf(minimal({ firm: firm({ tenantId: '3f1c2a9e-5b7d-4c1e-9a2b-8d6e4f0a1b2c' }) })), 'firm.tenantId')).toMatch(/only used/);

@@ -24,10 +24,16 @@ const mail = (lines: string[], eol = '\r\n'): Buffer => Buffer.from(lines.join(e
 describe('contentKey: the same mail, whatever its trace headers', () => {
   const key = contentKey(mail(base));
   test.each([
-    ['another Received line and Delivered-To (a second delivery route)', ['Received: from relay2 by mx2; Thu, 19 Nov 2026 09:14:09 +0100', 'Delivered-To: klagomal@firm.se', ...base]],
+    [
+      'another Received line and Delivered-To (a second delivery route)',
+      ['Received: from relay2 by mx2; Thu, 19 Nov 2026 09:14:09 +0100', 'Delivered-To: klagomal@firm.se', ...base],
+    ],
     ['an Authentication-Results header added on delivery', ['Authentication-Results: mx.firm.se; spf=pass smtp.mailfrom=example.com', ...base]],
     ['headers in another order', [base[0], base[2], base[1], ...base.slice(3)]],
-    ['trailing spaces and extra blank lines at the end of the body', [...base.slice(0, 7), 'Hej, jag vill klaga på en avgift på 60 kr.   ', '', 'Anna', '', '', '']],
+    [
+      'trailing spaces and extra blank lines at the end of the body',
+      [...base.slice(0, 7), 'Hej, jag vill klaga på en avgift på 60 kr.   ', '', 'Anna', '', '', ''],
+    ],
     ['a folded From', [base[0], 'From: Anna Svensson', ' <anna@example.com>', ...base.slice(2)]],
   ])('sameMailWithOtherTraceHeadersHasTheSameKey: %s', (_what, lines) => {
     expect(contentKey(mail(lines))).toBe(key);

@@ -184,8 +184,7 @@ describe('sources', () => {
 
   test('connectionRefusedOnPortLikeReplyCode: a port such as 53512 is not read as a 535 login refusal', () => {
     const c = config({ transport: { type: 'smtp', host: '127.0.0.1', port: 53512, tls: 'none' } });
-    for (const port of [53512, 53499, 45345, 5345])
-      expect(transportFix(c, `connect ECONNREFUSED 127.0.0.1:${port}`)).toMatch(/^nothing listens on/);
+    for (const port of [53512, 53499, 45345, 5345]) expect(transportFix(c, `connect ECONNREFUSED 127.0.0.1:${port}`)).toMatch(/^nothing listens on/);
     expect(transportFix(c, 'Invalid login: 535 Authentication failed')).toMatch(/refused the login/);
   });
 });

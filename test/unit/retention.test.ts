@@ -343,7 +343,10 @@ describe('retention of closed cases', () => {
     const original = f.store.rawMail(f.store.inbound(nilsMail.inbound_id)!.sha256)!;
     const copy = await deliver(
       f,
-      Buffer.concat([Buffer.from('Received: from relay2.example.net by mx2.example.se; Tue, 1 Jan 2030 10:00:00 +0000\r\n'), 'bytes' in original ? original.bytes : Buffer.alloc(0)]),
+      Buffer.concat([
+        Buffer.from('Received: from relay2.example.net by mx2.example.se; Tue, 1 Jan 2030 10:00:00 +0000\r\n'),
+        'bytes' in original ? original.bytes : Buffer.alloc(0),
+      ]),
       RECEIVED,
     );
     expect([away.kind, recent.kind, copy.kind]).toEqual(['autoreply', 'autoreply', 'duplicate']);
