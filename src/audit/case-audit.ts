@@ -19,7 +19,7 @@ import { caseSummary } from '../cases/view';
 import { personnummerStorage, PersonnummerStorage } from '../cases/personnummer-store';
 import { formatStockholm } from '../deadlines/rules';
 import { ChainChecker, ChainCheck } from './chain';
-import { sha256Hex, shortHash } from './hash';
+import { sha256Hex, shortHash } from '../store/event-hash';
 import { terminalLine } from '../util/terminal';
 
 export interface AuditEvent {

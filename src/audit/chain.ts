@@ -13,7 +13,7 @@
 import type { Store } from '../store/store';
 import type { ChainedEventRow } from '../store/event-chain';
 import { anonymiseCaseEventDetails } from '../store/event-chain';
-import { ANONYMISED_DETAIL, detailHash, eventHash, shortHash } from './hash';
+import { ANONYMISED_DETAIL, detailHash, eventHash, shortHash } from '../store/event-hash';
 
 /**
  * Blank the detail of every event of a case (retention). Call inside the retention run's

@@ -1,5 +1,5 @@
 /**
- * The SQL of the event hash chain (the hashing itself is in src/audit/hash.ts): chaining the
+ * The SQL of the event hash chain (the hashing itself is in src/store/event-hash.ts): chaining the
  * events that existed before migration 8, reading the chains for `klagomal audit verify`, and
  * retention's one allowed change to an event (blanking its detail).
  *
@@ -7,7 +7,7 @@
  */
 import type { DB } from './db';
 import type { EventRow } from './store';
-import { ANONYMISED_DETAIL, detailHash, eventHash } from '../audit/hash';
+import { ANONYMISED_DETAIL, detailHash, eventHash } from './event-hash';
 import { EVENTS_UPDATE_TRIGGER_V8 } from './migrations';
 
 /** An event as the chain sees it: the whole row, hash columns included. */

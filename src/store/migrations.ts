@@ -15,7 +15,7 @@
  *  - outbox_attempts one row per send attempt, written before the network call
  *  - deadlines       computed due instants per case and milestone, with the rule that set them
  *  - events          the append-only history (triggers refuse UPDATE and DELETE); from
- *                    migration 8 hash-chained per case, see src/audit/hash.ts
+ *                    migration 8 hash-chained per case, see src/store/event-hash.ts
  */
 /**
  * The append-only UPDATE trigger from migration 8 on: an event may change in exactly one way,
@@ -399,7 +399,7 @@ ALTER TABLE source_status ADD COLUMN stopped_at TEXT;
     version: 8,
     name: 'tamper-evident history: a hash chain over the events of each case',
     sql: `
--- Every event carries the hash of the previous event of its chain (src/audit/hash.ts): one
+-- Every event carries the hash of the previous event of its chain (src/store/event-hash.ts): one
 -- chain per case (case_id), and one for the events without a case (case_id IS NULL: mails
 -- stored, system events). hash = sha256 over the previous hash and the event's fields, with
 -- the detail only through detail_hash = sha256(detail), so that retention can blank a detail

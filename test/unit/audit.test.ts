@@ -23,7 +23,7 @@ import { MIGRATIONS } from '../../src/store/migrations';
 import { CaseRow, EventRow, Store } from '../../src/store/store';
 import { toInstant } from '../../src/util/clock';
 import { silentLogger } from '../../src/util/log';
-import { ANONYMISED_DETAIL, detailHash, eventHash } from '../../src/audit/hash';
+import { ANONYMISED_DETAIL, detailHash, eventHash } from '../../src/store/event-hash';
 import { anonymiseEventDetails, checkChain } from '../../src/audit/chain';
 import { verifyAudit, formatVerification } from '../../src/audit/verify';
 import { caseAudit, formatCaseAudit } from '../../src/audit/case-audit';

@@ -1,0 +1,221 @@
+/**
+ * The outbox: queued mail, claims and send attempts (recorded before the network call), results; and the meta key-value rows.
+ */
+import type { OutboxStatus } from '../cases/lifecycle';
+import type { Instant } from '../util/clock';
+import type { OutboxRow, NewOutbox } from './rows';
+import { StoreBase } from './base';
+
+export class OutboxQueries extends StoreBase {
+  // ---- meta ------------------------------------------------------------------------------
+
+  meta(key: string): string | undefined {
+    return (this.q('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.q('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  // ---- outbox --------------------------------------------------------------------------
+
+  /** Queue a mail. Returns null when a mail with the same idempotency key exists already. */
+  enqueue(o: NewOutbox): number | null {
+    const info = this.q(
+      `INSERT OR IGNORE INTO outbox (case_id, kind, idempotency_key, template, language, template_version, from_address, from_name, to_address, subject,
+           message_id, in_reply_to, refs, headers, body_text, body_html, date_header, status, attempts, next_attempt_at, created_at, attach_inbound_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)`,
+    ).run(
+      o.caseId,
+      o.kind,
+      o.idempotencyKey,
+      o.template,
+      o.language,
+      o.templateVersion,
+      o.fromAddress,
+      o.fromName,
+      o.toAddress,
+      o.subject,
+      o.messageId,
+      o.inReplyTo,
+      JSON.stringify(o.references),
+      JSON.stringify(o.headers),
+      o.bodyText,
+      o.bodyHtml,
+      o.dateHeader,
+      o.createdAt,
+      o.createdAt,
+      o.attachInboundId ?? null,
+    );
+    if (info.changes === 1 && o.templateSources) {
+      this.q('INSERT OR IGNORE INTO template_versions (version, kind, language, sources, first_used_at) VALUES (?, ?, ?, ?, ?)').run(
+        o.templateVersion,
+        o.template,
+        o.language,
+        JSON.stringify(o.templateSources),
+        o.createdAt,
+      );
+    }
+    return info.changes === 1 ? Number(info.lastInsertRowid) : null;
+  }
+
+  templateVersions(version: string): Array<{ version: string; kind: string; language: string; sources: string; first_used_at: Instant }> {
+    return this.q('SELECT * FROM template_versions WHERE version = ? ORDER BY kind, language').all(version) as Array<{
+      version: string;
+      kind: string;
+      language: string;
+      sources: string;
+      first_used_at: Instant;
+    }>;
+  }
+
+  /** Keep a template set that passed the check (its files), as the last good one. */
+  saveTemplateSet(setVersion: string, files: ReadonlyMap<string, string>, at: Instant): void {
+    this.q('INSERT OR IGNORE INTO template_sets (set_version, files, checked_at) VALUES (?, ?, ?)').run(
+      setVersion,
+      JSON.stringify(Object.fromEntries(files)),
+      at,
+    );
+    this.setMeta('templates.lastGood', setVersion);
+  }
+
+  /** The last template set that passed the check, if any. */
+  lastGoodTemplateSet(): { setVersion: string; files: Map<string, string> } | null {
+    const v = this.meta('templates.lastGood');
+    if (!v) return null;
+    const row = this.q('SELECT files FROM template_sets WHERE set_version = ?').get(v) as { files: string } | undefined;
+    return row ? { setVersion: v, files: new Map(Object.entries(JSON.parse(row.files) as Record<string, string>)) } : null;
+  }
+
+  /** Record that the admin was told about a broken set; false when they were already. */
+  claimTemplateProblemReport(setVersion: string, problems: string, at: Instant): boolean {
+    return (
+      this.q('INSERT OR IGNORE INTO template_problems_reported (set_version, reported_at, problems) VALUES (?, ?, ?)').run(setVersion, at, problems).changes ===
+      1
+    );
+  }
+
+  /** Automatic mails queued to an address since `since` (the per-address cap). */
+  countOutboxTo(address: string, since: Instant): number {
+    return (this.q("SELECT COUNT(*) AS n FROM outbox WHERE to_address = ? AND created_at >= ? AND status != 'failed'").get(address, since) as { n: number }).n;
+  }
+
+  /**
+   * Automatic mails queued since `since` to one mailbox: `local@domain` and its subaddresses
+   * `local+tag@domain` (RFC 5233), so that a helpdesk's per-ticket addresses count as one. The
+   * subaddresses are the range ["local+", "local,") of the outbox_to index ("," follows "+").
+   */
+  countOutboxToMailbox(local: string, domain: string, since: Instant): number {
+    const suffix = `@${domain}`;
+    return (
+      this.q(
+        `SELECT COUNT(*) AS n FROM outbox WHERE created_at >= ? AND status != 'failed'
+           AND (to_address = ? OR (to_address >= ? AND to_address < ? AND substr(to_address, -length(?)) = ?))`,
+      ).get(since, `${local}${suffix}`, `${local}+`, `${local},`, suffix, suffix) as { n: number }
+    ).n;
+  }
+
+  /**
+   * Acknowledgements queued since `since` to any address at `domain`, counted up to `atMost`
+   * (the per-domain cap: only whether it is reached matters, so a burst is never counted whole;
+   * covering index outbox_ack_domain).
+   */
+  countAcknowledgementsToDomain(domain: string, since: Instant, atMost: number): number {
+    return (
+      this.q(
+        `SELECT COUNT(*) AS n FROM (SELECT 1 FROM outbox
+           WHERE kind = 'acknowledgement' AND substr(to_address, instr(to_address, '@') + 1) = ? AND created_at >= ? AND status != 'failed' LIMIT ?)`,
+      ).get(domain, since, atMost) as { n: number }
+    ).n;
+  }
+
+  /** Acknowledgements queued to anyone since `since`, counted up to `atMost` (the hourly total; covering index outbox_ack_created). */
+  countAcknowledgementsSince(since: Instant, atMost: number): number {
+    return (
+      this.q("SELECT COUNT(*) AS n FROM (SELECT 1 FROM outbox WHERE kind = 'acknowledgement' AND created_at >= ? AND status != 'failed' LIMIT ?)").get(
+        since,
+        atMost,
+      ) as { n: number }
+    ).n;
+  }
+
+  outboxOfCase(caseId: number): OutboxRow[] {
+    return this.q('SELECT * FROM outbox WHERE case_id = ? ORDER BY id').all(caseId) as OutboxRow[];
+  }
+
+  outboxRow(id: number): OutboxRow | undefined {
+    return this.q('SELECT * FROM outbox WHERE id = ?').get(id) as OutboxRow | undefined;
+  }
+
+  listOutbox(status?: OutboxStatus): Array<OutboxRow & { case_number: string | null }> {
+    const where = status ? 'WHERE o.status = ?' : '';
+    const stmt = this.q(`SELECT o.*, c.number AS case_number FROM outbox o LEFT JOIN cases c ON c.id = o.case_id ${where} ORDER BY o.id`);
+    return (status ? stmt.all(status) : stmt.all()) as Array<OutboxRow & { case_number: string | null }>;
+  }
+
+  /** Ids of mails due for an attempt: queued and due, or sending with an expired lease (in doubt). */
+  dueOutbox(now: Instant, limit: number): number[] {
+    return (
+      this.q("SELECT id FROM outbox WHERE status IN ('queued','sending') AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?").all(now, limit) as {
+        id: number;
+      }[]
+    ).map((r) => r.id);
+  }
+
+  nextOutboxDue(): Instant | undefined {
+    const row = this.q("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status IN ('queued','sending')").get() as { t: Instant | null };
+    return row.t ?? undefined;
+  }
+
+  /**
+   * Claim a mail for one attempt, before any network traffic: status 'sending', attempts + 1,
+   * a lease until `leaseUntil`, and an attempt row. Fails (returns null) when someone else
+   * claimed it first or it is not due, so two senders never send the same attempt.
+   */
+  claimOutbox(id: number, now: Instant, leaseUntil: Instant): OutboxRow | null {
+    const changed = this.q(
+      `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
+         WHERE id = ? AND status IN ('queued','sending') AND next_attempt_at <= ?`,
+    ).run(leaseUntil, id, now).changes;
+    if (changed !== 1) return null;
+    const row = this.outboxRow(id)!;
+    this.q('INSERT INTO outbox_attempts (outbox_id, attempt, started_at) VALUES (?, ?, ?)').run(id, row.attempts, now);
+    return row;
+  }
+
+  /** Record the result of the attempt `attempt`; only if the mail is still ours (status 'sending', same attempt). */
+  finishOutboxAttempt(
+    id: number,
+    attempt: number,
+    outcome: 'sent' | 'retry' | 'failed',
+    response: string,
+    at: Instant,
+    nextAttemptAt: Instant | null,
+  ): boolean {
+    const status: OutboxStatus = outcome === 'sent' ? 'sent' : outcome === 'failed' ? 'failed' : 'queued';
+    const changed = this.q(
+      `UPDATE outbox SET status = ?, last_error = CASE WHEN ? = 'sent' THEN last_error ELSE ? END,
+           transport_response = CASE WHEN ? = 'sent' THEN ? ELSE transport_response END,
+           sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END,
+           next_attempt_at = COALESCE(?, next_attempt_at)
+         WHERE id = ? AND status = 'sending' AND attempts = ?`,
+    ).run(status, outcome, response, outcome, response, outcome, at, nextAttemptAt, id, attempt).changes;
+    this.q('UPDATE outbox_attempts SET finished_at = ?, outcome = ?, response = ? WHERE outbox_id = ? AND attempt = ?').run(at, outcome, response, id, attempt);
+    return changed === 1;
+  }
+
+  /** Put a failed mail back in the queue (an operator fixed the cause). False when it is not failed. */
+  requeueFailedOutbox(id: number, at: Instant): boolean {
+    return this.q("UPDATE outbox SET status = 'queued', next_attempt_at = ?, retry_from = ? WHERE id = ? AND status = 'failed'").run(at, at, id).changes === 1;
+  }
+
+  outboxAttempts(id: number): Array<{ attempt: number; started_at: Instant; finished_at: Instant | null; outcome: string | null; response: string | null }> {
+    return this.q('SELECT attempt, started_at, finished_at, outcome, response FROM outbox_attempts WHERE outbox_id = ? ORDER BY attempt').all(id) as Array<{
+      attempt: number;
+      started_at: Instant;
+      finished_at: Instant | null;
+      outcome: string | null;
+      response: string | null;
+    }>;
+  }
+}
