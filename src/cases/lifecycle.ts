@@ -72,6 +72,7 @@ export type EventType =
   | 'officer-command-refused'
   | 'note-added'
   | 'status-changed'
+  | 'case-reopened'
   | 'outcome-set'
   | 'category-changed'
   | 'compensation-set'

@@ -41,7 +41,8 @@ import { isoDate, parseIsoDate } from '../deadlines/calendar';
 import { computeCaseDeadlines, deadlineRecord, deadlineSetDetail } from '../deadlines/deadlines';
 import { escalationLevels } from '../deadlines/escalation';
 import { formatStockholm } from '../deadlines/rules';
-import { CASE_OUTCOMES, CASE_STATUSES, CaseOutcome, CaseStatus } from '../cases/lifecycle';
+import { CASE_OUTCOMES, CaseOutcome, CaseStatus } from '../cases/lifecycle';
+import { checkTransition, makeTransition, reopen, SETTABLE_STATUSES, transitionTo, TRANSITIONS } from '../cases/transitions';
 import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { caseTag } from '../classify/thread';
 import { buildMail } from '../reply/mail';
@@ -64,6 +65,7 @@ export const COMMAND_NAMES = [
   'assessment',
   'final',
   'ask',
+  'reopen',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
@@ -304,10 +306,8 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
     throw new CommandError(say(`unknown command '#${cmd.name}'${guess.en}; commands: ${list}`, `okänt kommando '#${cmd.name}'${guess.sv}; kommandon: ${list}`));
   }
   const name = cmd.name as CommandName | LegalHoldCommandName;
-  if (c.status === 'closed' && !['status', 'note', 'related', 'assessment', 'hold', 'release'].includes(name))
-    throw new CommandError(
-      say(`${c.number} is closed; reopen it first with #status in-progress`, `${c.number} är stängt; öppna det först med #status in-progress`),
-    );
+  if (c.status === 'closed' && !['status', 'note', 'related', 'assessment', 'hold', 'release', 'reopen'].includes(name))
+    throw new CommandError(say(`${c.number} is closed; reopen it first with #reopen and the reason`, `${c.number} är stängt; öppna det först med #reopen och skälet`));
 
   switch (name) {
     case 'assign': {
@@ -340,18 +340,27 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
       );
     }
     case 'status': {
-      const status = oneOf<CaseStatus>(cmd.args, CASE_STATUSES, { en: 'status', sv: 'status' });
-      if (status === c.status) return say(`status is already ${status}`, `status är redan ${status}`);
-      if (status === 'closed' && !c.outcome)
+      // Only the states a named transition leads to (src/cases/transitions.ts): never `new`.
+      const status = oneOf<CaseStatus>(cmd.args, SETTABLE_STATUSES, { en: 'status', sv: 'status' });
+      const r = makeTransition(store, c, transitionTo(status)!, env.actor, env.at);
+      if (!r.ok) {
+        if (r.code === 'same-state') return say(r.reason.en, r.reason.sv);
+        throw new CommandError(say(r.reason.en, r.reason.sv));
+      }
+      return say(`status: ${r.from} -> ${r.to}`, `status: ${r.from} -> ${r.to}`);
+    }
+    case 'reopen': {
+      const reason = maskPersonnummer(cmd.args.replace(/\s+/g, ' ').trim(), env.now);
+      if (reason.length < 5)
         throw new CommandError(
           say(
-            'set the outcome first (#outcome upheld | partly-upheld | rejected | withdrawn)',
-            'ange utfallet först (#outcome upheld | partly-upheld | rejected | withdrawn)',
+            '#reopen needs the reason on the same line, e.g. #reopen the customer is not satisfied and has sent new documents',
+            '#reopen behöver skälet på samma rad, t.ex. #reopen kunden är inte nöjd och har skickat nya underlag',
           ),
         );
-      store.updateCase(c.id, { status }, env.at);
-      store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'status-changed', fromState: c.status, toState: status });
-      return say(`status: ${c.status} -> ${status}`, `status: ${c.status} -> ${status}`);
+      const r = reopen(store, c, reason, env.actor, env.at);
+      if (!r.ok) throw new CommandError(say(r.reason.en, r.reason.sv));
+      return say(`reopened: ${r.from} -> ${r.to} (${reason})`, `öppnat igen: ${r.from} -> ${r.to} (${reason})`);
     }
     case 'outcome': {
       const outcome = oneOf<CaseOutcome>(cmd.args, CASE_OUTCOMES, { en: 'outcome', sv: 'utfall', svNeuter: true });
@@ -533,6 +542,10 @@ function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask',
   const { store, config } = ctx;
   const why = whyNotToCustomer(store, c, what, env.rest, env.at);
   if (why) throw new CommandError(why);
+  // Decided before anything is queued: the case must be able to take the state that follows.
+  const transition = what === 'final' ? 'markAnswered' : 'awaitCustomer';
+  const allowed = checkTransition(c, transition);
+  if (!allowed.ok && allowed.code !== 'same-state') throw new CommandError(say(allowed.reason.en, allowed.reason.sv));
   const text = env.rest;
   let answerBy: Date | null = null;
   if (what === 'ask') {
@@ -585,7 +598,7 @@ function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask',
         ? say("this mail's final answer was queued already", 'det här mejlets slutliga svar är redan köat')
         : say("this mail's questions were queued already", 'det här mejlets frågor är redan köade'),
     );
-  const status: CaseStatus = what === 'final' ? 'answered' : 'awaiting-customer';
+  const status: CaseStatus = TRANSITIONS[transition].to;
   store.appendEvent({
     at: env.at,
     caseId: c.id,
@@ -594,10 +607,7 @@ function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask',
     type: what === 'final' ? 'final-answer-queued' : 'information-requested',
     detail: { messageId: outbox.messageId, words: words(text), ...(answerBy ? { answerBy: toInstant(answerBy) } : {}) },
   });
-  if (c.status !== status) {
-    store.updateCase(c.id, { status }, env.at);
-    store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'status-changed', fromState: c.status, toState: status });
-  }
+  if (c.status !== status) makeTransition(store, c, transition, env.actor, env.at);
   return what === 'final'
     ? say(
         `final answer queued to the customer (${words(text)} words, with the escalation paragraph); status ${status}`,

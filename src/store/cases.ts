@@ -70,10 +70,18 @@ export class CaseQueries extends StoreBase {
   }
 
   /** Change what an officer may change on a case; every change is also an event (the caller's). */
+  /**
+   * The guarded state change of a case transition (src/cases/transitions.ts): true when the
+   * case was in `from` and is now in `to`; false (nothing written) when another writer moved it.
+   */
+  setCaseStatus(id: number, from: CaseStatus, to: CaseStatus, at: Instant): boolean {
+    return this.q('UPDATE cases SET status = ?, updated_at = ? WHERE id = ? AND status = ?').run(to, at, id, from).changes === 1;
+  }
+
+  /** The case's other fields; its state changes only through setCaseStatus (a named transition). */
   updateCase(
     id: number,
     change: {
-      status?: CaseStatus;
       outcome?: CaseOutcome;
       decidedBy?: string;
       category?: string;
@@ -89,7 +97,6 @@ export class CaseQueries extends StoreBase {
       sets.push(`${column} = ?`);
       values.push(value);
     };
-    if (change.status !== undefined) put('status', change.status);
     if (change.outcome !== undefined) put('outcome', change.outcome);
     if (change.decidedBy !== undefined) put('decided_by', change.decidedBy);
     if (change.category !== undefined) put('category', change.category);

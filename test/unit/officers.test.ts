@@ -446,7 +446,7 @@ describe('parseCommandMail', () => {
 
   test('the documented command and checklist names', () => {
     expect([...COMMAND_NAMES].sort()).toEqual(
-      ['ask', 'assessment', 'assign', 'category', 'compensation', 'extend', 'final', 'holding', 'note', 'outcome', 'related', 'status'].sort(),
+      ['ask', 'assessment', 'assign', 'category', 'compensation', 'extend', 'final', 'holding', 'note', 'outcome', 'related', 'reopen', 'status'].sort(),
     );
     expect(ASSESSMENT_ITEMS).toContain('training');
     expect(FINAL_MIN_WORDS).toBe(15);
@@ -811,7 +811,9 @@ describe('officer commands on a case', () => {
 
     test('an unknown status: the allowed ones are listed', () => {
       const { out } = command(w, c.id, '#status klar');
-      expect(out.errors[0].problem).toBe("unknown status 'klar'; allowed: new, in-progress, awaiting-customer, answered, closed");
+      // `new` is set only when a case is opened (issue 13: `#status new` was accepted).
+      expect(out.errors[0].problem).toBe("unknown status 'klar'; allowed: in-progress, awaiting-customer, answered, closed");
+      expect(command(w, c.id, '#status new').out.errors[0].problem).toMatch(/^unknown status 'new'/);
       expect(command(w, c.id, '#status').out.errors[0].problem).toMatch(/^status missing; allowed:/);
     });
 
@@ -1177,15 +1179,28 @@ describe('officer commands on a case', () => {
       );
       expect(out.done.map((d) => d.line)).toEqual(['#note efterhandsanteckning', `#related ${other.number}`, '#assessment training ja']);
       expect(out.errors.map((e) => e.lineNumber)).toEqual([1, 2, 3, 4, 5, 6]);
-      for (const e of out.errors) expect(e.problem).toBe('KLG-2026-000001 is closed; reopen it first with #status in-progress');
+      for (const e of out.errors) expect(e.problem).toBe('KLG-2026-000001 is closed; reopen it first with #reopen and the reason');
       expect(w.store.caseById(c.id)).toMatchObject({ status: 'closed', outcome: 'upheld', category: 'fees', compensation_sek: null, contact_officer: OLLE });
       expect(outboxOf(w, c.id, 'final-answer')).toEqual([]);
       expect(outboxOf(w, c.id, 'delay-notice')).toEqual([]);
     });
 
-    test('#status in-progress reopens it', () => {
-      expect(command(w, c.id, '#status in-progress\n#compensation 100').out.errors).toEqual([]);
-      expect(w.store.caseById(c.id)).toMatchObject({ status: 'in-progress', compensation_sek: 100 });
+    // Issue 13: a closed case was reopened by `#status in-progress`, with no reason on record.
+    test('closedCaseIsNotReopenedByStatus: #status refuses, #reopen with a reason reopens it', () => {
+      const refused = command(w, c.id, '#status in-progress\n#compensation 100').out.errors;
+      expect(refused.map((e) => e.problem)).toEqual([
+        'KLG-2026-000001 is closed: reopen it with #reopen and the reason',
+        'KLG-2026-000001 is closed; reopen it first with #reopen and the reason',
+      ]);
+      expect(w.store.caseById(c.id)).toMatchObject({ status: 'closed', compensation_sek: null });
+      expect(command(w, c.id, '#reopen').out.errors[0].problem).toMatch(/^#reopen needs the reason/);
+      expect(command(w, c.id, '#reopen kunden är inte nöjd och har skickat nya kvitton\n#compensation 100').out.errors).toEqual([]);
+      expect(w.store.caseById(c.id)).toMatchObject({ status: 'in-progress', compensation_sek: 100, outcome: 'upheld' });
+      const events = w.store.eventsOfCase(c.id);
+      const reopened = events.findIndex((e) => e.type === 'case-reopened');
+      expect(JSON.parse(events[reopened].detail)).toEqual({ reason: 'kunden är inte nöjd och har skickat nya kvitton', previousOutcome: 'upheld' });
+      expect(events[reopened + 1]).toMatchObject({ type: 'status-changed', from_state: 'closed', to_state: 'in-progress' });
+      expect(command(w, c.id, '#reopen igen av misstag').out.errors[0].problem).toBe('KLG-2026-000001 is not closed (in-progress)');
     });
   });
 });
