@@ -110,10 +110,8 @@ export function makeTransition(store: Store, c: CaseRow, name: TransitionName, a
 }
 
 export const startWork = (store: Store, c: CaseRow, actor: Actor, at: Instant): TransitionResult => makeTransition(store, c, 'startWork', actor, at);
-export const awaitCustomer = (store: Store, c: CaseRow, actor: Actor, at: Instant): TransitionResult =>
-  makeTransition(store, c, 'awaitCustomer', actor, at);
-export const markAnswered = (store: Store, c: CaseRow, actor: Actor, at: Instant): TransitionResult =>
-  makeTransition(store, c, 'markAnswered', actor, at);
+export const awaitCustomer = (store: Store, c: CaseRow, actor: Actor, at: Instant): TransitionResult => makeTransition(store, c, 'awaitCustomer', actor, at);
+export const markAnswered = (store: Store, c: CaseRow, actor: Actor, at: Instant): TransitionResult => makeTransition(store, c, 'markAnswered', actor, at);
 export const close = (store: Store, c: CaseRow, actor: Actor, at: Instant): TransitionResult => makeTransition(store, c, 'close', actor, at);
 
 /**
@@ -131,7 +129,12 @@ export function reopen(store: Store, c: CaseRow, reason: string, actor: Actor, a
  * Open a case (state `new`) with its `case-opened` event: the only way a case comes to be.
  * `detail` is the event's detail as filing composes it (the reason, a forward, an import).
  */
-export function openCase(store: Store, c: NewCase, event: { readonly inboundId: number | null; readonly detail: Record<string, unknown> }, at: Instant): number {
+export function openCase(
+  store: Store,
+  c: NewCase,
+  event: { readonly inboundId: number | null; readonly detail: Record<string, unknown> },
+  at: Instant,
+): number {
   const caseId = store.insertCase(c);
   store.appendEvent({ at, caseId, inboundId: event.inboundId, actor: 'system', type: 'case-opened', toState: 'new', detail: event.detail });
   return caseId;

@@ -307,7 +307,9 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
   }
   const name = cmd.name as CommandName | LegalHoldCommandName;
   if (c.status === 'closed' && !['status', 'note', 'related', 'assessment', 'hold', 'release', 'reopen'].includes(name))
-    throw new CommandError(say(`${c.number} is closed; reopen it first with #reopen and the reason`, `${c.number} är stängt; öppna det först med #reopen och skälet`));
+    throw new CommandError(
+      say(`${c.number} is closed; reopen it first with #reopen and the reason`, `${c.number} är stängt; öppna det först med #reopen och skälet`),
+    );
 
   switch (name) {
     case 'assign': {

@@ -51,7 +51,11 @@ function newCase(n = 1): CaseRow {
   return store.caseById(id)!;
 }
 
-const inState = (status: CaseStatus, outcome: string | null = null): Pick<CaseRow, 'status' | 'outcome' | 'number'> => ({ status, outcome, number: 'KLG-2026-000001' });
+const inState = (status: CaseStatus, outcome: CaseRow['outcome'] = null): Pick<CaseRow, 'status' | 'outcome' | 'number'> => ({
+  status,
+  outcome,
+  number: 'KLG-2026-000001',
+});
 
 describe('the transition table', () => {
   // What the table allows, written out: a change to the table must change this test.
@@ -82,7 +86,8 @@ describe('the transition table', () => {
   });
 
   test('closedCaseIsNotReopenedByStatus: only reopen leaves closed', () => {
-    for (const name of ['startWork', 'awaitCustomer', 'markAnswered'] as const) expect(checkTransition(inState('closed', 'upheld'), name)).toMatchObject({ ok: false, code: 'not-allowed' });
+    for (const name of ['startWork', 'awaitCustomer', 'markAnswered'] as const)
+      expect(checkTransition(inState('closed', 'upheld'), name)).toMatchObject({ ok: false, code: 'not-allowed' });
     expect(checkTransition(inState('closed', 'upheld'), 'reopen')).toEqual({ ok: true, from: 'closed', to: 'in-progress' });
     expect(checkTransition(inState('answered'), 'reopen')).toMatchObject({ ok: false, code: 'not-allowed' });
     expect(TRANSITIONS.reopen.from).toEqual(['closed']);
