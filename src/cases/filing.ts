@@ -1,41 +1,35 @@
 /**
- * Filing: a parsed inbound mail -> its kind, and the case changes that follow from it.
+ * Filing: a classified mail -> the records that say what it is. Runs inside the caller's
+ * transaction, so that everything commits together or not at all: the case with its number,
+ * the message and its attachments, the deadlines and the events (and, in the act stage that
+ * follows in the same transaction, the queued acknowledgement). A crash anywhere before the
+ * commit leaves the mail 'stored', and it is simply filed again on the next pass.
  *
- * Runs inside the caller's transaction, so that everything below commits together or not at
- * all: the case with its number, the message and its attachments, the answer deadline, the
- * events, and the queued acknowledgement. A crash anywhere before the commit leaves the mail
- * 'stored', and it is simply filed again on the next pass.
- *
- * Transitions made here: inbound stored -> filed; a new case -> 'new'. Only a `complaint`
- * opens a case, and only a new case is acknowledged.
+ * Transitions made here: inbound stored -> filed; a new case -> 'new' (openCase). Only a
+ * `complaint` opens a case. This stage decides nothing about sending: see src/pipeline/act.ts.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Config } from '../config/config';
 import type { ParsedMail } from '../parse/parse';
 import type { ForwardedOriginal } from '../parse/forwarded';
-import type { InboundRow, Store } from '../store/store';
+import type { InboundRow, NewCase, Store } from '../store/store';
 import type { MailKind } from './lifecycle';
 import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar } from '../deadlines/calendar';
 import type { Logger } from '../util/log';
-import { classify, Classification, customerOf, TaggedCase, ThreadFacts } from '../classify/classify';
-import { caseNumbersInSubject, chooseReferencedCase, hasReplyPrefix, subjectKey } from '../classify/thread';
-import { contentKey } from '../parse/content-key';
+import type { Classification, Customer, ThreadFacts } from '../classify/classify';
+import type { ComplaintFields } from '../parse/complaint-fields';
+import { subjectKey } from '../classify/thread';
 import { detectLanguage } from '../parse/language';
 import { publicFields, readComplaintFields } from '../parse/complaint-fields';
-import { maskMail, maskPersonnummer, maskPersonnummerIn } from '../parse/personnummer';
+import { maskPersonnummer, maskPersonnummerIn } from '../parse/personnummer';
 import { sealPersonnummer } from './personnummer-store';
 import { splitReply } from '../parse/quote';
-import { buildAcknowledgement, decideAcknowledgement } from '../reply/acknowledgement';
 import { CaseDeadline, Calendars, computeCaseDeadlines, deadlineRecord, deadlineSetDetail } from '../deadlines/deadlines';
 import { escalationLevels } from '../deadlines/escalation';
 import { nextContactOfficer } from './assignment';
-import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } from '../officers/officer-mail';
+import { openCase } from './transitions';
 import { isoDate, localDateOf } from '../deadlines/calendar';
 import { toInstant } from '../util/clock';
-import { errorChain } from '../util/log';
-import { mailboxOf } from '../util/mailbox';
 
 export type FilingAction = 'opened' | 'attached' | 'recorded' | 'skipped';
 
@@ -59,122 +53,34 @@ export interface FilingContext {
   readonly log: Logger;
 }
 
-function taggedCase(store: Store, caseId: number): TaggedCase | null {
-  const c = store.caseById(caseId);
-  return c ? { caseId: c.id, number: c.number, customerAddress: c.customer_address } : null;
+/** What filing recorded, and what the act stage needs to act on it. */
+export interface FiledMail {
+  readonly result: Omit<FilingResult, 'acknowledgementQueued'>;
+  readonly inbound: InboundRow;
+  /** The mail as filed (personnummer masked). */
+  readonly mail: ParsedMail;
+  readonly classification: Classification;
+  readonly facts: ThreadFacts;
+  /** Old mail from `klagomal import`: recorded, never acted on. */
+  readonly quietImport: boolean;
+  /** The mail's new text, without the quoted history (an officer's commands are read from it). */
+  readonly newText: string;
+  /** A new complaint's case, for its acknowledgement and the contact person's notification. */
+  readonly complaint: FiledComplaint | null;
 }
 
-/** Look up, in the store, every fact the pure classifier needs. */
-export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail, config: Config, now: Date): ThreadFacts {
-  const casePrefix = config.cases.prefix;
-  const sent = fromSentFolder(config, inbound);
-  const { duplicateOf, collision } = sameMail(store, config.dataDir, inbound, mail.messageId, sent);
-  const sender = mail.from?.address ?? null;
-  const recipients = [...mail.to, ...mail.cc].map((a) => a.address);
-  let referencedCase: TaggedCase | null = null;
-  let repliesToOurMail = false;
-  const refs = [...(mail.inReplyTo ? [mail.inReplyTo] : []), ...[...mail.references].reverse()];
-  for (const ref of refs) {
-    if (store.isOurMessageId(ref)) repliesToOurMail = true;
-    const caseId = chooseReferencedCase(store.casesOfMessageId(ref), sender, recipients);
-    if (caseId !== undefined) {
-      referencedCase = taggedCase(store, caseId);
-      break;
-    }
-  }
-  let tagged: TaggedCase | null = null;
-  for (const number of caseNumbersInSubject(mail.subject, casePrefix)) {
-    const c = store.caseByNumber(number);
-    if (c) {
-      tagged = { caseId: c.id, number: c.number, customerAddress: c.customer_address };
-      break;
-    }
-  }
-  // A reply that lost its threading headers: same customer, same subject without prefixes.
-  let subjectCase: TaggedCase | null = null;
-  const customer = customerOf(mail, config.firm).address;
-  if (!referencedCase && !tagged && customer && hasReplyPrefix(mail.subject) && config.threading.subjectWindowDays > 0) {
-    const since = toInstant(new Date(now.getTime() - config.threading.subjectWindowDays * 86_400_000));
-    const c = store.caseBySubject(customer, subjectKey(mail.subject, casePrefix), since);
-    if (c) subjectCase = { caseId: c.id, number: c.number, customerAddress: c.customer_address };
-  }
-  // The same customer mail forwarded again (by a colleague, or after it was also sent to us):
-  // by its Message-ID when the original was attached, else by customer and subject.
-  let forwardedCase: TaggedCase | null = null;
-  const original = mail.forwarded;
-  if (original?.from) {
-    const byId = original.messageId ? chooseReferencedCase(store.casesOfMessageId(original.messageId), original.from.address, []) : undefined;
-    if (byId !== undefined) forwardedCase = taggedCase(store, byId);
-    else if (original.subject && config.threading.subjectWindowDays > 0) {
-      const since = toInstant(new Date(now.getTime() - config.threading.subjectWindowDays * 86_400_000));
-      const c = store.caseBySubject(original.from.address, subjectKey(original.subject, casePrefix), since);
-      if (c && original.date && c.received_at === toInstant(original.date)) forwardedCase = taggedCase(store, c.id);
-    }
-  }
-  let returnedMail: ThreadFacts['returnedMail'] = null;
-  for (const id of mail.embeddedMessageIds) {
-    const o = store.outboxByMessageId(id);
-    if (o) {
-      returnedMail = { caseId: o.case_id, kind: o.kind, to: o.to_address, messageId: o.message_id };
-      break;
-    }
-  }
-  return {
-    duplicateOf,
-    messageIdCollision: collision,
-    ownMessageId: mail.messageId !== null && store.isOurMessageId(mail.messageId),
-    referencedCase,
-    repliesToOurMail,
-    taggedCase: tagged,
-    subjectCase,
-    returnedMail,
-    fromSentFolder: sent,
-    forwardedCase,
-  };
-}
-
-/**
- * Is this mail one already filed? Without a Message-ID: the same bytes. With one: the same
- * Message-ID and the same content (src/parse/content-key.ts): the same Message-ID on other
- * content is another mail, filed as its own with a `message-id-collision` event, never dropped.
- */
-function sameMail(
-  store: Store,
-  dataDir: string,
-  inbound: InboundRow,
-  messageId: string | null,
-  fromSent: boolean,
-): { duplicateOf: number | null; collision: ThreadFacts['messageIdCollision'] } {
-  if (!messageId) return { duplicateOf: store.firstInboundWithSha(inbound.sha256, inbound.id)?.id ?? null, collision: null };
-  // The Sent folder's copy of a shared-mailbox reply that Cc'd the mailbox: the inbox copy was
-  // held by the loop guard (nothing vouched for it); the Sent copy is the officer's reply.
-  const earlier = store.filedInboundWithMessageId(messageId, inbound.id).filter((r) => !(fromSent && r.kind === 'autoreply'));
-  if (earlier.length === 0) return { duplicateOf: null, collision: null };
-  const same = earlier.find((r) => r.sha256 === inbound.sha256);
-  if (same) return { duplicateOf: same.id, collision: null };
-  const own = readRawMail(store, dataDir, inbound.sha256);
-  const key = own ? contentKey(own) : null;
-  for (const r of earlier) {
-    // An earlier raw mail removed by retention cannot be compared: file this one rather than risk losing it.
-    const theirs = key ? readRawMail(store, dataDir, r.sha256) : null;
-    if (theirs && contentKey(theirs) === key) return { duplicateOf: r.id, collision: null };
-  }
-  const first = earlier[0];
-  return {
-    duplicateOf: null,
-    collision: { inboundId: first.id, caseId: first.case_id, caseNumber: first.case_id !== null ? (store.caseById(first.case_id)?.number ?? null) : null },
-  };
-}
-
-function readRawMail(store: Store, dataDir: string, sha256: string): Buffer | null {
-  const raw = store.rawMail(sha256);
-  if (!raw) return null;
-  if ('bytes' in raw) return raw.bytes;
-  try {
-    return fs.readFileSync(path.join(dataDir, raw.path));
-  } catch {
-    return null;
-  }
+export interface FiledComplaint {
+  readonly caseId: number;
+  readonly caseNumber: string;
+  readonly customer: Customer;
+  readonly language: ReturnType<typeof detectLanguage>;
+  readonly fields: ComplaintFields;
+  /** The customer's subject, Message-ID and References (of the original, for a forward). */
+  readonly subject: string;
+  readonly messageId: string | null;
+  readonly references: readonly string[];
+  readonly receivedAt: Date;
+  readonly answerDue: CaseDeadline;
 }
 
 /** The source name of mail brought in by `klagomal import`. */
@@ -192,42 +98,38 @@ export function isQuietImport(config: Config, inbound: InboundRow): boolean {
   return isoDate(localDateOf(new Date(inbound.received_at))) < after; // "YYYY-MM-DD" compares as text
 }
 
-/** Was the mail read from a source's Sent folder (mail the shared mailbox sent)? */
-export function fromSentFolder(config: Config, inbound: InboundRow): boolean {
-  return config.sources.some((s) => s.type === 'imap' && s.name === inbound.source && s.sentFolder !== null && s.sentFolder === inbound.mailbox);
-}
-
-/** A bounce is permanent unless its DSN says the delivery is only delayed (RFC 3464 Action/Status). */
-function permanentBounce(mail: ParsedMail): boolean {
-  if (!mail.dsn) return true;
-  if (mail.dsn.action === 'delayed' || mail.dsn.action === 'relayed' || mail.dsn.action === 'delivered') return false;
-  return !(mail.dsn.status?.startsWith('4') ?? false);
-}
-
-/** File one parsed mail. Must be called inside a transaction (store.tx). */
-export function fileMail(ctx: FilingContext, inbound: InboundRow, parsed: ParsedMail, now: Date): FilingResult {
+/**
+ * The filing stage: record a classified mail (inside the caller's transaction). A duplicate is
+ * recorded as one; a complaint opens its case (src/cases/transitions.ts openCase) with its
+ * contact person and every deadline; any other mail is attached to its case or recorded on
+ * none. The message, its attachments and the `mail-filed` event are written here. What follows
+ * from the mail (officer commands, the acknowledgement, notifications) is the act stage's
+ * (src/pipeline/act.ts), which gets the returned FiledMail.
+ */
+export function fileMail(
+  ctx: FilingContext,
+  inbound: InboundRow,
+  mail: ParsedMail,
+  parsed: ParsedMail,
+  c: Classification,
+  facts: ThreadFacts,
+  now: Date,
+): FiledMail {
   const { store, config } = ctx;
-  // Personnummer never reach a stored or sent text: everything below (classification, the
-  // case's name, subject and subject key, the message, attachment names, the acknowledgement,
-  // the officer's notification) works on the masked mail. Only the number itself is read from
-  // the clear mail, to be sealed. The raw mail keeps the original, as evidence.
-  const mail = maskMail(parsed, parsed.date ?? new Date(inbound.received_at));
   const at = toInstant(now);
-  const facts = gatherFacts(store, inbound, mail, config, now);
-  const c: Classification = classify(mail, facts, config.firm);
 
   if (c.kind === 'duplicate') {
     store.setInboundFiled(inbound.id, 'duplicate', c.reason, mail.messageId, null, c.duplicateOf, at);
     store.appendEvent({ at, inboundId: inbound.id, actor: 'system', type: 'duplicate-recorded', detail: { reason: c.reason, duplicateOf: c.duplicateOf } });
     return {
-      inboundId: inbound.id,
-      kind: 'duplicate',
-      reason: c.reason,
-      action: 'skipped',
-      caseId: null,
-      caseNumber: null,
-      messageId: mail.messageId,
-      acknowledgementQueued: false,
+      result: { inboundId: inbound.id, kind: 'duplicate', reason: c.reason, action: 'skipped', caseId: null, caseNumber: null, messageId: mail.messageId },
+      inbound,
+      mail,
+      classification: c,
+      facts,
+      quietImport: false,
+      newText: '',
+      complaint: null,
     };
   }
 
@@ -276,7 +178,7 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, parsed: Parsed
     caseNumber = store.nextCaseNumber(config.cases.prefix, localDateOf(receivedAt).y);
     const choice = nextContactOfficer(store, config.officers, fields!.category, language);
     const contact = choice?.officer ?? null;
-    caseId = store.insertCase({
+    const newCase: NewCase = {
       number: caseNumber,
       category: fields!.category,
       contactOfficer: contact?.address ?? null,
@@ -290,31 +192,31 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, parsed: Parsed
       filedAt: at,
       fields: { ...fields!, customerAddressSource: c.customer.addressSource, fromStaff: c.fromStaff },
       refersToCaseId: c.refersToCaseId,
-    });
-    store.appendEvent({
-      at,
-      caseId,
-      inboundId: inbound.id,
-      actor: 'system',
-      type: 'case-opened',
-      toState: 'new',
-      detail: {
-        number: caseNumber,
-        reason: c.reason,
-        refersToCaseId: c.refersToCaseId,
-        customerAddressSource: c.customer.addressSource,
-        ...(forwarded
-          ? {
-              forwardedBy: forwarded.by,
-              forwardedAt: inbound.received_at,
-              originalDate: forwarded.original.dateText,
-              originalAs: forwarded.original.via,
-              ...(original!.receivedAt ? {} : { receivedAtFrom: 'the forward: the original has no readable date' }),
-            }
-          : {}),
-        ...(quietImport ? { imported: 'old mail from klagomal import: no acknowledgement, notification or escalation' } : {}),
+    };
+    caseId = openCase(
+      store,
+      newCase,
+      {
+        inboundId: inbound.id,
+        detail: {
+          number: caseNumber,
+          reason: c.reason,
+          refersToCaseId: c.refersToCaseId,
+          customerAddressSource: c.customer.addressSource,
+          ...(forwarded
+            ? {
+                forwardedBy: forwarded.by,
+                forwardedAt: inbound.received_at,
+                originalDate: forwarded.original.dateText,
+                originalAs: forwarded.original.via,
+                ...(original!.receivedAt ? {} : { receivedAtFrom: 'the forward: the original has no readable date' }),
+              }
+            : {}),
+          ...(quietImport ? { imported: 'old mail from klagomal import: no acknowledgement, notification or escalation' } : {}),
+        },
       },
-    });
+      at,
+    );
     if (contact) {
       store.appendEvent({
         at,
@@ -368,18 +270,6 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, parsed: Parsed
     createdAt: at,
   });
   for (const a of mail.attachments) store.insertAttachment(messageRow, a);
-  // Old mail brought in by `klagomal import` is history: recorded on its case, never acted on.
-  // An officer's `#final` from 2021 must not send a final answer today, nor an old bounce mark
-  // an address failing, nor an old forgery alarm the manager.
-  if (!quietImport) {
-    if (c.kind === 'officer' && caseId !== null) {
-      handleOfficerMail(ctx, store.caseById(caseId)!, mail, reply.newText, { id: inbound.id, fromSentFolder: facts.fromSentFolder === true }, now);
-    }
-    if ((c.kind === 'followup' || c.kind === 'complaint') && c.spoofSuspected) {
-      recordSuspectedSpoofing(store, config, caseId !== null ? store.caseById(caseId)! : null, mail, reply.newText, c.spoofSuspected, inbound.id, now);
-    }
-    if (c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
-  }
   store.setInboundFiled(inbound.id, c.kind, c.reason, mail.messageId, caseId, null, at);
   if (facts.messageIdCollision) {
     // Filed as its own mail (never as a "duplicate" of another sender's text); the earlier mail is named.
@@ -419,92 +309,31 @@ export function fileMail(ctx: FilingContext, inbound: InboundRow, parsed: Parsed
     },
   });
 
-  let acknowledgementQueued = false;
-  if (c.kind === 'complaint' && caseId !== null && caseNumber !== null && answerDue !== null && fields) {
-    const due: CaseDeadline = answerDue;
-    const since = toInstant(new Date(now.getTime() - 24 * 3600_000));
-    const address = c.customer.address;
-    // The loop guards count mailboxes, not spellings: support+t17@ and support+t18@ are one.
-    const box = address ? mailboxOf(address) : null;
-    const decision: ReturnType<typeof decideAcknowledgement> = quietImport
-      ? { send: false, reason: 'imported old mail (received before import.acknowledgeAfter): not acknowledged' }
-      : decideAcknowledgement(
-          c.customer,
-          {
-            toAddressLast24h: box ? store.countOutboxToMailbox(box.local, box.domain, since) : address ? store.countOutboxTo(address, since) : 0,
-            domain: box?.domain ?? null,
-            toDomainLast24h: box ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
-            acknowledgementsLastHour: store.countAcknowledgementsSince(toInstant(new Date(now.getTime() - 3600_000)), config.loop.maxAutomaticPerHour),
-            forCaseLast24h: 0,
-            failingUntil: address ? store.addressFailingUntil(address, at) : null,
-          },
-          config,
-        );
-    if (!decision.send && /loop\.maxAutomaticPerHour/.test(decision.reason)) {
-      // Not one customer's matter: the whole desk stopped acknowledging. An operator must look.
-      ctx.log.warn('hourly cap on acknowledgements reached (loop.maxAutomaticPerHour): this case is not acknowledged', { case: caseNumber });
-    } else if (!decision.send && /loop\.maxPerDomainPer24h/.test(decision.reason) && box) {
-      // A loop with a helpdesk, or a domain many customers share: the operator decides which.
-      ctx.log.warn(
-        'per-domain cap on acknowledgements reached (loop.maxPerDomainPer24h): this case is not acknowledged; if many customers use this domain, add it to loop.publicMailDomains',
-        {
-          case: caseNumber,
-          domain: box.domain,
-        },
-      );
-    }
-    if (decision.send) {
-      try {
-        const outbox = buildAcknowledgement(
-          {
+  const action: FilingAction = c.kind === 'complaint' ? 'opened' : caseId !== null ? 'attached' : 'recorded';
+  return {
+    result: { inboundId: inbound.id, kind: c.kind, reason: c.reason, action, caseId, caseNumber, messageId: mail.messageId },
+    inbound,
+    mail,
+    classification: c,
+    facts,
+    quietImport,
+    newText: reply.newText,
+    complaint:
+      c.kind === 'complaint' && caseId !== null && caseNumber !== null && answerDue !== null && fields
+        ? {
             caseId,
             caseNumber,
+            customer: c.customer,
             language,
-            to: decision.to,
-            customerName: decision.name,
-            contactName: config.acknowledgement.nameContactPerson
-              ? (config.officers.find((o) => o.address === store.caseById(caseId!)?.contact_officer)?.name ?? null)
-              : null,
-            customerSubject: original ? mask(original.subject) : subject,
-            customerMessageId: original ? original.messageId : mail.messageId,
-            customerReferences: original ? [] : mail.references,
-            receivedAt,
-            answerDueAt: due.dueAt,
-            answerRule: due.rule,
             fields,
-            now,
-          },
-          ctx.templates,
-          config,
-        );
-        const outboxId = store.enqueue(outbox);
-        acknowledgementQueued = outboxId !== null;
-        store.appendEvent({
-          at,
-          caseId,
-          outboxId,
-          actor: 'system',
-          type: outboxId !== null ? 'acknowledgement-queued' : 'acknowledgement-suppressed',
-          detail:
-            outboxId !== null
-              ? { messageId: outbox.messageId, language, template: 'acknowledgement', templateVersion: outbox.templateVersion }
-              : { reason: 'an acknowledgement for this case exists already' },
-        });
-      } catch (err) {
-        // A broken template must not lose the complaint: the case stays filed, the gap is on record.
-        ctx.log.error('acknowledgement could not be rendered', { case: caseNumber, error: errorChain(err) });
-        store.appendEvent({ at, caseId, actor: 'system', type: 'acknowledgement-suppressed', detail: { reason: `template error: ${errorChain(err)}` } });
-      }
-    } else {
-      store.appendEvent({ at, caseId, actor: 'system', type: 'acknowledgement-suppressed', detail: { reason: decision.reason } });
-    }
-  }
-
-  // The contact person hears of the case after the acknowledgement is queued (that is the promise to keep first).
-  if (c.kind === 'complaint' && caseId !== null && !quietImport) notifyContactOfNewCase(ctx, store.caseById(caseId)!, now);
-
-  const action: FilingAction = c.kind === 'complaint' ? 'opened' : caseId !== null ? 'attached' : 'recorded';
-  return { inboundId: inbound.id, kind: c.kind, reason: c.reason, action, caseId, caseNumber, messageId: mail.messageId, acknowledgementQueued };
+            subject: original ? mask(original.subject) : subject,
+            messageId: original ? original.messageId : mail.messageId,
+            references: original ? [] : mail.references,
+            receivedAt,
+            answerDue,
+          }
+        : null,
+  };
 }
 
 /** What a forwarded complaint is read from: the original's text, subject and date. */
@@ -515,33 +344,4 @@ function forwardedContent(o: ForwardedOriginal, mail: ParsedMail): { text: strin
     receivedAt: o.date,
     messageId: o.messageId,
   };
-}
-
-/**
- * A bounce of a mail of ours: on its case as an event ("acknowledgement bounced"), and when it
- * is permanent the address is marked failing, so that no automatic mail keeps going to it.
- */
-function recordBounce(store: Store, config: Config, returned: NonNullable<ThreadFacts['returnedMail']>, mail: ParsedMail, inboundId: number, now: Date): void {
-  const at = toInstant(now);
-  const permanent = permanentBounce(mail);
-  store.appendEvent({
-    at,
-    caseId: returned.caseId,
-    inboundId,
-    actor: 'system',
-    type: returned.kind === 'acknowledgement' ? 'acknowledgement-bounced' : 'mail-bounced',
-    detail: { kind: returned.kind, messageId: returned.messageId, permanent, dsnAction: mail.dsn?.action ?? null, dsnStatus: mail.dsn?.status ?? null },
-  });
-  if (permanent && config.loop.bouncingAddressDays > 0) {
-    const until = toInstant(new Date(now.getTime() + config.loop.bouncingAddressDays * 86_400_000));
-    store.markAddressFailing(returned.to, at, until, `permanent bounce of ${returned.kind} ${returned.messageId}`, inboundId);
-    store.appendEvent({
-      at,
-      caseId: returned.caseId,
-      inboundId,
-      actor: 'system',
-      type: 'address-failing',
-      detail: { until, days: config.loop.bouncingAddressDays },
-    });
-  }
 }

@@ -30,7 +30,11 @@ import { toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain, redactAddresses } from '../util/log';
 import { parseMail, ParsedMail } from '../parse/parse';
-import { fileMail, FilingResult } from '../cases/filing';
+import { fileMail, FilingContext, FilingResult } from '../cases/filing';
+import { classify } from '../classify/classify';
+import { maskMail } from '../parse/personnummer';
+import { gatherFacts } from './facts';
+import { actOnMail } from './act';
 import { IsolatedProcessor, IsolatedState, IsolationLimits } from './isolation';
 
 export interface QuarantineResult {
@@ -52,6 +56,26 @@ export const MAX_PROCESSING_ATTEMPTS = 3;
 export type ProcessResult = FilingResult | QuarantineResult;
 
 const MAX_BATCH_BYTES = 32 * 1024 * 1024;
+
+/**
+ * One mail along the stages, in the order it takes them, inside the caller's transaction:
+ *
+ *   mask      personnummer never reach a stored or sent text (src/parse/personnummer.ts); only
+ *             the number itself is read from the clear mail, to be sealed on its case
+ *   facts     what the store knows about it (src/pipeline/facts.ts): reads only
+ *   classify  its kind and why, a pure decision (src/classify/classify.ts)
+ *   file      the records: duplicate, new case, follow-up, ... (src/cases/filing.ts)
+ *   act       officer commands | forgery notice | bounce | acknowledgement and notification
+ *             (src/pipeline/act.ts -> src/officers/, src/reply/)
+ */
+export function processMail(ctx: FilingContext, inbound: InboundRow, parsed: ParsedMail, now: Date): FilingResult {
+  const mail = maskMail(parsed, parsed.date ?? new Date(inbound.received_at));
+  const facts = gatherFacts(ctx.store, inbound, mail, ctx.config, now);
+  const decision = classify(mail, facts, ctx.config.firm);
+  const filed = fileMail(ctx, inbound, mail, parsed, decision, facts, now);
+  const acted = actOnMail(ctx, filed, now);
+  return { ...filed.result, acknowledgementQueued: acted.acknowledgementQueued };
+}
 
 export class Processor {
   constructor(
@@ -226,7 +250,7 @@ export class Processor {
         try {
           // A nested transaction is a savepoint: a throw undoes this mail only.
           const r = this.store.tx(() => {
-            const filed = fileMail(
+            const filed = processMail(
               { store: this.store, config: this.config, templates: this.templates, calendar: this.calendars.firm, calendars: this.calendars, log: this.log },
               p.row,
               p.mail,

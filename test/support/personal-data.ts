@@ -12,7 +12,8 @@ import type { Config } from '../../src/config/config';
 import { parseConfig } from '../../src/config/load';
 import { parseMail } from '../../src/parse/parse';
 import { parseCommandMail, runOfficerCommands, CommandOutcome } from '../../src/officers/commands';
-import { fileMail, FilingContext, FilingResult } from '../../src/cases/filing';
+import { FilingContext, FilingResult } from '../../src/cases/filing';
+import { processMail } from '../../src/pipeline/processor';
 import { calendarsFor } from '../../src/deadlines/deadlines';
 import { storeArrivals, sha256 } from '../../src/ingest/intake';
 import { spoolRaw } from '../../src/ingest/raw-files';
@@ -147,7 +148,7 @@ export async function deliver(f: Firm, bytes: Buffer, at: Date, o: { asFile?: bo
     toInstant(at),
   );
   const parsed = await parseMail(bytes, { dataDir: f.config.dataDir });
-  return f.store.tx(() => fileMail(f.ctx, f.store.inbound(stored.id)!, parsed, at));
+  return f.store.tx(() => processMail(f.ctx, f.store.inbound(stored.id)!, parsed, at));
 }
 
 export async function complaint(f: Firm, m: MailSpec, at: Date, o: { asFile?: boolean } = {}): Promise<CaseRow> {

@@ -1,6 +1,6 @@
 /**
  * A small register for the report tests, built through the pipeline's own functions: raw
- * mails stored as a source stores them, parsed and filed (fileMail), officers' command mails
+ * mails stored as a source stores them, parsed and filed (processMail), officers' command mails
  * run as the processor runs them (runOfficerCommands), milestones met as the sender meets them
  * (meetMilestone), each at a chosen instant. The statistics of `klagomal report` over it are
  * worked out by hand in test/unit/report.test.ts.
@@ -25,7 +25,8 @@ import type { Config } from '../../src/config/config';
 import { parseConfig } from '../../src/config/load';
 import { parseMail } from '../../src/parse/parse';
 import { parseCommandMail, runOfficerCommands, CommandOutcome } from '../../src/officers/commands';
-import { fileMail, FilingContext } from '../../src/cases/filing';
+import { FilingContext } from '../../src/cases/filing';
+import { processMail } from '../../src/pipeline/processor';
 import { meetMilestone } from '../../src/cases/milestones';
 import { calendarsFor } from '../../src/deadlines/deadlines';
 import type { Milestone } from '../../src/deadlines/policy';
@@ -113,7 +114,7 @@ export function makeReportWorld(): ReportWorld {
         toInstant(o.receivedAt),
       );
       const parsed = await parseMail(bytes, { dataDir: config.dataDir });
-      const r = store.tx(() => fileMail(ctx, store.inbound(stored.id)!, parsed, o.receivedAt));
+      const r = store.tx(() => processMail(ctx, store.inbound(stored.id)!, parsed, o.receivedAt));
       if (r.kind !== 'complaint' || r.caseId === null) throw new Error(`fixture: filed as ${r.kind} (${r.reason}), not a complaint`);
       return store.caseById(r.caseId)!;
     },

@@ -14,7 +14,8 @@ import Database from 'better-sqlite3';
 import type { Config } from '../../src/config/config';
 import { parseConfig } from '../../src/config/load';
 import { parseMail } from '../../src/parse/parse';
-import { fileMail, FilingContext, FilingResult } from '../../src/cases/filing';
+import { FilingContext, FilingResult } from '../../src/cases/filing';
+import { processMail } from '../../src/pipeline/processor';
 import { calendarsFor } from '../../src/deadlines/deadlines';
 import { storeArrivals } from '../../src/ingest/intake';
 import { TemplateSet } from '../../src/reply/templates';
@@ -121,7 +122,7 @@ async function fileRaw(w: World, bytes: Buffer): Promise<FilingResult> {
     toInstant(RECEIVED),
   );
   const parsed = await parseMail(bytes, { dataDir: w.config.dataDir });
-  return w.store.tx(() => fileMail(w.ctx, w.store.inbound(stored.id)!, parsed, RECEIVED));
+  return w.store.tx(() => processMail(w.ctx, w.store.inbound(stored.id)!, parsed, RECEIVED));
 }
 
 /** Two complaints from two customers and a follow-up on the first: three chains (two cases, no case). */

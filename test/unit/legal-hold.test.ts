@@ -101,7 +101,7 @@ describe('#hold and #release by mail', () => {
     closeCase(f, c.id, NOW);
     const { out } = command(f, c.id, '#hold ARN 2026-01234\n#compensation 100\n#release\n#hold tvist', LATER);
     expect(out.done.map((d) => d.line)).toEqual(['#hold ARN 2026-01234', '#release', '#hold tvist']);
-    expect(out.errors.map((e) => e.problem)).toEqual([`${c.number} is closed; reopen it first with #status in-progress`]);
+    expect(out.errors.map((e) => e.problem)).toEqual([`${c.number} is closed; reopen it first with #reopen and the reason`]);
     expect(holdColumns(f, c.id).hold_reason).toBe('tvist');
   });
 

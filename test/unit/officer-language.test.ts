@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load';
 import { parseMail } from '../../src/parse/parse';
-import { fileMail, FilingContext } from '../../src/cases/filing';
+import { FilingContext } from '../../src/cases/filing';
+import { processMail } from '../../src/pipeline/processor';
 import { calendarsFor } from '../../src/deadlines/deadlines';
 import { storeArrivals } from '../../src/ingest/intake';
 import { TemplateSet } from '../../src/reply/templates';
@@ -73,7 +74,7 @@ beforeEach(async () => {
     toInstant(RECEIVED),
   );
   const parsed = await parseMail(raw, { dataDir: config.dataDir });
-  const r = store.tx(() => fileMail(ctx, store.inbound(stored.id)!, parsed, RECEIVED));
+  const r = store.tx(() => processMail(ctx, store.inbound(stored.id)!, parsed, RECEIVED));
   theCase = store.caseById(r.caseId!)!;
 });
 

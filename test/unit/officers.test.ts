@@ -27,7 +27,8 @@ import {
   runOfficerCommands,
 } from '../../src/officers/commands';
 import { candidatePool, nextContactOfficer, officerAtTurn } from '../../src/cases/assignment';
-import { fileMail, FilingContext, FilingResult } from '../../src/cases/filing';
+import { FilingContext, FilingResult } from '../../src/cases/filing';
+import { processMail } from '../../src/pipeline/processor';
 import { milestonesForSentMail } from '../../src/cases/milestones';
 import { calendarsFor } from '../../src/deadlines/deadlines';
 import { storeArrivals, sha256 } from '../../src/ingest/intake';
@@ -681,7 +682,7 @@ async function fileRaw(w: World, bytes: Buffer, receivedAt = RECEIVED, now = rec
     toInstant(now),
   );
   const parsed = await parseMail(bytes, { dataDir: w.config.dataDir });
-  return w.store.tx(() => fileMail(w.ctx, w.store.inbound(stored.id)!, parsed, now));
+  return w.store.tx(() => processMail(w.ctx, w.store.inbound(stored.id)!, parsed, now));
 }
 
 async function fileComplaint(w: World, o: Parameters<typeof rawMail>[0] = {}): Promise<CaseRow> {

@@ -286,7 +286,7 @@ describe('retention of closed cases', () => {
 
   test('a reopened and closed again case counts from its last closing', async () => {
     const reopened = new Date('2030-05-01T10:00:00+02:00');
-    expect(command(f, a.id, '#status in-progress', reopened).out.errors).toEqual([]);
+    expect(command(f, a.id, '#reopen kunden är inte nöjd med svaret', reopened).out.errors).toEqual([]);
     closeCase(f, a.id, new Date(reopened.getTime() + 86_400_000));
     const r = await runRetention({ store: f.store, config: f.config }, { now: NOW, trigger: 'command' });
     expect(r.anonymised).toEqual([]);

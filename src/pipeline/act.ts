@@ -1,0 +1,39 @@
+/**
+ * The act stage: what follows from a filed mail, decided from what filing recorded and done in
+ * the same transaction. Old mail from `klagomal import` is history: recorded on its case, never
+ * acted on (an officer's `#final` from 2021 must not send a final answer today, nor an old
+ * bounce mark an address failing, nor an old forgery alarm the manager).
+ *
+ *   officer mail        its commands run, its answer is recorded (src/officers/)
+ *   a forged staff From the case and the manager are told (src/officers/)
+ *   a bounce of ours    recorded; a permanent one marks the address failing (src/reply/bounces.ts)
+ *   a new complaint     the acknowledgement is decided and queued (src/reply/acknowledge.ts),
+ *                       then the contact person is notified (src/officers/)
+ */
+import type { FiledMail, FilingContext } from '../cases/filing';
+import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } from '../officers/officer-mail';
+import { recordBounce } from '../reply/bounces';
+import { queueAcknowledgement } from '../reply/acknowledge';
+
+/** Act on a filed mail; returns whether an acknowledgement was queued. */
+export function actOnMail(ctx: FilingContext, filed: FiledMail, now: Date): { acknowledgementQueued: boolean } {
+  const { store, config } = ctx;
+  const { classification: c, facts, mail, inbound, quietImport } = filed;
+  const caseId = filed.result.caseId;
+  if (!quietImport) {
+    if (c.kind === 'officer' && caseId !== null) {
+      handleOfficerMail(ctx, store.caseById(caseId)!, mail, filed.newText, { id: inbound.id, fromSentFolder: facts.fromSentFolder === true }, now);
+    }
+    if ((c.kind === 'followup' || c.kind === 'complaint') && c.spoofSuspected) {
+      recordSuspectedSpoofing(store, config, caseId !== null ? store.caseById(caseId)! : null, mail, filed.newText, c.spoofSuspected, inbound.id, now);
+    }
+    if (c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
+  }
+  let acknowledgementQueued = false;
+  if (filed.complaint) {
+    acknowledgementQueued = queueAcknowledgement(ctx, filed.complaint, quietImport, now);
+    // The contact person hears of the case after the acknowledgement is queued (that is the promise to keep first).
+    if (!quietImport) notifyContactOfNewCase(ctx, store.caseById(filed.complaint.caseId)!, now);
+  }
+  return { acknowledgementQueued };
+}

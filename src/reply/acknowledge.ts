@@ -1,0 +1,114 @@
+/**
+ * Queueing a new complaint's acknowledgement: the decision first (src/reply/acknowledgement.ts:
+ * whom, or why not: the loop guards, a failing address, an imported old mail), then the mail,
+ * the outbox row and the event that says which, in the caller's transaction. The outbox sender
+ * sends it later (src/reply/outbox-sender.ts); the outbox's idempotency key keeps it to one per
+ * case.
+ */
+import type { Config } from '../config/config';
+import type { Store } from '../store/store';
+import type { Logger } from '../util/log';
+import type { TemplateRenderer } from './templates';
+import type { FiledComplaint } from '../cases/filing';
+import { buildAcknowledgement, decideAcknowledgement } from './acknowledgement';
+import { toInstant } from '../util/clock';
+import { errorChain } from '../util/log';
+import { mailboxOf } from '../util/mailbox';
+
+export interface AcknowledgeDeps {
+  readonly store: Store;
+  readonly config: Config;
+  readonly templates: TemplateRenderer;
+  readonly log: Logger;
+}
+
+/** Decide and queue the acknowledgement of a new complaint; true when one was queued. */
+export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, quietImport: boolean, now: Date): boolean {
+  const { store, config } = ctx;
+  const at = toInstant(now);
+  let acknowledgementQueued = false;
+  const due = c.answerDue;
+  const since = toInstant(new Date(now.getTime() - 24 * 3600_000));
+  const address = c.customer.address;
+  // The loop guards count mailboxes, not spellings: support+t17@ and support+t18@ are one.
+  const box = address ? mailboxOf(address) : null;
+  const decision: ReturnType<typeof decideAcknowledgement> = quietImport
+    ? { send: false, reason: 'imported old mail (received before import.acknowledgeAfter): not acknowledged' }
+    : decideAcknowledgement(
+        c.customer,
+        {
+          toAddressLast24h: box ? store.countOutboxToMailbox(box.local, box.domain, since) : address ? store.countOutboxTo(address, since) : 0,
+          domain: box?.domain ?? null,
+          toDomainLast24h: box ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
+          acknowledgementsLastHour: store.countAcknowledgementsSince(toInstant(new Date(now.getTime() - 3600_000)), config.loop.maxAutomaticPerHour),
+          forCaseLast24h: 0,
+          failingUntil: address ? store.addressFailingUntil(address, at) : null,
+        },
+        config,
+      );
+  if (!decision.send && /loop\.maxAutomaticPerHour/.test(decision.reason)) {
+    // Not one customer's matter: the whole desk stopped acknowledging. An operator must look.
+    ctx.log.warn('hourly cap on acknowledgements reached (loop.maxAutomaticPerHour): this case is not acknowledged', { case: c.caseNumber });
+  } else if (!decision.send && /loop\.maxPerDomainPer24h/.test(decision.reason) && box) {
+    // A loop with a helpdesk, or a domain many customers share: the operator decides which.
+    ctx.log.warn(
+      'per-domain cap on acknowledgements reached (loop.maxPerDomainPer24h): this case is not acknowledged; if many customers use this domain, add it to loop.publicMailDomains',
+      {
+        case: c.caseNumber,
+        domain: box.domain,
+      },
+    );
+  }
+  if (decision.send) {
+    try {
+      const outbox = buildAcknowledgement(
+        {
+          caseId: c.caseId,
+          caseNumber: c.caseNumber,
+          language: c.language,
+          to: decision.to,
+          customerName: decision.name,
+          contactName: config.acknowledgement.nameContactPerson
+            ? (config.officers.find((o) => o.address === store.caseById(c.caseId)?.contact_officer)?.name ?? null)
+            : null,
+          customerSubject: c.subject,
+          customerMessageId: c.messageId,
+          customerReferences: c.references,
+          receivedAt: c.receivedAt,
+          answerDueAt: due.dueAt,
+          answerRule: due.rule,
+          fields: c.fields,
+          now,
+        },
+        ctx.templates,
+        config,
+      );
+      const outboxId = store.enqueue(outbox);
+      acknowledgementQueued = outboxId !== null;
+      store.appendEvent({
+        at,
+        caseId: c.caseId,
+        outboxId,
+        actor: 'system',
+        type: outboxId !== null ? 'acknowledgement-queued' : 'acknowledgement-suppressed',
+        detail:
+          outboxId !== null
+            ? { messageId: outbox.messageId, language: c.language, template: 'acknowledgement', templateVersion: outbox.templateVersion }
+            : { reason: 'an acknowledgement for this case exists already' },
+      });
+    } catch (err) {
+      // A broken template must not lose the complaint: the case stays filed, the gap is on record.
+      ctx.log.error('acknowledgement could not be rendered', { case: c.caseNumber, error: errorChain(err) });
+      store.appendEvent({
+        at,
+        caseId: c.caseId,
+        actor: 'system',
+        type: 'acknowledgement-suppressed',
+        detail: { reason: `template error: ${errorChain(err)}` },
+      });
+    }
+  } else {
+    store.appendEvent({ at, caseId: c.caseId, actor: 'system', type: 'acknowledgement-suppressed', detail: { reason: decision.reason } });
+  }
+  return acknowledgementQueued;
+}
