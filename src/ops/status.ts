@@ -30,7 +30,7 @@ import { TemplateSet } from '../reply/templates';
 import type { Instant } from '../util/clock';
 import { toInstant } from '../util/clock';
 import { redactAddresses } from '../util/log';
-import { lastReconcileRun, ReconcileRunSummary } from '../ingest/reconcile';
+import { lastReconcileRun, ReconcileRunSummary } from '../reconcile';
 import { sourceStatusKey, SourceStatusRow } from '../store/source-status';
 import { AuthStatus, authStatusKey, readAuthStatus } from './auth-status';
 import { redactSecrets } from '../util/secrets';

@@ -51,11 +51,11 @@ import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { normaliseMessageId } from '../util/header-safe';
 import { buildAdminNotice } from '../reply/mail';
-import { uidSet } from './imap';
-import { RawArrival, sha256, storeArrivals } from './intake';
-import { connectMailbox, mailboxConnection } from './imap';
+import { uidSet } from '../ingest/imap';
+import { RawArrival, sha256, storeArrivals } from '../ingest/intake';
+import { connectMailbox, mailboxConnection } from '../ingest/imap';
 import { credentialsFor, Login, MailboxCredentials } from '../auth/credentials';
-import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
+import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from '../ingest/raw-files';
 
 export type ReconcileTrigger = 'schedule' | 'command';
 
