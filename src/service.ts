@@ -35,7 +35,7 @@ import { ensureDir } from './util/durable-file';
 import { sweepSpool } from './util/content-file';
 import { sweepRawSpool } from './ingest/raw-files';
 import { milestonesForSentMail } from './cases/milestones';
-import { reconcile, ReconcileDeps } from './ingest/reconcile';
+import { reconcile, ReconcileDeps } from './reconcile';
 import { startHttpServer } from './ops/http';
 import { startRetentionSchedule } from './retention/retention';
 import { credentialsFor, MailboxCredentials } from './auth/credentials';

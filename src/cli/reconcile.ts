@@ -1,13 +1,13 @@
 /**
  * `klagomal reconcile`: compare every watched mailbox on its server (and every Maildir) with
  * what was filed, file what never was, and check every stored raw mail against its sha256
- * (src/ingest/reconcile.ts). For cron and monitoring: exit 0 when everything matched, 1 when
+ * (src/reconcile/). For cron and monitoring: exit 0 when everything matched, 1 when
  * mail had been missed, stored mail is damaged or a folder could not be compared, 2 on a
  * usage mistake. Acknowledgements and the admin's mail are queued; `start` or `run --once`
  * sends them.
  */
 import { Service } from '../service';
-import { reconcile, ReconcileReport } from '../ingest/reconcile';
+import { reconcile, ReconcileReport } from '../reconcile';
 import type { Command } from './shared';
 import { configOf, json, logger, requireFilingSecrets } from './shared';
 import { table } from './table';

@@ -6,7 +6,7 @@
  * text and under `needsAttention` in the JSON), or the database cannot be read; 2 usage.
  *
  * Reads the database without writing to it: the service, in another process, records what
- * its sources do (src/ops/source-status.ts); this only reads (src/ops/status.ts). The one
+ * its sources do (src/ingest/source-status.ts); this only reads (src/ops/status.ts). The one
  * exception is a database older than this program: it is migrated first, as `start` would,
  * because the report reads columns the migrations add.
  */

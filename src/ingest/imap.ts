@@ -37,7 +37,7 @@ import { sleep, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
-import { ScanFacts, SourceStatusRecorder } from '../ops/source-status';
+import { ScanFacts, SourceStatusRecorder } from './source-status';
 import { RawArrival, storeArrivals } from './intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
 import type { MailSource, PollStats } from './source';

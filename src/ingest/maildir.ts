@@ -19,7 +19,7 @@ import { sleep, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
-import { SourceStatusRecorder } from '../ops/source-status';
+import { SourceStatusRecorder } from './source-status';
 import { RawArrival, sha256, storeArrivals } from './intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
 import type { MailSource, PollStats } from './source';

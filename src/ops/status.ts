@@ -30,8 +30,8 @@ import { TemplateSet } from '../reply/templates';
 import type { Instant } from '../util/clock';
 import { toInstant } from '../util/clock';
 import { redactAddresses } from '../util/log';
-import { lastReconcileRun, ReconcileRunSummary } from '../ingest/reconcile';
-import { sourceStatusRows, SourceStatusRow, statusKey } from './source-status';
+import { lastReconcileRun, ReconcileRunSummary } from '../reconcile';
+import { sourceStatusKey, SourceStatusRow } from '../store/source-status';
 import { AuthStatus, authStatusKey, readAuthStatus } from './auth-status';
 import { redactSecrets } from '../util/secrets';
 
@@ -273,10 +273,10 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
   const fmt = (i: Instant | null): string => (i ? i.replace(/\.\d{3}Z$/, 'Z') : '?');
 
   // ---- sources
-  const rows = sourceStatusRows(store);
+  const rows = store.sourceStatusRows();
   const sources = watchedFolders(config.sources).map((f) => {
     const c = f.type === 'imap' ? store.cursor(f.name, f.mailbox) : undefined;
-    const report = sourceReport(f, rows.get(statusKey(f.name, f.mailbox)), c ? { uidvalidity: c.uidvalidity, lastUid: c.last_uid } : null, now);
+    const report = sourceReport(f, rows.get(sourceStatusKey(f.name, f.mailbox)), c ? { uidvalidity: c.uidvalidity, lastUid: c.last_uid } : null, now);
     const cfg = config.sources.find((s) => s.name === f.name);
     if (cfg?.type !== 'imap') return report;
     return { ...report, auth: authReport(cfg.auth ? `oauth2 ${cfg.auth.provider}` : 'password', readAuthStatus(store, authStatusKey({ source: f.name }))) };

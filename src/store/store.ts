@@ -1,7 +1,9 @@
 /**
  * All SQL of klagomal lives in src/store, one file per aggregate: inbound.ts (raw mail, inbound
  * rows, cursors, quarantine), cases.ts, messages.ts, deadlines.ts, outbox.ts (and meta),
- * events.ts (the hash-chained history), and the queries of the commands that read across them.
+ * events.ts (the hash-chained history), reconcile-runs.ts (reconciliation's runs and lookups),
+ * source-status.ts (what each source records for `status`), and the queries of the commands
+ * that read across them.
  * `Store` joins the aggregates into one object (the TypeScript handbook's mixin pattern), so
  * that a stage calls `store.x(...)` inside one `store.tx(...)` whatever table x touches.
  *
@@ -14,15 +16,18 @@ import { MessageQueries } from './messages';
 import { DeadlineQueries } from './deadlines';
 import { OutboxQueries } from './outbox';
 import { EventQueries } from './events';
+import { ReconcileQueries } from './reconcile-runs';
+import { SourceStatusQueries } from './source-status';
 
 export * from './rows';
 
-const PARTS = [InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries];
+const PARTS = [InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, ReconcileQueries, SourceStatusQueries];
 
 export class Store extends StoreBase {}
 // Declaration merging: Store has every aggregate's methods, copied onto its prototype below.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Store extends InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries {}
+export interface Store
+  extends InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, ReconcileQueries, SourceStatusQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {

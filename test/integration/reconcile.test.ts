@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { dovecotAvailable, imapSourceOf, startDovecot, DovecotServer } from '../support/dovecot';
 import { makeWorld, World, complaintMail, deliverToMaildir, mailWithAttachment } from '../support/world';
-import type { ReconcileReport } from '../../src/ingest/reconcile';
+import type { ReconcileReport } from '../../src/reconcile';
 import type { OutboxRow } from '../../src/store/store';
 
 const available = dovecotAvailable();

@@ -4,7 +4,7 @@
  */
 import { contentKey } from '../../src/parse/content-key';
 import { chooseReferencedCase } from '../../src/classify/thread';
-import { planFolder } from '../../src/ingest/reconcile';
+import { planFolder } from '../../src/reconcile';
 
 const base = [
   'Received: from mx1.example.net by mx.firm.se; Thu, 19 Nov 2026 09:14:05 +0100',

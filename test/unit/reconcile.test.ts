@@ -1,5 +1,5 @@
 /**
- * The decisions of the reconciliation (src/ingest/reconcile.ts), without a server: which mails
+ * The decisions of the reconciliation (src/reconcile/), without a server: which mails
  * on a server count as known, as the source's to take, or as to be checked by their bytes; the
  * Maildir comparison; the Message-ID of a header-fields answer; the admin's mail; and the
  * re-hashing of stored raw mail. A wrong answer here is either a mail silently never filed
@@ -24,7 +24,7 @@ import {
   ReconcileReport,
   ServerMail,
   verifyRawMail,
-} from '../../src/ingest/reconcile';
+} from '../../src/reconcile';
 
 const mail = (uid: number, messageId: string | null = `m${uid}@example.com`): ServerMail => ({ uid, size: 1000 + uid, messageId, internalDate: null });
 const none = (): boolean => false;

@@ -1,6 +1,6 @@
 /**
  * The status report (src/ops/status.ts) and what the sources record for it
- * (src/ops/source-status.ts), on a real database with a stepped clock, and `klagomal status`
+ * (src/ingest/source-status.ts), on a real database with a stepped clock, and `klagomal status`
  * itself (src/cli/status.ts) in-process. A status that stays green while a mailbox is down, or
  * red for ever after one bounce, is a monitoring check nobody can use.
  */
@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { openDatabase, DB } from '../../src/store/db';
 import { MIGRATIONS } from '../../src/store/migrations';
 import { Store } from '../../src/store/store';
-import { SourceStatusRecorder, describeError, POLLED_WRITE_MS } from '../../src/ops/source-status';
+import { SourceStatusRecorder, describeError, POLLED_WRITE_MS } from '../../src/ingest/source-status';
 import { gatherStatus, FAILED_MAIL_ATTENTION_DAYS, StatusReport } from '../../src/ops/status';
 import { main } from '../../src/cli';
 import { toInstant } from '../../src/util/clock';

@@ -1,19 +1,8 @@
 /**
- * Source status: what each source (and folder) is doing, written by the source itself into
- * `source_status`, read by `klagomal status` and the HTTP endpoint, which usually run in
+ * Source status: what each source (and folder) is doing, recorded by the source itself (this
+ * file decides what and when; the SQL and the table's columns are in src/store/source-status.ts)
+ * and read by `klagomal status` and the HTTP endpoint (src/ops/status.ts), which usually run in
  * another process. The table is the only channel between them.
- *
- * Columns (migrations 6 and 7), one row per (source, mailbox):
- *  - connected       1 while a live connection (IMAP) or watch (Maildir) is up
- *  - since           when `connected` last changed: connected since, or down since
- *  - last_poll_at    the last scan that completed
- *  - last_error      the last failure, NULL after a scan that completed
- *  - failing_since   the first failure of the current run of failures, NULL when not failing
- *  - updated_at      heartbeat of the running service: written on every event and at least
- *                    every HEARTBEAT_MS during long scans. Old = nobody is watching.
- *  - folder_messages, waiting   what the last scan saw in the folder (NULL: unknown)
- *  - stopped_at      the service stopped watching cleanly (or only one-off scans ever wrote
- *                    the row); NULL while a service watches
  *
  * Two kinds of writer:
  *  - the long-running loop (`run`): connected / polled / failed / stopped / heartbeat. These
@@ -28,9 +17,9 @@
  * scans are written when something changed or every POLLED_WRITE_MS, not on every IDLE notice.
  * A failed status write is logged and ignored: it must never stop mail from being taken.
  */
-import type { Statement } from 'better-sqlite3';
 import type { Store } from '../store/store';
-import type { Clock, Instant } from '../util/clock';
+import type { SourceStatusEvent, SourceStatusValues } from '../store/source-status';
+import type { Clock } from '../util/clock';
 import { toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain, redactAddresses } from '../util/log';
@@ -48,59 +37,8 @@ export interface ScanFacts {
   readonly waiting: number | null;
 }
 
-export interface SourceStatusRow {
-  source: string;
-  mailbox: string;
-  connected: number;
-  since: Instant | null;
-  last_poll_at: Instant | null;
-  last_error: string | null;
-  failing_since: Instant | null;
-  updated_at: Instant;
-  folder_messages: number | null;
-  waiting: number | null;
-  stopped_at: Instant | null;
-}
-
-// In every UPSERT below, a bare column name in DO UPDATE is the row's old value (SQLite
-// evaluates all SET expressions against the row before the update).
-const SQL = {
-  connected: `INSERT INTO source_status (source, mailbox, connected, since, updated_at) VALUES (@source, @mailbox, 1, @now, @now)
-    ON CONFLICT (source, mailbox) DO UPDATE SET
-      since = CASE WHEN connected = 1 AND stopped_at IS NULL THEN since ELSE @now END,
-      connected = 1, stopped_at = NULL, updated_at = @now`,
-  polled: `INSERT INTO source_status (source, mailbox, connected, since, last_poll_at, updated_at, folder_messages, waiting)
-      VALUES (@source, @mailbox, 1, @now, @now, @now, @folderMessages, @waiting)
-    ON CONFLICT (source, mailbox) DO UPDATE SET
-      since = CASE WHEN connected = 1 AND stopped_at IS NULL THEN since ELSE @now END,
-      connected = 1, stopped_at = NULL, last_poll_at = @now, last_error = NULL, failing_since = NULL,
-      folder_messages = @folderMessages, waiting = @waiting, updated_at = @now`,
-  failed: `INSERT INTO source_status (source, mailbox, connected, since, last_error, failing_since, updated_at)
-      VALUES (@source, @mailbox, 0, @now, @error, @now, @now)
-    ON CONFLICT (source, mailbox) DO UPDATE SET
-      since = CASE WHEN connected = 1 OR since IS NULL THEN @now ELSE since END,
-      connected = 0, stopped_at = NULL, last_error = @error, failing_since = COALESCE(failing_since, @now), updated_at = @now`,
-  stopped: `INSERT INTO source_status (source, mailbox, connected, since, updated_at, stopped_at) VALUES (@source, @mailbox, 0, @now, @now, @now)
-    ON CONFLICT (source, mailbox) DO UPDATE SET
-      since = CASE WHEN connected = 1 OR since IS NULL THEN @now ELSE since END,
-      connected = 0, stopped_at = @now, updated_at = @now`,
-  heartbeat: `UPDATE source_status SET updated_at = @now WHERE source = @source AND mailbox = @mailbox`,
-  // One-off scans: their own result only (see the header).
-  // A first row from a one-off is "not watched" (stopped_at set): nothing live wrote it.
-  polledOnce: `INSERT INTO source_status (source, mailbox, connected, since, last_poll_at, updated_at, folder_messages, waiting, stopped_at)
-      VALUES (@source, @mailbox, 0, @now, @now, @now, @folderMessages, @waiting, @now)
-    ON CONFLICT (source, mailbox) DO UPDATE SET
-      last_poll_at = @now, last_error = NULL, failing_since = NULL, folder_messages = @folderMessages, waiting = @waiting`,
-  failedOnce: `INSERT INTO source_status (source, mailbox, connected, since, last_error, failing_since, updated_at, stopped_at)
-      VALUES (@source, @mailbox, 0, @now, @error, @now, @now, @now)
-    ON CONFLICT (source, mailbox) DO UPDATE SET last_error = @error, failing_since = COALESCE(failing_since, @now)`,
-} as const;
-
-type Event = keyof typeof SQL;
-
 /** Records one source folder's status. One instance per source object; cheap to call. */
 export class SourceStatusRecorder {
-  private readonly statements = new Map<Event, Statement>();
   private live = false;
   private lastWriteMs = 0;
   /** The facts and time of the last completed scan written (the throttle of `polled`). */
@@ -166,16 +104,10 @@ export class SourceStatusRecorder {
     this.write('failedOnce', { error: describeError(error) });
   }
 
-  private write(event: Event, params: Record<string, string | number | null>): boolean {
+  private write(event: SourceStatusEvent, values: SourceStatusValues): boolean {
     const now = this.clock();
     try {
-      let stmt = this.statements.get(event);
-      if (!stmt) {
-        stmt = this.store.db.prepare(SQL[event]);
-        this.statements.set(event, stmt);
-      }
-      const s = stmt;
-      this.store.txRelaxed(() => s.run({ source: this.source, mailbox: this.mailbox, now: toInstant(now), ...params }));
+      this.store.recordSourceStatus(event, this.source, this.mailbox, toInstant(now), values);
       this.lastWriteMs = now.getTime();
       this.warned = false;
       return true;
@@ -201,14 +133,4 @@ export function describeError(error: unknown): string {
     if (e.authenticationFailed === true) text = `login refused (check the user and the password variable): ${text}`;
   }
   return redactAddresses(redactSecrets(text)).replace(/\s+/g, ' ').slice(0, 500);
-}
-
-/** Every recorded row (for `status`), keyed by "source\u0000mailbox". */
-export function sourceStatusRows(store: Store): Map<string, SourceStatusRow> {
-  const rows = store.db.prepare('SELECT * FROM source_status').all() as SourceStatusRow[];
-  return new Map(rows.map((r) => [statusKey(r.source, r.mailbox), r]));
-}
-
-export function statusKey(source: string, mailbox: string): string {
-  return `${source}\u0000${mailbox}`;
 }
