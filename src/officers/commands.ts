@@ -37,102 +37,40 @@ import type { CaseRow, Store } from '../store/store';
 import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar } from '../deadlines/calendar';
 import type { Calendars } from '../deadlines/deadlines';
-import { isoDate, parseIsoDate } from '../deadlines/calendar';
+import { parseIsoDate } from '../deadlines/calendar';
 import { computeCaseDeadlines, deadlineRecord, deadlineSetDetail } from '../deadlines/deadlines';
 import { escalationLevels } from '../deadlines/escalation';
 import { formatStockholm } from '../deadlines/rules';
 import { CASE_OUTCOMES, CaseOutcome, CaseStatus } from '../cases/lifecycle';
-import { checkTransition, makeTransition, reopen, SETTABLE_STATUSES, transitionTo, TRANSITIONS } from '../cases/transitions';
+import { makeTransition, reopen, SETTABLE_STATUSES, transitionTo } from '../cases/transitions';
 import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { caseTag } from '../classify/thread';
 import { buildMail } from '../reply/mail';
-import { editDistance } from '../config/load';
 import { maskPersonnummer } from '../parse/personnummer';
 import { toInstant, Instant } from '../util/clock';
 import { buildOfficerNotification, officerByAddress, officerLanguage } from './notify';
+import {
+  allowed,
+  ASSESSMENT_ITEMS,
+  CommandError,
+  CommandLine,
+  CommandMail,
+  CommandName,
+  didYouMean,
+  FINAL_MIN_WORDS,
+  KNOWN_COMMANDS,
+  LegalHoldCommandName,
+  oneOf,
+  parseSek,
+  refusal,
+  Said,
+  say,
+} from './command-mail';
+import { queueToCustomer, whyNotToCustomer } from './to-customer';
+
+export { ASSESSMENT_ITEMS, COMMAND_NAMES, FINAL_MIN_WORDS, LEGAL_HOLD_COMMAND_NAMES, parseCommandMail, parseSek } from './command-mail';
+export type { CommandLine, CommandMail, CommandName, LegalHoldCommandName, Said } from './command-mail';
 import { holdCase, LegalHoldRefused, releaseCase } from '../retention/legal-hold';
-
-export const COMMAND_NAMES = [
-  'assign',
-  'status',
-  'outcome',
-  'extend',
-  'holding',
-  'category',
-  'compensation',
-  'note',
-  'related',
-  'assessment',
-  'final',
-  'ask',
-  'reopen',
-] as const;
-export type CommandName = (typeof COMMAND_NAMES)[number];
-
-/**
- * Legal hold is a data-protection matter rather than case handling, so it has its own list; it
- * works on closed cases too (that is where retention would act).
- */
-export const LEGAL_HOLD_COMMAND_NAMES = ['hold', 'release'] as const;
-export type LegalHoldCommandName = (typeof LEGAL_HOLD_COMMAND_NAMES)[number];
-const KNOWN_COMMANDS: readonly string[] = [...COMMAND_NAMES, ...LEGAL_HOLD_COMMAND_NAMES];
-
-export const ASSESSMENT_ITEMS = ['more-information', 'external-advice', 'other-complaints', 'changed-routines', 'training', 'staff-consequences'] as const;
-
-/** The shortest final answer that counts as reasoned. */
-export const FINAL_MIN_WORDS = 15;
-
-export interface CommandLine {
-  /** Line number in the mail's new text (1-based), for the officer's error report. */
-  readonly lineNumber: number;
-  readonly line: string;
-  /** The word after '#', lower-cased (not necessarily a known command). */
-  readonly name: string;
-  readonly args: string;
-}
-
-export interface CommandMail {
-  readonly commands: readonly CommandLine[];
-  /** Everything after the command lines: a note, or the customer's text with #final / #ask. */
-  readonly rest: string;
-}
-
-/** Pure: the command lines at the start of a mail's new text, and the rest. */
-export function parseCommandMail(text: string): CommandMail {
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  const commands: CommandLine[] = [];
-  let i = 0;
-  for (; i < lines.length; i++) {
-    const t = lines[i].trim();
-    if (t === '') continue;
-    if (!t.startsWith('#')) break;
-    const m = /^#\s*([^\s]*)\s*(.*)$/.exec(t)!;
-    commands.push({ lineNumber: i + 1, line: t, name: m[1].toLowerCase(), args: m[2].trim() });
-  }
-  return { commands, rest: lines.slice(i).join('\n').trim() };
-}
-
-const words = (s: string): number => s.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
-
-/** A text for the officer in each language the templates are written in. */
-export type Said = Readonly<Record<Language, string>>;
-
-function say(en: string, sv: string): Said {
-  return { en, sv };
-}
-
-/** A refused command: what was wrong, in each language. */
-class CommandError extends Error {
-  constructor(readonly said: Said) {
-    super(said.en);
-  }
-}
-
-/** The refusal of a command, from our own error or from the case operation that refused it. */
-function refusal(err: CommandError | ExtensionRefused | LegalHoldRefused): Said {
-  if (err instanceof CommandError) return err.said;
-  return { en: err.message, sv: err.sv };
-}
 
 export interface CommandContext {
   readonly store: Store;
@@ -261,7 +199,7 @@ export function runOfficerCommands(
   return { done, errors, note };
 }
 
-interface RunEnv {
+export interface RunEnv {
   readonly actor: `officer:${string}`;
   readonly sender: { address: string; name: string | null };
   readonly officer: Officer | undefined;
@@ -270,32 +208,6 @@ interface RunEnv {
   readonly inbound: { id: number; messageId: string | null };
   readonly now: Date;
   readonly at: Instant;
-}
-
-function allowed(list: readonly string[]): Said {
-  return say(`allowed: ${list.join(', ')}`, `tillåtet: ${list.join(', ')}`);
-}
-
-/** What a command's value is, in English and in Swedish (with its gender: "okänd status", "okänt utfall"). */
-interface Noun {
-  readonly en: string;
-  readonly sv: string;
-  readonly svNeuter?: boolean;
-}
-
-function oneOf<T extends string>(value: string, list: readonly T[], what: Noun): T {
-  const v = value.trim().toLowerCase();
-  if ((list as readonly string[]).includes(v)) return v as T;
-  const ok = allowed(list);
-  if (!v) throw new CommandError(say(`${what.en} missing; ${ok.en}`, `${what.sv} saknas; ${ok.sv}`));
-  const guess = didYouMean(v, list);
-  const unknown = what.svNeuter ? 'okänt' : 'okänd';
-  throw new CommandError(say(`unknown ${what.en} '${value}'${guess.en}; ${ok.en}`, `${unknown} ${what.sv} '${value}'${guess.sv}; ${ok.sv}`));
-}
-
-function didYouMean(value: string, list: readonly string[], prefix = ''): Said {
-  const best = list.map((x) => [x, editDistance(value, x)] as const).sort((a, b) => a[1] - b[1])[0];
-  return best && best[1] <= Math.max(2, value.length / 3) ? say(` — did you mean '${prefix}${best[0]}'?`, ` — menade du '${prefix}${best[0]}'?`) : say('', '');
 }
 
 function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv): Said {
@@ -503,119 +415,6 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
 /** A final answer queued or sent through #final: the case has its reasoned, written answer. */
 export function hasReasonedAnswer(store: Store, caseId: number): boolean {
   return store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer' && o.status !== 'failed');
-}
-
-/** "1250", "1 250", "1 250,50 kr", "1.250:-" -> a number of SEK, or null. */
-export function parseSek(text: string): number | null {
-  const t = text
-    .trim()
-    .replace(/\s*(kr|kronor|sek|:-)\.?$/i, '')
-    .replace(/^sek\s*/i, '');
-  if (!/^\d{1,3}([ .\u00a0]?\d{3})*(,\d{1,2})?$|^\d+(\.\d{1,2})?$/.test(t)) return null;
-  const n = /,\d{1,2}$/.test(t) ? Number(t.replace(/[ .\u00a0]/g, '').replace(',', '.')) : Number(t.replace(/[ \u00a0]/g, '').replace(/\.(?=\d{3}\b)/g, ''));
-  return Number.isFinite(n) && n >= 0 ? n : null;
-}
-
-/** Why the rest of this mail cannot go to the customer as `what`, or null when it can. */
-function whyNotToCustomer(store: Store, c: CaseRow, what: 'final' | 'ask', text: string, at: Instant): Said | null {
-  if (!c.customer_address)
-    return say(
-      'the case has no customer address: answer the customer another way and record it with #note',
-      'ärendet har ingen kundadress: svara kunden på annat sätt och anteckna det med #note',
-    );
-  const failing = store.addressFailingUntil(c.customer_address, at);
-  if (failing)
-    return say(
-      `mail to ${c.customer_address} bounces (until ${failing}): answer the customer another way`,
-      `mejl till ${c.customer_address} studsar (till ${failing}): svara kunden på annat sätt`,
-    );
-  if (what === 'final' && words(text) < FINAL_MIN_WORDS)
-    return say(
-      `the final answer is the text after the command lines; it needs at least ${FINAL_MIN_WORDS} words giving the reasons`,
-      `det slutliga svaret är texten efter kommandoraderna; det behöver minst ${FINAL_MIN_WORDS} ord med skälen`,
-    );
-  if (what === 'ask' && words(text) === 0)
-    return say('write the questions for the customer after the command lines', 'skriv frågorna till kunden efter kommandoraderna');
-  return null;
-}
-
-/** The final answer or a request for more information, to the customer, from the rest of the mail. */
-function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' | 'ask', cmd: CommandLine, env: RunEnv): Said {
-  const { store, config } = ctx;
-  const why = whyNotToCustomer(store, c, what, env.rest, env.at);
-  if (why) throw new CommandError(why);
-  // Decided before anything is queued: the case must be able to take the state that follows.
-  const transition = what === 'final' ? 'markAnswered' : 'awaitCustomer';
-  const allowed = checkTransition(c, transition);
-  if (!allowed.ok && allowed.code !== 'same-state') throw new CommandError(say(allowed.reason.en, allowed.reason.sv));
-  const text = env.rest;
-  let answerBy: Date | null = null;
-  if (what === 'ask') {
-    const date = cmd.args ? parseIsoDate(cmd.args) : null;
-    if (cmd.args && !date)
-      throw new CommandError(
-        say(
-          `'${cmd.args}' is not a date; write #ask or #ask YYYY-MM-DD (when the customer should answer by)`,
-          `'${cmd.args}' är inget datum; skriv #ask eller #ask ÅÅÅÅ-MM-DD (när kunden senast ska svara)`,
-        ),
-      );
-    answerBy = date ? new Date(`${isoDate(date)}T12:00:00Z`) : new Date(env.now.getTime() + 10 * 86_400_000);
-    if (answerBy.getTime() <= env.now.getTime())
-      throw new CommandError(
-        say(
-          `${cmd.args} has already passed: give a later date for the customer's answer`,
-          `${cmd.args} har redan passerat: ange ett senare datum för kundens svar`,
-        ),
-      );
-  }
-  const language: Language = c.language === 'en' ? 'en' : 'sv';
-  const customerMail = store.messagesOfCase(c.id)[0];
-  const firm = { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress };
-  const theCase = { number: c.number, tag: caseTag(c.number), receivedAt: new Date(c.received_at) };
-  const customer = { name: c.customer_name, type: 'consumer' };
-  const officer = { name: env.officer?.name ?? env.sender.name ?? '' };
-  const outbox = buildMail(
-    {
-      kind: what === 'final' ? 'final-answer' : 'information-request',
-      caseId: c.id,
-      caseNumber: c.number,
-      language,
-      to: c.customer_address!, // whyNotToCustomer refused a case without one
-      data:
-        what === 'final'
-          ? { firm, case: theCase, customer, answer: text, outcome: c.outcome ?? '', compensationSek: c.compensation_sek ?? 0, officer, consumer: true }
-          : { firm, case: theCase, customer, questions: text, answerBy, officer },
-      idempotencyKey: `${what === 'final' ? 'final-answer' : 'information-request'}:${c.id}:${env.inbound.id}`,
-      inReplyTo: customerMail?.message_id ?? null,
-      references: customerMail ? (JSON.parse(customerMail.refs) as string[]) : [],
-      now: env.now,
-    },
-    ctx.templates,
-    config,
-  );
-  const id = store.enqueue(outbox);
-  if (id === null)
-    throw new CommandError(
-      what === 'final'
-        ? say("this mail's final answer was queued already", 'det här mejlets slutliga svar är redan köat')
-        : say("this mail's questions were queued already", 'det här mejlets frågor är redan köade'),
-    );
-  const status: CaseStatus = TRANSITIONS[transition].to;
-  store.appendEvent({
-    at: env.at,
-    caseId: c.id,
-    outboxId: id,
-    actor: env.actor,
-    type: what === 'final' ? 'final-answer-queued' : 'information-requested',
-    detail: { messageId: outbox.messageId, words: words(text), ...(answerBy ? { answerBy: toInstant(answerBy) } : {}) },
-  });
-  if (c.status !== status) makeTransition(store, c, transition, env.actor, env.at);
-  return what === 'final'
-    ? say(
-        `final answer queued to the customer (${words(text)} words, with the escalation paragraph); status ${status}`,
-        `slutligt svar köat till kunden (${words(text)} ord, med stycket om var kunden kan få sin sak prövad); status ${status}`,
-      )
-    : say(`questions queued to the customer; status ${status}`, `frågor köade till kunden; status ${status}`);
 }
 
 /**
