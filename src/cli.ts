@@ -1,10 +1,11 @@
 /**
- * klagomal's command line: argument parsing and wiring only. The subcommands live in
- * src/cli/commands.ts.
+ * klagomal's command line: argument parsing and wiring only. The subcommands are registered
+ * in src/cli/commands.ts, one file each in src/cli/.
  *
  * Exit codes: 0 success; 1 failure (one-line reason on stderr); 2 usage error.
  */
-import { COMMANDS, Io, NotFound } from './cli/commands';
+import { COMMANDS } from './cli/commands';
+import { Io, NotFound } from './cli/shared';
 import { parse, UsageError } from './cli/args';
 import { ConfigError } from './config/load';
 import { errorChain } from './util/log';

@@ -3,6 +3,7 @@
  * UsageError (exit code 2) with a one-line reason; `--help` on any command prints its help.
  */
 import { parseArgs, ParseArgsConfig } from 'node:util';
+import { localTime, parseIsoDate } from '../deadlines/calendar';
 
 export class UsageError extends Error {}
 
@@ -42,4 +43,16 @@ export function wholeNumber(name: string, value: string | boolean | undefined, m
     throw new UsageError(`${name}: a whole number from ${min} to ${max} (got "${shown}")`);
   }
   return n;
+}
+
+/** An instant from the command line: ISO 8601 with an offset or Z, or a date (midnight Stockholm). */
+export function instantArg(name: string, value: string): Date {
+  const date = parseIsoDate(value);
+  if (date) return localTime(date, 0, 0, 0);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value)) {
+    throw new UsageError(`${name}: expected an ISO 8601 instant with an offset, like 2026-12-17T10:00:00+01:00 (got "${value}")`);
+  }
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`${name}: not a valid instant: "${value}"`);
+  return d;
 }

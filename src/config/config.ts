@@ -394,7 +394,7 @@ export interface Config {
      */
     readonly keyEnv: string;
   };
-  /** Stopping on SIGTERM/SIGINT (src/cli/commands.ts, `start`). */
+  /** Stopping on SIGTERM/SIGINT (src/cli/start.ts). */
   readonly shutdown: {
     /**
      * Seconds to let the work in flight finish (the batch being filed commits, the sends report

@@ -1,0 +1,68 @@
+/**
+ * `klagomal outbox`: the queued and sent mail; `outbox retry ID` puts a failed mail back in
+ * the queue (the transition failed -> queued and its event in one transaction).
+ */
+import { outboxView } from '../cases/view';
+import { toInstant } from '../util/clock';
+import { UsageError, wholeNumber } from './args';
+import { Command, configOf, json, NotFound, withStore } from './shared';
+import { table } from './table';
+
+export const outboxCommand: Command = {
+  summary: 'list queued and sent mail; `outbox retry ID` puts a failed mail back in the queue',
+  usage: 'klagomal outbox [--status queued|sending|sent|failed] [--json] [--config FILE]\n       klagomal outbox retry ID',
+  options: { status: { type: 'string' }, json: { type: 'boolean' } },
+  positionals: true,
+  async run(values, positionals, io) {
+    if (positionals.length > 0) {
+      if (positionals[0] !== 'retry' || positionals.length !== 2) throw new UsageError('usage: klagomal outbox retry ID');
+      const id = wholeNumber('ID', positionals[1], 1);
+      return withStore(configOf(values), (store) => {
+        const at = toInstant(new Date());
+        const ok = store.tx(() => {
+          if (!store.requeueFailedOutbox(id, at)) return false;
+          store.appendEvent({
+            at,
+            caseId: store.outboxRow(id)?.case_id ?? null,
+            outboxId: id,
+            actor: 'operator',
+            type: 'mail-requeued',
+            fromState: 'failed',
+            toState: 'queued',
+          });
+          return true;
+        });
+        if (!ok) throw new NotFound(`outbox mail ${id} is not failed`);
+        io.out(`outbox mail ${id} queued again; start or run --once sends it`);
+        return 0;
+      });
+    }
+    const status = values.status as string | undefined;
+    const allowed = ['queued', 'sending', 'sent', 'failed'];
+    if (status !== undefined && !allowed.includes(status)) throw new UsageError(`unknown status '${status}'; allowed: ${allowed.join(', ')}`);
+    const config = configOf(values);
+    withStore(config, (store) => {
+      const rows = store.listOutbox(status as 'queued' | undefined).map(outboxView);
+      if (values.json) io.out(json(rows));
+      else if (rows.length === 0) io.out('outbox is empty');
+      else
+        io.out(
+          table(
+            ['ID', 'CASE', 'TO', 'SUBJECT', 'TEMPLATE', 'STATUS', 'TRIES', 'MESSAGE-ID', 'NOTE'],
+            rows.map((r) => [
+              r.id,
+              r.case,
+              r.to,
+              r.subject,
+              `${r.template}/${r.language}@${r.templateVersion}`,
+              r.status,
+              r.attempts,
+              r.messageId,
+              r.status === 'sent' ? r.sentAt : (r.lastError ?? (r.nextAttemptAt ? `next ${r.nextAttemptAt}` : '')),
+            ]),
+          ),
+        );
+    });
+    return 0;
+  },
+};
