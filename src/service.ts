@@ -20,7 +20,7 @@ import { OutboxSender, SendPassResult } from './reply/outbox-sender';
 import { Processor, ProcessResult } from './pipeline/processor';
 import { BusinessCalendar, TIME_ZONE } from './deadlines/calendar';
 import { calendarsFor } from './deadlines/deadlines';
-import { EscalationPass, EscalationPassResult } from './deadlines/escalation-pass';
+import { EscalationPass, EscalationPassResult } from './escalation/pass';
 import cron, { ScheduledTask } from 'node-cron';
 import { MaildirSource } from './ingest/maildir';
 import { ImapSource } from './ingest/imap';
