@@ -1,7 +1,10 @@
 /**
  * All SQL of klagomal lives in src/store, one file per aggregate: inbound.ts (raw mail, inbound
  * rows, cursors, quarantine), cases.ts, messages.ts, deadlines.ts, outbox.ts (and meta),
- * events.ts (the hash-chained history), and the queries of the commands that read across them.
+ * events.ts (the hash-chained history), audit.ts (reading the chains), retention.ts (retention
+ * and legal hold), subject.ts (the data subject export), register.ts (the register and the
+ * statistics), status.ts (status, metrics, preflight), and the queries of the commands that
+ * read across them.
  * `Store` joins the aggregates into one object (the TypeScript handbook's mixin pattern), so
  * that a stage calls `store.x(...)` inside one `store.tx(...)` whatever table x touches.
  *
@@ -14,15 +17,17 @@ import { MessageQueries } from './messages';
 import { DeadlineQueries } from './deadlines';
 import { OutboxQueries } from './outbox';
 import { EventQueries } from './events';
+import { RetentionQueries } from './retention';
+import { SubjectQueries } from './subject';
 
 export * from './rows';
 
-const PARTS = [InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries];
+const PARTS = [InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, RetentionQueries, SubjectQueries];
 
 export class Store extends StoreBase {}
 // Declaration merging: Store has every aggregate's methods, copied onto its prototype below.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Store extends InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries {}
+export interface Store extends InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, RetentionQueries, SubjectQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
