@@ -17,17 +17,19 @@ import { MessageQueries } from './messages';
 import { DeadlineQueries } from './deadlines';
 import { OutboxQueries } from './outbox';
 import { EventQueries } from './events';
+import { AuditQueries } from './audit';
 import { RetentionQueries } from './retention';
 import { SubjectQueries } from './subject';
 
 export * from './rows';
 
-const PARTS = [InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, RetentionQueries, SubjectQueries];
+const PARTS = [InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, AuditQueries, RetentionQueries, SubjectQueries];
 
 export class Store extends StoreBase {}
 // Declaration merging: Store has every aggregate's methods, copied onto its prototype below.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface Store extends InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, RetentionQueries, SubjectQueries {}
+export interface Store
+  extends InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, AuditQueries, RetentionQueries, SubjectQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
