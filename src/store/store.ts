@@ -20,16 +20,38 @@ import { EventQueries } from './events';
 import { AuditQueries } from './audit';
 import { RetentionQueries } from './retention';
 import { SubjectQueries } from './subject';
+import { RegisterQueries } from './register';
 
 export * from './rows';
 
-const PARTS = [InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, AuditQueries, RetentionQueries, SubjectQueries];
+const PARTS = [
+  InboundQueries,
+  CaseQueries,
+  MessageQueries,
+  DeadlineQueries,
+  OutboxQueries,
+  EventQueries,
+  AuditQueries,
+  RetentionQueries,
+  SubjectQueries,
+  RegisterQueries,
+];
 
 export class Store extends StoreBase {}
 // Declaration merging: Store has every aggregate's methods, copied onto its prototype below.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Store
-  extends InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, AuditQueries, RetentionQueries, SubjectQueries {}
+  extends
+    InboundQueries,
+    CaseQueries,
+    MessageQueries,
+    DeadlineQueries,
+    OutboxQueries,
+    EventQueries,
+    AuditQueries,
+    RetentionQueries,
+    SubjectQueries,
+    RegisterQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
