@@ -21,6 +21,7 @@ import { AuditQueries } from './audit';
 import { RetentionQueries } from './retention';
 import { SubjectQueries } from './subject';
 import { RegisterQueries } from './register';
+import { StatusQueries } from './status';
 
 export * from './rows';
 
@@ -35,6 +36,7 @@ const PARTS = [
   RetentionQueries,
   SubjectQueries,
   RegisterQueries,
+  StatusQueries,
 ];
 
 export class Store extends StoreBase {}
@@ -51,7 +53,8 @@ export interface Store
     AuditQueries,
     RetentionQueries,
     SubjectQueries,
-    RegisterQueries {}
+    RegisterQueries,
+    StatusQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
