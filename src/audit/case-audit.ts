@@ -14,7 +14,6 @@
  * The personnummer is shown masked, with how it is stored; never decrypted here.
  */
 import type { CaseRow, EventRow, Store } from '../store/store';
-import { eventsOfChain, retentionRunIds } from '../store/event-chain';
 import { caseSummary } from '../cases/view';
 import { personnummerStorage, PersonnummerStorage } from '../cases/personnummer-store';
 import { formatStockholm } from '../deadlines/rules';
@@ -116,11 +115,10 @@ function parseJson(text: string): unknown {
 const DEADLINE_EVENTS = new Set(['deadline-set', 'deadline-extended', 'milestone-met', 'deadline-escalated', 'deadline-breached']);
 
 export function caseAudit(store: Store, c: CaseRow, now: Date = new Date()): CaseAudit {
-  const db = store.db;
   // The case's chain, checked event by event.
-  const checker = new ChainChecker(c.id, retentionRunIds(db));
+  const checker = new ChainChecker(c.id, store.retentionRunIds());
   const problems = new Map<number, string | null>();
-  for (const row of eventsOfChain(db, c.id)) {
+  for (const row of store.eventsOfChain(c.id)) {
     const p = checker.add(row);
     problems.set(row.id, p ? `${p.kind}: ${p.message}` : null);
   }

@@ -12,7 +12,6 @@
  */
 import type { Store } from '../store/store';
 import type { ChainedEventRow } from '../store/event-chain';
-import { anonymiseCaseEventDetails } from '../store/event-chain';
 import { ANONYMISED_DETAIL, detailHash, eventHash, shortHash } from '../store/event-hash';
 
 /**
@@ -22,7 +21,7 @@ import { ANONYMISED_DETAIL, detailHash, eventHash, shortHash } from '../store/ev
  * Returns the number of events changed.
  */
 export function anonymiseEventDetails(store: Store, caseId: number, runId: number, at: string): number {
-  return anonymiseCaseEventDetails(store.db, caseId, runId, at);
+  return store.anonymiseCaseEventDetails(caseId, runId, at);
 }
 
 export type ChainBreakKind =

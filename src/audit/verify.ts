@@ -7,7 +7,6 @@
  * without holding them all in memory.
  */
 import type { Store } from '../store/store';
-import { caseNumbers, countClearPersonnummer, eventIdGaps, eventsInChainOrder, retentionRunIds } from '../store/event-chain';
 import { ChainBreak, ChainChecker, ChainCheck } from './chain';
 
 export interface BrokenChain {
@@ -35,9 +34,8 @@ export interface AuditVerification {
 }
 
 export function verifyAudit(store: Store): AuditVerification {
-  const db = store.db;
-  const runs = retentionRunIds(db);
-  const numbers = caseNumbers(db);
+  const runs = store.retentionRunIds();
+  const numbers = store.caseNumbers();
   const broken: BrokenChain[] = [];
   let events = 0;
   let chains = 0;
@@ -59,7 +57,7 @@ export function verifyAudit(store: Store): AuditVerification {
       });
   };
 
-  for (const row of eventsInChainOrder(db)) {
+  for (const row of store.eventsInChainOrder()) {
     if (!checker || checker.caseId !== row.case_id) {
       if (checker) close(checker.result());
       checker = new ChainChecker(row.case_id, runs);
@@ -69,7 +67,7 @@ export function verifyAudit(store: Store): AuditVerification {
   }
   if (checker) close(checker.result());
 
-  const missingIds = eventIdGaps(db);
+  const missingIds = store.eventIdGaps();
   return {
     ok: broken.length === 0 && missingIds.length === 0,
     events,
@@ -78,7 +76,7 @@ export function verifyAudit(store: Store): AuditVerification {
     broken,
     missingIds,
     head,
-    personnummerInClear: countClearPersonnummer(db),
+    personnummerInClear: store.countClearPersonnummer(),
   };
 }
 

@@ -14,10 +14,13 @@
  */
 import path from 'node:path';
 import { openDatabase } from '../store/db';
+import { Store } from '../store/store';
 import { writeFileDurably } from '../util/durable-file';
 import { UsageError } from './args';
 import { Command, configOf } from './shared';
-import { checkSchema, parsePeriod, PeriodError, registerCsv } from '../report/register';
+import { checkSchema } from '../report/facts';
+import { parsePeriod, PeriodError } from '../report/period';
+import { registerCsv } from '../report/csv';
 import { computeStatistics, readReportInput } from '../report/statistics';
 import { renderHtml } from '../report/html';
 
@@ -60,11 +63,12 @@ export const reportCommand: Command = {
     const db = openDatabase(config.database, { readonly: true });
     let text: string;
     try {
-      checkSchema(db);
+      const store = new Store(db);
+      checkSchema(store);
       // One read transaction: every query sees the same state, even while the service files mail.
       text = db
         .transaction(() => {
-          const input = readReportInput(db, period, now);
+          const input = readReportInput(store, period, now);
           if (format === 'csv') return registerCsv(input.rows);
           const statistics = computeStatistics(input);
           if (format === 'html') return renderHtml(statistics, { firmName: config.firm.name });

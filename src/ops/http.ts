@@ -133,15 +133,7 @@ export interface LatencyHistogram {
 export function acknowledgementLatency(store: Store): LatencyHistogram {
   // The complaint that opened the case: the case's first inbound mail of kind complaint. A
   // clock difference between the mail server and us never makes a latency negative.
-  const row = store.db
-    .prepare(
-      `WITH l AS (
-         SELECT MAX(0, (julianday(o.sent_at) - julianday(
-           (SELECT i.received_at FROM inbound i WHERE i.case_id = o.case_id AND i.kind = 'complaint' ORDER BY i.id LIMIT 1))) * 86400.0) AS s
-         FROM outbox o WHERE o.kind = 'acknowledgement' AND o.status = 'sent' AND o.sent_at IS NOT NULL)
-       SELECT COUNT(s) AS count, COALESCE(SUM(s), 0) AS sum, ${LATENCY_BUCKETS.map((le, k) => `COALESCE(SUM(s <= ${le}), 0) AS b${k}`).join(', ')} FROM l`,
-    )
-    .get() as Record<string, number>;
+  const row = store.acknowledgementLatencyBuckets(LATENCY_BUCKETS);
   return { buckets: LATENCY_BUCKETS.map((_le, k) => row[`b${k}`]), count: row.count, sum: row.sum };
 }
 
@@ -149,11 +141,7 @@ export function metricsText(store: Store, report: StatusReport): string {
   const m = new Exposition();
 
   const filed = new Map<string, number>(MAIL_KINDS.map((k) => [k, 0]));
-  for (const r of store.db.prepare("SELECT kind, COUNT(*) AS n FROM inbound WHERE state = 'filed' AND kind IS NOT NULL GROUP BY kind").all() as Array<{
-    kind: string;
-    n: number;
-  }>)
-    filed.set(r.kind, r.n);
+  for (const r of store.filedInboundByKind()) filed.set(r.kind, r.n);
   m.family('klagomal_mails_filed_total', 'counter', 'Inbound mails filed, by kind.');
   for (const [kind, n] of filed) m.sample('klagomal_mails_filed_total', { kind }, n);
 

@@ -44,7 +44,7 @@ import { TokenError } from '../auth/token';
 import { tokenRoles } from '../auth/roles';
 import type { Config, ImapSourceConfig, MaildirSourceConfig } from '../config/config';
 import { missingSecrets } from '../config/load';
-import { openDatabase, schemaVersion, DB } from '../store/db';
+import { openDatabase, DB } from '../store/db';
 import { MIGRATIONS } from '../store/migrations';
 import { Store } from '../store/store';
 import { createTransport, Transport } from '../reply/transport';
@@ -174,7 +174,7 @@ function checkDatabase(config: Config, opts: PreflightOptions, log: Logger): Fou
   const db = opts.db ?? openDatabase(file, { readonly: true });
   let version: number;
   try {
-    version = readonlySchemaVersion(db);
+    version = new Store(db).readonlySchemaVersion();
   } finally {
     if (!opts.db) db.close();
   }
@@ -198,12 +198,6 @@ function checkDatabase(config: Config, opts: PreflightOptions, log: Logger): Fou
   const detail = `${file}: schema version ${version}${pending > 0 ? ` (${pending} migration(s) pending, applied at start)` : ''}`;
   if (open.length > 0) return { ok: false, detail: `${detail}; ${open.join(', ')}`, fix: `chmod 600 ${file}*` };
   return { ok: true, detail };
-}
-
-/** The schema version without creating the bookkeeping table (the database may be read-only). */
-function readonlySchemaVersion(db: DB): number {
-  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
-  return exists ? schemaVersion(db) : 0;
 }
 
 function checkMaildir(s: MaildirSourceConfig, i: number): Found {

@@ -24,8 +24,8 @@
 import fs from 'node:fs';
 import type { Config, SourceConfig } from '../config/config';
 import type { Store } from '../store/store';
+import type { OutboxMailRow } from '../store/status';
 import { MIGRATIONS } from '../store/migrations';
-import { schemaVersion } from '../store/db';
 import { TemplateSet } from '../reply/templates';
 import type { Instant } from '../util/clock';
 import { toInstant } from '../util/clock';
@@ -240,10 +240,6 @@ export function sourceReport(folder: WatchedFolder, row: SourceStatusRow | undef
   };
 }
 
-function count(store: Store, sql: string, ...params: unknown[]): number {
-  return (store.db.prepare(sql).get(...params) as { n: number }).n;
-}
-
 function fileSize(file: string): number {
   try {
     return fs.statSync(file).size;
@@ -314,34 +310,16 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
     reasons.push(`transport (${t.type}, ${ta.kind}): no usable token since ${fmt(ta.lastTokenErrorAt)}: ${ta.lastTokenError}`);
 
   // ---- outbox
-  const byState = store.db
-    .prepare("SELECT status, (status = 'queued' AND last_error IS NOT NULL) AS retrying, COUNT(*) AS n FROM outbox GROUP BY 1, 2")
-    .all() as Array<{ status: string; retrying: number; n: number }>;
+  const byState = store.outboxCountsByStatus();
   const outboxCount = (status: string, retrying?: boolean): number =>
     byState.filter((r) => r.status === status && (retrying === undefined || (r.retrying === 1) === retrying)).reduce((a, r) => a + r.n, 0);
   const failedSince = toInstant(new Date(now.getTime() - FAILED_MAIL_ATTENTION_DAYS * 86_400_000));
-  const mailRows = (sql: string, ...params: unknown[]): OutboxMailReport[] =>
-    (
-      store.db.prepare(sql).all(...params) as Array<{
-        id: number;
-        number: string | null;
-        kind: string;
-        attempts: number;
-        at: Instant | null;
-        last_error: string | null;
-      }>
-    ).map((r) => ({ id: r.id, case: r.number, kind: r.kind, attempts: r.attempts, at: r.at, lastError: oneLine(r.last_error) }));
-  const retryingMails = mailRows(
-    `SELECT o.id, c.number, o.kind, o.attempts, o.next_attempt_at AS at, o.last_error FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
-       WHERE o.status = 'queued' AND o.last_error IS NOT NULL ORDER BY o.next_attempt_at, o.id LIMIT ?`,
-    LISTED_MAILS,
-  );
+  const mailReports = (rows: OutboxMailRow[]): OutboxMailReport[] =>
+    rows.map((r) => ({ id: r.id, case: r.number, kind: r.kind, attempts: r.attempts, at: r.at, lastError: oneLine(r.last_error) }));
+  const retryingMails = mailReports(store.retryingOutboxMails(LISTED_MAILS));
   // When a mail failed: its last attempt's end (a give-up by age has one too).
-  const failedSql = `SELECT * FROM (SELECT o.id, c.number, o.kind, o.attempts, o.last_error,
-         COALESCE((SELECT MAX(a.finished_at) FROM outbox_attempts a WHERE a.outbox_id = o.id), o.created_at) AS at
-       FROM outbox o LEFT JOIN cases c ON c.id = o.case_id WHERE o.status = 'failed') WHERE at >= ?`;
-  const failedRecently = count(store, `SELECT COUNT(*) AS n FROM (${failedSql})`, failedSince);
-  const failedMails = mailRows(`${failedSql} ORDER BY at DESC, id DESC LIMIT ?`, failedSince, LISTED_MAILS);
+  const failedRecently = store.countOutboxFailedSince(failedSince);
+  const failedMails = mailReports(store.outboxFailedSince(failedSince, LISTED_MAILS));
   const outbox = {
     queued: outboxCount('queued', false),
     retrying: outboxCount('queued', true),
@@ -363,32 +341,21 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
   }
 
   // ---- quarantine and the processor's queue
-  const q = store.db.prepare('SELECT COUNT(*) AS n, MIN(first_at) AS oldest FROM quarantine WHERE released_at IS NULL').get() as {
-    n: number;
-    oldest: Instant | null;
-  };
+  const q = store.quarantineBacklog();
   if (q.n > 0) reasons.push(`${q.n} mail(s) in quarantine since ${fmt(q.oldest)} (see 'klagomal quarantine', retry with 'klagomal quarantine retry ID')`);
-  const p = store.db.prepare("SELECT COUNT(*) AS n, MIN(stored_at) AS oldest FROM inbound WHERE state = 'stored'").get() as {
-    n: number;
-    oldest: Instant | null;
-  };
+  const p = store.storedMailBacklog();
   if (p.n > 0 && p.oldest && minutesBetween(p.oldest, now) >= downLimit)
     reasons.push(`${p.n} stored mail(s) not filed, the oldest for ${minutesBetween(p.oldest, now)} min (is the service running? see its log)`);
 
   // ---- cases and deadlines (the same open deadlines as the digest: finalAnswerMax is a cap, not a target)
   const byStatus: Record<string, number> = {};
-  for (const r of store.db.prepare("SELECT status, COUNT(*) AS n FROM cases WHERE status != 'closed' GROUP BY status ORDER BY status").all() as Array<{
-    status: string;
-    n: number;
-  }>)
-    byStatus[r.status] = r.n;
-  const openDeadline = `FROM deadlines d JOIN cases c ON c.id = d.case_id WHERE d.met_at IS NULL AND c.status != 'closed' AND d.milestone != 'finalAnswerMax' AND d.not_applicable IS NULL`;
+  for (const r of store.openCasesByStatus()) byStatus[r.status] = r.n;
   const in24h = toInstant(new Date(now.getTime() + 86_400_000));
   const cases = {
     open: Object.values(byStatus).reduce((a, n) => a + n, 0),
     byStatus,
-    deadlinesOverdue: count(store, `SELECT COUNT(*) AS n ${openDeadline} AND d.due_at < ?`, nowI),
-    deadlinesDueWithin24h: count(store, `SELECT COUNT(*) AS n ${openDeadline} AND d.due_at >= ? AND d.due_at < ?`, nowI, in24h),
+    deadlinesOverdue: store.countOpenDeadlinesDueBefore(nowI),
+    deadlinesDueWithin24h: store.countOpenDeadlinesDueBetween(nowI, in24h),
     nearestDeadlines: store
       .openDeadlines(null, NEAREST_DEADLINES)
       .map((d) => ({ case: d.number, milestone: d.milestone, dueAt: d.due_at, overdue: ms(d.due_at) < now.getTime() })),
@@ -396,9 +363,7 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
 
   // ---- templates
   const inUse = store.meta('templates.lastGood') ?? null;
-  const checkedAt = inUse
-    ? ((store.db.prepare('SELECT checked_at FROM template_sets WHERE set_version = ?').get(inUse) as { checked_at: Instant } | undefined)?.checked_at ?? null)
-    : null;
+  const checkedAt = inUse ? store.templateSetCheckedAt(inUse) : null;
   let files: { version: string | null; problems: number } | undefined;
   if (opts.checkTemplateFiles) {
     const built = TemplateSet.build(config.templates, { caseLinkBase: config.firm.caseLinkBase });
@@ -414,7 +379,7 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
     path: config.database,
     bytes: fileSize(config.database),
     walBytes: fileSize(`${config.database}-wal`),
-    schemaVersion: schemaVersion(store.db),
+    schemaVersion: store.databaseSchemaVersion(),
   };
   const rec = lastReconcileRun(store);
   // Said loudly until the next run compares clean: missed mail was found (and filed), or stored

@@ -20,14 +20,16 @@
  *    received up to the end of the period; addresses only masked (and never in the HTML);
  *  - rising categories: against the period of the same length just before.
  *
- * `computeStatistics` is pure (the tests hand-compute its values); `readReportInput` does the
- * SQL, read-only.
+ * `computeStatistics` is pure (the tests hand-compute its values); `readReportInput` reads,
+ * through the store (src/store/register.ts), read-only.
  */
-import type { DB } from '../store/db';
+import type { Store } from '../store/store';
 import type { LocalDate } from '../deadlines/calendar';
 import { addDays, isoDate, localDateOf, weekday } from '../deadlines/calendar';
 import { CASE_OUTCOMES } from '../cases/lifecycle';
-import { BREACH_CAUSES, BreachCause, previousPeriod, readCaseFacts, registerRow, RegisterRow, ReportPeriod } from './register';
+import { BREACH_CAUSES, BreachCause, registerRow, RegisterRow } from './register';
+import { previousPeriod, ReportPeriod } from './period';
+import { readCaseFacts } from './facts';
 
 export const UNCATEGORISED = 'uncategorised';
 export const UNDECIDED = 'undecided';
@@ -380,43 +382,21 @@ export function computeStatistics(input: ReportInput): Statistics {
 // ---- reading the input ---------------------------------------------------------------------
 
 /** Read everything the register and the statistics of `period` need, as of `now`. Read-only. */
-export function readReportInput(db: DB, period: ReportPeriod, now: Date): ReportInput {
+export function readReportInput(store: Store, period: ReportPeriod, now: Date): ReportInput {
   const prev = previousPeriod(period);
-  const rows = readCaseFacts(db, period.start, period.end).map((f) => registerRow(f, now));
+  const rows = readCaseFacts(store, period.start, period.end).map((f) => registerRow(f, now));
   const previousByCategory = new Map<string, number>();
-  for (const r of db
-    .prepare('SELECT category, COUNT(*) AS n FROM cases WHERE received_at >= ? AND received_at < ? GROUP BY category')
-    .all(prev.start, prev.end) as Array<{ category: string | null; n: number }>) {
+  for (const r of store.casesReceivedByCategory(prev.start, prev.end)) {
     previousByCategory.set(r.category ?? UNCATEGORISED, r.n);
   }
-  const closedInPeriod = (
-    db
-      .prepare("SELECT COUNT(DISTINCT case_id) AS n FROM events WHERE type = 'status-changed' AND to_state = 'closed' AND at >= ? AND at < ?")
-      .get(period.start, period.end) as { n: number }
-  ).n;
+  const closedInPeriod = store.countCasesClosedBetween(period.start, period.end);
   // The backlog at the end of the period: from the status history for a period that has
   // ended, from the status itself while it runs (the two agree; the column is the cheaper).
   const nowIso = now.toISOString();
   const asOf = period.end < nowIso ? period.end : nowIso;
-  const backlogReceived = (
-    period.end < nowIso
-      ? db
-          .prepare(
-            `SELECT c.received_at FROM cases c WHERE c.received_at < @asOf AND COALESCE(
-               (SELECT e.to_state FROM events e WHERE e.case_id = c.id AND e.type = 'status-changed' AND e.at < @asOf ORDER BY e.id DESC LIMIT 1),
-               'new') != 'closed'`,
-          )
-          .all({ asOf })
-      : db.prepare("SELECT received_at FROM cases WHERE received_at < ? AND status != 'closed'").all(asOf)
-  ).map((r) => (r as { received_at: string }).received_at);
-  const customers = (
-    db
-      .prepare(
-        `SELECT lower(customer_address) AS address, SUM(received_at >= @start) AS inPeriod, COUNT(*) AS upToEnd
-           FROM cases WHERE customer_address IS NOT NULL AND received_at < @end
-          GROUP BY lower(customer_address) HAVING SUM(received_at >= @start) > 0`,
-      )
-      .all({ start: period.start, end: period.end }) as Array<{ address: string; inPeriod: number; upToEnd: number }>
-  ).map((c) => ({ address: c.address, inPeriod: c.inPeriod, upToEnd: c.upToEnd }));
+  const backlogReceived = period.end < nowIso ? store.receivedAtOfCasesOpenAt(asOf) : store.receivedAtOfOpenCasesReceivedBefore(asOf);
+  const customers = store
+    .customersWithCasesReceivedBetween(period.start, period.end)
+    .map((c) => ({ address: c.address, inPeriod: c.inPeriod, upToEnd: c.upToEnd }));
   return { period, now, rows, previousByCategory, closedInPeriod, backlogAsOf: asOf, backlogReceived, customers };
 }

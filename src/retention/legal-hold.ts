@@ -36,22 +36,9 @@ export class LegalHoldRefused extends Error {
 /** The longest reason kept (a reason is a reference, not a document). */
 export const HOLD_REASON_MAX = 500;
 
-interface HoldColumns {
-  id: number;
-  number: string;
-  hold_reason: string | null;
-  held_at: Instant | null;
-  held_by: string | null;
-  anonymised_at: Instant | null;
-}
-
-function holdColumns(store: Store, caseId: number): HoldColumns | undefined {
-  return store.db.prepare('SELECT id, number, hold_reason, held_at, held_by, anonymised_at FROM cases WHERE id = ?').get(caseId) as HoldColumns | undefined;
-}
-
 /** The case's legal hold, or null when it is not held. */
 export function legalHoldOf(store: Store, caseId: number): LegalHold | null {
-  const c = holdColumns(store, caseId);
+  const c = store.caseHoldColumns(caseId);
   return c?.hold_reason ? { reason: c.hold_reason, heldAt: c.held_at!, heldBy: c.held_by ?? '' } : null;
 }
 
@@ -70,7 +57,7 @@ export function holdCase(store: Store, caseId: number, o: { reason: string; acto
       'a legal hold needs a reason (an ARN or court case number, who asked for it)',
       'en gallringsspärr behöver ett skäl (ett ARN- eller målnummer, vem som begärde den)',
     );
-  const c = holdColumns(store, caseId);
+  const c = store.caseHoldColumns(caseId);
   if (!c) throw new LegalHoldRefused(`no case ${caseId}`, `inget ärende ${caseId}`);
   if (c.anonymised_at)
     throw new LegalHoldRefused(
@@ -79,9 +66,7 @@ export function holdCase(store: Store, caseId: number, o: { reason: string; acto
     );
   if (c.hold_reason === reason) return { kind: 'unchanged', hold: { reason, heldAt: c.held_at!, heldBy: c.held_by ?? '' } };
   // A changed reason keeps the hold's start: the case has been held since then without a break.
-  store.db
-    .prepare('UPDATE cases SET hold_reason = ?, held_at = COALESCE(held_at, ?), held_by = COALESCE(held_by, ?) WHERE id = ?')
-    .run(reason, o.at, o.actor, caseId);
+  store.setCaseHold(caseId, reason, o.at, o.actor);
   store.appendEvent({
     at: o.at,
     caseId,
@@ -95,10 +80,10 @@ export function holdCase(store: Store, caseId: number, o: { reason: string; acto
 
 /** Lift a case's legal hold. Returns the hold that was lifted, or null when the case was not held. */
 export function releaseCase(store: Store, caseId: number, o: { actor: Actor; at: Instant; inboundId?: number | null; user?: string }): LegalHold | null {
-  const c = holdColumns(store, caseId);
+  const c = store.caseHoldColumns(caseId);
   if (!c) throw new LegalHoldRefused(`no case ${caseId}`, `inget ärende ${caseId}`);
   if (!c.hold_reason) return null;
-  store.db.prepare('UPDATE cases SET hold_reason = NULL, held_at = NULL, held_by = NULL WHERE id = ? AND hold_reason IS NOT NULL').run(caseId);
+  store.clearCaseHold(caseId);
   const hold: LegalHold = { reason: c.hold_reason, heldAt: c.held_at!, heldBy: c.held_by ?? '' };
   store.appendEvent({
     at: o.at,

@@ -36,11 +36,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/config';
 import type { CaseRow, MessageRow, OutboxRow, Store } from '../store/store';
+import type { InboundFacts } from '../store/subject';
 import { findPersonnummer } from '../parse/personnummer';
 import { normaliseAddress } from '../util/header-safe';
 import { toInstant } from '../util/clock';
 import { decryptPersonnummer, PersonnummerKeyError } from '../cases/personnummer-store';
-import { mailsOfCase } from './retention';
 
 export type SubjectQuery =
   { readonly kind: 'address'; readonly address: string } | { readonly kind: 'personnummer'; readonly normalised: string; readonly masked: string };
@@ -128,17 +128,6 @@ export interface SubjectExportDeps {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-interface InboundFacts {
-  id: number;
-  sha256: string;
-  size: number;
-  received_at: string;
-  state: string;
-  kind: string | null;
-  case_id: number | null;
-  raw_removed_at: string | null;
-}
-
 /** DIR must be new or an empty folder; refuse anything else. */
 function checkDir(dir: string): void {
   if (fs.existsSync(dir)) {
@@ -206,8 +195,7 @@ const pad = (n: number): string => String(n).padStart(2, '0');
 
 /** The raw bytes of a stored mail, or null when retention removed them or the file is gone. */
 function rawBytes(store: Store, dataDir: string, sha256: string): Buffer | null {
-  const row = store.db.prepare('SELECT bytes, path, removed_at FROM raw_mail WHERE sha256 = ?').get(sha256) as
-    { bytes: Buffer | null; path: string | null; removed_at: string | null } | undefined;
+  const row = store.rawMailRow(sha256);
   if (!row || row.removed_at) return null;
   if (row.bytes) return row.bytes;
   const abs = path.join(dataDir, row.path!);
@@ -279,10 +267,10 @@ export function exportSubject(deps: SubjectExportDeps, query: SubjectQuery, outD
   // 1. Find the cases.
   let cases: CaseRow[];
   if (query.kind === 'address') {
-    cases = store.db.prepare('SELECT * FROM cases WHERE lower(customer_address) = ? ORDER BY id').all(query.address) as CaseRow[];
+    cases = store.casesOfCustomerAddress(query.address);
   } else {
     cases = [];
-    const withNumber = store.db.prepare("SELECT * FROM cases WHERE personnummer IS NOT NULL AND personnummer != '' ORDER BY id").all() as CaseRow[];
+    const withNumber = store.caseRowsWithPersonnummer();
     for (const c of withNumber) {
       let clear: string | null;
       try {
@@ -298,11 +286,7 @@ export function exportSubject(deps: SubjectExportDeps, query: SubjectQuery, outD
       if (clear !== null && normalisedPersonnummer(clear, now) === query.normalised) cases.push(c);
     }
     // With personnummer storage off only the mask is kept: a birth date, not a person.
-    const maskedOnly = (
-      store.db
-        .prepare("SELECT COUNT(*) AS n FROM cases WHERE (personnummer IS NULL OR personnummer = '') AND json_extract(fields, '$.personnummerMasked') = ?")
-        .get(query.masked) as { n: number }
-    ).n;
+    const maskedOnly = store.countCasesWithOnlyMaskedPersonnummer(query.masked);
     if (maskedOnly > 0)
       warnings.push(
         `${maskedOnly} other case(s) hold only the masked number ${query.masked} (the same birth date, maybe another person); they are not included: search by address, or check them by hand`,
@@ -313,31 +297,14 @@ export function exportSubject(deps: SubjectExportDeps, query: SubjectQuery, outD
   // 2. Mails from the address on no case (only for an address: see the header).
   const looseMails: InboundFacts[] = [];
   if (query.kind === 'address') {
-    const filed = store.db
-      .prepare(
-        `SELECT i.id, i.sha256, i.size, i.received_at, i.state, i.kind, i.case_id, i.raw_removed_at FROM messages m JOIN inbound i ON i.id = m.inbound_id
-         WHERE m.case_id IS NULL AND (lower(m.from_address) = ? OR lower(m.reply_to) = ?) ORDER BY i.id`,
-      )
-      .all(query.address, query.address) as InboundFacts[];
+    const filed = store.mailsOnNoCaseFromAddress(query.address);
     looseMails.push(...filed);
-    const quarantined = store.db
-      .prepare(
-        `SELECT i.id, i.sha256, i.size, i.received_at, i.state, i.kind, i.case_id, i.raw_removed_at FROM inbound i
-         WHERE i.state = 'quarantined' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.inbound_id = i.id) ORDER BY i.id`,
-      )
-      .all() as InboundFacts[];
+    const quarantined = store.quarantinedMailsNotParsed();
     for (const q of quarantined) {
       const raw = rawBytes(store, config.dataDir, q.sha256);
       if (raw && senderAddressesOfRaw(raw).includes(query.address)) looseMails.push(q);
     }
-    const elsewhere = (
-      store.db
-        .prepare(
-          `SELECT COUNT(*) AS n FROM messages m JOIN cases c ON c.id = m.case_id
-           WHERE (lower(m.from_address) = ? OR lower(m.reply_to) = ?) AND lower(COALESCE(c.customer_address, '')) != ?`,
-        )
-        .get(query.address, query.address, query.address) as { n: number }
-    ).n;
+    const elsewhere = store.countMailsFromAddressOnOthersCases(query.address);
     if (elsewhere > 0)
       warnings.push(
         `${elsewhere} mail(s) from this address are on other customers' cases; they are not included (they hold another person's data): review them by hand`,
@@ -415,7 +382,7 @@ function writeExport(w: Writer, x: ExportInput): SubjectExportResult {
         `mail ${inbound.id}: the raw mail is no longer kept${inbound.raw_removed_at ? ` (removed by retention ${inbound.raw_removed_at})` : ''}; its filed text is included`,
       );
     }
-    const m = store.db.prepare('SELECT * FROM messages WHERE inbound_id = ?').get(inbound.id) as MessageRow | undefined;
+    const m = store.messageOfInbound(inbound.id);
     if (m) {
       w.file(`${base}.txt`, messageText(m));
       out.text = `${base}.txt`;
@@ -441,12 +408,11 @@ function writeExport(w: Writer, x: ExportInput): SubjectExportResult {
     return out;
   };
 
-  const inboundFacts = store.db.prepare('SELECT id, sha256, size, received_at, state, kind, case_id, raw_removed_at FROM inbound WHERE id = ?');
   const exported: Array<{ number: string; status: string; receivedAt: string; folder: string }> = [];
   for (const c of cases) {
     const folder = `cases/${safeFileName(c.number, `case-${c.id}`)}`;
     w.dir(folder);
-    const mailList = mailsOfCase(store, c.id).map((id, i) => writeMail(`${folder}/mails`, i + 1, inboundFacts.get(id) as InboundFacts));
+    const mailList = store.mailsOfCase(c.id).map((id, i) => writeMail(`${folder}/mails`, i + 1, store.inboundFacts(id) as InboundFacts));
     const toPerson = new Set([c.customer_address?.toLowerCase(), query.kind === 'address' ? query.address : undefined].filter(Boolean));
     const sentList: Array<Record<string, unknown>> = [];
     store
@@ -476,8 +442,7 @@ function writeExport(w: Writer, x: ExportInput): SubjectExportResult {
         warnings.push(`${c.number}: a personnummer is stored but could not be read (${(err as Error).message})`);
       }
     }
-    const hold = store.db.prepare('SELECT hold_reason, held_at, held_by FROM cases WHERE id = ?').get(c.id) as
-      { hold_reason: string | null; held_at: string | null; held_by: string | null } | undefined;
+    const hold = store.legalHoldOfCase(c.id);
     const refersTo = c.refers_to_case_id !== null && caseIds.has(c.refers_to_case_id) ? (store.caseById(c.refers_to_case_id)?.number ?? null) : null;
     const caseEvents = store.eventsOfCase(c.id).map((e) => ({
       id: e.id,

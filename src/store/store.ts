@@ -1,9 +1,11 @@
 /**
  * All SQL of klagomal lives in src/store, one file per aggregate: inbound.ts (raw mail, inbound
  * rows, cursors, quarantine), cases.ts, messages.ts, deadlines.ts, outbox.ts (and meta),
- * events.ts (the hash-chained history), reconcile-runs.ts (reconciliation's runs and lookups),
- * source-status.ts (what each source records for `status`), and the queries of the commands
- * that read across them.
+ * events.ts (the hash-chained history), audit.ts (reading the chains), retention.ts (retention
+ * and legal hold), subject.ts (the data subject export), register.ts (the register and the
+ * statistics), status.ts (status, metrics, preflight), reconcile-runs.ts (reconciliation's runs
+ * and lookups), source-status.ts (what each source records for `status`), and the queries of the
+ * commands that read across them.
  * `Store` joins the aggregates into one object (the TypeScript handbook's mixin pattern), so
  * that a stage calls `store.x(...)` inside one `store.tx(...)` whatever table x touches.
  *
@@ -16,18 +18,50 @@ import { MessageQueries } from './messages';
 import { DeadlineQueries } from './deadlines';
 import { OutboxQueries } from './outbox';
 import { EventQueries } from './events';
+import { AuditQueries } from './audit';
+import { RetentionQueries } from './retention';
+import { SubjectQueries } from './subject';
+import { RegisterQueries } from './register';
+import { StatusQueries } from './status';
 import { ReconcileQueries } from './reconcile-runs';
 import { SourceStatusQueries } from './source-status';
 
 export * from './rows';
 
-const PARTS = [InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, ReconcileQueries, SourceStatusQueries];
+const PARTS = [
+  InboundQueries,
+  CaseQueries,
+  MessageQueries,
+  DeadlineQueries,
+  OutboxQueries,
+  EventQueries,
+  AuditQueries,
+  RetentionQueries,
+  SubjectQueries,
+  RegisterQueries,
+  StatusQueries,
+  ReconcileQueries,
+  SourceStatusQueries,
+];
 
 export class Store extends StoreBase {}
 // Declaration merging: Store has every aggregate's methods, copied onto its prototype below.
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Store
-  extends InboundQueries, CaseQueries, MessageQueries, DeadlineQueries, OutboxQueries, EventQueries, ReconcileQueries, SourceStatusQueries {}
+  extends
+    InboundQueries,
+    CaseQueries,
+    MessageQueries,
+    DeadlineQueries,
+    OutboxQueries,
+    EventQueries,
+    AuditQueries,
+    RetentionQueries,
+    SubjectQueries,
+    RegisterQueries,
+    StatusQueries,
+    ReconcileQueries,
+    SourceStatusQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {

@@ -16,7 +16,8 @@ import { reportCommand } from '../../src/cli/report';
 import { UsageError } from '../../src/cli/args';
 import { addDays, isoDate, localDateOf } from '../../src/deadlines/calendar';
 import { formatStockholm } from '../../src/deadlines/rules';
-import { CSV_HEADERS, RegisterRow } from '../../src/report/register';
+import type { RegisterRow } from '../../src/report/register';
+import { CSV_HEADERS } from '../../src/report/csv';
 import type { Statistics } from '../../src/report/statistics';
 
 const DESK = 'klagomal@testfinans.se';

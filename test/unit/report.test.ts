@@ -3,7 +3,9 @@
  * register (test/support/report-fixture.ts, where the scenario is laid out case by case), the
  * register rows of that register, the CSV's escaping and formula guard, and the HTML's escaping.
  */
-import { csvCell, CSV_HEADERS, makePeriod, parsePeriod, PeriodError, previousPeriod, registerCsv, RegisterRow } from '../../src/report/register';
+import type { RegisterRow } from '../../src/report/register';
+import { csvCell, CSV_HEADERS, registerCsv } from '../../src/report/csv';
+import { makePeriod, parsePeriod, PeriodError, previousPeriod } from '../../src/report/period';
 import { computeStatistics, isoWeek, maskAddress, median, percentile, readReportInput, ReportInput, Statistics } from '../../src/report/statistics';
 import { renderHtml } from '../../src/report/html';
 import { esc, niceScale } from '../../src/report/svg';
@@ -80,7 +82,7 @@ describe('statistics of a period, against hand-computed values', () => {
   beforeAll(async () => {
     w = makeReportWorld();
     cases = await buildScenario(w);
-    input = readReportInput(w.store.db, parsePeriod(PERIOD.from, PERIOD.to), NOW);
+    input = readReportInput(w.store, parsePeriod(PERIOD.from, PERIOD.to), NOW);
     s = computeStatistics(input);
   });
   afterAll(() => w.close());
