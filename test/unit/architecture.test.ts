@@ -115,7 +115,7 @@ describe('the import graph of src/', () => {
         .readFileSync(f, 'utf8')
         .split('\n')
         .map((line, i) => ({ line, at: `${rel(f)}:${i + 1}` }))
-        .filter(({ line }) => /\.(prepare|exec)\(\s*['"`]|\bdb\.pragma\(/.test(line))
+        .filter(({ line }) => /\.prepare\(|\b(db|database|connection)\.(exec|pragma)\(/.test(line))
         .map(({ at }) => at),
     );
     expect(outside).toEqual([]);
