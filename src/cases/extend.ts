@@ -18,7 +18,7 @@ import { formatStockholm } from '../deadlines/rules';
 import { buildMail } from '../reply/mail';
 import { caseTag } from '../classify/thread';
 import { toInstant } from '../util/clock';
-import { maskPersonnummer } from '../parse/personnummer';
+import { maskPersonnummer } from '../util/personnummer';
 
 /** A refused extension; `sv` says the same in Swedish, for an officer's confirmation (src/officers/commands.ts). */
 export class ExtensionRefused extends Error {

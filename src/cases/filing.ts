@@ -24,7 +24,7 @@ import { caseNumbersInSubject, chooseReferencedCase, hasReplyPrefix, subjectKey 
 import { contentKey } from '../parse/content-key';
 import { detectLanguage } from '../parse/language';
 import { publicFields, readComplaintFields } from '../parse/complaint-fields';
-import { maskMail, maskPersonnummer, maskPersonnummerIn } from '../parse/personnummer';
+import { maskMail, maskPersonnummer, maskPersonnummerIn } from '../util/personnummer';
 import { sealPersonnummer } from './personnummer-store';
 import { splitReply } from '../parse/quote';
 import { buildAcknowledgement, decideAcknowledgement } from '../reply/acknowledgement';

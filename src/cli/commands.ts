@@ -26,7 +26,7 @@ import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { meetMilestone } from '../cases/milestones';
 import { errorChain, flushLogs, Logger } from '../util/log';
 import { toInstant } from '../util/clock';
-import { maskPersonnummer } from '../parse/personnummer';
+import { maskPersonnummer } from '../util/personnummer';
 import { UsageError, wholeNumber } from './args';
 import { Command, configOf, findCase, Io, json, logger, NotFound, requireFilingSecrets, withStore } from './shared';
 import { table } from './table';

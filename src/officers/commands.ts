@@ -46,7 +46,7 @@ import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { caseTag } from '../classify/thread';
 import { buildMail } from '../reply/mail';
 import { editDistance } from '../config/load';
-import { maskPersonnummer } from '../parse/personnummer';
+import { maskPersonnummer } from '../util/personnummer';
 import { toInstant, Instant } from '../util/clock';
 import { buildOfficerNotification, officerByAddress, officerLanguage } from './notify';
 import { holdCase, LegalHoldRefused, releaseCase } from '../retention/legal-hold';

@@ -8,7 +8,7 @@
  * listed as `missing`, so the acknowledgement asks for exactly those. The reader never decides
  * anything about the complaint itself. Pure: the mail's date is a parameter.
  */
-import { findPersonnummer, replacePersonnummer } from './personnummer';
+import { findPersonnummer, replacePersonnummer } from '../util/personnummer';
 
 export type ComplaintItem = 'contact' | 'concerns' | 'incidentDate' | 'description' | 'compensation';
 export const COMPLAINT_ITEMS: readonly ComplaintItem[] = ['contact', 'concerns', 'incidentDate', 'description', 'compensation'];

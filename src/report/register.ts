@@ -24,7 +24,7 @@ import { addDays, isoDate, localTime, parseIsoDate } from '../deadlines/calendar
 import { describeRule, DeadlineRule, formatStockholm } from '../deadlines/rules';
 import { MILESTONES } from '../deadlines/policy';
 import { ASSESSMENT_ITEMS } from '../officers/commands';
-import { maskPersonnummer } from '../parse/personnummer';
+import { maskPersonnummer } from '../util/personnummer';
 
 // ---- the period -----------------------------------------------------------------------------
 

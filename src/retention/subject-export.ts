@@ -36,7 +36,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/config';
 import type { CaseRow, MessageRow, OutboxRow, Store } from '../store/store';
-import { findPersonnummer } from '../parse/personnummer';
+import { findPersonnummer } from '../util/personnummer';
 import { normaliseAddress } from '../util/header-safe';
 import { toInstant } from '../util/clock';
 import { decryptPersonnummer, PersonnummerKeyError } from '../cases/personnummer-store';

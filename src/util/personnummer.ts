@@ -20,7 +20,7 @@
  *    combining marks), which a copy from a web page or a deliberate attempt can put there.
  * Not inside a longer run of digits (an account or OCR number), and never a date in the future.
  */
-import type { MailAddress, ParsedMail } from './parse';
+import type { MailAddress, ParsedMail } from '../parse/parse';
 
 export interface FoundPersonnummer {
   /** As written in the text (`text.slice(index, end)`). */
