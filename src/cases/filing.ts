@@ -24,7 +24,8 @@ import { caseNumbersInSubject, chooseReferencedCase, hasReplyPrefix, subjectKey 
 import { contentKey } from '../parse/content-key';
 import { detectLanguage } from '../parse/language';
 import { publicFields, readComplaintFields } from '../parse/complaint-fields';
-import { maskMail, maskPersonnummer, maskPersonnummerIn } from '../util/personnummer';
+import { maskPersonnummer, maskPersonnummerIn } from '../util/personnummer';
+import { maskMail } from '../parse/mask-mail';
 import { sealPersonnummer } from './personnummer-store';
 import { splitReply } from '../parse/quote';
 import { buildAcknowledgement, decideAcknowledgement } from '../reply/acknowledgement';

@@ -4,7 +4,8 @@
  * account number, an amount, a wrong check digit, a future date) is left alone, and masking
  * replaces exactly the number, never a part of another.
  */
-import { findPersonnummer, maskMail, maskPersonnummer, maskPersonnummerIn } from '../../src/util/personnummer';
+import { findPersonnummer, maskPersonnummer, maskPersonnummerIn } from '../../src/util/personnummer';
+import { maskMail } from '../../src/parse/mask-mail';
 import type { ParsedMail } from '../../src/parse/parse';
 import { cli, command, complaint, Firm, makeFirm, rows } from '../support/personal-data';
 
