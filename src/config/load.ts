@@ -48,6 +48,7 @@ import {
 import { normaliseAddress } from '../util/header-safe';
 import { parseFieldKey } from '../util/crypto-field';
 import { packageRoot } from '../util/package-root';
+import { editDistance } from '../util/edit-distance';
 
 /** Where `klagomal` looks when neither --config nor KLAGOMAL_CONFIG is given: the embedded default. */
 export function defaultConfigFile(): string {
@@ -94,20 +95,6 @@ function closest(word: string, candidates: Iterable<string>): string | null {
     }
   }
   return best !== null && bestDist <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
-}
-
-export function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0];
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j];
-      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length];
 }
 
 /**

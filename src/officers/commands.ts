@@ -45,7 +45,7 @@ import { CASE_OUTCOMES, CASE_STATUSES, CaseOutcome, CaseStatus } from '../cases/
 import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { caseTag } from '../classify/thread';
 import { buildMail } from '../reply/mail';
-import { editDistance } from '../config/load';
+import { editDistance } from '../util/edit-distance';
 import { maskPersonnummer } from '../util/personnummer';
 import { toInstant, Instant } from '../util/clock';
 import { buildOfficerNotification, officerByAddress, officerLanguage } from './notify';
