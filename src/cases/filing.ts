@@ -33,7 +33,7 @@ import { CaseDeadline, Calendars, computeCaseDeadlines, deadlineRecord, deadline
 import { escalationLevels } from '../deadlines/escalation';
 import { nextContactOfficer } from './assignment';
 import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } from '../officers/officer-mail';
-import { isoDate, localDateOf } from '../deadlines/calendar';
+import { isoDate, localDateOf } from '../util/stockholm-time';
 import { toInstant } from '../util/clock';
 import { errorChain } from '../util/log';
 import { mailboxOf } from '../util/mailbox';

@@ -34,7 +34,7 @@ import {
 } from './config';
 import { DEADLINE_UNITS, DeadlineRule, DeadlineUnit } from '../deadlines/rules';
 import { Milestone, Policy, PRESETS } from '../deadlines/policy';
-import { parseIsoDate } from '../deadlines/calendar';
+import { parseIsoDate } from '../util/stockholm-time';
 import {
   CategoryRule,
   compileCategory,

@@ -38,7 +38,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { localTime } from '../deadlines/calendar';
+import { localTime } from '../util/stockholm-time';
 import { errorChain } from '../util/log';
 import type { SpooledRaw } from './raw-files';
 

@@ -19,9 +19,9 @@
  */
 import type { DB } from '../store/db';
 import type { EventRow } from '../store/store';
-import type { LocalDate } from '../deadlines/calendar';
-import { addDays, isoDate, localTime, parseIsoDate } from '../deadlines/calendar';
-import { describeRule, DeadlineRule, formatStockholm } from '../deadlines/rules';
+import type { LocalDate } from '../util/stockholm-time';
+import { addDays, isoDate, localTime, parseIsoDate, formatStockholm } from '../util/stockholm-time';
+import { describeRule, DeadlineRule } from '../deadlines/rules';
 import { MILESTONES } from '../deadlines/policy';
 import { ASSESSMENT_ITEMS } from '../officers/commands';
 import { maskPersonnummer } from '../util/personnummer';

@@ -24,8 +24,8 @@
  * SQL, read-only.
  */
 import type { DB } from '../store/db';
-import type { LocalDate } from '../deadlines/calendar';
-import { addDays, isoDate, localDateOf, weekday } from '../deadlines/calendar';
+import type { LocalDate } from '../util/stockholm-time';
+import { addDays, isoDate, localDateOf, weekday } from '../util/stockholm-time';
 import { CASE_OUTCOMES } from '../cases/lifecycle';
 import { BREACH_CAUSES, BreachCause, previousPeriod, readCaseFacts, registerRow, RegisterRow, ReportPeriod } from './register';
 

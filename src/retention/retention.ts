@@ -60,7 +60,7 @@ import { errorChain, silentLogger } from '../util/log';
 import type { Clock, Instant } from '../util/clock';
 import { toInstant } from '../util/clock';
 import { anonymiseEventDetails } from '../audit/chain';
-import { TIME_ZONE } from '../deadlines/calendar';
+import { TIME_ZONE } from '../util/stockholm-time';
 
 export type RetentionTrigger = 'command' | 'schedule';
 

@@ -14,8 +14,7 @@ import path from 'node:path';
 import { makeWorld, World, deliverToMaildir } from '../support/world';
 import { reportCommand } from '../../src/cli/report';
 import { UsageError } from '../../src/cli/args';
-import { addDays, isoDate, localDateOf } from '../../src/deadlines/calendar';
-import { formatStockholm } from '../../src/deadlines/rules';
+import { addDays, isoDate, localDateOf, formatStockholm } from '../../src/util/stockholm-time';
 import { CSV_HEADERS, RegisterRow } from '../../src/report/register';
 import type { Statistics } from '../../src/report/statistics';
 
