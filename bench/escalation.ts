@@ -11,7 +11,7 @@ import { Store } from '../src/store/store';
 import { parseConfig } from '../src/config/load';
 import { TemplateSet } from '../src/reply/templates';
 import { BusinessCalendar } from '../src/deadlines/calendar';
-import { EscalationPass } from '../src/deadlines/escalation-pass';
+import { EscalationPass } from '../src/escalation/escalation-pass';
 import { silentLogger } from '../src/util/log';
 import { packageRoot } from '../src/util/package-root';
 

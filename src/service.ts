@@ -21,7 +21,7 @@ import { Processor, ProcessResult } from './pipeline/processor';
 import { BusinessCalendar } from './deadlines/calendar';
 import { TIME_ZONE } from './util/stockholm-time';
 import { calendarsFor } from './deadlines/deadlines';
-import { EscalationPass, EscalationPassResult } from './deadlines/escalation-pass';
+import { EscalationPass, EscalationPassResult } from './escalation/escalation-pass';
 import cron, { ScheduledTask } from 'node-cron';
 import { MaildirSource } from './ingest/maildir';
 import { ImapSource } from './ingest/imap';

@@ -4,7 +4,7 @@
  *
  * For every open deadline whose next step is due (read through an index on
  * deadlines.next_escalation_at, so a pass costs what it has to do, not the register's size),
- * the pure rules in escalation.ts decide; then, in one transaction per deadline:
+ * the pure rules in src/deadlines/escalation.ts decide; then, in one transaction per deadline:
  *  - each level acted on or skipped is claimed in `escalations` (primary key: case, milestone,
  *    level, due instant); a claim that fails means another pass did it, and nothing is sent;
  *  - the notices are queued in the outbox (idempotency key per level and recipient);
@@ -19,7 +19,7 @@
 import type { Config, Officer } from '../config/config';
 import type { OpenDeadlineRow, Store } from '../store/store';
 import type { TemplateRenderer } from '../reply/templates';
-import type { BusinessCalendar } from './calendar';
+import type { BusinessCalendar } from '../deadlines/calendar';
 import { addDays, isoDate, localDateOf, localTime } from '../util/stockholm-time';
 import type { Logger } from '../util/log';
 import { addressForLog, errorChain } from '../util/log';
@@ -27,8 +27,8 @@ import { toInstant } from '../util/clock';
 import { buildMail } from '../reply/mail';
 import { customerNameForStaff } from '../util/header-safe';
 import { caseTag } from '../classify/thread';
-import { decideEscalation, escalationLevels, EscalationLevel, Recipient } from './escalation';
-import { describeRule, DeadlineRule } from './rules';
+import { decideEscalation, escalationLevels, EscalationLevel, Recipient } from '../deadlines/escalation';
+import { describeRule, DeadlineRule } from '../deadlines/rules';
 
 export interface EscalationPassResult {
   /** Levels acted on (each may send several notices). */
