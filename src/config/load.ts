@@ -44,7 +44,7 @@ import {
   DEFAULT_CATEGORIES,
   DEFAULT_REFERENCES,
   ReferenceRule,
-} from '../parse/complaint-fields';
+} from './complaint-rules';
 import { normaliseAddress } from '../util/header-safe';
 import { parseFieldKey } from '../util/crypto-field';
 import { packageRoot } from '../util/package-root';
