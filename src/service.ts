@@ -11,7 +11,8 @@
  * sends in flight report back, close connections, close the database. A second signal exits at once.
  */
 import type { Config } from './config/config';
-import { missingSecrets, ConfigError } from './config/load';
+import { ConfigError } from './config/load';
+import { missingSecrets } from './config/missing-secrets';
 import { openDatabase, DB } from './store/db';
 import { Store } from './store/store';
 import { TemplateManager } from './reply/template-manager';
