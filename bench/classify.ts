@@ -10,7 +10,7 @@ import { simpleParser } from 'mailparser';
 import { parseMail } from '../src/parse/parse';
 import { classify } from '../src/classify/classify';
 import { readComplaintFields } from '../src/parse/complaint-fields';
-import { maskPersonnummer } from '../src/parse/personnummer';
+import { maskPersonnummer } from '../src/util/personnummer';
 import { splitReply } from '../src/parse/quote';
 import { packageRoot } from '../src/util/package-root';
 

@@ -11,14 +11,16 @@
  * sends in flight report back, close connections, close the database. A second signal exits at once.
  */
 import type { Config } from './config/config';
-import { missingSecrets, ConfigError } from './config/load';
+import { missingSecrets } from './config/missing-secrets';
+import { ConfigError } from './config/load';
 import { openDatabase, DB } from './store/db';
 import { Store } from './store/store';
 import { TemplateManager } from './reply/template-manager';
 import { createTransport, Transport } from './reply/transport';
 import { OutboxSender, SendPassResult } from './reply/outbox-sender';
 import { Processor, ProcessResult } from './pipeline/processor';
-import { BusinessCalendar, TIME_ZONE } from './deadlines/calendar';
+import { BusinessCalendar } from './deadlines/calendar';
+import { TIME_ZONE } from './util/stockholm-time';
 import { calendarsFor } from './deadlines/deadlines';
 import { EscalationPass, EscalationPassResult } from './escalation/pass';
 import cron, { ScheduledTask } from 'node-cron';

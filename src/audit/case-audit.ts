@@ -16,7 +16,7 @@
 import type { CaseRow, EventRow, Store } from '../store/store';
 import { caseSummary } from '../cases/view';
 import { personnummerStorage, PersonnummerStorage } from '../cases/personnummer-store';
-import { formatStockholm } from '../deadlines/rules';
+import { formatStockholm } from '../util/stockholm-time';
 import { ChainChecker, ChainCheck } from './chain';
 import { sha256Hex, shortHash } from '../store/event-hash';
 import { terminalLine } from '../util/terminal';

@@ -9,16 +9,16 @@
 import type { Config, Language } from '../config/config';
 import type { Store } from '../store/store';
 import type { TemplateRenderer } from '../reply/templates';
-import type { BusinessCalendar, LocalDate } from '../deadlines/calendar';
-import { isoDate, localTime } from '../deadlines/calendar';
+import type { BusinessCalendar } from '../deadlines/calendar';
+import type { LocalDate } from '../util/stockholm-time';
+import { isoDate, localTime, formatStockholm } from '../util/stockholm-time';
 import type { Milestone } from '../deadlines/policy';
 import type { Actor } from './lifecycle';
 import { escalationLevels } from '../deadlines/escalation';
-import { formatStockholm } from '../deadlines/rules';
 import { buildMail } from '../reply/mail';
 import { caseTag } from '../classify/thread';
 import { toInstant } from '../util/clock';
-import { maskPersonnummer } from '../parse/personnummer';
+import { maskPersonnummer } from '../util/personnummer';
 
 /** A refused extension; `sv` says the same in Swedish, for an officer's confirmation (src/officers/commands.ts). */
 export class ExtensionRefused extends Error {

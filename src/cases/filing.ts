@@ -21,14 +21,14 @@ import type { ComplaintFields } from '../parse/complaint-fields';
 import { subjectKey } from '../classify/thread';
 import { detectLanguage } from '../parse/language';
 import { publicFields, readComplaintFields } from '../parse/complaint-fields';
-import { maskPersonnummer, maskPersonnummerIn } from '../parse/personnummer';
+import { maskPersonnummer, maskPersonnummerIn } from '../util/personnummer';
 import { sealPersonnummer } from './personnummer-store';
 import { splitReply } from '../parse/quote';
 import { CaseDeadline, Calendars, computeCaseDeadlines, deadlineRecord, deadlineSetDetail } from '../deadlines/deadlines';
 import { escalationLevels } from '../deadlines/escalation';
 import { nextContactOfficer } from './assignment';
 import { openCase } from './transitions';
-import { isoDate, localDateOf } from '../deadlines/calendar';
+import { isoDate, localDateOf } from '../util/stockholm-time';
 import { toInstant } from '../util/clock';
 
 export type FilingAction = 'opened' | 'attached' | 'recorded' | 'skipped';

@@ -19,7 +19,7 @@
 import type { Config } from '../config/config';
 import type { CaseRow, Store } from '../store/store';
 import { decryptField, encryptField, isEncryptedField, parseFieldKey } from '../util/crypto-field';
-import { findPersonnummer } from '../parse/personnummer';
+import { findPersonnummer } from '../util/personnummer';
 
 /** Personnummer storage is on but the key is missing or unusable. */
 export class PersonnummerKeyError extends Error {

@@ -3,7 +3,7 @@
  * from the store, the same for --json and for the text view.
  */
 import type { CaseRow, OutboxRow, Store } from '../store/store';
-import { formatStockholm } from '../deadlines/rules';
+import { formatStockholm } from '../util/stockholm-time';
 
 export interface CaseSummary {
   id: number;

@@ -3,7 +3,7 @@
  * UsageError (exit code 2) with a one-line reason; `--help` on any command prints its help.
  */
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { localTime, parseIsoDate } from '../deadlines/calendar';
+import { localTime, parseIsoDate } from '../util/stockholm-time';
 
 export class UsageError extends Error {}
 

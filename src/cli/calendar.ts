@@ -4,8 +4,10 @@
  * without a config; with one, the firm's closed dates count too (--statutory leaves them out).
  */
 import fs from 'node:fs';
-import { computeDue, DEADLINE_UNITS, DeadlineRule, DeadlineUnit, formatStockholm } from '../deadlines/rules';
-import { BusinessCalendar, isoDate, parseIsoDate, swedishHolidays, weekday } from '../deadlines/calendar';
+import { computeDue, DEADLINE_UNITS, DeadlineRule, DeadlineUnit } from '../deadlines/rules';
+import { formatStockholm } from '../util/stockholm-time';
+import { BusinessCalendar, swedishHolidays } from '../deadlines/calendar';
+import { isoDate, parseIsoDate, weekday } from '../util/stockholm-time';
 import { instantArg, UsageError } from './args';
 import { Command, configOf, json } from './shared';
 import { table } from './table';

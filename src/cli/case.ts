@@ -6,14 +6,14 @@
  */
 import { caseDetail } from '../cases/view';
 import { caseAudit, formatCaseAudit } from '../audit/case-audit';
-import { formatStockholm } from '../deadlines/rules';
-import { parseIsoDate } from '../deadlines/calendar';
+import { formatStockholm } from '../util/stockholm-time';
+import { parseIsoDate } from '../util/stockholm-time';
 import type { Milestone } from '../deadlines/policy';
 import { extendDeadline, ExtensionRefused } from '../cases/extend';
 import { meetMilestone } from '../cases/milestones';
 import { Service } from '../service';
 import { toInstant } from '../util/clock';
-import { maskPersonnummer } from '../parse/personnummer';
+import { maskPersonnummer } from '../util/personnummer';
 import { terminalLine } from '../util/terminal';
 import { otherAddressInName } from '../util/header-safe';
 import { UsageError } from './args';

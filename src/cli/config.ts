@@ -3,7 +3,9 @@
  * every problem at once (exit 1), or a short summary of what the config sets up.
  */
 import type { Config } from '../config/config';
-import { ConfigError, configFileFrom, loadConfig, missingSecrets, ConfigProblem } from '../config/load';
+import { ConfigError, configFileFrom, loadConfig } from '../config/load';
+import { missingSecrets } from '../config/missing-secrets';
+import { ConfigProblem } from '../config/reader';
 import { formatProblem, TemplateSet } from '../reply/templates';
 import { UsageError } from './args';
 import { Command } from './shared';

@@ -2,7 +2,7 @@
  * `klagomal escalate`: one escalation pass (warnings, breaches, the digest) as of now or
  * --now ISO; --dry-run only shows what it would do.
  */
-import { formatStockholm } from '../deadlines/rules';
+import { formatStockholm } from '../util/stockholm-time';
 import { Service } from '../service';
 import { instantArg } from './args';
 import { Command, configOf, logger } from './shared';

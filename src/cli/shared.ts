@@ -3,7 +3,8 @@
  * open, and the errors the dispatcher (src/cli.ts) turns into exit codes.
  */
 import type { Config } from '../config/config';
-import { ConfigError, configFileFrom, loadConfig, missingSecrets } from '../config/load';
+import { ConfigError, configFileFrom, loadConfig } from '../config/load';
+import { missingSecrets } from '../config/missing-secrets';
 import { openDatabase } from '../store/db';
 import { CaseRow, Store } from '../store/store';
 import { createLogger, Logger } from '../util/log';

@@ -15,7 +15,7 @@ import type { Config } from '../config/config';
 import { openDatabase, schemaVersion, DB } from '../store/db';
 import { Store } from '../store/store';
 import { AuthReport, gatherStatus, LATEST_SCHEMA, SourceReport, StatusReport, FAILED_MAIL_ATTENTION_DAYS } from '../ops/status';
-import { formatStockholm } from '../deadlines/rules';
+import { formatStockholm } from '../util/stockholm-time';
 import { Command, configOf, Io, json, NotFound } from './shared';
 
 export const statusCommand: Command = {

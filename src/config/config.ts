@@ -4,7 +4,7 @@
  * trust every field here. Defaults are documented next to each field and in the README.
  */
 import type { Policy } from '../deadlines/policy';
-import type { ComplaintRules } from '../parse/complaint-fields';
+import type { ComplaintRules } from './complaint-rules';
 
 export type Language = 'sv' | 'en';
 export const LANGUAGES: readonly Language[] = ['sv', 'en'];

@@ -6,58 +6,16 @@
  * nyårsafton; lag (1930:173) 2 § lists them beside Saturday), plus firm-specific dates from
  * config. Easter comes from the Gregorian computus (Meeus/Jones/Butcher).
  *
- * Local dates are plain {y, m, d} values; arithmetic on them runs in UTC at midnight, where
- * there is no daylight saving to trip over. Instants are converted to local dates only
- * through the IANA zone Europe/Stockholm.
+ * Dates are the local dates of src/util/stockholm-time.ts.
  */
-import { TZDate } from '@date-fns/tz';
-
-export const TIME_ZONE = 'Europe/Stockholm';
-
-export interface LocalDate {
-  readonly y: number;
-  /** 1-12 */
-  readonly m: number;
-  readonly d: number;
-}
+import type { LocalDate } from '../util/stockholm-time';
+import { addDays, isoDate, weekday } from '../util/stockholm-time';
 
 export interface Holiday {
   readonly date: LocalDate;
   readonly name: string;
   /** 'public' = allmän helgdag (lag 1989:253); 'eve' = day treated as a holiday by banks. */
   readonly kind: 'public' | 'eve';
-}
-
-export function localDateOf(instant: Date, zone = TIME_ZONE): LocalDate {
-  const z = new TZDate(instant.getTime(), zone);
-  return { y: z.getFullYear(), m: z.getMonth() + 1, d: z.getDate() };
-}
-
-export function isoDate(date: LocalDate): string {
-  return `${String(date.y).padStart(4, '0')}-${String(date.m).padStart(2, '0')}-${String(date.d).padStart(2, '0')}`;
-}
-
-export function parseIsoDate(text: string): LocalDate | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  if (!m) return null;
-  const date = { y: Number(m[1]), m: Number(m[2]), d: Number(m[3]) };
-  const back = addDays(date, 0);
-  return back.y === date.y && back.m === date.m && back.d === date.d ? date : null;
-}
-
-export function addDays(date: LocalDate, days: number): LocalDate {
-  const t = new Date(Date.UTC(date.y, date.m - 1, date.d + days));
-  return { y: t.getUTCFullYear(), m: t.getUTCMonth() + 1, d: t.getUTCDate() };
-}
-
-/** 0 = Sunday ... 6 = Saturday. */
-export function weekday(date: LocalDate): number {
-  return new Date(Date.UTC(date.y, date.m - 1, date.d)).getUTCDay();
-}
-
-/** The instant of a wall-clock time on a local date in the zone. */
-export function localTime(date: LocalDate, h: number, min: number, s: number, zone = TIME_ZONE): Date {
-  return new Date(new TZDate(date.y, date.m - 1, date.d, h, min, s, zone).getTime());
 }
 
 /** Easter Sunday, Gregorian calendar (anonymous algorithm, Meeus/Jones/Butcher). */

@@ -8,7 +8,8 @@ import type { DeadlinesConfig } from '../config/config';
 import { BusinessCalendar } from './calendar';
 import type { Milestone, Policy } from './policy';
 import { MILESTONES } from './policy';
-import { computeDue, DeadlineRule, describeRule, formatStockholm } from './rules';
+import { computeDue, DeadlineRule, describeRule } from './rules';
+import { formatStockholm } from '../util/stockholm-time';
 import type { NewDeadline } from '../store/store';
 import { toInstant, Instant } from '../util/clock';
 

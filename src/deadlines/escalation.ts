@@ -16,8 +16,9 @@
  * skipped, so downtime across a breach produces one (late) breach notice, not a burst.
  */
 import type { EscalationConfig } from '../config/config';
-import type { BusinessCalendar, LocalDate } from './calendar';
-import { addDays, localDateOf, localTime } from './calendar';
+import type { BusinessCalendar } from './calendar';
+import type { LocalDate } from '../util/stockholm-time';
+import { addDays, localDateOf, localTime } from '../util/stockholm-time';
 import type { DeadlineUnit } from './rules';
 
 export type Recipient = 'contact' | 'manager';

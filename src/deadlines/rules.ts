@@ -9,9 +9,8 @@
  *
  * The rule and its inputs are stored with every computed deadline so an auditor can redo it.
  */
-import { BusinessCalendar, addDays, localDateOf, localTime, TIME_ZONE } from './calendar';
-import { TZDate } from '@date-fns/tz';
-import { format } from 'date-fns';
+import { BusinessCalendar } from './calendar';
+import { addDays, localDateOf, localTime } from '../util/stockholm-time';
 
 export type DeadlineUnit = 'hours' | 'calendarDays' | 'businessDays';
 export const DEADLINE_UNITS: readonly DeadlineUnit[] = ['hours', 'calendarDays', 'businessDays'];
@@ -30,11 +29,6 @@ export function computeDue(receivedAt: Date, rule: DeadlineRule, calendar: Busin
     case 'businessDays':
       return localTime(calendar.addBusinessDays(localDateOf(receivedAt), rule.amount), 23, 59, 59);
   }
-}
-
-/** ISO 8601 with the Stockholm offset, e.g. 2026-01-15T23:59:59+01:00. */
-export function formatStockholm(instant: Date): string {
-  return format(new TZDate(instant.getTime(), TIME_ZONE), "yyyy-MM-dd'T'HH:mm:ssxxx");
 }
 
 export function describeRule(rule: DeadlineRule): string {

@@ -25,7 +25,7 @@ import type { Config, Officer } from '../config/config';
 import type { OpenDeadlineRow, Store } from '../store/store';
 import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar } from '../deadlines/calendar';
-import { addDays, isoDate, localDateOf, localTime } from '../deadlines/calendar';
+import { addDays, isoDate, localDateOf, localTime } from '../util/stockholm-time';
 import type { Logger } from '../util/log';
 import { addressForLog, errorChain } from '../util/log';
 import { toInstant } from '../util/clock';

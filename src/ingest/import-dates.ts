@@ -5,7 +5,7 @@
  * §3.3 dates, read leniently (obsolete zones and two-digit years, RFC 5322 §4.3), and the
  * asctime form of an mbox envelope.
  */
-import { localTime } from '../deadlines/calendar';
+import { localTime } from '../util/stockholm-time';
 import type { ReceivedFrom } from './import';
 
 /** Earliest receipt time believed: older dates are clock errors or spam, not a firm's mailbox. */

@@ -6,7 +6,7 @@
 import type { Language } from '../config/config';
 import type { ExtensionRefused } from '../cases/extend';
 import type { LegalHoldRefused } from '../retention/legal-hold';
-import { editDistance } from '../config/load';
+import { editDistance } from '../util/edit-distance';
 
 export const COMMAND_NAMES = [
   'assign',

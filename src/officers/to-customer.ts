@@ -9,7 +9,7 @@ import type { Language } from '../config/config';
 import type { CaseRow, Store } from '../store/store';
 import type { CaseStatus } from '../cases/lifecycle';
 import type { CommandContext, RunEnv } from './commands';
-import { isoDate, parseIsoDate } from '../deadlines/calendar';
+import { isoDate, parseIsoDate } from '../util/stockholm-time';
 import { checkTransition, makeTransition, TRANSITIONS } from '../cases/transitions';
 import { caseTag } from '../classify/thread';
 import { buildMail } from '../reply/mail';

@@ -43,7 +43,7 @@ import { credentialsFor, Login, MailboxCredentials } from '../auth/credentials';
 import { TokenError } from '../auth/token';
 import { tokenRoles } from '../auth/roles';
 import type { Config, ImapSourceConfig, MaildirSourceConfig } from '../config/config';
-import { missingSecrets } from '../config/load';
+import { missingSecrets } from '../config/missing-secrets';
 import { openDatabase, DB } from '../store/db';
 import { MIGRATIONS } from '../store/migrations';
 import { Store } from '../store/store';

@@ -6,31 +6,13 @@
  * Read from the mail's text in Swedish and English, and field by field from web-form
  * submissions ("Namn: ...", "Datum för problemet: ..."). Items the customer has not given are
  * listed as `missing`, so the acknowledgement asks for exactly those. The reader never decides
- * anything about the complaint itself. Pure: the mail's date is a parameter.
+ * anything about the complaint itself. Pure: the mail's date is a parameter. The rules it reads
+ * with (categories, reference patterns, the items asked for) are src/config/complaint-rules.ts.
  */
-import { findPersonnummer, replacePersonnummer } from './personnummer';
-
-export type ComplaintItem = 'contact' | 'concerns' | 'incidentDate' | 'description' | 'compensation';
-export const COMPLAINT_ITEMS: readonly ComplaintItem[] = ['contact', 'concerns', 'incidentDate', 'description', 'compensation'];
-
-export interface CategoryRule {
-  readonly id: string;
-  /** Word stems (regular-expression source); a match at the start of a word counts. */
-  readonly words: readonly string[];
-}
-
-export interface ReferenceRule {
-  readonly type: string;
-  /** A regular-expression source with one capture group: the number. */
-  readonly pattern: string;
-}
-
-export interface ComplaintRules {
-  readonly categories: readonly CategoryRule[];
-  readonly references: readonly ReferenceRule[];
-  /** The items the firm asks for; only these can be `missing`. */
-  readonly requiredItems: readonly ComplaintItem[];
-}
+import { findPersonnummer, replacePersonnummer } from '../util/personnummer';
+import { WORD_END as E, WORD_START as B } from '../util/word-boundary';
+import type { ComplaintItem, ComplaintRules } from '../config/complaint-rules';
+import { compileCategory, DEFAULT_RULES } from '../config/complaint-rules';
 
 export interface ComplaintFields {
   readonly contactName: string | null;
@@ -58,68 +40,6 @@ export interface ComplaintFields {
 /** The full personnummer, for its own protected field; never part of ComplaintFields. */
 export interface SensitiveFields {
   readonly personnummer: string | null;
-}
-
-/**
- * Word boundaries that know Swedish letters. JavaScript's \b counts only [A-Za-z0-9_] as word
- * characters, so /\båterbetal/ never matches after a space; these look-arounds use Unicode
- * letter and number classes instead (with the `u` flag).
- */
-const B = '(?<![\\p{L}\\p{N}])';
-const E = '(?![\\p{L}\\p{N}])';
-
-/**
- * Default categories of a lender / payment firm, first match wins. Payment-service and fraud
- * (unauthorised transactions) come first: they bring the PSD2 deadlines, and since the earliest
- * deadline wins, reading a complaint as one of them when it also mentions a fee can only make
- * the case's deadlines stricter, never looser.
- */
-export const DEFAULT_CATEGORIES: readonly CategoryRule[] = [
-  { id: 'fraud', words: ['bedrägeri', 'bedragare', 'kapad', 'kapat', 'obehörig', 'id-kapning', 'fraud', 'scam', 'unauthori[sz]ed', 'identity theft'] },
-  {
-    id: 'payments',
-    words: [
-      'autogiro',
-      'betalning',
-      'inbetalning',
-      'dubbeldragning',
-      'dragning',
-      'dragit',
-      'dragits',
-      'drogs',
-      'överföring',
-      'payment',
-      'direct debit',
-      'transfer',
-    ],
-  },
-  { id: 'debt-collection', words: ['inkasso', 'påminnelse', 'kronofogde', 'betalningsföreläggande', 'debt collect', 'collection agency', 'reminder fee'] },
-  { id: 'fees', words: ['avgift', 'kostnad', `fees?${E}`, `charges${E}`, 'service charge'] },
-  { id: 'interest', words: ['ränt[ae]', 'räntor', 'räntesats', 'interest'] },
-  {
-    id: 'credit-decision',
-    words: ['kreditprövning', 'kreditbeslut', 'avslag', 'nekad', 'nekades', 'credit decision', 'credit check', 'declined', 'rejected my (?:loan )?application'],
-  },
-  { id: 'termination', words: ['uppsägning', 'uppsagd', 'sagt upp', 'säga upp', 'förtida inlösen', 'lösa lånet', 'terminat', 'cancel'] },
-  { id: 'personal-data', words: ['personuppgift', 'gdpr', 'dataskydd', 'registerutdrag', 'personal data', 'data protection'] },
-  {
-    id: 'customer-service',
-    words: ['bemötande', 'kundtjänst', 'otrevlig', 'oförskämd', 'svarar inte', 'ingen svarar', 'customer service', 'rude', 'no answer', 'unhelpful'],
-  },
-];
-
-export const DEFAULT_REFERENCES: readonly ReferenceRule[] = [
-  { type: 'agreement', pattern: '(?:avtalsnummer|avtalsnr|avtal nr|agreement (?:number|no\\.?))[\\s.:#]*([A-Z0-9][A-Z0-9-]{2,})' },
-  { type: 'loan', pattern: '(?:lånenummer|lånenr|lån nr|loan (?:number|no\\.?))[\\s.:#]*([A-Z0-9][A-Z0-9-]{2,})' },
-  { type: 'invoice', pattern: '(?:fakturanummer|fakturanr|faktura nr|invoice (?:number|no\\.?))[\\s.:#]*([A-Z0-9][A-Z0-9-]{2,})' },
-  { type: 'ocr', pattern: '(?:ocr-nummer|ocr-nr|ocr|ocr number)[\\s.:#]*(\\d{4,25})' },
-  { type: 'customer', pattern: '(?:kundnummer|kundnr|kund nr|customer (?:number|no\\.?))[\\s.:#]*([A-Z0-9][A-Z0-9-]{2,})' },
-];
-
-export const DEFAULT_RULES: ComplaintRules = { categories: DEFAULT_CATEGORIES, references: DEFAULT_REFERENCES, requiredItems: COMPLAINT_ITEMS };
-
-export function compileCategory(rule: CategoryRule): RegExp {
-  return new RegExp(`${B}(?:${rule.words.join('|')})`, 'iu');
 }
 
 // ---- form submissions -------------------------------------------------------------------

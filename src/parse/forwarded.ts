@@ -21,7 +21,7 @@
  * Pure: text in, fields out. Whether a forward is believed (it must come from authenticated
  * staff) is the classifier's decision, not ours.
  */
-import { localTime } from '../deadlines/calendar';
+import { localTime } from '../util/stockholm-time';
 import { normaliseAddress } from '../util/header-safe';
 import type { MailAddress } from './parse';
 

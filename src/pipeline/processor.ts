@@ -32,7 +32,7 @@ import { errorChain, redactAddresses } from '../util/log';
 import { parseMail, ParsedMail } from '../parse/parse';
 import { fileMail, FilingContext, FilingResult } from '../cases/filing';
 import { classify } from '../classify/classify';
-import { maskMail } from '../parse/personnummer';
+import { maskMail } from '../parse/mask-mail';
 import { gatherFacts } from './facts';
 import { actOnMail } from './act';
 import { IsolatedProcessor, IsolatedState, IsolationLimits } from './isolation';

@@ -29,8 +29,8 @@ import type { Language } from '../config/config';
 import { LANGUAGES } from '../config/config';
 import type { TemplateKind } from '../cases/lifecycle';
 import { headerText } from '../util/header-safe';
-import { TIME_ZONE } from '../deadlines/calendar';
-import { editDistance } from '../config/load';
+import { TIME_ZONE } from '../util/stockholm-time';
+import { editDistance } from '../util/edit-distance';
 import { boundLines, isList, ListOf, Leaf, Schema, schemaPaths, TEMPLATE_SAMPLES, TEMPLATE_SCHEMAS } from './template-schema';
 
 export type { TemplateKind };

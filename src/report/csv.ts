@@ -2,7 +2,7 @@
  * The register as CSV for a spreadsheet (`klagomal report --format csv`): one row per case,
  * one column per fact (RFC 4180; formula injection neutralised).
  */
-import { formatStockholm } from '../deadlines/rules';
+import { formatStockholm } from '../util/stockholm-time';
 import { ASSESSMENT_ITEMS } from '../officers/commands';
 import type { RegisterDeadline, RegisterRow } from './register';
 

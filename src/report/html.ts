@@ -13,7 +13,7 @@
  */
 import { AGE_BUCKETS, Statistics, UNCATEGORISED, UNDECIDED } from './statistics';
 import { donut, esc, fmtInt, PALETTE, stackedBars } from './svg';
-import { isoDate, localDateOf } from '../deadlines/calendar';
+import { isoDate, localDateOf } from '../util/stockholm-time';
 
 export interface HtmlOptions {
   readonly firmName: string;

@@ -3,8 +3,8 @@
  * *received* (the mail reached the firm) on those dates. Its bounds are UTC ISO instants
  * (00:00 Stockholm time on the first day, and on the day after the last).
  */
-import type { LocalDate } from '../deadlines/calendar';
-import { addDays, isoDate, localTime, parseIsoDate } from '../deadlines/calendar';
+import type { LocalDate } from '../util/stockholm-time';
+import { addDays, isoDate, localTime, parseIsoDate } from '../util/stockholm-time';
 
 export interface ReportPeriod {
   /** Stockholm dates, inclusive. */

@@ -18,10 +18,11 @@
  * `now` decides only which open deadlines count as overdue; everything else is the database
  * as it stands when the report runs.
  */
-import { describeRule, DeadlineRule, formatStockholm } from '../deadlines/rules';
+import { describeRule, DeadlineRule } from '../deadlines/rules';
+import { formatStockholm } from '../util/stockholm-time';
 import { MILESTONES } from '../deadlines/policy';
 import { ASSESSMENT_ITEMS } from '../officers/commands';
-import { maskPersonnummer } from '../parse/personnummer';
+import { maskPersonnummer } from '../util/personnummer';
 import type { CaseFacts, DeadlineRecord, EventRecord } from './facts';
 
 /**

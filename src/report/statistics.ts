@@ -24,8 +24,8 @@
  * through the store (src/store/register.ts), read-only.
  */
 import type { Store } from '../store/store';
-import type { LocalDate } from '../deadlines/calendar';
-import { addDays, isoDate, localDateOf, weekday } from '../deadlines/calendar';
+import type { LocalDate } from '../util/stockholm-time';
+import { addDays, isoDate, localDateOf, weekday } from '../util/stockholm-time';
 import { CASE_OUTCOMES } from '../cases/lifecycle';
 import { BREACH_CAUSES, BreachCause, registerRow, RegisterRow } from './register';
 import { previousPeriod, ReportPeriod } from './period';

@@ -13,7 +13,7 @@
 import type { Actor } from '../cases/lifecycle';
 import type { Store } from '../store/store';
 import type { Instant } from '../util/clock';
-import { maskPersonnummer } from '../parse/personnummer';
+import { maskPersonnummer } from '../util/personnummer';
 
 export interface LegalHold {
   readonly reason: string;

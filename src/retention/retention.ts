@@ -27,7 +27,7 @@ import type { Logger } from '../util/log';
 import { errorChain, silentLogger } from '../util/log';
 import type { Clock, Instant } from '../util/clock';
 import { toInstant } from '../util/clock';
-import { TIME_ZONE } from '../deadlines/calendar';
+import { TIME_ZONE } from '../util/stockholm-time';
 import type { RetentionCandidateRow, RetentionRunRow } from '../store/retention';
 import { anonymiseCase, anonymiseMails, flushPendingFiles, planCase, planCaseRaw, removeCaseRaw } from './anonymise';
 

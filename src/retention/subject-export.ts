@@ -37,7 +37,7 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import type { CaseRow, MessageRow, OutboxRow, Store } from '../store/store';
 import type { InboundFacts } from '../store/subject';
-import { findPersonnummer } from '../parse/personnummer';
+import { findPersonnummer } from '../util/personnummer';
 import { normaliseAddress } from '../util/header-safe';
 import { toInstant } from '../util/clock';
 import { decryptPersonnummer, PersonnummerKeyError } from '../cases/personnummer-store';

@@ -32,7 +32,7 @@
  */
 import fs from 'node:fs';
 import pino from 'pino';
-import { replacePersonnummer } from '../parse/personnummer';
+import { replacePersonnummer } from './personnummer';
 import { redactSecrets } from './secrets';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -15,7 +15,7 @@ import { simpleParser } from 'mailparser';
 import { makeWorld, World, deliverToMaildir, complaintMail, TEST_PERSONNUMMER_KEY } from '../support/world';
 import { decryptPersonnummer } from '../../src/cases/personnummer-store';
 import { parseConfig } from '../../src/config/load';
-import { findPersonnummer } from '../../src/parse/personnummer';
+import { findPersonnummer } from '../../src/util/personnummer';
 
 const WRITTEN = '870521-2382';
 const NORMALISED = '198705212382';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { openDatabase } from '../../src/store/db';
 import { Store } from '../../src/store/store';
 import { packageRoot } from '../../src/util/package-root';
-import { PUBLIC_MAIL_DOMAINS } from '../../src/config/load';
+import { PUBLIC_MAIL_DOMAINS } from '../../src/config/sections';
 
 export const REPO = packageRoot(); // also right when compiled into dist/ (the benchmark)
 

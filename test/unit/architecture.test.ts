@@ -105,7 +105,9 @@ describe('the import graph of src/', () => {
         why.set(`${a}->${b}`, `${rel(f)} imports ${rel(t)}`);
       }
     const g = new Map([...folders].map(([k, v]) => [k, [...v]]));
-    const found = cycles(g).map((c) => `${c.join(', ')}: ${c.flatMap((a) => c.filter((b) => why.has(`${a}->${b}`)).map((b) => why.get(`${a}->${b}`))).join('; ')}`);
+    const found = cycles(g).map(
+      (c) => `${c.join(', ')}: ${c.flatMap((a) => c.filter((b) => why.has(`${a}->${b}`)).map((b) => why.get(`${a}->${b}`))).join('; ')}`,
+    );
     expect(found).toEqual([]);
   });
 

@@ -1,5 +1,6 @@
 /**
- * The Swedish business calendar and due-date rules (src/deadlines/calendar.ts, rules.ts).
+ * The Swedish business calendar and due-date rules (src/deadlines/calendar.ts, rules.ts), and
+ * the local dates and Stockholm time they are built on (src/util/stockholm-time.ts).
  *
  * The holiday list is checked against one computed here independently: Easter by Gauss's
  * algorithm (not the source's Meeus/Jones/Butcher), cross-checked against a table of known
@@ -7,8 +8,9 @@
  * A wrong due date is a regulatory breach (the firm promises an answer by a date), so the
  * worked examples below are the ones a compliance officer would check by hand.
  */
-import { BusinessCalendar, LocalDate, addDays, easterSunday, isoDate, localDateOf, parseIsoDate, swedishHolidays, weekday } from '../../src/deadlines/calendar';
-import { computeDue, DeadlineRule, describeRule, formatStockholm } from '../../src/deadlines/rules';
+import { BusinessCalendar, easterSunday, swedishHolidays } from '../../src/deadlines/calendar';
+import { LocalDate, addDays, isoDate, localDateOf, parseIsoDate, weekday, formatStockholm } from '../../src/util/stockholm-time';
+import { computeDue, DeadlineRule, describeRule } from '../../src/deadlines/rules';
 
 // ---------------------------------------------------------------------------------------------
 // Independent reference

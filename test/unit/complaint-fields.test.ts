@@ -3,7 +3,8 @@
  * customer to add. A miss here makes us ask a customer for something they already wrote
  * (annoying) and, worse, a false find makes us not ask for something they did not write.
  */
-import { COMPLAINT_ITEMS, readComplaintFields } from '../../src/parse/complaint-fields';
+import { readComplaintFields } from '../../src/parse/complaint-fields';
+import { COMPLAINT_ITEMS } from '../../src/config/complaint-rules';
 
 /** The reader as the filing stage calls it, for a mail dated Wednesday 18 November 2026. */
 const MAIL_DATE = new Date('2026-11-18T10:00:00+01:00');

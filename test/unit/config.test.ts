@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, missingSecrets, parseConfig } from '../../src/config/load';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load';
+import { missingSecrets } from '../../src/config/missing-secrets';
 
 const DIR = path.join(path.sep, 'etc', 'klagomal');
 const FILE = path.join(DIR, 'prod.json');

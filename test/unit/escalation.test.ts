@@ -8,7 +8,7 @@ import type { EscalationConfig } from '../../src/config/config';
 import { BusinessCalendar } from '../../src/deadlines/calendar';
 import { calendarsFor, computeCaseDeadlines, policiesFor } from '../../src/deadlines/deadlines';
 import { businessDaysBefore, decideEscalation, escalationLevels } from '../../src/deadlines/escalation';
-import { formatStockholm } from '../../src/deadlines/rules';
+import { formatStockholm } from '../../src/util/stockholm-time';
 
 const CFG: EscalationConfig = {
   enabled: true,

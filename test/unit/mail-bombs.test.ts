@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseMail, PARSE_BOUNDS } from '../../src/parse/parse';
 import { convertHtml, flattenHtml, HTML_BOUNDS } from '../../src/parse/html';
 import { repairCharsets } from '../../src/parse/charset-repair';
-import { findPersonnummer, maskPersonnummer } from '../../src/parse/personnummer';
+import { findPersonnummer, maskPersonnummer } from '../../src/util/personnummer';
 
 let dataDir: string;
 beforeAll(() => {

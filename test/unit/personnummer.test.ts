@@ -1,10 +1,11 @@
 /**
- * The personnummer recogniser and masker (src/parse/personnummer.ts), by table: every way a
+ * The personnummer recogniser and masker (src/util/personnummer.ts), by table: every way a
  * person or a mail client writes a number is found and masked, what only looks like one (an
  * account number, an amount, a wrong check digit, a future date) is left alone, and masking
  * replaces exactly the number, never a part of another.
  */
-import { findPersonnummer, maskMail, maskPersonnummer, maskPersonnummerIn } from '../../src/parse/personnummer';
+import { findPersonnummer, maskPersonnummer, maskPersonnummerIn } from '../../src/util/personnummer';
+import { maskMail } from '../../src/parse/mask-mail';
 import type { ParsedMail } from '../../src/parse/parse';
 import { cli, command, complaint, Firm, makeFirm, rows } from '../support/personal-data';
 
