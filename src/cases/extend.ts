@@ -15,6 +15,9 @@ import { isoDate, localTime, formatStockholm } from '../util/stockholm-time';
 import type { Milestone } from '../deadlines/policy';
 import type { Actor } from './lifecycle';
 import { escalationLevels } from '../deadlines/escalation';
+import { calendarsFor } from '../deadlines/deadlines';
+import { psd2Policy } from '../deadlines/regime';
+import { computeDue } from '../deadlines/rules';
 import { buildMail } from '../reply/mail';
 import { caseTag } from '../classify/thread';
 import { toInstant } from '../util/clock';
@@ -25,6 +28,11 @@ export class ExtensionRefused extends Error {
   constructor(
     message: string,
     readonly sv: string = message,
+    /**
+     * What the refusal revealed and must be recorded even so (a breach), run by the caller after
+     * the refused extension is rolled back.
+     */
+    readonly persist?: () => void,
   ) {
     super(message);
   }
@@ -47,6 +55,33 @@ export interface ExtensionResult {
   readonly from: Date;
   readonly to: Date;
   readonly noticeQueued: boolean;
+  /** Extended after the deadline it extends had passed: the breach is recorded and stays. */
+  readonly late: boolean;
+}
+
+/**
+ * PSD2's day 15 for a case (art. 101(1)): the stored PSD2 policy deadline, or for a case filed
+ * before those were stored, computed again from receipt in the statutory calendar.
+ */
+export function psd2Day15(store: Store, config: Config, caseId: number, receivedAt: string): Date {
+  const row = store.policyDeadlinesOfCase(caseId).find((p) => p.regime === 'psd2' && p.milestone === 'finalAnswer');
+  if (row) return new Date(row.due_at);
+  return computeDue(new Date(receivedAt), psd2Policy(config.deadlines).rules.finalAnswer!, calendarsFor(config.deadlines).statutory);
+}
+
+/** Record a missed deadline on the case (once; a breach recorded before stays as it was). */
+function recordBreach(
+  store: Store,
+  caseId: number,
+  milestone: string,
+  dueAt: string,
+  policy: string | null,
+  recordedBy: string,
+  actor: Actor,
+  at: string,
+): void {
+  if (!store.markBreached(caseId, milestone, at)) return;
+  store.appendEvent({ at, caseId, actor, type: 'deadline-breached', detail: { milestone, dueAt, policy, recordedBy } });
 }
 
 export function extendDeadline(
@@ -87,13 +122,29 @@ export function extendDeadline(
         `${max.source ?? 'den lagstadgade gränsen'}: det slutliga svaret får flyttas till senast ${formatStockholm(new Date(max.due_at))}`,
       );
     }
-    if (req.holdingReply && !max)
+    if (req.holdingReply && (!max || c.regime !== 'psd2'))
       throw new ExtensionRefused(
-        `a holding reply is for payment-service complaints under PSD2; ${c.number} has no PSD2 limit`,
-        `ett preliminärt svar (holding reply) gäller klagomål på betaltjänster enligt PSD2; ${c.number} har ingen PSD2-gräns`,
+        `a holding reply is for payment-service complaints under PSD2; ${c.number} has no PSD2 limit (#regime psd2 makes it a PSD2 case)`,
+        `ett preliminärt svar (holding reply) gäller klagomål på betaltjänster enligt PSD2; ${c.number} har ingen PSD2-gräns (#regime psd2 gör det till ett PSD2-ärende)`,
       );
-
     const at = toInstant(now);
+    if (req.holdingReply) {
+      // PSD2 art. 101(2): the holding reply itself must reach the customer within the 15
+      // business days. After day 15 the final answer is late whatever is sent now: refused, and
+      // the breach recorded (by the caller, after this refusal is rolled back).
+      const day15 = psd2Day15(store, config, c.id, c.received_at);
+      if (now.getTime() > day15.getTime())
+        throw new ExtensionRefused(
+          `PSD2: a holding reply must reach the customer within 15 business days of receipt, by ${formatStockholm(day15)}; that has passed, so the final answer is late: send it as soon as possible (#final); the breach is recorded`,
+          `PSD2: ett preliminärt svar måste nå kunden inom 15 bankdagar från mottagandet, senast ${formatStockholm(day15)}; det har passerat, så det slutliga svaret är försenat: skicka det så snart som möjligt (#final); överträdelsen är registrerad`,
+          () => recordBreach(store, c.id, 'finalAnswer', toInstant(day15), 'psd2', 'a holding reply after PSD2 business day 15', req.actor, at),
+        );
+    }
+    // An extension after the deadline it extends: allowed (the firm's own promise), but the
+    // deadline was missed, and that stays on the case, the register and the statistics.
+    const late = now.getTime() > from.getTime() || d.breached_at !== null;
+    if (late) recordBreach(store, c.id, req.milestone, d.due_at, d.policy, 'extended after its deadline', req.actor, at);
+
     const levels = escalationLevels(to, 'calendarDays', config.deadlines.escalation, calendar);
     store.moveDeadline(c.id, req.milestone, toInstant(to), { ...JSON.parse(d.rule), extendedTo: isoDate(req.newDate), reason }, toInstant(levels[0].at));
     store.appendEvent({
@@ -101,7 +152,7 @@ export function extendDeadline(
       caseId: c.id,
       actor: req.actor,
       type: 'deadline-extended',
-      detail: { milestone: req.milestone, from: d.due_at, to: toInstant(to), reason, holdingReply: req.holdingReply },
+      detail: { milestone: req.milestone, from: d.due_at, to: toInstant(to), reason, holdingReply: req.holdingReply, ...(late ? { late: true } : {}) },
     });
 
     let noticeQueued = false;
@@ -144,6 +195,6 @@ export function extendDeadline(
       if (noticeQueued)
         store.appendEvent({ at, caseId: c.id, outboxId: id, actor: req.actor, type: 'delay-notice-queued', detail: { to: toInstant(to), language } });
     }
-    return { from, to, noticeQueued };
+    return { from, to, noticeQueued, late };
   });
 }

@@ -24,7 +24,8 @@ import { publicFields, readComplaintFields } from '../parse/complaint-fields';
 import { maskPersonnummer, maskPersonnummerIn } from '../util/personnummer';
 import { sealPersonnummer } from './personnummer-store';
 import { splitReply } from '../parse/quote';
-import { CaseDeadline, Calendars, computeCaseDeadlines, deadlineRecord, deadlineSetDetail } from '../deadlines/deadlines';
+import { CaseDeadline, Calendars, CALENDAR_VERSION, deadlineRecord, deadlineSetDetail, earliestDeadlines, policiesFor } from '../deadlines/deadlines';
+import { computePolicyDeadlines, regimeOf } from '../deadlines/regime';
 import { escalationLevels } from '../deadlines/escalation';
 import { nextContactOfficer } from './assignment';
 import { openCase } from './transitions';
@@ -178,6 +179,8 @@ export function fileMail(
     caseNumber = store.nextCaseNumber(config.cases.prefix, localDateOf(receivedAt).y);
     const choice = nextContactOfficer(store, config.officers, fields!.category, language);
     const contact = choice?.officer ?? null;
+    // The policies of its category decide the case's deadlines and its statutory regime.
+    const policies = policiesFor(fields!.category, config.deadlines);
     const newCase: NewCase = {
       number: caseNumber,
       category: fields!.category,
@@ -192,6 +195,7 @@ export function fileMail(
       filedAt: at,
       fields: { ...fields!, customerAddressSource: c.customer.addressSource, fromStaff: c.fromStaff },
       refersToCaseId: c.refersToCaseId,
+      regime: regimeOf(policies),
     };
     caseId = openCase(
       store,
@@ -228,7 +232,7 @@ export function fileMail(
     }
     // Every deadline from receipt (not from filing: a mail that waited in quarantine keeps its
     // clock), stored with its inputs so that it can be computed again.
-    for (const d of computeCaseDeadlines(receivedAt, fields!.category, config.deadlines, ctx.calendars)) {
+    for (const d of earliestDeadlines(receivedAt, policies, ctx.calendars)) {
       const levels = escalationLevels(d.dueAt, d.rule.unit, config.deadlines.escalation, ctx.calendar);
       // finalAnswerMax is a limit for holding replies, not a deadline to chase on its own.
       // Nor is an old complaint brought in by `klagomal import`: its deadlines are history.
@@ -241,6 +245,24 @@ export function fileMail(
       });
       store.appendEvent({ at, caseId, actor: 'system', type: 'deadline-set', detail: { ...deadlineSetDetail(d), from: caseReceivedAt } });
       if (d.milestone === 'finalAnswer') answerDue = d;
+    }
+    // Every policy's own deadline beside the effective one (the earliest), never moved: the
+    // statistics measure the firm's promise and each statutory limit (PSD2 15 and 35, ECSP 10).
+    for (const p of computePolicyDeadlines(receivedAt, policies, ctx.calendars)) {
+      store.setPolicyDeadline({
+        case_id: caseId,
+        milestone: p.milestone,
+        policy: p.policy,
+        source: p.source,
+        statutory: p.statutory ? 1 : 0,
+        regime: p.regime,
+        due_at: toInstant(p.dueAt),
+        rule: { ...p.rule },
+        computed_from: caseReceivedAt,
+        config_version: config.deadlines.version,
+        calendar_version: CALENDAR_VERSION,
+        not_applicable: quietImport ? 'imported' : null,
+      });
     }
   } else {
     caseId = c.caseId;

@@ -73,6 +73,7 @@ export type EventType =
   | 'note-added'
   | 'status-changed'
   | 'case-reopened'
+  | 'regime-changed'
   | 'outcome-set'
   | 'category-changed'
   | 'compensation-set'

@@ -147,10 +147,11 @@ async function extendCase(values: Record<string, string | boolean | undefined>, 
       new Date(),
     );
     io.out(
-      `${c.number}: ${milestone} moved from ${formatStockholm(r.from)} to ${formatStockholm(r.to)}${r.noticeQueued ? '; delay notice queued to the customer' : ''}`,
+      `${c.number}: ${milestone} moved from ${formatStockholm(r.from)} to ${formatStockholm(r.to)}${r.noticeQueued ? '; delay notice queued to the customer' : ''}${r.late ? '; recorded as late: the deadline had already passed' : ''}`,
     );
     return 0;
   } catch (err) {
+    if (err instanceof ExtensionRefused && err.persist) service.store.tx(err.persist);
     if (err instanceof ExtensionRefused) throw new NotFound(err.message);
     throw err;
   } finally {

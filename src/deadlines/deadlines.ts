@@ -41,10 +41,15 @@ export interface Calendars {
 }
 
 export function computeCaseDeadlines(receivedAt: Date, category: string | null, cfg: DeadlinesConfig, calendars: Calendars): CaseDeadline[] {
+  return earliestDeadlines(receivedAt, policiesFor(category, cfg), calendars);
+}
+
+/** For each milestone, the earliest due instant among `policies` (the effective deadline). */
+export function earliestDeadlines(receivedAt: Date, policies: readonly Policy[], calendars: Calendars): CaseDeadline[] {
   const out: CaseDeadline[] = [];
   for (const milestone of MILESTONES) {
     let best: CaseDeadline | null = null;
-    for (const p of policiesFor(category, cfg)) {
+    for (const p of policies) {
       const rule = p.rules[milestone];
       if (!rule) continue;
       const dueAt = computeDue(receivedAt, rule, p.statutory[milestone] ? calendars.statutory : calendars.firm);

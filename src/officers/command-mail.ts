@@ -22,6 +22,7 @@ export const COMMAND_NAMES = [
   'final',
   'ask',
   'reopen',
+  'regime',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 

@@ -33,13 +33,13 @@
  * on the case with who sent it; the event keeps the English text (the audit trail's language).
  */
 import type { Config, Language, Officer } from '../config/config';
-import type { CaseRow, Store } from '../store/store';
+import type { CaseRow, Regime, Store } from '../store/store';
 import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar } from '../deadlines/calendar';
 import type { Calendars } from '../deadlines/deadlines';
 import { parseIsoDate } from '../util/stockholm-time';
-import { computeCaseDeadlines, deadlineRecord, deadlineSetDetail } from '../deadlines/deadlines';
-import { escalationLevels } from '../deadlines/escalation';
+import { policiesFor } from '../deadlines/deadlines';
+import { applyPolicies, setRegime } from '../cases/regime';
 import { formatStockholm } from '../util/stockholm-time';
 import { CASE_OUTCOMES, CaseOutcome, CaseStatus } from '../cases/lifecycle';
 import { makeTransition, reopen, SETTABLE_STATUSES, transitionTo } from '../cases/transitions';
@@ -151,6 +151,9 @@ export function runOfficerCommands(
       toldDone.push({ line: mask(cmd.line), result: result[lang] });
     } catch (err) {
       if (!(err instanceof CommandError || err instanceof ExtensionRefused || err instanceof LegalHoldRefused)) throw err;
+      // A refusal may have revealed what must be on record even so (a PSD2 breach), outside the
+      // refused command's rolled-back savepoint.
+      if (err instanceof ExtensionRefused) err.persist?.();
       // The problem may repeat what the officer wrote: masked like the line itself.
       const said = refusal(err);
       const problem = mask(said.en);
@@ -319,8 +322,8 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
       );
       const moved = `${formatStockholm(r.from)} -> ${formatStockholm(r.to)}`;
       return say(
-        `final answer due ${moved}${r.noticeQueued ? '; the customer gets a delay notice' : '; NO notice to the customer (see the case)'}`,
-        `slutligt svar senast ${moved}${r.noticeQueued ? '; kunden får ett förseningsbesked' : '; INGET besked till kunden (se ärendet)'}`,
+        `final answer due ${moved}${r.noticeQueued ? '; the customer gets a delay notice' : '; NO notice to the customer (see the case)'}${r.late ? '; recorded as LATE: the deadline had already passed' : ''}`,
+        `slutligt svar senast ${moved}${r.noticeQueued ? '; kunden får ett förseningsbesked' : '; INGET besked till kunden (se ärendet)'}${r.late ? '; registrerat som FÖRSENAT: tidsfristen hade redan passerat' : ''}`,
       );
     }
     case 'category': {
@@ -329,10 +332,29 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
       if (category === c.category) return say(`category is already ${category}`, `kategorin är redan ${category}`);
       store.updateCase(c.id, { category }, env.at);
       store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'category-changed', detail: { from: c.category, to: category } });
-      const tightened = applyStricterDeadlines(ctx, c, category, env);
+      // Deadlines of the new category where stricter; PSD2 gained, never lost (src/cases/regime.ts).
+      const tightened = applyPolicies(ctx, store.caseById(c.id)!, policiesFor(category, config.deadlines), `category ${category}`, env.actor, env.at);
       return say(
         `category: ${c.category ?? 'none'} -> ${category}${tightened.map((t) => `; ${t.en}`).join('')}`,
         `kategori: ${c.category ?? 'ingen'} -> ${category}${tightened.map((t) => `; ${t.sv}`).join('')}`,
+      );
+    }
+    case 'regime': {
+      const [word = '', ...rest] = cmd.args.split(/\s+/);
+      const regime = oneOf<Regime>(word, ['psd2', 'none'], { en: 'regime', sv: 'regim' });
+      const reason = maskPersonnummer(rest.join(' ').trim(), env.now);
+      if (regime === c.regime) return say(`regime is already ${regime}`, `regimen är redan ${regime}`);
+      if (reason.length < 5)
+        throw new CommandError(
+          say(
+            `#regime ${regime} needs the reason on the same line, e.g. #regime ${regime === 'none' ? 'none the complaint concerns a loan, not a payment service' : 'psd2 the complaint concerns a card payment'}`,
+            `#regime ${regime} behöver skälet på samma rad, t.ex. #regime ${regime === 'none' ? 'none klagomålet gäller ett lån, inte en betaltjänst' : 'psd2 klagomålet gäller en kortbetalning'}`,
+          ),
+        );
+      const changed = setRegime(ctx, c, regime, reason, env.actor, env.at);
+      return say(
+        `regime: ${c.regime} -> ${regime}${changed.map((t) => `; ${t.en}`).join('')}`,
+        `regim: ${c.regime} -> ${regime}${changed.map((t) => `; ${t.sv}`).join('')}`,
       );
     }
     case 'compensation': {
@@ -415,32 +437,4 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
 /** A final answer queued or sent through #final: the case has its reasoned, written answer. */
 export function hasReasonedAnswer(store: Store, caseId: number): boolean {
   return store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer' && o.status !== 'failed');
-}
-
-/**
- * A new category may bring stricter deadlines (payments -> PSD2): each open milestone takes
- * the earlier of its current due time and the new category's, counted from receipt as always.
- */
-function applyStricterDeadlines(ctx: CommandContext, c: CaseRow, category: string, env: RunEnv): Said[] {
-  const { store, config } = ctx;
-  const out: Said[] = [];
-  // An imported old complaint's deadlines do not apply; a new category does not revive them.
-  if (store.deadlinesOfCase(c.id).some((d) => d.not_applicable)) return out;
-  for (const d of computeCaseDeadlines(new Date(c.received_at), category, config.deadlines, ctx.calendars)) {
-    const existing = store.deadline(c.id, d.milestone);
-    if (existing?.met_at) continue;
-    if (existing && new Date(existing.due_at).getTime() <= d.dueAt.getTime()) continue;
-    const next = d.milestone === 'finalAnswerMax' ? null : toInstant(escalationLevels(d.dueAt, d.rule.unit, config.deadlines.escalation, ctx.calendar)[0].at);
-    if (existing) store.moveDeadline(c.id, d.milestone, toInstant(d.dueAt), { ...d.rule, policy: d.policy, category }, next);
-    else store.setDeadline(deadlineRecord(c.id, d, c.received_at, config.deadlines, next));
-    store.appendEvent({
-      at: env.at,
-      caseId: c.id,
-      actor: env.actor,
-      type: 'deadline-set',
-      detail: { ...deadlineSetDetail(d), reason: `category ${category}` },
-    });
-    out.push(say(`${d.milestone} now due ${formatStockholm(d.dueAt)} (${d.policy})`, `${d.milestone} nu senast ${formatStockholm(d.dueAt)} (${d.policy})`));
-  }
-  return out;
 }

@@ -4,7 +4,7 @@
  */
 import { formatStockholm } from '../util/stockholm-time';
 import { ASSESSMENT_ITEMS } from '../officers/commands';
-import type { RegisterDeadline, RegisterRow } from './register';
+import type { RegisterDeadline, RegisterPolicyDeadline, RegisterRow } from './register';
 
 const local = (instant: string | null): string | null => (instant ? formatStockholm(new Date(instant)) : null);
 
@@ -29,6 +29,8 @@ const CSV_MILESTONES = ['acknowledgement', 'firstAnswer', 'finalAnswer', 'finalA
 type CsvColumn = readonly [header: string, value: (r: RegisterRow) => string | number | boolean | null];
 
 const deadlineOf = (r: RegisterRow, m: string): RegisterDeadline | undefined => r.deadlines.find((d) => d.milestone === m);
+const policyDeadlineOf = (r: RegisterRow, regime: 'psd2' | 'ecsp', m: string): RegisterPolicyDeadline | undefined =>
+  r.policyDeadlines.find((p) => p.regime === regime && p.milestone === m);
 
 const CSV_COLUMNS: readonly CsvColumn[] = [
   ['case_number', (r) => r.caseNumber],
@@ -50,6 +52,7 @@ const CSV_COLUMNS: readonly CsvColumn[] = [
   ['language', (r) => r.language],
   ['subject', (r) => r.subject],
   ['category', (r) => r.category],
+  ['regime', (r) => r.regime],
   ['references', (r) => r.references.map((x) => `${x.type}:${x.value}`).join('; ')],
   ['incident_date', (r) => r.incidentDate],
   ['compensation_asked', (r) => r.compensationAsked],
@@ -93,6 +96,13 @@ const CSV_COLUMNS: readonly CsvColumn[] = [
   ...ASSESSMENT_ITEMS.map((item): CsvColumn => [`assessment_${item.replace(/-/g, '_')}`, (r) => r.assessment[item] ?? null]),
   ['legal_hold', (r) => r.legalHold],
   ['anonymised_utc', (r) => r.anonymisedAt],
+  // Each statutory limit and the firm's promise measured apart (policy deadlines, never moved).
+  ['psd2_15_due_utc', (r) => policyDeadlineOf(r, 'psd2', 'finalAnswer')?.dueAt ?? null],
+  ['psd2_15_result', (r) => policyDeadlineOf(r, 'psd2', 'finalAnswer')?.result ?? null],
+  ['psd2_35_due_utc', (r) => policyDeadlineOf(r, 'psd2', 'finalAnswerMax')?.dueAt ?? null],
+  ['psd2_35_result', (r) => policyDeadlineOf(r, 'psd2', 'finalAnswerMax')?.result ?? null],
+  ['ecsp_10_result', (r) => policyDeadlineOf(r, 'ecsp', 'acknowledgement')?.result ?? null],
+  ['promise_final_answer_result', (r) => r.policyDeadlines.find((p) => !p.statutory && p.milestone === 'finalAnswer')?.result ?? null],
 ];
 
 export const CSV_HEADERS: readonly string[] = CSV_COLUMNS.map((c) => c[0]);

@@ -6,7 +6,7 @@
  * Read-only. The caller runs it in one read transaction, so that every query sees the same
  * state even while the service files mail.
  */
-import type { Store } from '../store/store';
+import type { PolicyDeadlineRow, Store } from '../store/store';
 import type { CaseRecord, DeadlineRecord, EventRecord, InboundRecord, OutboxRecord } from '../store/register';
 
 export type { CaseRecord, DeadlineRecord, EventRecord, InboundRecord, OutboxRecord } from '../store/register';
@@ -15,6 +15,8 @@ export type { CaseRecord, DeadlineRecord, EventRecord, InboundRecord, OutboxReco
 export interface CaseFacts {
   readonly c: CaseRecord;
   readonly deadlines: readonly DeadlineRecord[];
+  /** Every policy's own deadline, never moved (migration 11; none for cases filed before it). */
+  readonly policyDeadlines: readonly PolicyDeadlineRow[];
   readonly events: readonly EventRecord[];
   readonly outbox: readonly OutboxRecord[];
   readonly firstInbound: InboundRecord | null;
@@ -47,6 +49,7 @@ export function readCaseFacts(store: Store, start: string, end: string): CaseFac
     return m;
   };
   const deadlines = byCase(store.deadlinesOfCasesReceivedBetween(start, end));
+  const policyDeadlines = byCase(store.policyDeadlinesOfCasesReceivedBetween(start, end));
   const events = byCase(store.registerEventsOfCasesReceivedBetween(start, end));
   const outbox = byCase(store.customerMailsOfCasesReceivedBetween(start, end));
   // The mail that opened the case (its case-opened event names it), else the case's first mail.
@@ -68,6 +71,7 @@ export function readCaseFacts(store: Store, start: string, end: string): CaseFac
   return cases.map((c) => ({
     c,
     deadlines: deadlines.get(c.id) ?? [],
+    policyDeadlines: policyDeadlines.get(c.id) ?? [],
     events: events.get(c.id) ?? [],
     outbox: outbox.get(c.id) ?? [],
     firstInbound: inbound.get(c.id) ?? null,

@@ -204,6 +204,12 @@ export function renderHtml(s: Statistics, opts: HtmlOptions): string {
       `<tr><td title="${esc(c.category)}"><i class="sw" style="--c:${esc(color(c.category))}"></i>${esc(c.category)}</td><td class="n">${stat(`category:${c.category}`, c.count, show.int(c.count))}</td><td class="n">${show.int(c.previous)}</td><td class="n ${c.rising ? 'rising' : c.change < 0 ? 'falling' : ''}">${c.change > 0 ? '▲ +' : c.change < 0 ? '▼ ' : ''}${esc(String(c.change))}</td></tr>`,
     4,
   );
+  const ruleRows = s.byRule
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.label)}</td><td class="n">${stat(`rule:${r.regime ?? 'promise'}:${r.policy}:${r.milestone}`, r.percentInTime, show.pct(r.percentInTime))}</td><td class="n">${show.int(r.late)}</td><td class="n">${show.int(r.open)}</td></tr>`,
+    )
+    .join('');
   const deadlineRows = limited(
     s.deadlines,
     8,
@@ -250,7 +256,7 @@ export function renderHtml(s: Statistics, opts: HtmlOptions): string {
 <section class="row tables">
 <div class="card"><h2>Open ${esc(backlogWhen)}, by age</h2><table>${backlogRows}<tr><th>total</th><th class="n">${show.int(s.backlog.total)}</th></tr></table></div>
 <div class="card"><h2>Categories</h2><table><tr><th>category</th><th class="n">now</th><th class="n">before</th><th class="n">change</th></tr>${categoryRows}</table></div>
-<div class="card"><h2>Deadlines</h2><table><tr><th>deadline</th><th class="n">in time</th><th class="n">late</th><th class="n">open</th></tr>${deadlineRows}</table></div>
+<div class="card"><h2>Deadlines</h2><table><tr><th>deadline</th><th class="n">in time</th><th class="n">late</th><th class="n">open</th></tr>${deadlineRows}</table>${ruleRows ? `<h2 style="margin-top:8px">By rule (never moved by an extension)</h2><table><tr><th>rule</th><th class="n">in time</th><th class="n">late</th><th class="n">open</th></tr>${ruleRows}</table>` : ''}</div>
 <div class="card"><h2>Missed deadlines, by cause</h2><table>${causeRows}</table><h2 style="margin-top:8px">Customers and outcomes</h2><table>${otherRows}</table>${typeNote}</div>
 </section>
 <footer>Received, categories, outcomes, times, deadlines and compensation: the ${fmtInt(s.received)} cases received in the period, as of the report. Closed: cases closed in the period. Open: cases open at the end of the period (${esc(AGE_BUCKETS.map((b) => b.label).join(', '))}). Median and p90 (nearest rank). The register, breaches case by case and the definitions: klagomal report --format csv|json.</footer>

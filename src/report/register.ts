@@ -41,6 +41,7 @@ export type BreachCause =
   | 'not-acknowledged'
   | 'awaiting-customer'
   | 'extended-still-late'
+  | 'extended-after-deadline'
   | 'answered-late'
   | 'no-answer';
 
@@ -54,6 +55,7 @@ export const BREACH_CAUSES: Readonly<Record<BreachCause, string>> = {
   'extended-still-late': 'extended, and still not met in time',
   'answered-late': 'answered after the deadline',
   'no-answer': 'no answer yet',
+  'extended-after-deadline': 'extended or held only after the deadline had passed (the breach stays)',
 };
 
 export interface RegisterDelay {
@@ -95,6 +97,20 @@ export interface RegisterDeadline {
   readonly breachDetail: string | null;
 }
 
+/** One policy's own deadline (the firm's promise, PSD2 15 or 35, ECSP 10), measured against the milestone. */
+export interface RegisterPolicyDeadline {
+  readonly milestone: string;
+  readonly policy: string;
+  readonly source: string;
+  readonly statutory: boolean;
+  readonly regime: 'psd2' | 'ecsp' | null;
+  readonly dueAt: string;
+  readonly dueLocal: string;
+  /** When the milestone was met (for finalAnswerMax: the final answer). */
+  readonly metAt: string | null;
+  readonly result: DeadlineResult;
+}
+
 export interface RegisterRow {
   readonly caseNumber: string;
   readonly status: string;
@@ -132,6 +148,10 @@ export interface RegisterRow {
   readonly informationRequests: number;
   readonly finalAnswerSentAt: string | null;
   readonly deadlines: readonly RegisterDeadline[];
+  /** The statutory regime the case is handled under ('psd2' | 'none'; null before migration 11). */
+  readonly regime: string | null;
+  /** Every policy's own deadline beside the effective ones (cases filed from migration 11). */
+  readonly policyDeadlines: readonly RegisterPolicyDeadline[];
   readonly delays: readonly RegisterDelay[];
   readonly outcome: string | null;
   readonly decidedBy: string | null;
@@ -173,11 +193,51 @@ function metAtOf(f: CaseFacts, d: DeadlineRecord): string | null {
   return d.met_at;
 }
 
-function resultOf(d: { due_at: string; not_applicable: string | null }, metAt: string | null, closedAt: string | null, now: string): DeadlineResult {
+function resultOf(
+  d: { due_at: string; not_applicable: string | null },
+  metAt: string | null,
+  closedAt: string | null,
+  now: string,
+  missedBefore: string | null,
+): DeadlineResult {
   if (d.not_applicable) return 'not-applicable';
+  // A deadline missed once stays missed, whatever was extended after it (issue 14): a holding
+  // reply or an extension after the deadline moves the date, not the fact.
+  if (missedBefore) return metAt ? 'late' : 'overdue';
   if (metAt) return metAt <= d.due_at ? 'in-time' : 'late';
   if (closedAt && closedAt <= d.due_at) return 'closed-without';
   return now > d.due_at ? 'overdue' : 'open';
+}
+
+/**
+ * When a deadline was missed before it was moved, if it was: a breach recorded on it (by the
+ * escalation pass, or by an extension or a refused holding reply after it), a `deadline-breached`
+ * event (which also covers databases from before the breach was kept across extensions), or an
+ * extension made after the deadline it extended had passed.
+ */
+function missedOf(f: CaseFacts, d: DeadlineRecord, extensions: readonly EventRecord[]): string | null {
+  if (d.breached_at) return d.breached_at;
+  const event = f.events.find((e) => e.type === 'deadline-breached' && detailOf(e).milestone === d.milestone);
+  if (event) return event.at;
+  const lateExtension = extensions.find((e) => {
+    const from = str(detailOf(e).from);
+    return from !== null && e.at > from;
+  });
+  return lateExtension ? lateExtension.at : null;
+}
+
+/** The extensions made after the deadline they moved had been missed. */
+function movedAfter(extensions: readonly EventRecord[], missedAt: string): EventRecord[] {
+  return extensions.filter((e) => e.at >= missedAt || (str(detailOf(e).from) ?? '') < e.at);
+}
+
+function missedCause(extensions: readonly EventRecord[], missedAt: string): { code: BreachCause; detail: string } {
+  const after = movedAfter(extensions, missedAt);
+  const last = detailOf(after[after.length - 1]);
+  return {
+    code: 'extended-after-deadline',
+    detail: `missed (recorded ${local(missedAt)}); ${last.holdingReply ? 'a holding reply' : 'an extension'} afterwards moved it to ${local(str(last.to))}`,
+  };
 }
 
 /** Why a deadline was missed: the first cause that the case's history shows. */
@@ -258,9 +318,15 @@ export function registerRow(f: CaseFacts, now: Date): RegisterRow {
     .sort((a, b) => order(a.milestone) - order(b.milestone) || a.milestone.localeCompare(b.milestone))
     .map((d): RegisterDeadline => {
       const metAt = metAtOf(f, d);
-      const result = resultOf(d, metAt, closedAt, at);
       const ext = extensionsOf(d.milestone);
-      const cause = result === 'late' || result === 'overdue' ? causeOf(f, d, metAt, ext, at) : null;
+      const missed = missedOf(f, d, ext);
+      const result = resultOf(d, metAt, closedAt, at, missed);
+      const cause =
+        result === 'late' || result === 'overdue'
+          ? missed && movedAfter(ext, missed).length
+            ? missedCause(ext, missed)
+            : causeOf(f, d, metAt, ext, at)
+          : null;
       let rule = d.rule;
       try {
         rule = describeRule(JSON.parse(d.rule) as DeadlineRule);
@@ -286,6 +352,27 @@ export function registerRow(f: CaseFacts, now: Date): RegisterRow {
         breachDetail: cause ? mask(cause.detail) : null,
       };
     });
+
+  // Each policy's own deadline, never moved, against when its milestone was met: the firm's
+  // promise and each statutory limit measured apart (a holding reply moves the effective
+  // deadline, never PSD2's day 15). A regime the case is not under does not apply.
+  const effective = new Map(f.deadlines.map((d) => [d.milestone, d]));
+  const policyDeadlines = f.policyDeadlines.map((p): RegisterPolicyDeadline => {
+    const e = effective.get(p.milestone === 'finalAnswerMax' ? 'finalAnswer' : p.milestone);
+    const metAt = e ? metAtOf(f, e) : null;
+    const notApplicable = p.not_applicable ?? (p.regime === 'psd2' && f.c.regime !== null && f.c.regime !== 'psd2' ? 'regime none' : null);
+    return {
+      milestone: p.milestone,
+      policy: p.policy,
+      source: p.source,
+      statutory: p.statutory === 1,
+      regime: p.regime,
+      dueAt: p.due_at,
+      dueLocal: local(p.due_at)!,
+      metAt,
+      result: resultOf({ due_at: p.due_at, not_applicable: notApplicable }, metAt, closedAt, at, null),
+    };
+  });
 
   const delays = extended.map((e): RegisterDelay => {
     const d = detailOf(e);
@@ -361,6 +448,8 @@ export function registerRow(f: CaseFacts, now: Date): RegisterRow {
     informationRequests: f.events.filter((e) => e.type === 'information-requested').length,
     finalAnswerSentAt: finals.length ? finals.sort()[0] : null,
     deadlines,
+    regime: f.c.regime,
+    policyDeadlines,
     delays,
     outcome: f.c.outcome,
     decidedBy: f.c.decided_by,

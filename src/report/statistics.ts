@@ -27,7 +27,7 @@ import type { Store } from '../store/store';
 import type { LocalDate } from '../util/stockholm-time';
 import { addDays, isoDate, localDateOf, weekday } from '../util/stockholm-time';
 import { CASE_OUTCOMES } from '../cases/lifecycle';
-import { BREACH_CAUSES, BreachCause, registerRow, RegisterRow } from './register';
+import { BREACH_CAUSES, BreachCause, registerRow, RegisterPolicyDeadline, RegisterRow } from './register';
 import { previousPeriod, ReportPeriod } from './period';
 import { readCaseFacts } from './facts';
 
@@ -97,6 +97,20 @@ export interface Breach {
   readonly detail: string | null;
 }
 
+export interface RuleStat {
+  /** 'PSD2 15 business days (final answer)', 'ECSP 10 business days (acknowledgement)', "firm's promise: ..." */
+  readonly label: string;
+  readonly regime: 'psd2' | 'ecsp' | null;
+  readonly policy: string;
+  readonly milestone: string;
+  readonly counted: number;
+  readonly inTime: number;
+  readonly late: number;
+  readonly open: number;
+  /** Of those decided (met, or passed unmet). */
+  readonly percentInTime: number | null;
+}
+
 export interface Statistics {
   readonly period: { from: string; to: string; days: number };
   readonly previousPeriod: { from: string; to: string };
@@ -119,6 +133,12 @@ export interface Statistics {
    * the deadlines already decided (inTime + late), so that open ones do not dilute it.
    */
   readonly deadlinesOverall: { counted: number; inTime: number; late: number; open: number; percentInTime: number | null };
+  /**
+   * Each statutory limit and the firm's promise measured apart, from every policy's own
+   * deadline (never moved by a holding reply or an extension): % within PSD2 15 and 35 business
+   * days, ECSP 10, the firm's promise. Cases filed before these were stored are not in it.
+   */
+  readonly byRule: readonly RuleStat[];
   readonly breaches: readonly Breach[];
   readonly breachesByCause: ReadonlyArray<{ cause: BreachCause; label: string; count: number }>;
   readonly delayNotices: number;
@@ -267,6 +287,34 @@ export function computeStatistics(input: ReportInput): Statistics {
       byMonth.set(month, m);
     }
   }
+  // Each rule measured apart, from the policies' own deadlines.
+  const rules = new Map<string, { label: string; regime: 'psd2' | 'ecsp' | null; policy: string; milestone: string; results: string[] }>();
+  for (const r of rows) {
+    for (const p of r.policyDeadlines) {
+      if (p.result === 'not-applicable' || p.result === 'closed-without') continue;
+      const key = `${p.regime ?? ''}\u0000${p.policy}\u0000${p.milestone}`;
+      const g = rules.get(key) ?? { label: ruleLabel(p), regime: p.regime, policy: p.policy, milestone: p.milestone, results: [] };
+      g.results.push(p.result);
+      rules.set(key, g);
+    }
+  }
+  const byRule: RuleStat[] = [...rules.values()]
+    .sort((a, b) => (a.regime ?? 'zz').localeCompare(b.regime ?? 'zz') || a.label.localeCompare(b.label))
+    .map((g) => {
+      const n = (x: string): number => g.results.filter((r) => r === x).length;
+      const late = n('late') + n('overdue');
+      return {
+        label: g.label,
+        regime: g.regime,
+        policy: g.policy,
+        milestone: g.milestone,
+        counted: g.results.length,
+        inTime: n('in-time'),
+        late,
+        open: n('open'),
+        percentInTime: percent(n('in-time'), n('in-time') + late),
+      };
+    });
   const milestoneOrder = ['acknowledgement', 'firstAnswer', 'finalAnswer', 'finalAnswerMax'];
   const deadlines: DeadlineStat[] = [...groups.values()]
     .sort((a, b) => milestoneOrder.indexOf(a.milestone) - milestoneOrder.indexOf(b.milestone) || a.policy.localeCompare(b.policy))
@@ -348,6 +396,7 @@ export function computeStatistics(input: ReportInput): Statistics {
     timeToFinalAnswerDays: timeStat(finalDays),
     deadlines,
     deadlinesOverall: { ...overall, percentInTime: percent(overall.inTime, overall.inTime + overall.late) },
+    byRule,
     breaches,
     breachesByCause: byCount(causes).map(([cause, count]) => ({ cause: cause as BreachCause, label: BREACH_CAUSES[cause as BreachCause], count })),
     delayNotices: rows.reduce((n, r) => n + r.delays.filter((d) => d.kind === 'delay-notice').length, 0),
@@ -399,4 +448,12 @@ export function readReportInput(store: Store, period: ReportPeriod, now: Date): 
     .customersWithCasesReceivedBetween(period.start, period.end)
     .map((c) => ({ address: c.address, inPeriod: c.inPeriod, upToEnd: c.upToEnd }));
   return { period, now, rows, previousByCategory, closedInPeriod, backlogAsOf: asOf, backlogReceived, customers };
+}
+
+/** How a rule is called in the statistics: the law and its limit, or the firm's promise. */
+function ruleLabel(p: RegisterPolicyDeadline): string {
+  if (p.regime === 'psd2' && p.milestone === 'finalAnswer') return 'PSD2 15 business days (final answer)';
+  if (p.regime === 'psd2' && p.milestone === 'finalAnswerMax') return 'PSD2 35 business days (final answer after a holding reply)';
+  if (p.regime === 'ecsp' && p.milestone === 'acknowledgement') return 'ECSP 10 business days (acknowledgement)';
+  return `${p.statutory ? p.source : "firm's promise"}: ${p.milestone} (${p.policy})`;
 }

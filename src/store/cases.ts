@@ -3,7 +3,7 @@
  */
 import type { CaseOutcome, CaseStatus } from '../cases/lifecycle';
 import type { Instant } from '../util/clock';
-import type { MailListRow, CaseRow, OutboxRow, NewCase } from './rows';
+import type { MailListRow, CaseRow, OutboxRow, NewCase, Regime } from './rows';
 import { StoreBase } from './base';
 
 export class CaseQueries extends StoreBase {
@@ -23,8 +23,8 @@ export class CaseQueries extends StoreBase {
 
   insertCase(c: NewCase): number {
     const info = this.q(
-      `INSERT INTO cases (number, status, customer_address, customer_name, subject, language, received_at, filed_at, fields, refers_to_case_id, updated_at, category, contact_officer, personnummer, subject_key)
-         VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO cases (number, status, customer_address, customer_name, subject, language, received_at, filed_at, fields, refers_to_case_id, updated_at, category, contact_officer, personnummer, subject_key, regime)
+         VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       c.number,
       c.customerAddress,
@@ -40,6 +40,7 @@ export class CaseQueries extends StoreBase {
       c.contactOfficer,
       c.personnummer,
       c.subjectKey,
+      c.regime ?? 'none',
     );
     return Number(info.lastInsertRowid);
   }
@@ -76,6 +77,11 @@ export class CaseQueries extends StoreBase {
    */
   setCaseStatus(id: number, from: CaseStatus, to: CaseStatus, at: Instant): boolean {
     return this.q('UPDATE cases SET status = ?, updated_at = ? WHERE id = ? AND status = ?').run(to, at, id, from).changes === 1;
+  }
+
+  /** The statutory regime of a case (src/deadlines/regime.ts); true when it changed. */
+  setCaseRegime(id: number, regime: Regime, at: Instant): boolean {
+    return this.q('UPDATE cases SET regime = ?, updated_at = ? WHERE id = ? AND regime != ?').run(regime, at, id, regime).changes === 1;
   }
 
   /** The case's other fields; its state changes only through setCaseStatus (a named transition). */

@@ -2,7 +2,7 @@
  * Deadlines: stored with the inputs of their computation; met, moved, escalated and breached.
  */
 import type { Instant } from '../util/clock';
-import type { DeadlineRow, NewDeadline, OpenDeadlineRow } from './rows';
+import type { DeadlineRow, NewDeadline, NewPolicyDeadline, OpenDeadlineRow, PolicyDeadlineRow } from './rows';
 import { StoreBase } from './base';
 
 export class DeadlineQueries extends StoreBase {
@@ -42,12 +42,20 @@ export class DeadlineQueries extends StoreBase {
     );
   }
 
-  /** Move an open deadline (an extension or a holding reply); the caller records the event. */
+  /**
+   * Move an open deadline (an extension or a holding reply); the caller records the event. A
+   * breach already recorded stays recorded: a deadline that was missed was missed, whatever is
+   * extended afterwards (issue 14; the register and the statistics count it late).
+   */
   moveDeadline(caseId: number, milestone: string, dueAt: Instant, rule: Record<string, unknown>, nextEscalationAt: Instant | null): boolean {
     return (
-      this.q(
-        'UPDATE deadlines SET due_at = ?, rule = ?, next_escalation_at = ?, breached_at = NULL WHERE case_id = ? AND milestone = ? AND met_at IS NULL',
-      ).run(dueAt, JSON.stringify(rule), nextEscalationAt, caseId, milestone).changes === 1
+      this.q('UPDATE deadlines SET due_at = ?, rule = ?, next_escalation_at = ? WHERE case_id = ? AND milestone = ? AND met_at IS NULL').run(
+        dueAt,
+        JSON.stringify(rule),
+        nextEscalationAt,
+        caseId,
+        milestone,
+      ).changes === 1
     );
   }
 
@@ -119,5 +127,42 @@ export class DeadlineQueries extends StoreBase {
   /** Claim the digest of a local day. False when it was claimed before. */
   claimDigest(day: string, at: Instant, late: boolean): boolean {
     return this.q('INSERT OR IGNORE INTO digests (day, claimed_at, late) VALUES (?, ?, ?)').run(day, at, late ? 1 : 0).changes === 1;
+  }
+
+  // ---- every policy's deadline (migration 11) --------------------------------------------
+
+  setPolicyDeadline(d: NewPolicyDeadline): void {
+    this.q(
+      `INSERT INTO policy_deadlines (case_id, milestone, policy, source, statutory, regime, due_at, rule, computed_from, config_version, calendar_version, not_applicable)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id, milestone, policy) DO NOTHING`,
+    ).run(
+      d.case_id,
+      d.milestone,
+      d.policy,
+      d.source,
+      d.statutory,
+      d.regime,
+      d.due_at,
+      JSON.stringify(d.rule),
+      d.computed_from,
+      d.config_version,
+      d.calendar_version,
+      d.not_applicable ?? null,
+    );
+  }
+
+  policyDeadlinesOfCase(caseId: number): PolicyDeadlineRow[] {
+    return this.q('SELECT * FROM policy_deadlines WHERE case_id = ? ORDER BY due_at, policy').all(caseId) as PolicyDeadlineRow[];
+  }
+
+  /** Mark a regime's policy deadlines of a case as not applicable (or applicable again: `why` null). */
+  setPolicyDeadlinesApplicable(caseId: number, regime: 'psd2' | 'ecsp', why: string | null): number {
+    return this.q('UPDATE policy_deadlines SET not_applicable = ? WHERE case_id = ? AND regime = ? AND not_applicable IS NOT ?').run(why, caseId, regime, why)
+      .changes;
+  }
+
+  /** A deadline's not-applicable mark ('regime none'), or null to make it apply again. */
+  setDeadlineApplicable(caseId: number, milestone: string, why: string | null): boolean {
+    return this.q('UPDATE deadlines SET not_applicable = ? WHERE case_id = ? AND milestone = ? AND met_at IS NULL').run(why, caseId, milestone).changes === 1;
   }
 }

@@ -1,5 +1,7 @@
 /**
- * Numbered schema migrations. Never edit a migration that has shipped; add the next one.
+ * Numbered schema migrations. Never edit a migration that has shipped; add the next one. The file
+ * is longer than 500 lines on purpose: every migration, in order, in one list, is the history of
+ * the schema an auditor reads.
  *
  * Storage layout (migration 1):
  *  - raw_mail        every raw message, content-addressed by sha256 (kept before parsing): the
@@ -491,6 +493,36 @@ UPDATE deadlines SET not_applicable = 'imported', next_escalation_at = NULL
 -- by time, with their status, so that each count reads only index entries it counts.
 CREATE INDEX outbox_ack_domain ON outbox(substr(to_address, instr(to_address, '@') + 1), created_at, status) WHERE kind = 'acknowledgement';
 CREATE INDEX outbox_ack_created ON outbox(created_at, status) WHERE kind = 'acknowledgement';
+`,
+  },
+  {
+    version: 11,
+    name: 'the regime of a case; every policy deadline beside the effective one',
+    sql: `
+-- The statutory regime a case is handled under: 'psd2' when the complaint concerned a payment
+-- service (PSD2 art. 101: 15 business days, at most 35 with a holding reply), else 'none'. Set
+-- when the case is filed, by #category (never lost by recategorising) and by #regime.
+ALTER TABLE cases ADD COLUMN regime TEXT NOT NULL DEFAULT 'none' CHECK (regime IN ('none', 'psd2'));
+UPDATE cases SET regime = 'psd2' WHERE EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = cases.id AND d.milestone = 'finalAnswerMax');
+-- Every policy's deadline for every milestone, as computed from receipt and never moved: the
+-- firm's promise and each statutory limit side by side (the effective deadline in \`deadlines\`
+-- is the earliest of them, and is what an extension moves and escalation chases). The
+-- statistics measure each (within PSD2 15 and 35 business days, the firm's promise, ECSP 10).
+CREATE TABLE policy_deadlines (
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  milestone TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  source TEXT NOT NULL,
+  statutory INTEGER NOT NULL CHECK (statutory IN (0, 1)),
+  regime TEXT CHECK (regime IN ('psd2', 'ecsp')),
+  due_at TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  computed_from TEXT NOT NULL,
+  config_version TEXT NOT NULL,
+  calendar_version TEXT NOT NULL,
+  not_applicable TEXT,
+  PRIMARY KEY (case_id, milestone, policy)
+);
 `,
   },
 ];

@@ -8,7 +8,7 @@
  * never read. Each table is read once for the whole period, whatever the number of cases. Time
  * bounds are UTC ISO instants, [start, end).
  */
-import type { EventRow } from './rows';
+import type { EventRow, PolicyDeadlineRow } from './rows';
 import { StoreBase } from './base';
 
 export interface CaseRecord {
@@ -33,6 +33,8 @@ export interface CaseRecord {
   customer_type: string | null;
   hold_reason: string | null;
   anonymised_at: string | null;
+  /** 'psd2' | 'none'; null in a database from before migration 11. */
+  regime: string | null;
 }
 
 export interface DeadlineRecord {
@@ -87,6 +89,7 @@ const EVENT_TYPES = [
   'outcome-set',
   'information-requested',
   'deadline-breached',
+  'regime-changed',
 ];
 
 /** The cases received in the period, as a subquery (bound as @start and @end). */
@@ -104,7 +107,7 @@ export class RegisterQueries extends StoreBase {
     return this.q(
       `SELECT c.id, c.number, c.status, c.customer_address, c.customer_name, c.subject, c.language, c.received_at, c.filed_at, c.fields,
               c.refers_to_case_id, c.contact_officer, c.category, c.outcome, c.decided_by, c.compensation_sek, c.assessment, c.updated_at,
-              ${optional('customer_type')} AS customer_type, ${optional('hold_reason')} AS hold_reason, ${optional('anonymised_at')} AS anonymised_at
+              ${optional('customer_type')} AS customer_type, ${optional('hold_reason')} AS hold_reason, ${optional('anonymised_at')} AS anonymised_at, ${optional('regime')} AS regime
          FROM cases c WHERE c.received_at >= @start AND c.received_at < @end ORDER BY c.received_at, c.id`,
     ).all({ start, end }) as CaseRecord[];
   }
@@ -115,6 +118,12 @@ export class RegisterQueries extends StoreBase {
       `SELECT case_id, milestone, due_at, rule, computed_from, met_at, policy, source, config_version, calendar_version, breached_at, not_applicable
            FROM deadlines WHERE case_id IN (${IN_PERIOD})`,
     ).all({ start, end }) as DeadlineRecord[];
+  }
+
+  /** Every policy's deadline (migration 11) of the cases received in [start, end); none in an older database. */
+  policyDeadlinesOfCasesReceivedBetween(start: string, end: string): PolicyDeadlineRow[] {
+    if (!this.tableHasColumn('policy_deadlines', 'case_id')) return [];
+    return this.q(`SELECT * FROM policy_deadlines WHERE case_id IN (${IN_PERIOD}) ORDER BY due_at, policy`).all({ start, end }) as PolicyDeadlineRow[];
   }
 
   /** The events the register reads (EVENT_TYPES) of the cases received in [start, end), in id order. */

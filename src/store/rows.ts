@@ -77,7 +77,31 @@ export interface CaseRow {
   decided_by: string | null;
   compensation_sek: number | null;
   assessment: string;
+  /** The statutory regime the case is handled under (migration 11; src/deadlines/regime.ts). */
+  regime: Regime;
 }
+
+/** 'psd2': the complaint concerns a payment service (PSD2 art. 101); 'none': no statutory answer time. */
+export type Regime = 'none' | 'psd2';
+
+/** One policy's deadline for one milestone, as computed from receipt and never moved (migration 11). */
+export interface PolicyDeadlineRow {
+  case_id: number;
+  milestone: string;
+  policy: string;
+  source: string;
+  statutory: 0 | 1;
+  /** The statutory regime the rule belongs to ('psd2', 'ecsp'), or null for the firm's own promise. */
+  regime: 'psd2' | 'ecsp' | null;
+  due_at: Instant;
+  rule: string;
+  computed_from: Instant;
+  config_version: string;
+  calendar_version: string;
+  not_applicable: string | null;
+}
+
+export type NewPolicyDeadline = Omit<PolicyDeadlineRow, 'rule' | 'not_applicable'> & { rule: Record<string, unknown>; not_applicable?: string | null };
 
 export interface MessageRow {
   id: number;
@@ -277,6 +301,8 @@ export interface NewCase {
   filedAt: Instant;
   fields: Record<string, unknown>;
   refersToCaseId: number | null;
+  /** The statutory regime (default 'none'). */
+  regime?: Regime;
 }
 
 export interface NewOutbox {

@@ -447,7 +447,22 @@ describe('parseCommandMail', () => {
 
   test('the documented command and checklist names', () => {
     expect([...COMMAND_NAMES].sort()).toEqual(
-      ['ask', 'assessment', 'assign', 'category', 'compensation', 'extend', 'final', 'holding', 'note', 'outcome', 'related', 'reopen', 'status'].sort(),
+      [
+        'ask',
+        'assessment',
+        'assign',
+        'category',
+        'compensation',
+        'extend',
+        'final',
+        'holding',
+        'note',
+        'outcome',
+        'regime',
+        'related',
+        'reopen',
+        'status',
+      ].sort(),
     );
     expect(ASSESSMENT_ITEMS).toContain('training');
     expect(FINAL_MIN_WORDS).toBe(15);
@@ -1012,7 +1027,7 @@ describe('officer commands on a case', () => {
 
     test('#holding is only for PSD2 cases', () => {
       expect(command(w, c.id, '#holding 2026-03-20 Vi väntar på underlag').out.errors[0].problem).toBe(
-        'a holding reply is for payment-service complaints under PSD2; KLG-2026-000001 has no PSD2 limit',
+        'a holding reply is for payment-service complaints under PSD2; KLG-2026-000001 has no PSD2 limit (#regime psd2 makes it a PSD2 case)',
       );
     });
 
@@ -1062,7 +1077,9 @@ describe('officer commands on a case', () => {
       // Received Mon 2 Mar: 14 calendar days = 16 Mar; 15 business days = 23 Mar (never earlier than 21 calendar days).
       const { out } = command(w, c.id, '#category payments');
       expect(out.errors).toEqual([]);
-      expect(out.done[0].result).toMatch(/^category: fees -> payments; finalAnswerMax now due 2026-04-2\dT23:59:59\+02:00 \(psd2\)$/);
+      expect(out.done[0].result).toMatch(
+        /^category: fees -> payments; finalAnswerMax now due 2026-04-2\dT23:59:59\+02:00 \(psd2\); regime: PSD2 \(15 business days, at most 35 with a holding reply\)$/,
+      );
       expect(w.store.caseById(c.id)!.category).toBe('payments');
       expect(w.store.deadline(c.id, 'finalAnswer')).toMatchObject({ due_at: '2026-03-16T22:59:59.000Z', policy: 'promise-24h-14d' });
       expect(detail(eventsOf(w, c.id, 'category-changed')[0])).toEqual({ from: 'fees', to: 'payments' });
