@@ -316,6 +316,7 @@ describeBrowser('the HTML report in headless Chromium', () => {
     for (const c of stats.byCustomerType) expected[`customer-type:${c.customerType}`] = [c.count, String(c.count)];
     for (const c of stats.breachesByCause) expected[`cause:${c.cause}`] = [c.count, String(c.count)];
     for (const d of stats.deadlines) expected[`deadline:${d.milestone}:${d.policy}:in-time`] = [d.percentInTimeOfDecided, pct(d.percentInTimeOfDecided)];
+    for (const r of stats.byRule) expected[`rule:${r.regime ?? 'promise'}:${r.policy}:${r.milestone}`] = [r.percentInTime, pct(r.percentInTime)];
     for (const c of stats.categoryTrend) expected[`category:${c.category}`] = [c.count, String(c.count)];
 
     const shown = Object.fromEntries(Object.entries(facts.stats).map(([k, v]) => [k, [v.value === '' ? null : Number(v.value), nb(v.text)]]));
