@@ -27,6 +27,7 @@ export type TemplateKind =
   | 'final-answer'
   | 'officer-new-case'
   | 'officer-command-result'
+  | 'officer-closed-case-reply'
   | 'escalation-warning'
   | 'breach-notice'
   | 'manager-digest';
@@ -67,6 +68,8 @@ export type EventType =
   | 'address-failing'
   | 'delay-notice-suppressed'
   | 'officer-notified'
+  // A customer wrote on a closed case: who was told (src/officers/closed-case-reply.ts).
+  | 'closed-case-reply-notified'
   | 'officer-replied'
   | 'officer-command'
   | 'officer-command-refused'

@@ -2,8 +2,16 @@
  * Read models of a case for `klagomal case show`, `cases` and `outbox`: plain objects built
  * from the store, the same for --json and for the text view.
  */
-import type { CaseRow, OutboxRow, Store } from '../store/store';
+import type { CaseRow, EventRow, OutboxRow, Store } from '../store/store';
 import { formatStockholm } from '../util/stockholm-time';
+
+/** When the case was last closed (null while it is open: a reopened case is open). */
+export function lastClosedAt(c: Pick<CaseRow, 'status' | 'updated_at'>, events: readonly EventRow[]): string | null {
+  if (c.status !== 'closed') return null;
+  const closes = events.filter((e) => e.type === 'status-changed' && e.to_state === 'closed');
+  // Closed without a recorded transition (not done by klagomal today): its last change.
+  return closes.length ? closes[closes.length - 1].at : c.updated_at;
+}
 
 export interface CaseSummary {
   id: number;
@@ -110,8 +118,21 @@ export function caseDetail(store: Store, c: CaseRow) {
     text: o.body_text,
     attemptsLog: store.outboxAttempts(o.id),
   }));
+  const events = store.eventsOfCase(c.id);
+  const closedAt = lastClosedAt(c, events);
+  // The customer's mails on the case since it was closed, and who was told of each (#reopen is theirs to decide).
+  const told = new Map<number | null, { at: string; inboundId: number | null; told: string[] }>();
+  for (const e of events) {
+    if (e.type !== 'closed-case-reply-notified' || !closedAt || e.at < closedAt) continue;
+    const officer = String((JSON.parse(e.detail) as { officer?: unknown }).officer ?? '?');
+    const entry = told.get(e.inbound_id);
+    if (entry) entry.told.push(officer);
+    else told.set(e.inbound_id, { at: e.at, inboundId: e.inbound_id, told: [officer] });
+  }
   return {
     ...caseSummary(store, c),
+    closedAt,
+    customerMailSinceClosed: [...told.values()],
     filedAt: c.filed_at,
     fields: JSON.parse(c.fields) as Record<string, unknown>,
     assessment: JSON.parse(c.assessment) as Record<string, boolean>,
@@ -130,7 +151,7 @@ export function caseDetail(store: Store, c: CaseRow) {
       notApplicable: d.not_applicable,
     })),
     messages: [...messages, ...outgoing].sort((a, b) => a.at.localeCompare(b.at)),
-    events: store.eventsOfCase(c.id).map((e) => ({
+    events: events.map((e) => ({
       at: e.at,
       type: e.type,
       actor: e.actor,

@@ -88,7 +88,15 @@ export type Classification =
       /** Forwarded by authenticated staff: the customer's original, and who forwarded it. */
       readonly forwarded?: { readonly by: string; readonly original: ForwardedOriginal } | null;
     }
-  | { readonly kind: 'followup'; readonly reason: string; readonly caseId: number; readonly senderDiffers: boolean; readonly spoofSuspected?: string | null }
+  | {
+      readonly kind: 'followup';
+      readonly reason: string;
+      readonly caseId: number;
+      readonly senderDiffers: boolean;
+      readonly spoofSuspected?: string | null;
+      /** The customer mail of the case forwarded again by staff: nothing new from the customer. */
+      readonly forwardedAgain?: boolean;
+    }
   | {
       readonly kind: 'officer';
       readonly reason: string;
@@ -259,6 +267,7 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
         reason: `forwarded by staff ${sender}: the customer's mail is already case ${facts.forwardedCase.number}, recorded there`,
         caseId: facts.forwardedCase.caseId,
         senderDiffers: true,
+        forwardedAgain: true,
       };
     }
     return {

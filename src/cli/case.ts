@@ -89,6 +89,11 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
     if (d.outcome)
       lines.push(`Outcome:   ${d.outcome} (by ${d.decidedBy ?? '?'})${d.compensationSek !== null ? `, compensation ${d.compensationSek} kr` : ''}`);
     else if (d.compensationSek !== null) lines.push(`Compensation: ${d.compensationSek} kr`);
+    if (d.closedAt) lines.push(`Closed:    ${formatStockholm(new Date(d.closedAt))}`);
+    for (const m of d.customerMailSinceClosed)
+      lines.push(
+        `Customer wrote after closing: ${formatStockholm(new Date(m.at))} (inbound #${m.inboundId ?? '?'}; told ${m.told.map((a) => terminalLine(a)).join(', ')}); reopen by mail with #reopen REASON`,
+      );
     const assessed = Object.entries(d.assessment);
     if (assessed.length) lines.push(`Assessment: ${assessed.map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ')}`);
     for (const r of d.related) lines.push(`Related:   ${r.number} (${r.relation}; ${r.status}${r.outcome ? `, ${r.outcome}` : ''})`);

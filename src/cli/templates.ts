@@ -84,7 +84,14 @@ function templatesList(config: Config, values: Record<string, string | boolean |
   return 0;
 }
 
-const STAFF_KINDS: readonly TemplateKind[] = ['officer-new-case', 'officer-command-result', 'escalation-warning', 'breach-notice', 'manager-digest'];
+const STAFF_KINDS: readonly TemplateKind[] = [
+  'officer-new-case',
+  'officer-command-result',
+  'officer-closed-case-reply',
+  'escalation-warning',
+  'breach-notice',
+  'manager-digest',
+];
 
 function templatesPreview(config: Config, kind: string, values: Record<string, string | boolean | undefined>, io: Io): number {
   if (!TEMPLATE_KINDS.includes(kind as TemplateKind)) throw new UsageError(`unknown kind '${kind}'; allowed: ${TEMPLATE_KINDS.join(', ')}`);

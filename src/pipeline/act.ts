@@ -9,9 +9,12 @@
  *   a bounce of ours    recorded; a permanent one marks the address failing (src/reply/bounces.ts)
  *   a new complaint     the acknowledgement is decided and queued (src/reply/acknowledge.ts),
  *                       then the contact person is notified (src/officers/)
+ *   a follow-up on a    the contact person (else the managers) is told, to decide on #reopen;
+ *   closed case         the customer gets no automatic answer (src/officers/closed-case-reply.ts)
  */
 import type { FiledMail, FilingContext } from '../cases/filing';
 import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } from '../officers/officer-mail';
+import { notifyOfReplyOnClosedCase } from '../officers/closed-case-reply';
 import { recordBounce } from '../reply/bounces';
 import { queueAcknowledgement } from '../reply/acknowledge';
 
@@ -28,6 +31,7 @@ export function actOnMail(ctx: FilingContext, filed: FiledMail, now: Date): { ac
       recordSuspectedSpoofing(store, config, caseId !== null ? store.caseById(caseId)! : null, mail, filed.newText, c.spoofSuspected, inbound.id, now);
     }
     if (c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
+    if (c.kind === 'followup') notifyOfReplyOnClosedCase(ctx, filed, now);
   }
   let acknowledgementQueued = false;
   if (filed.complaint) {

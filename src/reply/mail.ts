@@ -42,6 +42,7 @@ const SHORT: Record<OutboundKind, string> = {
   'final-answer': 'answer',
   'officer-new-case': 'newcase',
   'officer-command-result': 'command',
+  'officer-closed-case-reply': 'closedreply',
   'admin-notice': 'admin',
 };
 
@@ -57,6 +58,7 @@ export const AUTO_SUBMITTED: Readonly<Record<TemplateKind, 'auto-replied' | 'aut
   'final-answer': 'auto-generated',
   'officer-new-case': 'auto-generated',
   'officer-command-result': 'auto-replied',
+  'officer-closed-case-reply': 'auto-generated',
   'escalation-warning': 'auto-generated',
   'breach-notice': 'auto-generated',
   'manager-digest': 'auto-generated',

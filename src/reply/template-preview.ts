@@ -52,6 +52,17 @@ export function caseFacts(store: Store, config: Config, c: CaseRow): Data {
     customerAddress: c.customer_address,
     contact: c.contact_officer,
     category: c.category,
+    outcome: c.outcome,
+    // When it was last closed (src/cases/view.ts lastClosedAt; cases is not imported from here).
+    closedAt:
+      c.status === 'closed'
+        ? new Date(
+            store
+              .eventsOfCase(c.id)
+              .filter((e) => e.type === 'status-changed' && e.to_state === 'closed')
+              .pop()?.at ?? c.updated_at,
+          )
+        : null,
     ...(final ? { answerDueAt: new Date(final.due_at) } : {}),
   };
   return {

@@ -105,6 +105,24 @@ export const TEMPLATE_SCHEMAS: Readonly<Record<TemplateKind, Schema>> = {
     hasErrors: 'bool',
     note: 'customer',
   },
+  'officer-closed-case-reply': {
+    firm: FIRM,
+    case: { ...CASE_FOR_STAFF, category: 'text', outcome: 'text', closedAt: 'date' },
+    recipient: { name: 'text' },
+    /** Sent to a manager: the case has no contact person among the configured officers. */
+    toManager: 'bool',
+    /** The customer's new mail: who wrote it, when, its subject and its new text (the quoted history left out). */
+    reply: {
+      fromName: 'line',
+      fromAddress: 'line',
+      /** Not the case's customer (a reply to one of our mails from another address). */
+      senderDiffers: 'bool',
+      receivedAt: 'date',
+      subject: 'line',
+      text: 'customer',
+      attachments: 'number',
+    },
+  },
   'escalation-warning': {
     firm: FIRM,
     case: CASE_FOR_STAFF,
@@ -246,6 +264,21 @@ export const TEMPLATE_SAMPLES: Readonly<Record<TemplateKind, Record<string, unkn
     errors: [{ lineNumber: 2, line: '#stat answered', problem: "unknown command '#stat' — did you mean '#status'?" }],
     hasErrors: true,
     note: 'Kunden ringde och bekräftade dragningen.',
+  },
+  'officer-closed-case-reply': {
+    firm,
+    case: { ...staffCase, category: 'fees', outcome: 'rejected', closedAt: D('2026-11-27T14:05:00+01:00') },
+    recipient: { name: 'Olle Handläggare' },
+    toManager: false,
+    reply: {
+      fromName: 'Anna Svensson',
+      fromAddress: 'anna.svensson@example.com',
+      senderDiffers: false,
+      receivedAt: D('2026-12-02T08:41:00+01:00'),
+      subject: 'SV: [KLG-2026-000042] Vårt svar på ditt klagomål',
+      text: 'Jag är inte nöjd med ert svar. Avgiften är fortfarande fel, och jag tänker vända mig till ARN.',
+      attachments: 0,
+    },
   },
   'escalation-warning': escalation,
   'breach-notice': { ...escalation, level: 'breach', plannedAt: D('2026-12-01T00:00:00+01:00') },

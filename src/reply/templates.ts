@@ -42,6 +42,7 @@ export const TEMPLATE_KINDS: readonly TemplateKind[] = [
   'final-answer',
   'officer-new-case',
   'officer-command-result',
+  'officer-closed-case-reply',
   'escalation-warning',
   'breach-notice',
   'manager-digest',

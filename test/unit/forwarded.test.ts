@@ -271,7 +271,7 @@ describe('who may file a forward as the customer\u2019s complaint', () => {
 
   test('the same customer mail forwarded again goes on its case', async () => {
     const c = await classified({}, { ...NO_FACTS, forwardedCase: { caseId: 7, number: 'KLG-2026-000007', customerAddress: 'anna.svensson@example.com' } });
-    expect(c).toMatchObject({ kind: 'followup', caseId: 7 });
+    expect(c).toMatchObject({ kind: 'followup', caseId: 7, forwardedAgain: true });
   });
 
   test('a forward of mail from a colleague is not a customer complaint', async () => {
