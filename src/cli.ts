@@ -34,7 +34,17 @@ export async function main(
   to: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') },
 ): Promise<number> {
   // Whatever a command prints, no escape sequence from customer text reaches the terminal (src/util/terminal.ts).
-  const io: Io = { out: (t) => to.out(forTerminal(t)), err: (t) => to.err(forTerminal(t)) };
+  const io: Io = {
+    out: (t) => to.out(forTerminal(t)),
+    err: (t) => to.err(forTerminal(t)),
+    // A raw mail is customer text with its escapes intact: to a file or a pipe, never a terminal.
+    raw:
+      to.raw ??
+      ((b) => {
+        if (process.stdout.isTTY) throw new UsageError('the raw mail is written as it is: redirect it to a file (... > mail.eml)');
+        process.stdout.write(b);
+      }),
+  };
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(overview());

@@ -8,6 +8,7 @@
  * Transitions made here: inbound stored -> filed; a new case -> 'new' (openCase). Only a
  * `complaint` opens a case. This stage decides nothing about sending: see src/pipeline/act.ts.
  */
+import { keepConfigVersions } from './config-versions';
 import type { Config } from '../config/config';
 import type { ParsedMail } from '../parse/parse';
 import type { ForwardedOriginal } from '../parse/forwarded';
@@ -232,6 +233,7 @@ export function fileMail(
     }
     // Every deadline from receipt (not from filing: a mail that waited in quarantine keeps its
     // clock), stored with its inputs so that it can be computed again.
+    keepConfigVersions(store, config.deadlines, at);
     for (const d of earliestDeadlines(receivedAt, policies, ctx.calendars)) {
       const levels = escalationLevels(d.dueAt, d.rule.unit, config.deadlines.escalation, ctx.calendar);
       // finalAnswerMax is a limit for holding replies, not a deadline to chase on its own.

@@ -11,6 +11,9 @@ export type Options = NonNullable<ParseArgsConfig['options']>;
 
 export const COMMON: Options = {
   config: { type: 'string' },
+  // Who runs the command, for the audit trail (REGULATION.md §4 B), when it is not the
+  // operating-system user: e.g. the person at a shared service account's terminal.
+  as: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 

@@ -17,7 +17,7 @@ import { maskPersonnummer } from '../util/personnummer';
 import { terminalLine } from '../util/terminal';
 import { otherAddressInName } from '../util/header-safe';
 import { UsageError } from './args';
-import { Command, configOf, findCase, Io, json, logger, NotFound, withStore } from './shared';
+import { Command, configOf, findCase, Io, json, logger, NotFound, operatorName, withStore } from './shared';
 import { caseHold, caseRelease } from './retention';
 
 export const caseCommand: Command = {
@@ -56,13 +56,25 @@ export const caseCommand: Command = {
 
 async function showCase(values: Record<string, string | boolean | undefined>, id: string, io: Io): Promise<number> {
   const config = configOf(values);
+  const by = operatorName(values);
   withStore(config, (store) => {
+    const c = findCase(store, id);
+    // Who read the case's personal data, and when (REGULATION.md §4 B; `klagomal audit access`).
+    store.tx(() =>
+      store.recordAccess({
+        at: toInstant(new Date()),
+        actor: by,
+        action: values.audit ? 'audit-case' : 'case-show',
+        caseId: c.id,
+        detail: { personnummer: c.personnummer !== null },
+      }),
+    );
     if (values.audit) {
-      const a = caseAudit(store, findCase(store, id));
+      const a = caseAudit(store, c);
       io.out(values.json ? json(a) : formatCaseAudit(a));
       return;
     }
-    const d = caseDetail(store, findCase(store, id));
+    const d = caseDetail(store, c);
     if (values.json) {
       io.out(json(d));
       return;
@@ -171,7 +183,9 @@ async function caseMet(values: Record<string, string | boolean | undefined>, id:
   return withStore(config, (store) => {
     const c = findCase(store, id);
     const note = typeof values.note === 'string' ? maskPersonnummer(values.note) : null;
-    const met = store.tx(() => meetMilestone(store, c.id, milestone as Milestone, toInstant(new Date()), 'operator', note ? { note } : {}));
+    const met = store.tx(() =>
+      meetMilestone(store, c.id, milestone as Milestone, toInstant(new Date()), 'operator', { ...(note ? { note } : {}), user: operatorName(values) }),
+    );
     if (!met) throw new NotFound(`${c.number} has no open ${milestone} deadline`);
     io.out(`${c.number}: ${milestone} met`);
     return 0;

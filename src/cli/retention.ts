@@ -6,9 +6,8 @@
  * Also the legal-hold verbs of `klagomal case` (registered in src/cli/commands.ts):
  * `case hold ID --reason TEXT` and `case release ID`.
  */
-import os from 'node:os';
-import { UsageError } from './args';
-import { Command, configOf, findCase, Io, json, logger, NotFound, withStore } from './shared';
+import { instantArg, UsageError } from './args';
+import { Command, configOf, findCase, Io, json, logger, NotFound, operatorName, withStore } from './shared';
 import { retentionRuns, runRetention, RetentionResult } from '../retention/retention';
 import { holdCase, LegalHoldRefused, releaseCase } from '../retention/legal-hold';
 import { toInstant } from '../util/clock';
@@ -18,8 +17,8 @@ import { table } from './table';
 
 export const retentionCommand: Command = {
   summary: 'retention: anonymise closed cases past their period (legal holds skipped); list the runs',
-  usage: ['klagomal retention run [--dry-run] [--json] [--config FILE]', 'klagomal retention runs [--json]'].join('\n       '),
-  options: { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+  usage: ['klagomal retention run [--dry-run [--now DATE]] [--json] [--config FILE]', 'klagomal retention runs [--json]'].join('\n       '),
+  options: { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, now: { type: 'string' } },
   positionals: true,
   async run(values, positionals, io) {
     const [verb] = positionals;
@@ -30,13 +29,16 @@ export const retentionCommand: Command = {
 };
 
 async function retentionRun(values: Record<string, string | boolean | undefined>, io: Io): Promise<number> {
+  // A preview as of a later date (what would go then); only a dry run may pretend the date.
+  if (values.now !== undefined && !values['dry-run']) throw new UsageError('--now DATE previews a later run: give it with --dry-run');
+  const now = typeof values.now === 'string' ? instantArg('--now', values.now) : new Date();
   const config = configOf(values);
   const log = logger();
   // Not withStore: the run is asynchronous, and the database must stay open until it ends.
   const db = openDatabase(config.database);
   let r: RetentionResult;
   try {
-    r = await runRetention({ store: new Store(db), config, log }, { now: new Date(), dryRun: Boolean(values['dry-run']), trigger: 'command' });
+    r = await runRetention({ store: new Store(db), config, log }, { now, dryRun: Boolean(values['dry-run']), trigger: 'command' });
   } finally {
     db.close();
   }
@@ -90,15 +92,6 @@ async function listRuns(values: Record<string, string | boolean | undefined>, io
   });
 }
 
-/** The operator's login name, for the event (the actor is 'operator'). */
-function operatorUser(): string | undefined {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return undefined;
-  }
-}
-
 export async function caseHold(values: Record<string, string | boolean | undefined>, id: string, io: Io): Promise<number> {
   if (typeof values.reason !== 'string' || !values.reason.trim())
     throw new UsageError('--reason TEXT is required: why the case must be kept (an ARN or court case number, who asked)');
@@ -107,7 +100,7 @@ export async function caseHold(values: Record<string, string | boolean | undefin
   return withStore(config, (store) => {
     const c = findCase(store, id);
     try {
-      const r = store.tx(() => holdCase(store, c.id, { reason, actor: 'operator', at: toInstant(new Date()), user: operatorUser() }));
+      const r = store.tx(() => holdCase(store, c.id, { reason, actor: 'operator', at: toInstant(new Date()), user: operatorName(values) }));
       if (r.kind === 'unchanged') io.out(`${c.number} is already on legal hold since ${r.hold.heldAt} (${r.hold.reason})`);
       else if (r.kind === 'changed') io.out(`${c.number}: legal hold reason changed (was: ${r.previous})`);
       else io.out(`${c.number} is on legal hold: retention leaves it alone until 'klagomal case release ${c.number}'`);
@@ -123,7 +116,7 @@ export async function caseRelease(values: Record<string, string | boolean | unde
   const config = configOf(values);
   return withStore(config, (store) => {
     const c = findCase(store, id);
-    const hold = store.tx(() => releaseCase(store, c.id, { actor: 'operator', at: toInstant(new Date()), user: operatorUser() }));
+    const hold = store.tx(() => releaseCase(store, c.id, { actor: 'operator', at: toInstant(new Date()), user: operatorName(values) }));
     if (!hold) throw new NotFound(`${c.number} is not on legal hold`);
     io.out(`${c.number}: legal hold lifted (held since ${hold.heldAt}: ${hold.reason}); retention applies to it again`);
     return 0;

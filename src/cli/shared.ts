@@ -2,6 +2,7 @@
  * What every subcommand of `klagomal` shares: the command shape, the config and store they
  * open, and the errors the dispatcher (src/cli.ts) turns into exit codes.
  */
+import os from 'node:os';
 import type { Config } from '../config/config';
 import { ConfigError, configFileFrom, loadConfig } from '../config/load';
 import { missingSecrets } from '../config/missing-secrets';
@@ -14,6 +15,8 @@ import { wholeNumber } from './args';
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Bytes as they are (a raw mail for a file): refused when stdout is a terminal (src/cli.ts). */
+  raw?(bytes: Buffer): void;
 }
 
 export interface Command {
@@ -61,4 +64,27 @@ export function findCase(store: Store, id: string): CaseRow {
 export function requireFilingSecrets(config: Config): void {
   const problems = missingSecrets(config).filter((p) => p.key === 'personnummer.keyEnv');
   if (problems.length > 0) throw new ConfigError(config.file, problems);
+}
+
+/**
+ * Who runs a command, for the events and the access log (REGULATION.md §4 B: a person, not an
+ * anonymous "operator"): `--as NAME` with the operating-system user beside it, else the
+ * operating-system user.
+ */
+export function operatorName(values: Record<string, string | boolean | undefined>): string {
+  let user = 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // no passwd entry (a container's arbitrary uid): the uid stands in
+    user = `uid ${process.getuid?.() ?? '?'}`;
+  }
+  const as =
+    typeof values.as === 'string'
+      ? values.as
+          .replace(/[\u0000-\u001f\u007f]/g, '')
+          .trim()
+          .slice(0, 100)
+      : '';
+  return as ? `${as} (os user ${user})` : user;
 }

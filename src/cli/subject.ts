@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { UsageError } from './args';
-import { Command, configOf, json, NotFound, withStore } from './shared';
+import { Command, configOf, json, NotFound, operatorName, withStore } from './shared';
 import { exportSubject, parseSubjectQuery, SubjectExportError, SubjectQuery } from '../retention/subject-export';
 
 export const subjectCommand: Command = {
@@ -31,7 +31,7 @@ export const subjectCommand: Command = {
     return withStore(config, (store) => {
       let r;
       try {
-        r = exportSubject({ store, config }, query, out, new Date());
+        r = exportSubject({ store, config }, query, out, new Date(), operatorName(values));
       } catch (err) {
         if (err instanceof SubjectExportError) throw new NotFound(err.message);
         throw err;

@@ -203,6 +203,11 @@ export interface DeadlinesConfig {
   readonly escalation: EscalationConfig;
   /** Short hash of the deadline configuration, stored with every computed deadline. */
   readonly version: string;
+  /** Who approved the deadline policy and the date (YYYY-MM-DD); null when not given. Kept with the version. */
+  readonly approvedBy: string | null;
+  readonly approvedAt: string | null;
+  /** The deadline policy as hashed into `version` (kept in config_versions when first used). */
+  readonly text: string;
 }
 
 export type MailPlatform = 'own' | 'microsoft365' | 'google';

@@ -125,7 +125,24 @@ export function readDeadlines(s: Section): DeadlinesConfig {
     lateAfterMinutes: e.int('lateAfterMinutes', { default: 15, min: 1, max: 24 * 60 }),
   };
   e.done();
+  // Who approved the deadline policy, and when (REGULATION.md §4 B: "who approved a policy"):
+  // kept with the policy's version the first time it is used and printed by `audit policy`.
+  // Not part of the version (the same rules approved again are the same rules).
+  const approvedBy = s.has('approvedBy') ? s.string('approvedBy') : null;
+  const approvedAt = s.has('approvedAt') ? s.string('approvedAt') : null;
+  if (approvedAt !== null && !parseIsoDate(approvedAt)) s.problem('approvedAt', `expected a date "YYYY-MM-DD", got ${describe(approvedAt)}`);
+  if ((approvedBy === null) !== (approvedAt === null))
+    s.problem(
+      approvedBy === null ? 'approvedBy' : 'approvedAt',
+      'give deadlines.approvedBy and deadlines.approvedAt together (who approved the policy, and the date)',
+    );
   s.done();
-  const version = crypto.createHash('sha256').update(JSON.stringify({ policies, byCategory, definitions, extraClosedDates })).digest('hex').slice(0, 12);
-  return { policies, byCategory, definitions, extraClosedDates, escalation, version };
+  const text = deadlinePolicyText({ policies, byCategory, definitions, extraClosedDates });
+  const version = crypto.createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return { policies, byCategory, definitions, extraClosedDates, escalation, version, approvedBy, approvedAt, text };
+}
+
+/** The deadline policy as its version hashes it, and as `config show VERSION` prints it. */
+export function deadlinePolicyText(p: Pick<DeadlinesConfig, 'policies' | 'byCategory' | 'definitions' | 'extraClosedDates'>): string {
+  return JSON.stringify({ policies: p.policies, byCategory: p.byCategory, definitions: p.definitions, extraClosedDates: p.extraClosedDates });
 }

@@ -9,7 +9,9 @@
  * A crash after the rename and before the commit leaves an unreferenced file, which is
  * harmless: the mail is fetched again and lands on the same name.
  */
+import fs from 'node:fs';
 import path from 'node:path';
+import type { Store } from '../store/store';
 import type { Readable } from 'node:stream';
 import { commitSpooled, spoolToTemp, sweepSpool, SpooledFile } from '../util/content-file';
 
@@ -42,4 +44,16 @@ export function commitSpooledRaw(dataDir: string, spooled: SpooledRaw): string {
 /** Remove spool files left by a crash. */
 export function sweepRawSpool(dataDir: string): number {
   return sweepSpool(spoolDir(dataDir));
+}
+
+/** The stored bytes of a raw mail (from the database, or its file); null when gone (retention) or unreadable. */
+export function readStoredRaw(store: Store, dataDir: string, sha256: string): Buffer | null {
+  const raw = store.rawMail(sha256);
+  if (!raw) return null;
+  if ('bytes' in raw) return raw.bytes;
+  try {
+    return fs.readFileSync(path.join(dataDir, raw.path));
+  } catch {
+    return null;
+  }
 }

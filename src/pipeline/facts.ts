@@ -9,8 +9,7 @@
  * headers) the subject points to; the mail of ours a bounce returns; a forwarded original
  * already filed; whether it was read from the shared mailbox's Sent folder.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import { readStoredRaw } from '../ingest/raw-files';
 import type { Config } from '../config/config';
 import type { ParsedMail } from '../parse/parse';
 import type { InboundRow, Store } from '../store/store';
@@ -113,11 +112,11 @@ function sameMail(
   if (earlier.length === 0) return { duplicateOf: null, collision: null };
   const same = earlier.find((r) => r.sha256 === inbound.sha256);
   if (same) return { duplicateOf: same.id, collision: null };
-  const own = readRawMail(store, dataDir, inbound.sha256);
+  const own = readStoredRaw(store, dataDir, inbound.sha256);
   const key = own ? contentKey(own) : null;
   for (const r of earlier) {
     // An earlier raw mail removed by retention cannot be compared: file this one rather than risk losing it.
-    const theirs = key ? readRawMail(store, dataDir, r.sha256) : null;
+    const theirs = key ? readStoredRaw(store, dataDir, r.sha256) : null;
     if (theirs && contentKey(theirs) === key) return { duplicateOf: r.id, collision: null };
   }
   const first = earlier[0];
@@ -125,17 +124,6 @@ function sameMail(
     duplicateOf: null,
     collision: { inboundId: first.id, caseId: first.case_id, caseNumber: first.case_id !== null ? (store.caseById(first.case_id)?.number ?? null) : null },
   };
-}
-
-function readRawMail(store: Store, dataDir: string, sha256: string): Buffer | null {
-  const raw = store.rawMail(sha256);
-  if (!raw) return null;
-  if ('bytes' in raw) return raw.bytes;
-  try {
-    return fs.readFileSync(path.join(dataDir, raw.path));
-  } catch {
-    return null;
-  }
 }
 
 /** Was the mail read from a source's Sent folder (mail the shared mailbox sent)? */

@@ -240,7 +240,11 @@ export function exportSubject(deps: SubjectExportDeps, query: SubjectQuery, outD
           type: 'subject-access-exported',
           detail: { query: query.kind, user: by },
         });
+      // And in the access log, with the mails on no case (`klagomal audit access`).
+      for (const c of cases) store.recordAccess({ at, actor: by, action: 'subject-export', caseId: c.id, detail: { query: query.kind } });
     });
+  if (looseMails.length > 0)
+    store.tx(() => store.recordAccess({ at, actor: by, action: 'subject-export', detail: { query: query.kind, mailsOnNoCase: looseMails.length } }));
   return result;
 }
 

@@ -525,4 +525,47 @@ CREATE TABLE policy_deadlines (
 );
 `,
   },
+  {
+    version: 12,
+    name: 'the audit trail: who read personal data; every deadline configuration as first used',
+    sql: `
+-- Who read personal data, and how (REGULATION.md §4 B; GDPR art. 5(2) accountability): \`case
+-- show\`, the audit view, a raw mail, a data subject export. The actor is the operating-system
+-- user of the command (or --as NAME). Append-only like the events; it holds no personal data
+-- itself (case and mail ids, the action, who, when), so retention leaves it as it is.
+CREATE TABLE access_log (
+  id INTEGER PRIMARY KEY,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  case_id INTEGER,
+  inbound_id INTEGER,
+  detail TEXT
+);
+CREATE INDEX access_log_case ON access_log(case_id, at);
+CREATE INDEX access_log_at ON access_log(at);
+CREATE TRIGGER access_log_append_only_update BEFORE UPDATE ON access_log
+  BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
+CREATE TRIGGER access_log_append_only_delete BEFORE DELETE ON access_log
+  BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
+-- The configuration behind every deadline: each distinct version of the deadline policy
+-- section (deadlines.version, a hash of it) and of the calendar, kept the first time a
+-- deadline is computed with it, with who approved the policy (deadlines.approvedBy/At).
+-- Versions in use before this schema are listed from the deadlines that name them; their text
+-- was not kept then.
+CREATE TABLE config_versions (
+  kind TEXT NOT NULL CHECK (kind IN ('deadlines', 'calendar')),
+  version TEXT NOT NULL,
+  content TEXT,
+  first_used_at TEXT NOT NULL,
+  approved_by TEXT,
+  approved_at TEXT,
+  PRIMARY KEY (kind, version)
+);
+INSERT OR IGNORE INTO config_versions (kind, version, content, first_used_at)
+  SELECT 'deadlines', config_version, NULL, MIN(computed_from) FROM deadlines WHERE config_version IS NOT NULL GROUP BY config_version;
+INSERT OR IGNORE INTO config_versions (kind, version, content, first_used_at)
+  SELECT 'calendar', calendar_version, NULL, MIN(computed_from) FROM deadlines WHERE calendar_version IS NOT NULL GROUP BY calendar_version;
+`,
+  },
 ];
