@@ -66,8 +66,8 @@ export const configCommand: Command = {
     // An auditor asks who approved the deadline policy (REGULATION.md §4 B); escalation chases
     // these deadlines, so a firm running it should say. A warning, not an error: the service runs.
     if (c.deadlines.escalation.enabled && !c.deadlines.approvedBy)
-      io.err(
-        `${file}: deadlines.approvedBy: warning: escalation is on but who approved the deadline policy is not recorded; set deadlines.approvedBy and deadlines.approvedAt`,
+      io.out(
+        '  warning: deadlines.approvedBy: escalation is on, but who approved the deadline policy is not recorded; set deadlines.approvedBy and deadlines.approvedAt',
       );
     return 0;
   },
