@@ -179,7 +179,7 @@ export function extendDeadline(
             data: {
               firm: { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress },
               case: { number: c.number, tag: caseTag(c.number), receivedAt: new Date(c.received_at) },
-              customer: { name: c.customer_name, type: 'consumer' },
+              customer: { name: c.customer_name, type: c.customer_type === 'business' ? 'business' : 'consumer' },
               reason,
               previousDueAt: from,
               newDueAt: to,
@@ -187,6 +187,7 @@ export function extendDeadline(
             },
             idempotencyKey: `delay-notice:${c.id}:${req.milestone}:${toInstant(to)}`,
             now,
+            cc: c.representative_address,
           },
           templates,
           config,

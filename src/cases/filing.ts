@@ -9,6 +9,7 @@
  * `complaint` opens a case. This stage decides nothing about sending: see src/pipeline/act.ts.
  */
 import { keepConfigVersions } from './config-versions';
+import { detectBusiness } from '../parse/customer-type';
 import type { Config } from '../config/config';
 import type { ParsedMail } from '../parse/parse';
 import type { ForwardedOriginal } from '../parse/forwarded';
@@ -222,6 +223,13 @@ export function fileMail(
       },
       at,
     );
+    // An organisation is not a consumer: no ARN paragraph, and the register counts it apart.
+    const business = detectBusiness({ senderName: c.customer.name, text: clearOriginal?.text ?? parsed.text, firmName: config.firm.name });
+    if (business) {
+      const by = `detected: ${mask(business)}`;
+      store.setCaseRecord(caseId, { customerType: 'business', customerTypeBy: by }, at);
+      store.appendEvent({ at, caseId, actor: 'system', type: 'customer-type-set', detail: { type: 'business', detected: mask(business) } });
+    }
     if (contact) {
       store.appendEvent({
         at,

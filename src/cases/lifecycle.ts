@@ -90,7 +90,21 @@ export type EventType =
   | 'legal-hold-released'
   | 'retention-anonymised'
   | 'retention-raw-removed'
-  | 'subject-access-exported';
+  | 'subject-access-exported'
+  // The register of record (src/officers/record-commands.ts, migration 13).
+  | 'case-inadmissible'
+  | 'customer-type-set'
+  | 'representative-set'
+  | 'representative-removed'
+  | 'product-set'
+  | 'reasons-recorded'
+  | 'arn-recorded'
+  | 'court-recorded'
+  | 'root-cause-recorded'
+  | 'action-recorded'
+  | 'action-done'
+  | 'compensation-paid'
+  | 'first-contact-recorded';
 
 /** Who caused an event: the system itself, a source poller, an operator at the command line. */
 export type Actor = 'system' | `source:${string}` | 'operator' | 'sender' | 'escalation' | 'retention' | `officer:${string}`;

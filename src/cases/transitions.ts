@@ -16,7 +16,8 @@
  *   answered           startWork    awaitCustomer      -            close*
  *   closed             reopen (#reopen REASON only: never by #status)
  *
- *   * close needs an outcome (#outcome), so that the register says what was decided.
+ *   * close needs an outcome (#outcome), so that the register says what was decided;
+ *     closeInadmissible (#inadmissible REASON) closes from the same states without one.
  *
  * `new` is only ever set by openCase (filing a complaint): a case does not go back to it.
  * Who may: `openCase` the pipeline (actor `system`); the others officers by mail (`#status`,
@@ -34,7 +35,7 @@ export interface Bilingual {
   readonly sv: string;
 }
 
-export type TransitionName = 'startWork' | 'awaitCustomer' | 'markAnswered' | 'close' | 'reopen';
+export type TransitionName = 'startWork' | 'awaitCustomer' | 'markAnswered' | 'close' | 'reopen' | 'closeInadmissible';
 
 interface TransitionRule {
   readonly to: CaseStatus;
@@ -50,6 +51,8 @@ export const TRANSITIONS: Readonly<Record<TransitionName, TransitionRule>> = {
   close: { to: 'closed', from: ['new', 'in-progress', 'awaiting-customer', 'answered'], who: 'officer' },
   // Only by #reopen with a reason (a customer not satisfied, ARN asks): never by #status.
   reopen: { to: 'in-progress', from: ['closed'], who: 'officer' },
+  // Only by #inadmissible with a reason: not a complaint under FFFS 2002:23 §2 (no outcome needed).
+  closeInadmissible: { to: 'closed', from: ['new', 'in-progress', 'awaiting-customer', 'answered'], who: 'officer' },
 };
 
 /** The states an officer can set with `#status`: those the status transitions lead to. */
@@ -70,7 +73,10 @@ export type TransitionResult =
  * Whether `name` may be made on a case in this state (pure: the decision, before any write).
  * Refusals carry the reason an officer reads.
  */
-export function checkTransition(c: Pick<CaseRow, 'status' | 'outcome' | 'number'>, name: TransitionName): TransitionResult {
+export function checkTransition(
+  c: Pick<CaseRow, 'status' | 'outcome' | 'number'> & Partial<Pick<CaseRow, 'inadmissible_reason'>>,
+  name: TransitionName,
+): TransitionResult {
   const rule = TRANSITIONS[name];
   const from = c.status as CaseStatus;
   if (name === 'reopen' && from !== 'closed')
@@ -83,7 +89,7 @@ export function checkTransition(c: Pick<CaseRow, 'status' | 'outcome' | 'number'
         : { en: `a case cannot go from ${from} to ${rule.to}`, sv: `ett ärende kan inte gå från ${from} till ${rule.to}` };
     return { ok: false, code: 'not-allowed', reason };
   }
-  if (name === 'close' && !c.outcome)
+  if (name === 'close' && !c.outcome && !c.inadmissible_reason)
     return {
       ok: false,
       code: 'needs-outcome',
@@ -121,8 +127,30 @@ export const close = (store: Store, c: CaseRow, actor: Actor, at: Instant): Tran
 export function reopen(store: Store, c: CaseRow, reason: string, actor: Actor, at: Instant): TransitionResult {
   const check = checkTransition(c, 'reopen');
   if (!check.ok) return check;
-  store.appendEvent({ at, caseId: c.id, actor, type: 'case-reopened', detail: { reason, previousOutcome: c.outcome } });
+  store.appendEvent({
+    at,
+    caseId: c.id,
+    actor,
+    type: 'case-reopened',
+    detail: { reason, previousOutcome: c.outcome, ...(c.inadmissible_reason ? { previousInadmissible: c.inadmissible_reason } : {}) },
+  });
+  // Reopened, a case closed as not a complaint is a complaint again.
+  if (c.inadmissible_reason) store.setCaseRecord(c.id, { inadmissibleReason: null, inadmissibleBy: null }, at);
   return makeTransition(store, c, 'reopen', actor, at);
+}
+
+/**
+ * Close a case as not a complaint (FFFS 2002:23 §2: a general opinion, a question), with who
+ * and why on the case and on a `case-inadmissible` event before its `status-changed`. It stays
+ * in the register, counted apart from the complaints decided.
+ */
+export function closeInadmissible(store: Store, c: CaseRow, reason: string, actor: Actor, at: Instant): TransitionResult {
+  const check = checkTransition(c, 'closeInadmissible');
+  if (!check.ok) return check;
+  const by = actor.startsWith('officer:') ? actor.slice('officer:'.length) : actor;
+  store.setCaseRecord(c.id, { inadmissibleReason: reason, inadmissibleBy: by }, at);
+  store.appendEvent({ at, caseId: c.id, actor, type: 'case-inadmissible', detail: { reason } });
+  return makeTransition(store, c, 'closeInadmissible', actor, at);
 }
 
 /**

@@ -21,7 +21,9 @@ import { Command, configOf } from './shared';
 import { checkSchema } from '../report/facts';
 import { parsePeriod, PeriodError } from '../report/period';
 import { registerCsv } from '../report/csv';
-import { computeStatistics, readReportInput } from '../report/statistics';
+import { computeStatistics, readReportInput, ReportFilters, UNCATEGORISED } from '../report/statistics';
+import { CHANNELS } from '../store/rows';
+import type { Config } from '../config/config';
 import { renderHtml } from '../report/html';
 
 export const REPORT_FORMATS = ['csv', 'json', 'html'] as const;
@@ -29,13 +31,19 @@ export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export const reportCommand: Command = {
   summary: 'the complaints register (csv, json) and the statistics of a period (json, html for management)',
-  usage: 'klagomal report --from YYYY-MM-DD --to YYYY-MM-DD --format csv|json|html [--out FILE] [--now ISO] [--config FILE]',
+  usage:
+    'klagomal report --from YYYY-MM-DD --to YYYY-MM-DD --format csv|json|html [--out FILE] [--now ISO] [--product P] [--category C] [--regime psd2|none] [--channel CH] [--customer-type consumer|business] [--config FILE]',
   options: {
     from: { type: 'string' },
     to: { type: 'string' },
     format: { type: 'string' },
     out: { type: 'string' },
     now: { type: 'string' },
+    product: { type: 'string' },
+    category: { type: 'string' },
+    regime: { type: 'string' },
+    channel: { type: 'string' },
+    'customer-type': { type: 'string' },
   },
   positionals: false,
   async run(values, _positionals, io) {
@@ -60,6 +68,7 @@ export const reportCommand: Command = {
     }
 
     const config = configOf(values);
+    const filters = reportFilters(values, config);
     const db = openDatabase(config.database, { readonly: true });
     let text: string;
     try {
@@ -68,7 +77,7 @@ export const reportCommand: Command = {
       // One read transaction: every query sees the same state, even while the service files mail.
       text = db
         .transaction(() => {
-          const input = readReportInput(store, period, now);
+          const input = readReportInput(store, period, now, config.retention.closedCaseYears, filters);
           if (format === 'csv') return registerCsv(input.rows);
           const statistics = computeStatistics(input);
           if (format === 'html') return renderHtml(statistics, { firmName: config.firm.name });
@@ -90,3 +99,20 @@ export const reportCommand: Command = {
     return 0;
   },
 };
+
+/** The register's filters from the command line, each checked against what it can be. */
+function reportFilters(values: Record<string, string | boolean | undefined>, config: Config): ReportFilters {
+  const one = (name: string, allowed: readonly string[]): string | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !allowed.includes(v)) throw new UsageError(`--${name}: allowed ${allowed.join(', ')} (got '${String(v)}')`);
+    return v;
+  };
+  return {
+    product: one('product', [...config.complaints.products, 'not recorded']),
+    category: one('category', [...config.complaints.categories.map((c) => c.id), 'other', UNCATEGORISED]),
+    regime: one('regime', ['psd2', 'none']),
+    channel: one('channel', CHANNELS),
+    customerType: one('customer-type', ['consumer', 'business']),
+  };
+}

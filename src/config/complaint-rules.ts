@@ -27,7 +27,28 @@ export interface ComplaintRules {
   readonly references: readonly ReferenceRule[];
   /** The items the firm asks for; only these can be `missing`. */
   readonly requiredItems: readonly ComplaintItem[];
+  /** The products a complaint can concern (`#product`; the register's product column). */
+  readonly products: readonly string[];
+  /** Root-cause codes (`#cause CODE`): the learning the EU guidelines ask the firm to show. */
+  readonly rootCauses: readonly string[];
 }
+
+/** Products of a lender, broker or payment firm (complaints.products). */
+export const DEFAULT_PRODUCTS: readonly string[] = ['consumer-credit', 'payment-account', 'card', 'loan-brokerage', 'crowdfunding', 'savings', 'other'];
+
+/** Root causes (complaints.rootCauses), coarse enough to count across a year. */
+export const DEFAULT_ROOT_CAUSES: readonly string[] = [
+  'information',
+  'fees-and-pricing',
+  'process-error',
+  'system-error',
+  'staff-conduct',
+  'delay',
+  'third-party',
+  'fraud',
+  'product-design',
+  'other',
+];
 
 /**
  * Default categories of a lender / payment firm, first match wins. Payment-service and fraud
@@ -77,7 +98,13 @@ export const DEFAULT_REFERENCES: readonly ReferenceRule[] = [
   { type: 'customer', pattern: '(?:kundnummer|kundnr|kund nr|customer (?:number|no\\.?))[\\s.:#]*([A-Z0-9][A-Z0-9-]{2,})' },
 ];
 
-export const DEFAULT_RULES: ComplaintRules = { categories: DEFAULT_CATEGORIES, references: DEFAULT_REFERENCES, requiredItems: COMPLAINT_ITEMS };
+export const DEFAULT_RULES: ComplaintRules = {
+  categories: DEFAULT_CATEGORIES,
+  references: DEFAULT_REFERENCES,
+  requiredItems: COMPLAINT_ITEMS,
+  products: DEFAULT_PRODUCTS,
+  rootCauses: DEFAULT_ROOT_CAUSES,
+};
 
 export function compileCategory(rule: CategoryRule): RegExp {
   return new RegExp(`${B}(?:${rule.words.join('|')})`, 'iu');

@@ -8,7 +8,7 @@
 import type { Config, Language, MailPlatform, Officer, OfficerRole } from './config';
 import { LANGUAGES, MAIL_PLATFORMS, OFFICER_ROLES } from './config';
 import type { CategoryRule, ComplaintItem, ComplaintRules, ReferenceRule } from './complaint-rules';
-import { compileCategory, COMPLAINT_ITEMS, DEFAULT_CATEGORIES, DEFAULT_REFERENCES } from './complaint-rules';
+import { compileCategory, COMPLAINT_ITEMS, DEFAULT_CATEGORIES, DEFAULT_PRODUCTS, DEFAULT_REFERENCES, DEFAULT_ROOT_CAUSES } from './complaint-rules';
 import { normaliseAddress } from '../util/header-safe';
 import { parseIsoDate } from '../util/stockholm-time';
 import cron from 'node-cron';
@@ -273,8 +273,24 @@ export function readComplaintRules(s: Section): ComplaintRules {
   requiredItems.forEach((item, i) => {
     if (!COMPLAINT_ITEMS.includes(item as ComplaintItem)) s.problem(`requiredItems[${i}]`, `unknown item "${item}"; allowed: ${COMPLAINT_ITEMS.join(', ')}`);
   });
+  const codes = (key: string, dflt: readonly string[]): string[] => {
+    const list = s.stringList(key, [...dflt]);
+    list.forEach((v, i) => {
+      if (!/^[a-z][a-z0-9-]{0,40}$/.test(v)) s.problem(`${key}[${i}]`, `expected a lower-case id like "card", got ${JSON.stringify(v).slice(0, 60)}`);
+    });
+    if (list.length === 0) s.problem(key, 'at least one');
+    return list;
+  };
+  const products = codes('products', DEFAULT_PRODUCTS);
+  const rootCauses = codes('rootCauses', DEFAULT_ROOT_CAUSES);
   s.done();
-  return { categories, references, requiredItems: requiredItems.filter((i): i is ComplaintItem => COMPLAINT_ITEMS.includes(i as ComplaintItem)) };
+  return {
+    categories,
+    references,
+    requiredItems: requiredItems.filter((i): i is ComplaintItem => COMPLAINT_ITEMS.includes(i as ComplaintItem)),
+    products,
+    rootCauses,
+  };
 }
 
 export function readOfficers(root: Section): Officer[] {

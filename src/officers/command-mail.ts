@@ -32,7 +32,21 @@ export type CommandName = (typeof COMMAND_NAMES)[number];
  */
 export const LEGAL_HOLD_COMMAND_NAMES = ['hold', 'release'] as const;
 export type LegalHoldCommandName = (typeof LEGAL_HOLD_COMMAND_NAMES)[number];
-export const KNOWN_COMMANDS: readonly string[] = [...COMMAND_NAMES, ...LEGAL_HOLD_COMMAND_NAMES];
+/** The register of record's commands (src/officers/record-commands.ts keeps the same list). */
+export const RECORD_COMMANDS = [
+  'customer',
+  'representative',
+  'product',
+  'inadmissible',
+  'reasons',
+  'arn',
+  'court',
+  'cause',
+  'action',
+  'paid',
+  'first-contact',
+] as const;
+export const KNOWN_COMMANDS: readonly string[] = [...COMMAND_NAMES, ...LEGAL_HOLD_COMMAND_NAMES, ...RECORD_COMMANDS];
 
 export const ASSESSMENT_ITEMS = ['more-information', 'external-advice', 'other-complaints', 'changed-routines', 'training', 'staff-consequences'] as const;
 

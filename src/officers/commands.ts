@@ -20,6 +20,8 @@
  *   #ask [YYYY-MM-DD]               the rest of the mail is a request for more information to the customer
  *   #hold REASON                    legal hold: retention leaves the case alone (src/retention/legal-hold.ts)
  *   #release                        lift the legal hold
+ *   #customer, #representative, #product, #inadmissible, #reasons, #arn, #court, #cause,
+ *   #action, #paid, #first-contact  the register of record: src/officers/record-commands.ts
  *
  * A reasoned answer (the firm must give one in writing when a complaint is judged unfounded):
  * `#outcome rejected` or `partly-upheld` is refused unless the case has a final answer sent or
@@ -67,6 +69,7 @@ import {
   say,
 } from './command-mail';
 import { queueToCustomer, whyNotToCustomer } from './to-customer';
+import { RECORD_COMMAND_NAMES, RECORD_ON_CLOSED, runRecordCommand } from './record-commands';
 
 export { ASSESSMENT_ITEMS, COMMAND_NAMES, FINAL_MIN_WORDS, LEGAL_HOLD_COMMAND_NAMES, parseCommandMail, parseSek } from './command-mail';
 export type { CommandLine, CommandMail, CommandName, LegalHoldCommandName, Said } from './command-mail';
@@ -226,11 +229,13 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
     throw new CommandError(say(`unknown command '#${cmd.name}'${guess.en}; commands: ${list}`, `okänt kommando '#${cmd.name}'${guess.sv}; kommandon: ${list}`));
   }
   const name = cmd.name as CommandName | LegalHoldCommandName;
-  if (c.status === 'closed' && !['status', 'note', 'related', 'assessment', 'hold', 'release', 'reopen'].includes(name))
+  if (c.status === 'closed' && !['status', 'note', 'related', 'assessment', 'hold', 'release', 'reopen', ...RECORD_ON_CLOSED].includes(name))
     throw new CommandError(
       say(`${c.number} is closed; reopen it first with #reopen and the reason`, `${c.number} är stängt; öppna det först med #reopen och skälet`),
     );
 
+  // The register of record's facts (customer type, product, ARN, causes, ...): src/officers/record-commands.ts.
+  if ((RECORD_COMMAND_NAMES as readonly string[]).includes(name)) return runRecordCommand(ctx, c, cmd, env);
   switch (name) {
     case 'assign': {
       const address = (/[^\s<>]+@[^\s<>]+/.exec(cmd.args)?.[0] ?? '').toLowerCase();

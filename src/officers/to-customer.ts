@@ -72,7 +72,9 @@ export function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' |
   const customerMail = store.messagesOfCase(c.id)[0];
   const firm = { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress };
   const theCase = { number: c.number, tag: caseTag(c.number), receivedAt: new Date(c.received_at) };
-  const customer = { name: c.customer_name, type: 'consumer' };
+  // ARN hears consumers' disputes: a business customer's answer names the courts only.
+  const consumer = c.customer_type !== 'business';
+  const customer = { name: c.customer_name, type: consumer ? 'consumer' : 'business' };
   const officer = { name: env.officer?.name ?? env.sender.name ?? '' };
   const outbox = buildMail(
     {
@@ -83,12 +85,13 @@ export function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' |
       to: c.customer_address!, // whyNotToCustomer refused a case without one
       data:
         what === 'final'
-          ? { firm, case: theCase, customer, answer: text, outcome: c.outcome ?? '', compensationSek: c.compensation_sek ?? 0, officer, consumer: true }
+          ? { firm, case: theCase, customer, answer: text, outcome: c.outcome ?? '', compensationSek: c.compensation_sek ?? 0, officer, consumer }
           : { firm, case: theCase, customer, questions: text, answerBy, officer },
       idempotencyKey: `${what === 'final' ? 'final-answer' : 'information-request'}:${c.id}:${env.inbound.id}`,
       inReplyTo: customerMail?.message_id ?? null,
       references: customerMail ? (JSON.parse(customerMail.refs) as string[]) : [],
       now: env.now,
+      cc: c.representative_address,
     },
     ctx.templates,
     config,

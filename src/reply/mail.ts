@@ -29,6 +29,8 @@ export interface MailSpec {
   readonly inReplyTo?: string | null;
   readonly references?: readonly string[];
   readonly now: Date;
+  /** A copy to (the customer's representative, #representative): a plain address, checked when recorded. */
+  readonly cc?: string | null;
 }
 
 const SHORT: Record<OutboundKind, string> = {
@@ -87,6 +89,8 @@ export function buildMail(spec: MailSpec, templates: TemplateRenderer, config: C
       'X-Auto-Response-Suppress': 'All',
       Precedence: 'auto_reply',
       ...(spec.caseNumber ? { 'X-Klagomal-Case': spec.caseNumber } : {}),
+      // Kept with the headers; the transport makes it the Cc and a recipient (src/reply/transport.ts).
+      ...(spec.cc ? { Cc: spec.cc } : {}),
     },
     bodyText: rendered.text,
     bodyHtml: rendered.html,

@@ -58,6 +58,8 @@ export interface Transport {
 /** The nodemailer message for an outbox row; the same bytes whichever transport sends it. */
 export function mailOptions(row: OutboxRow, original?: Buffer | null): Mail.Options {
   const refs = JSON.parse(row.refs) as string[];
+  // A copy to the customer's representative is a recipient too, not only a header.
+  const { Cc: cc, ...headers } = JSON.parse(row.headers) as Record<string, string>;
   return {
     // The original as message/rfc822: opened in a mail client, Reply answers its sender.
     attachments: original ? [{ filename: 'original.eml', content: original, contentType: 'message/rfc822', contentDisposition: 'attachment' }] : undefined,
@@ -70,8 +72,9 @@ export function mailOptions(row: OutboxRow, original?: Buffer | null): Mail.Opti
     date: new Date(row.date_header),
     inReplyTo: row.in_reply_to ? `<${row.in_reply_to}>` : undefined,
     references: refs.length ? refs.map((r) => `<${r}>`) : undefined,
-    headers: JSON.parse(row.headers) as Record<string, string>,
-    envelope: { from: row.from_address, to: [row.to_address] },
+    cc: cc || undefined,
+    headers,
+    envelope: { from: row.from_address, to: cc ? [row.to_address, cc] : [row.to_address] },
   };
 }
 

@@ -103,6 +103,22 @@ const CSV_COLUMNS: readonly CsvColumn[] = [
   ['psd2_35_result', (r) => policyDeadlineOf(r, 'psd2', 'finalAnswerMax')?.result ?? null],
   ['ecsp_10_result', (r) => policyDeadlineOf(r, 'ecsp', 'acknowledgement')?.result ?? null],
   ['promise_final_answer_result', (r) => r.policyDeadlines.find((p) => !p.statutory && p.milestone === 'finalAnswer')?.result ?? null],
+  // The register of record (REGULATION.md §4 A): set by officers by mail (src/officers/record-commands.ts).
+  ['customer_type_by', (r) => r.customerTypeBy],
+  ['representative', (r) => (r.representative ? `${r.representative.name ?? ''} <${r.representative.address ?? ''}>`.trim() : null)],
+  ['product', (r) => r.product],
+  ['first_complained_date', (r) => r.firstComplainedAt],
+  ['inadmissible_reason', (r) => r.inadmissible?.reason ?? null],
+  ['inadmissible_by', (r) => r.inadmissible?.by ?? null],
+  ['reasons_summary', (r) => r.reasonsSummary],
+  ['compensation_paid_date', (r) => r.compensationPaidAt],
+  ['reopened', (r) => r.reopened],
+  ['arn', (r) => r.arn.map((x) => `${x.reference} ${x.state} ${x.on}`).join('; ')],
+  ['arn_result', (r) => r.arn[r.arn.length - 1]?.state ?? null],
+  ['court', (r) => r.court.map((x) => `${x.reference} ${x.state} ${x.on}`).join('; ')],
+  ['root_causes', (r) => r.rootCauses.map((x) => (x.text ? `${x.code}: ${x.text}` : x.code)).join('; ')],
+  ['actions', (r) => r.actions.map((x, i) => `${i + 1}. [${x.state}${x.doneAt ? ` ${x.doneAt.slice(0, 10)}` : ''}] ${x.text}`).join('; ')],
+  ['retention_until_utc', (r) => r.retentionUntil],
 ];
 
 export const CSV_HEADERS: readonly string[] = CSV_COLUMNS.map((c) => c[0]);

@@ -6,6 +6,7 @@
  * Read-only. The caller runs it in one read transaction, so that every query sees the same
  * state even while the service files mail.
  */
+import type { ActionRow, CauseRow, ReferralRow } from '../store/record';
 import type { PolicyDeadlineRow, Store } from '../store/store';
 import type { CaseRecord, DeadlineRecord, EventRecord, InboundRecord, OutboxRecord } from '../store/register';
 
@@ -22,6 +23,10 @@ export interface CaseFacts {
   readonly firstInbound: InboundRecord | null;
   readonly related: readonly string[];
   readonly refersTo: string | null;
+  /** ARN and court referrals, root causes, corrective actions (migration 13). */
+  readonly referrals: readonly ReferralRow[];
+  readonly causes: readonly CauseRow[];
+  readonly actions: readonly ActionRow[];
 }
 
 /** The columns this module needs; a database older than migration 5 cannot be reported on. */
@@ -64,6 +69,10 @@ export function readCaseFacts(store: Store, start: string, end: string): CaseFac
     list.push(r.number);
     related.set(r.case_id, list);
   }
+  const record = store.recordOfCasesReceivedBetween(start, end);
+  const referrals = byCase(record.referrals);
+  const causes = byCase(record.causes);
+  const actions = byCase(record.actions);
   const numbers = new Map<number, string>();
   const refIds = [...new Set(cases.map((c) => c.refers_to_case_id).filter((x): x is number => x !== null))];
   for (const id of refIds) numbers.set(id, store.caseNumberById(id) ?? `#${id}`);
@@ -77,5 +86,8 @@ export function readCaseFacts(store: Store, start: string, end: string): CaseFac
     firstInbound: inbound.get(c.id) ?? null,
     related: related.get(c.id) ?? [],
     refersTo: c.refers_to_case_id !== null ? (numbers.get(c.refers_to_case_id) ?? null) : null,
+    referrals: referrals.get(c.id) ?? [],
+    causes: causes.get(c.id) ?? [],
+    actions: actions.get(c.id) ?? [],
   }));
 }

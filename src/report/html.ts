@@ -11,7 +11,7 @@
  * Numbers shown carry the JSON value they come from (`data-stat`, `data-value`): the browser
  * test compares them with `klagomal report --format json`.
  */
-import { AGE_BUCKETS, Statistics, UNCATEGORISED, UNDECIDED } from './statistics';
+import { AGE_BUCKETS, INADMISSIBLE, Statistics, UNCATEGORISED, UNDECIDED } from './statistics';
 import { donut, esc, fmtInt, PALETTE, stackedBars } from './svg';
 import { isoDate, localDateOf } from '../util/stockholm-time';
 
@@ -25,6 +25,7 @@ const OUTCOME_COLORS: Readonly<Record<string, string>> = {
   rejected: '#c62828',
   withdrawn: '#6d4c41',
   [UNDECIDED]: '#bdbdbd',
+  [INADMISSIBLE]: '#90a4ae',
 };
 const OUTCOME_LABELS: Readonly<Record<string, string>> = {
   upheld: 'upheld',
@@ -32,6 +33,7 @@ const OUTCOME_LABELS: Readonly<Record<string, string>> = {
   rejected: 'rejected',
   withdrawn: 'withdrawn',
   [UNDECIDED]: 'not decided yet',
+  [INADMISSIBLE]: 'not a complaint (FFFS 2002:23 §2)',
 };
 const COMPLIANCE = [
   { name: 'inTime', label: 'met in time', color: '#2e7d32' },
@@ -234,6 +236,45 @@ export function renderHtml(s: Statistics, opts: HtmlOptions): string {
       ? `<p class="more">${show.int(s.received - s.customerTypeRecorded)} of ${show.int(s.received)} cases have no customer type recorded and count as consumers.</p>`
       : '';
 
+  // The register of record (REGULATION.md §4 C): channels, products, reopened, ARN and court,
+  // root causes with their corrective actions. Rows appear only for what was recorded.
+  const countRows = (label: string, list: ReadonlyArray<{ key: string; count: number }>, id: string): string =>
+    list.length
+      ? `<tr><th colspan="2">${esc(label)}</th></tr>${list.map((x) => `<tr><td>${esc(x.key)}</td><td class="n">${stat(`${id}:${x.key}`, x.count, show.int(x.count))}</td></tr>`).join('')}`
+      : '';
+  const followRows = [
+    countRows(
+      'channel',
+      s.byChannel.map((x) => ({ key: x.channel, count: x.count })),
+      'channel',
+    ),
+    countRows(
+      'product',
+      s.byProduct.map((x) => ({ key: x.product, count: x.count })),
+      'product',
+    ),
+    `<tr><td>reopened</td><td class="n">${stat('reopened', s.reopened.cases, show.int(s.reopened.cases))}</td></tr>`,
+    `<tr><td>referred to ARN</td><td class="n">${stat('arn', s.arn.referred, show.int(s.arn.referred))}</td></tr>`,
+    ...s.arn.byState.map((x) => `<tr><td>&nbsp;&nbsp;ARN ${esc(x.state)}</td><td class="n">${stat(`arn:${x.state}`, x.count, show.int(x.count))}</td></tr>`),
+    `<tr><td>taken to court</td><td class="n">${stat('court', s.court.referred, show.int(s.court.referred))}</td></tr>`,
+    ...s.court.byState.map(
+      (x) => `<tr><td>&nbsp;&nbsp;court ${esc(x.state)}</td><td class="n">${stat(`court:${x.state}`, x.count, show.int(x.count))}</td></tr>`,
+    ),
+  ].join('');
+  const causeTable = s.rootCauses.length
+    ? `<table><tr><th>root cause</th><th class="n">cases</th><th class="n">actions planned</th><th class="n">done</th></tr>${s.rootCauses
+        .map(
+          (c) =>
+            `<tr><td>${esc(c.code)}</td><td class="n">${stat(`root-cause:${c.code}`, c.count, show.int(c.count))}</td><td class="n">${show.int(c.actionsPlanned)}</td><td class="n">${show.int(c.actionsDone)}</td></tr>`,
+        )
+        .join('')}</table>`
+    : '<p class="more">No root cause recorded (#cause CODE) in the period.</p>';
+  const filterNote = Object.keys(s.filters).length
+    ? ` · only ${Object.entries(s.filters)
+        .map(([k, v]) => `${esc(k)} ${esc(v)}`)
+        .join(', ')}`
+    : '';
+
   const title = `Complaints ${s.period.from} – ${s.period.to}`;
   return `<!DOCTYPE html>
 <html lang="en">
@@ -246,7 +287,7 @@ export function renderHtml(s: Statistics, opts: HtmlOptions): string {
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>${esc(title)}</h1><span class="period">${esc(opts.firmName)} · cases received ${esc(s.period.from)} to ${esc(s.period.to)} (${s.period.days} days, Stockholm time) · compared with ${esc(s.previousPeriod.from)} to ${esc(s.previousPeriod.to)} · generated ${esc(s.generatedAt.slice(0, 16).replace('T', ' '))} UTC</span></header>
+<header><h1>${esc(title)}</h1><span class="period">${esc(opts.firmName)} · cases received ${esc(s.period.from)} to ${esc(s.period.to)} (${s.period.days} days, Stockholm time)${filterNote} · compared with ${esc(s.previousPeriod.from)} to ${esc(s.previousPeriod.to)} · generated ${esc(s.generatedAt.slice(0, 16).replace('T', ' '))} UTC</span></header>
 <section class="kpis">${kpis}</section>
 <section class="row charts">
 <figure class="card" id="weekly"><h2>Received per week, by category</h2>${weeklyChart}${legend(categories.map((c) => ({ label: c, color: color(c) })))}</figure>
@@ -258,6 +299,10 @@ export function renderHtml(s: Statistics, opts: HtmlOptions): string {
 <div class="card"><h2>Categories</h2><table><tr><th>category</th><th class="n">now</th><th class="n">before</th><th class="n">change</th></tr>${categoryRows}</table></div>
 <div class="card"><h2>Deadlines</h2><table><tr><th>deadline</th><th class="n">in time</th><th class="n">late</th><th class="n">open</th></tr>${deadlineRows}</table>${ruleRows ? `<h2 style="margin-top:8px">By rule (never moved by an extension)</h2><table><tr><th>rule</th><th class="n">in time</th><th class="n">late</th><th class="n">open</th></tr>${ruleRows}</table>` : ''}</div>
 <div class="card"><h2>Missed deadlines, by cause</h2><table>${causeRows}</table><h2 style="margin-top:8px">Customers and outcomes</h2><table>${otherRows}</table>${typeNote}</div>
+</section>
+<section class="row tables">
+<div class="card" id="follow-up"><h2>Channels, products, ARN and court</h2><table>${followRows}</table></div>
+<div class="card" id="root-causes"><h2>Root causes and corrective actions</h2>${causeTable}</div>
 </section>
 <footer>Received, categories, outcomes, times, deadlines and compensation: the ${fmtInt(s.received)} cases received in the period, as of the report. Closed: cases closed in the period. Open: cases open at the end of the period (${esc(AGE_BUCKETS.map((b) => b.label).join(', '))}). Median and p90 (nearest rank). The register, breaches case by case and the definitions: klagomal report --format csv|json.</footer>
 </body>

@@ -117,7 +117,8 @@ export interface RegisterRow {
   readonly receivedAt: string;
   readonly receivedLocal: string;
   readonly filedAt: string;
-  readonly channel: 'email';
+  /** How the complaint reached the firm: email, or letter, phone, chat, in-person as an officer registered it. */
+  readonly channel: string;
   /** The configured source (its name) and the mailbox or folder the first mail came from. */
   readonly source: string | null;
   readonly mailbox: string | null;
@@ -126,8 +127,29 @@ export interface RegisterRow {
   readonly messageId: string | null;
   readonly rawSha256: string | null;
   readonly customerType: 'consumer' | 'business';
-  /** 'recorded' on the case, or 'default': nothing on the case says, and the firm's customers are consumers unless recorded otherwise. */
-  readonly customerTypeSource: 'recorded' | 'default';
+  /** 'recorded' by an officer, 'detected' at filing (a company form, an organisationsnummer), or 'default': nothing says, and the firm's customers are consumers unless recorded otherwise. */
+  readonly customerTypeSource: 'recorded' | 'detected' | 'default';
+  /** Who recorded the type, or why it was detected. */
+  readonly customerTypeBy: string | null;
+  /** A lawyer or relative acting for the customer (#representative). */
+  readonly representative: { readonly name: string | null; readonly address: string | null } | null;
+  readonly product: string | null;
+  /** Not a complaint under FFFS 2002:23 §2 (#inadmissible): who and why; still in the register. */
+  readonly inadmissible: { readonly reason: string; readonly by: string | null; readonly at: string | null } | null;
+  /** The reasons for the decision in short (#reasons), as the officer confirmed them. */
+  readonly reasonsSummary: string | null;
+  readonly compensationPaidAt: string | null;
+  /** The customer's first contact about the matter (#first-contact), when before the complaint reached us. */
+  readonly firstComplainedAt: string | null;
+  /** How often the case was reopened (#reopen). */
+  readonly reopened: number;
+  /** ARN and court, each with every state recorded (the last is the current). */
+  readonly arn: ReadonlyArray<{ readonly reference: string; readonly state: string; readonly on: string }>;
+  readonly court: ReadonlyArray<{ readonly reference: string; readonly state: string; readonly on: string }>;
+  readonly rootCauses: ReadonlyArray<{ readonly code: string; readonly text: string | null }>;
+  readonly actions: ReadonlyArray<{ readonly text: string; readonly state: 'planned' | 'done'; readonly doneAt: string | null }>;
+  /** When retention will anonymise the case (closed + retention.closedCaseYears), null while open or on legal hold. */
+  readonly retentionUntil: string | null;
   readonly customerName: string | null;
   readonly customerAddress: string | null;
   /** Only ever the mask (YYYYMMDD-****). */
@@ -283,14 +305,24 @@ function causeOf(
   return { code: 'no-answer', detail: `not met, ${days(late)} past the deadline` };
 }
 
-function customerTypeOf(f: CaseFacts, fields: Record<string, unknown>): { type: 'consumer' | 'business'; source: 'recorded' | 'default' } {
+function customerTypeOf(f: CaseFacts, fields: Record<string, unknown>): { type: 'consumer' | 'business'; source: 'recorded' | 'detected' | 'default' } {
   const recorded = f.c.customer_type ?? str(fields.customerType);
-  if (recorded === 'business' || recorded === 'consumer') return { type: recorded, source: 'recorded' };
+  if (recorded === 'business' || recorded === 'consumer')
+    return { type: recorded, source: (f.c.customer_type_by ?? '').startsWith('detected') ? 'detected' : 'recorded' };
   return { type: 'consumer', source: 'default' };
 }
 
+/** `at` plus whole years (29 February falls back to 28 February, as retention counts). */
+function plusYears(at: string, years: number): string {
+  const d = new Date(at);
+  const month = d.getUTCMonth();
+  d.setUTCFullYear(d.getUTCFullYear() + years);
+  if (d.getUTCMonth() !== month) d.setUTCDate(0);
+  return d.toISOString();
+}
+
 /** One register row per case. */
-export function registerRow(f: CaseFacts, now: Date): RegisterRow {
+export function registerRow(f: CaseFacts, now: Date, retentionYears: number | null = null): RegisterRow {
   const at = now.toISOString();
   const mask = (s: string | null): string | null => (s === null ? null : maskPersonnummer(s, now));
   let fields: Record<string, unknown> = {};
@@ -422,7 +454,7 @@ export function registerRow(f: CaseFacts, now: Date): RegisterRow {
     receivedAt: f.c.received_at,
     receivedLocal: local(f.c.received_at)!,
     filedAt: f.c.filed_at,
-    channel: 'email',
+    channel: f.c.channel ?? 'email',
     source: f.firstInbound?.source ?? null,
     mailbox: f.firstInbound?.mailbox ?? null,
     forwardedBy: str(openedDetail.forwardedBy),
@@ -430,6 +462,21 @@ export function registerRow(f: CaseFacts, now: Date): RegisterRow {
     rawSha256: f.firstInbound?.sha256 ?? null,
     customerType: type.type,
     customerTypeSource: type.source,
+    customerTypeBy: mask(f.c.customer_type_by),
+    representative: f.c.representative_address || f.c.representative_name ? { name: mask(f.c.representative_name), address: f.c.representative_address } : null,
+    product: f.c.product,
+    inadmissible: f.c.inadmissible_reason
+      ? { reason: mask(f.c.inadmissible_reason)!, by: f.c.inadmissible_by, at: f.events.filter((e) => e.type === 'case-inadmissible').pop()?.at ?? null }
+      : null,
+    reasonsSummary: mask(f.c.reasons_summary),
+    compensationPaidAt: f.c.compensation_paid_at,
+    firstComplainedAt: f.c.first_complained_at,
+    reopened: f.events.filter((e) => e.type === 'case-reopened').length,
+    arn: f.referrals.filter((r) => r.body === 'arn').map((r) => ({ reference: r.reference, state: r.state, on: r.at })),
+    court: f.referrals.filter((r) => r.body === 'court').map((r) => ({ reference: r.reference, state: r.state, on: r.at })),
+    rootCauses: f.causes.map((x) => ({ code: x.code, text: mask(x.text) })),
+    actions: f.actions.map((x) => ({ text: mask(x.text)!, state: x.state, doneAt: x.done_at })),
+    retentionUntil: closedAt && !f.c.hold_reason && retentionYears !== null ? plusYears(closedAt, retentionYears) : null,
     customerName: mask(f.c.customer_name),
     customerAddress: f.c.customer_address,
     personnummerMasked: str(fields.personnummerMasked),

@@ -33,6 +33,8 @@ import { readCaseFacts } from './facts';
 
 export const UNCATEGORISED = 'uncategorised';
 export const UNDECIDED = 'undecided';
+/** Closed as not a complaint (FFFS 2002:23 §2, #inadmissible). */
+export const INADMISSIBLE = 'not-a-complaint';
 
 /** Age buckets of the open backlog, in whole days since receipt (inclusive bounds; null = no upper bound). */
 export const AGE_BUCKETS: ReadonlyArray<{ label: string; min: number; max: number | null }> = [
@@ -59,6 +61,8 @@ export interface ReportInput {
   readonly backlogReceived: readonly string[];
   /** Every customer with a case in the period: their address, cases in the period, cases up to its end. */
   readonly customers: ReadonlyArray<{ address: string; inPeriod: number; upToEnd: number }>;
+  /** The filters the rows were cut by (src/report/filter.ts); absent or {} for all cases. */
+  readonly filters?: Readonly<Record<string, string>>;
 }
 
 export interface TimeStat {
@@ -121,6 +125,17 @@ export interface Statistics {
   readonly byCategory: ReadonlyArray<{ category: string; count: number }>;
   readonly byOutcome: ReadonlyArray<{ outcome: string; count: number }>;
   readonly byCustomerType: ReadonlyArray<{ customerType: string; count: number }>;
+  readonly byChannel: ReadonlyArray<{ channel: string; count: number }>;
+  readonly byProduct: ReadonlyArray<{ product: string; count: number }>;
+  /** Cases reopened (#reopen) at least once, and the reopenings in all. */
+  readonly reopened: { cases: number; times: number };
+  /** ARN and court: cases referred, and each by its last recorded state. */
+  readonly arn: { referred: number; byState: ReadonlyArray<{ state: string; count: number }> };
+  readonly court: { referred: number; byState: ReadonlyArray<{ state: string; count: number }> };
+  /** Root causes with the corrective actions of their cases, planned and done (the internal follow-up of the EU guidelines). */
+  readonly rootCauses: ReadonlyArray<{ code: string; count: number; actionsPlanned: number; actionsDone: number }>;
+  /** The filters the register was cut by (report --product, --category, ...), or {} for all cases. */
+  readonly filters: Readonly<Record<string, string>>;
   /** Cases whose customer type is recorded on the case (the rest are counted as consumers by default). */
   readonly customerTypeRecorded: number;
   /** Hours from receipt to the acknowledgement (sent, or a person's answer). */
@@ -227,8 +242,9 @@ export function computeStatistics(input: ReportInput): Statistics {
 
   // Categories, outcomes, customer types.
   const categories = countBy(rows, category);
-  const outcomes = countBy(rows, (r) => r.outcome ?? UNDECIDED);
-  const outcomeOrder = [...CASE_OUTCOMES, UNDECIDED];
+  // A case closed as not a complaint (#inadmissible) has no outcome; counted apart.
+  const outcomes = countBy(rows, (r) => (r.inadmissible ? INADMISSIBLE : (r.outcome ?? UNDECIDED)));
+  const outcomeOrder = [...CASE_OUTCOMES, INADMISSIBLE, UNDECIDED];
   const byOutcome = [...outcomes.entries()]
     .sort((a, b) => outcomeOrder.indexOf(a[0] as never) - outcomeOrder.indexOf(b[0] as never) || a[0].localeCompare(b[0]))
     .map(([outcome, count]) => ({ outcome, count }));
@@ -391,7 +407,14 @@ export function computeStatistics(input: ReportInput): Statistics {
     byCategory: byCount(categories).map(([c, count]) => ({ category: c, count })),
     byOutcome,
     byCustomerType: byCount(types).map(([customerType, count]) => ({ customerType, count })),
-    customerTypeRecorded: rows.filter((r) => r.customerTypeSource === 'recorded').length,
+    customerTypeRecorded: rows.filter((r) => r.customerTypeSource !== 'default').length,
+    byChannel: byCount(countBy(rows, (r) => r.channel)).map(([channel, count]) => ({ channel, count })),
+    byProduct: byCount(countBy(rows, (r) => r.product ?? 'not recorded')).map(([product, count]) => ({ product, count })),
+    reopened: { cases: rows.filter((r) => r.reopened > 0).length, times: rows.reduce((n, r) => n + r.reopened, 0) },
+    arn: referralStat(rows.map((r) => r.arn)),
+    court: referralStat(rows.map((r) => r.court)),
+    rootCauses: rootCauseStat(rows),
+    filters: input.filters ?? {},
     timeToAcknowledgementHours: timeStat(ackHours),
     timeToFinalAnswerDays: timeStat(finalDays),
     deadlines,
@@ -428,12 +451,52 @@ export function computeStatistics(input: ReportInput): Statistics {
   };
 }
 
+function referralStat(lists: ReadonlyArray<ReadonlyArray<{ state: string }>>): { referred: number; byState: Array<{ state: string; count: number }> } {
+  const referred = lists.filter((l) => l.length > 0);
+  return { referred: referred.length, byState: byCount(countBy(referred, (l) => l[l.length - 1].state)).map(([state, count]) => ({ state, count })) };
+}
+
+function rootCauseStat(rows: readonly RegisterRow[]): Array<{ code: string; count: number; actionsPlanned: number; actionsDone: number }> {
+  const by = new Map<string, { count: number; actionsPlanned: number; actionsDone: number }>();
+  for (const r of rows)
+    for (const code of new Set(r.rootCauses.map((c) => c.code))) {
+      const x = by.get(code) ?? { count: 0, actionsPlanned: 0, actionsDone: 0 };
+      x.count++;
+      x.actionsPlanned += r.actions.filter((a) => a.state === 'planned').length;
+      x.actionsDone += r.actions.filter((a) => a.state === 'done').length;
+      by.set(code, x);
+    }
+  return [...by.entries()].sort((a, b) => b[1].count - a[1].count || a[0].localeCompare(b[0])).map(([code, x]) => ({ code, ...x }));
+}
+
 // ---- reading the input ---------------------------------------------------------------------
 
 /** Read everything the register and the statistics of `period` need, as of `now`. Read-only. */
-export function readReportInput(store: Store, period: ReportPeriod, now: Date): ReportInput {
+/** The register cut by what it records (REGULATION.md §4 C): `report --product --category --regime --channel --customer-type`. */
+export interface ReportFilters {
+  readonly product?: string;
+  readonly category?: string;
+  readonly regime?: string;
+  readonly channel?: string;
+  readonly customerType?: string;
+}
+
+/** Does a register row pass the filters (each given one must equal the row's)? */
+export function passesFilters(r: RegisterRow, f: ReportFilters): boolean {
+  return (
+    (f.product === undefined || (r.product ?? 'not recorded') === f.product) &&
+    (f.category === undefined || (r.category ?? UNCATEGORISED) === f.category) &&
+    (f.regime === undefined || (r.regime ?? 'none') === f.regime) &&
+    (f.channel === undefined || r.channel === f.channel) &&
+    (f.customerType === undefined || r.customerType === f.customerType)
+  );
+}
+
+export function readReportInput(store: Store, period: ReportPeriod, now: Date, retentionYears: number | null = null, filters: ReportFilters = {}): ReportInput {
   const prev = previousPeriod(period);
-  const rows = readCaseFacts(store, period.start, period.end).map((f) => registerRow(f, now));
+  const filtered = Object.values(filters).some((v) => v !== undefined);
+  if (filtered) return readFilteredInput(store, period, now, retentionYears, filters);
+  const rows = readCaseFacts(store, period.start, period.end).map((f) => registerRow(f, now, retentionYears));
   const previousByCategory = new Map<string, number>();
   for (const r of store.casesReceivedByCategory(prev.start, prev.end)) {
     previousByCategory.set(r.category ?? UNCATEGORISED, r.n);
@@ -448,6 +511,36 @@ export function readReportInput(store: Store, period: ReportPeriod, now: Date): 
     .customersWithCasesReceivedBetween(period.start, period.end)
     .map((c) => ({ address: c.address, inPeriod: c.inPeriod, upToEnd: c.upToEnd }));
   return { period, now, rows, previousByCategory, closedInPeriod, backlogAsOf: asOf, backlogReceived, customers };
+}
+
+/**
+ * The input for a filtered register: every figure from the filtered cases received in the
+ * period (closed: those of them closed in the period; the backlog: those of them open at its
+ * end; the previous period: its cases passing the same filters). Customers: those of the cases.
+ */
+function readFilteredInput(store: Store, period: ReportPeriod, now: Date, retentionYears: number | null, filters: ReportFilters): ReportInput {
+  const prev = previousPeriod(period);
+  const rows = readCaseFacts(store, period.start, period.end)
+    .map((f) => registerRow(f, now, retentionYears))
+    .filter((r) => passesFilters(r, filters));
+  const previousByCategory = new Map<string, number>();
+  for (const r of readCaseFacts(store, prev.start, prev.end).map((f) => registerRow(f, now, retentionYears))) {
+    if (!passesFilters(r, filters)) continue;
+    const c = r.category ?? UNCATEGORISED;
+    previousByCategory.set(c, (previousByCategory.get(c) ?? 0) + 1);
+  }
+  const nowIso = now.toISOString();
+  const asOf = period.end < nowIso ? period.end : nowIso;
+  const closedInPeriod = rows.filter((r) => r.closedAt !== null && r.closedAt >= period.start && r.closedAt < period.end).length;
+  const backlogReceived = rows.filter((r) => r.closedAt === null || r.closedAt > asOf).map((r) => r.receivedAt);
+  const addresses = new Set(rows.map((r) => (r.customerAddress ?? '').toLowerCase()));
+  const customers = store
+    .customersWithCasesReceivedBetween(period.start, period.end)
+    .filter((c) => addresses.has(c.address.toLowerCase()))
+    .map((c) => ({ address: c.address, inPeriod: c.inPeriod, upToEnd: c.upToEnd }));
+  const shown: Record<string, string> = {};
+  for (const [k, v] of Object.entries(filters)) if (v !== undefined) shown[k] = v;
+  return { period, now, rows, previousByCategory, closedInPeriod, backlogAsOf: asOf, backlogReceived, customers, filters: shown };
 }
 
 /** How a rule is called in the statistics: the law and its limit, or the firm's promise. */

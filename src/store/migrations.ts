@@ -568,4 +568,61 @@ INSERT OR IGNORE INTO config_versions (kind, version, content, first_used_at)
   SELECT 'calendar', calendar_version, NULL, MIN(computed_from) FROM deadlines WHERE calendar_version IS NOT NULL GROUP BY calendar_version;
 `,
   },
+  {
+    version: 13,
+    name: 'the register of record: channel, customer type, representative, product, inadmissible, reasons, ARN and court, root causes and actions',
+    sql: `
+-- What an auditor asks of every complaint (REGULATION.md §4 A; EU complaint guidelines, JC 2018
+-- 35, registration). Set by officers' commands (src/officers/record-commands.ts) or detected at
+-- filing (customer type), shown by the register (src/report/register.ts).
+ALTER TABLE cases ADD COLUMN channel TEXT NOT NULL DEFAULT 'email' CHECK (channel IN ('email', 'letter', 'phone', 'chat', 'in-person'));
+-- NULL: not recorded (counted as a consumer, and said so); customer_type_by: the officer who
+-- recorded it, or 'detected: <why>' when filing saw an organisation.
+ALTER TABLE cases ADD COLUMN customer_type TEXT CHECK (customer_type IN ('consumer', 'business'));
+ALTER TABLE cases ADD COLUMN customer_type_by TEXT;
+-- A lawyer or relative acting for the customer: recorded apart from the customer.
+ALTER TABLE cases ADD COLUMN representative_name TEXT;
+ALTER TABLE cases ADD COLUMN representative_address TEXT;
+ALTER TABLE cases ADD COLUMN product TEXT;
+-- Not a complaint under FFFS 2002:23 §2 (a general opinion, a question): closed as such, with who and why.
+ALTER TABLE cases ADD COLUMN inadmissible_reason TEXT;
+ALTER TABLE cases ADD COLUMN inadmissible_by TEXT;
+-- The reasons of the decision, in short, as the officer confirms them (#reasons).
+ALTER TABLE cases ADD COLUMN reasons_summary TEXT;
+ALTER TABLE cases ADD COLUMN compensation_paid_at TEXT;
+-- The customer's first contact about the matter (e.g. with customer service, before the forward).
+ALTER TABLE cases ADD COLUMN first_complained_at TEXT;
+-- ARN and court: every state a referral went through, with its date.
+CREATE TABLE case_referrals (
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  body TEXT NOT NULL CHECK (body IN ('arn', 'court')),
+  reference TEXT NOT NULL,
+  state TEXT NOT NULL,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL
+);
+CREATE INDEX case_referrals_case ON case_referrals(case_id, id);
+-- Root causes (a code from complaints.rootCauses) and corrective actions (planned, done).
+CREATE TABLE case_causes (
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  code TEXT NOT NULL,
+  text TEXT,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL
+);
+CREATE INDEX case_causes_case ON case_causes(case_id);
+CREATE TABLE case_actions (
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  text TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('planned', 'done')),
+  at TEXT NOT NULL,
+  done_at TEXT,
+  actor TEXT NOT NULL
+);
+CREATE INDEX case_actions_case ON case_actions(case_id);
+`,
+  },
 ];

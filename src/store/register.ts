@@ -35,6 +35,17 @@ export interface CaseRecord {
   anonymised_at: string | null;
   /** 'psd2' | 'none'; null in a database from before migration 11. */
   regime: string | null;
+  /** The register of record (migration 13); the defaults in a database from before it. */
+  channel: string | null;
+  customer_type_by: string | null;
+  representative_name: string | null;
+  representative_address: string | null;
+  product: string | null;
+  inadmissible_reason: string | null;
+  inadmissible_by: string | null;
+  reasons_summary: string | null;
+  compensation_paid_at: string | null;
+  first_complained_at: string | null;
 }
 
 export interface DeadlineRecord {
@@ -90,7 +101,24 @@ const EVENT_TYPES = [
   'information-requested',
   'deadline-breached',
   'regime-changed',
+  'case-reopened',
+  'case-inadmissible',
+  'reasons-recorded',
 ];
+
+/** The register of record's columns of cases (migration 13). */
+const RECORD_COLUMNS = [
+  'channel',
+  'customer_type_by',
+  'representative_name',
+  'representative_address',
+  'product',
+  'inadmissible_reason',
+  'inadmissible_by',
+  'reasons_summary',
+  'compensation_paid_at',
+  'first_complained_at',
+] as const;
 
 /** The cases received in the period, as a subquery (bound as @start and @end). */
 const IN_PERIOD = 'SELECT id FROM cases WHERE received_at >= @start AND received_at < @end';
@@ -107,7 +135,8 @@ export class RegisterQueries extends StoreBase {
     return this.q(
       `SELECT c.id, c.number, c.status, c.customer_address, c.customer_name, c.subject, c.language, c.received_at, c.filed_at, c.fields,
               c.refers_to_case_id, c.contact_officer, c.category, c.outcome, c.decided_by, c.compensation_sek, c.assessment, c.updated_at,
-              ${optional('customer_type')} AS customer_type, ${optional('hold_reason')} AS hold_reason, ${optional('anonymised_at')} AS anonymised_at, ${optional('regime')} AS regime
+              ${optional('customer_type')} AS customer_type, ${optional('hold_reason')} AS hold_reason, ${optional('anonymised_at')} AS anonymised_at, ${optional('regime')} AS regime,
+              ${RECORD_COLUMNS.map((col) => `${optional(col)} AS ${col}`).join(', ')}
          FROM cases c WHERE c.received_at >= @start AND c.received_at < @end ORDER BY c.received_at, c.id`,
     ).all({ start, end }) as CaseRecord[];
   }

@@ -79,7 +79,23 @@ export interface CaseRow {
   assessment: string;
   /** The statutory regime the case is handled under (migration 11; src/deadlines/regime.ts). */
   regime: Regime;
+  /** The register of record (migration 13; src/officers/record-commands.ts). */
+  channel: Channel;
+  customer_type: 'consumer' | 'business' | null;
+  customer_type_by: string | null;
+  representative_name: string | null;
+  representative_address: string | null;
+  product: string | null;
+  inadmissible_reason: string | null;
+  inadmissible_by: string | null;
+  reasons_summary: string | null;
+  compensation_paid_at: string | null;
+  first_complained_at: string | null;
 }
+
+/** How the complaint reached the firm (an officer registers the others by mail: #register). */
+export type Channel = 'email' | 'letter' | 'phone' | 'chat' | 'in-person';
+export const CHANNELS: readonly Channel[] = ['email', 'letter', 'phone', 'chat', 'in-person'];
 
 /** 'psd2': the complaint concerns a payment service (PSD2 art. 101); 'none': no statutory answer time. */
 export type Regime = 'none' | 'psd2';

@@ -5,7 +5,8 @@
  * and legal hold), subject.ts (the data subject export), register.ts (the register and the
  * statistics), status.ts (status, metrics, preflight), reconcile-runs.ts (reconciliation's runs
  * and lookups), source-status.ts (what each source records for `status`), audit-trail.ts (who read personal data, the
- * deadline configurations as first used, the audit rehearsals' reads), and the queries of the
+ * deadline configurations as first used, the audit rehearsals' reads), record.ts (the register of record: channel, customer
+ * type, product, ARN and court, root causes, actions), and the queries of the
  * commands that read across them.
  * `Store` joins the aggregates into one object (the TypeScript handbook's mixin pattern), so
  * that a stage calls `store.x(...)` inside one `store.tx(...)` whatever table x touches.
@@ -27,6 +28,7 @@ import { StatusQueries } from './status';
 import { ReconcileQueries } from './reconcile-runs';
 import { SourceStatusQueries } from './source-status';
 import { AuditTrailQueries } from './audit-trail';
+import { RecordQueries } from './record';
 
 export * from './rows';
 
@@ -45,6 +47,7 @@ const PARTS = [
   ReconcileQueries,
   SourceStatusQueries,
   AuditTrailQueries,
+  RecordQueries,
 ];
 
 export class Store extends StoreBase {}
@@ -65,7 +68,8 @@ export interface Store
     StatusQueries,
     ReconcileQueries,
     SourceStatusQueries,
-    AuditTrailQueries {}
+    AuditTrailQueries,
+    RecordQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
