@@ -72,7 +72,7 @@ h2{font-size:13px;margin:0 0 6px;text-transform:uppercase;letter-spacing:.04em;c
 .kpi.alert .value{color:#c62828}
 .row{display:grid;gap:10px;margin-bottom:10px}
 .charts{grid-template-columns:1.35fr 1.1fr .8fr}
-.tables{grid-template-columns:repeat(4,1fr)}
+.tables{grid-template-columns:repeat(5,1fr)}
 .card{background:#fff;border-radius:6px;padding:10px 12px;box-shadow:0 1px 2px rgba(0,0,0,.08);min-width:0}
 svg.chart{display:block;width:100%;height:auto;max-height:300px}
 svg .grid{stroke:#e3e6ea;stroke-width:1}
@@ -299,10 +299,7 @@ export function renderHtml(s: Statistics, opts: HtmlOptions): string {
 <div class="card"><h2>Categories</h2><table><tr><th>category</th><th class="n">now</th><th class="n">before</th><th class="n">change</th></tr>${categoryRows}</table></div>
 <div class="card"><h2>Deadlines</h2><table><tr><th>deadline</th><th class="n">in time</th><th class="n">late</th><th class="n">open</th></tr>${deadlineRows}</table>${ruleRows ? `<h2 style="margin-top:8px">By rule (never moved by an extension)</h2><table><tr><th>rule</th><th class="n">in time</th><th class="n">late</th><th class="n">open</th></tr>${ruleRows}</table>` : ''}</div>
 <div class="card"><h2>Missed deadlines, by cause</h2><table>${causeRows}</table><h2 style="margin-top:8px">Customers and outcomes</h2><table>${otherRows}</table>${typeNote}</div>
-</section>
-<section class="row tables">
-<div class="card" id="follow-up"><h2>Channels, products, ARN and court</h2><table>${followRows}</table></div>
-<div class="card" id="root-causes"><h2>Root causes and corrective actions</h2>${causeTable}</div>
+<div class="card" id="follow-up"><h2>Channels, products, ARN and court</h2><table>${followRows}</table><h2 style="margin-top:8px" id="root-causes">Root causes and corrective actions</h2>${causeTable}</div>
 </section>
 <footer>Received, categories, outcomes, times, deadlines and compensation: the ${fmtInt(s.received)} cases received in the period, as of the report. Closed: cases closed in the period. Open: cases open at the end of the period (${esc(AGE_BUCKETS.map((b) => b.label).join(', '))}). Median and p90 (nearest rank). The register, breaches case by case and the definitions: klagomal report --format csv|json.</footer>
 </body>

@@ -318,6 +318,15 @@ describeBrowser('the HTML report in headless Chromium', () => {
     for (const d of stats.deadlines) expected[`deadline:${d.milestone}:${d.policy}:in-time`] = [d.percentInTimeOfDecided, pct(d.percentInTimeOfDecided)];
     for (const r of stats.byRule) expected[`rule:${r.regime ?? 'promise'}:${r.policy}:${r.milestone}`] = [r.percentInTime, pct(r.percentInTime)];
     for (const c of stats.categoryTrend) expected[`category:${c.category}`] = [c.count, String(c.count)];
+    // The register of record's figures (issue 14): channels, products, reopened, ARN and court, root causes.
+    for (const c of stats.byChannel) expected[`channel:${c.channel}`] = [c.count, String(c.count)];
+    for (const p of stats.byProduct) expected[`product:${p.product}`] = [p.count, String(p.count)];
+    expected.reopened = [stats.reopened.cases, String(stats.reopened.cases)];
+    expected.arn = [stats.arn.referred, String(stats.arn.referred)];
+    for (const x of stats.arn.byState) expected[`arn:${x.state}`] = [x.count, String(x.count)];
+    expected.court = [stats.court.referred, String(stats.court.referred)];
+    for (const x of stats.court.byState) expected[`court:${x.state}`] = [x.count, String(x.count)];
+    for (const c of stats.rootCauses) expected[`root-cause:${c.code}`] = [c.count, String(c.count)];
 
     const shown = Object.fromEntries(Object.entries(facts.stats).map(([k, v]) => [k, [v.value === '' ? null : Number(v.value), nb(v.text)]]));
     expect(shown).toEqual(expected);
