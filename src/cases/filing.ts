@@ -223,8 +223,41 @@ export function fileMail(
       },
       at,
     );
+    // Registered from a letter, call, chat or visit: the channel, the customer type and the
+    // postal address the officer gave (the customer and the received time are already the
+    // customer's: see the classification's forwarded original).
+    const registered = c.kind === 'complaint' ? (c.registered ?? null) : null;
+    if (registered) {
+      const g = registered.registration;
+      store.setCaseRecord(
+        caseId,
+        {
+          channel: g.channel,
+          postalAddress: g.postal,
+          ...(g.customerType ? { customerType: g.customerType, customerTypeBy: registered.by } : {}),
+        },
+        at,
+      );
+      store.appendEvent({
+        at,
+        caseId,
+        inboundId: inbound.id,
+        actor: `officer:${registered.by}`,
+        type: 'case-registered',
+        detail: {
+          channel: g.channel,
+          by: registered.by,
+          receivedAt: toInstant(g.receivedAt),
+          email: g.email !== null,
+          postal: g.postal !== null,
+          customerType: g.customerType,
+        },
+      });
+    }
     // An organisation is not a consumer: no ARN paragraph, and the register counts it apart.
-    const business = detectBusiness({ senderName: c.customer.name, text: clearOriginal?.text ?? parsed.text, firmName: config.firm.name });
+    const business = registered?.registration.customerType
+      ? null
+      : detectBusiness({ senderName: c.customer.name, text: clearOriginal?.text ?? parsed.text, firmName: config.firm.name });
     if (business) {
       const by = `detected: ${mask(business)}`;
       store.setCaseRecord(caseId, { customerType: 'business', customerTypeBy: by }, at);

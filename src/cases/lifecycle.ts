@@ -33,7 +33,7 @@ export type TemplateKind =
   | 'manager-digest';
 
 /** Kinds of mail we send: the templated ones, and the built-in notice to the admin (it must work when the templates do not). */
-export type OutboundKind = TemplateKind | 'admin-notice';
+export type OutboundKind = TemplateKind | 'admin-notice' | 'acknowledgement-letter';
 
 export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed';
 
@@ -93,6 +93,9 @@ export type EventType =
   | 'subject-access-exported'
   // The register of record (src/officers/record-commands.ts, migration 13).
   | 'case-inadmissible'
+  | 'case-registered'
+  | 'acknowledgement-letter-queued'
+  | 'acknowledgement-posted'
   | 'customer-type-set'
   | 'representative-set'
   | 'representative-removed'

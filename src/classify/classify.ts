@@ -20,6 +20,7 @@
  */
 import type { ParsedMail, MailAddress } from '../parse/parse';
 import type { ForwardedOriginal } from '../parse/forwarded';
+import type { Registration, RegistrationRead } from '../parse/registration';
 import type { MailKind } from '../cases/lifecycle';
 import { isNoReplyAddress, machineSignal } from './signals';
 import { staffAuthentication } from './authentication';
@@ -73,6 +74,8 @@ export interface ThreadFacts {
   readonly fromSentFolder?: boolean;
   /** The case of a forwarded original already filed (the same customer mail forwarded again). */
   readonly forwardedCase?: TaggedCase | null;
+  /** A `#register` mail read (src/parse/registration.ts), or null when the mail is none. */
+  readonly registration?: RegistrationRead | null;
 }
 
 export type Classification =
@@ -87,6 +90,10 @@ export type Classification =
       readonly spoofSuspected?: string | null;
       /** Forwarded by authenticated staff: the customer's original, and who forwarded it. */
       readonly forwarded?: { readonly by: string; readonly original: ForwardedOriginal } | null;
+      /** Registered by an authenticated officer from a letter, call, chat or visit (#register). */
+      readonly registered?: { readonly by: string; readonly registration: Registration } | null;
+      /** A `#register` mail that could not be read: what the officer must correct. */
+      readonly registrationProblems?: readonly string[] | null;
     }
   | {
       readonly kind: 'followup';
@@ -113,7 +120,7 @@ export interface Customer {
   readonly address: string | null;
   readonly name: string | null;
   /** Why the address was chosen (From, or Reply-To for a no-reply or form sender). */
-  readonly addressSource: 'from' | 'reply-to' | 'forwarded' | 'none';
+  readonly addressSource: 'from' | 'reply-to' | 'forwarded' | 'registered' | 'none';
   /** Set when we must not write to this customer automatically, with the reason. */
   readonly doNotAutoReply: string | null;
 }
@@ -217,6 +224,39 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
       ? 'case tag in the subject'
       : 'same sender and subject (a reply without threading headers)';
 
+  // A complaint that came by letter, phone, chat or at a branch, registered by authenticated
+  // staff (#register on the first line): the customer's, from the date it reached the firm.
+  const registration = facts.registration ?? null;
+  if (senderIsStaff && sender && registration?.ok) {
+    const how = auth!.authenticated ? auth!.reason : 'firm.trustStaffFrom is on';
+    const g = registration.registration;
+    return {
+      kind: 'complaint',
+      reason: `registered by staff ${sender} (${how}): a complaint by ${g.channel}, received ${g.receivedAt.toISOString()}`,
+      customer: {
+        address: g.email,
+        name: g.name,
+        addressSource: 'registered',
+        doNotAutoReply: g.email ? null : 'registered with a postal address only: the acknowledgement goes by post (the officer prints it)',
+      },
+      refersToCaseId: null,
+      fromStaff: false,
+      forwarded: {
+        by: sender,
+        original: {
+          via: 'registered',
+          from: g.email ? { address: g.email, name: g.name } : null,
+          date: g.receivedAt,
+          dateText: g.receivedAt.toISOString(),
+          subject: null,
+          messageId: null,
+          text: g.text,
+        },
+      },
+      registered: { by: sender, registration: g },
+    };
+  }
+
   if (thread && senderIsStaff) {
     const how = auth!.authenticated ? auth!.reason : 'firm.trustStaffFrom is on';
     return {
@@ -287,11 +327,15 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
 
   const customer = customerOf(mail, staff);
   if (staffFrom) {
+    const unread = senderIsStaff && registration && !registration.ok ? registration.problems : null;
     return {
       kind: 'complaint',
       reason: spoofSuspected
         ? `${spoofSuspected}; on no case: filed as a complaint for an officer to look at`
-        : 'staff sender without a case thread: filed as a complaint for an officer to look at',
+        : unread
+          ? `#register not read (${unread.join('; ')}): filed as a complaint for an officer to look at`
+          : 'staff sender without a case thread: filed as a complaint for an officer to look at',
+      registrationProblems: unread,
       customer: { ...customer, doNotAutoReply: customer.doNotAutoReply ?? (spoofSuspected ? 'a staff From that is not authenticated' : 'the sender is staff') },
       refersToCaseId: null,
       fromStaff: true,

@@ -45,6 +45,7 @@ export const RECORD_COMMANDS = [
   'action',
   'paid',
   'first-contact',
+  'sent-by-post',
 ] as const;
 export const KNOWN_COMMANDS: readonly string[] = [...COMMAND_NAMES, ...LEGAL_HOLD_COMMAND_NAMES, ...RECORD_COMMANDS];
 

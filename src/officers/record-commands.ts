@@ -17,6 +17,8 @@
  *   #action [planned|done] TEXT        a corrective action (repeatable); `#action done N` marks action N done
  *   #paid YYYY-MM-DD                   the date the compensation was paid
  *   #first-contact YYYY-MM-DD          the customer's first contact about the matter (before the forward)
+ *   #sent-by-post [YYYY-MM-DD]         the acknowledgement of a complaint registered with a postal
+ *                                      address only (#register) was posted: meets its milestone
  *
  * Recording facts works on a closed case too (ARN comes after the final answer); #inadmissible
  * only on an open one. Texts are masked like every text; a date is a Stockholm date.
@@ -26,7 +28,9 @@ import type { EventType } from '../cases/lifecycle';
 import { CHANNELS } from '../store/rows';
 import { closeInadmissible } from '../cases/transitions';
 import { maskPersonnummer } from '../util/personnummer';
-import { parseIsoDate, isoDate, localDateOf } from '../util/stockholm-time';
+import { parseIsoDate, isoDate, localDateOf, localTime } from '../util/stockholm-time';
+import { toInstant } from '../util/clock';
+import { meetMilestone } from '../cases/milestones';
 import { CommandError, CommandLine, oneOf, RECORD_COMMANDS, Said, say, words } from './command-mail';
 import type { CommandContext, RunEnv } from './commands';
 
@@ -209,6 +213,22 @@ export function runRecordCommand(ctx: CommandContext, c: CaseRow, cmd: CommandLi
       store.setCaseRecord(c.id, { compensationPaidAt: on }, env.at);
       event('compensation-paid', { on, sek: c.compensation_sek });
       return say(`compensation ${c.compensation_sek} kr paid on ${on}`, `ersättning ${c.compensation_sek} kr utbetald ${on}`);
+    }
+    case 'sent-by-post': {
+      const on = cmd.args.trim() ? pastDate(cmd.args.trim(), env, say('#sent-by-post', '#sent-by-post')) : null;
+      // Posted today: now; on an earlier day: noon that day (the letter went with that day's post).
+      const when = on && on !== isoDate(localDateOf(env.now)) ? toInstant(localTime(parseIsoDate(on)!, 12, 0, 0)) : env.at;
+      if (when < c.received_at)
+        throw new CommandError(
+          say('the acknowledgement cannot have been posted before the complaint arrived', 'kvittensen kan inte ha postats innan klagomålet kom in'),
+        );
+      if (!meetMilestone(store, c.id, 'acknowledgement', when, env.actor, { via: 'post', by: env.sender.address }))
+        return say('the acknowledgement was already recorded as sent', 'kvittensen var redan registrerad som skickad');
+      event('acknowledgement-posted', { on: when });
+      return say(
+        `acknowledgement posted (${when.slice(0, 10)}): the acknowledgement milestone is met`,
+        `kvittensen postad (${when.slice(0, 10)}): kvittensen är registrerad som skickad`,
+      );
     }
     case 'first-contact': {
       const on = pastDate(cmd.args.trim(), env, say('#first-contact', '#first-contact'));

@@ -26,7 +26,8 @@ import { normaliseAddress } from '../util/header-safe';
 import type { MailAddress } from './parse';
 
 export interface ForwardedOriginal {
-  readonly via: 'attachment' | 'inline';
+  /** 'registered': typed in by an officer from a letter, call, chat or visit (src/parse/registration.ts). */
+  readonly via: 'attachment' | 'inline' | 'registered';
   readonly from: MailAddress | null;
   /** When the customer sent it, as the forward shows it; null when absent or unreadable. */
   readonly date: Date | null;

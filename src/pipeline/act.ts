@@ -9,6 +9,8 @@
  *   a bounce of ours    recorded; a permanent one marks the address failing (src/reply/bounces.ts)
  *   a new complaint     the acknowledgement is decided and queued (src/reply/acknowledge.ts),
  *                       then the contact person is notified (src/officers/)
+ *   a #register mail    a postal-only customer's acknowledgement goes to the officer as a
+ *                       letter to post; an unreadable one gets its problems back
  *   a follow-up on a    the contact person (else the managers) is told, to decide on #reopen;
  *   closed case         the customer gets no automatic answer (src/officers/closed-case-reply.ts)
  */
@@ -17,6 +19,7 @@ import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } fr
 import { notifyOfReplyOnClosedCase } from '../officers/closed-case-reply';
 import { recordBounce } from '../reply/bounces';
 import { queueAcknowledgement } from '../reply/acknowledge';
+import { actOnRegistration } from '../officers/registration';
 
 /** Act on a filed mail; returns whether an acknowledgement was queued. */
 export function actOnMail(ctx: FilingContext, filed: FiledMail, now: Date): { acknowledgementQueued: boolean } {
@@ -39,5 +42,7 @@ export function actOnMail(ctx: FilingContext, filed: FiledMail, now: Date): { ac
     // The contact person hears of the case after the acknowledgement is queued (that is the promise to keep first).
     if (!quietImport) notifyContactOfNewCase(ctx, store.caseById(filed.complaint.caseId)!, now);
   }
+  // A #register mail: the acknowledgement by post, or the problems back to the officer.
+  if (!quietImport) actOnRegistration(ctx, filed, now);
   return { acknowledgementQueued };
 }

@@ -10,6 +10,7 @@
  * already filed; whether it was read from the shared mailbox's Sent folder.
  */
 import { readStoredRaw } from '../ingest/raw-files';
+import { readRegistration, startsWithRegister } from '../parse/registration';
 import type { Config } from '../config/config';
 import type { ParsedMail } from '../parse/parse';
 import type { InboundRow, Store } from '../store/store';
@@ -90,6 +91,9 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
     returnedMail,
     fromSentFolder: sent,
     forwardedCase,
+    // A complaint by letter, phone, chat or visit typed in by an officer (#register on the
+    // first line): read here, believed by the classifier only from authenticated staff.
+    registration: startsWithRegister(mail.text) ? readRegistration(mail.text, now) : null,
   };
 }
 

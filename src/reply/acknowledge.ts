@@ -10,7 +10,9 @@ import type { Store } from '../store/store';
 import type { Logger } from '../util/log';
 import type { TemplateRenderer } from './templates';
 import type { FiledComplaint } from '../cases/filing';
-import { buildAcknowledgement, decideAcknowledgement } from './acknowledgement';
+import { AcknowledgementInput, buildAcknowledgement, decideAcknowledgement } from './acknowledgement';
+import { newMessageId } from './mail';
+import { headerText } from '../util/header-safe';
 import { toInstant } from '../util/clock';
 import { errorChain } from '../util/log';
 import { mailboxOf } from '../util/mailbox';
@@ -22,12 +24,91 @@ export interface AcknowledgeDeps {
   readonly log: Logger;
 }
 
+/** What the acknowledgement of a filed complaint says, addressed to `to`. */
+function acknowledgementInput(ctx: AcknowledgeDeps, c: FiledComplaint, to: string, name: string | null, now: Date): AcknowledgementInput {
+  const { store, config } = ctx;
+  return {
+    caseId: c.caseId,
+    caseNumber: c.caseNumber,
+    language: c.language,
+    to,
+    customerName: name,
+    contactName: config.acknowledgement.nameContactPerson
+      ? (config.officers.find((o) => o.address === store.caseById(c.caseId)?.contact_officer)?.name ?? null)
+      : null,
+    customerSubject: c.subject,
+    customerMessageId: c.messageId,
+    customerReferences: c.references,
+    receivedAt: c.receivedAt,
+    answerDueAt: c.answerDue.dueAt,
+    answerRule: c.answerDue.rule,
+    fields: c.fields,
+    now,
+  };
+}
+
+/**
+ * A complaint registered with a postal address only (#register): the acknowledgement is the
+ * same text, rendered for the officer to print and post, with the customer's address on top;
+ * the officer records the posting with `#sent-by-post`, which meets the acknowledgement
+ * milestone. The letter to the officer is not the acknowledgement: it meets nothing itself.
+ */
+export function queueAcknowledgementLetter(
+  ctx: AcknowledgeDeps,
+  c: FiledComplaint,
+  letter: { readonly officer: string; readonly name: string; readonly postal: string; readonly inReplyTo: string | null },
+  now: Date,
+): boolean {
+  const { store, config } = ctx;
+  const ack = buildAcknowledgement(acknowledgementInput(ctx, c, letter.officer, letter.name, now), ctx.templates, config);
+  const sv = c.language !== 'en';
+  const tag = `[${c.caseNumber}]`;
+  const text = [
+    sv
+      ? `Klagomålet ${c.caseNumber} registrerades med enbart postadress. Skriv ut kvittensen nedan och skicka den med post till kunden.`
+      : `Complaint ${c.caseNumber} was registered with a postal address only. Print the acknowledgement below and post it to the customer.`,
+    sv
+      ? 'När den är postad: svara på det här mejlet med #sent-by-post (eller #sent-by-post ÅÅÅÅ-MM-DD) på första raden; då är kvittensen registrerad som skickad.'
+      : 'When it is posted: reply to this mail with #sent-by-post (or #sent-by-post YYYY-MM-DD) on the first line; the acknowledgement is then recorded as sent.',
+    '',
+    '------------------------------------------------------------',
+    config.firm.name,
+    '',
+    letter.name,
+    ...letter.postal.split(/\s*,\s*/),
+    '',
+    ack.bodyText,
+  ].join('\n');
+  const id = store.enqueue({
+    ...ack,
+    kind: 'acknowledgement-letter',
+    template: ack.template,
+    idempotencyKey: `acknowledgement-letter:${c.caseId}`,
+    toAddress: letter.officer,
+    subject: headerText(`${tag} ${sv ? 'Kvittens att skicka med post' : 'Acknowledgement to post'}: ${letter.name}`, 200),
+    messageId: newMessageId(c.caseNumber, 'ackletter', config.firm.messageIdDomain),
+    inReplyTo: letter.inReplyTo,
+    references: letter.inReplyTo ? [letter.inReplyTo] : [],
+    bodyText: text,
+    bodyHtml: null,
+  });
+  if (id !== null)
+    store.appendEvent({
+      at: toInstant(now),
+      caseId: c.caseId,
+      outboxId: id,
+      actor: 'system',
+      type: 'acknowledgement-letter-queued',
+      detail: { officer: letter.officer },
+    });
+  return id !== null;
+}
+
 /** Decide and queue the acknowledgement of a new complaint; true when one was queued. */
 export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, quietImport: boolean, now: Date): boolean {
   const { store, config } = ctx;
   const at = toInstant(now);
   let acknowledgementQueued = false;
-  const due = c.answerDue;
   const since = toInstant(new Date(now.getTime() - 24 * 3600_000));
   const address = c.customer.address;
   // The loop guards count mailboxes, not spellings: support+t17@ and support+t18@ are one.
@@ -61,28 +142,7 @@ export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, qu
   }
   if (decision.send) {
     try {
-      const outbox = buildAcknowledgement(
-        {
-          caseId: c.caseId,
-          caseNumber: c.caseNumber,
-          language: c.language,
-          to: decision.to,
-          customerName: decision.name,
-          contactName: config.acknowledgement.nameContactPerson
-            ? (config.officers.find((o) => o.address === store.caseById(c.caseId)?.contact_officer)?.name ?? null)
-            : null,
-          customerSubject: c.subject,
-          customerMessageId: c.messageId,
-          customerReferences: c.references,
-          receivedAt: c.receivedAt,
-          answerDueAt: due.dueAt,
-          answerRule: due.rule,
-          fields: c.fields,
-          now,
-        },
-        ctx.templates,
-        config,
-      );
+      const outbox = buildAcknowledgement(acknowledgementInput(ctx, c, decision.to, decision.name, now), ctx.templates, config);
       const outboxId = store.enqueue(outbox);
       acknowledgementQueued = outboxId !== null;
       store.appendEvent({

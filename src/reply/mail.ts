@@ -46,6 +46,7 @@ const SHORT: Record<OutboundKind, string> = {
   'officer-command-result': 'command',
   'officer-closed-case-reply': 'closedreply',
   'admin-notice': 'admin',
+  'acknowledgement-letter': 'ackletter',
 };
 
 /**

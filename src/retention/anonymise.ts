@@ -5,7 +5,11 @@
  *
  * What goes and what stays, field by field (statistics and the register must still hold):
  *
- *   cases       customer_address, customer_name, subject, subject_key, personnummer -> NULL
+ *   cases       customer_address, customer_name, subject, subject_key, personnummer,
+ *               postal_address, representative_name and _address -> NULL; reasons_summary and
+ *               inadmissible_reason -> "(anonymised)" (that there were some stays); a detected
+ *               customer type keeps "detected" without its why; root causes keep their code,
+ *               corrective actions their state, ARN and court referrals their number and states
  *               fields: kept category, categoryMatched, incidentDate, descriptionWords,
  *               compensationAsked, amountsSek, fromForm, missing, customerAddressSource,
  *               fromStaff; references keep their type and lose their value (an account or

@@ -580,6 +580,9 @@ ALTER TABLE cases ADD COLUMN channel TEXT NOT NULL DEFAULT 'email' CHECK (channe
 -- recorded it, or 'detected: <why>' when filing saw an organisation.
 ALTER TABLE cases ADD COLUMN customer_type TEXT CHECK (customer_type IN ('consumer', 'business'));
 ALTER TABLE cases ADD COLUMN customer_type_by TEXT;
+-- The customer's postal address, for a complaint registered from a letter, phone call or visit
+-- (#register) when it is the only address known: the acknowledgement goes by post then.
+ALTER TABLE cases ADD COLUMN postal_address TEXT;
 -- A lawyer or relative acting for the customer: recorded apart from the customer.
 ALTER TABLE cases ADD COLUMN representative_name TEXT;
 ALTER TABLE cases ADD COLUMN representative_address TEXT;

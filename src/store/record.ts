@@ -10,6 +10,7 @@ import { StoreBase } from './base';
 
 export interface CaseRecordChange {
   channel?: Channel;
+  postalAddress?: string | null;
   customerType?: 'consumer' | 'business';
   customerTypeBy?: string;
   representativeName?: string | null;
@@ -53,6 +54,7 @@ export interface ActionRow {
 
 const COLUMNS: Record<keyof CaseRecordChange, string> = {
   channel: 'channel',
+  postalAddress: 'postal_address',
   customerType: 'customer_type',
   customerTypeBy: 'customer_type_by',
   representativeName: 'representative_name',

@@ -268,10 +268,19 @@ export class RetentionQueries extends StoreBase {
 
   /** Blank a case's personal columns, keep `fields` as given, and record the run that did it. */
   anonymiseCaseRow(caseId: number, fieldsJson: string, at: Instant, runId: number): void {
+    // The register of record's texts (migration 13) may name people: blanked, their facts kept
+    // (channel, customer type, product, that a case was inadmissible, ARN states, cause codes,
+    // action states), so that the statistics of the past do not change.
     this.q(
       `UPDATE cases SET customer_address = NULL, customer_name = NULL, subject = NULL, subject_key = NULL, personnummer = NULL,
+       postal_address = NULL, representative_name = NULL, representative_address = NULL,
+       reasons_summary = CASE WHEN reasons_summary IS NULL THEN NULL ELSE '(anonymised)' END,
+       inadmissible_reason = CASE WHEN inadmissible_reason IS NULL THEN NULL ELSE '(anonymised)' END,
+       customer_type_by = CASE WHEN customer_type_by LIKE 'detected%' THEN 'detected' ELSE customer_type_by END,
        fields = ?, anonymised_at = ?, anonymised_by_run = ? WHERE id = ?`,
     ).run(fieldsJson, at, runId, caseId);
+    this.q('UPDATE case_causes SET text = NULL WHERE case_id = ?').run(caseId);
+    this.q("UPDATE case_actions SET text = '(anonymised)' WHERE case_id = ?").run(caseId);
   }
 
   outboxIdsOfCase(caseId: number): number[] {

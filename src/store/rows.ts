@@ -81,6 +81,7 @@ export interface CaseRow {
   regime: Regime;
   /** The register of record (migration 13; src/officers/record-commands.ts). */
   channel: Channel;
+  postal_address: string | null;
   customer_type: 'consumer' | 'business' | null;
   customer_type_by: string | null;
   representative_name: string | null;
