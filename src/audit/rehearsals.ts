@@ -14,7 +14,7 @@ import { BusinessCalendar } from '../deadlines/calendar';
 import type { Store } from '../store/store';
 import type { AccessRow, ConfigVersionRow } from '../store/audit-trail';
 import type { Instant } from '../util/clock';
-import { toInstant } from '../util/clock';
+import { addYears, toInstant } from '../util/clock';
 import { isoDate, localDateOf, addDays } from '../util/stockholm-time';
 
 // ---- audit late ------------------------------------------------------------------------
@@ -282,20 +282,11 @@ export function auditRetention(store: Store, config: Config, now: Date): Retenti
     .map((c) => {
       const closedAt = c.closed_at ?? c.updated_at;
       // Due when the closing is `closedCaseYears` whole years back (src/retention/retention.ts yearsBefore, turned round).
-      const dueAt = toInstant(yearsAfter(new Date(closedAt), closedCaseYears));
+      const dueAt = toInstant(addYears(new Date(closedAt), closedCaseYears));
       return { number: c.number, closedAt, dueAt, heldSince: c.held_at, holdReason: c.hold_reason, overdue: dueAt <= toInstant(now) && !c.held_at };
     })
     .sort((a, b) => (a.dueAt < b.dueAt ? -1 : a.dueAt > b.dueAt ? 1 : 0));
   return { closedCaseYears, rawMailDays, runs, due };
-}
-
-/** `at` plus whole years; 29 February falls back to 28 February, as retention counts. */
-function yearsAfter(at: Date, years: number): Date {
-  const d = new Date(at.getTime());
-  const month = d.getUTCMonth();
-  d.setUTCFullYear(d.getUTCFullYear() + years);
-  if (d.getUTCMonth() !== month) d.setUTCDate(0);
-  return d;
 }
 
 // ---- audit access --------------------------------------------------------------------

@@ -47,7 +47,7 @@ export const RECORD_COMMANDS = [
   'first-contact',
   'sent-by-post',
 ] as const;
-export const KNOWN_COMMANDS: readonly string[] = [...COMMAND_NAMES, ...LEGAL_HOLD_COMMAND_NAMES, ...RECORD_COMMANDS];
+export const KNOWN_COMMANDS: readonly string[] = [...COMMAND_NAMES, ...RECORD_COMMANDS, ...LEGAL_HOLD_COMMAND_NAMES];
 
 export const ASSESSMENT_ITEMS = ['more-information', 'external-advice', 'other-complaints', 'changed-routines', 'training', 'staff-consequences'] as const;
 

@@ -24,6 +24,7 @@ import { MILESTONES } from '../deadlines/policy';
 import { ASSESSMENT_ITEMS } from '../officers/commands';
 import { maskPersonnummer } from '../util/personnummer';
 import type { CaseFacts, DeadlineRecord, EventRecord } from './facts';
+import { recordFields } from './record-fields';
 
 /**
  * How a deadline stands: met in time, met late, still open (not yet due / past due), the case was
@@ -305,22 +306,6 @@ function causeOf(
   return { code: 'no-answer', detail: `not met, ${days(late)} past the deadline` };
 }
 
-function customerTypeOf(f: CaseFacts, fields: Record<string, unknown>): { type: 'consumer' | 'business'; source: 'recorded' | 'detected' | 'default' } {
-  const recorded = f.c.customer_type ?? str(fields.customerType);
-  if (recorded === 'business' || recorded === 'consumer')
-    return { type: recorded, source: (f.c.customer_type_by ?? '').startsWith('detected') ? 'detected' : 'recorded' };
-  return { type: 'consumer', source: 'default' };
-}
-
-/** `at` plus whole years (29 February falls back to 28 February, as retention counts). */
-function plusYears(at: string, years: number): string {
-  const d = new Date(at);
-  const month = d.getUTCMonth();
-  d.setUTCFullYear(d.getUTCFullYear() + years);
-  if (d.getUTCMonth() !== month) d.setUTCDate(0);
-  return d.toISOString();
-}
-
 /** One register row per case. */
 export function registerRow(f: CaseFacts, now: Date, retentionYears: number | null = null): RegisterRow {
   const at = now.toISOString();
@@ -441,7 +426,6 @@ export function registerRow(f: CaseFacts, now: Date, retentionYears: number | nu
   const suppressed = f.events.find((e) => e.type === 'acknowledgement-suppressed');
   const finals = f.outbox.filter((o) => o.kind === 'final-answer' && o.sent_at).map((o) => o.sent_at!);
   const outcomes = f.events.filter((e) => e.type === 'outcome-set');
-  const type = customerTypeOf(f, fields);
   const openedDetail = opened ? detailOf(opened) : {};
   const refs = Array.isArray(fields.references) ? (fields.references as Array<{ type?: unknown; value?: unknown }>) : [];
   const assessment: Record<string, boolean | null> = {};
@@ -460,23 +444,7 @@ export function registerRow(f: CaseFacts, now: Date, retentionYears: number | nu
     forwardedBy: str(openedDetail.forwardedBy),
     messageId: f.firstInbound?.message_id ?? null,
     rawSha256: f.firstInbound?.sha256 ?? null,
-    customerType: type.type,
-    customerTypeSource: type.source,
-    customerTypeBy: mask(f.c.customer_type_by),
-    representative: f.c.representative_address || f.c.representative_name ? { name: mask(f.c.representative_name), address: f.c.representative_address } : null,
-    product: f.c.product,
-    inadmissible: f.c.inadmissible_reason
-      ? { reason: mask(f.c.inadmissible_reason)!, by: f.c.inadmissible_by, at: f.events.filter((e) => e.type === 'case-inadmissible').pop()?.at ?? null }
-      : null,
-    reasonsSummary: mask(f.c.reasons_summary),
-    compensationPaidAt: f.c.compensation_paid_at,
-    firstComplainedAt: f.c.first_complained_at,
-    reopened: f.events.filter((e) => e.type === 'case-reopened').length,
-    arn: f.referrals.filter((r) => r.body === 'arn').map((r) => ({ reference: r.reference, state: r.state, on: r.at })),
-    court: f.referrals.filter((r) => r.body === 'court').map((r) => ({ reference: r.reference, state: r.state, on: r.at })),
-    rootCauses: f.causes.map((x) => ({ code: x.code, text: mask(x.text) })),
-    actions: f.actions.map((x) => ({ text: mask(x.text)!, state: x.state, doneAt: x.done_at })),
-    retentionUntil: closedAt && !f.c.hold_reason && retentionYears !== null ? plusYears(closedAt, retentionYears) : null,
+    ...recordFields(f, closedAt, retentionYears, fields, mask),
     customerName: mask(f.c.customer_name),
     customerAddress: f.c.customer_address,
     personnummerMasked: str(fields.personnummerMasked),

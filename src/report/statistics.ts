@@ -24,12 +24,15 @@
  * through the store (src/store/register.ts), read-only.
  */
 import type { Store } from '../store/store';
-import type { LocalDate } from '../util/stockholm-time';
-import { addDays, isoDate, localDateOf, weekday } from '../util/stockholm-time';
+import { addDays, isoDate, localDateOf } from '../util/stockholm-time';
 import { CASE_OUTCOMES } from '../cases/lifecycle';
 import { BREACH_CAUSES, BreachCause, registerRow, RegisterPolicyDeadline, RegisterRow } from './register';
 import { previousPeriod, ReportPeriod } from './period';
 import { readCaseFacts } from './facts';
+import { byCount, countBy, isoWeek, maskAddress, monthOf, percent, referralStat, rootCauseStat, round, timeStat } from './figures';
+import type { TimeStat } from './figures';
+export type { TimeStat } from './figures';
+export { isoWeek, maskAddress, median, percentile } from './figures';
 
 export const UNCATEGORISED = 'uncategorised';
 export const UNDECIDED = 'undecided';
@@ -63,12 +66,6 @@ export interface ReportInput {
   readonly customers: ReadonlyArray<{ address: string; inPeriod: number; upToEnd: number }>;
   /** The filters the rows were cut by (src/report/filter.ts); absent or {} for all cases. */
   readonly filters?: Readonly<Record<string, string>>;
-}
-
-export interface TimeStat {
-  readonly count: number;
-  readonly median: number | null;
-  readonly p90: number | null;
 }
 
 export interface DeadlineStat {
@@ -176,62 +173,6 @@ export interface Statistics {
     readonly outcomeMix: ReadonlyArray<{ outcome: string; count: number }>;
   };
 }
-
-// ---- small pure helpers --------------------------------------------------------------------
-
-const round = (x: number, decimals: number): number => {
-  const f = 10 ** decimals;
-  return Math.round(x * f) / f;
-};
-
-export function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-/** Nearest-rank percentile (p in 0..100). */
-export function percentile(values: readonly number[], p: number): number | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.max(0, Math.ceil((p / 100) * s.length) - 1)];
-}
-
-function timeStat(values: readonly number[]): TimeStat {
-  const m = median(values);
-  const p = percentile(values, 90);
-  return { count: values.length, median: m === null ? null : round(m, 2), p90: p === null ? null : round(p, 2) };
-}
-
-const percent = (n: number, of: number): number | null => (of > 0 ? round((100 * n) / of, 1) : null);
-
-/** ISO 8601 week of a date: "2026-W10", and the Monday it starts on. */
-export function isoWeek(date: LocalDate): { week: string; start: LocalDate } {
-  const wd = weekday(date) || 7; // Monday 1 ... Sunday 7
-  const thursday = addDays(date, 4 - wd);
-  const dayOfYear = Math.round((Date.UTC(thursday.y, thursday.m - 1, thursday.d) - Date.UTC(thursday.y, 0, 1)) / 86_400_000) + 1;
-  const n = Math.floor((dayOfYear - 1) / 7) + 1;
-  return { week: `${thursday.y}-W${String(n).padStart(2, '0')}`, start: addDays(date, 1 - wd) };
-}
-
-const monthOf = (d: LocalDate): string => isoDate(d).slice(0, 7);
-
-/** "anna.svensson@example.com" -> "a***@example.com". */
-export function maskAddress(address: string): string {
-  const at = address.lastIndexOf('@');
-  if (at <= 0) return '***';
-  return `${address[0]}***${address.slice(at)}`;
-}
-
-function countBy<T>(items: readonly T[], key: (t: T) => string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);
-  return m;
-}
-
-/** Largest count first, then by name. */
-const byCount = (m: Map<string, number>): Array<[string, number]> => [...m.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 
 // ---- the statistics ------------------------------------------------------------------------
 
@@ -449,24 +390,6 @@ export function computeStatistics(input: ReportInput): Statistics {
       outcomeMix: byOutcome,
     },
   };
-}
-
-function referralStat(lists: ReadonlyArray<ReadonlyArray<{ state: string }>>): { referred: number; byState: Array<{ state: string; count: number }> } {
-  const referred = lists.filter((l) => l.length > 0);
-  return { referred: referred.length, byState: byCount(countBy(referred, (l) => l[l.length - 1].state)).map(([state, count]) => ({ state, count })) };
-}
-
-function rootCauseStat(rows: readonly RegisterRow[]): Array<{ code: string; count: number; actionsPlanned: number; actionsDone: number }> {
-  const by = new Map<string, { count: number; actionsPlanned: number; actionsDone: number }>();
-  for (const r of rows)
-    for (const code of new Set(r.rootCauses.map((c) => c.code))) {
-      const x = by.get(code) ?? { count: 0, actionsPlanned: 0, actionsDone: 0 };
-      x.count++;
-      x.actionsPlanned += r.actions.filter((a) => a.state === 'planned').length;
-      x.actionsDone += r.actions.filter((a) => a.state === 'done').length;
-      by.set(code, x);
-    }
-  return [...by.entries()].sort((a, b) => b[1].count - a[1].count || a[0].localeCompare(b[0])).map(([code, x]) => ({ code, ...x }));
 }
 
 // ---- reading the input ---------------------------------------------------------------------

@@ -26,7 +26,7 @@ import type { Store } from '../store/store';
 import type { Logger } from '../util/log';
 import { errorChain, silentLogger } from '../util/log';
 import type { Clock, Instant } from '../util/clock';
-import { toInstant } from '../util/clock';
+import { toInstant, addYears } from '../util/clock';
 import { TIME_ZONE } from '../util/stockholm-time';
 import type { RetentionCandidateRow, RetentionRunRow } from '../store/retention';
 import { anonymiseCase, anonymiseMails, flushPendingFiles, planCase, planCaseRaw, removeCaseRaw } from './anonymise';
@@ -97,11 +97,7 @@ export interface RetentionResult {
 
 /** Pure: `now` minus whole years (29 February falls back to 28 February). */
 export function yearsBefore(now: Date, years: number): Date {
-  const d = new Date(now.getTime());
-  const month = d.getUTCMonth();
-  d.setUTCFullYear(d.getUTCFullYear() - years);
-  if (d.getUTCMonth() !== month) d.setUTCDate(0); // rolled into March: the last day of February
-  return d;
+  return addYears(now, -years);
 }
 
 /** Closed cases not yet anonymised, with their last closing (from the events). */

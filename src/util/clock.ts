@@ -13,6 +13,15 @@ export function toInstant(d: Date): Instant {
   return d.toISOString();
 }
 
+/** `d` plus whole years (negative: minus); 29 February falls back to 28 February. */
+export function addYears(d: Date, years: number): Date {
+  const r = new Date(d.getTime());
+  const month = r.getUTCMonth();
+  r.setUTCFullYear(r.getUTCFullYear() + years);
+  if (r.getUTCMonth() !== month) r.setUTCDate(0); // rolled into March: the last day of February
+  return r;
+}
+
 export function addSeconds(d: Date, seconds: number): Date {
   return new Date(d.getTime() + seconds * 1000);
 }

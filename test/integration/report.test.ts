@@ -18,6 +18,7 @@ import { addDays, isoDate, localDateOf } from '../../src/util/stockholm-time';
 import { formatStockholm } from '../../src/util/stockholm-time';
 import type { RegisterRow } from '../../src/report/register';
 import { CSV_HEADERS } from '../../src/report/csv';
+import { parseCsv } from '../support/csv';
 import type { Statistics } from '../../src/report/statistics';
 
 const DESK = 'klagomal@testfinans.se';
@@ -43,36 +44,6 @@ function mail(o: { top?: string[]; from: string; subject: string; messageId: str
     o.body,
     '',
   ].join('\r\n');
-}
-
-/** RFC 4180 fields of a CSV text (quoted fields may hold commas, quotes and line breaks). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += ch;
-  }
-  if (field !== '' || row.length) throw new Error('CSV does not end with CRLF');
-  return rows;
 }
 
 async function report(w: World, args: Record<string, string>): Promise<{ code: number; out: string; err: string }> {

@@ -15,6 +15,7 @@ import { mailOptions } from '../../src/reply/transport';
 import { detectBusiness } from '../../src/parse/customer-type';
 import { parseIsoDate } from '../../src/util/stockholm-time';
 import type { CaseRow } from '../../src/store/store';
+import { parseCsv } from '../support/csv';
 import { cet, FEES_PLAIN, makeReportWorld, OLLE, ReportWorld } from '../support/report-fixture';
 
 const ANSWER =
@@ -177,23 +178,3 @@ test('retentionUntilInTheRegister', async () => {
   w.command(c.id, '#outcome withdrawn\n#status closed', cet('2026-03-05T10:00:00'));
   expect(row(c).retentionUntil).toMatch(/^2036-03-05/);
 });
-
-/** RFC 4180, enough for the register: quoted cells with doubled quotes, CRLF rows. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') ((cell += '"'), i++);
-      else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') (row.push(cell), (cell = ''));
-    else if (ch === '\r' && text[i + 1] === '\n') (row.push(cell), rows.push(row), (row = []), (cell = ''), i++);
-    else cell += ch;
-  }
-  return rows;
-}

@@ -1,0 +1,66 @@
+/**
+ * The register of record's fields of one case (REGULATION.md §4 A; migration 13): customer type
+ * and where it came from, representative, product, inadmissible, reasons, payment date, first
+ * contact, reopenings, ARN and court, root causes and actions, and when retention is due.
+ * Texts officers wrote are masked again on the way out.
+ */
+import { addYears } from '../util/clock';
+import type { CaseFacts } from './facts';
+import type { RegisterRow } from './register';
+
+type RecordFields = Pick<
+  RegisterRow,
+  | 'customerType'
+  | 'customerTypeSource'
+  | 'customerTypeBy'
+  | 'representative'
+  | 'product'
+  | 'inadmissible'
+  | 'reasonsSummary'
+  | 'compensationPaidAt'
+  | 'firstComplainedAt'
+  | 'reopened'
+  | 'arn'
+  | 'court'
+  | 'rootCauses'
+  | 'actions'
+  | 'retentionUntil'
+>;
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+function customerTypeOf(f: CaseFacts, fields: Record<string, unknown>): { type: 'consumer' | 'business'; source: 'recorded' | 'detected' | 'default' } {
+  const recorded = f.c.customer_type ?? str(fields.customerType);
+  if (recorded === 'business' || recorded === 'consumer')
+    return { type: recorded, source: (f.c.customer_type_by ?? '').startsWith('detected') ? 'detected' : 'recorded' };
+  return { type: 'consumer', source: 'default' };
+}
+
+export function recordFields(
+  f: CaseFacts,
+  closedAt: string | null,
+  retentionYears: number | null,
+  fields: Record<string, unknown>,
+  mask: (s: string | null) => string | null,
+): RecordFields {
+  const type = customerTypeOf(f, fields);
+  return {
+    customerType: type.type,
+    customerTypeSource: type.source,
+    customerTypeBy: mask(f.c.customer_type_by),
+    representative: f.c.representative_address || f.c.representative_name ? { name: mask(f.c.representative_name), address: f.c.representative_address } : null,
+    product: f.c.product,
+    inadmissible: f.c.inadmissible_reason
+      ? { reason: mask(f.c.inadmissible_reason)!, by: f.c.inadmissible_by, at: f.events.filter((e) => e.type === 'case-inadmissible').pop()?.at ?? null }
+      : null,
+    reasonsSummary: mask(f.c.reasons_summary),
+    compensationPaidAt: f.c.compensation_paid_at,
+    firstComplainedAt: f.c.first_complained_at,
+    reopened: f.events.filter((e) => e.type === 'case-reopened').length,
+    arn: f.referrals.filter((r) => r.body === 'arn').map((r) => ({ reference: r.reference, state: r.state, on: r.at })),
+    court: f.referrals.filter((r) => r.body === 'court').map((r) => ({ reference: r.reference, state: r.state, on: r.at })),
+    rootCauses: f.causes.map((x) => ({ code: x.code, text: mask(x.text) })),
+    actions: f.actions.map((x) => ({ text: mask(x.text)!, state: x.state, doneAt: x.done_at })),
+    retentionUntil: closedAt && !f.c.hold_reason && retentionYears !== null ? addYears(new Date(closedAt), retentionYears).toISOString() : null,
+  };
+}
