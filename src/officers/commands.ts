@@ -70,6 +70,7 @@ import {
 } from './command-mail';
 import { queueToCustomer, whyNotToCustomer } from './to-customer';
 import { RECORD_COMMAND_NAMES, RECORD_ON_CLOSED, runRecordCommand } from './record-commands';
+import { pointNamed, pointsOfCase } from './reasons';
 
 export { ASSESSMENT_ITEMS, COMMAND_NAMES, FINAL_MIN_WORDS, LEGAL_HOLD_COMMAND_NAMES, parseCommandMail, parseSek } from './command-mail';
 export type { CommandLine, CommandMail, CommandName, LegalHoldCommandName, Said } from './command-mail';
@@ -126,7 +127,8 @@ export function runOfficerCommands(
   // the other way round) sends the answer and then closes: a case is never closed with the
   // final answer of the same mail refused for being closed.
   const toCustomer = final !== undefined || ask !== undefined;
-  const rank = (n: string): number => (n === 'final' || n === 'ask' ? 1 : n === 'status' && toCustomer ? 2 : 0);
+  // #reasons before #outcome, so that "#outcome rejected / #reasons ..." in one mail counts the reasons.
+  const rank = (n: string): number => (n === 'reasons' ? -1 : n === 'final' || n === 'ask' ? 1 : n === 'status' && toCustomer ? 2 : 0);
   const order = [...mail.commands].sort((a, b) => rank(a.name) - rank(b.name));
   const seen = new Set<string>();
   for (const cmd of order) {
@@ -299,6 +301,14 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
           ),
         );
       }
+      if ((outcome === 'rejected' || outcome === 'partly-upheld') && !c.reasons_summary && !answerNamesAPoint(store, c, env)) {
+        throw new CommandError(
+          say(
+            `'${outcome}' needs reasons that answer the customer's own points: let the final answer name what they complained of (an amount, a reference, what it concerned), or confirm the reasons in short with #reasons SUMMARY (in this mail or before)`,
+            `'${outcome}' kräver skäl som bemöter kundens egna synpunkter: låt det slutliga svaret nämna det kunden klagade på (ett belopp, en referens, vad det gällde), eller bekräfta skälen kort med #reasons SAMMANFATTNING (i det här mejlet eller tidigare)`,
+          ),
+        );
+      }
       store.updateCase(c.id, { outcome, decidedBy: env.sender.address }, env.at);
       store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'outcome-set', detail: { outcome, previous: c.outcome } });
       return say(`outcome: ${outcome}`, `utfall: ${outcome}`);
@@ -442,6 +452,17 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
         : say(`${c.number} was not on legal hold`, `${c.number} hade ingen gallringsspärr`);
     }
   }
+}
+
+/** Does this mail's final answer, or the last one queued, name one of the complaint's own points (src/officers/reasons.ts)? */
+function answerNamesAPoint(store: Store, c: CaseRow, env: RunEnv): boolean {
+  if (env.finalInMail) return pointNamed(env.rest, pointsOfCase(store, c)) !== null;
+  const finals = store.eventsOfCase(c.id).filter((e) => e.type === 'final-answer-queued');
+  const last = finals[finals.length - 1];
+  if (!last) return false;
+  const d = JSON.parse(last.detail) as { namesPoint?: string | null };
+  // A final answer queued before this rule existed has no such record: it counts as it did then.
+  return d.namesPoint === undefined || d.namesPoint !== null;
 }
 
 /** A final answer queued or sent through #final: the case has its reasoned, written answer. */

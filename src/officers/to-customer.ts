@@ -5,6 +5,7 @@
  * then queued in the outbox, then the case takes its state (answered / awaiting-customer)
  * through its named transition.
  */
+import { pointNamed, pointsOfCase } from './reasons';
 import type { Language } from '../config/config';
 import type { CaseRow, Store } from '../store/store';
 import type { CaseStatus } from '../cases/lifecycle';
@@ -110,7 +111,13 @@ export function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' |
     outboxId: id,
     actor: env.actor,
     type: what === 'final' ? 'final-answer-queued' : 'information-requested',
-    detail: { messageId: outbox.messageId, words: words(text), ...(answerBy ? { answerBy: toInstant(answerBy) } : {}) },
+    detail: {
+      messageId: outbox.messageId,
+      words: words(text),
+      ...(answerBy ? { answerBy: toInstant(answerBy) } : {}),
+      // Which of the complaint's own points the answer names (src/officers/reasons.ts), for #outcome's rule.
+      ...(what === 'final' ? { namesPoint: pointNamed(text, pointsOfCase(store, c)) } : {}),
+    },
   });
   if (c.status !== status) makeTransition(store, c, transition, env.actor, env.at);
   return what === 'final'

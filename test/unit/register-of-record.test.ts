@@ -178,3 +178,43 @@ test('retentionUntilInTheRegister', async () => {
   w.command(c.id, '#outcome withdrawn\n#status closed', cet('2026-03-05T10:00:00'));
   expect(row(c).retentionUntil).toMatch(/^2036-03-05/);
 });
+
+describe('a reasoned rejection answers the customer’s own points', () => {
+  const GENERIC =
+    'Hej, vi har nu gått igenom ärendet noggrant och kommit fram till att vi inte kan tillmötesgå dig i detta. Vi beklagar att beskedet inte blev det du hoppades på.';
+
+  test('rejectionWithAGenericAnswerWasAccepted', async () => {
+    const c = await complaint();
+    expect(() => w.command(c.id, `#outcome rejected\n#final\n\n${GENERIC}`, cet('2026-03-05T10:00:00'))).toThrow(
+      /reasons that answer the customer's own points/,
+    );
+    expect(w.store.caseById(c.id)!.outcome).toBeNull();
+  });
+
+  test('anAnswerNamingTheComplaintsPointIsReasoned', async () => {
+    const c = await complaint();
+    // FEES_PLAIN: "avgiften på min faktura är för hög": the answer speaks of "avgiften".
+    w.command(c.id, `#outcome rejected\n#final\n\n${ANSWER}`, cet('2026-03-05T10:00:00'));
+    expect(w.store.caseById(c.id)!.outcome).toBe('rejected');
+  });
+
+  test('reasonsConfirmedByTheOfficerCountInTheSameMail', async () => {
+    const c = await complaint();
+    w.command(
+      c.id,
+      `#outcome partly-upheld\n#reasons avgiften återbetalas inte men räntan justeras enligt avtalet\n#final\n\n${GENERIC}`,
+      cet('2026-03-05T10:00:00'),
+    );
+    expect(w.store.caseById(c.id)).toMatchObject({ outcome: 'partly-upheld', reasons_summary: 'avgiften återbetalas inte men räntan justeras enligt avtalet' });
+  });
+
+  test('anEarlierFinalAnswerIsJudgedByWhatItSaid', async () => {
+    const c = await complaint();
+    w.command(c.id, `#final\n\n${GENERIC}`, cet('2026-03-05T10:00:00'));
+    expect(() => w.command(c.id, '#outcome rejected', cet('2026-03-06T10:00:00'))).toThrow(/#reasons/);
+    const d = await complaint({ from: 'd@example.com' });
+    w.command(d.id, `#final\n\n${ANSWER}`, cet('2026-03-05T10:00:00'));
+    w.command(d.id, '#outcome rejected', cet('2026-03-06T10:00:00'));
+    expect(w.store.caseById(d.id)!.outcome).toBe('rejected');
+  });
+});
