@@ -32,6 +32,8 @@ import { sleep, systemClock } from './util/clock';
 import type { Logger } from './util/log';
 import { errorChain } from './util/log';
 import { Wakeup } from './util/wakeup';
+import { StorageError, storageFailure } from './util/storage-error';
+import { ServiceHealth } from './ops/service-health';
 import { blockingFailures, preflight, PreflightError, PreflightResult } from './ops/preflight';
 import { ensureDir } from './util/durable-file';
 import { sweepSpool } from './util/content-file';
@@ -229,13 +231,34 @@ export class Service {
       s.run(signal, () => processWake.notify()).catch((err) => this.log.error('source stopped', { source: s.name, error: errorChain(err) })),
     );
 
+    const health = new ServiceHealth(this.store, this.clock, this.log);
+    health.start();
+
     const processLoop = (async () => {
+      let storageBackoffMs = 2000;
       while (!signal.aborted) {
         try {
           // Wake the sender as each batch commits, so that a backlog is acknowledged while it is
           // still being filed rather than after the last batch.
           await this.process({ signal, onResult: (r) => 'acknowledgementQueued' in r && r.acknowledgementQueued && sendWake.notify() });
+          if (health.storageWorks('processing')) {
+            this.log.info('the data folder takes writes again: processing goes on', { part: 'processing' });
+            storageBackoffMs = 2000;
+          }
         } catch (err) {
+          const failure = storageFailure(err, this.config.dataDir);
+          if (failure) {
+            // The disk's failure, not the mails': they stay stored, unblamed, and are filed when it
+            // can write (src/util/storage-error.ts). Once at error per run of failures, then debug.
+            const error = errorChain(err instanceof StorageError ? err.cause : err);
+            const fields = { part: 'processing', code: failure.code, error, fix: failure.fix, retryInMs: storageBackoffMs };
+            if (health.storageFailed('processing', failure, error))
+              this.log.error('processing stopped: the data folder cannot be written; the mail stays stored and is filed once it can', fields);
+            else this.log.debug('processing still waits for the data folder', fields);
+            await sleep(storageBackoffMs, signal);
+            storageBackoffMs = Math.min(30_000, storageBackoffMs * 2);
+            continue;
+          }
           this.log.error('processing pass failed', { error: errorChain(err) });
           await sleep(2000, signal);
         }
@@ -315,6 +338,7 @@ export class Service {
       templateProblems: this.templates.problems.length || undefined,
     });
     await Promise.all([...sourceLoops, processLoop, sendLoop, templateLoop]);
+    health.stop();
     await escalationTask?.destroy();
     await reconcileTask?.destroy();
     await reconciling;

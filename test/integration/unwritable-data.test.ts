@@ -16,7 +16,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, complaintMail, deliverToMaildir, mailWithAttachment, makeWorld, waitFor, waitForAsync, World } from '../support/world';
+import { BIN, deliverToMaildir, mailWithAttachment, makeWorld, waitFor, waitForAsync, World } from '../support/world';
 
 jest.setTimeout(120_000);
 
