@@ -21,7 +21,7 @@ import { storageFailure } from '../../src/util/storage-error';
 import { ensureDataFolderOwner, WrongUser } from '../../src/cli/data-owner';
 import { adminNotice } from '../../src/reconcile';
 import type { ReconcileReport } from '../../src/reconcile/report';
-import { Wakeup } from '../../src/util/wakeup';
+import { SignalFanout, Wakeup } from '../../src/util/wakeup';
 import { silentLogger } from '../../src/util/log';
 import { packageRoot } from '../../src/util/package-root';
 import { getEventListeners } from 'node:events';
@@ -306,16 +306,40 @@ describe('the admin is told of each damage once', () => {
 
 describe('the service loops share one abort signal', () => {
   test('waitsDoNotPileListenersOnTheSharedSignal', async () => {
-    const c = new AbortController();
-    const w = new Wakeup();
-    for (let i = 0; i < 1000; i++) {
-      const p = w.wait(1000, c.signal);
-      w.notify();
-      await p;
+    // The service's loops with two mailboxes, their Sent folders and HTTP on: four IMAP loops
+    // (a stop listener and a wait each), the processor, the sender, the template loop, HTTP and
+    // two schedules, all waiting at once. On the shared signal they were 14 listeners, past
+    // Node's limit of ten: a MaxListenersExceededWarning in plain text on stderr.
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const c = new AbortController();
+      const fan = new SignalFanout(c.signal);
+      const waits: Array<Promise<void>> = [];
+      for (let i = 0; i < 4; i++) {
+        const own = fan.child();
+        own.addEventListener('abort', () => undefined, { once: true });
+        waits.push(new Wakeup().wait(60_000, own));
+      }
+      for (let i = 0; i < 8; i++) waits.push(new Wakeup().wait(60_000, fan.child()));
+      // Many waits in a row on one loop's signal leave nothing behind.
+      const loop = fan.child();
+      const w = new Wakeup();
+      for (let i = 0; i < 1000; i++) {
+        const p = w.wait(1000, loop);
+        w.notify();
+        await p;
+      }
+      expect(getEventListeners(loop, 'abort')).toHaveLength(0);
+      expect(getEventListeners(c.signal, 'abort').length).toBeLessThanOrEqual(1);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+      c.abort(); // the shared abort still ends every wait at once
+      await Promise.all(waits);
+      expect(fan.child().aborted).toBe(true);
+    } finally {
+      process.off('warning', onWarning);
     }
-    expect(getEventListeners(c.signal, 'abort').length).toBeLessThanOrEqual(1);
-    const pending = w.wait(60_000, c.signal);
-    c.abort();
-    await pending; // the abort still ends a wait at once
   });
 });
