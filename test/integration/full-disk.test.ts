@@ -45,6 +45,10 @@ if (!dovecot.ok) console.warn(`Full-disk IMAP test skipped: ${dovecot.reason}`);
 const testImap = !noMount && dovecot.ok ? test : test.skip;
 
 const mounts: string[] = [];
+// Whatever a test left mounted (a failed assertion before its afterEach, a timeout) goes too.
+afterAll(() => {
+  for (const m of mounts.splice(0).reverse()) spawnSync('umount', ['-l', m]);
+});
 function mountTmpfs(dir: string, size: string): void {
   fs.mkdirSync(dir, { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir]);
