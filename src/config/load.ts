@@ -155,7 +155,7 @@ export function loadConfig(file: string): Config {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(abs, [
       code === 'ENOENT'
-        ? { key: '', message: 'no such file', fix: `give the config file with --config FILE or KLAGOMAL_CONFIG=FILE (${abs} does not exist)` }
+        ? { key: '', message: 'no such file (give --config FILE or set KLAGOMAL_CONFIG)', fix: `give the config file with --config FILE or KLAGOMAL_CONFIG=FILE (${abs} does not exist)` }
         : { key: '', message: `cannot read: ${String(err)}`, fix: `make ${abs} readable for the user running klagomal` },
     ]);
   }
