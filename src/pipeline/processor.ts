@@ -265,7 +265,7 @@ export class Processor {
       try {
         takeBack([...parsed.map((p) => p.row), ...storageFailed.map((f) => f.row)]);
       } catch {
-        /* the database takes no write: the attempts stay counted, and the guard below them is three */
+        /* the database takes no write: the attempts stay as they are; while it is full the bump before each parse fails too, so the count cannot run up */
       }
       throw new StorageError(failure, err);
     }
