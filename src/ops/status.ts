@@ -330,7 +330,7 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
   }
   const killed = sources.filter((s) => s.state === 'not-running');
   const heartbeats = sources.map((s) => s.heartbeatAt).filter((h): h is Instant => h !== null);
-  const lastHeartbeatAt = later(...heartbeats);
+  const lastHeartbeatAt = later(health.heartbeatAt, ...heartbeats);
   if (serviceState === 'dead' || (serviceState === null && killed.length > 0)) {
     const last = serviceState === 'dead' ? health.heartbeatAt : later(...killed.map((s) => s.heartbeatAt));
     reasons.push(`service not running: no heartbeat since ${fmt(last)} and it did not stop cleanly (killed or crashed?)`);
