@@ -18,7 +18,12 @@ cli.main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`klagomal: ${err && err.stack ? err.stack : err}\n`);
+    // The service's stderr is its JSON log (README "Logs"): even this last line is JSON there.
+    if (process.argv[2] === 'start')
+      process.stderr.write(
+        JSON.stringify({ level: 'fatal', time: new Date().toISOString(), pid: process.pid, msg: 'uncaught error: the service stops', error: String(err && err.message ? err.message : err), stack: err && err.stack }) + '\n',
+      );
+    else process.stderr.write(`klagomal: ${err && err.stack ? err.stack : err}\n`);
     process.exitCode = 1;
   },
 );

@@ -5,10 +5,11 @@
  * Exit codes: 0 success; 1 failure (one-line reason on stderr); 2 usage error.
  */
 import { COMMANDS } from './cli/commands';
-import { Io, NotFound } from './cli/shared';
+import { configOf, Io, NotFound } from './cli/shared';
+import { ensureDataFolderOwner, WrongUser, writesDataFolder } from './cli/data-owner';
 import { parse, UsageError } from './cli/args';
 import { ConfigError } from './config/load';
-import { errorChain } from './util/log';
+import { errorChain, redactForLog } from './util/log';
 import { formatProblem, TemplateError } from './reply/templates';
 import { forTerminal } from './util/terminal';
 
@@ -29,10 +30,14 @@ function overview(): string {
   ].join('\n');
 }
 
-export async function main(
-  argv: string[],
-  to: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') },
-): Promise<number> {
+const defaultIo: Io = { out: (t) => process.stdout.write(t + '\n'), err: (t) => process.stderr.write(t + '\n') };
+
+/** A line the service prints itself (not through its logger) as one JSON log line at fatal level. */
+function fatalLine(text: string): string {
+  return JSON.stringify({ level: 'fatal', time: new Date().toISOString(), pid: process.pid, msg: redactForLog(text) });
+}
+
+export async function main(argv: string[], to: Io = defaultIo): Promise<number> {
   // Whatever a command prints, no escape sequence from customer text reaches the terminal (src/util/terminal.ts).
   const io: Io = {
     out: (t) => to.out(forTerminal(t)),
@@ -59,14 +64,27 @@ export async function main(
     io.err(`klagomal: unknown command '${name}' (see 'klagomal --help')`);
     return 2;
   }
+  // `start` is the service: whatever it says, a refused start included, is one JSON line
+  // (README "Logs": `journalctl -o cat | jq` must never meet plain text).
+  if (name === 'start' && to.err === defaultIo.err) io.err = (t) => process.stderr.write(fatalLine(t) + '\n');
+  // --as-owner: root runs a command as the data folder's owner (src/cli/data-owner.ts).
+  const asOwner = rest.includes('--as-owner');
+  const args = rest.filter((a) => a !== '--as-owner');
   try {
-    const { values, positionals } = parse(rest, command.options, command.positionals);
+    const { values, positionals } = parse(args, command.options, command.positionals);
     if (values.help) {
       io.out(`${command.usage}\n\n${command.summary}`);
       return 0;
     }
+    // Before anything is opened: a command run as root must not leave root's files in the service's folder.
+    if (writesDataFolder(name, positionals, values)) ensureDataFolderOwner(configOf(values), [name, ...args], asOwner);
     return await command.run(values, positionals, io);
   } catch (err) {
+    if (err instanceof WrongUser) {
+      io.err(`klagomal ${name}: ${err.lines[0]}`);
+      for (const l of err.lines.slice(1)) io.err(l);
+      return 1;
+    }
     if (err instanceof UsageError) {
       io.err(`klagomal ${name}: ${err.message}`);
       return 2;

@@ -31,7 +31,9 @@ import type { Clock } from './util/clock';
 import { sleep, systemClock } from './util/clock';
 import type { Logger } from './util/log';
 import { errorChain } from './util/log';
-import { Wakeup } from './util/wakeup';
+import { SignalFanout, Wakeup } from './util/wakeup';
+import { StorageError, storageFailure } from './util/storage-error';
+import { ServiceHealth } from './ops/service-health';
 import { blockingFailures, preflight, PreflightError, PreflightResult } from './ops/preflight';
 import { ensureDir } from './util/durable-file';
 import { sweepSpool } from './util/content-file';
@@ -214,37 +216,62 @@ export class Service {
     return r;
   }
 
-  /** Run until `signal` aborts. Resolves after a clean shutdown. */
-  async start(signal: AbortSignal): Promise<void> {
+  /** Run until `shutdown` aborts. Resolves after a clean shutdown. */
+  async start(shutdown: AbortSignal): Promise<void> {
     await this.checkDependencies();
+    // Each loop waits on a signal of its own, and the shared one carries a single listener: a
+    // dozen loops (two mailboxes with their Sent folders, HTTP on) waiting on one signal at once
+    // passed Node's limit of ten and printed a MaxListenersExceededWarning as plain text.
+    const fan = new SignalFanout(shutdown);
     // Monitoring (off by default): /healthz and /metrics on 127.0.0.1. A taken port fails the start.
     const httpServer = this.config.http.enabled
-      ? await startHttpServer({ config: this.config, store: this.store, log: this.log.child({ stage: 'http' }), clock: this.clock }, signal)
+      ? await startHttpServer({ config: this.config, store: this.store, log: this.log.child({ stage: 'http' }), clock: this.clock }, fan.child())
       : null;
     const processWake = new Wakeup();
     const sendWake = new Wakeup();
     const sender = this.sender();
 
     const sourceLoops = this.sources().map((s) =>
-      s.run(signal, () => processWake.notify()).catch((err) => this.log.error('source stopped', { source: s.name, error: errorChain(err) })),
+      s.run(fan.child(), () => processWake.notify()).catch((err) => this.log.error('source stopped', { source: s.name, error: errorChain(err) })),
     );
 
-    const processLoop = (async () => {
+    const health = new ServiceHealth(this.store, this.clock, this.log);
+    health.start();
+
+    const processLoop = (async (signal: AbortSignal) => {
+      let storageBackoffMs = 2000;
       while (!signal.aborted) {
         try {
           // Wake the sender as each batch commits, so that a backlog is acknowledged while it is
           // still being filed rather than after the last batch.
           await this.process({ signal, onResult: (r) => 'acknowledgementQueued' in r && r.acknowledgementQueued && sendWake.notify() });
+          if (health.storageWorks('processing')) {
+            this.log.info('the data folder takes writes again: processing goes on', { part: 'processing' });
+            storageBackoffMs = 2000;
+          }
         } catch (err) {
+          const failure = storageFailure(err, this.config.dataDir);
+          if (failure) {
+            // The disk's failure, not the mails': they stay stored, unblamed, and are filed when it
+            // can write (src/util/storage-error.ts). Once at error per run of failures, then debug.
+            const error = errorChain(err instanceof StorageError ? err.cause : err);
+            const fields = { part: 'processing', code: failure.code, error, fix: failure.fix, retryInMs: storageBackoffMs };
+            if (health.storageFailed('processing', failure, error))
+              this.log.error('processing stopped: the data folder cannot be written; the mail stays stored and is filed once it can', fields);
+            else this.log.debug('processing still waits for the data folder', fields);
+            await sleep(storageBackoffMs, signal);
+            storageBackoffMs = Math.min(30_000, storageBackoffMs * 2);
+            continue;
+          }
           this.log.error('processing pass failed', { error: errorChain(err) });
           await sleep(2000, signal);
         }
         // Also wake up on a timer: another process (`klagomal ingest`) may have stored mail.
         await processWake.wait(2000, signal);
       }
-    })();
+    })(fan.child());
 
-    const sendLoop = (async () => {
+    const sendLoop = (async (signal: AbortSignal) => {
       while (!signal.aborted) {
         try {
           await sender.sendDue(signal);
@@ -255,7 +282,7 @@ export class Service {
         const untilNext = next ? new Date(next).getTime() - this.clock().getTime() : 2000;
         await sendWake.wait(Math.max(50, Math.min(2000, untilNext)), signal);
       }
-    })();
+    })(fan.child());
 
     // Deadlines: a catch-up pass now (a deadline may have passed while we were down), then on
     // the configured schedule. The database makes each warning happen once, whatever the timing.
@@ -271,15 +298,16 @@ export class Service {
       };
       pass();
       escalationTask = cron.schedule(this.config.deadlines.escalation.schedule, pass, { timezone: TIME_ZONE, noOverlap: true, name: 'escalation' });
-      signal.addEventListener('abort', () => void escalationTask?.stop(), { once: true });
+      fan.child().addEventListener('abort', () => void escalationTask?.stop(), { once: true });
     }
 
     // Reconciliation: the mailboxes compared with what was filed, so that a mail never stored
     // (a bug, a restore from an old backup, a client that moved mail) is found and filed.
     let reconciling: Promise<unknown> = Promise.resolve();
-    const reconcileTask = this.schedule('reconcile', this.config.reconcile.schedule, signal, () => {
+    const reconcileSignal = fan.child();
+    const reconcileTask = this.schedule('reconcile', this.config.reconcile.schedule, reconcileSignal, () => {
       // Returned, so that node-cron's noOverlap holds: a long run (hashing every raw mail) is never joined by the next.
-      reconciling = reconcile({ ...this.reconcileDeps(), signal }, 'schedule')
+      reconciling = reconcile({ ...this.reconcileDeps(), signal: reconcileSignal }, 'schedule')
         .then((r) => {
           if (r.adminNotified || r.filedNow > 0) sendWake.notify();
         })
@@ -290,12 +318,12 @@ export class Service {
     // Retention: closed cases past their period anonymised, nightly by default.
     const retention = startRetentionSchedule(
       { store: this.store, config: this.config, log: this.log.child({ stage: 'retention' }), clock: this.clock },
-      signal,
+      fan.child(),
     );
 
     // Templates: an admin's edit takes effect without a restart; a broken one is reported and the
     // last good set stays in use (src/reply/template-manager.ts).
-    const templateLoop = (async () => {
+    const templateLoop = (async (signal: AbortSignal) => {
       while (!signal.aborted) {
         await sleep(2000, signal);
         if (signal.aborted) break;
@@ -305,7 +333,7 @@ export class Service {
           this.log.error('template reload failed', { error: errorChain(err) });
         }
       }
-    })();
+    })(fan.child());
 
     this.log.info('klagomal started', {
       sources: this.config.sources.map((s) => `${s.name}(${s.type})`).join(','),
@@ -315,6 +343,7 @@ export class Service {
       templateProblems: this.templates.problems.length || undefined,
     });
     await Promise.all([...sourceLoops, processLoop, sendLoop, templateLoop]);
+    health.stop();
     await escalationTask?.destroy();
     await reconcileTask?.destroy();
     await reconciling;

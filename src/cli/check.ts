@@ -28,7 +28,7 @@ export const checkCommand: Command = {
           ok: false,
           fatal: true,
           detail: `${err.file}: ${err.problems.map((p) => `${p.key ? p.key + ': ' : ''}${p.message}`).join('; ')}`,
-          fix: `correct the key(s) named ('klagomal config check' lists every problem)`,
+          fix: err.problems.find((p) => p.fix)?.fix ?? `correct the key(s) named ('klagomal config check' lists every problem)`,
         },
       ];
     }

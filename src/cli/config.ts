@@ -38,7 +38,7 @@ export const configCommand: Command = {
       for (const p of built.problems) problems.push({ key: 'templates', message: formatProblem(p) });
     }
     if (problems.length > 0) {
-      for (const p of problems) io.err(`${file}: ${p.key ? p.key + ': ' : ''}${p.message}`);
+      for (const p of problems) io.err(`${file}: ${p.key ? p.key + ': ' : ''}${p.message}${p.fix ? ` (${p.fix})` : ''}`);
       io.err(`${problems.length} problem(s)`);
       return 1;
     }

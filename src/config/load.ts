@@ -40,6 +40,7 @@ import {
   readThreading,
 } from './sections';
 import { packageRoot } from '../util/package-root';
+import { jsonErrorAt } from './json-error';
 
 /** Where `klagomal` looks when neither --config nor KLAGOMAL_CONFIG is given: the embedded default. */
 export function defaultConfigFile(): string {
@@ -153,14 +154,22 @@ export function loadConfig(file: string): Config {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(abs, [
-      { key: '', message: code === 'ENOENT' ? 'no such file (give --config FILE or set KLAGOMAL_CONFIG)' : `cannot read: ${String(err)}` },
+      code === 'ENOENT'
+        ? { key: '', message: 'no such file (give --config FILE or set KLAGOMAL_CONFIG)', fix: `give the config file with --config FILE or KLAGOMAL_CONFIG=FILE (${abs} does not exist)` }
+        : { key: '', message: `cannot read: ${String(err)}`, fix: `make ${abs} readable for the user running klagomal` },
     ]);
   }
   let json: Json;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(abs, [{ key: '', message: `not valid JSON: ${(err as Error).message}` }]);
+    // Node's message names no line or column; the scanner finds them (src/config/json-error.ts).
+    const at = jsonErrorAt(text);
+    throw new ConfigError(abs, [
+      at
+        ? { key: '', message: `not valid JSON: line ${at.line}, column ${at.column}: ${at.message}`, fix: `correct the JSON at ${abs}:${at.line}:${at.column}` }
+        : { key: '', message: `not valid JSON: ${(err as Error).message}`, fix: `correct the JSON in ${abs}` },
+    ]);
   }
   return parseConfig(json, abs);
 }

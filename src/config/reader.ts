@@ -13,6 +13,8 @@ import { editDistance } from '../util/edit-distance';
 export interface ConfigProblem {
   readonly key: string;
   readonly message: string;
+  /** How to fix it, when the key alone does not say (a file that is not JSON: its line and column). */
+  readonly fix?: string;
 }
 
 export type Json = unknown;

@@ -236,8 +236,20 @@ export function readPersonnummer(pnrS: Section): Config['personnummer'] {
   return personnummer;
 }
 
+/**
+ * TimeoutStopSec of deploy/klagomal.service (a unit test keeps the two equal). systemd sends
+ * SIGKILL when it runs out, so a grace longer than it is never reached: the service would be
+ * killed mid-stop instead of logging what it abandoned and exiting 1.
+ */
+export const UNIT_TIMEOUT_STOP_SEC = 30;
+
 export function readShutdown(shutdownS: Section): Config['shutdown'] {
   const shutdown = { graceSeconds: shutdownS.int('graceSeconds', { default: 20, min: 1, max: 600 }) };
+  if (shutdown.graceSeconds > UNIT_TIMEOUT_STOP_SEC)
+    shutdownS.problem(
+      'graceSeconds',
+      `${shutdown.graceSeconds} is above the systemd unit's TimeoutStopSec (${UNIT_TIMEOUT_STOP_SEC} s, deploy/klagomal.service): systemd would kill the service before its grace ends; set at most ${UNIT_TIMEOUT_STOP_SEC - 5} (or raise TimeoutStopSec in the unit and in a drop-in)`,
+    );
   shutdownS.done();
   return shutdown;
 }

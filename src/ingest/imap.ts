@@ -37,7 +37,8 @@ import { sleep, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
-import { ScanFacts, SourceStatusRecorder } from './source-status';
+import { storageFailure } from '../util/storage-error';
+import { describeError, ScanFacts, SourceStatusRecorder } from './source-status';
 import { RawArrival, storeArrivals } from './intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
 import type { MailSource, PollStats } from './source';
@@ -146,7 +147,7 @@ export class ImapSource implements MailSource {
     private readonly sentFolder = false,
   ) {
     this.name = sentFolder ? `${cfg.name}/${cfg.mailbox}` : cfg.name;
-    this.recorder = new SourceStatusRecorder(store, cfg.name, cfg.mailbox, clock, log);
+    this.recorder = new SourceStatusRecorder(store, cfg.name, cfg.mailbox, clock, log, dataDir);
   }
 
   /**
@@ -410,7 +411,30 @@ export class ImapSource implements MailSource {
           errored = true;
           this.status.lastError = errorChain(err);
           this.recorder.failed(err);
-          this.log.warn('imap scan or connection failed', { source: this.cfg.name, error: this.status.lastError, failures });
+          const failure = storageFailure(err, this.dataDir);
+          if (failure) {
+            // Nothing was marked: the mail stays on the server, unread, and is taken once the disk can.
+            if (failures === 1)
+              this.log.error('cannot store mail: the data folder cannot be written; the mail stays on the server, unmarked, and is taken once it can', {
+                source: this.cfg.name,
+                mailbox: this.cfg.mailbox,
+                code: failure.code,
+                error: this.status.lastError,
+                fix: failure.fix,
+              });
+            else this.log.debug('the data folder still cannot be written', { source: this.cfg.name, code: failure.code, failures });
+          } else if (loginRefused(err)) {
+            // A person must act (README "Logs": error): the server's own reason, not imapflow's "Command failed".
+            const e = err as { serverResponseCode?: unknown; responseText?: unknown };
+            this.log.error('imap login refused: check the user and the password', {
+              source: this.cfg.name,
+              mailbox: this.cfg.mailbox,
+              reason: typeof e.serverResponseCode === 'string' ? e.serverResponseCode : 'AUTHENTICATIONFAILED',
+              error: describeError(err),
+              fix: this.credentials.kind === 'password' && this.cfg.passwordEnv ? `set $${this.cfg.passwordEnv} to the mailbox's password for ${this.cfg.user} and restart` : `check the login of ${this.cfg.user}`,
+              failures,
+            });
+          } else this.log.warn('imap scan or connection failed', { source: this.cfg.name, error: this.status.lastError, failures });
         }
       } finally {
         signal.removeEventListener('abort', stop);

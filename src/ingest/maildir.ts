@@ -19,6 +19,7 @@ import { sleep, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
+import { storageFailure } from '../util/storage-error';
 import { SourceStatusRecorder } from './source-status';
 import { RawArrival, sha256, storeArrivals } from './intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
@@ -61,7 +62,7 @@ export class MaildirSource implements MailSource {
     private readonly dataDir: string,
   ) {
     this.name = cfg.name;
-    this.recorder = new SourceStatusRecorder(store, cfg.name, cfg.path, clock, log);
+    this.recorder = new SourceStatusRecorder(store, cfg.name, cfg.path, clock, log, dataDir);
   }
 
   async pollOnce(): Promise<PollStats> {
@@ -104,6 +105,9 @@ export class MaildirSource implements MailSource {
           raw = st.size > LARGE_MAIL_BYTES ? await spoolRaw(this.dataDir, fs.createReadStream(file)) : fs.readFileSync(file);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken by someone else meanwhile
+          // The data folder cannot take it (full, not ours): that is no fault of this file, and
+          // the next ones would fail alike. The scan stops; everything stays in new/.
+          if (storageFailure(err, this.dataDir)) throw err;
           // One unreadable file (permissions, an I/O error) must not stop the others. It stays in
           // new/, is tried again on every scan, and is reported each time.
           this.log.error('cannot read a mail file; it stays in new/ and is tried again', { source: this.name, file: name, error: errorChain(err) });
@@ -183,7 +187,16 @@ export class MaildirSource implements MailSource {
         } catch (err) {
           failures++;
           this.recorder.failed(err);
-          this.log.error('maildir scan failed', { source: this.name, error: errorChain(err), failures });
+          const failure = storageFailure(err, this.dataDir);
+          if (!failure) this.log.error('maildir scan failed', { source: this.name, error: errorChain(err), failures });
+          else if (failures === 1)
+            this.log.error('cannot store mail: the data folder cannot be written; the mail stays in new/ and is taken once it can', {
+              source: this.name,
+              code: failure.code,
+              error: errorChain(err),
+              fix: failure.fix,
+            });
+          else this.log.debug('the data folder still cannot be written', { source: this.name, code: failure.code, failures });
           await sleep(Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)), signal);
         }
         await this.wakeup.wait(this.cfg.pollSeconds * 1000, signal);

@@ -24,6 +24,7 @@ import { toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain, redactAddresses } from '../util/log';
 import { redactSecrets } from '../util/secrets';
+import { STORAGE_FAILURE_PREFIX, storageFailure } from '../util/storage-error';
 
 /** A live source refreshes its heartbeat at least this often during a long scan. */
 export const HEARTBEAT_MS = 15_000;
@@ -52,6 +53,8 @@ export class SourceStatusRecorder {
     readonly mailbox: string,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** The data folder: a failure to write there is recorded as such, which `status` reports at once. */
+    private readonly dataDir: string | null = null,
   ) {}
 
   /** A live connection (or watch) is up. */
@@ -78,7 +81,7 @@ export class SourceStatusRecorder {
   failed(error: unknown): void {
     this.live = true;
     this.lastPolled = null;
-    this.write('failed', { error: describeError(error) });
+    this.write('failed', { error: this.describe(error) });
   }
 
   /** The service stopped watching (shutdown). */
@@ -101,7 +104,13 @@ export class SourceStatusRecorder {
 
   /** A one-off scan failed. */
   failedOnce(error: unknown): void {
-    this.write('failedOnce', { error: describeError(error) });
+    this.write('failedOnce', { error: this.describe(error) });
+  }
+
+  /** The stored error; a data folder that cannot be written says so first, with its fix (src/util/storage-error.ts). */
+  private describe(error: unknown): string {
+    const failure = this.dataDir ? storageFailure(error, this.dataDir) : null;
+    return failure ? `${STORAGE_FAILURE_PREFIX}: ${describeError(error)}; ${failure.fix}` : describeError(error);
   }
 
   private write(event: SourceStatusEvent, values: SourceStatusValues): boolean {

@@ -39,6 +39,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { connectMailbox, loginRefused, mailboxConnection } from '../ingest/imap';
+import { describeError } from '../ingest/source-status';
 import { credentialsFor, Login, MailboxCredentials } from '../auth/credentials';
 import { TokenError } from '../auth/token';
 import { tokenRoles } from '../auth/roles';
@@ -304,7 +305,8 @@ async function checkImap(s: ImapSourceConfig, index: number, credentials: Mailbo
           ? `the IMAP server ${s.host}:${s.port} refused the token for ${s.user} (also a fresh one)`
           : `cannot connect or log in to ${s.host}:${s.port}`
         : `after login (${step})`;
-    return { check, fatal: false, ok: false, detail: `${what}: ${errorChain(err)}`, fix: imapFix(err, s, index) };
+    // describeError: the server's reason (AUTHENTICATIONFAILED ...) besides imapflow's "Command failed".
+    return { check, fatal: false, ok: false, detail: `${what}: ${describeError(err)}`, fix: imapFix(err, s, index) };
   } finally {
     const c = client as ImapFlow | null;
     if (c) await c.logout().catch(() => c.close());

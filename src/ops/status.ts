@@ -9,7 +9,11 @@
  * What needs a person (and turns `klagomal status` red, exit code 1):
  *  - a source down (not connected, or no live service watching it) for longer than
  *    `status.sourceDownMinutes`, or never watched at all;
- *  - the service killed: a source's heartbeat stopped without a clean stop;
+ *  - the service killed: its heartbeat (src/ops/service-health.ts) older than
+ *    SERVICE_STALE_SECONDS without a clean stop (or, from a service that writes none, a
+ *    source's heartbeat stopped without a clean stop);
+ *  - a source or the processing that cannot write to the data folder (full, not the service
+ *    user's), at once, and a data folder with less than MIN_FREE_BYTES free;
  *  - outgoing mail that failed permanently in the last FAILED_MAIL_ATTENTION_DAYS days;
  *  - anything in quarantine;
  *  - stored mail not filed for longer than `status.sourceDownMinutes` (the processor is stuck);
@@ -34,6 +38,8 @@ import { lastReconcileRun, ReconcileRunSummary } from '../reconcile';
 import { sourceStatusKey, SourceStatusRow } from '../store/source-status';
 import { AuthStatus, authStatusKey, readAuthStatus } from './auth-status';
 import { redactSecrets } from '../util/secrets';
+import { STORAGE_FAILURE_PREFIX } from '../util/storage-error';
+import { readServiceHealth, readStorageFailing, SERVICE_STALE_SECONDS } from './service-health';
 
 /**
  * A permanently failed mail needs a person for this long after it failed. Not forever: a
@@ -223,6 +229,9 @@ export function sourceReport(folder: WatchedFolder, row: SourceStatusRow | undef
   // one-off scan (`run --once`) counts as mail taken.
   let downSince: Instant | null = null;
   if (state !== 'connected') downSince = later(connected ? row.updated_at : (row.since ?? row.updated_at), row.last_poll_at);
+  // Connected, yet every scan since failing_since failed (a full disk, raw/ not writable): a
+  // reconnect does not end that, only a completed scan does; nothing was taken meanwhile.
+  else if (row.failing_since) downSince = later(row.failing_since, row.last_poll_at);
   return {
     ...base,
     state,
@@ -238,6 +247,19 @@ export function sourceReport(folder: WatchedFolder, row: SourceStatusRow | undef
     folderMessages: row.folder_messages,
     waiting: row.waiting,
   };
+}
+
+/** Below this much free space in the data folder's file system, `status` is red: a large mail (1 MiB) no longer fits. */
+export const MIN_FREE_BYTES = 1024 * 1024;
+
+/** Free bytes for an unprivileged writer in the file system of `dir`; null when it cannot be told. */
+function freeBytes(dir: string): number | null {
+  try {
+    const s = fs.statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return null;
+  }
 }
 
 function fileSize(file: string): number {
@@ -277,9 +299,29 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
     if (cfg?.type !== 'imap') return report;
     return { ...report, auth: authReport(cfg.auth ? `oauth2 ${cfg.auth.provider}` : 'password', readAuthStatus(store, authStatusKey({ source: f.name }))) };
   });
+  // The service's own heartbeat (src/ops/service-health.ts), when it writes one: a kill -9 is
+  // seen within SERVICE_STALE_SECONDS, not after the sources' window of minutes.
+  const health = readServiceHealth(store);
+  const serviceState: 'alive' | 'stopped' | 'dead' | null = !health.heartbeatAt
+    ? null
+    : health.stoppedAt && ms(health.stoppedAt) >= ms(health.heartbeatAt)
+      ? 'stopped'
+      : now.getTime() - ms(health.heartbeatAt) > SERVICE_STALE_SECONDS * 1000
+        ? 'dead'
+        : 'alive';
+  if (serviceState === 'dead' || serviceState === 'stopped')
+    sources.forEach((s, i) => {
+      if (s.state !== 'connected' && s.state !== 'reconnecting') return;
+      const since = serviceState === 'dead' ? health.heartbeatAt! : health.stoppedAt!;
+      const downSince = s.downSince && ms(s.downSince) < ms(since) ? s.downSince : since;
+      sources[i] = { ...s, state: serviceState === 'dead' ? 'not-running' : 'stopped', connected: false, downSince, downMinutes: minutesBetween(downSince, now) };
+    });
   for (const s of sources) {
     const label = `source ${s.name} (${s.role === 'sent' ? `Sent folder ${s.mailbox}` : s.mailbox})`;
     if (s.state === 'never-seen') reasons.push(`${label}: never watched (no status recorded; is the service running with this config?)`);
+    else if (s.state !== 'stopped' && s.lastError?.startsWith(STORAGE_FAILURE_PREFIX) && s.failingSince)
+      // Mail waits from the first failure on: no grace of sourceDownMinutes.
+      reasons.push(`${label}: ${STORAGE_FAILURE_PREFIX} since ${fmt(s.failingSince)}${s.lastError.slice(STORAGE_FAILURE_PREFIX.length)}`);
     else if (s.downMinutes !== null && s.downMinutes >= downLimit) {
       const why =
         s.state === 'stopped' ? 'the service stopped' : s.state === 'not-running' ? 'no service is watching it' : `${s.lastError ?? 'disconnected'}; retrying`;
@@ -288,12 +330,22 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
   }
   const killed = sources.filter((s) => s.state === 'not-running');
   const heartbeats = sources.map((s) => s.heartbeatAt).filter((h): h is Instant => h !== null);
-  const lastHeartbeatAt = later(...heartbeats);
-  if (killed.length > 0) {
-    const last = later(...killed.map((s) => s.heartbeatAt));
+  const lastHeartbeatAt = later(health.heartbeatAt, ...heartbeats);
+  if (serviceState === 'dead' || (serviceState === null && killed.length > 0)) {
+    const last = serviceState === 'dead' ? health.heartbeatAt : later(...killed.map((s) => s.heartbeatAt));
     reasons.push(`service not running: no heartbeat since ${fmt(last)} and it did not stop cleanly (killed or crashed?)`);
   }
-  const running = sources.some((s) => s.state === 'connected' || s.state === 'reconnecting');
+  const running = serviceState !== null ? serviceState === 'alive' : sources.some((s) => s.state === 'connected' || s.state === 'reconnecting');
+
+  // ---- the data folder: a stage that cannot write to it, and its free space (a full disk also
+  // stops the service from recording anything, so it is measured here, not only reported)
+  for (const f of readStorageFailing(store))
+    reasons.push(`${f.part}: ${STORAGE_FAILURE_PREFIX} since ${fmt(f.since)}: ${oneLine(f.error)}; ${f.fix}`);
+  const free = freeBytes(config.dataDir);
+  if (free !== null && free < MIN_FREE_BYTES)
+    reasons.push(
+      `the data folder ${config.dataDir} has ${Math.floor(free / 1024)} KiB free: mail over ${MIN_FREE_BYTES / 1024} KiB cannot be stored and the database cannot grow; free space there (df -h ${config.dataDir})`,
+    );
 
   // ---- the transport's login
   const t = config.transport;

@@ -272,6 +272,9 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
           });
         })
         .finally(() => att.release());
+      // Awaited below; marked handled now, because a parse error can end the parse before the
+      // write is awaited, and an unhandled rejection (a full disk) would end the process.
+      write.catch(() => undefined);
       pendingWrites.push(write);
     });
     parser.on('end', resolve);
@@ -297,7 +300,17 @@ export async function parseMail(input: Buffer | Readable, opts: ParseOptions): P
     await Promise.all([done, feed]);
   } catch (err) {
     if (!Buffer.isBuffer(raw)) (raw as Readable).destroy(); // the rest of the file is not read
-    if (!tooManyParts(err)) throw err;
+    if (!tooManyParts(err)) {
+      // An attachment that could not be written (a full disk) stops the parser too; the write's
+      // error is the cause, and the one the caller must see (src/util/storage-error.ts).
+      // Bounded: a write whose stream the stopped parser never ends must not hold the pass.
+      const settled: PromiseSettledResult<void>[] = await Promise.race([
+        Promise.allSettled(pendingWrites),
+        new Promise<PromiseSettledResult<void>[]>((r) => setTimeout(() => r([]), 2000).unref()),
+      ]);
+      const failedWrite = settled.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+      throw failedWrite ? failedWrite.reason : err;
+    }
     // Too many parts: the mail is filed on its headers and the text of the parts read so far.
     // Attachments are left out: the one being written when the split stopped never ends.
     partsCut = true;

@@ -15,6 +15,7 @@ import { calendarsFor } from '../deadlines/deadlines';
 import { createLogger, errorChain, flushLogs } from '../util/log';
 import { Processor } from './processor';
 import type { FromChild, ToChild } from './isolation';
+import { StorageError } from '../util/storage-error';
 
 let db: DB | null = null;
 let processor: Processor | null = null;
@@ -52,7 +53,8 @@ function leave(code: number): void {
 
 process.on('message', (m: ToChild) => {
   handle(m).catch((err: unknown) => {
-    send({ type: 'error', message: errorChain(err) });
+    const storage = err instanceof StorageError ? err.failure : undefined;
+    send({ type: 'error', message: errorChain(storage ? (err as Error).cause : err), storage });
     leave(1);
   });
 });

@@ -27,6 +27,7 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import type { ProcessResult } from './processor';
 import { packageRoot } from '../util/package-root';
+import { StorageError, StorageFailure } from '../util/storage-error';
 
 export interface IsolationLimits {
   /** V8 heap limit of the child, MB (processing.isolatedHeapMb). */
@@ -45,7 +46,7 @@ export type ToChild =
 export type FromChild =
   | { readonly type: 'ready' }
   | { readonly type: 'result'; readonly id: number; readonly result: ProcessResult | null }
-  | { readonly type: 'error'; readonly message: string };
+  | { readonly type: 'error'; readonly message: string; readonly storage?: StorageFailure };
 
 /** What became of one mail in the child: processed (filed, quarantined, or already taken by someone else: null), or the child died on it. */
 export type IsolatedOutcome = { readonly kind: 'done'; readonly result: ProcessResult | null } | { readonly kind: 'died'; readonly why: string };
@@ -99,6 +100,8 @@ export class IsolatedProcessor {
       if ('type' in first) {
         if (first.type === 'result') return { kind: 'done', result: first.result };
         this.stop();
+        // The data folder, not the mail, failed in the child: the caller takes the attempt back.
+        if (first.type === 'error' && first.storage) throw new StorageError(first.storage, new Error(first.message));
         throw new IsolationError(`the isolated processor failed: ${first.type === 'error' ? first.message : first.type}`);
       }
       this.child = null;

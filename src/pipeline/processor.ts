@@ -36,6 +36,7 @@ import { maskMail } from '../parse/mask-mail';
 import { gatherFacts } from './facts';
 import { actOnMail } from './act';
 import { IsolatedProcessor, IsolatedState, IsolationLimits } from './isolation';
+import { StorageError, StorageFailure, storageFailure } from '../util/storage-error';
 
 export interface QuarantineResult {
   readonly inboundId: number;
@@ -117,6 +118,9 @@ export class Processor {
   async retryQuarantined(inboundId: number, limits: IsolationLimits = this.isolationLimits()): Promise<ProcessResult | null> {
     const row = this.store.inbound(inboundId);
     if (!row || row.state !== 'quarantined') return null;
+    // The operator's retry starts the count again: a mail set aside after repeated starts
+    // ("processing was started 5 times") is otherwise taken for a poison mail at the next pass.
+    this.store.txRelaxed(() => this.store.resetProcessingAttempts(inboundId));
     const isolated = new IsolatedProcessor(this.config, limits);
     try {
       const outcome = await isolated.run(inboundId, 'quarantined', this.clock());
@@ -177,7 +181,14 @@ export class Processor {
           source: row.source,
           attempt: attempts,
         });
-        const outcome = await isolated.run(row.id, 'stored', this.clock());
+        let outcome: Awaited<ReturnType<IsolatedProcessor['run']>>;
+        try {
+          outcome = await isolated.run(row.id, 'stored', this.clock());
+        } catch (err) {
+          // The data folder failed in the child, not the mail: the attempt does not count.
+          if (err instanceof StorageError) this.store.txRelaxed(() => this.store.unbumpProcessingAttempt(row.id));
+          throw err;
+        }
         if (outcome.kind === 'done') {
           // Logged by the child.
           if (outcome.result) results.push(outcome.result);
@@ -209,6 +220,7 @@ export class Processor {
 
   private async processBatch(rows: InboundRow[], mode: { bump: boolean; state: IsolatedState }): Promise<ProcessResult[]> {
     const parsed: Array<{ row: InboundRow; mail: ParsedMail } | { row: InboundRow; error: string; stage: 'process' | 'parse' }> = [];
+    const storageFailed: Array<{ row: InboundRow; failure: StorageFailure; err: unknown }> = [];
     let bytes = 0;
     for (const row of rows) {
       if (parsed.length > 0 && bytes + row.size > MAX_BATCH_BYTES) break; // the rest comes in the next batch
@@ -230,13 +242,55 @@ export class Processor {
         }
         parsed.push({ row, mail });
       } catch (err) {
-        parsed.push({ row, stage: 'parse', error: errorChain(err) });
+        // An attachment or raw file the data folder cannot take is the disk's failure, not the
+        // mail's: it stays stored, its attempt is taken back, and the pass reports the disk.
+        const failure = storageFailure(err, this.config.dataDir);
+        if (failure) storageFailed.push({ row, failure, err });
+        else parsed.push({ row, stage: 'parse', error: errorChain(err) });
       }
     }
 
     const now = this.clock();
     const at = toInstant(now);
     const results: ProcessResult[] = [];
+    const takeBack = (ids: readonly InboundRow[]): void => {
+      if (mode.bump && ids.length > 0) this.store.txRelaxed(() => ids.forEach((r) => this.store.unbumpProcessingAttempt(r.id)));
+    };
+    try {
+      this.fileParsed(parsed, mode.state, now, at, results);
+    } catch (err) {
+      // A full or read-only database: the whole batch was rolled back; nothing is the mails' fault.
+      const failure = storageFailure(err, this.config.dataDir);
+      if (!failure) throw err;
+      try {
+        takeBack([...parsed.map((p) => p.row), ...storageFailed.map((f) => f.row)]);
+      } catch {
+        /* the database takes no write: the attempts stay as they are; while it is full the bump before each parse fails too, so the count cannot run up */
+      }
+      throw new StorageError(failure, err);
+    }
+
+    for (const r of results)
+      this.logResult(
+        r,
+        rows.find((x) => x.id === r.inboundId),
+      );
+    if (storageFailed.length > 0) {
+      takeBack(storageFailed.map((f) => f.row));
+      throw new StorageError(storageFailed[0].failure, storageFailed[0].err);
+    }
+    return results;
+  }
+
+  /** File the parsed mails of a batch in one transaction (each in its own savepoint), quarantining the mails that failed. */
+  private fileParsed(
+    parsed: ReadonlyArray<{ row: InboundRow; mail: ParsedMail } | { row: InboundRow; error: string; stage: 'process' | 'parse' }>,
+    state: IsolatedState,
+    now: Date,
+    at: string,
+    results: ProcessResult[],
+  ): void {
+    const mode = { state };
     this.store.tx(() => {
       for (const p of parsed) {
         if ('error' in p) {
@@ -271,17 +325,12 @@ export class Processor {
           });
           results.push(r);
         } catch (err) {
+          // A full database fails every mail alike: the whole batch rolls back (see the caller).
+          if (storageFailure(err, this.config.dataDir)) throw err;
           results.push(this.quarantine(p.row, 'file', errorChain(err), at));
         }
       }
     });
-
-    for (const r of results)
-      this.logResult(
-        r,
-        rows.find((x) => x.id === r.inboundId),
-      );
-    return results;
   }
 
   private logResult(r: ProcessResult, row: InboundRow | undefined): void {

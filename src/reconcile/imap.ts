@@ -12,6 +12,7 @@ import { toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { connectMailbox, mailboxConnection, uidSet } from '../ingest/imap';
+import { describeError } from '../ingest/source-status';
 import { RawArrival, sha256 } from '../ingest/intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from '../ingest/raw-files';
 import { credentialsFor, Login } from '../auth/credentials';
@@ -69,7 +70,8 @@ export async function reconcileImapSource(run: Run, s: ImapSourceConfig): Promis
       }
     }
   } catch (err) {
-    const error = errorChain(err);
+    // With the server's own reason (AUTHENTICATIONFAILED ...), not only imapflow's "Command failed".
+    const error = describeError(err);
     run.log.error('reconcile: cannot reach the IMAP server', { source: s.name, error });
     reports.forEach((r, i) => {
       if (!handled.has(i)) r.error = error;

@@ -90,13 +90,28 @@ export function alarming(r: Pick<ReconcileReport, 'found' | 'raw'>): boolean {
   return r.found > 0 || r.raw.missing > 0 || r.raw.mismatched > 0;
 }
 
+/** How one damaged raw mail is remembered as told (its hash and what is wrong with it). */
+export function damageKey(d: Pick<DamagedRaw, 'sha256' | 'problem'>): string {
+  return `${d.sha256}:${d.problem}`;
+}
+
 /**
  * The admin's mail (plain text, Swedish and English, like the template-problem notice), with
- * its idempotency key: once per run when mail was found; once per distinct set of damage when
- * only damage is reported. Null when there is nothing to tell.
+ * its idempotency key: once per run when mail was found; damage only when some of it was not
+ * told before (`told`: the damage keys of earlier notices), so that one damaged file is
+ * mailed about once, not again by the next hourly run nor by a run that found mail too.
+ * `damageTold` is every damage this report knows, for the caller to keep as told. Null when
+ * there is nothing new to tell.
  */
-export function adminNotice(r: ReconcileReport): { subject: string; text: string; idempotencyKey: string } | null {
+export function adminNotice(
+  r: ReconcileReport,
+  told: ReadonlySet<string> = new Set(),
+): { subject: string; text: string; idempotencyKey: string; damageTold: string[] } | null {
   if (!alarming(r)) return null;
+  const fresh = r.raw.damaged.filter((d) => !told.has(damageKey(d)));
+  const toldBefore = r.raw.damaged.length - fresh.length;
+  const newDamage = fresh.length > 0 || (r.raw.missing + r.raw.mismatched > r.raw.damaged.length && toldBefore === 0);
+  if (r.found === 0 && !newDamage) return null;
   const lines: string[] = [];
   const when = r.startedAt.slice(0, 16).replace('T', ' ');
   lines.push(
@@ -123,16 +138,20 @@ export function adminNotice(r: ReconcileReport): { subject: string; text: string
       `${r.raw.missing} stored mail(s) are missing and ${r.raw.mismatched} no longer match their sha256. Nothing was repaired; restore them from a backup.`,
       '',
     );
-    for (const d of r.raw.damaged)
+    for (const d of fresh)
       lines.push(
         `  ${d.path ?? `raw_mail ${d.sha256.slice(0, 16)}…`}: ${d.problem}; inbound ${d.inboundIds.join(',') || '-'}${d.cases.length ? `; ${d.cases.join(',')}` : ''}`,
+      );
+    if (toldBefore > 0)
+      lines.push(
+        `  (${toldBefore} av dem har rapporterats tidigare och listas inte igen / ${toldBefore} of them were reported before and are not listed again)`,
       );
     lines.push('');
   }
   lines.push('Kör / run: klagomal reconcile', '');
   const damage = crypto
     .createHash('sha256')
-    .update(JSON.stringify(r.raw.damaged.map((d) => [d.sha256, d.problem])))
+    .update(JSON.stringify(fresh.map((d) => [d.sha256, d.problem])))
     .digest('hex')
     .slice(0, 16);
   return {
@@ -142,5 +161,6 @@ export function adminNotice(r: ReconcileReport): { subject: string; text: string
         : `Avstämning: lagrade brev är skadade / Reconciliation: stored mail is damaged (${r.raw.missing + r.raw.mismatched})`,
     text: lines.join('\n'),
     idempotencyKey: r.found > 0 ? `reconcile:run:${r.runId}` : `reconcile:damage:${r.raw.missing}:${r.raw.mismatched}:${damage}`,
+    damageTold: r.raw.damaged.map(damageKey),
   };
 }

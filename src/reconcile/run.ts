@@ -17,7 +17,19 @@ import type { Store } from '../store/store';
 import { toInstant } from '../util/clock';
 import { errorChain } from '../util/log';
 import { buildAdminNotice } from '../reply/mail';
-import { adminNotice, alarming, FoundMail, ReconcileReport, ReconcileTrigger } from './report';
+import { adminNotice, alarming, damageKey, FoundMail, ReconcileReport, ReconcileTrigger } from './report';
+
+/** Meta row: the damaged raw mails (damageKey) the admin has been mailed about. */
+const DAMAGE_TOLD = 'reconcile.damageTold';
+
+function parseTold(v: string | undefined): string[] {
+  try {
+    const a: unknown = v ? JSON.parse(v) : [];
+    return Array.isArray(a) ? a.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
 import type { ReconcileDeps, Run } from './context';
 import { reconcileImapSource } from './imap';
 import { reconcileMaildir } from './maildir';
@@ -90,7 +102,11 @@ export async function reconcile(deps: ReconcileDeps, trigger: ReconcileTrigger):
   const finishedAt = toInstant(deps.clock());
   report.finishedAt = finishedAt;
 
-  const notice = adminNotice(report);
+  // The damage earlier notices told of (meta row), less what is no longer damaged: a file
+  // repaired and damaged again is told again.
+  const current = new Set(report.raw.damaged.map(damageKey));
+  const told = new Set(parseTold(store.meta(DAMAGE_TOLD)).filter((k) => current.has(k)));
+  const notice = adminNotice(report, told);
   try {
     store.tx(() => {
       if (notice && config.firm.adminAddress) {
@@ -101,7 +117,9 @@ export async function reconcile(deps: ReconcileDeps, trigger: ReconcileTrigger):
           ),
         );
         report.adminNotified = queued !== null;
+        for (const k of notice.damageTold) told.add(k);
       }
+      if (!report.error && !report.interrupted) store.setMeta(DAMAGE_TOLD, JSON.stringify([...told]));
       store.finishReconcileRun(runId, finishedAt, JSON.stringify(report));
     });
   } catch (err) {

@@ -72,6 +72,19 @@ export class InboundQueries extends StoreBase {
     return (this.q('UPDATE inbound SET attempts = attempts + 1 WHERE id = ? RETURNING attempts').get(id) as { attempts: number }).attempts;
   }
 
+  /**
+   * A processing attempt that failed on the data folder (full, unwritable), not on the mail:
+   * taken back, so that the poison-mail guard never counts a full disk against a mail.
+   */
+  unbumpProcessingAttempt(id: number): void {
+    this.q('UPDATE inbound SET attempts = MAX(0, attempts - 1) WHERE id = ?').run(id);
+  }
+
+  /** `quarantine retry`: the operator starts the count again, so that no later pass takes the mail for a poison mail. */
+  resetProcessingAttempts(id: number): void {
+    this.q('UPDATE inbound SET attempts = 0 WHERE id = ?').run(id);
+  }
+
   countPendingInbound(): number {
     return (this.q("SELECT COUNT(*) AS n FROM inbound WHERE state = 'stored'").get() as { n: number }).n;
   }

@@ -9,7 +9,9 @@
  *  - since           when `connected` last changed: connected since, or down since
  *  - last_poll_at    the last scan that completed
  *  - last_error      the last failure, NULL after a scan that completed
- *  - failing_since   the first failure of the current run of failures, NULL when not failing
+ *  - failing_since   the first failure of the current run of failures, NULL when not failing;
+ *                    only a completed scan ends the run (a reconnect does not: a source that
+ *                    connects and then fails every scan is down from its first failure)
  *  - updated_at      heartbeat of the running service: written on every event and at least
  *                    every HEARTBEAT_MS during long scans. Old = nobody is watching.
  *  - folder_messages, waiting   what the last scan saw in the folder (NULL: unknown)

@@ -5,6 +5,7 @@
  *   {"level":"info","time":"2026-11-19T08:14:03.120Z","pid":4711,"source":"klagomal","case":"KLG-2026-000042","msg":"mail filed",...}
  *
  * Levels mean something (what an operator's alerting can key on):
+ *   fatal  the process ends: an uncaught error (logged as one line with its stack), a refused start
  *   error  a person must act: a mail quarantined, a send failed for good, a source or a stage stopped
  *   warn   degraded but healing by itself: a send retried, a connection dropped and rebuilt
  *   info   the normal life of a mail and of the service: filed, sent, started, stopped
@@ -35,7 +36,7 @@ import pino from 'pino';
 import { replacePersonnummer } from './personnummer';
 import { redactSecrets } from './secrets';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 const LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -45,6 +46,8 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /** The process ends after this line (an uncaught error, a refused start). */
+  fatal(msg: string, fields?: LogFields): void;
   child(fields: LogFields): Logger;
 }
 
@@ -105,7 +108,7 @@ export function prettyLine(json: string): string {
   return `${String(time)} ${String(level).toUpperCase().padEnd(5)} ${String(msg)}${extra ? '  ' + extra : ''}\n`;
 }
 
-const PRIORITY: Readonly<Record<string, number>> = { error: 3, warn: 4, info: 6, debug: 7 };
+const PRIORITY: Readonly<Record<string, number>> = { fatal: 2, error: 3, warn: 4, info: 6, debug: 7 };
 
 /** `<3>{"level":"error",...}`: the line with its syslog priority in front, for journald (sd-daemon(3)). */
 export function journalLine(line: string): string {
@@ -200,6 +203,7 @@ function wrap(root: pino.Logger, bindings: Record<string, unknown>): Logger {
     info: emit('info'),
     warn: emit('warn'),
     error: emit('error'),
+    fatal: emit('fatal'),
     child: (fields) => wrap(root, cleanFields(fields, { ...bindings })),
   };
 }

@@ -36,3 +36,27 @@ export class Wakeup {
     });
   }
 }
+
+/**
+ * One shutdown signal for many loops, with one listener on it. Each loop (a source, the
+ * processor, the sender, a schedule, the HTTP endpoint) waits on a child signal of its own,
+ * aborted with the shared one. Waiting on the shared signal directly put one listener per
+ * waiting loop on it: two mailboxes with their Sent folders and HTTP on are more than Node's
+ * limit of ten, which printed a MaxListenersExceededWarning (plain text, not a log line).
+ * Raising the limit would hide a real leak later; this keeps each signal's listeners to its loop's.
+ */
+export class SignalFanout {
+  private readonly children = new Set<AbortController>();
+
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener('abort', () => this.children.forEach((c) => c.abort(signal.reason)), { once: true });
+  }
+
+  /** A signal for one loop: aborted when the shared one is (at once, when it already is). */
+  child(): AbortSignal {
+    const c = new AbortController();
+    if (this.signal.aborted) c.abort(this.signal.reason);
+    else this.children.add(c);
+    return c.signal;
+  }
+}

@@ -112,7 +112,8 @@ describeImap('klagomal status with two mailboxes on Dovecot', () => {
     const badLater = source(red.report, 'kundtjanst');
     expect(badLater.failingSince).toBe(bad.failingSince); // the same run of failures, not restarted by each retry
     expect(Date.parse(badLater.heartbeatAt!)).toBeGreaterThan(Date.parse(bad.heartbeatAt!)); // it kept trying
-    expect(child.output()).toMatch(/imap scan or connection failed/);
+    // A refused login is for a person (issue 18): an error with the server's reason, not a warning.
+    expect(child.output()).toMatch(/"level":"error".*"reason":"AUTHENTICATIONFAILED".*"msg":"imap login refused/);
 
     // Meanwhile the good mailbox is still served.
     expect(source(red.report, 'klagomal').state).toBe('connected');
