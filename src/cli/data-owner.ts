@@ -9,8 +9,9 @@
  * command then drops to the owner's uid and gid before it opens anything, so that whatever it
  * makes is the owner's.
  *
- * Read-only commands (status, cases, case show, quarantine list, ...) run as anyone who can
- * read the folder.
+ * Read-only commands (status, cases, quarantine list, report, the audits but `audit case`, ...)
+ * run as anyone who can read the folder. `case show` and `audit case` write the access log
+ * (who read personal data), so they are the owner's too.
  */
 import fs from 'node:fs';
 import type { Config } from '../config/config';
@@ -49,9 +50,11 @@ export function writesDataFolder(name: string, positionals: readonly string[], v
     case 'quarantine':
       return verb === 'retry';
     case 'case':
-      return verb !== undefined && verb !== 'show';
+      // `case show` too: reading a case's personal data is written to the access log.
+      return verb !== undefined;
     case 'audit':
-      return verb === 'encrypt-personnummer';
+      // `audit case` logs its reading; the other audits only read.
+      return verb === 'encrypt-personnummer' || verb === 'case';
     default:
       // status, cases, mail, report, templates, config, check, calendar: read only.
       return false;
