@@ -23,6 +23,7 @@ import { readSources, readTransport } from './sources-transport';
 import { readDeadlines } from './deadlines';
 import {
   readAcknowledgement,
+  readApproval,
   readCases,
   readComplaintRules,
   readFirm,
@@ -95,6 +96,7 @@ export function parseConfig(json: Json, file: string): Config {
       if (!categoryIds.has(c)) root.problem(`officers[${i}].categories[${j}]`, `unknown category "${c}"; allowed: ${[...categoryIds].join(', ')}`);
     }),
   );
+  const approval = readApproval(root.section('approval'), officers);
   const deadlines = readDeadlines(root.section('deadlines'));
   if (deadlines.escalation.enabled && !officers.some((o) => o.role === 'manager')) {
     root.problem(
@@ -132,6 +134,7 @@ export function parseConfig(json: Json, file: string): Config {
     threading,
     loop,
     officers,
+    approval,
     deadlines,
     outbox,
     processing,

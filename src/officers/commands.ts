@@ -20,6 +20,8 @@
  *   #ask [YYYY-MM-DD]               the rest of the mail is a request for more information to the customer
  *   #hold REASON                    legal hold: retention leaves the case alone (src/retention/legal-hold.ts)
  *   #release                        lift the legal hold
+ *   #approve [N]                    an approver approves the final answer waiting (draft N): it goes to the customer
+ *   #return REASON                  an approver returns the waiting final answer to its author (src/officers/approval.ts)
  *
  * A reasoned answer (the firm must give one in writing when a complaint is judged unfounded):
  * `#outcome rejected` or `partly-upheld` is refused unless the case has a final answer sent or
@@ -67,6 +69,7 @@ import {
   say,
 } from './command-mail';
 import { queueToCustomer, whyNotToCustomer } from './to-customer';
+import { approveCommand, finalAnswerNeedsApproval, returnCommand } from './approval';
 
 export { ASSESSMENT_ITEMS, COMMAND_NAMES, FINAL_MIN_WORDS, LEGAL_HOLD_COMMAND_NAMES, parseCommandMail, parseSek } from './command-mail';
 export type { CommandLine, CommandMail, CommandName, LegalHoldCommandName, Said } from './command-mail';
@@ -97,7 +100,7 @@ export function runOfficerCommands(
   c: CaseRow,
   sender: { address: string; name: string | null },
   mail: CommandMail,
-  inbound: { id: number; messageId: string | null },
+  inbound: { id: number; messageId: string | null; references?: readonly string[] },
   now: Date,
 ): CommandOutcome {
   const { store, config } = ctx;
@@ -213,7 +216,8 @@ export interface RunEnv {
   readonly officer: Officer | undefined;
   readonly rest: string;
   readonly finalInMail: boolean;
-  readonly inbound: { id: number; messageId: string | null };
+  /** The officer's mail; `references` its In-Reply-To and References (which approval request it answers). */
+  readonly inbound: { id: number; messageId: string | null; references?: readonly string[] };
   readonly now: Date;
   readonly at: Instant;
 }
@@ -286,7 +290,16 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
     }
     case 'outcome': {
       const outcome = oneOf<CaseOutcome>(cmd.args, CASE_OUTCOMES, { en: 'outcome', sv: 'utfall', svNeuter: true });
-      if ((outcome === 'rejected' || outcome === 'partly-upheld') && !env.finalInMail && !hasReasonedAnswer(store, c.id)) {
+      // Under four eyes, the answer a rejection leans on must be one an approver let through.
+      const approvedOnly = finalAnswerNeedsApproval(config, outcome);
+      if ((outcome === 'rejected' || outcome === 'partly-upheld') && !env.finalInMail && !hasReasonedAnswer(store, c.id, approvedOnly)) {
+        if (approvedOnly && hasReasonedAnswer(store, c.id))
+          throw new CommandError(
+            say(
+              `'${outcome}' needs a final answer approved by a second person (approval.finalAnswer), and the answer sent on this case was not: send #outcome ${outcome} together with a new #final, which goes for approval`,
+              `'${outcome}' kräver ett slutligt svar som en andra person har godkänt (approval.finalAnswer), och svaret som skickades i ärendet har inte godkänts: skicka #outcome ${outcome} tillsammans med ett nytt #final, som går till godkännande`,
+            ),
+          );
         throw new CommandError(
           say(
             `'${outcome}' needs a written, reasoned answer to the customer first: send it with #final followed by the answer (at least ${FINAL_MIN_WORDS} words), in this mail or before`,
@@ -406,6 +419,10 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
     }
     case 'final':
       return queueToCustomer(ctx, c, 'final', cmd, env);
+    case 'approve':
+      return approveCommand(ctx, c, cmd, env);
+    case 'return':
+      return returnCommand(ctx, c, cmd, env);
     case 'ask':
       return queueToCustomer(ctx, c, 'ask', cmd, env);
     case 'hold': {
@@ -439,7 +456,13 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
   }
 }
 
-/** A final answer queued or sent through #final: the case has its reasoned, written answer. */
-export function hasReasonedAnswer(store: Store, caseId: number): boolean {
-  return store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer' && o.status !== 'failed');
+/**
+ * A final answer queued or sent through #final, or one waiting for approval: the case has its
+ * reasoned, written answer. With `approvedOnly`, only an answer an approver let through counts
+ * (or one waiting for them).
+ */
+export function hasReasonedAnswer(store: Store, caseId: number, approvedOnly = false): boolean {
+  if (store.pendingDraftOfCase(caseId)) return true;
+  const approved = new Set(store.draftsOfCase(caseId).flatMap((d) => (d.state === 'approved' && d.outbox_id !== null ? [d.outbox_id] : [])));
+  return store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer' && o.status !== 'failed' && (!approvedOnly || approved.has(o.id)));
 }
