@@ -69,7 +69,7 @@ import {
   say,
 } from './command-mail';
 import { queueToCustomer, whyNotToCustomer } from './to-customer';
-import { approveCommand, finalAnswerNeedsApproval, returnCommand } from './approval';
+import { approveCommand, approversFor, finalAnswerNeedsApproval, returnCommand } from './approval';
 
 export { ASSESSMENT_ITEMS, COMMAND_NAMES, FINAL_MIN_WORDS, LEGAL_HOLD_COMMAND_NAMES, parseCommandMail, parseSek } from './command-mail';
 export type { CommandLine, CommandMail, CommandName, LegalHoldCommandName, Said } from './command-mail';
@@ -119,7 +119,12 @@ export function runOfficerCommands(
   const ask = mail.commands.find((x) => x.name === 'ask');
   const final = mail.commands.find((x) => x.name === 'final');
   // This mail's #final counts for #outcome only if it will be sent: checked as #final checks.
-  const finalInMail = final !== undefined && ask === undefined && whyNotToCustomer(store, c, 'final', rest, at) === null;
+  // A rejection's #final that nobody but its author may approve is refused too (four eyes).
+  const outcomeInMail = mail.commands.find((x) => x.name === 'outcome')?.args.trim().toLowerCase() as CaseOutcome | undefined;
+  const noApprover =
+    finalAnswerNeedsApproval(config, outcomeInMail && CASE_OUTCOMES.includes(outcomeInMail) ? outcomeInMail : c.outcome) &&
+    approversFor(config, sender.address).length === 0;
+  const finalInMail = final !== undefined && ask === undefined && !noApprover && whyNotToCustomer(store, c, 'final', rest, at) === null;
 
   // The mails to the customer go after the other commands, so that they carry this mail's
   // outcome and compensation; `#status` goes after them, so that "#final … #status closed" (or
