@@ -120,10 +120,9 @@ export function runOfficerCommands(
   const final = mail.commands.find((x) => x.name === 'final');
   // This mail's #final counts for #outcome only if it will be sent: checked as #final checks.
   // A rejection's #final that nobody but its author may approve is refused too (four eyes).
-  const outcomeInMail = mail.commands.find((x) => x.name === 'outcome')?.args.trim().toLowerCase() as CaseOutcome | undefined;
-  const noApprover =
-    finalAnswerNeedsApproval(config, outcomeInMail && CASE_OUTCOMES.includes(outcomeInMail) ? outcomeInMail : c.outcome) &&
-    approversFor(config, sender.address).length === 0;
+  const written = mail.commands.find((x) => x.name === 'outcome')?.args.trim().toLowerCase() as CaseOutcome | undefined;
+  const outcomeInMail = written && CASE_OUTCOMES.includes(written) ? written : null;
+  const noApprover = finalAnswerNeedsApproval(config, outcomeInMail ?? c.outcome) && approversFor(config, sender.address).length === 0;
   const finalInMail = final !== undefined && ask === undefined && !noApprover && whyNotToCustomer(store, c, 'final', rest, at) === null;
 
   // The mails to the customer go after the other commands, so that they carry this mail's
@@ -156,7 +155,7 @@ export function runOfficerCommands(
       seen.add(cmd.name);
       const result = store.tx(() => {
         const current = store.caseById(c.id)!;
-        const r = runOne(ctx, current, cmd, { actor, sender, officer, rest, finalInMail, inbound, now, at });
+        const r = runOne(ctx, current, cmd, { actor, sender, officer, rest, finalInMail, outcomeInMail, inbound, now, at });
         store.appendEvent({ at, caseId: c.id, inboundId: inbound.id, actor, type: 'officer-command', detail: { command: mask(cmd.line), result: r.en } });
         return r;
       });
@@ -221,6 +220,11 @@ export interface RunEnv {
   readonly officer: Officer | undefined;
   readonly rest: string;
   readonly finalInMail: boolean;
+  /**
+   * The outcome this mail's #outcome names, even when that command was refused: a #final written
+   * as a rejection needs approval whether or not its #outcome line went through.
+   */
+  readonly outcomeInMail: CaseOutcome | null;
   /** The officer's mail; `references` its In-Reply-To and References (which approval request it answers). */
   readonly inbound: { id: number; messageId: string | null; references?: readonly string[] };
   readonly now: Date;

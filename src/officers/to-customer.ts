@@ -105,7 +105,7 @@ export function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' |
   );
   if (what === 'final') {
     // Four eyes (approval.finalAnswer): a draft for the approvers instead of a mail to the customer.
-    if (finalAnswerNeedsApproval(config, c.outcome)) {
+    if (finalAnswerNeedsApproval(config, env.outcomeInMail ?? c.outcome)) {
       if (store.draftsOfCase(c.id).some((d) => d.inbound_id === env.inbound.id))
         throw new CommandError(say("this mail's final answer was kept as a draft already", 'det här mejlets slutliga svar är redan sparat som utkast'));
       return draftForApproval(ctx, c, outbox, text, env);
