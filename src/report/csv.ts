@@ -103,6 +103,12 @@ const CSV_COLUMNS: readonly CsvColumn[] = [
   ['psd2_35_result', (r) => policyDeadlineOf(r, 'psd2', 'finalAnswerMax')?.result ?? null],
   ['ecsp_10_result', (r) => policyDeadlineOf(r, 'ecsp', 'acknowledgement')?.result ?? null],
   ['promise_final_answer_result', (r) => r.policyDeadlines.find((p) => !p.statutory && p.milestone === 'finalAnswer')?.result ?? null],
+  // Four eyes on the final answer (approval.finalAnswer); empty when it went out without approval.
+  ['final_answer_author', (r) => r.approval?.author ?? null],
+  ['final_answer_approver', (r) => r.approval?.approver ?? null],
+  ['final_answer_drafted_utc', (r) => r.approval?.draftedAt ?? null],
+  ['final_answer_approved_utc', (r) => r.approval?.approvedAt ?? null],
+  ['final_answer_approved_sent_utc', (r) => r.approval?.sentAt ?? null],
 ];
 
 export const CSV_HEADERS: readonly string[] = CSV_COLUMNS.map((c) => c[0]);

@@ -147,6 +147,18 @@ export interface RegisterRow {
   readonly acknowledgementSuppressed: string | null;
   readonly informationRequests: number;
   readonly finalAnswerSentAt: string | null;
+  /**
+   * Four eyes on the final answer (approval.finalAnswer): the approved draft's author and
+   * approver, when it was drafted and approved, and when that answer was sent; null when the
+   * answer went out without approval (or none was approved yet).
+   */
+  readonly approval: {
+    readonly author: string;
+    readonly approver: string;
+    readonly draftedAt: string;
+    readonly approvedAt: string;
+    readonly sentAt: string | null;
+  } | null;
   readonly deadlines: readonly RegisterDeadline[];
   /** The statutory regime the case is handled under ('psd2' | 'none'; null before migration 11). */
   readonly regime: string | null;
@@ -447,6 +459,7 @@ export function registerRow(f: CaseFacts, now: Date): RegisterRow {
     acknowledgementSuppressed: suppressed ? mask(str(detailOf(suppressed).reason) ?? 'suppressed') : null,
     informationRequests: f.events.filter((e) => e.type === 'information-requested').length,
     finalAnswerSentAt: finals.length ? finals.sort()[0] : null,
+    approval: approvalOf(f),
     deadlines,
     regime: f.c.regime,
     policyDeadlines,
@@ -461,5 +474,21 @@ export function registerRow(f: CaseFacts, now: Date): RegisterRow {
     assessment,
     legalHold: mask(f.c.hold_reason),
     anonymisedAt: f.c.anonymised_at,
+  };
+}
+
+/** The latest approved final answer of a case, from its events, with when its mail was sent. */
+function approvalOf(f: CaseFacts): RegisterRow['approval'] {
+  const approved = f.events.filter((e) => e.type === 'final-answer-approved');
+  const last = approved[approved.length - 1];
+  if (!last) return null;
+  const d = detailOf(last);
+  const mail = f.outbox.find((o) => o.id === last.outbox_id);
+  return {
+    author: str(d.author) ?? '',
+    approver: str(d.approver) ?? '',
+    draftedAt: str(d.draftedAt) ?? '',
+    approvedAt: last.at,
+    sentAt: mail?.sent_at ?? null,
   };
 }

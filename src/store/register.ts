@@ -90,6 +90,9 @@ const EVENT_TYPES = [
   'information-requested',
   'deadline-breached',
   'regime-changed',
+  // Four eyes on final answers: who drafted and who approved, and when.
+  'final-answer-drafted',
+  'final-answer-approved',
 ];
 
 /** The cases received in the period, as a subquery (bound as @start and @end). */
