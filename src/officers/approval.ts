@@ -24,7 +24,7 @@ import { caseTag } from '../classify/thread';
 import { maskPersonnummer } from '../util/personnummer';
 import { CommandError, CommandLine, Said, say, words } from './command-mail';
 import { fieldLines, officerByAddress, officerLanguage, staffCaseData } from './notify';
-import { whyNotToAddress } from './to-customer';
+import { whyNotToAddress } from './customer-address';
 
 /** Whether a final answer on a case with this outcome needs approval (pure). */
 export function finalAnswerNeedsApproval(config: Config, outcome: CaseOutcome | null): boolean {

@@ -18,22 +18,7 @@ import { buildMail } from '../reply/mail';
 import { toInstant, Instant } from '../util/clock';
 import { CommandError, CommandLine, FINAL_MIN_WORDS, Said, say, words } from './command-mail';
 import { draftForApproval, finalAnswerNeedsApproval, replaceWaitingDraft } from './approval';
-
-/** Why no mail can go to the case's customer now (no address, or it bounces), or null. */
-export function whyNotToAddress(store: Store, c: CaseRow, at: Instant): Said | null {
-  if (!c.customer_address)
-    return say(
-      'the case has no customer address: answer the customer another way and record it with #note',
-      'ärendet har ingen kundadress: svara kunden på annat sätt och anteckna det med #note',
-    );
-  const failing = store.addressFailingUntil(c.customer_address, at);
-  if (failing)
-    return say(
-      `mail to ${c.customer_address} bounces (until ${failing}): answer the customer another way`,
-      `mejl till ${c.customer_address} studsar (till ${failing}): svara kunden på annat sätt`,
-    );
-  return null;
-}
+import { whyNotToAddress } from './customer-address';
 
 /** Why the rest of this mail cannot go to the customer as `what`, or null when it can. */
 export function whyNotToCustomer(store: Store, c: CaseRow, what: 'final' | 'ask', text: string, at: Instant): Said | null {
