@@ -102,6 +102,11 @@ export class ApprovalQueries extends StoreBase {
     this.q("UPDATE final_answer_drafts SET replaced_by = ? WHERE id = ? AND state = 'replaced'").run(by, id);
   }
 
+  /** Retention: the drafts' texts go (the answer, a return reason); who wrote and decided, and when, stay. */
+  blankDraftsOfCase(caseId: number): number {
+    return this.q("UPDATE final_answer_drafts SET mail = '{}', return_reason = NULL WHERE case_id = ?").run(caseId).changes;
+  }
+
   /** Every draft waiting, oldest first, with its case and the final answer's effective deadline. */
   pendingDrafts(): PendingDraftRow[] {
     return this.q(

@@ -22,6 +22,7 @@ import { EscalationPass } from '../../src/escalation/pass';
 import { checkDraftDecision } from '../../src/cases/transitions';
 import { toInstant } from '../../src/util/clock';
 import { silentLogger } from '../../src/util/log';
+import { runRetention } from '../../src/retention/retention';
 
 const COMPLAINTS = 'klagomal@exempelfinans.se';
 const MAJA = 'maja@exempelfinans.se'; // manager: the default approver
@@ -286,6 +287,21 @@ describe('four eyes on final answers (approval.finalAnswer "rejections", the def
     // With a new #final in the same mail it goes for approval.
     expect(command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER_2}`).out.errors).toEqual([]);
     expect(w.store.pendingDraftOfCase(c.id)).toBeDefined();
+  });
+
+  test('draftTextOutlivedRetention: anonymising a closed case blanks its drafts, keeping who and when', async () => {
+    command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`);
+    command(w, c.id, '#return Skriv vilken prislista som gällde, Karin Kund vill veta', { from: MAJA });
+    command(w, c.id, `#final\n\n${ANSWER_2}`);
+    command(w, c.id, '#approve', { from: MAJA });
+    expect(command(w, c.id, '#status closed').out.errors).toEqual([]);
+    const r = await runRetention({ store: w.store, config: w.config }, { now: new Date('2037-01-01T12:00:00+01:00'), trigger: 'command' });
+    expect(r.anonymised.map((x) => x.number)).toEqual([c.number]);
+    const drafts = w.store.draftsOfCase(c.id);
+    expect(drafts.map((d) => [d.state, d.mail, d.return_reason, d.author, d.decided_by])).toEqual([
+      ['returned', '{}', null, OLLE, MAJA],
+      ['approved', '{}', null, OLLE, MAJA],
+    ]);
   });
 
   test('upheld and withdrawn answers need no approval under "rejections"', () => {
