@@ -19,7 +19,7 @@ import { TemplateSet } from '../../src/reply/templates';
 import { openDatabase } from '../../src/store/db';
 import { CaseRow, EventRow, OutboxRow, Store } from '../../src/store/store';
 import { EscalationPass } from '../../src/escalation/pass';
-import { checkDraftDecision } from '../../src/cases/transitions';
+import { approveDraft, checkDraftDecision } from '../../src/cases/transitions';
 import { toInstant } from '../../src/util/clock';
 import { silentLogger } from '../../src/util/log';
 import { runRetention } from '../../src/retention/retention';
@@ -367,6 +367,23 @@ describe('approval.finalAnswer scopes and approvers', () => {
       expect.stringMatching(/^approval\.approvers: approval.finalAnswer "all" needs at least one approver/),
     ]);
     expect(problems({ approval: { finalAnswer: 'some' } })).toEqual([expect.stringMatching(/^approval\.finalAnswer: /)]);
+  });
+
+  test('approvedTwiceByTwoApprovers: a draft decided meanwhile (another process) is not approved again; one pending draft per case', async () => {
+    const w = world({ approval: { approvers: [MAJA, PETRA] } });
+    const c = await fileComplaint(w);
+    command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`);
+    const stale = w.store.pendingDraftOfCase(c.id)!;
+    expect(command(w, c.id, '#approve', { from: PETRA }).out.errors).toEqual([]);
+    // Maja's process read the draft before Petra's approval committed: the guarded update refuses.
+    const r = w.store.tx(() => approveDraft(w.store, w.store.caseById(c.id)!, stale, MAJA, [MAJA, PETRA], 999, `officer:${MAJA}`, toInstant(NOW)));
+    expect(r).toMatchObject({ ok: false, code: 'changed-meanwhile' });
+    expect(w.store.draftById(stale.id)).toMatchObject({ state: 'approved', decided_by: PETRA });
+    expect(eventsOf(w, c.id, 'final-answer-approved')).toHaveLength(1);
+    // The schema holds at most one waiting draft per case.
+    command(w, c.id, `#final\n\n${ANSWER_2}`);
+    const mail = w.store.pendingDraftOfCase(c.id)!.mail;
+    expect(() => w.store.insertDraft({ caseId: c.id, author: OLLE, inboundId: null, outcome: null, words: 1, mail: JSON.parse(mail), approvers: [MAJA], at: toInstant(NOW) })).toThrow(/UNIQUE/);
   });
 
   test('checkDraftDecision: the refusals, pure', () => {
