@@ -30,7 +30,8 @@ export type TemplateKind =
   | 'officer-closed-case-reply'
   | 'escalation-warning'
   | 'breach-notice'
-  | 'manager-digest';
+  | 'manager-digest'
+  | 'approval-request';
 
 /** Kinds of mail we send: the templated ones, and the built-in notice to the admin (it must work when the templates do not). */
 export type OutboundKind = TemplateKind | 'admin-notice' | 'acknowledgement-letter';
@@ -84,6 +85,13 @@ export type EventType =
   | 'assessment-set'
   | 'information-requested'
   | 'final-answer-queued'
+  // Four eyes on final answers (approval.finalAnswer): the draft's life (src/cases/transitions.ts).
+  | 'final-answer-drafted'
+  | 'final-answer-approved'
+  | 'final-answer-returned'
+  | 'final-answer-replaced'
+  | 'approval-requested'
+  | 'approval-refused'
   | 'spoofing-suspected'
   // Personal data (src/retention): legal hold, and what retention removed.
   | 'legal-hold-set'

@@ -21,11 +21,24 @@
  *
  * `new` is only ever set by openCase (filing a complaint): a case does not go back to it.
  * Who may: `openCase` the pipeline (actor `system`); the others officers by mail (`#status`,
- * and `#ask` / `#final` as their side effect). Later work (approval of final answers,
- * reopening, inadmissible complaints) adds its states and rows here.
+ * and `#ask` / `#final` as their side effect). Later work (inadmissible complaints) adds its
+ * states and rows here.
+ *
+ * Four eyes on final answers (approval.finalAnswer): a final answer that needs approval is a
+ * draft with a state of its own, beside the case's (the case keeps its state while the draft
+ * waits, and takes `answered` through markAnswered when the approved answer is queued):
+ *
+ *   submitDraft ──▶ pending ──▶ approved   approveDraft (#approve: an approver, never the author)
+ *                          ├──▶ returned   returnDraft  (#return REASON: an approver, to the author)
+ *                          └──▶ replaced   replaceDraft (a new #final on the case)
+ *
+ * Each is a guarded UPDATE (`... WHERE state = 'pending'`) with its event on the case
+ * (final-answer-drafted, -approved, -returned, -replaced). While a draft waits, `close` and
+ * `markAnswered` by #status are refused: the case would look answered with nothing sent.
  */
 import type { Store } from '../store/store';
-import type { CaseRow, NewCase } from '../store/rows';
+import type { CaseRow, NewCase, NewOutbox } from '../store/rows';
+import type { DraftState, FinalAnswerDraftRow } from '../store/approvals';
 import type { Actor, CaseStatus } from './lifecycle';
 import type { Instant } from '../util/clock';
 
@@ -63,7 +76,7 @@ export function transitionTo(to: CaseStatus): Exclude<TransitionName, 'reopen'> 
   return (['startWork', 'awaitCustomer', 'markAnswered', 'close'] as const).find((n) => TRANSITIONS[n].to === to) ?? null;
 }
 
-export type TransitionRefusal = 'same-state' | 'not-allowed' | 'needs-outcome' | 'changed-meanwhile';
+export type TransitionRefusal = 'same-state' | 'not-allowed' | 'needs-outcome' | 'changed-meanwhile' | 'draft-pending';
 
 export type TransitionResult =
   | { readonly ok: true; readonly from: CaseStatus; readonly to: CaseStatus }
@@ -105,6 +118,16 @@ export function checkTransition(
 export function makeTransition(store: Store, c: CaseRow, name: TransitionName, actor: Actor, at: Instant): TransitionResult {
   const check = checkTransition(c, name);
   if (!check.ok) return check;
+  const waiting = name === 'close' || name === 'markAnswered' ? store.pendingDraftOfCase(c.id) : undefined;
+  if (waiting)
+    return {
+      ok: false,
+      code: 'draft-pending',
+      reason: {
+        en: `a final answer waits for approval (draft ${waiting.id}): an approver answers it with #approve or #return, or a new #final replaces it`,
+        sv: `ett slutligt svar väntar på godkännande (utkast ${waiting.id}): en godkännare svarar med #approve eller #return, eller så ersätter ett nytt #final det`,
+      },
+    };
   if (!store.setCaseStatus(c.id, check.from, check.to, at))
     return {
       ok: false,
@@ -166,4 +189,191 @@ export function openCase(
   const caseId = store.insertCase(c);
   store.appendEvent({ at, caseId, inboundId: event.inboundId, actor: 'system', type: 'case-opened', toState: 'new', detail: event.detail });
   return caseId;
+}
+
+// ---- final answers waiting for approval -----------------------------------------------------
+
+export type DraftTransitionName = 'approveDraft' | 'returnDraft' | 'replaceDraft';
+
+/** The draft's table: every change leaves `pending`, and a draft never goes back to it. */
+export const DRAFT_TRANSITIONS: Readonly<Record<DraftTransitionName, { readonly from: 'pending'; readonly to: DraftState }>> = {
+  approveDraft: { from: 'pending', to: 'approved' },
+  returnDraft: { from: 'pending', to: 'returned' },
+  replaceDraft: { from: 'pending', to: 'replaced' },
+};
+
+export type DraftRefusal = 'not-pending' | 'author' | 'not-approver' | 'changed-meanwhile';
+export type DraftResult = { readonly ok: true } | { readonly ok: false; readonly code: DraftRefusal; readonly reason: Bilingual };
+
+/**
+ * Whether `by` may approve or return this draft (pure). The author never decides on their own
+ * answer (four eyes); only the configured approvers decide; only a pending draft is decided.
+ */
+export function checkDraftDecision(
+  d: Pick<FinalAnswerDraftRow, 'id' | 'state' | 'author' | 'replaced_by' | 'decided_by'>,
+  by: string,
+  approvers: readonly string[],
+): DraftResult {
+  if (d.state !== 'pending') {
+    const reason: Bilingual =
+      d.state === 'replaced'
+        ? {
+            en: `draft ${d.id} was replaced by draft ${d.replaced_by ?? '?'}: answer the approval request of the newer draft`,
+            sv: `utkast ${d.id} har ersatts av utkast ${d.replaced_by ?? '?'}: svara på godkännandebegäran för det nyare utkastet`,
+          }
+        : d.state === 'approved'
+          ? { en: `draft ${d.id} was already approved by ${d.decided_by ?? '?'}`, sv: `utkast ${d.id} är redan godkänt av ${d.decided_by ?? '?'}` }
+          : {
+              en: `draft ${d.id} was returned to its author by ${d.decided_by ?? '?'}`,
+              sv: `utkast ${d.id} har skickats tillbaka till författaren av ${d.decided_by ?? '?'}`,
+            };
+    return { ok: false, code: 'not-pending', reason };
+  }
+  if (d.author === by)
+    return {
+      ok: false,
+      code: 'author',
+      reason: {
+        en: `you wrote draft ${d.id}: a final answer is approved by another person (four eyes)`,
+        sv: `du skrev utkast ${d.id}: ett slutligt svar godkänns av en annan person (fyra ögon)`,
+      },
+    };
+  if (!approvers.includes(by))
+    return {
+      ok: false,
+      code: 'not-approver',
+      reason: {
+        en: `${by} is not an approver (approval.approvers: ${approvers.join(', ')})`,
+        sv: `${by} är inte godkännare (approval.approvers: ${approvers.join(', ')})`,
+      },
+    };
+  return { ok: true };
+}
+
+function moveDraft(
+  store: Store,
+  d: FinalAnswerDraftRow,
+  name: DraftTransitionName,
+  o: { by: string | null; at: Instant; reason?: string; replacedBy?: number; outboxId?: number },
+): DraftResult {
+  const rule = DRAFT_TRANSITIONS[name];
+  if (!store.setDraftState(d.id, rule.from, rule.to, o))
+    return {
+      ok: false,
+      code: 'changed-meanwhile',
+      reason: { en: `draft ${d.id} changed meanwhile: try again`, sv: `utkast ${d.id} ändrades under tiden: försök igen` },
+    };
+  return { ok: true };
+}
+
+/**
+ * A final answer becomes a draft waiting for approval, with its `final-answer-drafted` event; a
+ * draft already waiting on the case is replaced first (its `final-answer-replaced` event names
+ * the new one). Returns the new draft's id and the one it replaced.
+ */
+export function submitDraft(
+  store: Store,
+  c: CaseRow,
+  draft: {
+    readonly author: string;
+    readonly inboundId: number | null;
+    readonly words: number;
+    readonly mail: NewOutbox;
+    readonly approvers: readonly string[];
+    /** Which of the complaint's own points the answer names (src/officers/reasons.ts), or null. */
+    readonly namesPoint?: string | null;
+  },
+  actor: Actor,
+  at: Instant,
+): { id: number; replaced: number | null } {
+  const previous = store.pendingDraftOfCase(c.id);
+  // The unique index allows one pending draft per case: the old one leaves `pending` first.
+  if (previous) store.setDraftState(previous.id, 'pending', 'replaced', { by: draft.author, at });
+  const id = store.insertDraft({
+    caseId: c.id,
+    author: draft.author,
+    inboundId: draft.inboundId,
+    outcome: c.outcome,
+    words: draft.words,
+    mail: draft.mail,
+    approvers: draft.approvers,
+    at,
+  });
+  if (previous) {
+    store.setDraftReplacedBy(previous.id, id);
+    store.appendEvent({ at, caseId: c.id, actor, type: 'final-answer-replaced', detail: { draft: previous.id, by: id } });
+  }
+  store.appendEvent({
+    at,
+    caseId: c.id,
+    inboundId: draft.inboundId,
+    actor,
+    type: 'final-answer-drafted',
+    detail: {
+      draft: id,
+      author: draft.author,
+      words: draft.words,
+      outcome: c.outcome,
+      messageId: draft.mail.messageId,
+      approvers: draft.approvers,
+      replaces: previous?.id ?? null,
+      ...(draft.namesPoint !== undefined ? { namesPoint: draft.namesPoint } : {}),
+    },
+  });
+  return { id, replaced: previous?.id ?? null };
+}
+
+/** A pending draft is replaced without a new draft (a new #final that needs no approval is sent instead). */
+export function replaceDraft(store: Store, c: CaseRow, d: FinalAnswerDraftRow, by: string, actor: Actor, at: Instant): DraftResult {
+  const r = moveDraft(store, d, 'replaceDraft', { by, at });
+  if (r.ok) store.appendEvent({ at, caseId: c.id, actor, type: 'final-answer-replaced', detail: { draft: d.id, by: null } });
+  return r;
+}
+
+/**
+ * An approver approves a draft: the guarded UPDATE (with the outbox row of the answer queued
+ * by the caller), its `final-answer-approved` event, then the case takes `answered`.
+ */
+export function approveDraft(
+  store: Store,
+  c: CaseRow,
+  d: FinalAnswerDraftRow,
+  by: string,
+  approvers: readonly string[],
+  outboxId: number,
+  actor: Actor,
+  at: Instant,
+): DraftResult {
+  const check = checkDraftDecision(d, by, approvers);
+  if (!check.ok) return check;
+  const r = moveDraft(store, d, 'approveDraft', { by, at, outboxId });
+  if (!r.ok) return r;
+  store.appendEvent({
+    at,
+    caseId: c.id,
+    outboxId,
+    actor,
+    type: 'final-answer-approved',
+    detail: { draft: d.id, author: d.author, approver: by, draftedAt: d.drafted_at },
+  });
+  if (c.status !== 'answered' && checkTransition(c, 'markAnswered').ok) makeTransition(store, c, 'markAnswered', actor, at);
+  return r;
+}
+
+/** An approver returns a draft to its author with the reason; the draft stays in the history. */
+export function returnDraft(
+  store: Store,
+  c: CaseRow,
+  d: FinalAnswerDraftRow,
+  by: string,
+  approvers: readonly string[],
+  reason: string,
+  actor: Actor,
+  at: Instant,
+): DraftResult {
+  const check = checkDraftDecision(d, by, approvers);
+  if (!check.ok) return check;
+  const r = moveDraft(store, d, 'returnDraft', { by, at, reason });
+  if (r.ok) store.appendEvent({ at, caseId: c.id, actor, type: 'final-answer-returned', detail: { draft: d.id, author: d.author, approver: by, reason } });
+  return r;
 }

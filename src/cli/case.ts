@@ -102,6 +102,15 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
       lines.push(`Outcome:   ${d.outcome} (by ${d.decidedBy ?? '?'})${d.compensationSek !== null ? `, compensation ${d.compensationSek} kr` : ''}`);
     else if (d.compensationSek !== null) lines.push(`Compensation: ${d.compensationSek} kr`);
     if (d.closedAt) lines.push(`Closed:    ${formatStockholm(new Date(d.closedAt))}`);
+    for (const x of d.finalAnswerDrafts)
+      lines.push(
+        `Final answer draft ${x.draft}: ${x.state}, by ${terminalLine(x.author)} ${formatStockholm(new Date(x.draftedAt))}` +
+          (x.state === 'pending' ? `, waiting for ${x.approvers.map((a) => terminalLine(a)).join(' or ')}` : '') +
+          (x.decidedBy && x.state !== 'replaced' ? `, ${x.state} by ${terminalLine(x.decidedBy)} ${formatStockholm(new Date(x.decidedAt!))}` : '') +
+          (x.returnReason ? ` (${terminalLine(x.returnReason)})` : '') +
+          (x.replacedBy ? `, replaced by draft ${x.replacedBy}` : '') +
+          (x.sentAt ? `, sent ${formatStockholm(new Date(x.sentAt))}` : ''),
+      );
     for (const m of d.customerMailSinceClosed)
       lines.push(
         `Customer wrote after closing: ${formatStockholm(new Date(m.at))} (inbound #${m.inboundId ?? '?'}; told ${m.told.map((a) => terminalLine(a)).join(', ')}); reopen by mail with #reopen REASON`,

@@ -91,6 +91,7 @@ const STAFF_KINDS: readonly TemplateKind[] = [
   'escalation-warning',
   'breach-notice',
   'manager-digest',
+  'approval-request',
 ];
 
 function templatesPreview(config: Config, kind: string, values: Record<string, string | boolean | undefined>, io: Io): number {

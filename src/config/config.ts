@@ -159,6 +159,9 @@ export interface GraphTransportConfig {
 
 export type TransportConfig = PickupTransportConfig | SmtpTransportConfig | GraphTransportConfig;
 
+export type ApprovalScope = 'none' | 'rejections' | 'all';
+export const APPROVAL_SCOPES: readonly ApprovalScope[] = ['none', 'rejections', 'all'];
+
 export type OfficerRole = 'officer' | 'manager';
 export const OFFICER_ROLES: readonly OfficerRole[] = ['officer', 'manager'];
 
@@ -313,6 +316,19 @@ export interface Config {
   };
   /** The people who handle complaints. A manager is the firm's klagomålsansvarig. */
   readonly officers: readonly Officer[];
+  /**
+   * Four eyes on final answers (src/officers/approval.ts): a final answer that needs approval is
+   * kept as a draft until an approver other than its author approves it.
+   */
+  readonly approval: {
+    /**
+     * "none", "rejections" (final answers of cases whose outcome is rejected or partly-upheld)
+     * or "all" (default "rejections" when the config has a manager, else "none").
+     */
+    readonly finalAnswer: ApprovalScope;
+    /** Who may approve: configured officers' addresses, lower case (default: the managers). */
+    readonly approvers: readonly string[];
+  };
   readonly deadlines: DeadlinesConfig;
   readonly outbox: {
     /**

@@ -42,7 +42,7 @@ export function jsonErrorAt(text: string): JsonErrorAt | null {
         return;
       }
     }
-    if (c === "'") throw new Stop(i, "a string in single quotes (JSON needs double quotes)");
+    if (c === "'") throw new Stop(i, 'a string in single quotes (JSON needs double quotes)');
     throw new Stop(i, `a value expected, found ${shown()}`);
   };
   const object = (): void => {

@@ -23,6 +23,7 @@ import { readSources, readTransport } from './sources-transport';
 import { readDeadlines } from './deadlines';
 import {
   readAcknowledgement,
+  readApproval,
   readCases,
   readComplaintRules,
   readFirm,
@@ -96,6 +97,7 @@ export function parseConfig(json: Json, file: string): Config {
       if (!categoryIds.has(c)) root.problem(`officers[${i}].categories[${j}]`, `unknown category "${c}"; allowed: ${[...categoryIds].join(', ')}`);
     }),
   );
+  const approval = readApproval(root.section('approval'), officers);
   const deadlines = readDeadlines(root.section('deadlines'));
   if (deadlines.escalation.enabled && !officers.some((o) => o.role === 'manager')) {
     root.problem(
@@ -133,6 +135,7 @@ export function parseConfig(json: Json, file: string): Config {
     threading,
     loop,
     officers,
+    approval,
     deadlines,
     outbox,
     processing,
@@ -155,7 +158,11 @@ export function loadConfig(file: string): Config {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(abs, [
       code === 'ENOENT'
-        ? { key: '', message: 'no such file (give --config FILE or set KLAGOMAL_CONFIG)', fix: `give the config file with --config FILE or KLAGOMAL_CONFIG=FILE (${abs} does not exist)` }
+        ? {
+            key: '',
+            message: 'no such file (give --config FILE or set KLAGOMAL_CONFIG)',
+            fix: `give the config file with --config FILE or KLAGOMAL_CONFIG=FILE (${abs} does not exist)`,
+          }
         : { key: '', message: `cannot read: ${String(err)}`, fix: `make ${abs} readable for the user running klagomal` },
     ]);
   }

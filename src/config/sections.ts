@@ -5,8 +5,8 @@
  * and shutdown. Each reader validates one section and returns it with its defaults (the README
  * documents every key; the defaults here are the ones it states).
  */
-import type { Config, Language, MailPlatform, Officer, OfficerRole } from './config';
-import { LANGUAGES, MAIL_PLATFORMS, OFFICER_ROLES } from './config';
+import type { ApprovalScope, Config, Language, MailPlatform, Officer, OfficerRole } from './config';
+import { APPROVAL_SCOPES, LANGUAGES, MAIL_PLATFORMS, OFFICER_ROLES } from './config';
 import type { CategoryRule, ComplaintItem, ComplaintRules, ReferenceRule } from './complaint-rules';
 import { compileCategory, COMPLAINT_ITEMS, DEFAULT_CATEGORIES, DEFAULT_PRODUCTS, DEFAULT_REFERENCES, DEFAULT_ROOT_CAUSES } from './complaint-rules';
 import { normaliseAddress } from '../util/header-safe';
@@ -328,4 +328,30 @@ export function readOfficers(root: Section): Officer[] {
     s.done();
     return o;
   });
+}
+
+/**
+ * Four eyes on final answers. The default scope is "rejections" when there is a manager to
+ * approve (the approvers default to the managers), else "none": a firm without a manager has
+ * nobody to approve, and an explicit scope without approvers is refused.
+ */
+export function readApproval(s: Section, officers: readonly Officer[]): Config['approval'] {
+  const managers = officers.filter((o) => o.role === 'manager').map((o) => o.address);
+  const approvers = s.has('approvers') ? s.stringList('approvers', []).map((a) => a.trim().toLowerCase()) : managers;
+  const scopeGiven = s.has('finalAnswer');
+  const finalAnswer = s.oneOf<ApprovalScope>('finalAnswer', APPROVAL_SCOPES, approvers.length > 0 ? 'rejections' : 'none');
+  approvers.forEach((a, i) => {
+    if (!officers.some((o) => o.address === a))
+      s.problem(
+        `approvers[${i}]`,
+        `${a} is not a configured officer (officers[].address); allowed: ${officers.map((o) => o.address).join(', ') || 'none configured'}`,
+      );
+  });
+  if (finalAnswer !== 'none' && approvers.length === 0 && (scopeGiven || s.has('approvers')))
+    s.problem(
+      'approvers',
+      `approval.finalAnswer "${finalAnswer}" needs at least one approver: list officers' addresses here, give an officer "role": "manager", or set finalAnswer to "none"`,
+    );
+  s.done();
+  return { finalAnswer: approvers.length === 0 ? 'none' : finalAnswer, approvers };
 }

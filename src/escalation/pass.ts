@@ -19,10 +19,11 @@
  * pass after downtime catches up, and its notices say they are late.
  *
  * The manager's daily digest is claimed per local day in `digests` the same way; a day with no
- * open deadline is claimed without a mail (nothing to report).
+ * open deadline is claimed without a mail (nothing to report). It lists the final answers
+ * waiting for approval; the final answer's warnings go to the approvers too while one waits.
  */
 import type { Config, Officer } from '../config/config';
-import type { OpenDeadlineRow, Store } from '../store/store';
+import type { FinalAnswerDraftRow, OpenDeadlineRow, Store } from '../store/store';
 import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar } from '../deadlines/calendar';
 import { addDays, isoDate, localDateOf, localTime } from '../util/stockholm-time';
@@ -60,9 +61,18 @@ export class EscalationPass {
     return this.config.officers.filter((o) => o.role === 'manager');
   }
 
-  private recipients(row: OpenDeadlineRow, to: readonly Recipient[]): Array<{ address: string; name: string | null; role: Recipient }> {
-    const out: Array<{ address: string; name: string | null; role: Recipient }> = [];
-    const add = (address: string, name: string | null, role: Recipient): void => {
+  /** A final answer waiting for approval on this deadline's case (only the final answer's deadline). */
+  private waitingDraft(row: OpenDeadlineRow): FinalAnswerDraftRow | undefined {
+    return row.milestone === 'finalAnswer' || row.milestone === 'finalAnswerMax' ? this.store.pendingDraftOfCase(row.case_id) : undefined;
+  }
+
+  private recipients(
+    row: OpenDeadlineRow,
+    to: readonly Recipient[],
+    draft?: FinalAnswerDraftRow,
+  ): Array<{ address: string; name: string | null; role: Recipient | 'approver' }> {
+    const out: Array<{ address: string; name: string | null; role: Recipient | 'approver' }> = [];
+    const add = (address: string, name: string | null, role: Recipient | 'approver'): void => {
       if (!out.some((r) => r.address === address)) out.push({ address, name, role });
     };
     if (to.includes('contact')) {
@@ -71,6 +81,13 @@ export class EscalationPass {
       else for (const m of this.managers()) add(m.address, m.name, 'manager'); // no contact person: the manager must know
     }
     if (to.includes('manager')) for (const m of this.managers()) add(m.address, m.name, 'manager');
+    // A final answer waits for approval near its deadline: the approvers (never its author) are
+    // warned as well as the contact person, since the answer is in their hands now.
+    if (draft)
+      for (const a of (JSON.parse(draft.approvers) as string[]).filter((x) => x !== draft.author)) {
+        const officer = this.config.officers.find((o) => o.address === a);
+        if (officer) add(a, officer.name, 'approver');
+      }
     return out;
   }
 
@@ -134,7 +151,8 @@ export class EscalationPass {
           !this.store.claimEscalation(row.case_id, row.milestone, level.level, row.due_at, toInstant(level.at), at, decision.late ? 'late' : 'sent')
         )
           continue;
-        const to = this.recipients(row, level.to);
+        const draft = this.waitingDraft(row);
+        const to = this.recipients(row, level.to, draft);
         result.escalated++;
         result.actions.push({ case: row.number, milestone: row.milestone, level: level.level, late: decision.late, to: to.map((r) => r.address) });
         if (dryRun) continue;
@@ -150,7 +168,7 @@ export class EscalationPass {
           });
         }
         for (const r of to) {
-          this.queueNotice(row, level, r, decision.late, now);
+          this.queueNotice(row, level, r, decision.late, now, draft);
           result.notices++;
         }
         this.store.appendEvent({
@@ -184,9 +202,10 @@ export class EscalationPass {
   private queueNotice(
     row: OpenDeadlineRow,
     level: EscalationLevel,
-    r: { address: string; name: string | null; role: Recipient },
+    r: { address: string; name: string | null; role: Recipient | 'approver' },
     late: boolean,
     now: Date,
+    draft?: FinalAnswerDraftRow,
   ): void {
     const kind = level.level === 'breach' ? 'breach-notice' : 'escalation-warning';
     const rule = JSON.parse(row.rule) as DeadlineRule;
@@ -211,6 +230,9 @@ export class EscalationPass {
       late,
       toManager: r.role === 'manager',
       delayNoticeOwed: this.delayNoticeOwed(row.case_id, row.milestone),
+      draftWaiting: draft !== undefined,
+      draftedAt: draft ? new Date(draft.drafted_at) : null,
+      toApprover: draft !== undefined && (JSON.parse(draft.approvers) as string[]).includes(r.address),
     };
     const id = this.store.enqueue(
       buildMail(
@@ -274,6 +296,14 @@ export class EscalationPass {
           .filter((d) => t(d) >= now.getTime())
           .slice(0, 20)
           .map(item),
+        // Longest waiting first (pendingDrafts orders by drafting time).
+        drafts: this.store.pendingDrafts().map((d) => ({
+          number: d.number,
+          subject: d.subject ?? '',
+          author: d.author,
+          draftedAt: new Date(d.drafted_at),
+          dueAt: d.final_due_at ? new Date(d.final_due_at) : null,
+        })),
       };
       for (const mgr of managers) {
         this.store.enqueue(

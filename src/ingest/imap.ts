@@ -431,7 +431,10 @@ export class ImapSource implements MailSource {
               mailbox: this.cfg.mailbox,
               reason: typeof e.serverResponseCode === 'string' ? e.serverResponseCode : 'AUTHENTICATIONFAILED',
               error: describeError(err),
-              fix: this.credentials.kind === 'password' && this.cfg.passwordEnv ? `set $${this.cfg.passwordEnv} to the mailbox's password for ${this.cfg.user} and restart` : `check the login of ${this.cfg.user}`,
+              fix:
+                this.credentials.kind === 'password' && this.cfg.passwordEnv
+                  ? `set $${this.cfg.passwordEnv} to the mailbox's password for ${this.cfg.user} and restart`
+                  : `check the login of ${this.cfg.user}`,
               failures,
             });
           } else this.log.warn('imap scan or connection failed', { source: this.cfg.name, error: this.status.lastError, failures });

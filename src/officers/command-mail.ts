@@ -23,6 +23,8 @@ export const COMMAND_NAMES = [
   'ask',
   'reopen',
   'regime',
+  'approve',
+  'return',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 

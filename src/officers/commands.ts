@@ -22,6 +22,8 @@
  *   #release                        lift the legal hold
  *   #customer, #representative, #product, #inadmissible, #reasons, #arn, #court, #cause,
  *   #action, #paid, #first-contact  the register of record: src/officers/record-commands.ts
+ *   #approve [N]                    an approver approves the final answer waiting (draft N): it goes to the customer
+ *   #return REASON                  an approver returns the waiting final answer to its author (src/officers/approval.ts)
  *
  * A reasoned answer (the firm must give one in writing when a complaint is judged unfounded):
  * `#outcome rejected` or `partly-upheld` is refused unless the case has a final answer sent or
@@ -70,7 +72,9 @@ import {
 } from './command-mail';
 import { queueToCustomer, whyNotToCustomer } from './to-customer';
 import { RECORD_COMMAND_NAMES, RECORD_ON_CLOSED, runRecordCommand } from './record-commands';
-import { pointNamed, pointsOfCase } from './reasons';
+import { answerNamesAPoint, hasReasonedAnswer } from './reasons';
+export { hasReasonedAnswer } from './reasons';
+import { approveCommand, approversFor, finalAnswerNeedsApproval, returnCommand } from './approval';
 
 export { ASSESSMENT_ITEMS, COMMAND_NAMES, FINAL_MIN_WORDS, LEGAL_HOLD_COMMAND_NAMES, parseCommandMail, parseSek } from './command-mail';
 export type { CommandLine, CommandMail, CommandName, LegalHoldCommandName, Said } from './command-mail';
@@ -101,7 +105,7 @@ export function runOfficerCommands(
   c: CaseRow,
   sender: { address: string; name: string | null },
   mail: CommandMail,
-  inbound: { id: number; messageId: string | null },
+  inbound: { id: number; messageId: string | null; references?: readonly string[] },
   now: Date,
 ): CommandOutcome {
   const { store, config } = ctx;
@@ -120,7 +124,14 @@ export function runOfficerCommands(
   const ask = mail.commands.find((x) => x.name === 'ask');
   const final = mail.commands.find((x) => x.name === 'final');
   // This mail's #final counts for #outcome only if it will be sent: checked as #final checks.
-  const finalInMail = final !== undefined && ask === undefined && whyNotToCustomer(store, c, 'final', rest, at) === null;
+  // A rejection's #final that nobody but its author may approve is refused too (four eyes).
+  const written = mail.commands
+    .find((x) => x.name === 'outcome')
+    ?.args.trim()
+    .toLowerCase() as CaseOutcome | undefined;
+  const outcomeInMail = written && CASE_OUTCOMES.includes(written) ? written : null;
+  const noApprover = finalAnswerNeedsApproval(config, outcomeInMail ?? c.outcome) && approversFor(config, sender.address).length === 0;
+  const finalInMail = final !== undefined && ask === undefined && !noApprover && whyNotToCustomer(store, c, 'final', rest, at) === null;
 
   // The mails to the customer go after the other commands, so that they carry this mail's
   // outcome and compensation; `#status` goes after them, so that "#final … #status closed" (or
@@ -153,7 +164,7 @@ export function runOfficerCommands(
       seen.add(cmd.name);
       const result = store.tx(() => {
         const current = store.caseById(c.id)!;
-        const r = runOne(ctx, current, cmd, { actor, sender, officer, rest, finalInMail, inbound, now, at });
+        const r = runOne(ctx, current, cmd, { actor, sender, officer, rest, finalInMail, outcomeInMail, inbound, now, at });
         store.appendEvent({ at, caseId: c.id, inboundId: inbound.id, actor, type: 'officer-command', detail: { command: mask(cmd.line), result: r.en } });
         return r;
       });
@@ -218,7 +229,13 @@ export interface RunEnv {
   readonly officer: Officer | undefined;
   readonly rest: string;
   readonly finalInMail: boolean;
-  readonly inbound: { id: number; messageId: string | null };
+  /**
+   * The outcome this mail's #outcome names, even when that command was refused: a #final written
+   * as a rejection needs approval whether or not its #outcome line went through.
+   */
+  readonly outcomeInMail: CaseOutcome | null;
+  /** The officer's mail; `references` its In-Reply-To and References (which approval request it answers). */
+  readonly inbound: { id: number; messageId: string | null; references?: readonly string[] };
   readonly now: Date;
   readonly at: Instant;
 }
@@ -293,7 +310,16 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
     }
     case 'outcome': {
       const outcome = oneOf<CaseOutcome>(cmd.args, CASE_OUTCOMES, { en: 'outcome', sv: 'utfall', svNeuter: true });
-      if ((outcome === 'rejected' || outcome === 'partly-upheld') && !env.finalInMail && !hasReasonedAnswer(store, c.id)) {
+      // Under four eyes, the answer a rejection leans on must be one an approver let through.
+      const approvedOnly = finalAnswerNeedsApproval(config, outcome);
+      if ((outcome === 'rejected' || outcome === 'partly-upheld') && !env.finalInMail && !hasReasonedAnswer(store, c.id, approvedOnly)) {
+        if (approvedOnly && hasReasonedAnswer(store, c.id))
+          throw new CommandError(
+            say(
+              `'${outcome}' needs a final answer approved by a second person (approval.finalAnswer), and the answer sent on this case was not: send #outcome ${outcome} together with a new #final, which goes for approval`,
+              `'${outcome}' kräver ett slutligt svar som en andra person har godkänt (approval.finalAnswer), och svaret som skickades i ärendet har inte godkänts: skicka #outcome ${outcome} tillsammans med ett nytt #final, som går till godkännande`,
+            ),
+          );
         throw new CommandError(
           say(
             `'${outcome}' needs a written, reasoned answer to the customer first: send it with #final followed by the answer (at least ${FINAL_MIN_WORDS} words), in this mail or before`,
@@ -301,7 +327,7 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
           ),
         );
       }
-      if ((outcome === 'rejected' || outcome === 'partly-upheld') && !c.reasons_summary && !answerNamesAPoint(store, c, env)) {
+      if ((outcome === 'rejected' || outcome === 'partly-upheld') && !c.reasons_summary && !answerNamesAPoint(store, c, env.finalInMail, env.rest)) {
         throw new CommandError(
           say(
             `'${outcome}' needs reasons that answer the customer's own points: let the final answer name what they complained of (an amount, a reference, what it concerned), or confirm the reasons in short with #reasons SUMMARY (in this mail or before)`,
@@ -421,6 +447,10 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
     }
     case 'final':
       return queueToCustomer(ctx, c, 'final', cmd, env);
+    case 'approve':
+      return approveCommand(ctx, c, cmd, env);
+    case 'return':
+      return returnCommand(ctx, c, cmd, env);
     case 'ask':
       return queueToCustomer(ctx, c, 'ask', cmd, env);
     case 'hold': {
@@ -452,20 +482,4 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
         : say(`${c.number} was not on legal hold`, `${c.number} hade ingen gallringsspärr`);
     }
   }
-}
-
-/** Does this mail's final answer, or the last one queued, name one of the complaint's own points (src/officers/reasons.ts)? */
-function answerNamesAPoint(store: Store, c: CaseRow, env: RunEnv): boolean {
-  if (env.finalInMail) return pointNamed(env.rest, pointsOfCase(store, c)) !== null;
-  const finals = store.eventsOfCase(c.id).filter((e) => e.type === 'final-answer-queued');
-  const last = finals[finals.length - 1];
-  if (!last) return false;
-  const d = JSON.parse(last.detail) as { namesPoint?: string | null };
-  // A final answer queued before this rule existed has no such record: it counts as it did then.
-  return d.namesPoint === undefined || d.namesPoint !== null;
-}
-
-/** A final answer queued or sent through #final: the case has its reasoned, written answer. */
-export function hasReasonedAnswer(store: Store, caseId: number): boolean {
-  return store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer' && o.status !== 'failed');
 }

@@ -51,7 +51,14 @@ export function handleOfficerMail(
   // A mail in the Sent folder went somewhere else (a colleague, a bank): on the case, nothing more.
   if (inbound.fromSentFolder) return { answeredCustomer: false, commands: 0, errors: 0 };
   const parsed = parseCommandMail(newText);
-  const r = runOfficerCommands(ctx, c, { address: sender, name: mail.from?.name || null }, parsed, { id: inbound.id, messageId: mail.messageId }, now);
+  const r = runOfficerCommands(
+    ctx,
+    c,
+    { address: sender, name: mail.from?.name || null },
+    parsed,
+    { id: inbound.id, messageId: mail.messageId, references: [...mail.references, ...(mail.inReplyTo ? [mail.inReplyTo] : [])] },
+    now,
+  );
   return { answeredCustomer: false, commands: parsed.commands.length, errors: r.errors.length };
 }
 
@@ -67,7 +74,8 @@ export function recordSuspectedSpoofing(
   now: Date,
 ): void {
   const at = toInstant(now);
-  const commandsIgnored = parseCommandMail(newText).commands.length;
+  const commands = parseCommandMail(newText).commands;
+  const commandsIgnored = commands.length;
   store.appendEvent({
     at,
     caseId: c?.id ?? null,
@@ -76,6 +84,24 @@ export function recordSuspectedSpoofing(
     type: 'spoofing-suspected',
     detail: { claimedFrom: mail.from?.address ?? null, reason, commandsIgnored },
   });
+  // An approval in an unauthenticated mail decides nothing: the draft keeps waiting, and the
+  // case says why its #approve / #return was refused.
+  const decision = commands.find((x) => x.name === 'approve' || x.name === 'return');
+  const waiting = c && decision ? store.pendingDraftOfCase(c.id) : undefined;
+  if (c && decision)
+    store.appendEvent({
+      at,
+      caseId: c.id,
+      inboundId,
+      actor: 'system',
+      type: 'approval-refused',
+      detail: {
+        command: `#${decision.name}`,
+        claimedFrom: mail.from?.address ?? null,
+        draft: waiting?.id ?? null,
+        reason: `the sender was not authenticated: ${reason}`,
+      },
+    });
   const notice = buildSpoofingNotice(config, {
     caseNumber: c?.number ?? null,
     claimedFrom: mail.from?.address ?? '?',

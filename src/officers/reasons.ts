@@ -101,3 +101,26 @@ export function pointsOfCase(store: Store, c: CaseRow): ReturnType<typeof compla
     references: Array.isArray(fields.references) ? (fields.references as Array<{ value?: unknown }>).map((r) => String(r.value ?? '')) : [],
   });
 }
+
+/** Does this mail's final answer, or the last one queued, name one of the complaint's own points (src/officers/reasons.ts)? */
+export function answerNamesAPoint(store: Store, c: CaseRow, finalInMail: boolean, rest: string): boolean {
+  if (finalInMail) return pointNamed(rest, pointsOfCase(store, c)) !== null;
+  // The last final answer queued, or kept as a draft for approval (its own event says which points it names).
+  const finals = store.eventsOfCase(c.id).filter((e) => e.type === 'final-answer-queued' || e.type === 'final-answer-drafted');
+  const last = finals[finals.length - 1];
+  if (!last) return false;
+  const d = JSON.parse(last.detail) as { namesPoint?: string | null };
+  // A final answer queued before this rule existed has no such record: it counts as it did then.
+  return d.namesPoint === undefined || d.namesPoint !== null;
+}
+
+/**
+ * A final answer queued or sent through #final, or one waiting for approval: the case has its
+ * reasoned, written answer. With `approvedOnly`, only an answer an approver let through counts
+ * (or one waiting for them).
+ */
+export function hasReasonedAnswer(store: Store, caseId: number, approvedOnly = false): boolean {
+  if (store.pendingDraftOfCase(caseId)) return true;
+  const approved = new Set(store.draftsOfCase(caseId).flatMap((d) => (d.state === 'approved' && d.outbox_id !== null ? [d.outbox_id] : [])));
+  return store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer' && o.status !== 'failed' && (!approvedOnly || approved.has(o.id)));
+}

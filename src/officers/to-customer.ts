@@ -3,7 +3,9 @@
  * (in the final-answer frame, with the escalation paragraph) or as a request for more
  * information. Checked first (an address that works, enough words, a state the case can take),
  * then queued in the outbox, then the case takes its state (answered / awaiting-customer)
- * through its named transition.
+ * through its named transition. A final answer that needs approval (approval.finalAnswer) is
+ * kept as a draft for the approvers instead (src/officers/approval.ts): nothing is queued to
+ * the customer and the case keeps its state.
  */
 import { pointNamed, pointsOfCase } from './reasons';
 import type { Language } from '../config/config';
@@ -16,20 +18,13 @@ import { caseTag } from '../classify/thread';
 import { buildMail } from '../reply/mail';
 import { toInstant, Instant } from '../util/clock';
 import { CommandError, CommandLine, FINAL_MIN_WORDS, Said, say, words } from './command-mail';
+import { draftForApproval, finalAnswerNeedsApproval, replaceWaitingDraft } from './approval';
+import { whyNotToAddress } from './customer-address';
 
 /** Why the rest of this mail cannot go to the customer as `what`, or null when it can. */
 export function whyNotToCustomer(store: Store, c: CaseRow, what: 'final' | 'ask', text: string, at: Instant): Said | null {
-  if (!c.customer_address)
-    return say(
-      'the case has no customer address: answer the customer another way and record it with #note',
-      'ärendet har ingen kundadress: svara kunden på annat sätt och anteckna det med #note',
-    );
-  const failing = store.addressFailingUntil(c.customer_address, at);
-  if (failing)
-    return say(
-      `mail to ${c.customer_address} bounces (until ${failing}): answer the customer another way`,
-      `mejl till ${c.customer_address} studsar (till ${failing}): svara kunden på annat sätt`,
-    );
+  const noAddress = whyNotToAddress(store, c, at);
+  if (noAddress) return noAddress;
   if (what === 'final' && words(text) < FINAL_MIN_WORDS)
     return say(
       `the final answer is the text after the command lines; it needs at least ${FINAL_MIN_WORDS} words giving the reasons`,
@@ -97,6 +92,15 @@ export function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' |
     ctx.templates,
     config,
   );
+  if (what === 'final') {
+    // Four eyes (approval.finalAnswer): a draft for the approvers instead of a mail to the customer.
+    if (finalAnswerNeedsApproval(config, env.outcomeInMail ?? c.outcome)) {
+      if (store.draftsOfCase(c.id).some((d) => d.inbound_id === env.inbound.id))
+        throw new CommandError(say("this mail's final answer was kept as a draft already", 'det här mejlets slutliga svar är redan sparat som utkast'));
+      return draftForApproval(ctx, c, outbox, text, env);
+    }
+    replaceWaitingDraft(store, c, env);
+  }
   const id = store.enqueue(outbox);
   if (id === null)
     throw new CommandError(

@@ -314,7 +314,13 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
       if (s.state !== 'connected' && s.state !== 'reconnecting') return;
       const since = serviceState === 'dead' ? health.heartbeatAt! : health.stoppedAt!;
       const downSince = s.downSince && ms(s.downSince) < ms(since) ? s.downSince : since;
-      sources[i] = { ...s, state: serviceState === 'dead' ? 'not-running' : 'stopped', connected: false, downSince, downMinutes: minutesBetween(downSince, now) };
+      sources[i] = {
+        ...s,
+        state: serviceState === 'dead' ? 'not-running' : 'stopped',
+        connected: false,
+        downSince,
+        downMinutes: minutesBetween(downSince, now),
+      };
     });
   for (const s of sources) {
     const label = `source ${s.name} (${s.role === 'sent' ? `Sent folder ${s.mailbox}` : s.mailbox})`;
@@ -339,8 +345,7 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
 
   // ---- the data folder: a stage that cannot write to it, and its free space (a full disk also
   // stops the service from recording anything, so it is measured here, not only reported)
-  for (const f of readStorageFailing(store))
-    reasons.push(`${f.part}: ${STORAGE_FAILURE_PREFIX} since ${fmt(f.since)}: ${oneLine(f.error)}; ${f.fix}`);
+  for (const f of readStorageFailing(store)) reasons.push(`${f.part}: ${STORAGE_FAILURE_PREFIX} since ${fmt(f.since)}: ${oneLine(f.error)}; ${f.fix}`);
   const free = freeBytes(config.dataDir);
   if (free !== null && free < MIN_FREE_BYTES)
     reasons.push(

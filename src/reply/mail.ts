@@ -45,6 +45,7 @@ const SHORT: Record<OutboundKind, string> = {
   'officer-new-case': 'newcase',
   'officer-command-result': 'command',
   'officer-closed-case-reply': 'closedreply',
+  'approval-request': 'approval',
   'admin-notice': 'admin',
   'acknowledgement-letter': 'ackletter',
 };
@@ -65,6 +66,7 @@ export const AUTO_SUBMITTED: Readonly<Record<TemplateKind, 'auto-replied' | 'aut
   'escalation-warning': 'auto-generated',
   'breach-notice': 'auto-generated',
   'manager-digest': 'auto-generated',
+  'approval-request': 'auto-generated',
 };
 
 export function buildMail(spec: MailSpec, templates: TemplateRenderer, config: Config): NewOutbox {

@@ -136,6 +136,9 @@ export const TEMPLATE_SCHEMAS: Readonly<Record<TemplateKind, Schema>> = {
     late: 'bool',
     toManager: 'bool',
     delayNoticeOwed: 'bool',
+    draftWaiting: 'bool',
+    draftedAt: 'date',
+    toApprover: 'bool',
   },
   'breach-notice': {
     firm: FIRM,
@@ -150,6 +153,9 @@ export const TEMPLATE_SCHEMAS: Readonly<Record<TemplateKind, Schema>> = {
     late: 'bool',
     toManager: 'bool',
     delayNoticeOwed: 'bool',
+    draftWaiting: 'bool',
+    draftedAt: 'date',
+    toApprover: 'bool',
   },
   'manager-digest': {
     firm: FIRM,
@@ -160,6 +166,22 @@ export const TEMPLATE_SCHEMAS: Readonly<Record<TemplateKind, Schema>> = {
     dueToday: { list: DIGEST_ITEM },
     dueTomorrow: { list: DIGEST_ITEM },
     nearest: { list: DIGEST_ITEM },
+    /** Final answers waiting for approval, longest waiting first. */
+    drafts: { list: { number: 'text', subject: 'line', author: 'text', draftedAt: 'date', dueAt: 'date' } },
+  },
+  'approval-request': {
+    firm: FIRM,
+    case: { ...CASE_FOR_STAFF, category: 'text' },
+    recipient: { name: 'text' },
+    /** The draft: its number (for #approve on a client that drops threading headers), author, when, how long. */
+    draft: { id: 'number', author: 'text', authorName: 'text', draftedAt: 'date', words: 'number', replaces: 'number' },
+    outcome: 'text',
+    compensationSek: 'number',
+    finalAnswerDueAt: 'date',
+    /** The complaint's fields as the officer's notification shows them. */
+    fields: { list: { label: 'text', value: 'line' } },
+    /** The final answer exactly as the customer would get it: the rendered subject and text of the final-answer mail. */
+    answer: { to: 'line', subject: 'customer', text: 'customer' },
   },
 };
 
@@ -196,6 +218,9 @@ const escalation = {
   late: false,
   toManager: true,
   delayNoticeOwed: true,
+  draftWaiting: false,
+  draftedAt: null,
+  toApprover: false,
 };
 
 export const TEMPLATE_SAMPLES: Readonly<Record<TemplateKind, Record<string, unknown>>> = {
@@ -291,6 +316,25 @@ export const TEMPLATE_SAMPLES: Readonly<Record<TemplateKind, Record<string, unkn
     dueToday: [],
     dueTomorrow: [item],
     nearest: [item],
+    drafts: [{ ...item, author: 'olle@exempelfinans.se', draftedAt: D('2026-11-26T15:10:00+01:00') }],
+  },
+  'approval-request': {
+    firm,
+    case: { ...staffCase, category: 'fees' },
+    recipient: { name: 'Karin Klagomålsansvarig' },
+    draft: { id: 7, author: 'olle@exempelfinans.se', authorName: 'Olle Handläggare', draftedAt: D('2026-11-26T15:10:00+01:00'), words: 42, replaces: null },
+    outcome: 'rejected',
+    compensationSek: 0,
+    finalAnswerDueAt: D('2026-11-30T23:59:59+01:00'),
+    fields: [
+      { label: 'Kategori', value: 'fees' },
+      { label: 'Datum för problemet', value: '2026-11-03' },
+    ],
+    answer: {
+      to: 'anna.svensson@example.com',
+      subject: '[KLG-2026-000042] Vårt svar på ditt klagomål',
+      text: 'Hej Anna Svensson,\n\nHär är vårt svar på ditt klagomål (ärendenummer KLG-2026-000042).\n\nVi har gått igenom ditt ärende ...',
+    },
   },
 };
 

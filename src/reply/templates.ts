@@ -46,6 +46,7 @@ export const TEMPLATE_KINDS: readonly TemplateKind[] = [
   'escalation-warning',
   'breach-notice',
   'manager-digest',
+  'approval-request',
 ];
 const PARTS = ['subject', 'text', 'html'] as const;
 type Part = (typeof PARTS)[number];

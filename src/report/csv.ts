@@ -119,6 +119,12 @@ const CSV_COLUMNS: readonly CsvColumn[] = [
   ['root_causes', (r) => r.rootCauses.map((x) => (x.text ? `${x.code}: ${x.text}` : x.code)).join('; ')],
   ['actions', (r) => r.actions.map((x, i) => `${i + 1}. [${x.state}${x.doneAt ? ` ${x.doneAt.slice(0, 10)}` : ''}] ${x.text}`).join('; ')],
   ['retention_until_utc', (r) => r.retentionUntil],
+  // Four eyes on the final answer (approval.finalAnswer); empty when it went out without approval.
+  ['final_answer_author', (r) => r.approval?.author ?? null],
+  ['final_answer_approver', (r) => r.approval?.approver ?? null],
+  ['final_answer_drafted_utc', (r) => r.approval?.draftedAt ?? null],
+  ['final_answer_approved_utc', (r) => r.approval?.approvedAt ?? null],
+  ['final_answer_approved_sent_utc', (r) => r.approval?.sentAt ?? null],
 ];
 
 export const CSV_HEADERS: readonly string[] = CSV_COLUMNS.map((c) => c[0]);

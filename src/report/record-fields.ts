@@ -1,7 +1,8 @@
 /**
  * The register of record's fields of one case (REGULATION.md §4 A; migration 13): customer type
  * and where it came from, representative, product, inadmissible, reasons, payment date, first
- * contact, reopenings, ARN and court, root causes and actions, and when retention is due.
+ * contact, reopenings, ARN and court, root causes and actions, when retention is due, and who
+ * drafted and who approved the final answer (four eyes).
  * Texts officers wrote are masked again on the way out.
  */
 import { addYears } from '../util/clock';
@@ -62,5 +63,26 @@ export function recordFields(
     rootCauses: f.causes.map((x) => ({ code: x.code, text: mask(x.text) })),
     actions: f.actions.map((x) => ({ text: mask(x.text)!, state: x.state, doneAt: x.done_at })),
     retentionUntil: closedAt && !f.c.hold_reason && retentionYears !== null ? addYears(new Date(closedAt), retentionYears).toISOString() : null,
+  };
+}
+
+/** The latest approved final answer of a case, from its events, with when its mail was sent. */
+export function approvalOf(f: CaseFacts): RegisterRow['approval'] {
+  const approved = f.events.filter((e) => e.type === 'final-answer-approved');
+  const last = approved[approved.length - 1];
+  if (!last) return null;
+  let d: Record<string, unknown> = {};
+  try {
+    d = JSON.parse(last.detail) as Record<string, unknown>;
+  } catch {
+    /* an unreadable detail: who and when stay empty */
+  }
+  const mail = f.outbox.find((o) => o.id === last.outbox_id);
+  return {
+    author: str(d.author) ?? '',
+    approver: str(d.approver) ?? '',
+    draftedAt: str(d.draftedAt) ?? '',
+    approvedAt: last.at,
+    sentAt: mail?.sent_at ?? null,
   };
 }

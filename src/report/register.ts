@@ -24,7 +24,7 @@ import { MILESTONES } from '../deadlines/policy';
 import { ASSESSMENT_ITEMS } from '../officers/commands';
 import { maskPersonnummer } from '../util/personnummer';
 import type { CaseFacts, DeadlineRecord, EventRecord } from './facts';
-import { recordFields } from './record-fields';
+import { approvalOf, recordFields } from './record-fields';
 
 /**
  * How a deadline stands: met in time, met late, still open (not yet due / past due), the case was
@@ -170,6 +170,18 @@ export interface RegisterRow {
   readonly acknowledgementSuppressed: string | null;
   readonly informationRequests: number;
   readonly finalAnswerSentAt: string | null;
+  /**
+   * Four eyes on the final answer (approval.finalAnswer): the approved draft's author and
+   * approver, when it was drafted and approved, and when that answer was sent; null when the
+   * answer went out without approval (or none was approved yet).
+   */
+  readonly approval: {
+    readonly author: string;
+    readonly approver: string;
+    readonly draftedAt: string;
+    readonly approvedAt: string;
+    readonly sentAt: string | null;
+  } | null;
   readonly deadlines: readonly RegisterDeadline[];
   /** The statutory regime the case is handled under ('psd2' | 'none'; null before migration 11). */
   readonly regime: string | null;
@@ -462,6 +474,7 @@ export function registerRow(f: CaseFacts, now: Date, retentionYears: number | nu
     acknowledgementSuppressed: suppressed ? mask(str(detailOf(suppressed).reason) ?? 'suppressed') : null,
     informationRequests: f.events.filter((e) => e.type === 'information-requested').length,
     finalAnswerSentAt: finals.length ? finals.sort()[0] : null,
+    approval: approvalOf(f),
     deadlines,
     regime: f.c.regime,
     policyDeadlines,

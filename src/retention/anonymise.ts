@@ -190,6 +190,8 @@ export function anonymiseCase(store: Store, config: Config, caseId: number, runI
     store.blankOutboxMails(outboxIds, officers);
     store.blankOutboxAttemptResponses(outboxIds);
   }
+  // Final answers kept for approval hold the answer as the customer would get it: it goes too.
+  store.blankDraftsOfCase(caseId);
   if (c.customer_address) store.forgetAddressStatusOfAnonymised(c.customer_address);
 
   const events = anonymiseEventDetails(store, caseId, runId, at);

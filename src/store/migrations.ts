@@ -628,4 +628,35 @@ CREATE TABLE case_actions (
 CREATE INDEX case_actions_case ON case_actions(case_id);
 `,
   },
+  {
+    version: 14,
+    name: 'final answers waiting for approval (four eyes)',
+    sql: `
+-- A final answer that needs a second person's approval (approval.finalAnswer) is kept here as a
+-- draft, rendered exactly as the customer would get it (mail: the outbox row as JSON), until an
+-- approver approves it (then that very mail is queued), returns it to its author, or the author
+-- replaces it with a new #final. state: pending -> approved | returned | replaced; each change
+-- is a guarded UPDATE (src/cases/transitions.ts) with its event on the case.
+CREATE TABLE final_answer_drafts (
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  state TEXT NOT NULL CHECK (state IN ('pending','approved','returned','replaced')),
+  author TEXT NOT NULL,
+  inbound_id INTEGER REFERENCES inbound(id),
+  outcome TEXT,
+  words INTEGER NOT NULL,
+  mail TEXT NOT NULL,
+  approvers TEXT NOT NULL DEFAULT '[]',
+  drafted_at TEXT NOT NULL,
+  decided_by TEXT,
+  decided_at TEXT,
+  return_reason TEXT,
+  replaced_by INTEGER REFERENCES final_answer_drafts(id),
+  outbox_id INTEGER REFERENCES outbox(id)
+);
+CREATE INDEX final_answer_drafts_case ON final_answer_drafts(case_id);
+-- At most one draft of a case waits at a time: a second #final replaces the first.
+CREATE UNIQUE INDEX final_answer_drafts_one_pending ON final_answer_drafts(case_id) WHERE state = 'pending';
+`,
+  },
 ];

@@ -104,6 +104,9 @@ const EVENT_TYPES = [
   'case-reopened',
   'case-inadmissible',
   'reasons-recorded',
+  // Four eyes on final answers: who drafted and who approved, and when.
+  'final-answer-drafted',
+  'final-answer-approved',
 ];
 
 /** The register of record's columns of cases (migration 13). */

@@ -6,7 +6,8 @@
  * statistics), status.ts (status, metrics, preflight), reconcile-runs.ts (reconciliation's runs
  * and lookups), source-status.ts (what each source records for `status`), audit-trail.ts (who read personal data, the
  * deadline configurations as first used, the audit rehearsals' reads), record.ts (the register of record: channel, customer
- * type, product, ARN and court, root causes, actions), and the queries of the
+ * type, product, ARN and court, root causes, actions), approvals.ts (final
+ * answers waiting for approval), and the queries of the
  * commands that read across them.
  * `Store` joins the aggregates into one object (the TypeScript handbook's mixin pattern), so
  * that a stage calls `store.x(...)` inside one `store.tx(...)` whatever table x touches.
@@ -29,8 +30,10 @@ import { ReconcileQueries } from './reconcile-runs';
 import { SourceStatusQueries } from './source-status';
 import { AuditTrailQueries } from './audit-trail';
 import { RecordQueries } from './record';
+import { ApprovalQueries } from './approvals';
 
 export * from './rows';
+export type { DraftState, FinalAnswerDraftRow, PendingDraftRow } from './approvals';
 
 const PARTS = [
   InboundQueries,
@@ -48,6 +51,7 @@ const PARTS = [
   SourceStatusQueries,
   AuditTrailQueries,
   RecordQueries,
+  ApprovalQueries,
 ];
 
 export class Store extends StoreBase {}
@@ -69,7 +73,8 @@ export interface Store
     ReconcileQueries,
     SourceStatusQueries,
     AuditTrailQueries,
-    RecordQueries {}
+    RecordQueries,
+    ApprovalQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {

@@ -235,7 +235,13 @@ describeMount('a full disk', () => {
     const id = (() => {
       const { store, close } = w.store();
       try {
-        const [r] = storeArrivals(store, w.dataDir, 'klagomal', [{ raw, receivedAt: new Date(), mailbox: null, locator: null, sourceKey: null }], new Date().toISOString());
+        const [r] = storeArrivals(
+          store,
+          w.dataDir,
+          'klagomal',
+          [{ raw, receivedAt: new Date(), mailbox: null, locator: null, sourceKey: null }],
+          new Date().toISOString(),
+        );
         store.tx(() => {
           store.db.prepare('UPDATE inbound SET attempts = 6 WHERE id = ?').run(r.id);
           store.quarantine(r.id, 'process', reason, new Date().toISOString());
@@ -273,7 +279,13 @@ describe('quarantine retry', () => {
     const { store, close } = w.store();
     let id: number;
     try {
-      [{ id }] = storeArrivals(store, w.dataDir, 'klagomal', [{ raw: Buffer.from(complaintMail(7)), receivedAt: new Date(), mailbox: null, locator: null, sourceKey: null }], new Date().toISOString());
+      [{ id }] = storeArrivals(
+        store,
+        w.dataDir,
+        'klagomal',
+        [{ raw: Buffer.from(complaintMail(7)), receivedAt: new Date(), mailbox: null, locator: null, sourceKey: null }],
+        new Date().toISOString(),
+      );
       store.db.prepare('UPDATE inbound SET attempts = 4 WHERE id = ?').run(id);
     } finally {
       close();

@@ -170,6 +170,9 @@ describeImap('officers work cases from their mail clients (Dovecot + SMTP + mutt
         custom: { desk: { preset: 'promise-24h-14d', firstAnswer: { unit: 'businessDays', amount: 3 } } },
         escalation: { enabled: false },
       },
+      // #final goes straight to the customer here (scenario 7); four eyes on final answers,
+      // the default for a rejection, is test/integration/approval.test.ts.
+      approval: { finalAnswer: 'none' },
     });
     env = { [PASSWORD_ENV]: dovecot.password };
     service = world.start(env);

@@ -133,7 +133,9 @@ describe('the service log on a bad day', () => {
     expect(refused.reason).toBe('AUTHENTICATIONFAILED');
     expect(String(refused.error)).toMatch(/AUTHENTICATIONFAILED/);
     expect(String(refused.fix)).toContain(`$${PW}`);
-    expect(logLines(child.output()).filter((l) => l.level === 'warn' && /Command failed/.test(String(l.error)) && !/AUTHENTICATIONFAILED/.test(String(l.error)))).toEqual([]);
+    expect(
+      logLines(child.output()).filter((l) => l.level === 'warn' && /Command failed/.test(String(l.error)) && !/AUTHENTICATIONFAILED/.test(String(l.error))),
+    ).toEqual([]);
     // The password is never in the log.
     expect(child.output()).not.toContain('not-the-password');
   });
@@ -184,7 +186,10 @@ describe('the service log on a bad day', () => {
   });
 
   test('theAdminIsMailedOnceAboutOneDamagedRawFile', async () => {
-    w = makeWorld({ firm: { name: 'Testfinans AB', complaintsAddress: 'klagomal@testfinans.se', adminAddress: 'it-drift@testfinans.se' }, personnummer: { store: false } });
+    w = makeWorld({
+      firm: { name: 'Testfinans AB', complaintsAddress: 'klagomal@testfinans.se', adminAddress: 'it-drift@testfinans.se' },
+      personnummer: { store: false },
+    });
     deliverToMaildir(w.maildir, mailWithAttachment({ attachment: Buffer.alloc(1536 * 1024, 7), filename: 'kontoutdrag.pdf', messageId: 'big-40@example.com' }));
     expect((await w.cli(['run', '--once'])).code).toBe(0);
     // One bit flipped in the stored large mail, and a mail a client moved to cur/ unseen: one run finds both.

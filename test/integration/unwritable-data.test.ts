@@ -87,11 +87,7 @@ describeRoot('a data folder the service user cannot write', () => {
     child = startAs(w, NOBODY);
     await waitFor('the service started', () => /klagomal started/.test(child!.output()), 20_000);
     deliverToMaildir(w.maildir, mailWithAttachment({ attachment: Buffer.alloc(100 * 1024, 2), filename: 'kvitto.pdf', messageId: 'att@example.com' }), 'a-att');
-    await waitFor(
-      'the attachment write refused',
-      () => logLines(child!.output()).find((l) => l.level === 'error' && l.part === 'processing'),
-      20_000,
-    );
+    await waitFor('the attachment write refused', () => logLines(child!.output()).find((l) => l.level === 'error' && l.part === 'processing'), 20_000);
     deliverToMaildir(w.maildir, mailWithAttachment({ attachment: Buffer.alloc(1536 * 1024, 6), filename: 'stor.pdf', messageId: 'big@example.com' }), 'b-big');
     const refused = await waitFor(
       'the large mail refused',

@@ -74,6 +74,9 @@ export function makeReportWorld(): ReportWorld {
       { name: 'Olle Handläggare', address: OLLE },
     ],
     deadlines: { policies: ['promise-24h-14d'], escalation: { enabled: false } },
+    // The figures are hand-computed for answers that go out when written (E's rejection too):
+    // four eyes on final answers is test/unit/approval.test.ts.
+    approval: { finalAnswer: 'none' },
   };
   const configFile = path.join(dir, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify(raw, null, 2));

@@ -173,7 +173,12 @@ describe('commands that write into the data folder run as its owner', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   test('importAsAnotherUserIsRefusedWithTheExactSudoLine', () => {
-    const config = { dataDir: dir, sources: [], transport: { type: 'pickup' }, personnummer: { store: true, keyEnv: 'KLAGOMAL_PERSONNUMMER_KEY' } } as unknown as Config;
+    const config = {
+      dataDir: dir,
+      sources: [],
+      transport: { type: 'pickup' },
+      personnummer: { store: true, keyEnv: 'KLAGOMAL_PERSONNUMMER_KEY' },
+    } as unknown as Config;
     const owner = fs.statSync(dir).uid;
     const me = owner + 4711;
     let refused: unknown;
@@ -277,7 +282,12 @@ describe('the admin is told of each damage once', () => {
       startedAt: T0.toISOString(),
       finishedAt: T0.toISOString(),
       folders: [],
-      raw: { checked: 5, missing: damaged.filter((d) => d.problem === 'missing').length, mismatched: damaged.filter((d) => d.problem === 'mismatch').length, damaged },
+      raw: {
+        checked: 5,
+        missing: damaged.filter((d) => d.problem === 'missing').length,
+        mismatched: damaged.filter((d) => d.problem === 'mismatch').length,
+        damaged,
+      },
       found,
       filedNow: found,
       errors: 0,

@@ -462,6 +462,8 @@ describe('parseCommandMail', () => {
         'related',
         'reopen',
         'status',
+        'approve',
+        'return',
       ].sort(),
     );
     expect(ASSESSMENT_ITEMS).toContain('training');
@@ -617,6 +619,11 @@ interface World {
   close(): void;
 }
 
+/**
+ * These tests are about what a command does once it is carried out, so a final answer goes
+ * straight to the customer here (approval.finalAnswer "none"); four eyes on final answers is
+ * test/unit/approval.test.ts.
+ */
 function makeWorld(deadlines: Record<string, unknown> = {}): World {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-officers-'));
   const config = parseConfig(
@@ -637,6 +644,7 @@ function makeWorld(deadlines: Record<string, unknown> = {}): World {
         custom: { 'first-answer-5bd': { firstAnswer: { unit: 'businessDays', amount: 5 } } },
         ...deadlines,
       },
+      approval: { finalAnswer: 'none' },
     },
     path.join(dir, 'config.json'),
   );
