@@ -274,6 +274,21 @@ export class CaseQueries extends StoreBase {
     ).all(kind, kind, limit) as MailListRow[];
   }
 
+  /**
+   * A random sample of filed mail of one kind since an instant, for a person to check the
+   * classification (REGULATION.md §4 C: what was judged not a complaint). SQLite's random().
+   */
+  sampleMail(kind: string, n: number, since: string | null): MailListRow[] {
+    return this.q(
+      `SELECT i.id AS inbound_id, i.kind, i.reason, i.received_at, i.duplicate_of,
+              m.from_address, m.subject, c.number AS case_number, NULL AS duplicate_of_case
+         FROM inbound i
+         LEFT JOIN messages m ON m.inbound_id = i.id
+         LEFT JOIN cases c ON c.id = m.case_id
+        WHERE i.state = 'filed' AND i.kind = ? AND (? IS NULL OR i.received_at >= ?) ORDER BY random() LIMIT ?`,
+    ).all(kind, since, since, n) as MailListRow[];
+  }
+
   /** True when the Message-ID is one we generated for a mail we sent. */
   isOurMessageId(messageId: string): boolean {
     return this.q('SELECT 1 FROM outbox WHERE message_id = ?').get(messageId) !== undefined;

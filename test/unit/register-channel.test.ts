@@ -143,3 +143,49 @@ describe('readRegistration', () => {
     expect(r.ok && r.registration.receivedAt.toISOString()).toBe(cet('2026-03-03T14:30:00').toISOString());
   });
 });
+
+test('notAComplaintCouldNotBeSampledForReview', async () => {
+  // Ten auto-replies and one complaint: the sample holds only auto-replies, at most --n of them.
+  for (let i = 0; i < 10; i++) {
+    const at = cet(`2026-03-0${(i % 9) + 1}T10:00:00`);
+    const bytes = Buffer.from(
+      [
+        `From: Kund ${i} <kund${i}@example.com>`,
+        `To: ${COMPLAINTS}`,
+        'Subject: Autosvar: frånvarande',
+        'Auto-Submitted: auto-replied',
+        `Message-ID: <auto-${i}@example.com>`,
+        `Date: ${at.toUTCString()}`,
+        '',
+        'Jag är borta.',
+        '',
+      ].join('\r\n'),
+    );
+    const [stored] = storeArrivals(
+      w.store,
+      w.config.dataDir,
+      'klagomal',
+      [{ raw: bytes, receivedAt: at, mailbox: 'INBOX', locator: null, sourceKey: null }],
+      toInstant(at),
+    );
+    const parsed = await parseMail(bytes, { dataDir: w.config.dataDir });
+    w.store.tx(() => processMail(w.ctx, w.store.inbound(stored.id)!, parsed, at));
+  }
+  await w.complaint({
+    from: 'riktig@example.com',
+    body: 'Hej, avgiften på min faktura är fel och jag vill ha tillbaka den.',
+    receivedAt: cet('2026-03-03T10:00:00'),
+  });
+  const sample = w.store.sampleMail('autoreply', 4, null);
+  expect(sample).toHaveLength(4);
+  expect(sample.every((m) => m.kind === 'autoreply' && /Auto-Submitted/i.test(m.reason ?? ''))).toBe(true);
+  expect(new Set(sample.map((m) => m.inbound_id)).size).toBe(4);
+  let out = '';
+  const { main } = await import('../../src/cli');
+  const code = await main(['mail', 'sample', '--kind', 'autoreply', '--n', '3', '--config', w.configFile], {
+    out: (t) => (out += t + '\n'),
+    err: () => undefined,
+  });
+  expect(code).toBe(0);
+  expect(out).toMatch(/random sample of 3 mail\(s\) filed as autoreply/);
+});
