@@ -155,6 +155,16 @@ export function extendDeadline(
       type: 'deadline-extended',
       detail: { milestone: req.milestone, from: d.due_at, to: toInstant(to), reason, holdingReply: req.holdingReply, ...(late ? { late: true } : {}) },
     });
+    // The same facts without the reason: they outlive retention's anonymising of the event.
+    store.recordExtension({
+      case_id: c.id,
+      milestone: req.milestone,
+      at,
+      from_due: d.due_at,
+      to_due: toInstant(to),
+      holding_reply: req.holdingReply ? 1 : 0,
+      late: late ? 1 : 0,
+    });
 
     let noticeQueued = false;
     const failingUntil = c.customer_address ? store.addressFailingUntil(c.customer_address, at) : null;

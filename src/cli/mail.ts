@@ -71,8 +71,16 @@ function sample(values: Record<string, string | boolean | undefined>, io: Io): n
     }));
     if (values.json) io.out(json(rows));
     else {
-      io.out(`A random sample of ${rows.length} mail(s) filed as ${kind}${since ? ` since ${since}` : ''}: check that none is a complaint (show one: klagomal mail list, case show).`);
-      if (rows.length) io.out(table(['ID', 'CASE', 'RECEIVED', 'FROM', 'SUBJECT', 'WHY'], rows.map((r) => [r.inbound, r.case, r.receivedAt, r.from, r.subject, r.reason])));
+      io.out(
+        `A random sample of ${rows.length} mail(s) filed as ${kind}${since ? ` since ${since}` : ''}: check that none is a complaint (show one: klagomal mail list, case show).`,
+      );
+      if (rows.length)
+        io.out(
+          table(
+            ['ID', 'CASE', 'RECEIVED', 'FROM', 'SUBJECT', 'WHY'],
+            rows.map((r) => [r.inbound, r.case, r.receivedAt, r.from, r.subject, r.reason]),
+          ),
+        );
     }
     return 0;
   });

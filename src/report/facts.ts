@@ -6,7 +6,7 @@
  * Read-only. The caller runs it in one read transaction, so that every query sees the same
  * state even while the service files mail.
  */
-import type { ActionRow, CauseRow, ReferralRow } from '../store/record';
+import type { ActionRow, CauseRow, ExtensionRow, ReferralRow } from '../store/record';
 import type { PolicyDeadlineRow, Store } from '../store/store';
 import type { CaseRecord, DeadlineRecord, EventRecord, InboundRecord, OutboxRecord } from '../store/register';
 
@@ -27,6 +27,8 @@ export interface CaseFacts {
   readonly referrals: readonly ReferralRow[];
   readonly causes: readonly CauseRow[];
   readonly actions: readonly ActionRow[];
+  /** Extensions and holding replies without their reasons: what the register counts once the events are anonymised. */
+  readonly extensions: readonly ExtensionRow[];
 }
 
 /** The columns this module needs; a database older than migration 5 cannot be reported on. */
@@ -73,6 +75,7 @@ export function readCaseFacts(store: Store, start: string, end: string): CaseFac
   const referrals = byCase(record.referrals);
   const causes = byCase(record.causes);
   const actions = byCase(record.actions);
+  const extensions = byCase(record.extensions);
   const numbers = new Map<number, string>();
   const refIds = [...new Set(cases.map((c) => c.refers_to_case_id).filter((x): x is number => x !== null))];
   for (const id of refIds) numbers.set(id, store.caseNumberById(id) ?? `#${id}`);
@@ -89,5 +92,6 @@ export function readCaseFacts(store: Store, start: string, end: string): CaseFac
     referrals: referrals.get(c.id) ?? [],
     causes: causes.get(c.id) ?? [],
     actions: actions.get(c.id) ?? [],
+    extensions: extensions.get(c.id) ?? [],
   }));
 }

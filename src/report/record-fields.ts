@@ -86,3 +86,31 @@ export function approvalOf(f: CaseFacts): RegisterRow['approval'] {
     sentAt: mail?.sent_at ?? null,
   };
 }
+
+/**
+ * The case's facts with each extension event that retention anonymised given back its facts
+ * (milestone, from, to, holding reply, late; never the reason) from deadline_extensions, so
+ * that the register and the statistics of the past do not change when personal data goes.
+ */
+export function withExtensionFacts(f: CaseFacts): CaseFacts {
+  if (f.extensions.length === 0) return f;
+  const unused = [...f.extensions];
+  const events = f.events.map((e) => {
+    if (e.type !== 'deadline-extended' || !/"anonymised"\s*:\s*true/.test(e.detail)) return e;
+    const i = unused.findIndex((x) => x.at === e.at);
+    if (i < 0) return e;
+    const [x] = unused.splice(i, 1);
+    return {
+      ...e,
+      detail: JSON.stringify({
+        milestone: x.milestone,
+        from: x.from_due,
+        to: x.to_due,
+        holdingReply: x.holding_reply === 1,
+        ...(x.late ? { late: true } : {}),
+        reason: '(anonymised)',
+      }),
+    };
+  });
+  return { ...f, events };
+}

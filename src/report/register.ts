@@ -24,7 +24,7 @@ import { MILESTONES } from '../deadlines/policy';
 import { ASSESSMENT_ITEMS } from '../officers/commands';
 import { maskPersonnummer } from '../util/personnummer';
 import type { CaseFacts, DeadlineRecord, EventRecord } from './facts';
-import { approvalOf, recordFields } from './record-fields';
+import { approvalOf, recordFields, withExtensionFacts } from './record-fields';
 
 /**
  * How a deadline stands: met in time, met late, still open (not yet due / past due), the case was
@@ -319,7 +319,8 @@ function causeOf(
 }
 
 /** One register row per case. */
-export function registerRow(f: CaseFacts, now: Date, retentionYears: number | null = null): RegisterRow {
+export function registerRow(facts: CaseFacts, now: Date, retentionYears: number | null = null): RegisterRow {
+  const f = withExtensionFacts(facts);
   const at = now.toISOString();
   const mask = (s: string | null): string | null => (s === null ? null : maskPersonnummer(s, now));
   let fields: Record<string, unknown> = {};

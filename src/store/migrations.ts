@@ -626,6 +626,25 @@ CREATE TABLE case_actions (
   actor TEXT NOT NULL
 );
 CREATE INDEX case_actions_case ON case_actions(case_id);
+-- Every extension and holding reply as facts without personal data (no reason text), so that
+-- the register and the statistics of the past stay the same after retention anonymises the
+-- events (a 'deadline-extended' detail becomes {"anonymised":true}). Filled from the events
+-- not yet anonymised.
+CREATE TABLE deadline_extensions (
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  milestone TEXT NOT NULL,
+  at TEXT NOT NULL,
+  from_due TEXT NOT NULL,
+  to_due TEXT NOT NULL,
+  holding_reply INTEGER NOT NULL CHECK (holding_reply IN (0, 1)),
+  late INTEGER NOT NULL CHECK (late IN (0, 1))
+);
+CREATE INDEX deadline_extensions_case ON deadline_extensions(case_id, at);
+INSERT INTO deadline_extensions (case_id, milestone, at, from_due, to_due, holding_reply, late)
+  SELECT case_id, json_extract(detail, '$.milestone'), at, COALESCE(json_extract(detail, '$.from'), ''), COALESCE(json_extract(detail, '$.to'), ''),
+         CASE WHEN json_extract(detail, '$.holdingReply') THEN 1 ELSE 0 END, CASE WHEN json_extract(detail, '$.late') THEN 1 ELSE 0 END
+    FROM events WHERE type = 'deadline-extended' AND case_id IS NOT NULL AND json_valid(detail) AND json_extract(detail, '$.milestone') IS NOT NULL ORDER BY id;
 `,
   },
   {

@@ -42,6 +42,18 @@ export interface CauseRow {
   actor: string;
 }
 
+/** An extension or holding reply as a fact without personal data (migration 13). */
+export interface ExtensionRow {
+  id: number;
+  case_id: number;
+  milestone: string;
+  at: Instant;
+  from_due: Instant;
+  to_due: Instant;
+  holding_reply: 0 | 1;
+  late: 0 | 1;
+}
+
 export interface ActionRow {
   id: number;
   case_id: number;
@@ -127,15 +139,28 @@ export class RecordQueries extends StoreBase {
     return this.q('SELECT * FROM case_actions WHERE case_id = ? ORDER BY id').all(caseId) as ActionRow[];
   }
 
+  recordExtension(e: Omit<ExtensionRow, 'id'>): void {
+    this.q('INSERT INTO deadline_extensions (case_id, milestone, at, from_due, to_due, holding_reply, late) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      e.case_id,
+      e.milestone,
+      e.at,
+      e.from_due,
+      e.to_due,
+      e.holding_reply,
+      e.late,
+    );
+  }
+
   /** Referrals, causes and actions of the cases received in [start, end) (the register's). */
-  recordOfCasesReceivedBetween(start: string, end: string): { referrals: ReferralRow[]; causes: CauseRow[]; actions: ActionRow[] } {
+  recordOfCasesReceivedBetween(start: string, end: string): { referrals: ReferralRow[]; causes: CauseRow[]; actions: ActionRow[]; extensions: ExtensionRow[] } {
     // A report opens the database read-only: one from before migration 13 has none of these.
     const tables = this.q("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'case_referrals'").get() as { n: number };
-    if (tables.n === 0) return { referrals: [], causes: [], actions: [] };
+    if (tables.n === 0) return { referrals: [], causes: [], actions: [], extensions: [] };
     return {
       referrals: this.q(`SELECT * FROM case_referrals WHERE case_id IN (${IN_PERIOD}) ORDER BY id`).all({ start, end }) as ReferralRow[],
       causes: this.q(`SELECT * FROM case_causes WHERE case_id IN (${IN_PERIOD}) ORDER BY id`).all({ start, end }) as CauseRow[],
       actions: this.q(`SELECT * FROM case_actions WHERE case_id IN (${IN_PERIOD}) ORDER BY id`).all({ start, end }) as ActionRow[],
+      extensions: this.q(`SELECT * FROM deadline_extensions WHERE case_id IN (${IN_PERIOD}) ORDER BY id`).all({ start, end }) as ExtensionRow[],
     };
   }
 }

@@ -16,7 +16,8 @@ import { detectBusiness } from '../../src/parse/customer-type';
 import { parseIsoDate } from '../../src/util/stockholm-time';
 import type { CaseRow } from '../../src/store/store';
 import { parseCsv } from '../support/csv';
-import { cet, FEES_PLAIN, makeReportWorld, OLLE, ReportWorld } from '../support/report-fixture';
+import { cet, FEES_PLAIN, makeReportWorld, OLLE, PAYMENTS, ReportWorld } from '../support/report-fixture';
+import { runRetention } from '../../src/retention/retention';
 
 const ANSWER =
   'Hej, vi har gått igenom ditt klagomål om avgiften. Avgiften följer den prislista som gällde när avtalet tecknades, och den framgick av fakturan. Vi kan därför inte betala tillbaka den.';
@@ -217,4 +218,31 @@ describe('a reasoned rejection answers the customer’s own points', () => {
     w.command(d.id, '#outcome rejected', cet('2026-03-06T10:00:00'));
     expect(w.store.caseById(d.id)!.outcome).toBe('rejected');
   });
+});
+
+test('retentionChangedTheStatisticsOfThePast', async () => {
+  // A payment complaint with a holding reply, answered and closed; ten years later retention
+  // anonymises it. The period's holding replies, delays and deadlines stay as they were.
+  const c = await w.complaint({ from: 'betalning@example.com', body: PAYMENTS, receivedAt: cet('2026-03-02T09:00:00') });
+  w.command(c.id, '#holding 2026-04-10 Banken har inte skickat underlaget', cet('2026-03-05T10:00:00'));
+  w.command(c.id, '#extend 2026-04-15 Vi väntar fortfarande på banken', cet('2026-03-06T10:00:00'));
+  w.command(c.id, `#outcome upheld\n#compensation 500\n#final\n\n${ANSWER}`, cet('2026-04-01T10:00:00'));
+  w.command(c.id, '#status closed', cet('2026-04-02T10:00:00'));
+  const period = makePeriod(parseIsoDate('2026-03-01')!, parseIsoDate('2026-03-31')!);
+  const stats = () => computeStatistics(readReportInput(w.store, period, cet('2026-04-03T10:00:00')));
+  const before = stats();
+  expect(before.holdingReplies).toBe(1);
+  expect(before.delayNotices).toBe(1);
+  const r = await runRetention({ store: w.store, config: w.config }, { now: new Date('2037-06-01T00:00:00Z'), trigger: 'command' });
+  expect(r.anonymised.map((x) => x.number)).toContain(c.number);
+  const after = stats();
+  expect(after.holdingReplies).toBe(before.holdingReplies);
+  expect(after.delayNotices).toBe(before.delayNotices);
+  expect(after.byRule).toEqual(before.byRule);
+  expect(after.deadlines).toEqual(before.deadlines);
+  // The reasons are gone; the facts stay.
+  expect(row(c).delays.map((d) => [d.kind, d.reason])).toEqual([
+    ['holding-reply', '(anonymised)'],
+    ['delay-notice', '(anonymised)'],
+  ]);
 });
