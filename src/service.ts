@@ -44,6 +44,8 @@ import { credentialsFor, MailboxCredentials } from './auth/credentials';
 import { authStatusKey, recordAuthStatus } from './ops/auth-status';
 import type { ImapSourceConfig } from './config/config';
 import path from 'node:path';
+import { startBackupSchedule } from './backup/schedule';
+import { refuseWhileRestoring } from './backup/summary';
 
 export interface OnceSummary {
   readonly sources: Record<string, PollStats | { error: string }>;
@@ -141,6 +143,8 @@ export class Service {
    * Modes that are too open are tightened (0700 / 0600).
    */
   async checkDependencies(): Promise<PreflightResult[]> {
+    // After a restore nothing is taken, filed or sent before reconciliation has compared the mailboxes.
+    refuseWhileRestoring(this.store);
     if (this.config.firm.trustStaffFrom)
       this.log.warn(
         'firm.trustStaffFrom is on: any mail with a staff address in From is believed, so anyone can act as an officer (commands, replies). Use it for a test install only; set firm.authservIds instead',
@@ -173,6 +177,7 @@ export class Service {
 
   /** Process mail already stored (from `ingest` or an earlier crash). */
   process(opts: Parameters<Processor['processPending']>[0] = {}): Promise<ProcessResult[]> {
+    refuseWhileRestoring(this.store);
     return this.processor.processPending(opts);
   }
 
@@ -293,6 +298,9 @@ export class Service {
       signal,
     );
 
+    // Backups: `klagomal backup` as a child process on backup.schedule (src/backup/schedule.ts).
+    const backups = startBackupSchedule({ config: this.config, log: this.log }, signal);
+
     // Templates: an admin's edit takes effect without a restart; a broken one is reported and the
     // last good set stays in use (src/reply/template-manager.ts).
     const templateLoop = (async () => {
@@ -319,6 +327,7 @@ export class Service {
     await reconcileTask?.destroy();
     await reconciling;
     await retention?.stop();
+    await backups?.stop();
     await httpServer?.closed;
     this.log.info('klagomal stopped cleanly');
   }

@@ -23,6 +23,7 @@ import { readSources, readTransport } from './sources-transport';
 import { readDeadlines } from './deadlines';
 import {
   readAcknowledgement,
+  readBackup,
   readCases,
   readComplaintRules,
   readFirm,
@@ -108,6 +109,7 @@ export function parseConfig(json: Json, file: string): Config {
   const importConfig = readImport(root.section('import'));
   const reconcile = readReconcile(root.section('reconcile'));
   const retention = readRetention(root.section('retention'));
+  const backup = readBackup(root.section('backup'), resolvePath, dataDir);
   const status = readStatus(root.section('status'));
   const http = readHttp(root.section('http'));
   const personnummer = readPersonnummer(root.section('personnummer'));
@@ -138,6 +140,7 @@ export function parseConfig(json: Json, file: string): Config {
     import: importConfig,
     reconcile,
     retention,
+    backup,
     status,
     http,
     personnummer,

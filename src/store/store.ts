@@ -4,8 +4,8 @@
  * events.ts (the hash-chained history), audit.ts (reading the chains), retention.ts (retention
  * and legal hold), subject.ts (the data subject export), register.ts (the register and the
  * statistics), status.ts (status, metrics, preflight), reconcile-runs.ts (reconciliation's runs
- * and lookups), source-status.ts (what each source records for `status`), and the queries of the
- * commands that read across them.
+ * and lookups), source-status.ts (what each source records for `status`), backup.ts (backups and
+ * restores), and the queries of the commands that read across them.
  * `Store` joins the aggregates into one object (the TypeScript handbook's mixin pattern), so
  * that a stage calls `store.x(...)` inside one `store.tx(...)` whatever table x touches.
  *
@@ -25,6 +25,7 @@ import { RegisterQueries } from './register';
 import { StatusQueries } from './status';
 import { ReconcileQueries } from './reconcile-runs';
 import { SourceStatusQueries } from './source-status';
+import { BackupQueries } from './backup';
 
 export * from './rows';
 
@@ -42,6 +43,7 @@ const PARTS = [
   StatusQueries,
   ReconcileQueries,
   SourceStatusQueries,
+  BackupQueries,
 ];
 
 export class Store extends StoreBase {}
@@ -61,7 +63,8 @@ export interface Store
     RegisterQueries,
     StatusQueries,
     ReconcileQueries,
-    SourceStatusQueries {}
+    SourceStatusQueries,
+    BackupQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
