@@ -16,7 +16,7 @@ import type { Milestone } from '../deadlines/policy';
 import type { Actor } from './lifecycle';
 import { escalationLevels } from '../deadlines/escalation';
 import { calendarsFor } from '../deadlines/deadlines';
-import { psd2Policy } from '../deadlines/regime';
+import { PRESETS } from '../deadlines/policy';
 import { computeDue } from '../deadlines/rules';
 import { buildMail } from '../reply/mail';
 import { caseTag } from '../classify/thread';
@@ -66,7 +66,8 @@ export interface ExtensionResult {
 export function psd2Day15(store: Store, config: Config, caseId: number, receivedAt: string): Date {
   const row = store.policyDeadlinesOfCase(caseId).find((p) => p.regime === 'psd2' && p.milestone === 'finalAnswer');
   if (row) return new Date(row.due_at);
-  return computeDue(new Date(receivedAt), psd2Policy(config.deadlines).rules.finalAnswer!, calendarsFor(config.deadlines).statutory);
+  // The statute's day 15, never a firm's shortened rule.
+  return computeDue(new Date(receivedAt), PRESETS.psd2.rules.finalAnswer!, calendarsFor(config.deadlines).statutory);
 }
 
 /** Record a missed deadline on the case (once; a breach recorded before stays as it was). */

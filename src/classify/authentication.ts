@@ -8,7 +8,7 @@
  * own, and a header a sender wrote under the same authserv-id sits below it (RFC 8601 §5 also
  * has the server remove those). It passes when, for the From's domain:
  *   - dmarc=pass with header.from = that domain, or
- *   - dkim=pass with header.d = that domain (or header.i at it), or
+ *   - dkim=pass with header.d = that domain (header.i at it only when header.d is not written), or
  *   - spf=pass with smtp.mailfrom at that domain,
  * and nothing in the same header says otherwise: a dmarc=fail, or a dkim=fail for that domain,
  * vetoes every pass (a forger's mail that happens to pass SPF through a shared relay still fails
@@ -256,6 +256,9 @@ export interface StaffAuthentication {
  * "@"), without angle brackets; a value without "@" is a domain itself.
  */
 export function domainOfValue(v: string): string {
+  // A control character anywhere (a NUL hiding what precedes it from some readers) makes the
+  // whole value untrustworthy, not just the part after the last "@".
+  if (/[\u0000-\u001f\u007f]/.test(v)) return '';
   let at = -1;
   let quoted = false;
   for (let i = 0; i < v.length; i++) {
@@ -284,12 +287,25 @@ function fromAddressCount(value: string): number {
   }
 }
 
+/**
+ * The domain a DKIM result speaks for: the signing domain `header.d` (RFC 6376 §3.5, the d=
+ * tag) when the server wrote it; only without it the domain of the identity `header.i` (Gmail
+ * writes only that). `header.i` must be at or below `header.d`, so when both are written and
+ * disagree it is the signer's claim, not the signer: `dkim=pass header.d=evil.example
+ * header.i=@firm.se` is a pass for evil.example.
+ */
+function dkimDomain(r: AuthResult): string | null {
+  if (r.props['header.d'] !== undefined) return domainOfValue(r.props['header.d']);
+  if (r.props['header.i'] !== undefined) return domainOfValue(r.props['header.i']);
+  return null;
+}
+
 /** "dkim=pass" (and so on) when this result vouches for `domain`, else null. */
 function passFor(r: AuthResult, domain: string): string | null {
   if (r.result !== 'pass') return null;
   const prop = (name: string): string | null => (r.props[name] !== undefined ? domainOfValue(r.props[name]) : null);
   if (r.method === 'dmarc' && prop('header.from') === domain) return 'dmarc=pass';
-  if (r.method === 'dkim' && (prop('header.d') === domain || prop('header.i') === domain)) return 'dkim=pass';
+  if (r.method === 'dkim' && dkimDomain(r) === domain) return 'dkim=pass';
   if (r.method === 'spf' && prop('smtp.mailfrom') === domain) return 'spf=pass';
   return null;
 }
@@ -365,33 +381,53 @@ function singleAuthor(headers: HeaderView): StaffAuthentication | null {
   return null;
 }
 
-/** The verdict of the topmost Authentication-Results header under one of `ids`. */
-function authenticationResultsVerdict(headers: HeaderView, fromAddress: string, ids: readonly string[]): StaffAuthentication {
-  // The topmost header under our authserv-id, whether or not it reads: an unreadable one is not
-  // skipped for a readable one below it (that one could be the sender's).
-  const value = headers.all('authentication-results').find((v) => {
+/**
+ * The Authentication-Results headers the firm's server wrote: the topmost one under one of
+ * `ids`, and the ones under our ids that follow it before the next `Received:` field. A
+ * receiving stack often writes one header per check (OpenDKIM, OpenDMARC, policyd-spf each
+ * prepend their own, all under the same authserv-id, all above the server's own `Received:`),
+ * while a header the sender wrote stands below at least one `Received:` (the hop into our
+ * server). Without the fields in order (a hand-made view), only the topmost counts.
+ */
+function ourHeaders(headers: HeaderView, ids: readonly string[]): string[] {
+  const isOurs = (v: string): boolean => {
     const id = authservIdOf(v);
     return id !== null && ids.includes(id);
-  });
-  if (value === undefined) return { authenticated: false, reason: `no Authentication-Results header from ${ids.join(', ')}` };
-  const ours = parseAuthenticationResults(value);
-  if (!ours) {
+  };
+  const fields = headers.inOrder?.();
+  if (!fields) {
+    const top = headers.all('authentication-results').find(isOurs);
+    return top === undefined ? [] : [top];
+  }
+  const out: string[] = [];
+  for (const f of fields) {
+    if (f.name === 'received' && out.length > 0) break;
+    if (f.name === 'authentication-results' && isOurs(f.value)) out.push(f.value);
+  }
+  return out;
+}
+
+/** The verdict of the Authentication-Results headers our server wrote (ourHeaders). */
+function authenticationResultsVerdict(headers: HeaderView, fromAddress: string, ids: readonly string[]): StaffAuthentication {
+  // Every header of ours, whether or not it reads: an unreadable one is not skipped for a
+  // readable one below it (that one could be the sender's), and makes the whole set unreadable.
+  const values = ourHeaders(headers, ids);
+  if (values.length === 0) return { authenticated: false, reason: `no Authentication-Results header from ${ids.join(', ')}` };
+  const parsed = values.map(parseAuthenticationResults);
+  const bad = parsed.findIndex((p) => p === null);
+  if (bad >= 0) {
     return {
       authenticated: false,
-      reason: `the Authentication-Results header from ${authservIdOf(value)} does not follow RFC 8601 (a property given twice, an unclosed comment or quote, or stray text): not believed`,
+      reason: `the Authentication-Results header from ${authservIdOf(values[bad])} does not follow RFC 8601 (a property given twice, an unclosed comment or quote, or stray text): not believed`,
     };
   }
+  const ours = { authservId: parsed[0]!.authservId, results: parsed.flatMap((p) => p!.results) };
   const domain = addressDomain(fromAddress);
   const seen = ours.results.map((r) => `${r.method}=${r.result}`).join(', ') || 'no results';
   // A recorded failure for the From's domain outweighs any pass: a forger may get one method to
   // pass (SPF through a shared relay), never DMARC for our domain.
   const veto = ours.results.find(
-    (r) =>
-      (r.method === 'dmarc' && r.result === 'fail') ||
-      (r.method === 'dkim' &&
-        r.result === 'fail' &&
-        ((r.props['header.d'] !== undefined && domainOfValue(r.props['header.d']) === domain) ||
-          (r.props['header.i'] !== undefined && domainOfValue(r.props['header.i']) === domain))),
+    (r) => (r.method === 'dmarc' && r.result === 'fail') || (r.method === 'dkim' && r.result === 'fail' && dkimDomain(r) === domain),
   );
   const pass = ours.results.map((r) => passFor(r, domain)).find((p): p is string => p !== null);
   if (pass && veto) return { authenticated: false, reason: `${ours.authservId} recorded ${seen}: ${veto.method}=fail vetoes the ${pass} for ${domain}` };

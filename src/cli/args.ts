@@ -53,6 +53,9 @@ export function instantArg(name: string, value: string): Date {
     throw new UsageError(`${name}: expected an ISO 8601 instant with an offset, like 2026-12-17T10:00:00+01:00 (got "${value}")`);
   }
   const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`${name}: not a valid instant: "${value}"`);
+  // JavaScript rolls 2026-11-31 over to 2026-12-01: a date that does not exist is refused.
+  const [y, m, day] = value.slice(0, 10).split('-').map(Number);
+  const lastDay = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  if (Number.isNaN(d.getTime()) || m < 1 || m > 12 || day < 1 || day > lastDay) throw new UsageError(`${name}: not a valid instant: "${value}"`);
   return d;
 }

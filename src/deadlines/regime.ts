@@ -53,24 +53,41 @@ export interface PolicyDeadline {
   readonly rule: DeadlineRule;
 }
 
-/** Every policy's deadline for every milestone it sets, counted from receipt (statutory rules in the statutory calendar). */
+/**
+ * Every policy's deadline for every milestone it sets, counted from receipt. A statutory rule is
+ * stored as the statute's own (policy named after its regime, "psd2" or "ecsp", with the law's
+ * limit, in the statutory calendar), and, when the firm shortened it, the firm's shorter rule
+ * beside it as the firm's own promise: PSD2's day 15 is day 15 whatever the firm promises.
+ */
 export function computePolicyDeadlines(receivedAt: Date, policies: readonly Policy[], calendars: Calendars): PolicyDeadline[] {
-  const out: PolicyDeadline[] = [];
+  const out = new Map<string, PolicyDeadline>();
+  const add = (d: PolicyDeadline): void => {
+    const key = `${d.policy}\u0000${d.milestone}`;
+    if (!out.has(key)) out.set(key, d);
+  };
   for (const p of policies) {
+    const regime = regimeOfPolicy(p);
     for (const milestone of MILESTONES) {
       const rule = p.rules[milestone];
       if (!rule) continue;
-      const statutory = p.statutory[milestone] !== undefined;
-      out.push({
-        milestone,
-        policy: p.name,
-        source: p.source,
-        statutory,
-        regime: statutory ? regimeOfPolicy(p) : null,
-        dueAt: computeDue(receivedAt, rule, statutory ? calendars.statutory : calendars.firm),
-        rule,
-      });
+      const statute = p.statutory[milestone];
+      if (statute && regime) {
+        add({
+          milestone,
+          policy: regime,
+          source: PRESETS[regime].source,
+          statutory: true,
+          regime,
+          dueAt: computeDue(receivedAt, statute, calendars.statutory),
+          rule: statute,
+        });
+        if (statute.unit === rule.unit && statute.amount === rule.amount) continue;
+      }
+      // The firm's own rule, or its shortening of a statutory one (counted, as the effective
+      // deadline is, in the statutory calendar: a closed day of the firm never stretches it).
+      const calendar = statute ? calendars.statutory : calendars.firm;
+      add({ milestone, policy: p.name, source: p.source, statutory: false, regime: null, dueAt: computeDue(receivedAt, rule, calendar), rule });
     }
   }
-  return out;
+  return [...out.values()];
 }

@@ -118,8 +118,13 @@ export function runOfficerCommands(
   // This mail's #final counts for #outcome only if it will be sent: checked as #final checks.
   const finalInMail = final !== undefined && ask === undefined && whyNotToCustomer(store, c, 'final', rest, at) === null;
 
-  // The mails to the customer go last, so that they carry this mail's outcome and compensation.
-  const order = [...mail.commands].sort((a, b) => Number(a.name === 'final' || a.name === 'ask') - Number(b.name === 'final' || b.name === 'ask'));
+  // The mails to the customer go after the other commands, so that they carry this mail's
+  // outcome and compensation; `#status` goes after them, so that "#final … #status closed" (or
+  // the other way round) sends the answer and then closes: a case is never closed with the
+  // final answer of the same mail refused for being closed.
+  const toCustomer = final !== undefined || ask !== undefined;
+  const rank = (n: string): number => (n === 'final' || n === 'ask' ? 1 : n === 'status' && toCustomer ? 2 : 0);
+  const order = [...mail.commands].sort((a, b) => rank(a.name) - rank(b.name));
   const seen = new Set<string>();
   for (const cmd of order) {
     try {

@@ -18,15 +18,16 @@
  */
 import crypto from 'node:crypto';
 
-/** Where the header section ends: the first empty line (CRLF or bare LF, RFC 5322 §2.1). */
-function headerEnd(raw: Buffer): { end: number; bodyStart: number } {
-  for (let i = 0; i < raw.length; i++) {
-    if (raw[i] !== 0x0a) continue;
-    // "\n\n" or "\n\r\n": the line after this LF is empty.
-    if (raw[i + 1] === 0x0a) return { end: i, bodyStart: i + 2 };
-    if (raw[i + 1] === 0x0d && raw[i + 2] === 0x0a) return { end: i, bodyStart: i + 3 };
-  }
-  return { end: raw.length, bodyStart: raw.length };
+/**
+ * The mail's lines, whatever its line endings (RFC 5322 §2.1 says CRLF; clients write LF, old
+ * Macs and some gateways a bare CR, a doubled conversion CR CR LF). A mail with no LF at all
+ * ends its lines with CR; otherwise a run of CRs before an LF is one line end. Without this a
+ * CR-only mail is one long header line with no body, and two different such mails would share
+ * a key (the same normalisation as the parser's, src/parse/charset-repair.ts).
+ */
+function linesOf(raw: Buffer): string[] {
+  const text = raw.toString('latin1');
+  return (text.includes('\n') ? text.replace(/\r+\n/g, '\n') : text.replace(/\r/g, '\n')).split('\n');
 }
 
 /** The first value of a header field, unfolded, whitespace collapsed (RFC 5322 §2.2.3). */
@@ -56,13 +57,10 @@ const AUTHOR_FIELDS = ['date', 'subject', 'reply-to', 'to', 'cc', 'in-reply-to',
  * relays may strip trailing spaces), and trailing empty lines dropped.
  */
 export function contentKey(raw: Buffer): string {
-  const { end, bodyStart } = headerEnd(raw);
-  const header = raw.subarray(0, end).toString('latin1');
-  const body = raw
-    .subarray(bodyStart)
-    .toString('latin1')
-    .split(/\r\n|\n|\r/)
-    .map((l) => l.replace(/[ \t]+$/, ''));
+  const lines = linesOf(raw);
+  const end = lines.indexOf('');
+  const header = (end < 0 ? lines : lines.slice(0, end)).join('\n');
+  const body = (end < 0 ? [] : lines.slice(end + 1)).map((l) => l.replace(/[ \t]+$/, ''));
   while (body.length > 0 && body[body.length - 1] === '') body.pop();
   return crypto
     .createHash('sha256')

@@ -46,6 +46,8 @@ export interface HeaderView {
   get(name: string): string | undefined;
   all(name: string): string[];
   has(name: string): boolean;
+  /** Every field in the order it stands, top first (names lower-cased, values unfolded). */
+  inOrder?(): ReadonlyArray<{ readonly name: string; readonly value: string }>;
 }
 
 export interface ParsedMail {
@@ -184,10 +186,15 @@ function headerView(lines: ReadonlyArray<{ key: string; line: string }>): Header
     if (list) list.push(value);
     else map.set(k, [value]);
   }
+  const ordered = lines.map(({ key, line }) => {
+    const colon = line.indexOf(':');
+    return { name: key.toLowerCase(), value: (colon >= 0 ? line.slice(colon + 1) : '').replace(/\r?\n[ \t]+/g, ' ').trim() };
+  });
   return {
     get: (n) => map.get(n.toLowerCase())?.[0],
     all: (n) => map.get(n.toLowerCase()) ?? [],
     has: (n) => map.has(n.toLowerCase()),
+    inOrder: () => ordered,
   };
 }
 

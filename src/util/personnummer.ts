@@ -70,7 +70,9 @@ const foldCache = new Map<number, string>();
 function foldChar(ch: string, cp: number): string {
   if (cp < 0x80) {
     if (cp >= 0x30 && cp <= 0x39) return ch;
-    return ch === '-' || ch === '+' ? ch : ch === ' ' || ch === '\t' ? ' ' : 'x';
+    // A line break folds to a space: a number wrapped by a mail client or a form ("811218 -"
+    // at a line's end, "9876" at the next one's start) is still the number.
+    return ch === '-' || ch === '+' ? ch : ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n' ? ' ' : 'x';
   }
   const cached = foldCache.get(cp);
   if (cached !== undefined) return cached;
@@ -110,7 +112,7 @@ interface Group {
 }
 
 /** Where a number can be: see findPersonnummer. No `u` flag: astral characters are their two surrogates, both in range. */
-const STRETCH = /[0-9\u0080-\uffff][0-9 \t+\-\u0080-\uffff]*/g;
+const STRETCH = /[0-9\u0080-\uffff][0-9 \t\r\n+\-\u0080-\uffff]*/g;
 
 /** Between the date and the last four: up to three spaces, at most one dash or plus, up to three spaces. */
 const SEPARATOR = /^ {0,3}[-+]? {0,3}$/;
@@ -150,7 +152,19 @@ export function findPersonnummer(text: string, today: Date = new Date()): FoundP
     out.push({ written: text.slice(start, end), index: start, end, normalised, masked: `${normalised.slice(0, 8)}-****`, samordningsnummer: samordning });
   };
   const centuryOk = (d: string): boolean => d.startsWith('19') || d.startsWith('20');
-  const close = (g: Group, prev: Group | null): void => {
+  /** A date written in parts: YYYY-MM-DD or YY-MM-DD, each part after a single dash. */
+  const datePartsBefore = (g: Group, p1: Group | null, p2: Group | null, p3: Group | null): string | null => {
+    if (!p1 || !p2 || !p3 || p1.length !== 2 || p2.length !== 2 || (p3.length !== 4 && p3.length !== 2)) return null;
+    if (p1.before !== '-' || p2.before !== '-' || continuesAnother(p3)) return null;
+    if (p3.length === 4 && !centuryOk(p3.digits)) return null;
+    return g.before !== null && SEPARATOR.test(g.before) ? p3.digits + p2.digits + p1.digits : null;
+  };
+  const close = (g: Group, prev: Group | null, prev2: Group | null = null, prev3: Group | null = null): void => {
+    // The date in parts (1981-12-18-9876, 81-12-18-9876), then the last four.
+    if (g.length === 4) {
+      const date = datePartsBefore(g, prev, prev2, prev3);
+      if (date) accept(date, g.before!, g.digits, prev3!.start, g.end);
+    }
     // One run: YYMMDDNNNC or YYYYMMDDNNNC.
     if ((g.length === 10 || (g.length === 12 && centuryOk(g.digits))) && !continuesAnother(g)) {
       accept(g.digits.slice(0, g.length - 4), '', g.digits.slice(-4), g.start, g.end);
@@ -170,6 +184,8 @@ export function findPersonnummer(text: string, today: Date = new Date()): FoundP
     const from = stretch.index!;
     const to = from + stretch[0].length;
     let prev: Group | null = null;
+    let prev2: Group | null = null;
+    let prev3: Group | null = null;
     let cur: Group | null = null;
     let between: string | null = null; // folded separators since the last group
     for (let i = from; i < to;) {
@@ -183,7 +199,9 @@ export function findPersonnummer(text: string, today: Date = new Date()): FoundP
         cur.end = i + size;
       } else if (f !== '') {
         if (cur) {
-          close(cur, prev);
+          close(cur, prev, prev2, prev3);
+          prev3 = prev2;
+          prev2 = prev;
           prev = cur;
           cur = null;
           between = '';
@@ -192,7 +210,7 @@ export function findPersonnummer(text: string, today: Date = new Date()): FoundP
       }
       i += size;
     }
-    if (cur) close(cur, prev);
+    if (cur) close(cur, prev, prev2, prev3);
   }
   return out;
 }

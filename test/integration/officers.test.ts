@@ -406,6 +406,8 @@ describeImap('officers work cases from their mail clients (Dovecot + SMTP + mutt
         // The firm's server recorded a failure on top; the sender's own "pass" below it does not count.
         top: [
           'Authentication-Results: mx1.testfinans.se; dkim=fail header.d=testfinans.se; spf=fail smtp.mailfrom=olle@testfinans.se; dmarc=fail header.from=testfinans.se',
+          // The firm's server's own Received: what the sender wrote stands below it.
+          'Received: from mail.attacker.example (mail.attacker.example [203.0.113.9]) by mx1.testfinans.se (Postfix) with ESMTPS; Fri, 20 Nov 2026 10:00:00 +0100',
           'Authentication-Results: mx1.testfinans.se; dkim=pass header.d=testfinans.se; dmarc=pass header.from=testfinans.se',
         ],
         reason: /mx1\.testfinans\.se recorded dkim=fail, spf=fail, dmarc=fail: none passed for testfinans\.se/,

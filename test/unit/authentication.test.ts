@@ -47,6 +47,11 @@ const FORGED: Array<[string, string[], { from?: string[]; ids?: string[] }?]> = 
   ['the same without the dmarc result', [`${AUTHSERV}; spf=pass smtp.mailfrom="olle@exempelfinans.se"@evil.example; dkim=none`]],
   ['quoted header.i at our domain, header.d evil (issue sample)', [`${AUTHSERV}; dkim=pass header.d=evil.example header.i="@exempelfinans.se"@evil.example`]],
   ['quoted header.i alone', [`${AUTHSERV}; dkim=pass header.i="@exempelfinans.se"@evil.example`]],
+  [
+    'unquoted header.i at our domain beside header.d of another (found by a review)',
+    [`${AUTHSERV}; dkim=pass header.d=evil.example header.i=@exempelfinans.se; spf=fail smtp.mailfrom=evil.example; dmarc=none`],
+  ],
+  ['header.i with a local part at our domain beside header.d of another', [`${AUTHSERV}; dkim=pass header.d=evil.example header.i="olle"@exempelfinans.se`]],
   ['quoted header.d with an address after it', [`${AUTHSERV}; dkim=pass header.d="exempelfinans.se"@evil.example`]],
   ['two unquoted "@": the last one is the domain', [`${AUTHSERV}; spf=pass smtp.mailfrom=olle@exempelfinans.se@evil.example`]],
   ['angle brackets around our address, then another domain', [`${AUTHSERV}; spf=pass smtp.mailfrom=<olle@exempelfinans.se>@evil.example`]],
@@ -88,6 +93,7 @@ const FORGED: Array<[string, string[], { from?: string[]; ids?: string[] }?]> = 
   ['look-alike domain in Cyrillic', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.s\u0435`]],
   ['look-alike sub-domain', [`${AUTHSERV}; dmarc=pass header.from=exempelfinans.se.evil.example`]],
   ['a control character inside the domain', [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se\u0001`]],
+  ['a control character before the last @ (found by a review)', [`${AUTHSERV}; spf=pass smtp.mailfrom=x@evil.example\u0001@exempelfinans.se`]],
   ['results after "none"', [`${AUTHSERV}; none; dkim=pass header.d=exempelfinans.se`]],
   ['an empty result between two ";"', [`${AUTHSERV}; spf=fail smtp.mailfrom=evil.example;; dkim=pass header.d=exempelfinans.se`]],
   [
@@ -351,5 +357,64 @@ describe('officers on Google Workspace (firm.mailPlatform "google")', () => {
 
   test("Gmail's header is not trusted unless the config says the mail is on Google", async () => {
     expect((await platformVerdict(GMAIL_INTERNAL, [], { mailPlatform: 'own' })).authenticated).toBe(false);
+  });
+});
+
+// Found by a review: Postfix stacks (OpenDKIM, OpenDMARC, policyd-spf) each prepend a header of
+// their own under the same authserv-id; the pass may be in a lower one.
+describe('stacked headers of the firm server', () => {
+  async function stacked(lines: string[]) {
+    const raw = [
+      ...lines,
+      `From: Olle Officer <${OLLE}>`,
+      'To: klagomal@exempelfinans.se',
+      'Subject: Svar',
+      'Message-ID: <s1@exempelfinans.se>',
+      '',
+      'text',
+      '',
+    ].join('\r\n');
+    const mail = await parseMail(Buffer.from(raw), { dataDir });
+    return staffAuthentication(mail.headers, OLLE, [AUTHSERV]);
+  }
+  const OUR_RECEIVED =
+    'Received: from mail.exempelfinans.se (mail.exempelfinans.se [192.0.2.10]) by mx1.exempelfinans.se (Postfix) with ESMTPS id 4Q; Fri, 20 Nov 2026 09:00:01 +0100';
+
+  test('stackedHeadersOfTheFirmServerAreReadTogether: the pass in a lower header of ours counts', async () => {
+    const v = await stacked([
+      `Authentication-Results: ${AUTHSERV}; dkim=none (no signatures found)`,
+      `Authentication-Results: ${AUTHSERV}; dmarc=pass (p=reject dis=none) header.from=exempelfinans.se`,
+      `Authentication-Results: ${AUTHSERV}; spf=pass smtp.mailfrom=olle@exempelfinans.se`,
+      OUR_RECEIVED,
+    ]);
+    expect(v.authenticated).toBe(true);
+  });
+
+  test('a local delivery agent above them does not hide them', async () => {
+    const v = await stacked([
+      'Received: from mx1.exempelfinans.se by imap.exempelfinans.se (Dovecot) with LMTP id x; Fri, 20 Nov 2026 09:00:02 +0100',
+      `Authentication-Results: ${AUTHSERV}; dkim=none`,
+      `Authentication-Results: ${AUTHSERV}; dmarc=pass header.from=exempelfinans.se`,
+      OUR_RECEIVED,
+    ]);
+    expect(v.authenticated).toBe(true);
+  });
+
+  test('a fail in one of our stacked headers vetoes a pass in another', async () => {
+    const v = await stacked([
+      `Authentication-Results: ${AUTHSERV}; dmarc=fail header.from=exempelfinans.se`,
+      `Authentication-Results: ${AUTHSERV}; spf=pass smtp.mailfrom=olle@exempelfinans.se`,
+      OUR_RECEIVED,
+    ]);
+    expect(v.authenticated).toBe(false);
+  });
+
+  test('forgedHeaderBelowOurReceivedIsNotRead: the sender wrote it before our server saw the mail', async () => {
+    const v = await stacked([
+      `Authentication-Results: ${AUTHSERV}; dkim=none; spf=none smtp.mailfrom=evil.example`,
+      OUR_RECEIVED,
+      `Authentication-Results: ${AUTHSERV}; dkim=pass header.d=exempelfinans.se; dmarc=pass header.from=exempelfinans.se`,
+    ]);
+    expect(v.authenticated).toBe(false);
   });
 });

@@ -264,3 +264,56 @@ describe('deadlines that stay true', () => {
     expect(rule(/^firm's promise: finalAnswer/)).toMatchObject({ inTime: 0, late: 1, percentInTime: 0 });
   });
 });
+
+// Found by a review: with the firm's PSD2 policy shortened to 10 business days, "PSD2 day 15"
+// was the firm's day 10, and a holding reply on day 14 was refused as after day 15.
+describe('a firm that shortens PSD2', () => {
+  test('psd2DayFifteenIsTheStatutesWhenTheFirmShortensIt', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-psd2-short-'));
+    const config = parseConfig(
+      {
+        firm: { name: 'Exempelfinans AB', complaintsAddress: COMPLAINTS, staffDomains: ['exempelfinans.se'] },
+        sources: [{ type: 'maildir', path: 'maildir' }],
+        dataDir: './data',
+        officers: [
+          { name: 'Maja Chef', address: 'maja@exempelfinans.se', role: 'manager' },
+          { name: 'Olle Handläggare', address: OLLE },
+        ],
+        deadlines: {
+          escalation: { enabled: false },
+          custom: { 'psd2-firm': { preset: 'psd2', finalAnswer: { unit: 'businessDays', amount: 10 } } },
+          byCategory: { payments: ['psd2-firm'], fraud: ['psd2-firm'] },
+        },
+      },
+      path.join(dir, 'config.json'),
+    );
+    const db = openDatabase(path.join(dir, 'data', 'klagomal.db'));
+    const store = new Store(db);
+    const calendars = calendarsFor(config.deadlines);
+    const w: World = {
+      store,
+      ctx: { store, config, templates: TEMPLATES, calendar: calendars.firm, calendars, log: silentLogger },
+      close() {
+        db.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+    try {
+      const id = await fileComplaint(w, ...PAYMENT);
+      const rows = w.store.policyDeadlinesOfCase(id).map((p) => [p.policy, p.milestone, p.statutory, p.due_at]);
+      // The statute's 15 and 35 business days, and the firm's own 10 beside them.
+      expect(rows).toEqual(
+        expect.arrayContaining([
+          ['psd2', 'finalAnswer', 1, '2026-03-23T22:59:59.000Z'],
+          ['psd2', 'finalAnswerMax', 1, '2026-04-22T21:59:59.000Z'],
+          ['psd2-firm', 'finalAnswer', 0, '2026-03-16T22:59:59.000Z'],
+        ]),
+      );
+      // Business day 14 (2026-03-20): a holding reply is still in time for PSD2.
+      const out = command(w, id, '#holding 2026-04-10 Vi väntar på underlag från kortutgivaren', at('2026-03-20T10:00:00+01:00'));
+      expect(out.errors).toEqual([]);
+    } finally {
+      w.close();
+    }
+  });
+});

@@ -100,3 +100,14 @@ describe('contentKey: the author fields beside From and Date', () => {
     expect(contentKey(mail(lines))).not.toBe(key);
   });
 });
+
+describe('contentKey: line endings a broken client writes', () => {
+  test('crOnlyMailsWithTheSameMessageIdAreNotTakenForCopies (found by a review: no header end was found, so every such mail had one key)', () => {
+    const anna = ['Received: from a by b', 'From: anna@example.com', 'Subject: Avgift', 'Message-ID: <webform@crm.example>', '', 'Annas text.', ''];
+    const bertil = ['Received: from a by b', 'From: bertil@example.com', 'Subject: Ränta', 'Message-ID: <webform@crm.example>', '', 'Bertils text.', ''];
+    expect(contentKey(mail(anna, '\r'))).not.toBe(contentKey(mail(bertil, '\r')));
+    // The same mail with CR, CRLF, LF or CR CR LF line ends is one mail.
+    const key = contentKey(mail(anna, '\r\n'));
+    for (const eol of ['\r', '\n', '\r\r\n']) expect(contentKey(mail(anna, eol))).toBe(key);
+  });
+});

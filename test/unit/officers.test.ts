@@ -1348,3 +1348,23 @@ describe('milestonesForSentMail', () => {
     expect(eventsOf(w, c.id, 'milestone-met')).toHaveLength(2);
   });
 });
+
+// Found by a review: "#outcome rejected / #status closed / #final ..." closed the case first, then
+// refused the final answer because the case was closed: a rejection with no reasoned answer.
+describe('a final answer and closing in one mail', () => {
+  let w: World;
+  afterEach(() => w.close());
+
+  test.each([
+    ['#status before #final', `#outcome rejected\n#status closed\n#final\n${ANSWER_SV}`],
+    ['#status after #final is not possible (the rest is the answer), so: #final first line', `#final\n${ANSWER_SV}`],
+  ])('finalAnswerAndClosingInOneMailSendsTheAnswerThenCloses: %s', async (_what, text) => {
+    w = makeWorld();
+    const c = await fileComplaint(w);
+    const { out } = command(w, c.id, text);
+    expect(out.errors).toEqual([]);
+    expect(outboxOf(w, c.id, 'final-answer')).toHaveLength(1);
+    if (text.includes('#status closed')) expect(w.store.caseById(c.id)).toMatchObject({ status: 'closed', outcome: 'rejected' });
+    else expect(w.store.caseById(c.id)!.status).toBe('answered');
+  });
+});

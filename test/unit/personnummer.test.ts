@@ -87,6 +87,18 @@ describe('every written form is masked', () => {
     expect(mask(`s-nr ${fullWidth('8112789873')}`)).toBe('s-nr 19811278-****');
   });
 
+  // Found by a review: a date written in parts, and a number wrapped at a line's end, stayed in clear.
+  test.each([
+    ['the date in parts, four-digit year', 'Personnummer 1981-12-18-9876'],
+    ['the date in parts, two-digit year', 'pnr 81-12-18-9876.'],
+    ['the date in parts, a space before the last four', 'född 1981-12-18 9876'],
+    ['wrapped after the dash', 'Personnummer: 811218 -\n9876'],
+    ['wrapped between date and last four (CRLF)', 'Personnummer:\r\n811218\r\n9876'],
+  ])('personnummerWrittenInPartsOrWrappedIsMasked: %s', (_what, text) => {
+    expect(mask(text)).toContain(MASK);
+    expect(mask(text)).not.toMatch(/9876/);
+  });
+
   test('several numbers, each masked in its place', () => {
     expect(mask('Jag 811218-9876 och min man 850412 1230.')).toBe(`Jag ${MASK} och min man 19850412-****.`);
   });

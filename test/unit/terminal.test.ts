@@ -3,7 +3,7 @@
  * (src/cli/args.ts), by table.
  */
 import { forTerminal, terminalLine } from '../../src/util/terminal';
-import { UsageError, wholeNumber } from '../../src/cli/args';
+import { instantArg, UsageError, wholeNumber } from '../../src/cli/args';
 import { table } from '../../src/cli/table';
 
 describe('forTerminal', () => {
@@ -64,5 +64,15 @@ describe('wholeNumber', () => {
     expect(() => wholeNumber('ID', undefined, 1)).toThrow(UsageError);
     expect(() => wholeNumber('ID', true, 1)).toThrow(UsageError);
     expect(wholeNumber('ID', '9007199254740991', 1)).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});
+
+describe('instantArg', () => {
+  test('nonexistentDateIsAUsageError (found by a review: 2026-11-31 ran as 2026-12-01)', () => {
+    expect(() => instantArg('--now', '2026-11-31T00:00:00Z')).toThrow(UsageError);
+    expect(() => instantArg('--now', '2026-02-29T10:00:00+01:00')).toThrow(UsageError);
+    expect(() => instantArg('--now', '2026-13-01T10:00:00+01:00')).toThrow(UsageError);
+    expect(instantArg('--now', '2028-02-29T10:00:00+01:00').toISOString()).toBe('2028-02-29T09:00:00.000Z');
+    expect(instantArg('--now', '2026-11-30T23:00:00Z').toISOString()).toBe('2026-11-30T23:00:00.000Z');
   });
 });
