@@ -34,7 +34,7 @@ if (!available.ok) console.warn(`Dovecot backup tests skipped: ${available.reaso
 const describeImap = available.ok ? describe : describe.skip;
 
 const PASSWORD_ENV = 'KLAGOMAL_TEST_IMAP_PASSWORD';
-const MAILS = 150;
+const MAILS = 500;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
