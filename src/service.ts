@@ -46,6 +46,7 @@ import type { ImapSourceConfig } from './config/config';
 import path from 'node:path';
 import { startBackupSchedule } from './backup/schedule';
 import { refuseWhileRestoring } from './backup/summary';
+import { caseNumberHighWater, HighWaterMark } from './backup/high-water';
 
 export interface OnceSummary {
   readonly sources: Record<string, PollStats | { error: string }>;
@@ -66,6 +67,8 @@ export class Service {
   /** One login per IMAP source and one for the transport, shared by their connections (one cached token each). */
   private readonly logins = new Map<string, MailboxCredentials>();
   private readonly stopRecording: Array<() => void> = [];
+  /** The case-number high-water mark in backup.dir (null without one). */
+  private readonly highWater: HighWaterMark | null;
 
   constructor(
     readonly config: Config,
@@ -85,6 +88,7 @@ export class Service {
     this.calendar = calendars.firm;
     this.processor = new Processor(this.store, config, this.templates, calendars, clock, log);
     this.escalation = new EscalationPass(this.store, config, this.templates, this.calendar, log.child({ stage: 'escalation' }));
+    this.highWater = caseNumberHighWater(config, this.store, log.child({ stage: 'backup' }));
   }
 
   /**
@@ -178,7 +182,17 @@ export class Service {
   /** Process mail already stored (from `ingest` or an earlier crash). */
   process(opts: Parameters<Processor['processPending']>[0] = {}): Promise<ProcessResult[]> {
     refuseWhileRestoring(this.store);
-    return this.processor.processPending(opts);
+    // The case numbers a batch can take are reserved on the backup disk before it is filed, and
+    // again after each mail (src/backup/high-water.ts): a restore never hands one out twice.
+    this.highWater?.ensure(this.clock());
+    const onResult = opts.onResult;
+    return this.processor.processPending({
+      ...opts,
+      onResult: (r) => {
+        this.highWater?.ensure(this.clock());
+        onResult?.(r);
+      },
+    });
   }
 
   /**

@@ -16,7 +16,9 @@
  *     filing files mail of the gap quietly: src/cases/after-restore.ts); outgoing mail unsent in
  *     the backup held (it may have gone out after the backup: `outbox retry` sends it when a
  *     person has checked); the case-number sequences raised to the highest any manifest in the
- *     backup folder recorded (a newer backup than the one restored may have been taken); and
+ *     backup folder recorded (a newer backup than the one restored may have been taken) and
+ *     past the case-number high-water mark (high-water.ts: every number the install may have
+ *     handed out, reserved in a file on the backup disk before it was used); and
  *     the officers' notices of the gap (escalation warnings, the manager's digest) claimed as
  *     done, since the lost install may have sent them. A breach notice is not claimed: the
  *     breach must be recorded on the case, and its notice says it is late.
@@ -36,6 +38,7 @@ import { addDays, isoDate, localDateOf, localTime } from '../util/stockholm-time
 import { ensureDir } from '../util/durable-file';
 import { copyDurably } from './files';
 import { highestCaseNumbers, Manifest, readManifest, stamp } from './manifest';
+import { readHighWater } from './high-water';
 import { verifyBackup } from './verify';
 
 export interface RestoreOptions {
@@ -168,7 +171,12 @@ function record(
   });
   // The restored case-number sequences may be below a newer backup's: the highest any manifest
   // in the folder recorded is a floor kept outside the database.
-  const sequencesRaised = highestCaseNumbers(dir).filter((s) => store.raiseCaseNumberSequence(s.prefix, s.year, s.last));
+  // So is the high-water mark the install kept in its backup folder (high-water.ts): the one
+  // restored from, and backup.dir when that is another (the live mark, not a shipped copy).
+  const floors = [...highestCaseNumbers(dir), ...readHighWater(dir), ...(config.backup.dir ? readHighWater(config.backup.dir) : [])];
+  const raised = new Map<string, { prefix: string; year: number; last: number }>();
+  for (const s of floors) if (store.raiseCaseNumberSequence(s.prefix, s.year, s.last)) raised.set(`${s.prefix}/${s.year}`, s);
+  const sequencesRaised = [...raised.values()];
   const reason = `held by the restore of ${m.name} (taken ${m.createdAt}): it was not sent when the backup was taken and may have been sent since; check the mail server's log, then 'klagomal outbox retry ID' sends it`;
   const heldRows = store.holdUnsentOutbox(reason, restoredAt);
   const numbers = store.caseNumbers();

@@ -410,6 +410,41 @@ describe('backup and restore with the embedded Maildir and pickup folder', () =>
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('restoreNeverReusesACaseNumberHandedOutForMailThatLeftNoTraceOnAServer', async () => {
+    // The lost install files two complaints after the backup through `klagomal ingest` (no
+    // mailbox holds them) and acknowledges them: their numbers left the building, and only the
+    // high-water mark on the backup disk knows it.
+    world = makeWorld({ backup: { dir: './backup' } });
+    const dir = path.join(world.dir, 'backup');
+    await fileMails(world, [complaintMail(1), complaintMail(2), complaintMail(3)]);
+    await backupJson(world, dir);
+    for (const i of [4, 5]) {
+      const file = path.join(world.dir, `handed-in-${i}.eml`);
+      fs.writeFileSync(file, complaintMail(i));
+      expect((await world.cli(['ingest', file])).code).toBe(0);
+    }
+    expect((await world.cli(['run', '--once'])).code).toBe(0);
+    const numberIn = (f: string): string => /klg-\d{4}-\d{6}/i.exec(fs.readFileSync(path.join(world.pickup, f), 'utf8'))![0].toUpperCase();
+    const sent = new Set(pickupFiles(world).map(numberIn));
+    expect(sent.size).toBe(5);
+
+    const restored = path.join(world.dir, 'restored');
+    const r = await world.cli(['restore', dir, '--to', restored, '--json']);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { restore: RestoreSummary }).restore.sequencesRaised).toEqual([
+      { prefix: 'KLG', year: expect.any(Number), last: expect.any(Number) },
+    ]);
+    // The lost install's sent mail went with it (an SMTP server's, or a pickup folder on the lost disk).
+    const pickup = path.join(world.dir, 'pickup-after-restore');
+    fs.writeFileSync(world.configFile, JSON.stringify({ ...world.config, dataDir: './restored', transport: { type: 'pickup', path: pickup } }));
+    expect((await world.cli(['reconcile'])).code).toBe(0);
+    await fileMails(world, [complaintMail(6)]);
+    const fresh = fs.readdirSync(pickup).filter((f) => f.endsWith('.eml'));
+    expect(fresh).toHaveLength(1);
+    const number = /klg-\d{4}-\d{6}/i.exec(fs.readFileSync(path.join(pickup, fresh[0]), 'utf8'))![0].toUpperCase();
+    expect(sent.has(number)).toBe(false);
+  });
+
   test('nothingIsFiledAfterARestoreUntilTheMailboxIsComparedAndThenNothingIsAnsweredTwice', async () => {
     world = makeWorld();
     await fileMails(world, [complaintMail(1), complaintMail(2), complaintMail(3)]);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { ConfigError, parseConfig } from '../../src/config/load';
 import { caseNumbersIn, quietAfterRestore } from '../../src/cases/after-restore';
 import { planGap } from '../../src/reconcile/after-restore';
+import { blockSize, planHighWater } from '../../src/backup/high-water';
 import { openDatabase } from '../../src/store/db';
 import { Store } from '../../src/store/store';
 
@@ -147,6 +148,35 @@ describe('the case numbers a restore reserves (src/reconcile/after-restore.ts)',
         { from: 2026, to: 2026 },
       ),
     ).toEqual([]);
+  });
+});
+
+describe('the case-number high-water mark on the backup disk (src/backup/high-water.ts)', () => {
+  const seq = (last: number, year = 2026): { prefix: string; year: number; last: number } => ({ prefix: 'KLG', year, last });
+
+  test('highWaterMarkIsReservedAheadBeforeTheFirstCase', () => {
+    expect(planHighWater([], [], 'KLG', 2026, 1000)).toEqual([seq(1000)]);
+  });
+
+  test('highWaterMarkMovesWhileHalfABlockIsStillLeftSoABatchNeverPassesIt', () => {
+    // 499 left of 1,000: a batch of up to 500 could pass it, so a new block is reserved now.
+    expect(planHighWater([seq(501)], [seq(1000)], 'KLG', 2026, 1000)).toEqual([seq(1501)]);
+    // 500 left: nothing is written (the file is not rewritten at every mail).
+    expect(planHighWater([seq(500)], [seq(1000)], 'KLG', 2026, 1000)).toBeNull();
+    // A block is twice the largest batch.
+    expect(blockSize(50)).toBe(1000);
+    expect(blockSize(1000)).toBe(2000);
+  });
+
+  test('highWaterMarkNeverGoesDownAndKeepsOtherYears', () => {
+    // A restored database below the mark: the mark stays.
+    expect(planHighWater([seq(3)], [seq(4000)], 'KLG', 2026, 1000)).toBeNull();
+    // A sequence above the mark (an install without the file before): reserved past it, other years kept.
+    expect(planHighWater([seq(5000), seq(7, 2025)], [seq(4000), seq(900, 2025)], 'KLG', 2026, 1000)).toEqual([seq(900, 2025), seq(6000)]);
+  });
+
+  test('aNewYearIsReservedBeforeItsFirstCaseIsOpened', () => {
+    expect(planHighWater([seq(800, 2026)], [seq(1500, 2026)], 'KLG', 2027, 1000)).toEqual([seq(1500, 2026), seq(1000, 2027)]);
   });
 });
 
