@@ -145,6 +145,8 @@ async function backupLocked(deps: BackupDeps, dir: string, started: Date, keep: 
   let bytesCopied = dbHash.size;
   let bytesTotal = dbHash.size;
   const refs = facts.files;
+  // The folders of the copies, fsynced once each before the manifest is written (files.ts).
+  const folders = new Set<string>();
   for (let i = 0; i < refs.length; i++) {
     const ref = refs[i];
     const inBackup = path.join(dir, ref.path);
@@ -156,7 +158,7 @@ async function backupLocked(deps: BackupDeps, dir: string, started: Date, keep: 
       bytesTotal += ref.size;
     } else {
       try {
-        const got = await copyDurably(path.join(config.dataDir, ref.path), inBackup, ref.sha256);
+        const got = await copyDurably(path.join(config.dataDir, ref.path), inBackup, ref.sha256, folders);
         copied++;
         bytesCopied += got.size;
         bytesTotal += got.size;
@@ -178,7 +180,7 @@ async function backupLocked(deps: BackupDeps, dir: string, started: Date, keep: 
     const h = await hashFile(source);
     const rel = templatePath(h.sha256);
     if (sizeOf(path.join(dir, rel)) !== h.size) {
-      await copyDurably(source, path.join(dir, rel), h.sha256);
+      await copyDurably(source, path.join(dir, rel), h.sha256, folders);
       copied++;
       bytesCopied += h.size;
     } else alreadyThere++;
@@ -187,7 +189,10 @@ async function backupLocked(deps: BackupDeps, dir: string, started: Date, keep: 
     progress({ phase: 'templates', done: i + 1, total: names.length, bytesCopied });
   }
 
-  // ---- 4. the manifest, last
+  // ---- 4. the manifest, last (after every copy's folder is durable)
+  // Their parents too, up to DIR: a folder made for this backup (raw/ab/) is an entry of its parent.
+  for (const f of [...folders]) for (let p = path.dirname(f); p.startsWith(dir) && p !== path.dirname(p); p = path.dirname(p)) folders.add(p);
+  for (const f of folders) fsyncDir(f);
   const finishedAt = deps.clock();
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,

@@ -49,9 +49,12 @@ export class HashMismatch extends Error {
 
 /**
  * Copy `from` to `to` durably (0600). With `expected`, a copy whose bytes hash otherwise is
- * thrown away and HashMismatch thrown: a damaged file never passes for a good one.
+ * thrown away and HashMismatch thrown: a damaged file never passes for a good one. With
+ * `folders`, the folder is not fsynced here but added to the set, for the caller to fsync each
+ * once before what makes the copies count (a backup's manifest): half the fsyncs of a backup of
+ * many files, the most of its time.
  */
-export async function copyDurably(from: string, to: string, expected?: string): Promise<Hashed> {
+export async function copyDurably(from: string, to: string, expected?: string, folders?: Set<string>): Promise<Hashed> {
   const dir = path.dirname(to);
   ensureDir(dir);
   const tmp = tempNameFor(to);
@@ -67,7 +70,8 @@ export async function copyDurably(from: string, to: string, expected?: string): 
     const got = { sha256: hasher.hash.digest('hex'), size: hasher.size };
     if (expected !== undefined && got.sha256 !== expected) throw new HashMismatch(from, expected, got);
     fs.renameSync(tmp, to);
-    fsyncDir(dir);
+    if (folders) folders.add(dir);
+    else fsyncDir(dir);
     return got;
   } finally {
     fs.rmSync(tmp, { force: true });
