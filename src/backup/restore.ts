@@ -72,6 +72,8 @@ export interface RestoreSummary {
   readonly sequencesRaised: ReadonlyArray<{ readonly prefix: string; readonly year: number; readonly last: number }>;
   readonly noticesClaimed: { readonly escalationLevels: number; readonly digestDays: readonly string[] };
   readonly movedAside: readonly string[];
+  /** Files the database refers to that the backup could not hold (missing or damaged in the data folder when it was taken). */
+  readonly notBackedUp: readonly string[];
 }
 
 /** The restore was refused: the backup is damaged, or the target is not empty. */
@@ -87,7 +89,11 @@ export class RestoreRefused extends Error {
 export async function restoreBackup(opts: RestoreOptions): Promise<RestoreSummary> {
   const progress = opts.progress ?? ((): void => undefined);
   const check = await verifyBackup(opts.dir, opts.manifest, (done, total) => progress('verify', done, total));
-  if (!check.ok) throw new RestoreRefused(`the backup ${check.manifest ?? opts.dir} does not verify; nothing was restored`, check.problems);
+  // A file the data folder already lacked when the backup was taken does not make the backup
+  // damaged: the rest is restored and the file listed (reconciliation reports it missing too).
+  const damage = check.problems.filter((p) => !check.notBackedUp.includes(p));
+  if (damage.length > 0 || !check.manifest)
+    throw new RestoreRefused(`the backup ${check.manifest ?? opts.dir} does not verify; nothing was restored`, check.problems);
   const m = readManifest(opts.dir, check.manifest!);
 
   const now = opts.clock();
@@ -144,6 +150,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<RestoreSummar
       audit: { ok: audit.ok, events: audit.events, chains: audit.chains, head: audit.head, problems: auditProblems },
       ...recorded,
       movedAside,
+      notBackedUp: check.notBackedUp,
     };
   } finally {
     db.close();

@@ -29,6 +29,11 @@ export interface BackupVerification {
   readonly createdAt: string | null;
   readonly files: { readonly checked: number; readonly bytes: number };
   readonly problems: readonly string[];
+  /**
+   * Of the problems, the files the data folder already lacked (or held damaged) when the backup
+   * was taken: the backup is not damaged, it holds all it could. A restore goes on with them.
+   */
+  readonly notBackedUp: readonly string[];
 }
 
 export async function verifyBackup(dir: string, name?: string, progress?: (done: number, total: number) => void): Promise<BackupVerification> {
@@ -37,7 +42,7 @@ export async function verifyBackup(dir: string, name?: string, progress?: (done:
     manifest = readManifest(dir, name);
   } catch (err) {
     if (!(err instanceof ManifestError)) throw err;
-    return { ok: false, dir, manifest: null, createdAt: null, files: { checked: 0, bytes: 0 }, problems: [err.message] };
+    return { ok: false, dir, manifest: null, createdAt: null, files: { checked: 0, bytes: 0 }, problems: [err.message], notBackedUp: [] };
   }
   const problems: string[] = [];
   let checked = 0;
@@ -57,9 +62,10 @@ export async function verifyBackup(dir: string, name?: string, progress?: (done:
     checked++;
     progress?.(checked, manifest.files.length);
   }
-  for (const m of manifest.missing) problems.push(`${m.kind} ${m.path}: not backed up when the backup was taken (${m.problem})`);
+  const notBackedUp = manifest.missing.map((m) => `${m.kind} ${m.path}: not backed up when the backup was taken (${m.problem})`);
+  problems.push(...notBackedUp);
   problems.push(...checkDatabase(dir, manifest, listed));
-  return { ok: problems.length === 0, dir, manifest: manifest.name, createdAt: manifest.createdAt, files: { checked, bytes }, problems };
+  return { ok: problems.length === 0, dir, manifest: manifest.name, createdAt: manifest.createdAt, files: { checked, bytes }, problems, notBackedUp };
 }
 
 /** The database copy: whole, what the manifest counts, every chain intact, every file it names backed up. */

@@ -7,7 +7,8 @@
  *
  * Exit codes: 0 restored, the database whole, every chain verified and every mailbox compared;
  * 1 refused (a damaged backup, a non-empty DATADIR without --force), or restored with a
- * problem (a broken chain, a mailbox that could not be compared: then `klagomal reconcile`
+ * problem (a broken chain, a file the backup could not hold because the data folder lacked it
+ * when it was taken, a mailbox that could not be compared: then `klagomal reconcile`
  * must run before `start`); 2 usage.
  */
 import path from 'node:path';
@@ -65,7 +66,11 @@ export const restoreCommand: Command = {
         service.close();
       }
     }
-    const ok = summary.audit.ok && summary.integrity.join() === 'ok' && (report ? report.errors === 0 && !report.interrupted : true);
+    const ok =
+      summary.audit.ok &&
+      summary.integrity.join() === 'ok' &&
+      summary.notBackedUp.length === 0 &&
+      (report ? report.errors === 0 && !report.interrupted : true);
     if (values.json) io.out(json({ ok, restore: summary, reconcile: report }));
     else io.out(describe(summary, report, isDataDir, config.dataDir));
     return ok ? 0 : 1;
@@ -78,6 +83,10 @@ function describe(s: RestoreSummary, r: ReconcileReport | null, isDataDir: boole
     `  integrity_check ${s.integrity.join('; ')}; audit verify ${s.audit.ok ? `OK (${s.audit.events} events in ${s.audit.chains} chains, head #${s.audit.head?.id} ${s.audit.head?.hash})` : `BROKEN: ${s.audit.problems.join('; ')}`}`,
   ];
   if (s.movedAside.length) lines.push(`  kept the database that was there as ${s.movedAside.join(', ')}`);
+  if (s.notBackedUp.length) {
+    lines.push(`  NOT in the backup (the data folder lacked them when it was taken; find them in an older backup or on the mail server):`);
+    for (const p of s.notBackedUp) lines.push(`    - ${p}`);
+  }
   if (s.held.length) {
     lines.push(`  ${s.held.length} outgoing mail(s) unsent in the backup are held, not sent (they may have gone out after the backup):`);
     for (const h of s.held.slice(0, 20)) lines.push(`    #${h.id} ${h.case ?? '-'} ${h.kind}`);

@@ -298,6 +298,35 @@ describe('backup and restore with the embedded Maildir and pickup folder', () =>
     expect(problems.length).toBeGreaterThanOrEqual(4);
   });
 
+  test('backupTakenWhileAnAttachmentWasMissingFromTheDataFolderStillRestoresEverythingElseAndListsIt', async () => {
+    world = makeWorld();
+    await fileMails(world, [
+      mailWithAttachment({ attachment: Buffer.alloc(20_000, 5), filename: 'borta.pdf', from: 'Borta <borta@example.com>' }),
+      complaintMail(2),
+    ]);
+    const gone = query(world, (s) => s.db.prepare('SELECT path FROM attachments').get() as { path: string }).path;
+    fs.rmSync(path.join(world.dataDir, gone));
+    const dir = path.join(world.dir, 'backup');
+    const b = await world.cli(['backup', dir, '--json']);
+    expect(b.code).toBe(1); // the backup says it is incomplete...
+    expect((JSON.parse(b.stdout) as BackupSummary).missing).toEqual([{ kind: 'attachment', path: gone, problem: 'not in the data folder' }]);
+    const v = await world.cli(['backup', 'verify', dir]);
+    expect(v.code).toBe(1); // ...and so does its check
+    expect(v.stdout).toContain(`attachment ${gone}: not backed up when the backup was taken`);
+    // ...but it is not damaged: a restore brings back all it holds and names what it lacks.
+    const target = path.join(world.dir, 'target');
+    const r = await world.cli(['restore', dir, '--to', target]);
+    expect(r.stderr).not.toMatch(/does not verify/);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`NOT in the backup[^\\n]*\\n    - attachment ${escapeRe(gone)}: not backed up`));
+    const db = openDatabase(path.join(target, 'klagomal.db'), { readonly: true });
+    try {
+      expect(new Store(db).backupCounts().cases).toBe(2);
+    } finally {
+      db.close();
+    }
+  });
+
   test('restoreIntoANonEmptyFolderIsRefusedAndForceKeepsTheDatabaseThatWasThere', async () => {
     world = makeWorld();
     await fileMails(world, [complaintMail(1)]);
