@@ -109,6 +109,8 @@ function progressLine(io: Io): (p: BackupProgress) => void {
   void io;
   let drawn = 0;
   return (p) => {
+    // The manifest written: the line is cleared before the backup's log line and the summary.
+    if (p.phase === 'manifest' && p.done === p.total) return void process.stderr.write('\r\x1b[K');
     if (Date.now() - drawn < 250 && p.done < p.total) return;
     drawn = Date.now();
     const what = p.phase === 'database' ? 'copying the database' : p.phase === 'manifest' ? 'writing the manifest' : `${p.phase} ${p.done} of ${p.total}`;
