@@ -1,6 +1,6 @@
 /**
  * Backups (issue 18): `klagomal backup` of a register of N cases, its size, the second
- * (incremental) backup into the same folder, `backup verify`, and how long a writer waits
+ * (incremental) backup into the same folder, `backup verify`, a restore, and how long a writer waits
  * while a backup runs. Printed, not asserted.
  *
  * The register is built the way production builds it: an mbox of N complaints brought in by
@@ -135,6 +135,10 @@ export async function backupBench(sizes: number[] = (process.env.BENCH_BACKUP_CA
         const t0 = Date.now();
         const v = await world.cli(['backup', 'verify', dir, '--json']);
         console.log(`backup: verify of the second backup ${((Date.now() - t0) / 1000).toFixed(1)} s, exit ${v.code}`);
+        // A restore into a new folder (not the config's data folder: no reconciliation): verify, copy, integrity_check, audit verify.
+        const t1 = Date.now();
+        const rs = await world.cli(['restore', dir, '--to', path.join(world.dir, 'restored'), '--json']);
+        console.log(`backup: restore of the second backup into a new folder ${((Date.now() - t1) / 1000).toFixed(1)} s, exit ${rs.code}`);
       } finally {
         db.close();
       }
