@@ -115,7 +115,7 @@ describeImap('backup and restore against Dovecot and an SMTP receiver', () => {
     if (r.code !== 0) throw new Error(`backup failed (${r.code}): ${r.stdout}\n${r.stderr}`);
     backup = JSON.parse(r.stdout) as BackupSummary;
 
-    before = await smtp.waitFor(MAILS, 60_000);
+    before = await smtp.waitFor(MAILS, 120_000);
     // A customer answers the acknowledgement of a case filed after the backup (it names its number).
     const late = [...before].sort((a, b) => caseNumberOf(a).localeCompare(caseNumberOf(b))).pop()!;
     const customer = late.to[0];
@@ -138,7 +138,7 @@ describeImap('backup and restore against Dovecot and an SMTP receiver', () => {
     service.kill('SIGTERM');
     await new Promise((res) => service.once('exit', res));
     expect(smtp.messages).toHaveLength(MAILS); // the reply was not acknowledged
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     world?.cleanup();
@@ -201,7 +201,7 @@ describeImap('backup and restore against Dovecot and an SMTP receiver', () => {
     const service = world.start(env);
     const fresh = Array.from({ length: 5 }, (_, i) => complaintMail(`ny${i}`, { messageId: `backup-new-${i}@example.com` }));
     await dovecot.appendMany(fresh);
-    const all = await smtp.waitFor(MAILS + 5, 30_000);
+    const all = await smtp.waitFor(MAILS + 5, 60_000);
     await sleep(1500); // anything else it would send, it sends now
     service.kill('SIGTERM');
     await new Promise((res) => service.once('exit', res));
@@ -236,7 +236,7 @@ describeImap('backup and restore against Dovecot and an SMTP receiver', () => {
       expect(n(s, "SELECT COUNT(*) AS n FROM outbox WHERE status = 'failed'")).toBe(out.restore.held.length);
     });
     expect((await world.cli(['audit', 'verify'])).code).toBe(0);
-  }, 90_000);
+  }, 180_000);
 });
 
 describe('backup and restore with the embedded Maildir and pickup folder', () => {
