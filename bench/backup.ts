@@ -30,9 +30,19 @@ function mbox(from: number, to: number): string {
   for (let i = from; i < to; i++) {
     const raw =
       i % 2000 === 1999
-        ? mailWithAttachment({ attachment: crypto.randomBytes(1_100_000), filename: `stor-${i}.pdf`, from: `Kund ${i} <kund${i}@example.com>`, messageId: `bb-${i}@example.com` })
+        ? mailWithAttachment({
+            attachment: crypto.randomBytes(1_100_000),
+            filename: `stor-${i}.pdf`,
+            from: `Kund ${i} <kund${i}@example.com>`,
+            messageId: `bb-${i}@example.com`,
+          })
         : i % 50 === 49
-          ? mailWithAttachment({ attachment: crypto.randomBytes(30_000), filename: `utdrag-${i}.pdf`, from: `Kund ${i} <kund${i}@example.com>`, messageId: `bb-${i}@example.com` })
+          ? mailWithAttachment({
+              attachment: crypto.randomBytes(30_000),
+              filename: `utdrag-${i}.pdf`,
+              from: `Kund ${i} <kund${i}@example.com>`,
+              messageId: `bb-${i}@example.com`,
+            })
           : complaintMail(i, { messageId: `bb-${i}@example.com` });
     parts.push(`From kund${i}@example.com Thu Nov 19 09:14:02 2026\n${raw.replace(/\r\n/g, '\n')}\n`);
   }

@@ -56,7 +56,8 @@ export const backupCommand: Command = {
       if (onTerminal) process.stderr.write('\r\x1b[K');
       io.out(values.json ? json(summary) : describe(summary));
       // The README's exit 1: a one-line reason on stderr (the list is in the output).
-      if (!summary.ok) io.err(`klagomal backup: ${summary.missing.length} file(s) the database refers to are missing or damaged in the data folder; the rest is backed up`);
+      if (!summary.ok)
+        io.err(`klagomal backup: ${summary.missing.length} file(s) the database refers to are missing or damaged in the data folder; the rest is backed up`);
       return summary.ok ? 0 : 1;
     } finally {
       db.close();

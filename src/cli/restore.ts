@@ -67,10 +67,7 @@ export const restoreCommand: Command = {
       }
     }
     const ok =
-      summary.audit.ok &&
-      summary.integrity.join() === 'ok' &&
-      summary.notBackedUp.length === 0 &&
-      (report ? report.errors === 0 && !report.interrupted : true);
+      summary.audit.ok && summary.integrity.join() === 'ok' && summary.notBackedUp.length === 0 && (report ? report.errors === 0 && !report.interrupted : true);
     if (values.json) io.out(json({ ok, restore: summary, reconcile: report }));
     else io.out(describe(summary, report, isDataDir, config.dataDir));
     return ok ? 0 : 1;
