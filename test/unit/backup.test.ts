@@ -12,6 +12,8 @@ import { ConfigError, parseConfig } from '../../src/config/load';
 import { caseNumbersIn, quietAfterRestore } from '../../src/cases/after-restore';
 import { planGap } from '../../src/reconcile/after-restore';
 import { blockSize, planHighWater } from '../../src/backup/high-water';
+import { relogChildLine } from '../../src/backup/schedule';
+import { createLogger } from '../../src/util/log';
 import { openDatabase } from '../../src/store/db';
 import { Store } from '../../src/store/store';
 
@@ -177,6 +179,22 @@ describe('the case-number high-water mark on the backup disk (src/backup/high-wa
 
   test('aNewYearIsReservedBeforeItsFirstCaseIsOpened', () => {
     expect(planHighWater([seq(800, 2026)], [seq(1500, 2026)], 'KLG', 2027, 1000)).toEqual([seq(1500, 2026), seq(1000, 2027)]);
+  });
+});
+
+describe('the log lines of the scheduled backup child (src/backup/schedule.ts)', () => {
+  test('backupChildLinesAreLoggedAgainByTheServiceSoEveryStderrLineStaysJson', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'debug', pretty: false, write: (l) => lines.push(l) }).child({ stage: 'backup' });
+    relogChildLine(log, JSON.stringify({ level: 'error', time: 't', pid: 7, stage: 'backup', msg: 'backup failed', dir: '/srv/b', counts: { cases: 3 } }), 42);
+    relogChildLine(log, 'Error: something\n    at x (y.js:1:1)', 42);
+    relogChildLine(log, '   ', 42);
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed).toEqual([
+      expect.objectContaining({ level: 'error', msg: 'backup failed', stage: 'backup', dir: '/srv/b', counts: '{"cases":3}', childPid: 42 }),
+      expect.objectContaining({ level: 'warn', msg: 'the backup process wrote a line that is not JSON', childPid: 42 }),
+    ]);
+    expect(parsed[0].pid).toBe(process.pid); // the service's line, not a copy of the child's
   });
 });
 
