@@ -9,6 +9,8 @@
  *    through an index (bench/escalation.ts).
  *  - bombs (issue 17): no single mail up to 50 MB takes more than 300 MB RSS or 3 s of CPU to
  *    file (bench/bombs.ts).
+ *  - backups (issue 18): backup time and size of a register, the incremental backup, how long
+ *    a writer waits during a backup (bench/backup.ts; BENCH_BACKUP_CASES=10000,100000).
  *
  * The service runs as its own process (`klagomal start`), as in production; Dovecot and the
  * SMTP receiver are the test harness's. Set BENCH_MAILS / BENCH_LATENCY_SAMPLES to change sizes.
@@ -27,6 +29,7 @@ import { openDatabase } from '../src/store/db';
 import { escalationBench } from './escalation';
 import { classifyBench } from './classify';
 import { bombsBench } from './bombs';
+import { backupBench } from './backup';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 60);
@@ -179,6 +182,7 @@ async function main(): Promise<void> {
   await bombsBench();
   await escalationBench();
   await classifyBench();
+  await backupBench();
 }
 
 main().catch((err) => {

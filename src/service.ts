@@ -46,6 +46,9 @@ import { credentialsFor, MailboxCredentials } from './auth/credentials';
 import { authStatusKey, recordAuthStatus } from './ops/auth-status';
 import type { ImapSourceConfig } from './config/config';
 import path from 'node:path';
+import { startBackupSchedule } from './backup/schedule';
+import { refuseWhileRestoring } from './backup/summary';
+import { caseNumberHighWater, HighWaterMark } from './backup/high-water';
 
 export interface OnceSummary {
   readonly sources: Record<string, PollStats | { error: string }>;
@@ -66,6 +69,8 @@ export class Service {
   /** One login per IMAP source and one for the transport, shared by their connections (one cached token each). */
   private readonly logins = new Map<string, MailboxCredentials>();
   private readonly stopRecording: Array<() => void> = [];
+  /** The case-number high-water mark in backup.dir (null without one). */
+  private readonly highWater: HighWaterMark | null;
 
   constructor(
     readonly config: Config,
@@ -85,6 +90,7 @@ export class Service {
     this.calendar = calendars.firm;
     this.processor = new Processor(this.store, config, this.templates, calendars, clock, log);
     this.escalation = new EscalationPass(this.store, config, this.templates, this.calendar, log.child({ stage: 'escalation' }));
+    this.highWater = caseNumberHighWater(config, this.store, log.child({ stage: 'backup' }));
   }
 
   /**
@@ -143,6 +149,8 @@ export class Service {
    * Modes that are too open are tightened (0700 / 0600).
    */
   async checkDependencies(): Promise<PreflightResult[]> {
+    // After a restore nothing is taken, filed or sent before reconciliation has compared the mailboxes.
+    refuseWhileRestoring(this.store);
     if (this.config.firm.trustStaffFrom)
       this.log.warn(
         'firm.trustStaffFrom is on: any mail with a staff address in From is believed, so anyone can act as an officer (commands, replies). Use it for a test install only; set firm.authservIds instead',
@@ -175,7 +183,18 @@ export class Service {
 
   /** Process mail already stored (from `ingest` or an earlier crash). */
   process(opts: Parameters<Processor['processPending']>[0] = {}): Promise<ProcessResult[]> {
-    return this.processor.processPending(opts);
+    refuseWhileRestoring(this.store);
+    // The case numbers a batch can take are reserved on the backup disk before it is filed, and
+    // again after each mail (src/backup/high-water.ts): a restore never hands one out twice.
+    this.highWater?.ensure(this.clock());
+    const onResult = opts.onResult;
+    return this.processor.processPending({
+      ...opts,
+      onResult: (r) => {
+        this.highWater?.ensure(this.clock());
+        onResult?.(r);
+      },
+    });
   }
 
   /**
@@ -321,6 +340,9 @@ export class Service {
       fan.child(),
     );
 
+    // Backups: `klagomal backup` as a child process on backup.schedule (src/backup/schedule.ts).
+    const backups = startBackupSchedule({ config: this.config, log: this.log }, fan.child());
+
     // Templates: an admin's edit takes effect without a restart; a broken one is reported and the
     // last good set stays in use (src/reply/template-manager.ts).
     const templateLoop = (async (signal: AbortSignal) => {
@@ -348,6 +370,7 @@ export class Service {
     await reconcileTask?.destroy();
     await reconciling;
     await retention?.stop();
+    await backups?.stop();
     await httpServer?.closed;
     this.log.info('klagomal stopped cleanly');
   }

@@ -30,6 +30,7 @@ import { CaseDeadline, Calendars, CALENDAR_VERSION, deadlineRecord, deadlineSetD
 import { computePolicyDeadlines, regimeOf } from '../deadlines/regime';
 import { escalationLevels } from '../deadlines/escalation';
 import { nextContactOfficer } from './assignment';
+import { caseNumbersIn, quietAfterRestore } from './after-restore';
 import { openCase } from './transitions';
 import { isoDate, localDateOf } from '../util/stockholm-time';
 import { toInstant } from '../util/clock';
@@ -66,6 +67,8 @@ export interface FiledMail {
   readonly facts: ThreadFacts;
   /** Old mail from `klagomal import`: recorded, never acted on. */
   readonly quietImport: boolean;
+  /** After a restore, mail the install before it may have answered (src/cases/after-restore.ts): why it is not acted on, or null. */
+  readonly quietAfterRestore: string | null;
   /** The mail's new text, without the quoted history (an officer's commands are read from it). */
   readonly newText: string;
   /** A new complaint's case, for its acknowledgement and the contact person's notification. */
@@ -131,12 +134,14 @@ export function fileMail(
       classification: c,
       facts,
       quietImport: false,
+      quietAfterRestore: null,
       newText: '',
       complaint: null,
     };
   }
 
   const quietImport = isQuietImport(config, inbound);
+  const quietRestore = quietImport ? null : restoreQuiet(store, config, inbound, mail);
   // A complaint forwarded by staff is the customer's: their words, their subject, and the
   // time their mail reached the firm (the deadline runs from then, not from the forward).
   const forwarded = c.kind === 'complaint' ? (c.forwarded ?? null) : null;
@@ -219,6 +224,7 @@ export function fileMail(
               }
             : {}),
           ...(quietImport ? { imported: 'old mail from klagomal import: no acknowledgement, notification or escalation' } : {}),
+          ...(quietRestore ? { afterRestore: quietRestore } : {}),
         },
       },
       at,
@@ -371,6 +377,7 @@ export function fileMail(
       ...(c.kind === 'followup' || c.kind === 'officer' ? { senderDiffersFromCustomer: c.senderDiffers } : {}),
       ...(mail.problems.length ? { problems: mail.problems } : {}),
       ...(quietImport && c.kind !== 'complaint' ? { imported: 'old mail from klagomal import: recorded, not acted on' } : {}),
+      ...(quietRestore && c.kind !== 'complaint' ? { afterRestore: quietRestore } : {}),
     },
   });
 
@@ -382,6 +389,7 @@ export function fileMail(
     classification: c,
     facts,
     quietImport,
+    quietAfterRestore: quietRestore,
     newText: reply.newText,
     complaint:
       c.kind === 'complaint' && caseId !== null && caseNumber !== null && answerDue !== null && fields
@@ -399,6 +407,17 @@ export function fileMail(
           }
         : null,
   };
+}
+
+/**
+ * After a restore from a backup, why this mail is filed quietly (src/cases/after-restore.ts), or
+ * null: the restore marker, where reconciliation found the mail, and the case numbers it names.
+ */
+function restoreQuiet(store: Store, config: Config, inbound: InboundRow, mail: ParsedMail): string | null {
+  const marker = store.restoreMarker();
+  if (!marker) return null;
+  const named = caseNumbersIn([mail.subject, mail.inReplyTo ?? '', ...mail.references].join(' '), config.cases.prefix);
+  return quietAfterRestore(marker, inbound, store.takenBeforeRestore(inbound.id), named);
 }
 
 /** What a forwarded complaint is read from: the original's text, subject and date. */

@@ -115,7 +115,12 @@ export type EventType =
   | 'action-recorded'
   | 'action-done'
   | 'compensation-paid'
-  | 'first-contact-recorded';
+  | 'first-contact-recorded'
+  // Backup and restore (src/backup/): the restore itself, an unsent mail held because it may
+  // have gone out after the backup, and the case numbers of the gap reserved.
+  | 'backup-restored'
+  | 'outbox-held-after-restore'
+  | 'case-numbers-reserved';
 
 /** Who caused an event: the system itself, a source poller, an operator at the command line. */
 export type Actor = 'system' | `source:${string}` | 'operator' | 'sender' | 'escalation' | 'retention' | `officer:${string}`;

@@ -28,6 +28,8 @@ import { reportCommand } from './report';
 import { auditCommand } from './audit';
 import { retentionCommand } from './retention';
 import { subjectCommand } from './subject';
+import { backupCommand } from './backup';
+import { restoreCommand } from './restore';
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   start: startCommand,
@@ -50,4 +52,6 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   audit: auditCommand,
   retention: retentionCommand,
   subject: subjectCommand,
+  backup: backupCommand,
+  restore: restoreCommand,
 };

@@ -104,6 +104,27 @@ function serviceText(r: StatusReport, now: Date): string {
   return `not running${r.service.lastHeartbeatAt ? ` (last seen ${ago(r.service.lastHeartbeatAt, now)})` : ''}`;
 }
 
+/** The last backup, the last good one, and a restore (src/backup/summary.ts). */
+function backupLines(r: StatusReport, now: Date): string[] {
+  const b = r.backup;
+  const last = b.last;
+  const good = b.lastGood;
+  const lines = [
+    `Backup      ${
+      !last
+        ? `none taken${b.dir ? ` (to ${b.dir}${b.schedule ? `, schedule "${b.schedule}"` : ', no schedule'})` : ' (no backup.dir)'}`
+        : `${last.ok ? 'last' : 'last attempt FAILED'} ${local(last.finishedAt)} (${ago(last.finishedAt, now)}) to ${last.dir}${last.manifest ? `: ${last.manifest}` : ''}${!last.ok && last.error ? `: ${last.error}` : ''}`
+    }`,
+  ];
+  if (last && !last.ok) lines.push(`  last good ${good ? `${local(good.finishedAt)} (${ago(good.finishedAt, now)}): ${good.manifest}` : 'never'}`);
+  const rs = b.restore;
+  if (rs)
+    lines.push(
+      `  restored from ${rs.manifest} (taken ${local(rs.backupAt)}) at ${local(rs.restoredAt)}; ${rs.reconciledAt ? `reconciled ${local(rs.reconciledAt)}` : 'NOT YET RECONCILED'}; ${rs.quietCases.length} case(s) opened since without an acknowledgement${rs.quietCases.length ? `: ${rs.quietCases.slice(0, 5).join(', ')}${rs.quietCases.length > 5 ? ', ...' : ''}` : ''}`,
+    );
+  return lines;
+}
+
 function printStatus(r: StatusReport, io: Io): void {
   const now = new Date(r.generatedAt);
   const lines: string[] = [];
@@ -167,6 +188,7 @@ function printStatus(r: StatusReport, io: Io): void {
           : `last ${local(rc.finishedAt)} (${rc.trigger}): ${rc.ok ? 'everything matched' : `found ${rc.found} never filed (filed now ${rc.filedNow}), raw ${rc.rawMissing} missing / ${rc.rawMismatched} mismatched of ${rc.rawChecked}, ${rc.errors} folder(s) not compared`}`
     }`,
   );
+  lines.push(...backupLines(r, now));
   if (!r.ok) {
     lines.push('', 'Needs attention:');
     for (const reason of r.needsAttention) lines.push(`  - ${reason}`);

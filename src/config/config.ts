@@ -386,6 +386,17 @@ export interface Config {
     /** node-cron expression (Stockholm time) of the scheduled run in `start`; null = only `klagomal retention run` (default "40 3 * * *"). */
     readonly schedule: string | null;
   };
+  /** Backups (src/backup/): `klagomal backup`, and on a schedule in `start`. */
+  readonly backup: {
+    /** The folder `klagomal backup` without DIR and the schedule write to; outside dataDir (default null: none). */
+    readonly dir: string | null;
+    /** node-cron expression (Stockholm time) of the backup in `start`; null = only `klagomal backup` (default null). */
+    readonly schedule: string | null;
+    /** Manifests kept in `dir` by the scheduled backup (and `klagomal backup` without DIR); files no kept manifest needs are removed (default 14). */
+    readonly keep: number;
+    /** `status` exits 1 when the last good backup is older than this many hours, or there is none; null = not checked (default null). */
+    readonly maxAgeHours: number | null;
+  };
   /** What `klagomal status` counts as needing a person. */
   readonly status: {
     /** A source disconnected or failing for longer than this many minutes (default 15). */

@@ -24,6 +24,7 @@ import { readDeadlines } from './deadlines';
 import {
   readAcknowledgement,
   readApproval,
+  readBackup,
   readCases,
   readComplaintRules,
   readFirm,
@@ -111,6 +112,7 @@ export function parseConfig(json: Json, file: string): Config {
   const importConfig = readImport(root.section('import'));
   const reconcile = readReconcile(root.section('reconcile'));
   const retention = readRetention(root.section('retention'));
+  const backup = readBackup(root.section('backup'), resolvePath, dataDir);
   const status = readStatus(root.section('status'));
   const http = readHttp(root.section('http'));
   const personnummer = readPersonnummer(root.section('personnummer'));
@@ -142,6 +144,7 @@ export function parseConfig(json: Json, file: string): Config {
     import: importConfig,
     reconcile,
     retention,
+    backup,
     status,
     http,
     personnummer,

@@ -12,6 +12,7 @@ import { compileCategory, COMPLAINT_ITEMS, DEFAULT_CATEGORIES, DEFAULT_PRODUCTS,
 import { normaliseAddress } from '../util/header-safe';
 import { parseIsoDate } from '../util/stockholm-time';
 import cron from 'node-cron';
+import path from 'node:path';
 import { ADDRESS, describe, ENV_NAME, Section } from './reader';
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -209,6 +210,33 @@ export function readRetention(retentionS: Section): Config['retention'] {
     retentionS.problem('schedule', `not a valid cron expression: ${describe(retention.schedule)} (e.g. "40 3 * * *", daily at 03:40; null = only on demand)`);
   retentionS.done();
   return retention;
+}
+
+/**
+ * `backup`: the scheduled backup of `start` (src/backup/). A backup kept in the data folder dies
+ * with it (the disk, a bad `rm -r`), so `dir` may not be inside `dataDir`.
+ */
+export function readBackup(backupS: Section, resolvePath: (p: string) => string, dataDir: string): Config['backup'] {
+  const given = backupS.optionalString('dir');
+  const dir = given === null ? null : resolvePath(given);
+  const schedule = backupS.optionalString('schedule');
+  const maxAgeGiven = backupS.raw('maxAgeHours');
+  const backup = {
+    dir,
+    schedule,
+    keep: backupS.int('keep', { default: 14, min: 1, max: 10_000 }),
+    maxAgeHours: maxAgeGiven === undefined || maxAgeGiven === null ? null : backupS.int('maxAgeHours', { min: 1, max: 24 * 366 }),
+  };
+  if (schedule !== null && !cron.validate(schedule))
+    backupS.problem(
+      'schedule',
+      `not a valid cron expression: ${describe(schedule)} (e.g. "15 2 * * *", daily at 02:15 Stockholm time; null = no scheduled backup)`,
+    );
+  if (schedule !== null && dir === null) backupS.problem('dir', 'required with backup.schedule: the folder the backups go to (on another disk than dataDir)');
+  if (dir !== null && (dir === dataDir || dir.startsWith(dataDir.endsWith(path.sep) ? dataDir : dataDir + path.sep)))
+    backupS.problem('dir', `${describe(given)} is inside dataDir (${dataDir}): a backup there is lost with the data folder; use another disk`);
+  backupS.done();
+  return backup;
 }
 
 export function readStatus(statusS: Section): Config['status'] {

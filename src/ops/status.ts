@@ -18,7 +18,8 @@
  *  - anything in quarantine;
  *  - stored mail not filed for longer than `status.sourceDownMinutes` (the processor is stuck);
  *  - template files with problems (only when the files are checked: the CLI does, /healthz not);
- *  - the last reconciliation found mail that had never been filed, or damaged raw mail.
+ *  - the last reconciliation found mail that had never been filed, or damaged raw mail;
+ *  - the last good backup older than `backup.maxAgeHours`, a restore not yet reconciled (src/backup/summary.ts).
  * Overdue deadlines are reported but are not a reason: they are the officers' work and the
  * escalation pass already tells them; a monitoring check is for what operators can fix.
  *
@@ -40,6 +41,7 @@ import { AuthStatus, authStatusKey, readAuthStatus } from './auth-status';
 import { redactSecrets } from '../util/secrets';
 import { STORAGE_FAILURE_PREFIX } from '../util/storage-error';
 import { readServiceHealth, readStorageFailing, SERVICE_STALE_SECONDS } from './service-health';
+import { backupStatus, BackupStatus } from '../backup/summary';
 
 /**
  * A permanently failed mail needs a person for this long after it failed. Not forever: a
@@ -170,6 +172,8 @@ export interface StatusReport {
   readonly database: { readonly path: string; readonly bytes: number; readonly walBytes: number; readonly schemaVersion: number };
   /** The last reconciliation (`klagomal reconcile`, or the service's schedule); null when none ran. */
   readonly reconcile: Omit<ReconcileRunSummary, 'id' | 'report'> | null;
+  /** The last backup and the last good one; a restore and its reconciliation (src/backup/summary.ts). */
+  readonly backup: BackupStatus;
 }
 
 export interface StatusOptions {
@@ -450,6 +454,9 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
       `reconciliation at ${fmt(rec.finishedAt)}: ${rec.rawMissing} stored raw mail(s) missing and ${rec.rawMismatched} not matching their sha256 (see 'klagomal reconcile --json')`,
     );
 
+  const backup = backupStatus(config, store, now);
+  reasons.push(...backup.reasons);
+
   return {
     generatedAt: nowI,
     ok: reasons.length === 0,
@@ -465,6 +472,7 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
     database,
     // Without the whole report (that is `klagomal reconcile --json`) and the row id.
     reconcile: rec ? (({ id: _id, report: _report, ...summary }) => summary)(rec) : null,
+    backup: backup.report,
   };
 }
 

@@ -2,7 +2,8 @@
  * The act stage: what follows from a filed mail, decided from what filing recorded and done in
  * the same transaction. Old mail from `klagomal import` is history: recorded on its case, never
  * acted on (an officer's `#final` from 2021 must not send a final answer today, nor an old
- * bounce mark an address failing, nor an old forgery alarm the manager).
+ * bounce mark an address failing, nor an old forgery alarm the manager). After a restore, so is
+ * mail the install before it may have acted on (src/cases/after-restore.ts): nothing twice.
  *
  *   officer mail        its commands run, its answer is recorded (src/officers/)
  *   a forged staff From the case and the manager are told (src/officers/)
@@ -24,23 +25,26 @@ import { actOnRegistration } from '../officers/registration';
 /** Act on a filed mail; returns whether an acknowledgement was queued. */
 export function actOnMail(ctx: FilingContext, filed: FiledMail, now: Date): { acknowledgementQueued: boolean } {
   const { store, config } = ctx;
-  const { classification: c, facts, mail, inbound, quietImport } = filed;
+  const { classification: c, facts, mail, inbound, quietImport, quietAfterRestore } = filed;
   const caseId = filed.result.caseId;
-  if (!quietImport) {
+  // After a restore, mail the install before it may have acted on is recorded, not acted on again.
+  const quiet = quietImport || quietAfterRestore !== null;
+  if (!quiet) {
     if (c.kind === 'officer' && caseId !== null) {
       handleOfficerMail(ctx, store.caseById(caseId)!, mail, filed.newText, { id: inbound.id, fromSentFolder: facts.fromSentFolder === true }, now);
     }
     if ((c.kind === 'followup' || c.kind === 'complaint') && c.spoofSuspected) {
       recordSuspectedSpoofing(store, config, caseId !== null ? store.caseById(caseId)! : null, mail, filed.newText, c.spoofSuspected, inbound.id, now);
     }
-    if (c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
     if (c.kind === 'followup') notifyOfReplyOnClosedCase(ctx, filed, now);
   }
+  // A recent bounce of ours still marks the address failing after a restore (it sends nothing); an imported old one does not.
+  if (!quietImport && c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
   let acknowledgementQueued = false;
   if (filed.complaint) {
-    acknowledgementQueued = queueAcknowledgement(ctx, filed.complaint, quietImport, now);
+    acknowledgementQueued = queueAcknowledgement(ctx, filed.complaint, quietImport, now, quietAfterRestore);
     // The contact person hears of the case after the acknowledgement is queued (that is the promise to keep first).
-    if (!quietImport) notifyContactOfNewCase(ctx, store.caseById(filed.complaint.caseId)!, now);
+    if (!quiet) notifyContactOfNewCase(ctx, store.caseById(filed.complaint.caseId)!, now);
   }
   // A #register mail: the acknowledgement by post, or the problems back to the officer.
   if (!quietImport) actOnRegistration(ctx, filed, now);

@@ -40,6 +40,8 @@ export interface Run {
   /** Is a mail of this Message-ID and size stored from this source's Sent folder? */
   readonly sentMessageIdKnown: (source: string, folder: string, messageId: string, size: number) => boolean;
   readonly shaKnown: (sha: string) => boolean;
+  /** After a restore, until this run has compared every mailbox (src/reconcile/after-restore.ts). */
+  readonly restoring: boolean;
 }
 
 export function newFolder(source: string, folder: string, role: FolderRole): FolderReport {

@@ -40,10 +40,14 @@
  *  - verify-raw.ts  every stored raw mail hashed again
  *  - report.ts      the report's types, `alarming`, the bilingual admin notice (pure)
  *  - summary.ts     the last run as `klagomal status` shows it
+ *  - after-restore.ts the run after a restore from a backup: it takes what is above the
+ *                   sources' cursors too (it alone sees how the lost install marked it), and
+ *                   reserves the case numbers of the gap before anything is filed
  *
  * May import: store (all its SQL is in src/store/reconcile-runs.ts), ingest (the intake, raw
  * files, the IMAP connection helpers: found mail is stored exactly as a source stores it),
- * auth, reply (the admin's mail), config, util, and types of cases. Not ops, cli or pipeline:
+ * auth, reply (the admin's mail), config, util, types of cases and cases/after-restore.ts (the
+ * case-number pattern and the gap's type). Not ops, cli or pipeline:
  * the processor is handed in (`ReconcileDeps.process`). Imported by the service, `klagomal
  * reconcile` (src/cli/reconcile.ts) and `status` (src/ops/status.ts).
  */

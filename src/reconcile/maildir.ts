@@ -73,7 +73,16 @@ export async function reconcileMaildir(run: Run, s: MaildirSourceConfig): Promis
         run,
         s.name,
         [{ raw, receivedAt: f.mtime, mailbox: s.path, locator, sourceKey: `reconcile:${s.name}:${locator}:${hash.slice(0, 16)}` }],
-        () => ({ where: f.name, detail: { mailbox: s.path, role: 'maildir', file: `${f.sub}/${f.name}` } }),
+        () => ({
+          where: f.name,
+          detail: {
+            mailbox: s.path,
+            role: 'maildir',
+            file: `${f.sub}/${f.name}`,
+            // After a restore: the lost install renames what it stored into cur/ (src/cases/after-restore.ts).
+            ...(run.restoring && f.sub === 'cur' ? { takenBefore: `in ${path.basename(s.path)}/cur/ of the Maildir` } : {}),
+          },
+        }),
       );
       if (!r.created) {
         report.known++;

@@ -11,6 +11,8 @@ export interface ServerMail {
   readonly size: number;
   readonly messageId: string | null;
   readonly internalDate: Date | null;
+  /** Flagged \Seen (listed for the watched folder; undefined elsewhere). */
+  readonly seen?: boolean;
 }
 
 export interface FolderFacts {
@@ -21,6 +23,11 @@ export interface FolderFacts {
   readonly cursor: { readonly uidvalidity: string; readonly lastUid: number } | null;
   /** UIDs stored from this folder under `uidvalidity`, by its source or an earlier reconcile. */
   readonly storedUids: ReadonlySet<number>;
+  /**
+   * After a restore, before anything is filed (src/reconcile/after-restore.ts): mail above the
+   * cursor is not the source's to take but this run's, which sees how the lost install marked it.
+   */
+  readonly restoring?: boolean;
 }
 
 export interface FolderPlan {
@@ -44,7 +51,11 @@ export function planFolder(mails: readonly ServerMail[], facts: FolderFacts, mes
   // is the mailbox's history, deliberately not read (src/ingest/imap.ts).
   const sentFrom = facts.role === 'sent' ? minimum(facts.storedUids) : null;
   for (const m of mails) {
-    if (facts.role !== 'processed' && (cursor === null || m.uid > cursor)) waiting++;
+    const aboveCursor = facts.role !== 'processed' && (cursor === null || m.uid > cursor);
+    if (aboveCursor && facts.restoring) {
+      if (facts.storedUids.has(m.uid) || (m.messageId !== null && messageIdKnown(m.messageId, m.size))) known++;
+      else toCheck.push(m);
+    } else if (aboveCursor) waiting++;
     else if (facts.role === 'sent' && (sentFrom === null || m.uid < sentFrom)) notCompared++;
     // A Message-ID alone does not make a mail known: different mails can share one (a web
     // form's constant id, a forged one). The size must match too; anything else is fetched and

@@ -4,8 +4,9 @@
  */
 import crypto from 'node:crypto';
 import type { Instant } from '../util/clock';
+import type { CaseNumberGap } from '../cases/after-restore';
 
-export type ReconcileTrigger = 'schedule' | 'command';
+export type ReconcileTrigger = 'schedule' | 'command' | 'restore';
 
 // ---- the report ------------------------------------------------------------------------
 
@@ -19,6 +20,8 @@ export interface FoundMail {
   state: 'stored' | 'filed' | 'quarantined';
   kind: string | null;
   caseNumber: string | null;
+  /** After a restore: why it was filed quietly (not acknowledged, not acted on), for a person. */
+  afterRestore?: string | null;
 }
 
 export interface FolderReport {
@@ -83,6 +86,8 @@ export interface ReconcileReport {
   adminNotified: boolean;
   /** Everything compared and matched: nothing found, nothing damaged, no errors. */
   ok: boolean;
+  /** The run after a restore that reserved the case numbers of the gap (src/reconcile/after-restore.ts). */
+  restore?: { readonly manifest: string; readonly gap: readonly CaseNumberGap[] };
 }
 
 /** Something a person must look at: mail that had been missed, or stored mail that is damaged. */

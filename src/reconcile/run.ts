@@ -34,6 +34,7 @@ import type { ReconcileDeps, Run } from './context';
 import { reconcileImapSource } from './imap';
 import { reconcileMaildir } from './maildir';
 import { verifyRawMail } from './verify-raw';
+import { reserveGap } from './after-restore';
 
 /** One reconciliation of every source and of the stored raw mail. Never throws for a server's sake. */
 export async function reconcile(deps: ReconcileDeps, trigger: ReconcileTrigger): Promise<ReconcileReport> {
@@ -41,6 +42,7 @@ export async function reconcile(deps: ReconcileDeps, trigger: ReconcileTrigger):
   const log = deps.log.child({ stage: 'reconcile' });
   const startedAt = toInstant(deps.clock());
   const runId = store.tx(() => store.startReconcileRun(startedAt, trigger));
+  const restore = store.restoreMarker();
   log.info('reconcile started', { run: runId, trigger });
   const report: ReconcileReport = {
     runId,
@@ -64,7 +66,9 @@ export async function reconcile(deps: ReconcileDeps, trigger: ReconcileTrigger):
     messageIdKnown: (id, size) => store.storedWithMessageId(id, size),
     sentMessageIdKnown: (source, folder, id, size) => store.storedWithMessageIdFrom(source, folder, id, size),
     shaKnown: (sha) => store.storedWithSha256(sha),
+    restoring: restore !== null && restore.reconciledAt === null,
   };
+  if (run.restoring) log.warn('reconcile after a restore: nothing is filed until every mailbox is compared', { run: runId, manifest: restore!.manifest });
 
   try {
     for (const source of config.sources) {
@@ -75,9 +79,23 @@ export async function reconcile(deps: ReconcileDeps, trigger: ReconcileTrigger):
       report.folders.push(...(source.type === 'imap' ? await reconcileImapSource(run, source) : [await reconcileMaildir(run, source)]));
     }
     const found = report.folders.flatMap((f) => f.found);
-    if (found.length > 0) {
+    // After a restore: the gap's case numbers are reserved before anything is filed, and only
+    // when every mailbox was compared (a folder not compared may hold mail of the gap).
+    let toFile = found.map((m) => m.inboundId);
+    if (run.restoring) {
+      const compared = report.folders.every((f) => f.error === null) && !deps.signal?.aborted;
+      if (!compared) {
+        toFile = [];
+        log.error('reconcile after a restore: not every mailbox could be compared; nothing is filed until a run compares them all', { run: runId });
+      } else {
+        report.restore = { manifest: restore!.manifest, gap: reserveGap(store, config, restore!, toInstant(deps.clock())) };
+        // The backup's mail that was stored but not filed is filed now too (quietly: src/cases/after-restore.ts).
+        toFile = [...store.pendingInboundIdsUpTo(restore!.lastInboundId), ...toFile];
+      }
+    }
+    if (toFile.length > 0) {
       try {
-        await deps.process(found.map((m) => m.inboundId));
+        await deps.process(toFile);
       } catch (err) {
         // Stored is safe: the service's processing loop (or the next `run --once`) files them.
         log.error('reconcile: filing the found mail failed; it stays stored and is filed by the next processing pass', { run: runId, error: errorChain(err) });
@@ -152,4 +170,6 @@ function describeFiled(store: Store, m: FoundMail): void {
   m.state = row.state;
   m.kind = row.kind;
   m.caseNumber = row.case_id !== null ? (store.caseById(row.case_id)?.number ?? null) : null;
+  const quiet = store.afterRestoreReason(m.inboundId);
+  if (quiet) m.afterRestore = quiet;
 }

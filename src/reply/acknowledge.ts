@@ -105,7 +105,7 @@ export function queueAcknowledgementLetter(
 }
 
 /** Decide and queue the acknowledgement of a new complaint; true when one was queued. */
-export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, quietImport: boolean, now: Date): boolean {
+export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, quietImport: boolean, now: Date, afterRestore: string | null = null): boolean {
   const { store, config } = ctx;
   const at = toInstant(now);
   let acknowledgementQueued = false;
@@ -115,18 +115,20 @@ export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, qu
   const box = address ? mailboxOf(address) : null;
   const decision: ReturnType<typeof decideAcknowledgement> = quietImport
     ? { send: false, reason: 'imported old mail (received before import.acknowledgeAfter): not acknowledged' }
-    : decideAcknowledgement(
-        c.customer,
-        {
-          toAddressLast24h: box ? store.countOutboxToMailbox(box.local, box.domain, since) : address ? store.countOutboxTo(address, since) : 0,
-          domain: box?.domain ?? null,
-          toDomainLast24h: box ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
-          acknowledgementsLastHour: store.countAcknowledgementsSince(toInstant(new Date(now.getTime() - 3600_000)), config.loop.maxAutomaticPerHour),
-          forCaseLast24h: 0,
-          failingUntil: address ? store.addressFailingUntil(address, at) : null,
-        },
-        config,
-      );
+    : afterRestore
+      ? { send: false, reason: `filed after a restore from a backup, not acknowledged (it may have been before): ${afterRestore}` }
+      : decideAcknowledgement(
+          c.customer,
+          {
+            toAddressLast24h: box ? store.countOutboxToMailbox(box.local, box.domain, since) : address ? store.countOutboxTo(address, since) : 0,
+            domain: box?.domain ?? null,
+            toDomainLast24h: box ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
+            acknowledgementsLastHour: store.countAcknowledgementsSince(toInstant(new Date(now.getTime() - 3600_000)), config.loop.maxAutomaticPerHour),
+            forCaseLast24h: 0,
+            failingUntil: address ? store.addressFailingUntil(address, at) : null,
+          },
+          config,
+        );
   if (!decision.send && /loop\.maxAutomaticPerHour/.test(decision.reason)) {
     // Not one customer's matter: the whole desk stopped acknowledging. An operator must look.
     ctx.log.warn('hourly cap on acknowledgements reached (loop.maxAutomaticPerHour): this case is not acknowledged', { case: c.caseNumber });

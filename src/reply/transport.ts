@@ -22,6 +22,7 @@
 import nodemailer, { Transporter } from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import type { PickupTransportConfig, SmtpTransportConfig, TransportConfig } from '../config/config';
 import type { OutboxRow } from '../store/store';
@@ -84,8 +85,15 @@ export function composeMime(row: OutboxRow, original?: Buffer | null): Promise<B
   });
 }
 
+/**
+ * The outbox row's id (files sort in the order they were queued), its kind, and a short hash of
+ * its Message-ID: a repeat of the same mail rewrites the same file (exactly once), while a
+ * different mail never takes an existing file's name, even when a restored database hands out
+ * an outbox id the install before the restore had used (src/backup/restore.ts).
+ */
 export function pickupFileName(row: OutboxRow): string {
-  return `${String(row.id).padStart(8, '0')}-${row.kind}.eml`;
+  const tag = crypto.createHash('sha256').update(row.message_id).digest('hex').slice(0, 8);
+  return `${String(row.id).padStart(8, '0')}-${row.kind}-${tag}.eml`;
 }
 
 class PickupTransport implements Transport {

@@ -7,7 +7,7 @@
  * and lookups), source-status.ts (what each source records for `status`), audit-trail.ts (who read personal data, the
  * deadline configurations as first used, the audit rehearsals' reads), record.ts (the register of record: channel, customer
  * type, product, ARN and court, root causes, actions), approvals.ts (final
- * answers waiting for approval), and the queries of the
+ * answers waiting for approval), backup.ts (backups and restores), and the queries of the
  * commands that read across them.
  * `Store` joins the aggregates into one object (the TypeScript handbook's mixin pattern), so
  * that a stage calls `store.x(...)` inside one `store.tx(...)` whatever table x touches.
@@ -31,6 +31,7 @@ import { SourceStatusQueries } from './source-status';
 import { AuditTrailQueries } from './audit-trail';
 import { RecordQueries } from './record';
 import { ApprovalQueries } from './approvals';
+import { BackupQueries } from './backup';
 
 export * from './rows';
 export type { DraftState, FinalAnswerDraftRow, PendingDraftRow } from './approvals';
@@ -52,6 +53,7 @@ const PARTS = [
   AuditTrailQueries,
   RecordQueries,
   ApprovalQueries,
+  BackupQueries,
 ];
 
 export class Store extends StoreBase {}
@@ -74,7 +76,8 @@ export interface Store
     SourceStatusQueries,
     AuditTrailQueries,
     RecordQueries,
-    ApprovalQueries {}
+    ApprovalQueries,
+    BackupQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
