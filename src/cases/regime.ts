@@ -15,7 +15,7 @@ import type { Bilingual } from './transitions';
 import type { Calendars } from '../deadlines/deadlines';
 import type { Policy } from '../deadlines/policy';
 import type { BusinessCalendar } from '../deadlines/calendar';
-import { CALENDAR_VERSION, deadlineRecord, deadlineSetDetail, earliestDeadlines } from '../deadlines/deadlines';
+import { CALENDAR_VERSION, deadlineRecord, deadlineSetDetail, earliestDeadlines, policiesFor } from '../deadlines/deadlines';
 import { computePolicyDeadlines, psd2Policy, regimeOf } from '../deadlines/regime';
 import { escalationLevels } from '../deadlines/escalation';
 import { formatStockholm } from '../util/stockholm-time';
@@ -99,4 +99,41 @@ export function setRegime(deps: RegimeDeps, c: CaseRow, regime: Regime, reason: 
   const max = store.deadline(c.id, 'finalAnswerMax');
   if (max && !max.not_applicable) store.setDeadlineApplicable(c.id, 'finalAnswerMax', 'regime none');
   return [{ en: 'PSD2 does not apply: holding replies are refused', sv: 'PSD2 gäller inte: preliminära svar avvisas' }];
+}
+
+/** The milestones a reopened case owes again: the final answer (and PSD2's limit for it). */
+const REOPENED_MILESTONES = ['finalAnswer', 'finalAnswerMax'] as const;
+
+/**
+ * `#reopen`: the final answer is owed again, so its deadline is counted anew from the reopening
+ * (REGULATION.md §4 A, "reopened": a reopened complaint is handled as one received then), by the
+ * case's policies (its category's, and PSD2's when the case is under it). The first round stays
+ * on record: its `deadline-set`, met and breach events, and a breach it had (breached_at).
+ */
+export function recountOnReopen(deps: RegimeDeps, c: CaseRow, actor: Actor, at: Instant): Bilingual[] {
+  const { store, config } = deps;
+  if (store.deadlinesOfCase(c.id).some((d) => d.not_applicable === 'imported')) return [];
+  const policies = policiesFor(c.category, config.deadlines);
+  if (c.regime === 'psd2' && regimeOf(policies) !== 'psd2') policies.push(psd2Policy(config.deadlines));
+  const out: Bilingual[] = [];
+  for (const d of earliestDeadlines(new Date(at), policies, deps.calendars)) {
+    if (!(REOPENED_MILESTONES as readonly string[]).includes(d.milestone)) continue;
+    const existing = store.deadline(c.id, d.milestone);
+    const next = d.milestone === 'finalAnswerMax' ? null : toInstant(escalationLevels(d.dueAt, d.rule.unit, config.deadlines.escalation, deps.calendar)[0].at);
+    if (existing) store.reopenDeadline(c.id, d.milestone, toInstant(d.dueAt), at, { ...d.rule, policy: d.policy, reason: 'reopened' }, next);
+    else store.setDeadline(deadlineRecord(c.id, d, at, config.deadlines, next));
+    store.appendEvent({
+      at,
+      caseId: c.id,
+      actor,
+      type: 'deadline-set',
+      detail: { ...deadlineSetDetail(d), from: at, reason: 'reopened', previousDue: existing?.due_at ?? null, previousMet: existing?.met_at ?? null },
+    });
+    if (d.milestone === 'finalAnswer')
+      out.push({
+        en: `final answer due again ${formatStockholm(d.dueAt)} (${d.policy}, counted from the reopening)`,
+        sv: `slutligt svar senast ${formatStockholm(d.dueAt)} (${d.policy}, räknat från återöppningen)`,
+      });
+  }
+  return out;
 }

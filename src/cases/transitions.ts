@@ -145,7 +145,8 @@ export const close = (store: Store, c: CaseRow, actor: Actor, at: Instant): Tran
 
 /**
  * Reopen a closed case, with the reason on a `case-reopened` event before its `status-changed`
- * (the register counts reopenings from it). The outcome and the deadlines stay as they were.
+ * (the register counts reopenings from it). The outcome stays; the final answer's deadline is
+ * counted anew from the reopening by the caller (src/cases/regime.ts recountOnReopen).
  */
 export function reopen(store: Store, c: CaseRow, reason: string, actor: Actor, at: Instant): TransitionResult {
   const check = checkTransition(c, 'reopen');

@@ -43,7 +43,7 @@ import type { BusinessCalendar } from '../deadlines/calendar';
 import type { Calendars } from '../deadlines/deadlines';
 import { parseIsoDate } from '../util/stockholm-time';
 import { policiesFor } from '../deadlines/deadlines';
-import { applyPolicies, setRegime } from '../cases/regime';
+import { applyPolicies, recountOnReopen, setRegime } from '../cases/regime';
 import { formatStockholm } from '../util/stockholm-time';
 import { CASE_OUTCOMES, CaseOutcome, CaseStatus } from '../cases/lifecycle';
 import { makeTransition, reopen, SETTABLE_STATUSES, transitionTo } from '../cases/transitions';
@@ -306,7 +306,12 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
         );
       const r = reopen(store, c, reason, env.actor, env.at);
       if (!r.ok) throw new CommandError(say(r.reason.en, r.reason.sv));
-      return say(`reopened: ${r.from} -> ${r.to} (${reason})`, `öppnat igen: ${r.from} -> ${r.to} (${reason})`);
+      // The final answer is owed again: its deadline counted anew from now (src/cases/regime.ts).
+      const recounted = recountOnReopen(ctx, store.caseById(c.id)!, env.actor, env.at);
+      return say(
+        `reopened: ${r.from} -> ${r.to} (${reason})${recounted.map((x) => `; ${x.en}`).join('')}`,
+        `öppnat igen: ${r.from} -> ${r.to} (${reason})${recounted.map((x) => `; ${x.sv}`).join('')}`,
+      );
     }
     case 'outcome': {
       const outcome = oneOf<CaseOutcome>(cmd.args, CASE_OUTCOMES, { en: 'outcome', sv: 'utfall', svNeuter: true });

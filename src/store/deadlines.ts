@@ -60,6 +60,30 @@ export class DeadlineQueries extends StoreBase {
   }
 
   /**
+   * Count a deadline anew (a reopened case owes its final answer again): a new due time from a
+   * new instant, not met. A breach of the first round stays recorded (breached_at).
+   */
+  reopenDeadline(
+    caseId: number,
+    milestone: string,
+    dueAt: Instant,
+    computedFrom: Instant,
+    rule: Record<string, unknown>,
+    nextEscalationAt: Instant | null,
+  ): boolean {
+    return (
+      this.q('UPDATE deadlines SET due_at = ?, computed_from = ?, rule = ?, met_at = NULL, next_escalation_at = ? WHERE case_id = ? AND milestone = ?').run(
+        dueAt,
+        computedFrom,
+        JSON.stringify(rule),
+        nextEscalationAt,
+        caseId,
+        milestone,
+      ).changes === 1
+    );
+  }
+
+  /**
    * Open deadlines of open cases with an escalation step due by `now`: read through the
    * partial index deadlines_escalation, so the cost follows the work, not the register's size.
    */

@@ -246,3 +246,20 @@ test('retentionChangedTheStatisticsOfThePast', async () => {
     ['delay-notice', '(anonymised)'],
   ]);
 });
+
+test('reopenedCaseKeptItsOldAnsweredDeadline', async () => {
+  const c = await complaint();
+  w.command(c.id, `#outcome rejected\n#final\n\n${ANSWER}`, cet('2026-03-05T10:00:00'));
+  w.met(c.id, 'finalAnswer', cet('2026-03-05T11:00:00'));
+  w.command(c.id, '#status closed', cet('2026-03-06T10:00:00'));
+  const out = w.command(c.id, '#reopen kunden har skickat nya underlag om avgiften', cet('2026-03-20T10:00:00'));
+  expect(out.done[0].result).toMatch(/final answer due again/);
+  const d = w.store.deadline(c.id, 'finalAnswer')!;
+  // Counted anew from the reopening (the firm's 14 days), not met.
+  expect(d.met_at).toBeNull();
+  expect(d.computed_from).toBe(cet('2026-03-20T10:00:00').toISOString());
+  expect(new Date(d.due_at).getTime()).toBeGreaterThan(cet('2026-04-02T00:00:00').getTime());
+  const set = w.store.eventsOfCase(c.id).filter((e) => e.type === 'deadline-set' && JSON.parse(e.detail).reason === 'reopened');
+  expect(JSON.parse(set[0].detail)).toMatchObject({ milestone: 'finalAnswer', previousMet: cet('2026-03-05T11:00:00').toISOString() });
+  expect(row(c, cet('2026-03-21T10:00:00')).reopened).toBe(1);
+});
