@@ -27,7 +27,7 @@ import {
   readComplaintRules,
   readFirm,
   readHttp,
-  readImport,
+  readDocuments, readImport,
   readLoop,
   readOfficers,
   readOutbox,
@@ -105,6 +105,7 @@ export function parseConfig(json: Json, file: string): Config {
 
   const outbox = readOutbox(root.section('outbox'));
   const processing = readProcessing(root.section('processing'));
+  const documents = readDocuments(root.section('documents'));
   const importConfig = readImport(root.section('import'));
   const reconcile = readReconcile(root.section('reconcile'));
   const retention = readRetention(root.section('retention'));
@@ -135,6 +136,7 @@ export function parseConfig(json: Json, file: string): Config {
     deadlines,
     outbox,
     processing,
+    documents,
     import: importConfig,
     reconcile,
     retention,
