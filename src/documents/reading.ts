@@ -59,7 +59,6 @@ export function documentKind(head: Buffer, contentType: string | null, filename:
   if (head.subarray(0, 4).toString('latin1') === 'PK\u0003\u0004' && (type.includes('wordprocessingml') || name.endsWith('.docx'))) return 'docx';
   // Word 97-2003: an OLE compound file (D0 CF 11 E0) said to be Word.
   if (head.subarray(0, 4).toString('hex') === 'd0cf11e0' && (type.includes('msword') || name.endsWith('.doc'))) return 'doc';
-  if (type === 'application/pdf') return 'pdf'; // a damaged PDF is still the customer's document: tried, and noted if unreadable
   return null;
 }
 

@@ -36,6 +36,8 @@ import { maskMail } from '../parse/mask-mail';
 import { gatherFacts } from './facts';
 import { actOnMail } from './act';
 import { IsolatedProcessor, IsolatedState, IsolationLimits } from './isolation';
+import { DocumentReader } from '../documents/reader';
+import { AttachmentReading, readAttachedDocuments } from '../documents/stage';
 
 export interface QuarantineResult {
   readonly inboundId: number;
@@ -58,8 +60,10 @@ export type ProcessResult = FilingResult | QuarantineResult;
 const MAX_BATCH_BYTES = 32 * 1024 * 1024;
 
 /**
- * One mail along the stages, in the order it takes them, inside the caller's transaction:
+ * One mail along the stages, in the order it takes them, inside the caller's transaction (its
+ * attached documents were read before, outside it: `documents`, see processBatch):
  *
+ *   (documents, before: the attachments read as documents, bounded, src/documents/stage.ts)
  *   mask      personnummer never reach a stored or sent text (src/parse/personnummer.ts); only
  *             the number itself is read from the clear mail, to be sealed on its case
  *   facts     what the store knows about it (src/pipeline/facts.ts): reads only
@@ -68,16 +72,18 @@ const MAX_BATCH_BYTES = 32 * 1024 * 1024;
  *   act       officer commands | forgery notice | bounce | acknowledgement and notification
  *             (src/pipeline/act.ts -> src/officers/, src/reply/)
  */
-export function processMail(ctx: FilingContext, inbound: InboundRow, parsed: ParsedMail, now: Date): FilingResult {
+export function processMail(ctx: FilingContext, inbound: InboundRow, parsed: ParsedMail, now: Date, documents: readonly AttachmentReading[] = []): FilingResult {
   const mail = maskMail(parsed, parsed.date ?? new Date(inbound.received_at));
   const facts = gatherFacts(ctx.store, inbound, mail, ctx.config, now);
   const decision = classify(mail, facts, ctx.config.firm);
-  const filed = fileMail(ctx, inbound, mail, parsed, decision, facts, now);
+  const filed = fileMail(ctx, inbound, mail, parsed, decision, facts, now, documents);
   const acted = actOnMail(ctx, filed, now);
   return { ...filed.result, acknowledgementQueued: acted.acknowledgementQueued };
 }
 
 export class Processor {
+  private readonly documents: DocumentReader;
+
   constructor(
     private readonly store: Store,
     private readonly config: Config,
@@ -85,7 +91,9 @@ export class Processor {
     private readonly calendars: Calendars,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.documents = new DocumentReader(config.documents);
+  }
 
   /** Process every pending mail. `onResult` sees each outcome as soon as its batch commits. */
   async processPending(opts: { signal?: AbortSignal; onResult?: (r: ProcessResult) => void; only?: ReadonlySet<number> } = {}): Promise<ProcessResult[]> {
@@ -208,7 +216,8 @@ export class Processor {
   }
 
   private async processBatch(rows: InboundRow[], mode: { bump: boolean; state: IsolatedState }): Promise<ProcessResult[]> {
-    const parsed: Array<{ row: InboundRow; mail: ParsedMail } | { row: InboundRow; error: string; stage: 'process' | 'parse' }> = [];
+    const parsed: Array<{ row: InboundRow; mail: ParsedMail; documents: AttachmentReading[] } | { row: InboundRow; error: string; stage: 'process' | 'parse' }> =
+      [];
     let bytes = 0;
     for (const row of rows) {
       if (parsed.length > 0 && bytes + row.size > MAX_BATCH_BYTES) break; // the rest comes in the next batch
@@ -228,7 +237,15 @@ export class Processor {
           // Nothing to file a case from and no one to answer: an operator must look at the raw bytes.
           throw new Error('not a readable mail: no sender, no text and no attachments');
         }
-        parsed.push({ row, mail });
+        // The documents stage: attachments read as documents, each in a bounded child process
+        // (src/documents/stage.ts); a document that cannot be read is noted, never the mail's fault.
+        let documents: AttachmentReading[] = [];
+        try {
+          documents = await readAttachedDocuments(this.documents, this.config, mail);
+        } catch (err) {
+          this.log.error('attachments could not be read as documents', { inbound: row.id, error: errorChain(err) });
+        }
+        parsed.push({ row, mail, documents });
       } catch (err) {
         parsed.push({ row, stage: 'parse', error: errorChain(err) });
       }
@@ -255,6 +272,7 @@ export class Processor {
               p.row,
               p.mail,
               now,
+              p.documents,
             );
             // A mail that was in quarantine (retried by an operator) is released as it is filed.
             if (this.store.releaseQuarantine(p.row.id, at)) {

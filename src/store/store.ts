@@ -4,7 +4,8 @@
  * events.ts (the hash-chained history), audit.ts (reading the chains), retention.ts (retention
  * and legal hold), subject.ts (the data subject export), register.ts (the register and the
  * statistics), status.ts (status, metrics, preflight), reconcile-runs.ts (reconciliation's runs
- * and lookups), source-status.ts (what each source records for `status`), and the queries of the
+ * and lookups), source-status.ts (what each source records for `status`), documents.ts (what
+ * attachments read as documents gave, and the OCR queue), and the queries of the
  * commands that read across them.
  * `Store` joins the aggregates into one object (the TypeScript handbook's mixin pattern), so
  * that a stage calls `store.x(...)` inside one `store.tx(...)` whatever table x touches.
@@ -25,6 +26,7 @@ import { RegisterQueries } from './register';
 import { StatusQueries } from './status';
 import { ReconcileQueries } from './reconcile-runs';
 import { SourceStatusQueries } from './source-status';
+import { DocumentQueries } from './documents';
 
 export * from './rows';
 
@@ -42,6 +44,7 @@ const PARTS = [
   StatusQueries,
   ReconcileQueries,
   SourceStatusQueries,
+  DocumentQueries,
 ];
 
 export class Store extends StoreBase {}
@@ -61,7 +64,8 @@ export interface Store
     RegisterQueries,
     StatusQueries,
     ReconcileQueries,
-    SourceStatusQueries {}
+    SourceStatusQueries,
+    DocumentQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {

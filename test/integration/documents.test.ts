@@ -1,0 +1,190 @@
+/**
+ * Complaints that arrive as documents (issue 19): a short mail ("se bifogat") with the whole
+ * complaint in a PDF letter, a Word document, the firm's own form filled in, or a scanned page.
+ * Each goes through the real `klagomal ingest`; the case must get the date, the amount, the
+ * reference, the demand and the reason from the document, each with its source, and the
+ * acknowledgement must ask for nothing the document gave. The documents are made by
+ * test/support/documents.ts, never downloaded.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeWorld, World } from '../support/world';
+import { FORM_VALUES_SV, LETTER_EN, filledFormPdf, letterDocx, letterPdf } from '../support/documents';
+
+jest.setTimeout(60_000);
+
+export interface Attached {
+  readonly filename: string;
+  readonly type: string;
+  readonly data: Buffer;
+}
+
+/** A customer's mail with attachments; dated after the letters it carries. */
+export function mailWithDocuments(attachments: readonly Attached[], opts: { text?: string; from?: string; subject?: string } = {}): string {
+  const parts = [
+    `From: ${opts.from ?? 'Åsa Öberg <asa.oberg@example.com>'}`,
+    'To: klagomal@testfinans.se',
+    `Subject: ${opts.subject ?? 'Klagomål'}`,
+    'Date: Sat, 21 Nov 2026 10:00:00 +0100',
+    `Message-ID: <documents-${Math.random().toString(36).slice(2)}@example.com>`,
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="doc-boundary"',
+    '',
+    '--doc-boundary',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    opts.text ?? 'Hej, se bifogat.',
+  ];
+  for (const a of attachments) {
+    parts.push(
+      '--doc-boundary',
+      `Content-Type: ${a.type}; name="${a.filename}"`,
+      `Content-Disposition: attachment; filename="${a.filename}"`,
+      'Content-Transfer-Encoding: base64',
+      '',
+      a.data.toString('base64').replace(/.{76}/g, '$&\r\n'),
+    );
+  }
+  parts.push('--doc-boundary--', '');
+  return parts.join('\r\n');
+}
+
+export const PDF = 'application/pdf';
+export const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
+
+export interface FiledCase {
+  readonly number: string;
+  readonly fields: Record<string, unknown> & { missing: string[]; sources: Record<string, Record<string, unknown>> };
+  readonly acknowledgement: string;
+  readonly readings: Array<{ state: string; note: string | null; pages: string; form_fields: string; kind: string }>;
+}
+
+/** Ingest one mail through the real binary; the case it opened, its acknowledgement text and its readings. */
+export async function fileMail(w: World, raw: string): Promise<FiledCase> {
+  const file = path.join(w.dir, `mail-${Math.random().toString(36).slice(2)}.eml`);
+  fs.writeFileSync(file, raw);
+  const r = await w.cli(['ingest', '--json', file]);
+  expect(r.stderr).not.toMatch(/quarantined/);
+  expect(r.code).toBe(0);
+  const { store, close } = w.store();
+  try {
+    const c = store.listCases({}).at(-1)!;
+    const ack = store.outboxOfCase(c.id).find((o) => o.kind === 'acknowledgement');
+    return {
+      number: c.number,
+      fields: JSON.parse(c.fields),
+      acknowledgement: ack?.body_text ?? '',
+      readings: store.attachmentReadingsOfCase(c.id),
+    };
+  } finally {
+    close();
+  }
+}
+
+/** The sentence of the acknowledgement that asks for more (sv and en templates). */
+export const ASKS_FOR_MORE = /komplettera|please also send|we need/i;
+
+describe('complaints in attached documents', () => {
+  let w: World;
+  beforeEach(() => {
+    w = makeWorld();
+  });
+  afterEach(() => w.cleanup());
+
+  test('complaintInAttachedPdfLetterIsRead', async () => {
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'klagomål.pdf', type: PDF, data: await letterPdf() }]));
+    expect(c.readings.map((r) => r.state)).toEqual(['read']);
+    expect(c.fields.incidentDate).toBe('2026-11-03');
+    expect(c.fields.amountsSek).toEqual([450]);
+    expect(c.fields.references).toEqual([{ type: 'agreement', value: 'AV-778812' }]);
+    expect(c.fields.compensationAsked).toBe(true);
+    expect(String(c.fields.compensationReason)).toMatch(/betalar tillbaka 450 kr eftersom avgiften togs ut felaktigt/);
+    expect(c.fields.missing).toEqual([]);
+    // Each field says where it was read: the attachment and its page.
+    expect(c.fields.sources.incidentDate).toEqual({ from: 'attachment', file: 'klagomål.pdf', page: 1 });
+    expect(c.fields.sources.compensation).toEqual({ from: 'attachment', file: 'klagomål.pdf', page: 1 });
+    expect(c.fields.sources.contact).toEqual({ from: 'body' });
+    expect(c.acknowledgement).not.toMatch(ASKS_FOR_MORE);
+  });
+
+  test('complaintInAttachedEnglishPdfLetterIsRead', async () => {
+    const c = await fileMail(
+      w,
+      mailWithDocuments([{ filename: 'complaint.pdf', type: PDF, data: await letterPdf([LETTER_EN]) }], { text: 'Please see the attached letter.', from: 'John Smith <john.smith@example.com>', subject: 'Complaint' }),
+    );
+    expect(c.fields.incidentDate).toBe('2026-11-04');
+    expect(c.fields.amountsSek).toEqual([1250]);
+    expect(c.fields.references).toEqual([{ type: 'agreement', value: 'AG-55120' }]);
+    expect(c.fields.compensationAsked).toBe(true);
+    expect(c.fields.missing).toEqual([]);
+    expect(c.acknowledgement).not.toMatch(ASKS_FOR_MORE);
+  });
+
+  test('complaintInAttachedWordDocumentIsRead', async () => {
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'brev.docx', type: DOCX, data: letterDocx() }]));
+    expect(c.readings.map((r) => [r.kind, r.state])).toEqual([['docx', 'read']]);
+    expect(c.fields.incidentDate).toBe('2026-11-03');
+    expect(c.fields.amountsSek).toEqual([450]);
+    expect(c.fields.references).toEqual([{ type: 'agreement', value: 'AV-778812' }]);
+    expect(c.fields.compensationAsked).toBe(true);
+    expect(c.fields.sources.incidentDate).toEqual({ from: 'attachment', file: 'brev.docx', page: null });
+    expect(c.fields.missing).toEqual([]);
+    expect(c.acknowledgement).not.toMatch(ASKS_FOR_MORE);
+  });
+
+  test('acknowledgementDoesNotAskForWhatTheFormGave', async () => {
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'formular.pdf', type: PDF, data: await filledFormPdf(FORM_VALUES_SV) }], { text: 'Ifyllt formulär bifogat.' }));
+    expect(c.fields.fromForm).toBe(true);
+    expect(c.fields.contactName).toBe('Örjan Ärlig');
+    expect(c.fields.incidentDate).toBe('2026-11-02');
+    expect(c.fields.amountsSek).toEqual([95]);
+    expect(c.fields.references).toEqual(
+      expect.arrayContaining([
+        { type: 'agreement', value: 'AV-900431' },
+        { type: 'customer', value: 'K-40021' },
+      ]),
+    );
+    expect(c.fields.compensationAsked).toBe(true);
+    expect(c.fields.compensationReason).toBe('Avgiften togs ut fast dragningen lyckades.');
+    expect(c.fields.personnummerMasked).toMatch(/^19811218-\*{4}$/);
+    // Read field by field: each item names its form field.
+    expect(c.fields.sources.incidentDate).toEqual({ from: 'form', file: 'formular.pdf', field: 'klagomal_datum' });
+    expect(c.fields.sources.contact).toEqual({ from: 'form', file: 'formular.pdf', field: 'klagomal_namn' });
+    expect(c.fields.sources.amounts).toEqual({ from: 'form', file: 'formular.pdf', field: 'klagomal_belopp' });
+    expect(c.fields.missing).toEqual([]);
+    expect(c.acknowledgement).not.toMatch(ASKS_FOR_MORE);
+  });
+
+  test('formWithoutCompensationAnswerIsNotReadFromItsPrintedQuestion', async () => {
+    // The form's own printed label "Önskar du ersättning?" is no answer: an empty field stays missing.
+    const { klagomal_ersattning: _a, klagomal_belopp: _b, klagomal_skal: _c, ...rest } = FORM_VALUES_SV;
+    void _a, _b, _c;
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'formular.pdf', type: PDF, data: await filledFormPdf(rest) }], { text: 'Bifogar formuläret.' }));
+    expect(c.fields.compensationAsked).toBeNull();
+    expect(c.fields.missing).toEqual(['compensation']);
+    expect(c.acknowledgement).toMatch(ASKS_FOR_MORE);
+  });
+
+  test('personnummerInAttachedDocumentIsMaskedInStoredTextAndCaseShow', async () => {
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'formular.pdf', type: PDF, data: await filledFormPdf(FORM_VALUES_SV) }]));
+    const stored = JSON.stringify(c.readings);
+    expect(stored).not.toMatch(/811218-?9876/);
+    expect(stored).toMatch(/19811218-\*{4}/);
+    const show = await w.cli(['case', 'show', c.number]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/field klagomal_datum: 2026-11-02/);
+    expect(show.stdout).not.toMatch(/811218-?9876/);
+  });
+
+  test('caseShowShowsTheTextReadFromTheAttachment', async () => {
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'brev.pdf', type: PDF, data: await letterPdf() }]));
+    const show = await w.cli(['case', 'show', c.number]);
+    expect(show.stdout).toMatch(/read \(pdf, 1 page\(s\)\)/);
+    expect(show.stdout).toMatch(/\| Den 3 november 2026 drogs en påminnelseavgift på 450 kr/);
+    const json = JSON.parse((await w.cli(['case', 'show', c.number, '--json'])).stdout);
+    const a = json.messages[0].attachments[0];
+    expect(a.reading.state).toBe('read');
+    expect(a.reading.pages[0].text).toMatch(/Åsa Öberg/);
+  });
+});
