@@ -28,6 +28,7 @@ import { reportCommand } from './report';
 import { auditCommand } from './audit';
 import { retentionCommand } from './retention';
 import { subjectCommand } from './subject';
+import { formCommand } from './form';
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   start: startCommand,
@@ -50,4 +51,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   audit: auditCommand,
   retention: retentionCommand,
   subject: subjectCommand,
+  form: formCommand,
 };

@@ -9,6 +9,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeWorld, World } from '../support/world';
+import { execFileSync } from 'node:child_process';
+import { PDFDocument } from 'pdf-lib';
+import { COMPLAINT_FORM_FIELDS } from '../../src/documents/complaint-form';
 import { FORM_VALUES_SV, LETTER_EN, filledFormPdf, letterDocx, letterPdf } from '../support/documents';
 
 jest.setTimeout(60_000);
@@ -186,5 +189,51 @@ describe('complaints in attached documents', () => {
     const a = json.messages[0].attachments[0];
     expect(a.reading.state).toBe('read');
     expect(a.reading.pages[0].text).toMatch(/Åsa Öberg/);
+  });
+
+  test('formWrittenByKlagomalFormIsReadFieldByFieldWhenReturned', async () => {
+    const out = path.join(w.dir, 'klagomal-en.pdf');
+    const r = await w.cli(['form', '--lang', 'en', '--out', out]);
+    expect(r.code).toBe(0);
+    // The firm's name and address from the config, the labels in English.
+    const text = execFileSync('pdftotext', [out, '-'], { encoding: 'utf8' });
+    expect(text).toMatch(/Complaint – Testfinans AB/);
+    expect(text).toMatch(/klagomal@testfinans\.se/);
+    expect(text).toMatch(/Do you want compensation\?/);
+    // Fillable, with exactly the fields the reader knows.
+    const doc = await PDFDocument.load(fs.readFileSync(out));
+    const form = doc.getForm();
+    expect(form.getFields().map((f) => f.getName())).toEqual(COMPLAINT_FORM_FIELDS.map((f) => f.name));
+    // A customer fills it in (in English) and sends it back.
+    const values: Record<string, string> = {
+      klagomal_namn: 'John Smith',
+      klagomal_galler: 'Interest on my loan',
+      klagomal_datum: '2026-11-04',
+      klagomal_beskrivning:
+        'Interest of 1 250 SEK was charged on 4 November although the loan had already been repaid in full at the end of October, as my bank statement shows clearly.',
+      klagomal_ersattning: 'yes',
+      klagomal_belopp: '1250',
+      klagomal_skal: 'The loan was repaid before the interest was charged.',
+      klagomal_avtalsnummer: 'Agreement number AG-55120',
+    };
+    for (const [k, v] of Object.entries(values)) form.getTextField(k).setText(v);
+    const c = await fileMail(
+      w,
+      mailWithDocuments([{ filename: 'complaint-form.pdf', type: PDF, data: Buffer.from(await doc.save()) }], { text: 'Form attached.', from: 'John Smith <john@example.com>' }),
+    );
+    expect(c.fields.incidentDate).toBe('2026-11-04');
+    expect(c.fields.amountsSek).toEqual([1250]);
+    expect(c.fields.compensationAsked).toBe(true);
+    expect(c.fields.compensationReason).toBe('The loan was repaid before the interest was charged.');
+    expect(c.fields.category).toBe('interest');
+    expect(c.fields.sources.concerns).toEqual({ from: 'form', file: 'complaint-form.pdf', field: 'klagomal_galler' });
+    expect(c.fields.missing).toEqual([]);
+  });
+
+  test('formCommandRefusesAnUnknownLanguage', async () => {
+    const r = await w.cli(['form', '--lang', 'de', '--out', path.join(w.dir, 'x.pdf')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--lang: "de"; allowed: sv, en/);
+    expect(fs.existsSync(path.join(w.dir, 'x.pdf'))).toBe(false);
   });
 });
