@@ -128,7 +128,7 @@ export class DocumentReader {
    * Read a document within the bounds. `ocr`: also read pages without text and images by OCR
    * (else they come back `ocr-pending`); `seconds`: the time bound.
    */
-  async read(doc: DocumentFile, kind: DocumentKind, opts: { ocr: boolean; seconds: number }): Promise<ReadResult> {
+  async read(doc: DocumentFile, kind: DocumentKind, opts: { ocr: boolean; seconds: number; signal?: AbortSignal }): Promise<ReadResult> {
     const started = Date.now();
     const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-doc-'));
     const req: ReadRequest = {
@@ -140,7 +140,7 @@ export class DocumentReader {
       tmpDir,
     };
     try {
-      const r = await this.runChild(req, opts.seconds);
+      const r = await this.runChild(req, opts.seconds, opts.signal);
       const ms = Date.now() - started;
       if ('reading' in r) return { reading: { ...r.reading, ms }, bound: null, peakRss: r.peakRss };
       const why =
@@ -158,6 +158,7 @@ export class DocumentReader {
   private runChild(
     req: ReadRequest,
     seconds: number,
+    abort?: AbortSignal,
   ): Promise<{ reading: Omit<DocumentReading, 'ms'>; peakRss: number } | { bound: Bound; detail: string; peakRss: number }> {
     const limitBytes = this.config.readerMemoryMb * 1048576;
     return new Promise((resolve) => {
@@ -182,6 +183,9 @@ export class DocumentReader {
         }
       };
       const timer = setTimeout(() => kill('time'), seconds * 1000);
+      // A shutdown stops the reading at once (the OCR pass reads it again after the restart).
+      const onAbort = (): void => kill('time');
+      abort?.addEventListener('abort', onAbort, { once: true });
       const sampler = setInterval(() => {
         const rss = residentBytes(child.pid);
         if (rss > peakRss) peakRss = rss;
@@ -198,6 +202,7 @@ export class DocumentReader {
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         clearInterval(sampler);
+        abort?.removeEventListener('abort', onAbort);
         if (stopped) return resolve({ bound: stopped, detail: stopped, peakRss });
         try {
           const reading = JSON.parse(Buffer.concat(out).toString('utf8')) as Omit<DocumentReading, 'ms'>;

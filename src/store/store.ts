@@ -29,6 +29,7 @@ import { SourceStatusQueries } from './source-status';
 import { DocumentQueries } from './documents';
 
 export * from './rows';
+export type { AttachmentReadingRow, NewAttachmentReading, PendingOcrRow } from './documents';
 
 const PARTS = [
   InboundQueries,
