@@ -12,7 +12,7 @@ import { makeWorld, World } from '../support/world';
 import { execFileSync } from 'node:child_process';
 import { PDFDocument } from 'pdf-lib';
 import { COMPLAINT_FORM_FIELDS } from '../../src/documents/complaint-form';
-import { FORM_VALUES_SV, LETTER_EN, filledFormPdf, letterDocx, letterPdf } from '../support/documents';
+import { FORM_VALUES_SV, LETTER_EN, filledFormPdf, letterDocx, letterPdf, scannedLetterPng, scannedPdf } from '../support/documents';
 
 jest.setTimeout(60_000);
 
@@ -235,5 +235,92 @@ describe('complaints in attached documents', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--lang: "de"; allowed: sv, en/);
     expect(fs.existsSync(path.join(w.dir, 'x.pdf'))).toBe(false);
+  });
+});
+
+const OFFICERS = [
+  { name: 'Karin Ansvarig', address: 'karin@testfinans.se', role: 'manager' },
+  { name: 'Olle Handläggare', address: 'olle@testfinans.se', role: 'officer' },
+];
+
+describe('scanned complaints (OCR)', () => {
+  let w: World;
+  afterEach(() => w.cleanup());
+
+  test('scannedLetterImageIsReadByOcrBeforeTheAcknowledgement', async () => {
+    // A wait long enough for one page on a busy machine: the acknowledgement then has the fields.
+    w = makeWorld({ documents: { ocrWaitSeconds: 30 } });
+    const png = await scannedLetterPng();
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'skanning.png', type: 'image/png', data: png }]));
+    expect(c.readings.map((r) => [r.kind, r.state])).toEqual([['image', 'read']]);
+    expect(c.fields.incidentDate).toBe('2026-11-03');
+    expect(c.fields.amountsSek).toEqual([450]);
+    expect(c.fields.references).toEqual([{ type: 'agreement', value: 'AV-778812' }]);
+    expect(c.fields.compensationAsked).toBe(true);
+    expect(c.fields.sources.incidentDate).toEqual({ from: 'attachment', file: 'skanning.png', page: null });
+    expect(c.fields.missing).toEqual([]);
+    expect(c.acknowledgement).not.toMatch(ASKS_FOR_MORE);
+  });
+
+  test('imageOnlyPdfIsReadByOcrPageByPage', async () => {
+    w = makeWorld({ documents: { ocrWaitSeconds: 30 } });
+    const pdf = await scannedPdf(await scannedLetterPng());
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'skannat.pdf', type: PDF, data: pdf }]));
+    expect(c.readings[0].state).toBe('read');
+    expect(JSON.parse(c.readings[0].pages)[0]).toMatchObject({ page: 1, via: 'ocr' });
+    expect(c.fields.incidentDate).toBe('2026-11-03');
+    expect(c.fields.sources.incidentDate).toEqual({ from: 'attachment', file: 'skannat.pdf', page: 1 });
+    expect(c.fields.missing).toEqual([]);
+  });
+
+  test('ocrThatDoesNotFinishInTheWaitUpdatesTheCaseAfterFilingAndTellsTheContactPerson', async () => {
+    // No wait at all: the acknowledgement goes without OCR (it must never wait long on it).
+    w = makeWorld({ documents: { ocrWaitSeconds: 0 }, officers: OFFICERS });
+    const pdf = await scannedPdf(await scannedLetterPng());
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'skannat.pdf', type: PDF, data: pdf }]));
+    expect(c.readings[0].state).toBe('ocr-pending');
+    expect(c.fields.missing).toEqual(expect.arrayContaining(['incidentDate', 'description', 'compensation']));
+    expect(c.acknowledgement).toMatch(ASKS_FOR_MORE);
+
+    const r = await w.cli(['run', '--once', '--json']);
+    expect(r.code).toBe(0);
+    const { store, close } = w.store();
+    try {
+      const row = store.caseByNumber(c.number)!;
+      const fields = JSON.parse(row.fields);
+      expect(fields.incidentDate).toBe('2026-11-03');
+      expect(fields.amountsSek).toEqual([450]);
+      expect(fields.missing).toEqual([]);
+      expect(fields.sources.incidentDate).toEqual({ from: 'attachment', file: 'skannat.pdf', page: 1 });
+      expect(store.attachmentReadingsOfCase(row.id)[0].state).toBe('read');
+      const events = store.eventsOfCase(row.id);
+      const updated = events.find((e) => e.type === 'fields-updated');
+      expect(JSON.parse(updated!.detail)).toMatchObject({ found: expect.arrayContaining(['incidentDate', 'description', 'compensation']), stillMissing: [] });
+      // The contact person sees what was found.
+      const notice = store.outboxOfCase(row.id).find((o) => o.idempotency_key.startsWith('ocr-read:'));
+      expect(notice?.to_address).toBe(row.contact_officer);
+      expect(notice?.body_text).toMatch(/Nu finns \/ now given: .*incidentDate/);
+      expect(notice?.body_text).toMatch(/2026-11-03/);
+    } finally {
+      close();
+    }
+    // Only once: a second pass finds nothing to read.
+    await w.cli(['run', '--once']);
+    const again = w.store();
+    try {
+      const row = again.store.caseByNumber(c.number)!;
+      expect(again.store.eventsOfCase(row.id).filter((e) => e.type === 'fields-updated')).toHaveLength(1);
+    } finally {
+      again.close();
+    }
+  });
+
+  test('scanIsNotReadWhenNoOcrIsInstalledAndTheMailIsFiled', async () => {
+    w = makeWorld({ documents: { tesseract: path.join('/nonexistent', 'tesseract') } });
+    const png = await scannedLetterPng();
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'skanning.png', type: 'image/png', data: png }]));
+    expect(c.readings.map((r) => [r.state, r.note])).toEqual([['not-read', 'no OCR installed']]);
+    const show = await w.cli(['case', 'show', c.number]);
+    expect(show.stdout).toMatch(/not read: no OCR installed/);
   });
 });
