@@ -9,6 +9,8 @@
  *    through an index (bench/escalation.ts).
  *  - bombs (issue 17): no single mail up to 50 MB takes more than 300 MB RSS or 3 s of CPU to
  *    file (bench/bombs.ts).
+ *  - documents (issue 19): pages per second for the PDF text layer and for OCR, and the peak RSS
+ *    of the document reader process (bench/documents.ts).
  *
  * The service runs as its own process (`klagomal start`), as in production; Dovecot and the
  * SMTP receiver are the test harness's. Set BENCH_MAILS / BENCH_LATENCY_SAMPLES to change sizes.
@@ -27,6 +29,7 @@ import { openDatabase } from '../src/store/db';
 import { escalationBench } from './escalation';
 import { classifyBench } from './classify';
 import { bombsBench } from './bombs';
+import { documentsBench } from './documents';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 60);
@@ -177,6 +180,7 @@ async function main(): Promise<void> {
   else console.log(`backlog and latency skipped: ${d.reason}`);
   await memory();
   await bombsBench();
+  await documentsBench();
   await escalationBench();
   await classifyBench();
 }
