@@ -71,6 +71,8 @@ export interface FiledMail {
   readonly newText: string;
   /** A new complaint's case, for its acknowledgement and the contact person's notification. */
   readonly complaint: FiledComplaint | null;
+  /** Attached documents read (text or form fields, or OCR to come): a follow-up's may fill in its case's complaint. */
+  readonly documentsRead?: number;
 }
 
 export interface FiledComplaint {
@@ -375,6 +377,7 @@ export function fileMail(
     facts,
     quietImport,
     newText: reply.newText,
+    documentsRead: documents.filter((d) => d.reading.state !== 'not-read').length,
     complaint:
       c.kind === 'complaint' && caseId !== null && caseNumber !== null && answerDue !== null && fields
         ? {

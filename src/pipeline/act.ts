@@ -11,12 +11,15 @@
  *                       then the contact person is notified (src/officers/)
  *   a follow-up on a    the contact person (else the managers) is told, to decide on #reopen;
  *   closed case         the customer gets no automatic answer (src/officers/closed-case-reply.ts)
+ *   a follow-up with    the case's complaint is read again with them (src/cases/complaint-reread.ts)
+ *   documents
  */
 import type { FiledMail, FilingContext } from '../cases/filing';
 import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } from '../officers/officer-mail';
 import { notifyOfReplyOnClosedCase } from '../officers/closed-case-reply';
 import { recordBounce } from '../reply/bounces';
 import { queueAcknowledgement } from '../reply/acknowledge';
+import { rereadCaseFields } from '../cases/complaint-reread';
 
 /** Act on a filed mail; returns whether an acknowledgement was queued. */
 export function actOnMail(ctx: FilingContext, filed: FiledMail, now: Date): { acknowledgementQueued: boolean } {
@@ -32,6 +35,10 @@ export function actOnMail(ctx: FilingContext, filed: FiledMail, now: Date): { ac
     }
     if (c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);
     if (c.kind === 'followup') notifyOfReplyOnClosedCase(ctx, filed, now);
+    // The form or letter the acknowledgement asked for, sent in a follow-up: the case's complaint is read again.
+    if (c.kind === 'followup' && caseId !== null && (filed.documentsRead ?? 0) > 0) {
+      rereadCaseFields(store, config, caseId, now, { by: 'documents of a follow-up', inboundId: inbound.id });
+    }
   }
   let acknowledgementQueued = false;
   if (filed.complaint) {

@@ -9,9 +9,8 @@
  * crash during OCR costs one attempt, and at most MAX_OCR_ATTEMPTS are made. Then, in one
  * transaction: the reading is stored (personnummer masked), an `attachment-read` event, the
  * case's structured complaint read again from the mail and every document of the case
- * (`fields-updated` with what was found and what is still missing), and the contact person
- * (else the manager) told by a built-in notice. The case's category is not changed here: that
- * moves deadlines and is an officer's call (#category); the event names what the document says.
+ * (src/cases/complaint-reread.ts: `fields-updated` with what was found and what is still
+ * missing), and the contact person (else the manager) told by a built-in notice.
  */
 import path from 'node:path';
 import type { Config } from '../config/config';
@@ -22,11 +21,9 @@ import { toInstant } from '../util/clock';
 import { errorChain } from '../util/log';
 import type { DocumentReading } from '../documents/reading';
 import { DocumentReader } from '../documents/reader';
-import { readComplaintWithDocuments, AttachedDocument } from '../documents/complaint-sources';
-import type { ComplaintFields } from '../parse/complaint-fields';
-import { publicFields } from '../parse/complaint-fields';
+import { rereadCaseFields } from '../cases/complaint-reread';
 import type { DocumentKind } from '../documents/reading';
-import { maskPersonnummer, maskPersonnummerIn } from '../util/personnummer';
+import { maskPersonnummer } from '../util/personnummer';
 import { buildAdminNotice } from '../reply/mail';
 import { fieldLines } from '../officers/notify';
 
@@ -109,48 +106,9 @@ export class OcrAfterFiling {
     });
     if (row.case_id === null) return false;
     const c = store.caseById(row.case_id);
-    if (!c) return false;
-    const before = JSON.parse(c.fields) as ComplaintFields & Record<string, unknown>;
-    const first = store.messagesOfCase(c.id)[0];
-    if (!first || first.kind !== 'complaint') return false;
-    const documents: AttachedDocument[] = store
-      .attachmentReadingsOfCase(c.id)
-      .filter((x) => x.state !== 'not-read' && x.message_row === first.id)
-      .map((x) => ({ file: x.filename?.trim() || `attachment ${x.attachment_id}`, pages: JSON.parse(x.pages), formFields: JSON.parse(x.form_fields) }));
-    const read = readComplaintWithDocuments(
-      {
-        text: first.body_text ?? '',
-        subject: first.subject ?? '',
-        senderName: c.customer_name,
-        senderAddress: c.customer_address,
-        mailDate: new Date(first.date_header ?? c.received_at),
-      },
-      documents,
-      this.config.complaints,
-    );
-    const after = maskPersonnummerIn(publicFields(read), now);
-    // What filing decided stays: the category (deadlines hang on it), the sealed personnummer's mask, how the customer was found.
-    const fields: Record<string, unknown> = {
-      ...before,
-      ...after,
-      category: before.category,
-      personnummerMasked: after.personnummerMasked ?? before.personnummerMasked ?? null,
-    };
-    const found = (before.missing ?? []).filter((i) => !after.missing.includes(i));
-    store.setCaseFields(c.id, fields, at);
-    store.appendEvent({
-      at,
-      caseId: c.id,
-      actor: 'system',
-      type: 'fields-updated',
-      detail: {
-        attachment: row.attachment_id,
-        by: 'ocr after filing',
-        found,
-        stillMissing: after.missing,
-        ...(after.category !== before.category && after.categoryMatched ? { documentSuggestsCategory: after.category } : {}),
-      },
-    });
+    const reread = rereadCaseFields(store, this.config, row.case_id, now, { by: 'ocr after filing', attachment: row.attachment_id });
+    if (!c || !reread) return false;
+    const { fields, found, stillMissing: missing, suggestedCategory } = reread;
     const officer = this.config.officers.find((o) => o.address === c.contact_officer) ?? this.config.officers.find((o) => o.role === 'manager');
     if (!officer) return false;
     const lines = fieldLines(JSON.stringify(fields), 'sv');
@@ -162,8 +120,8 @@ export class OcrAfterFiling {
         text:
           `Ärende / case ${c.number}: en bifogad fil ${what}.\n` +
           (found.length ? `Nu finns / now given: ${found.join(', ')}\n` : 'Inga nya uppgifter av de efterfrågade / none of the items asked for was added\n') +
-          (after.missing.length ? `Saknas fortfarande / still missing: ${after.missing.join(', ')}\n` : 'Inget saknas / nothing is missing\n') +
-          (after.category !== before.category && after.categoryMatched ? `Dokumentet talar om / the document speaks of: ${after.category} (ärendet: ${before.category}; ändra med #category)\n` : '') +
+          (missing.length ? `Saknas fortfarande / still missing: ${missing.join(', ')}\n` : 'Inget saknas / nothing is missing\n') +
+          (suggestedCategory ? `Dokumentet talar om / the document speaks of: ${suggestedCategory} (ärendet: ${c.category}; ändra med #category)\n` : '') +
           `\nUppgifter i klagomålet / the complaint's fields:\n${lines.map((l) => `  ${l.label}: ${l.value}`).join('\n')}\n\n` +
           `klagomal case show ${c.number}\n`,
         idempotencyKey: `ocr-read:${row.attachment_id}`,

@@ -159,6 +159,36 @@ describe('complaints in attached documents', () => {
     expect(c.fields.missing).toEqual([]);
   });
 
+  test('formSentInAFollowUpFillsWhatTheComplaintLacked', async () => {
+    const first = await fileMail(w, mailWithDocuments([], { text: 'Hej, jag är missnöjd och vill klaga. Jag skickar formuläret sedan.', from: 'Örjan Ärlig <orjan@example.com>' }));
+    expect(first.fields.missing).toEqual(expect.arrayContaining(['incidentDate', 'description', 'compensation']));
+    const file = path.join(w.dir, 'followup.eml');
+    fs.writeFileSync(
+      file,
+      mailWithDocuments([{ filename: 'formular.pdf', type: PDF, data: await filledFormPdf(FORM_VALUES_SV) }], {
+        text: 'Här kommer formuläret.',
+        from: 'Örjan Ärlig <orjan@example.com>',
+        subject: `Sv: [${first.number}] Klagomål`,
+      }),
+    );
+    const r = await w.cli(['ingest', '--json', file]);
+    expect(JSON.parse(r.stdout.trim().split('\n')[0])).toMatchObject({ kind: 'followup', caseId: first.number });
+    const { store, close } = w.store();
+    try {
+      const c = store.caseByNumber(first.number)!;
+      const fields = JSON.parse(c.fields);
+      expect(fields.incidentDate).toBe('2026-11-02');
+      expect(fields.missing).toEqual([]);
+      expect(fields.sources.incidentDate).toEqual({ from: 'form', file: 'formular.pdf', field: 'klagomal_datum' });
+      const updated = store.eventsOfCase(c.id).filter((e) => e.type === 'fields-updated');
+      expect(updated.map((e) => JSON.parse(e.detail))).toEqual([
+        expect.objectContaining({ by: 'documents of a follow-up', found: expect.arrayContaining(['incidentDate', 'description', 'compensation']), stillMissing: [] }),
+      ]);
+    } finally {
+      close();
+    }
+  });
+
   test('formCommandRefusesAnUnknownLanguage', async () => {
     const r = await w.cli(['form', '--lang', 'de', '--out', path.join(w.dir, 'x.pdf')]);
     expect(r.code).toBe(2);
