@@ -1,6 +1,6 @@
 /**
  * Hostile documents (issue 19): an encrypted PDF, a PDF with JavaScript, a PDF whose page tree
- * loops, a 50 MB image, a .docx zip bomb (declared, and hidden behind a lying zip directory), and
+ * loops, a PDF bomb (a content stream that inflates to 1 GB), a 50 MB image, a .docx zip bomb (declared, and hidden behind a lying zip directory), and
  * a 300-page scan. Each is read in the bounded reader child: the mail is filed and acknowledged,
  * the attachment kept and marked "not read: reason" (or read within its page limits), and the
  * running service stays up and files the next mail. Made by test/support/documents.ts.
@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { complaintMail, deliverToMaildir, makeWorld, waitFor, World } from '../support/world';
-import { encryptedPdf, hugeImage, javascriptPdf, loopingPdf, scannedLetterPng, scannedPdf, zipBombDocx } from '../support/documents';
+import { encryptedPdf, flateBombPdf, hugeImage, javascriptPdf, loopingPdf, scannedLetterPng, scannedPdf, zipBombDocx } from '../support/documents';
 import { DOCX, PDF, fileMail, mailWithDocuments } from '../support/document-mail';
 
 jest.setTimeout(180_000);
@@ -36,6 +36,15 @@ describe('hostile documents are bounded', () => {
     const c = await fileMail(w, mailWithDocuments([{ filename: 'loop.pdf', type: PDF, data: loopingPdf() }]));
     expect(c.readings[0].state).toBe('not-read');
     expect(c.readings[0].note).toMatch(/page 1 not read \(Pages tree contains circular reference/);
+  });
+
+  test('pdfBombIsStoppedAtTheMemoryBoundAndTheMailIsFiled', async () => {
+    // A 3 MB PDF whose one content stream inflates to 1 GB of text operators.
+    w = makeWorld({ documents: { readerMemoryMb: 256 } });
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'bomb.pdf', type: PDF, data: flateBombPdf(1024) }]));
+    expect(c.readings[0].state).toBe('not-read');
+    expect(c.readings[0].note).toMatch(/^(memory limit: the reader passed 256 MB|the reader stopped)/);
+    expect(c.acknowledgement).not.toBe('');
   });
 
   test('fiftyMegabyteImageIsNotReadAndTheMailIsFiled', async () => {
@@ -88,6 +97,7 @@ describe('hostile documents are bounded', () => {
       ['låst.pdf', PDF, encryptedPdf()],
       ['skript.pdf', PDF, javascriptPdf()],
       ['loop.pdf', PDF, loopingPdf()],
+      ['bomb.pdf', PDF, flateBombPdf(1024)],
       ['foto.png', 'image/png', hugeImage(50)],
       ['bomb.docx', DOCX, zipBombDocx(2047)],
       ['lying.docx', DOCX, zipBombDocx(2047, 'lying')],
@@ -112,7 +122,7 @@ describe('hostile documents are bounded', () => {
     try {
       const readings = store.listCases({}).flatMap((c) => store.attachmentReadingsOfCase(c.id));
       expect(readings).toHaveLength(hostile.length);
-      expect(readings.filter((r) => r.state === 'not-read').map((r) => r.filename).sort()).toEqual(['bomb.docx', 'foto.png', 'loop.pdf', 'lying.docx', 'låst.pdf'].sort());
+      expect(readings.filter((r) => r.state === 'not-read').map((r) => r.filename).sort()).toEqual(['bomb.docx', 'bomb.pdf', 'foto.png', 'loop.pdf', 'lying.docx', 'låst.pdf'].sort());
       for (const c of store.listCases({})) for (const m of store.messagesOfCase(c.id)) for (const a of store.attachmentsOfMessage(m.id)) expect(fs.existsSync(path.join(w.dataDir, a.path))).toBe(true);
     } finally {
       close();

@@ -247,6 +247,24 @@ export function loopingPdf(): Buffer {
   return rawPdf(['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1000000 >>', '<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1000000 >>']);
 }
 
+/**
+ * A PDF bomb: one page whose content stream (FlateDecode) inflates to `mib` MiB of text-drawing
+ * operators from about a thousandth of that (repeated flushed deflate blocks, as in the zip bomb).
+ */
+export function flateBombPdf(mib = 1024): Buffer {
+  const op = Buffer.from('BT /F1 11 Tf 60 700 Td (Klagomal) Tj ET\n'.repeat(1048576 / 40 + 1).slice(0, 1048576), 'latin1');
+  const block = zlib.deflateRawSync(op, { finishFlush: zlib.constants.Z_FULL_FLUSH });
+  const stream = Buffer.concat([Buffer.from([0x78, 0x9c]), ...Array.from({ length: mib }, () => block), Buffer.from([0x03, 0x00, 0, 0, 0, 0])]);
+  const data = stream.toString('latin1');
+  return rawPdf([
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${stream.length} /Filter /FlateDecode >>\nstream\n${data}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>',
+  ]);
+}
+
 /** A PNG of about `mib` MiB (incompressible IDAT behind a valid header): too big to OCR. */
 export function hugeImage(mib = 50): Buffer {
   const ihdr = Buffer.alloc(25);
@@ -303,6 +321,7 @@ export async function writeAll(dir: string): Promise<void> {
     'encrypted.pdf': encryptedPdf(),
     'javascript.pdf': javascriptPdf(),
     'looping.pdf': loopingPdf(),
+    'flate-bomb.pdf': flateBombPdf(),
     'huge.png': hugeImage(),
     'bomb.docx': zipBombDocx(),
     'scan-300.pdf': await scannedPdf(png, 300),
