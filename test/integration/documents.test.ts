@@ -13,7 +13,7 @@ import { ASKS_FOR_MORE, DOCX, PDF, fileMail, mailWithDocuments } from '../suppor
 import { execFileSync } from 'node:child_process';
 import { PDFDocument } from 'pdf-lib';
 import { COMPLAINT_FORM_FIELDS } from '../../src/documents/complaint-form';
-import { FORM_VALUES_SV, LETTER_EN, filledFormPdf, letterDocx, letterPdf, scannedLetterPng, scannedPdf } from '../support/documents';
+import { FORM_VALUES_SV, LETTER_EN, filledFormPdf, letterDocx, letterPdf, scannedLetterImage, scannedLetterPng, scannedPdf } from '../support/documents';
 
 jest.setTimeout(60_000);
 
@@ -219,6 +219,18 @@ describe('scanned complaints (OCR)', () => {
     expect(c.fields.sources.incidentDate).toEqual({ from: 'attachment', file: 'skanning.png', page: null });
     expect(c.fields.missing).toEqual([]);
     expect(c.acknowledgement).not.toMatch(ASKS_FOR_MORE);
+  });
+
+  test.each([
+    ['jpeg', 'image/jpeg', 'foto.jpg'],
+    ['tiff', 'image/tiff', 'skanner.tif'],
+  ] as const)('scannedLetterAs %s IsReadByOcr', async (format, type, filename) => {
+    w = makeWorld({ documents: { ocrWaitSeconds: 30 } });
+    const c = await fileMail(w, mailWithDocuments([{ filename, type, data: await scannedLetterImage(format) }]));
+    expect(c.readings.map((r) => [r.kind, r.state])).toEqual([['image', 'read']]);
+    expect(c.fields.incidentDate).toBe('2026-11-03');
+    expect(c.fields.references).toEqual([{ type: 'agreement', value: 'AV-778812' }]);
+    expect(c.fields.missing).toEqual([]);
   });
 
   test('imageOnlyPdfIsReadByOcrPageByPage', async () => {

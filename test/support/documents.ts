@@ -296,6 +296,18 @@ export async function scannedLetterPng(lines: readonly string[] = LETTER_SV, dpi
   }
 }
 
+/** The letter scanned as JPEG or TIFF (pdftoppm's -jpeg and -tiff): what phones and office scanners give. */
+export async function scannedLetterImage(format: 'jpeg' | 'tiff', lines: readonly string[] = LETTER_SV, dpi = 200): Promise<Buffer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-scan-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'letter.pdf'), await letterPdf([lines]));
+    execFileSync('pdftoppm', ['-r', String(dpi), '-gray', `-${format}`, '-singlefile', path.join(dir, 'letter.pdf'), path.join(dir, 'page')]);
+    return fs.readFileSync(path.join(dir, format === 'jpeg' ? 'page.jpg' : 'page.tif'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** An image-only PDF (no text layer): the scanned page on each of `pages` pages. */
 export async function scannedPdf(png: Buffer, pages = 1): Promise<Buffer> {
   const doc = await PDFDocument.create();
