@@ -9,7 +9,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { DocumentReader } from '../src/documents/reader';
 import type { Config } from '../src/config/config';
-import { LETTER_EN, LETTER_SV, encryptedPdf, filledFormPdf, FORM_VALUES_SV, letterDocx, letterPdf, loopingPdf, scannedLetterPng, scannedPdf, zipBombDocx } from '../test/support/documents';
+import {
+  LETTER_EN,
+  LETTER_SV,
+  encryptedPdf,
+  filledFormPdf,
+  FORM_VALUES_SV,
+  letterDocx,
+  letterPdf,
+  loopingPdf,
+  scannedLetterPng,
+  scannedPdf,
+  zipBombDocx,
+} from '../test/support/documents';
 
 const CONFIG: Config['documents'] = {
   enabled: true,

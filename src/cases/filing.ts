@@ -326,7 +326,15 @@ export function fileMail(
       inboundId: inbound.id,
       actor: 'system',
       type: 'attachment-read',
-      detail: { attachment: attachmentId, kind: d.kind, state: r.state, note: r.note, pages: r.pages.length, formFields: r.formFields.filter((f) => f.value.trim()).length, ocrPages: r.ocrPages },
+      detail: {
+        attachment: attachmentId,
+        kind: d.kind,
+        state: r.state,
+        note: r.note,
+        pages: r.pages.length,
+        formFields: r.formFields.filter((f) => f.value.trim()).length,
+        ocrPages: r.ocrPages,
+      },
     });
   }
   store.setInboundFiled(inbound.id, c.kind, c.reason, mail.messageId, caseId, null, at);

@@ -109,11 +109,16 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
           const r = a.reading;
           if (!r) continue;
           const state = r.state === 'read' ? 'read' : r.state === 'ocr-pending' ? 'OCR pending' : 'not read';
-          lines.push(`         ${state}${r.note ? `: ${terminalLine(r.note)}` : ''} (${r.kind}${r.pageCount !== null ? `, ${r.pageCount} page(s)` : ''}${r.ocrPages ? `, ${r.ocrPages} by OCR` : ''})`);
+          lines.push(
+            `         ${state}${r.note ? `: ${terminalLine(r.note)}` : ''} (${r.kind}${r.pageCount !== null ? `, ${r.pageCount} page(s)` : ''}${r.ocrPages ? `, ${r.ocrPages} by OCR` : ''})`,
+          );
           for (const f of r.formFields) lines.push(`         field ${terminalLine(f.name)}: ${terminalLine(f.value)}`);
           for (const p of r.pages) {
             const head = p.page !== null ? `page ${p.page}${p.via === 'ocr' ? ' (OCR)' : ''}` : p.via === 'ocr' ? 'OCR' : 'text';
-            const text = p.text.trim().split('\n').filter((l) => l.trim() !== '');
+            const text = p.text
+              .trim()
+              .split('\n')
+              .filter((l) => l.trim() !== '');
             lines.push(`         ${head}:`);
             for (const t of text.slice(0, 40)) lines.push(`         | ${terminalLine(t)}`);
             if (text.length > 40) lines.push(`         | ... ${text.length - 40} more line(s): case show --json`);

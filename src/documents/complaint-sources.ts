@@ -64,13 +64,19 @@ export function readComplaintWithDocuments(
     const lines = formFieldLines(d.formFields);
     if (lines.length > 0) {
       const text = lines.map((l) => l.line).join('\n');
-      forms.push({ fields: readComplaintFields(alone(text), rules), units: lines.map((l) => ({ text: l.line, source: { from: 'form', file: d.file, field: l.field } })) });
+      forms.push({
+        fields: readComplaintFields(alone(text), rules),
+        units: lines.map((l) => ({ text: l.line, source: { from: 'form', file: d.file, field: l.field } })),
+      });
     }
     const firmsForm = d.formFields.some((f) => COMPLAINT_FORM_FIELDS.some((s) => s.name === f.name));
     const pages = firmsForm ? [] : d.pages.filter((p) => p.text.trim());
     if (pages.length > 0) {
       const text = pages.map((p) => p.text).join('\n\n');
-      texts.push({ fields: readComplaintFields(alone(text), rules), units: pages.map((p) => ({ text: p.text, source: { from: 'attachment', file: d.file, page: p.page } })) });
+      texts.push({
+        fields: readComplaintFields(alone(text), rules),
+        units: pages.map((p) => ({ text: p.text, source: { from: 'attachment', file: d.file, page: p.page } })),
+      });
     }
   }
   const all = [...forms, body, ...texts];

@@ -86,7 +86,8 @@ export function imageSize(b: Buffer): { width: number; height: number } | null {
       if (b[i] !== 0xff) return null;
       const marker = b[i + 1];
       const len = b.readUInt16BE(i + 2);
-      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return { width: b.readUInt16BE(i + 7), height: b.readUInt16BE(i + 5) };
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc)
+        return { width: b.readUInt16BE(i + 7), height: b.readUInt16BE(i + 5) };
       i += 2 + len;
     }
   }
@@ -206,13 +207,24 @@ async function readPdf(req: ReadRequest): Promise<Reading> {
       if (pages.length === 0 && !formFields.some((f) => f.value.trim())) return notRead('no OCR installed');
       notes.push(`pages ${list} not read: no OCR installed`);
     } else if (!req.ocr) {
-      return { state: 'ocr-pending', note: [`pages ${list} without text: waiting for OCR`, ...notes].join('; '), pages, formFields, pageCount: count, ocrPages: 0 };
+      return {
+        state: 'ocr-pending',
+        note: [`pages ${list} without text: waiting for OCR`, ...notes].join('; '),
+        pages,
+        formFields,
+        pageCount: count,
+        ocrPages: 0,
+      };
     } else {
       const todo = blank.slice(0, req.limits.ocrMaxPages);
       if (blank.length > todo.length) notes.push(`pages ${ranges(blank.slice(todo.length))} not read: more than ${req.limits.ocrMaxPages} pages for OCR`);
       for (const i of todo) {
         const prefix = path.join(req.tmpDir, `page-${i}`);
-        await tool(req.tools.pdftoppm, ['-r', '200', '-gray', '-f', String(i), '-l', String(i), '-png', '-singlefile', req.file, prefix], req.limits.toolMemoryMb);
+        await tool(
+          req.tools.pdftoppm,
+          ['-r', '200', '-gray', '-f', String(i), '-l', String(i), '-png', '-singlefile', req.file, prefix],
+          req.limits.toolMemoryMb,
+        );
         const text = await ocrImage(req, `${prefix}.png`);
         fs.rmSync(`${prefix}.png`, { force: true });
         pages.push({ page: i, text: cap(text, req), via: 'ocr' });

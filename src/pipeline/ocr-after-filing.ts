@@ -102,7 +102,16 @@ export class OcrAfterFiling {
       inboundId: row.inbound_id,
       actor: 'system',
       type: 'attachment-read',
-      detail: { attachment: row.attachment_id, kind: row.kind, state: r.state, note: r.note, pages: r.pages.length, ocrPages: r.ocrPages, by: 'ocr after filing', attempt },
+      detail: {
+        attachment: row.attachment_id,
+        kind: row.kind,
+        state: r.state,
+        note: r.note,
+        pages: r.pages.length,
+        ocrPages: r.ocrPages,
+        by: 'ocr after filing',
+        attempt,
+      },
     });
     if (row.case_id === null) return false;
     const c = store.caseById(row.case_id);
@@ -131,7 +140,14 @@ export class OcrAfterFiling {
     );
     const id = store.enqueue({ ...notice, caseId: c.id });
     if (id === null) return false;
-    store.appendEvent({ at, caseId: c.id, outboxId: id, actor: 'system', type: 'officer-notified', detail: { officer: officer.address, occasion: 'attachment read after filing' } });
+    store.appendEvent({
+      at,
+      caseId: c.id,
+      outboxId: id,
+      actor: 'system',
+      type: 'officer-notified',
+      detail: { officer: officer.address, occasion: 'attachment read after filing' },
+    });
     return true;
   }
 }

@@ -72,7 +72,13 @@ const MAX_BATCH_BYTES = 32 * 1024 * 1024;
  *   act       officer commands | forgery notice | bounce | acknowledgement and notification
  *             (src/pipeline/act.ts -> src/officers/, src/reply/)
  */
-export function processMail(ctx: FilingContext, inbound: InboundRow, parsed: ParsedMail, now: Date, documents: readonly AttachmentReading[] = []): FilingResult {
+export function processMail(
+  ctx: FilingContext,
+  inbound: InboundRow,
+  parsed: ParsedMail,
+  now: Date,
+  documents: readonly AttachmentReading[] = [],
+): FilingResult {
   const mail = maskMail(parsed, parsed.date ?? new Date(inbound.received_at));
   const facts = gatherFacts(ctx.store, inbound, mail, ctx.config, now);
   const decision = classify(mail, facts, ctx.config.firm);
@@ -216,8 +222,9 @@ export class Processor {
   }
 
   private async processBatch(rows: InboundRow[], mode: { bump: boolean; state: IsolatedState }): Promise<ProcessResult[]> {
-    const parsed: Array<{ row: InboundRow; mail: ParsedMail; documents: AttachmentReading[] } | { row: InboundRow; error: string; stage: 'process' | 'parse' }> =
-      [];
+    const parsed: Array<
+      { row: InboundRow; mail: ParsedMail; documents: AttachmentReading[] } | { row: InboundRow; error: string; stage: 'process' | 'parse' }
+    > = [];
     let bytes = 0;
     for (const row of rows) {
       if (parsed.length > 0 && bytes + row.size > MAX_BATCH_BYTES) break; // the rest comes in the next batch

@@ -43,7 +43,11 @@ describe('complaints in attached documents', () => {
   test('complaintInAttachedEnglishPdfLetterIsRead', async () => {
     const c = await fileMail(
       w,
-      mailWithDocuments([{ filename: 'complaint.pdf', type: PDF, data: await letterPdf([LETTER_EN]) }], { text: 'Please see the attached letter.', from: 'John Smith <john.smith@example.com>', subject: 'Complaint' }),
+      mailWithDocuments([{ filename: 'complaint.pdf', type: PDF, data: await letterPdf([LETTER_EN]) }], {
+        text: 'Please see the attached letter.',
+        from: 'John Smith <john.smith@example.com>',
+        subject: 'Complaint',
+      }),
     );
     expect(c.fields.incidentDate).toBe('2026-11-04');
     expect(c.fields.amountsSek).toEqual([1250]);
@@ -66,7 +70,10 @@ describe('complaints in attached documents', () => {
   });
 
   test('acknowledgementDoesNotAskForWhatTheFormGave', async () => {
-    const c = await fileMail(w, mailWithDocuments([{ filename: 'formular.pdf', type: PDF, data: await filledFormPdf(FORM_VALUES_SV) }], { text: 'Ifyllt formulär bifogat.' }));
+    const c = await fileMail(
+      w,
+      mailWithDocuments([{ filename: 'formular.pdf', type: PDF, data: await filledFormPdf(FORM_VALUES_SV) }], { text: 'Ifyllt formulär bifogat.' }),
+    );
     expect(c.fields.fromForm).toBe(true);
     expect(c.fields.contactName).toBe('Örjan Ärlig');
     expect(c.fields.incidentDate).toBe('2026-11-02');
@@ -91,7 +98,7 @@ describe('complaints in attached documents', () => {
   test('formWithoutCompensationAnswerIsNotReadFromItsPrintedQuestion', async () => {
     // The form's own printed label "Önskar du ersättning?" is no answer: an empty field stays missing.
     const { klagomal_ersattning: _a, klagomal_belopp: _b, klagomal_skal: _c, ...rest } = FORM_VALUES_SV;
-    void _a, _b, _c;
+    (void _a, _b, _c);
     const c = await fileMail(w, mailWithDocuments([{ filename: 'formular.pdf', type: PDF, data: await filledFormPdf(rest) }], { text: 'Bifogar formuläret.' }));
     expect(c.fields.compensationAsked).toBeNull();
     expect(c.fields.missing).toEqual(['compensation']);
@@ -148,7 +155,10 @@ describe('complaints in attached documents', () => {
     for (const [k, v] of Object.entries(values)) form.getTextField(k).setText(v);
     const c = await fileMail(
       w,
-      mailWithDocuments([{ filename: 'complaint-form.pdf', type: PDF, data: Buffer.from(await doc.save()) }], { text: 'Form attached.', from: 'John Smith <john@example.com>' }),
+      mailWithDocuments([{ filename: 'complaint-form.pdf', type: PDF, data: Buffer.from(await doc.save()) }], {
+        text: 'Form attached.',
+        from: 'John Smith <john@example.com>',
+      }),
     );
     expect(c.fields.incidentDate).toBe('2026-11-04');
     expect(c.fields.amountsSek).toEqual([1250]);
@@ -160,7 +170,10 @@ describe('complaints in attached documents', () => {
   });
 
   test('formSentInAFollowUpFillsWhatTheComplaintLacked', async () => {
-    const first = await fileMail(w, mailWithDocuments([], { text: 'Hej, jag är missnöjd och vill klaga. Jag skickar formuläret sedan.', from: 'Örjan Ärlig <orjan@example.com>' }));
+    const first = await fileMail(
+      w,
+      mailWithDocuments([], { text: 'Hej, jag är missnöjd och vill klaga. Jag skickar formuläret sedan.', from: 'Örjan Ärlig <orjan@example.com>' }),
+    );
     expect(first.fields.missing).toEqual(expect.arrayContaining(['incidentDate', 'description', 'compensation']));
     const file = path.join(w.dir, 'followup.eml');
     fs.writeFileSync(
@@ -182,7 +195,11 @@ describe('complaints in attached documents', () => {
       expect(fields.sources.incidentDate).toEqual({ from: 'form', file: 'formular.pdf', field: 'klagomal_datum' });
       const updated = store.eventsOfCase(c.id).filter((e) => e.type === 'fields-updated');
       expect(updated.map((e) => JSON.parse(e.detail))).toEqual([
-        expect.objectContaining({ by: 'documents of a follow-up', found: expect.arrayContaining(['incidentDate', 'description', 'compensation']), stillMissing: [] }),
+        expect.objectContaining({
+          by: 'documents of a follow-up',
+          found: expect.arrayContaining(['incidentDate', 'description', 'compensation']),
+          stillMissing: [],
+        }),
       ]);
     } finally {
       close();

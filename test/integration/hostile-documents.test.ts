@@ -122,8 +122,15 @@ describe('hostile documents are bounded', () => {
     try {
       const readings = store.listCases({}).flatMap((c) => store.attachmentReadingsOfCase(c.id));
       expect(readings).toHaveLength(hostile.length);
-      expect(readings.filter((r) => r.state === 'not-read').map((r) => r.filename).sort()).toEqual(['bomb.docx', 'bomb.pdf', 'foto.png', 'loop.pdf', 'lying.docx', 'låst.pdf'].sort());
-      for (const c of store.listCases({})) for (const m of store.messagesOfCase(c.id)) for (const a of store.attachmentsOfMessage(m.id)) expect(fs.existsSync(path.join(w.dataDir, a.path))).toBe(true);
+      expect(
+        readings
+          .filter((r) => r.state === 'not-read')
+          .map((r) => r.filename)
+          .sort(),
+      ).toEqual(['bomb.docx', 'bomb.pdf', 'foto.png', 'loop.pdf', 'lying.docx', 'låst.pdf'].sort());
+      for (const c of store.listCases({}))
+        for (const m of store.messagesOfCase(c.id))
+          for (const a of store.attachmentsOfMessage(m.id)) expect(fs.existsSync(path.join(w.dataDir, a.path))).toBe(true);
     } finally {
       close();
     }

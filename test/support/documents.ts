@@ -175,7 +175,8 @@ function docxParts(documentXml: ZipEntry): ZipEntry[] {
   ];
 }
 
-const DOC_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>';
+const DOC_HEAD =
+  '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>';
 const DOC_TAIL = '</w:body></w:document>';
 
 /** A Word document with one paragraph per line. */
@@ -227,7 +228,12 @@ const LINE = 'BT /F1 11 Tf 60 780 Td (Klagomal: avgiften 450 kr den 3 november 2
 export function encryptedPdf(): Buffer {
   const hex = (n: number, seed: number): string => Array.from({ length: n }, (_, i) => ((i * 37 + seed) & 0xff).toString(16).padStart(2, '0')).join('');
   return rawPdf(
-    ['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1 >>', ...textPage(LINE), `<< /Filter /Standard /V 1 /R 2 /O <${hex(32, 7)}> /U <${hex(32, 91)}> /P -4 >>`],
+    [
+      '<< /Type /Catalog /Pages 2 0 R >>',
+      '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+      ...textPage(LINE),
+      `<< /Filter /Standard /V 1 /R 2 /O <${hex(32, 7)}> /U <${hex(32, 91)}> /P -4 >>`,
+    ],
     `/Encrypt 6 0 R /ID [<${hex(16, 3)}> <${hex(16, 3)}>]`,
   );
 }
@@ -244,7 +250,11 @@ export function javascriptPdf(): Buffer {
 
 /** A page tree that loops: the pages node's only kid is a pages node whose kid is the first. */
 export function loopingPdf(): Buffer {
-  return rawPdf(['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1000000 >>', '<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1000000 >>']);
+  return rawPdf([
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1000000 >>',
+    '<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1000000 >>',
+  ]);
 }
 
 /**

@@ -66,7 +66,9 @@ describe('the complaint from a mail and its documents', () => {
   });
 
   test('shortMailWithLetterTakesEveryItemFromTheLetterWithItsPage', () => {
-    const f = readComplaintWithDocuments(input('Hej, se bifogat.'), [{ file: 'brev.pdf', pages: [{ page: 2, text: LETTER_SV.join('\n'), via: 'text-layer' }], formFields: [] }]);
+    const f = readComplaintWithDocuments(input('Hej, se bifogat.'), [
+      { file: 'brev.pdf', pages: [{ page: 2, text: LETTER_SV.join('\n'), via: 'text-layer' }], formFields: [] },
+    ]);
     expect(f.incidentDate).toBe('2026-11-03');
     expect(f.missing).toEqual([]);
     expect(f.sources?.incidentDate).toEqual({ from: 'attachment', file: 'brev.pdf', page: 2 });
