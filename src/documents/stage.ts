@@ -44,7 +44,12 @@ export async function readAttachedDocuments(reader: DocumentReader, config: Conf
       const started = Date.now();
       const ocr = await reader.read(doc, kind, { ocr: true, seconds: ocrBudgetMs / 1000 });
       ocrBudgetMs -= Date.now() - started;
-      if (ocr.bound !== 'time') reading = { ...ocr.reading, ms: reading.ms + ocr.reading.ms };
+      if (ocr.bound === 'time') {
+        // Not done within the wait: left ocr-pending, read after filing.
+      } else if (ocr.reading.state === 'not-read' && reading.pages.length + reading.formFields.length > 0) {
+        // OCR failed at a bound: what the text layer gave is kept.
+        reading = { ...reading, state: 'read', note: `pages without text not read by OCR: ${ocr.reading.note ?? 'not read'}` };
+      } else reading = { ...ocr.reading, ms: reading.ms + ocr.reading.ms };
     }
     out.push({ index, kind, reading });
   }
