@@ -11,6 +11,8 @@
  *    file (bench/bombs.ts).
  *  - backups (issue 18): backup time and size of a register, the incremental backup, how long
  *    a writer waits during a backup (bench/backup.ts; BENCH_BACKUP_CASES=10000,100000).
+ *  - documents (issue 19): pages per second for the PDF text layer and for OCR, and the peak RSS
+ *    of the document reader process (bench/documents.ts).
  *
  * The service runs as its own process (`klagomal start`), as in production; Dovecot and the
  * SMTP receiver are the test harness's. Set BENCH_MAILS / BENCH_LATENCY_SAMPLES to change sizes.
@@ -30,6 +32,7 @@ import { escalationBench } from './escalation';
 import { classifyBench } from './classify';
 import { bombsBench } from './bombs';
 import { backupBench } from './backup';
+import { documentsBench } from './documents';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 60);
@@ -180,6 +183,7 @@ async function main(): Promise<void> {
   else console.log(`backlog and latency skipped: ${d.reason}`);
   await memory();
   await bombsBench();
+  await documentsBench();
   await escalationBench();
   await classifyBench();
   await backupBench();

@@ -19,6 +19,7 @@ import { TemplateManager } from './reply/template-manager';
 import { createTransport, Transport } from './reply/transport';
 import { OutboxSender, SendPassResult } from './reply/outbox-sender';
 import { Processor, ProcessResult } from './pipeline/processor';
+import { OcrAfterFiling } from './pipeline/ocr-after-filing';
 import { BusinessCalendar } from './deadlines/calendar';
 import { TIME_ZONE } from './util/stockholm-time';
 import { calendarsFor } from './deadlines/deadlines';
@@ -65,6 +66,8 @@ export class Service {
   readonly processor: Processor;
   readonly calendar: BusinessCalendar;
   readonly escalation: EscalationPass;
+  /** OCR of attachments after filing (src/pipeline/ocr-after-filing.ts). */
+  readonly ocr: OcrAfterFiling;
   private transport: Transport | null = null;
   /** One login per IMAP source and one for the transport, shared by their connections (one cached token each). */
   private readonly logins = new Map<string, MailboxCredentials>();
@@ -91,6 +94,7 @@ export class Service {
     this.processor = new Processor(this.store, config, this.templates, calendars, clock, log);
     this.escalation = new EscalationPass(this.store, config, this.templates, this.calendar, log.child({ stage: 'escalation' }));
     this.highWater = caseNumberHighWater(config, this.store, log.child({ stage: 'backup' }));
+    this.ocr = new OcrAfterFiling(this.store, config, clock, log.child({ stage: 'ocr' }));
   }
 
   /**
@@ -215,7 +219,10 @@ export class Service {
     }
     const results = await this.process();
     const sender = this.sender();
-    const first = await sender.sendDue();
+    let first = await sender.sendDue();
+    // OCR after the acknowledgements are out (they never wait on it); its notices then go too.
+    const ocr = await this.ocr.runPending();
+    if (ocr.notified > 0) first = addSendResults(first, await sender.sendDue());
     const escalation = this.config.deadlines.escalation.enabled ? this.escalate(this.clock()) : null;
     const sent = escalation && (escalation.notices > 0 || escalation.digest) ? addSendResults(first, await sender.sendDue()) : first;
     return {
@@ -287,6 +294,19 @@ export class Service {
         }
         // Also wake up on a timer: another process (`klagomal ingest`) may have stored mail.
         await processWake.wait(2000, signal);
+      }
+    })(fan.child());
+
+    // OCR of attachments after filing: its own loop, so that a long scan never holds up filing.
+    const ocrLoop = (async (signal: AbortSignal) => {
+      while (!signal.aborted) {
+        try {
+          const r = await this.ocr.runPending(signal);
+          if (r.notified > 0) sendWake.notify();
+        } catch (err) {
+          this.log.error('OCR pass failed', { error: errorChain(err) });
+        }
+        await sleep(2000, signal);
       }
     })(fan.child());
 
@@ -364,7 +384,7 @@ export class Service {
       templates: this.templates.setVersion,
       templateProblems: this.templates.problems.length || undefined,
     });
-    await Promise.all([...sourceLoops, processLoop, sendLoop, templateLoop]);
+    await Promise.all([...sourceLoops, processLoop, sendLoop, ocrLoop, templateLoop]);
     health.stop();
     await escalationTask?.destroy();
     await reconcileTask?.destroy();

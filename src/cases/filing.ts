@@ -22,7 +22,10 @@ import type { Classification, Customer, ThreadFacts } from '../classify/classify
 import type { ComplaintFields } from '../parse/complaint-fields';
 import { subjectKey } from '../classify/thread';
 import { detectLanguage } from '../parse/language';
-import { publicFields, readComplaintFields } from '../parse/complaint-fields';
+import { publicFields } from '../parse/complaint-fields';
+import type { AttachmentReading } from '../documents/stage';
+import type { AttachedDocument } from '../documents/complaint-sources';
+import { readComplaintWithDocuments } from '../documents/complaint-sources';
 import { maskPersonnummer, maskPersonnummerIn } from '../util/personnummer';
 import { sealPersonnummer } from './personnummer-store';
 import { splitReply } from '../parse/quote';
@@ -73,6 +76,8 @@ export interface FiledMail {
   readonly newText: string;
   /** A new complaint's case, for its acknowledgement and the contact person's notification. */
   readonly complaint: FiledComplaint | null;
+  /** Attached documents read (text or form fields, or OCR to come): a follow-up's may fill in its case's complaint. */
+  readonly documentsRead?: number;
 }
 
 export interface FiledComplaint {
@@ -120,6 +125,7 @@ export function fileMail(
   c: Classification,
   facts: ThreadFacts,
   now: Date,
+  documents: readonly AttachmentReading[] = [],
 ): FiledMail {
   const { store, config } = ctx;
   const at = toInstant(now);
@@ -166,9 +172,13 @@ export function fileMail(
   );
   const reply = splitReply(bodyText);
   const clearOriginal = forwarded && parsed.forwarded ? forwardedContent(parsed.forwarded, parsed) : null;
+  // The attached documents' text (clear, like parsed.text: the personnummer is read, then sealed).
+  const attached: AttachedDocument[] = documents
+    .filter((d) => d.reading.state !== 'not-read')
+    .map((d) => ({ file: attachmentName(parsed, d.index), pages: d.reading.pages, formFields: d.reading.formFields }));
   const read =
     c.kind === 'complaint'
-      ? readComplaintFields(
+      ? readComplaintWithDocuments(
           {
             text: clearOriginal?.text ?? parsed.text,
             subject: clearOriginal?.subject ?? parsed.subject,
@@ -176,6 +186,7 @@ export function fileMail(
             senderAddress: c.customer.address,
             mailDate: original?.receivedAt ?? readAt,
           },
+          attached,
           config.complaints,
         )
       : null;
@@ -340,7 +351,41 @@ export function fileMail(
     problems: [...mail.problems],
     createdAt: at,
   });
-  for (const a of mail.attachments) store.insertAttachment(messageRow, a);
+  for (const [i, a] of mail.attachments.entries()) {
+    const attachmentId = store.insertAttachment(messageRow, a);
+    const d = documents.find((x) => x.index === i);
+    if (!d) continue;
+    // What the document said, stored like every text: personnummer masked.
+    const r = d.reading;
+    store.saveAttachmentReading({
+      attachmentId,
+      kind: d.kind,
+      state: r.state,
+      note: r.note,
+      pages: r.pages.map((p) => ({ ...p, text: mask(p.text) })),
+      formFields: r.formFields.map((f) => ({ name: f.name, value: mask(f.value) })),
+      pageCount: r.pageCount,
+      ocrPages: r.ocrPages,
+      ms: r.ms,
+      at,
+    });
+    store.appendEvent({
+      at,
+      caseId,
+      inboundId: inbound.id,
+      actor: 'system',
+      type: 'attachment-read',
+      detail: {
+        attachment: attachmentId,
+        kind: d.kind,
+        state: r.state,
+        note: r.note,
+        pages: r.pages.length,
+        formFields: r.formFields.filter((f) => f.value.trim()).length,
+        ocrPages: r.ocrPages,
+      },
+    });
+  }
   store.setInboundFiled(inbound.id, c.kind, c.reason, mail.messageId, caseId, null, at);
   if (facts.messageIdCollision) {
     // Filed as its own mail (never as a "duplicate" of another sender's text); the earlier mail is named.
@@ -391,6 +436,7 @@ export function fileMail(
     quietImport,
     quietAfterRestore: quietRestore,
     newText: reply.newText,
+    documentsRead: documents.filter((d) => d.reading.state !== 'not-read').length,
     complaint:
       c.kind === 'complaint' && caseId !== null && caseNumber !== null && answerDue !== null && fields
         ? {
@@ -428,4 +474,9 @@ function forwardedContent(o: ForwardedOriginal, mail: ParsedMail): { text: strin
     receivedAt: o.date,
     messageId: o.messageId,
   };
+}
+
+/** An attachment's name for a field's source: as the customer sent it, else its place in the mail. */
+export function attachmentName(mail: ParsedMail, index: number): string {
+  return mail.attachments[index]?.filename?.trim() || `attachment ${index + 1}`;
 }

@@ -93,6 +93,9 @@ export type EventType =
   | 'approval-requested'
   | 'approval-refused'
   | 'spoofing-suspected'
+  // An attachment read as a document (src/documents/), and a case's fields read again after OCR.
+  | 'attachment-read'
+  | 'fields-updated'
   // Personal data (src/retention): legal hold, and what retention removed.
   | 'legal-hold-set'
   | 'legal-hold-released'

@@ -91,6 +91,22 @@ export function outboxView(row: OutboxRow & { case_number?: string | null }) {
   };
 }
 
+/** What reading an attachment as a document gave (src/documents/), personnummer masked; null when it is no document. */
+function readingView(store: Store, attachmentId: number) {
+  const r = store.attachmentReading(attachmentId);
+  if (!r) return null;
+  return {
+    kind: r.kind,
+    state: r.state,
+    note: r.note,
+    pageCount: r.page_count,
+    ocrPages: r.ocr_pages,
+    pages: JSON.parse(r.pages) as Array<{ page: number | null; text: string; via: string }>,
+    formFields: (JSON.parse(r.form_fields) as Array<{ name: string; value: string }>).filter((f) => f.value.trim() !== ''),
+    readAt: r.read_at,
+  };
+}
+
 export function caseDetail(store: Store, c: CaseRow) {
   const messages = store.messagesOfCase(c.id).map((m) => ({
     direction: 'in' as const,
@@ -109,7 +125,7 @@ export function caseDetail(store: Store, c: CaseRow) {
     problems: JSON.parse(m.problems) as string[],
     attachments: store
       .attachmentsOfMessage(m.id)
-      .map((a) => ({ filename: a.filename, contentType: a.content_type, size: a.size, sha256: a.sha256, path: a.path })),
+      .map((a) => ({ filename: a.filename, contentType: a.content_type, size: a.size, sha256: a.sha256, path: a.path, reading: readingView(store, a.id) })),
   }));
   const outgoing = store.outboxOfCase(c.id).map((o) => ({
     direction: 'out' as const,

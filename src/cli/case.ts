@@ -124,8 +124,27 @@ async function showCase(values: Record<string, string | boolean | undefined>, id
     for (const m of d.messages) {
       if (m.direction === 'in') {
         lines.push(`  <- ${m.at}  ${m.kind}  from ${terminalLine(m.from.address ?? '?')}  "${terminalLine(m.subject)}"`);
-        for (const a of m.attachments)
+        for (const a of m.attachments) {
           lines.push(`       attachment ${terminalLine(a.filename ?? '(no name)')} ${terminalLine(a.contentType)} ${a.size} bytes -> ${a.path}`);
+          // What the document said (src/documents/): read, not read and why, or OCR still to come.
+          const r = a.reading;
+          if (!r) continue;
+          const state = r.state === 'read' ? 'read' : r.state === 'ocr-pending' ? 'OCR pending' : 'not read';
+          lines.push(
+            `         ${state}${r.note ? `: ${terminalLine(r.note)}` : ''} (${r.kind}${r.pageCount !== null ? `, ${r.pageCount} page(s)` : ''}${r.ocrPages ? `, ${r.ocrPages} by OCR` : ''})`,
+          );
+          for (const f of r.formFields) lines.push(`         field ${terminalLine(f.name)}: ${terminalLine(f.value)}`);
+          for (const p of r.pages) {
+            const head = p.page !== null ? `page ${p.page}${p.via === 'ocr' ? ' (OCR)' : ''}` : p.via === 'ocr' ? 'OCR' : 'text';
+            const text = p.text
+              .trim()
+              .split('\n')
+              .filter((l) => l.trim() !== '');
+            lines.push(`         ${head}:`);
+            for (const t of text.slice(0, 40)) lines.push(`         | ${terminalLine(t)}`);
+            if (text.length > 40) lines.push(`         | ... ${text.length - 40} more line(s): case show --json`);
+          }
+        }
         // What the reading noticed, among it a text cut at a bound (the raw mail is complete).
         for (const p of m.problems) lines.push(`       problem: ${terminalLine(p)}`);
         const text = (m.text ?? '').trim().split('\n').slice(0, 12);

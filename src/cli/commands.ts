@@ -30,6 +30,7 @@ import { retentionCommand } from './retention';
 import { subjectCommand } from './subject';
 import { backupCommand } from './backup';
 import { restoreCommand } from './restore';
+import { formCommand } from './form';
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   start: startCommand,
@@ -54,4 +55,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   subject: subjectCommand,
   backup: backupCommand,
   restore: restoreCommand,
+  form: formCommand,
 };

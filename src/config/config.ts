@@ -355,6 +355,31 @@ export interface Config {
     /** ... and killed after this many seconds (default 60); if it dies either way it is quarantined. */
     readonly isolatedSeconds: number;
   };
+  /**
+   * Attachments read as documents (src/documents/): PDF text and form fields, Word (.docx), and
+   * by OCR images and pages without text. Each is read in a child process with these bounds.
+   */
+  readonly documents: {
+    /** Read attachments at all (default true). */
+    readonly enabled: boolean;
+    /** Time limit for reading one document's text layer, form fields or Word text (default 20 s). */
+    readonly readerSeconds: number;
+    /** Memory limit of the reader process (resident, MB; default 512); past it the document is not read. */
+    readonly readerMemoryMb: number;
+    /** PDF pages whose text layer is read (default 100). */
+    readonly maxPages: number;
+    /** Documents read per mail (default 10); the others are noted as not read. */
+    readonly maxDocuments: number;
+    /** How long filing waits for OCR before the acknowledgement goes without it (default 3 s); OCR then goes on after filing. */
+    readonly ocrWaitSeconds: number;
+    /** Time limit for OCR of one document after filing (default 180 s). */
+    readonly ocrSeconds: number;
+    /** Pages of one document read by OCR (default 20). */
+    readonly ocrMaxPages: number;
+    /** The OCR commands (default "tesseract" and "pdftoppm", found on PATH); absent: "not read: no OCR installed". */
+    readonly tesseract: string;
+    readonly pdftoppm: string;
+  };
   /** `klagomal import`: bringing in an old complaints mailbox. */
   readonly import: {
     /**

@@ -29,6 +29,7 @@ import {
   readComplaintRules,
   readFirm,
   readHttp,
+  readDocuments,
   readImport,
   readLoop,
   readOfficers,
@@ -109,6 +110,7 @@ export function parseConfig(json: Json, file: string): Config {
 
   const outbox = readOutbox(root.section('outbox'));
   const processing = readProcessing(root.section('processing'));
+  const documents = readDocuments(root.section('documents'));
   const importConfig = readImport(root.section('import'));
   const reconcile = readReconcile(root.section('reconcile'));
   const retention = readRetention(root.section('retention'));
@@ -141,6 +143,7 @@ export function parseConfig(json: Json, file: string): Config {
     deadlines,
     outbox,
     processing,
+    documents,
     import: importConfig,
     reconcile,
     retention,

@@ -178,6 +178,23 @@ export function readProcessing(procS: Section): Config['processing'] {
   return processing;
 }
 
+export function readDocuments(s: Section): Config['documents'] {
+  const documents = {
+    enabled: s.bool('enabled', true),
+    readerSeconds: s.int('readerSeconds', { default: 20, min: 1, max: 600 }),
+    readerMemoryMb: s.int('readerMemoryMb', { default: 512, min: 64, max: 16384 }),
+    maxPages: s.int('maxPages', { default: 100, min: 1, max: 10000 }),
+    maxDocuments: s.int('maxDocuments', { default: 10, min: 0, max: 100 }),
+    ocrWaitSeconds: s.int('ocrWaitSeconds', { default: 3, min: 0, max: 60 }),
+    ocrSeconds: s.int('ocrSeconds', { default: 180, min: 1, max: 3600 }),
+    ocrMaxPages: s.int('ocrMaxPages', { default: 20, min: 1, max: 1000 }),
+    tesseract: s.string('tesseract', { default: 'tesseract', hint: 'a command name or absolute path' }),
+    pdftoppm: s.string('pdftoppm', { default: 'pdftoppm', hint: 'a command name or absolute path' }),
+  };
+  s.done();
+  return documents;
+}
+
 export function readImport(importS: Section): Config['import'] {
   const acknowledgeAfter = importS.optionalString('acknowledgeAfter');
   if (acknowledgeAfter !== null && !parseIsoDate(acknowledgeAfter))

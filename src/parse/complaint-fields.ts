@@ -35,7 +35,20 @@ export interface ComplaintFields {
   readonly personnummerMasked: string | null;
   readonly fromForm: boolean;
   readonly missing: readonly ComplaintItem[];
+  /**
+   * Where each item was read (src/documents/complaint-sources.ts): the mail itself, a form
+   * field of an attached PDF, or an attached document's page. Absent on cases filed before.
+   */
+  readonly sources?: Readonly<Partial<Record<SourcedItem, FieldSource>>>;
 }
+
+/** The items whose source is recorded: the five asked for, and the numbers read. */
+export type SourcedItem = ComplaintItem | 'amounts' | 'references' | 'personnummer';
+
+export type FieldSource =
+  | { readonly from: 'body' }
+  | { readonly from: 'form'; readonly file: string; readonly field: string }
+  | { readonly from: 'attachment'; readonly file: string; readonly page: number | null };
 
 /** The full personnummer, for its own protected field; never part of ComplaintFields. */
 export interface SensitiveFields {

@@ -14,6 +14,8 @@
  *                       letter to post; an unreadable one gets its problems back
  *   a follow-up on a    the contact person (else the managers) is told, to decide on #reopen;
  *   closed case         the customer gets no automatic answer (src/officers/closed-case-reply.ts)
+ *   a follow-up with    the case's complaint is read again with them (src/cases/complaint-reread.ts)
+ *   documents
  */
 import type { FiledMail, FilingContext } from '../cases/filing';
 import { handleOfficerMail, notifyContactOfNewCase, recordSuspectedSpoofing } from '../officers/officer-mail';
@@ -21,6 +23,7 @@ import { notifyOfReplyOnClosedCase } from '../officers/closed-case-reply';
 import { recordBounce } from '../reply/bounces';
 import { queueAcknowledgement } from '../reply/acknowledge';
 import { actOnRegistration } from '../officers/registration';
+import { rereadCaseFields } from '../cases/complaint-reread';
 
 /** Act on a filed mail; returns whether an acknowledgement was queued. */
 export function actOnMail(ctx: FilingContext, filed: FiledMail, now: Date): { acknowledgementQueued: boolean } {
@@ -37,6 +40,10 @@ export function actOnMail(ctx: FilingContext, filed: FiledMail, now: Date): { ac
       recordSuspectedSpoofing(store, config, caseId !== null ? store.caseById(caseId)! : null, mail, filed.newText, c.spoofSuspected, inbound.id, now);
     }
     if (c.kind === 'followup') notifyOfReplyOnClosedCase(ctx, filed, now);
+    // The form or letter the acknowledgement asked for, sent in a follow-up: the case's complaint is read again.
+    if (c.kind === 'followup' && caseId !== null && (filed.documentsRead ?? 0) > 0) {
+      rereadCaseFields(store, config, caseId, now, { by: 'documents of a follow-up', inboundId: inbound.id });
+    }
   }
   // A recent bounce of ours still marks the address failing after a restore (it sends nothing); an imported old one does not.
   if (!quietImport && c.kind === 'bounce' && facts.returnedMail) recordBounce(store, config, facts.returnedMail, mail, inbound.id, now);

@@ -37,6 +37,8 @@ import { gatherFacts } from './facts';
 import { actOnMail } from './act';
 import { IsolatedProcessor, IsolatedState, IsolationLimits } from './isolation';
 import { StorageError, StorageFailure, storageFailure } from '../util/storage-error';
+import { DocumentReader } from '../documents/reader';
+import { AttachmentReading, readAttachedDocuments } from '../documents/stage';
 
 export interface QuarantineResult {
   readonly inboundId: number;
@@ -59,8 +61,10 @@ export type ProcessResult = FilingResult | QuarantineResult;
 const MAX_BATCH_BYTES = 32 * 1024 * 1024;
 
 /**
- * One mail along the stages, in the order it takes them, inside the caller's transaction:
+ * One mail along the stages, in the order it takes them, inside the caller's transaction (its
+ * attached documents were read before, outside it: `documents`, see processBatch):
  *
+ *   (documents, before: the attachments read as documents, bounded, src/documents/stage.ts)
  *   mask      personnummer never reach a stored or sent text (src/parse/personnummer.ts); only
  *             the number itself is read from the clear mail, to be sealed on its case
  *   facts     what the store knows about it (src/pipeline/facts.ts): reads only
@@ -69,16 +73,24 @@ const MAX_BATCH_BYTES = 32 * 1024 * 1024;
  *   act       officer commands | forgery notice | bounce | acknowledgement and notification
  *             (src/pipeline/act.ts -> src/officers/, src/reply/)
  */
-export function processMail(ctx: FilingContext, inbound: InboundRow, parsed: ParsedMail, now: Date): FilingResult {
+export function processMail(
+  ctx: FilingContext,
+  inbound: InboundRow,
+  parsed: ParsedMail,
+  now: Date,
+  documents: readonly AttachmentReading[] = [],
+): FilingResult {
   const mail = maskMail(parsed, parsed.date ?? new Date(inbound.received_at));
   const facts = gatherFacts(ctx.store, inbound, mail, ctx.config, now);
   const decision = classify(mail, facts, ctx.config.firm);
-  const filed = fileMail(ctx, inbound, mail, parsed, decision, facts, now);
+  const filed = fileMail(ctx, inbound, mail, parsed, decision, facts, now, documents);
   const acted = actOnMail(ctx, filed, now);
   return { ...filed.result, acknowledgementQueued: acted.acknowledgementQueued };
 }
 
 export class Processor {
+  private readonly documents: DocumentReader;
+
   constructor(
     private readonly store: Store,
     private readonly config: Config,
@@ -86,7 +98,9 @@ export class Processor {
     private readonly calendars: Calendars,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.documents = new DocumentReader(config.documents);
+  }
 
   /** Process every pending mail. `onResult` sees each outcome as soon as its batch commits. */
   async processPending(opts: { signal?: AbortSignal; onResult?: (r: ProcessResult) => void; only?: ReadonlySet<number> } = {}): Promise<ProcessResult[]> {
@@ -219,7 +233,9 @@ export class Processor {
   }
 
   private async processBatch(rows: InboundRow[], mode: { bump: boolean; state: IsolatedState }): Promise<ProcessResult[]> {
-    const parsed: Array<{ row: InboundRow; mail: ParsedMail } | { row: InboundRow; error: string; stage: 'process' | 'parse' }> = [];
+    const parsed: Array<
+      { row: InboundRow; mail: ParsedMail; documents: AttachmentReading[] } | { row: InboundRow; error: string; stage: 'process' | 'parse' }
+    > = [];
     const storageFailed: Array<{ row: InboundRow; failure: StorageFailure; err: unknown }> = [];
     let bytes = 0;
     for (const row of rows) {
@@ -240,7 +256,15 @@ export class Processor {
           // Nothing to file a case from and no one to answer: an operator must look at the raw bytes.
           throw new Error('not a readable mail: no sender, no text and no attachments');
         }
-        parsed.push({ row, mail });
+        // The documents stage: attachments read as documents, each in a bounded child process
+        // (src/documents/stage.ts); a document that cannot be read is noted, never the mail's fault.
+        let documents: AttachmentReading[] = [];
+        try {
+          documents = await readAttachedDocuments(this.documents, this.config, mail);
+        } catch (err) {
+          this.log.error('attachments could not be read as documents', { inbound: row.id, error: errorChain(err) });
+        }
+        parsed.push({ row, mail, documents });
       } catch (err) {
         // An attachment or raw file the data folder cannot take is the disk's failure, not the
         // mail's: it stays stored, its attempt is taken back, and the pass reports the disk.
@@ -284,7 +308,9 @@ export class Processor {
 
   /** File the parsed mails of a batch in one transaction (each in its own savepoint), quarantining the mails that failed. */
   private fileParsed(
-    parsed: ReadonlyArray<{ row: InboundRow; mail: ParsedMail } | { row: InboundRow; error: string; stage: 'process' | 'parse' }>,
+    parsed: ReadonlyArray<
+      { row: InboundRow; mail: ParsedMail; documents: AttachmentReading[] } | { row: InboundRow; error: string; stage: 'process' | 'parse' }
+    >,
     state: IsolatedState,
     now: Date,
     at: string,
@@ -309,6 +335,7 @@ export class Processor {
               p.row,
               p.mail,
               now,
+              p.documents,
             );
             // A mail that was in quarantine (retried by an operator) is released as it is filed.
             if (this.store.releaseQuarantine(p.row.id, at)) {

@@ -1,5 +1,5 @@
 /**
- * Final answers waiting for approval (migration 12): the drafts, their guarded state changes and
+ * Final answers waiting for approval (migration 14): the drafts, their guarded state changes and
  * the lookups the commands, escalation, the digest and the register make. The state machine
  * itself (which change is allowed, and its event) is src/cases/transitions.ts.
  */

@@ -37,8 +37,8 @@ export class MessageQueries extends StoreBase {
     return Number(info.lastInsertRowid);
   }
 
-  insertAttachment(messageRow: number, a: NewAttachment): void {
-    this.q('INSERT INTO attachments (message_row, filename, content_type, size, sha256, path) VALUES (?, ?, ?, ?, ?, ?)').run(
+  insertAttachment(messageRow: number, a: NewAttachment): number {
+    const info = this.q('INSERT INTO attachments (message_row, filename, content_type, size, sha256, path) VALUES (?, ?, ?, ?, ?, ?)').run(
       messageRow,
       a.filename,
       a.contentType,
@@ -46,6 +46,7 @@ export class MessageQueries extends StoreBase {
       a.sha256,
       a.path,
     );
+    return Number(info.lastInsertRowid);
   }
 
   messagesOfCase(caseId: number): MessageRow[] {

@@ -678,4 +678,30 @@ CREATE INDEX final_answer_drafts_case ON final_answer_drafts(case_id);
 CREATE UNIQUE INDEX final_answer_drafts_one_pending ON final_answer_drafts(case_id) WHERE state = 'pending';
 `,
   },
+  {
+    version: 15,
+    name: 'attachment readings: the text and form fields read from documents, and OCR waiting (issue 19)',
+    sql: `
+-- What reading an attachment as a document gave (src/documents/): its state ('read', 'not-read'
+-- with the reason in note, 'ocr-pending': pages without text wait for OCR after filing), its
+-- text per page and its form fields as JSON, personnummer masked like every stored text. One row
+-- per attachment read; attachments that are no document have none. The OCR pass claims a row
+-- by counting its attempt and setting ocr_next_at (a lease) before it runs the tools.
+CREATE TABLE attachment_readings (
+  attachment_id INTEGER PRIMARY KEY REFERENCES attachments(id),
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('read', 'not-read', 'ocr-pending')),
+  note TEXT,
+  pages TEXT NOT NULL DEFAULT '[]',
+  form_fields TEXT NOT NULL DEFAULT '[]',
+  page_count INTEGER,
+  ocr_pages INTEGER NOT NULL DEFAULT 0,
+  ms INTEGER NOT NULL DEFAULT 0,
+  ocr_attempts INTEGER NOT NULL DEFAULT 0,
+  ocr_next_at TEXT,
+  read_at TEXT NOT NULL
+);
+CREATE INDEX attachment_readings_ocr ON attachment_readings(ocr_next_at) WHERE state = 'ocr-pending';
+`,
+  },
 ];

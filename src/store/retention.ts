@@ -242,6 +242,12 @@ export class RetentionQueries extends StoreBase {
 
   /** Delete the attachment rows of the given inbound mails' messages; returns how many. */
   deleteAttachmentsOfInbound(inboundIds: readonly number[]): number {
+    // Their readings first (the text read from them is the customer's too).
+    this.db
+      .prepare(
+        `DELETE FROM attachment_readings WHERE attachment_id IN (SELECT id FROM attachments WHERE message_row IN (SELECT id FROM messages WHERE inbound_id IN (${placeholders(inboundIds.length)})))`,
+      )
+      .run(...inboundIds);
     return this.db
       .prepare(`DELETE FROM attachments WHERE message_row IN (SELECT id FROM messages WHERE inbound_id IN (${placeholders(inboundIds.length)}))`)
       .run(...inboundIds).changes;

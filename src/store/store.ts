@@ -7,7 +7,8 @@
  * and lookups), source-status.ts (what each source records for `status`), audit-trail.ts (who read personal data, the
  * deadline configurations as first used, the audit rehearsals' reads), record.ts (the register of record: channel, customer
  * type, product, ARN and court, root causes, actions), approvals.ts (final
- * answers waiting for approval), backup.ts (backups and restores), and the queries of the
+ * answers waiting for approval), backup.ts (backups and restores), documents.ts (what
+ * attachments read as documents gave, and the OCR queue), and the queries of the
  * commands that read across them.
  * `Store` joins the aggregates into one object (the TypeScript handbook's mixin pattern), so
  * that a stage calls `store.x(...)` inside one `store.tx(...)` whatever table x touches.
@@ -32,9 +33,12 @@ import { AuditTrailQueries } from './audit-trail';
 import { RecordQueries } from './record';
 import { ApprovalQueries } from './approvals';
 import { BackupQueries } from './backup';
+import { DocumentQueries } from './documents';
 
 export * from './rows';
+
 export type { DraftState, FinalAnswerDraftRow, PendingDraftRow } from './approvals';
+export type { AttachmentReadingRow, NewAttachmentReading, PendingOcrRow } from './documents';
 
 const PARTS = [
   InboundQueries,
@@ -54,6 +58,7 @@ const PARTS = [
   RecordQueries,
   ApprovalQueries,
   BackupQueries,
+  DocumentQueries,
 ];
 
 export class Store extends StoreBase {}
@@ -77,7 +82,8 @@ export interface Store
     AuditTrailQueries,
     RecordQueries,
     ApprovalQueries,
-    BackupQueries {}
+    BackupQueries,
+    DocumentQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
