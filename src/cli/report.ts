@@ -25,6 +25,7 @@ import { computeStatistics, readReportInput, ReportFilters, UNCATEGORISED } from
 import { CHANNELS } from '../store/rows';
 import type { Config } from '../config/config';
 import { renderHtml } from '../report/html';
+import { REPORT_LANGUAGES, ReportLanguage } from '../report/labels';
 
 export const REPORT_FORMATS = ['csv', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -32,7 +33,7 @@ export type ReportFormat = (typeof REPORT_FORMATS)[number];
 export const reportCommand: Command = {
   summary: 'the complaints register (csv, json) and the statistics of a period (json, html for management)',
   usage:
-    'klagomal report --from YYYY-MM-DD --to YYYY-MM-DD --format csv|json|html [--out FILE] [--now ISO] [--product P] [--category C] [--regime psd2|none] [--channel CH] [--customer-type consumer|business] [--config FILE]',
+    'klagomal report --from YYYY-MM-DD --to YYYY-MM-DD --format csv|json|html [--out FILE] [--now ISO] [--product P] [--category C] [--regime psd2|none] [--channel CH] [--customer-type consumer|business] [--lang sv|en] [--config FILE]',
   options: {
     from: { type: 'string' },
     to: { type: 'string' },
@@ -44,6 +45,7 @@ export const reportCommand: Command = {
     regime: { type: 'string' },
     channel: { type: 'string' },
     'customer-type': { type: 'string' },
+    lang: { type: 'string' },
   },
   positionals: false,
   async run(values, _positionals, io) {
@@ -69,6 +71,9 @@ export const reportCommand: Command = {
 
     const config = configOf(values);
     const filters = reportFilters(values, config);
+    // The HTML page's words: Swedish or English (the figures are the same; src/report/labels.ts).
+    const lang = (values.lang ?? 'en') as ReportLanguage;
+    if (!REPORT_LANGUAGES.includes(lang)) throw new UsageError(`--lang: sv or en (got '${String(values.lang)}')`);
     const db = openDatabase(config.database, { readonly: true });
     let text: string;
     try {
@@ -80,7 +85,7 @@ export const reportCommand: Command = {
           const input = readReportInput(store, period, now, config.retention.closedCaseYears, filters);
           if (format === 'csv') return registerCsv(input.rows);
           const statistics = computeStatistics(input);
-          if (format === 'html') return renderHtml(statistics, { firmName: config.firm.name });
+          if (format === 'html') return renderHtml(statistics, { firmName: config.firm.name, lang });
           return `${JSON.stringify({ statistics, register: input.rows }, null, 2)}\n`;
         })
         .deferred();

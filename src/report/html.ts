@@ -14,9 +14,12 @@
 import { AGE_BUCKETS, INADMISSIBLE, Statistics, UNCATEGORISED, UNDECIDED } from './statistics';
 import { donut, esc, fmtInt, PALETTE, stackedBars } from './svg';
 import { isoDate, localDateOf } from '../util/stockholm-time';
+import { LABELS, ReportLanguage } from './labels';
 
 export interface HtmlOptions {
   readonly firmName: string;
+  /** The language of the page's words (default English); figures and the firm's codes are the same in both. */
+  readonly lang?: ReportLanguage;
 }
 
 const OUTCOME_COLORS: Readonly<Record<string, string>> = {
@@ -27,25 +30,11 @@ const OUTCOME_COLORS: Readonly<Record<string, string>> = {
   [UNDECIDED]: '#bdbdbd',
   [INADMISSIBLE]: '#90a4ae',
 };
-const OUTCOME_LABELS: Readonly<Record<string, string>> = {
-  upheld: 'upheld',
-  'partly-upheld': 'partly upheld',
-  rejected: 'rejected',
-  withdrawn: 'withdrawn',
-  [UNDECIDED]: 'not decided yet',
-  [INADMISSIBLE]: 'not a complaint (FFFS 2002:23 §2)',
-};
 const COMPLIANCE = [
-  { name: 'inTime', label: 'met in time', color: '#2e7d32' },
-  { name: 'late', label: 'late or overdue', color: '#c62828' },
-  { name: 'open', label: 'open, not yet due', color: '#9e9e9e' },
+  { name: 'inTime', color: '#2e7d32' },
+  { name: 'late', color: '#c62828' },
+  { name: 'open', color: '#9e9e9e' },
 ] as const;
-const MILESTONE_LABELS: Readonly<Record<string, string>> = {
-  acknowledgement: 'acknowledgement',
-  firstAnswer: 'first answer',
-  finalAnswer: 'final answer',
-  finalAnswerMax: 'final answer, latest (holding reply)',
-};
 
 /** Display formats; the browser test reads them back. */
 export const show = {
@@ -94,8 +83,6 @@ td:first-child,th:first-child{max-width:0;width:100%;overflow:hidden;text-overfl
 footer{color:#6a7480;font-size:11px}
 `;
 
-const plural = (n: number, one: string, many: string): string => (n === 1 ? one : many);
-
 function kpi(label: string, stat: string, value: number | null, text: string, sub = '', alert = false): string {
   return `<div class="kpi${alert ? ' alert' : ''}"><span class="label">${esc(label)}</span><span class="value" data-stat="${esc(stat)}" data-value="${value ?? ''}">${esc(text)}</span>${sub ? `<span class="sub">${sub}</span>` : ''}</div>`;
 }
@@ -109,36 +96,40 @@ function legend(items: ReadonlyArray<{ label: string; color: string }>): string 
 }
 
 /** Rows of a small table, at most `max`; the rest summed up in one line. */
-function limited<T>(items: readonly T[], max: number, row: (t: T) => string, cols: number): string {
+function limited<T>(items: readonly T[], max: number, row: (t: T) => string, cols: number, more: (n: number) => string): string {
   const shown = items.slice(0, max).map(row).join('');
   const rest = items.length - max;
-  return rest > 0 ? `${shown}<tr><td class="more" colspan="${cols}">and ${rest} more (see the JSON report)</td></tr>` : shown;
+  return rest > 0 ? `${shown}<tr><td class="more" colspan="${cols}">${esc(more(rest))}</td></tr>` : shown;
 }
 
 export function renderHtml(s: Statistics, opts: HtmlOptions): string {
+  const lang = opts.lang ?? 'en';
+  const L = LABELS[lang];
+  const OUTCOME_LABELS = L.outcome;
+  const compliance = COMPLIANCE.map((c) => ({ ...c, label: L.compliance[c.name] }));
   const categories = s.byCategory.map((c) => c.category);
   const color = (c: string): string => (c === UNCATEGORISED ? '#bcbcbc' : PALETTE[categories.indexOf(c) % PALETTE.length]);
   const weekLabelEvery = Math.max(1, Math.ceil(s.charts.weeks.length / 14));
   const weekly = new Map(s.charts.weeklyByCategory.map((c) => [`${c.week}\u0000${c.category}`, c.count]));
   const weeklyChart = stackedBars({
     id: 'weekly-by-category',
-    title: 'Complaints received per week, by category',
-    keys: s.charts.weeks.map((w, i) => ({ key: w.week, label: i % weekLabelEvery === 0 ? w.week.slice(5) : null, tooltip: `${w.week} (from ${w.start})` })),
+    title: L.charts.weeklyTitle,
+    keys: s.charts.weeks.map((w, i) => ({ key: w.week, label: i % weekLabelEvery === 0 ? w.week.slice(5) : null, tooltip: L.weekFrom(w.week, w.start) })),
     series: categories.map((c) => ({ name: c, label: c, color: color(c) })),
     value: (week, category) => weekly.get(`${week}\u0000${category}`) ?? 0,
   });
   const months = new Map(s.charts.complianceByMonth.map((m) => [m.month, m]));
   const complianceChart = stackedBars({
     id: 'compliance-by-month',
-    title: 'Deadlines of the cases received each month: met in time, late, open',
+    title: L.charts.complianceTitle,
     keys: s.charts.complianceByMonth.map((m) => ({ key: m.month, label: m.month, tooltip: m.month })),
-    series: COMPLIANCE.map((c) => ({ name: c.name, label: c.label, color: c.color })),
+    series: compliance.map((c) => ({ name: c.name, label: c.label, color: c.color })),
     value: (month, series) => months.get(month)?.[series as 'inTime' | 'late' | 'open'] ?? 0,
     width: 460,
   });
   const outcomeChart = donut({
     id: 'outcome-mix',
-    title: 'Outcome of the cases received in the period',
+    title: L.charts.outcomesTitle,
     parts: s.charts.outcomeMix.map((o) => ({
       name: o.outcome,
       label: OUTCOME_LABELS[o.outcome] ?? o.outcome,
@@ -148,56 +139,56 @@ export function renderHtml(s: Statistics, opts: HtmlOptions): string {
   });
 
   // The backlog is counted at the end of the period, or now while the period runs.
-  const backlogWhen = s.backlog.asOf === s.generatedAt ? `now (${isoDate(localDateOf(new Date(s.backlog.asOf)))})` : `at the end of ${s.period.to}`;
+  const backlogWhen = s.backlog.asOf === s.generatedAt ? L.backlogNow(isoDate(localDateOf(new Date(s.backlog.asOf)))) : L.backlogAtEnd(s.period.to);
   const t = s.timeToAcknowledgementHours;
   const f = s.timeToFinalAnswerDays;
   const o = s.deadlinesOverall;
   const breaches = s.breaches.length;
   const kpis = [
-    kpi('Received', 'received', s.received, show.int(s.received)),
-    kpi('Closed in the period', 'closed', s.closed, show.int(s.closed)),
-    kpi('Open', 'backlog', s.backlog.total, show.int(s.backlog.total), esc(backlogWhen)),
+    kpi(L.kpi.received, 'received', s.received, show.int(s.received)),
+    kpi(L.kpi.closed, 'closed', s.closed, show.int(s.closed)),
+    kpi(L.kpi.open, 'backlog', s.backlog.total, show.int(s.backlog.total), esc(backlogWhen)),
     kpi(
-      'Acknowledged, median',
+      L.kpi.ackMedian,
       'ack-median',
       t.median,
       show.dec(t.median, 'h'),
-      `p90 ${stat('ack-p90', t.p90, show.dec(t.p90, 'h'))} · ${stat('ack-count', t.count, show.int(t.count))} ${plural(t.count, 'case', 'cases')}`,
+      `p90 ${stat('ack-p90', t.p90, show.dec(t.p90, 'h'))} · ${stat('ack-count', t.count, show.int(t.count))} ${L.cases(t.count)}`,
     ),
     kpi(
-      'Final answer, median',
+      L.kpi.finalMedian,
       'final-median',
       f.median,
       show.dec(f.median, 'd'),
-      `p90 ${stat('final-p90', f.p90, show.dec(f.p90, 'd'))} · ${stat('final-count', f.count, show.int(f.count))} ${plural(f.count, 'case', 'cases')}`,
+      `p90 ${stat('final-p90', f.p90, show.dec(f.p90, 'd'))} · ${stat('final-count', f.count, show.int(f.count))} ${L.cases(f.count)}`,
     ),
     kpi(
-      'Deadlines met in time',
+      L.kpi.inTime,
       'in-time-percent',
       o.percentInTime,
       show.pct(o.percentInTime),
-      `${stat('late-count', o.late, show.int(o.late))} late · ${stat('open-count', o.open, show.int(o.open))} still open`,
+      `${stat('late-count', o.late, show.int(o.late))} ${L.late} · ${stat('open-count', o.open, show.int(o.open))} ${L.stillOpen}`,
     ),
-    kpi('Deadlines missed', 'breaches', breaches, show.int(breaches), '', breaches > 0),
+    kpi(L.kpi.missed, 'breaches', breaches, show.int(breaches), '', breaches > 0),
     kpi(
-      'Delay notices',
+      L.kpi.delayNotices,
       'delay-notices',
       s.delayNotices,
       show.int(s.delayNotices),
-      `${stat('holding-replies', s.holdingReplies, show.int(s.holdingReplies))} PSD2 holding ${plural(s.holdingReplies, 'reply', 'replies')}`,
+      `${stat('holding-replies', s.holdingReplies, show.int(s.holdingReplies))} ${L.holdingReplies(s.holdingReplies)}`,
     ),
     kpi(
-      'Compensation paid',
+      L.kpi.compensation,
       'compensation-total',
       s.compensation.totalPaidSek,
       show.sek(s.compensation.totalPaidSek),
-      `${stat('compensation-cases', s.compensation.casesPaid, show.int(s.compensation.casesPaid))} ${plural(s.compensation.casesPaid, 'case', 'cases')}`,
+      `${stat('compensation-cases', s.compensation.casesPaid, show.int(s.compensation.casesPaid))} ${L.cases(s.compensation.casesPaid)}`,
     ),
-    kpi('Repeat complainants', 'repeat-complainants', s.repeatComplainants.count, show.int(s.repeatComplainants.count), 'customers with more than one case'),
+    kpi(L.kpi.repeat, 'repeat-complainants', s.repeatComplainants.count, show.int(s.repeatComplainants.count), esc(L.kpi.repeatSub)),
   ].join('');
 
   const backlogRows = s.backlog.byAge
-    .map((b) => `<tr><td>${esc(b.bucket)}</td><td class="n">${stat(`backlog:${b.bucket}`, b.count, show.int(b.count))}</td></tr>`)
+    .map((b) => `<tr><td>${esc(L.ageBucket[b.bucket] ?? b.bucket)}</td><td class="n">${stat(`backlog:${b.bucket}`, b.count, show.int(b.count))}</td></tr>`)
     .join('');
   const categoryRows = limited(
     s.categoryTrend,
@@ -205,27 +196,36 @@ export function renderHtml(s: Statistics, opts: HtmlOptions): string {
     (c) =>
       `<tr><td title="${esc(c.category)}"><i class="sw" style="--c:${esc(color(c.category))}"></i>${esc(c.category)}</td><td class="n">${stat(`category:${c.category}`, c.count, show.int(c.count))}</td><td class="n">${show.int(c.previous)}</td><td class="n ${c.rising ? 'rising' : c.change < 0 ? 'falling' : ''}">${c.change > 0 ? '▲ +' : c.change < 0 ? '▼ ' : ''}${esc(String(c.change))}</td></tr>`,
     4,
+    L.more,
   );
   const ruleRows = s.byRule
     .map(
       (r) =>
-        `<tr><td>${esc(r.label)}</td><td class="n">${stat(`rule:${r.regime ?? 'promise'}:${r.policy}:${r.milestone}`, r.percentInTime, show.pct(r.percentInTime))}</td><td class="n">${show.int(r.late)}</td><td class="n">${show.int(r.open)}</td></tr>`,
+        `<tr><td>${esc(L.rule(r))}</td><td class="n">${stat(`rule:${r.regime ?? 'promise'}:${r.policy}:${r.milestone}`, r.percentInTime, show.pct(r.percentInTime))}</td><td class="n">${show.int(r.late)}</td><td class="n">${show.int(r.open)}</td></tr>`,
     )
     .join('');
   const deadlineRows = limited(
     s.deadlines,
     8,
     (d) =>
-      `<tr title="${esc(d.source ?? '')}"><td>${esc(MILESTONE_LABELS[d.milestone] ?? d.milestone)}<br><span class="more">${esc(d.policy)}</span></td><td class="n">${stat(`deadline:${d.milestone}:${d.policy}:in-time`, d.percentInTimeOfDecided, show.pct(d.percentInTimeOfDecided))}</td><td class="n">${show.int(d.metLate + d.overdue)}</td><td class="n">${show.int(d.open)}</td></tr>`,
+      `<tr title="${esc(d.source ?? '')}"><td>${esc(L.milestone[d.milestone] ?? d.milestone)}<br><span class="more">${esc(d.policy)}</span></td><td class="n">${stat(`deadline:${d.milestone}:${d.policy}:in-time`, d.percentInTimeOfDecided, show.pct(d.percentInTimeOfDecided))}</td><td class="n">${show.int(d.metLate + d.overdue)}</td><td class="n">${show.int(d.open)}</td></tr>`,
     4,
+    L.more,
   );
   const causeRows =
     s.breachesByCause.length === 0
-      ? '<tr><td colspan="2">none</td></tr>'
-      : limited(s.breachesByCause, 6, (c) => `<tr><td>${esc(c.label)}</td><td class="n">${stat(`cause:${c.cause}`, c.count, show.int(c.count))}</td></tr>`, 2);
+      ? `<tr><td colspan="2">${esc(L.none)}</td></tr>`
+      : limited(
+          s.breachesByCause,
+          6,
+          (c) => `<tr><td>${esc(L.breachCause[c.cause] ?? c.label)}</td><td class="n">${stat(`cause:${c.cause}`, c.count, show.int(c.count))}</td></tr>`,
+          2,
+          L.more,
+        );
   const otherRows = [
     ...s.byCustomerType.map(
-      (c) => `<tr><td>${esc(c.customerType)}</td><td class="n">${stat(`customer-type:${c.customerType}`, c.count, show.int(c.count))}</td></tr>`,
+      (c) =>
+        `<tr><td>${esc(L.customerType[c.customerType] ?? c.customerType)}</td><td class="n">${stat(`customer-type:${c.customerType}`, c.count, show.int(c.count))}</td></tr>`,
     ),
     ...s.byOutcome.map(
       (x) => `<tr><td>${esc(OUTCOME_LABELS[x.outcome] ?? x.outcome)}</td><td class="n">${stat(`outcome:${x.outcome}`, x.count, show.int(x.count))}</td></tr>`,
@@ -233,51 +233,54 @@ export function renderHtml(s: Statistics, opts: HtmlOptions): string {
   ].join('');
   const typeNote =
     s.customerTypeRecorded < s.received
-      ? `<p class="more">${show.int(s.received - s.customerTypeRecorded)} of ${show.int(s.received)} cases have no customer type recorded and count as consumers.</p>`
+      ? `<p class="more">${esc(L.noTypeRecorded(show.int(s.received - s.customerTypeRecorded), show.int(s.received)))}</p>`
       : '';
 
   // The register of record (REGULATION.md §4 C): channels, products, reopened, ARN and court,
   // root causes with their corrective actions. Rows appear only for what was recorded.
-  const countRows = (label: string, list: ReadonlyArray<{ key: string; count: number }>, id: string): string =>
+  const countRows = (label: string, list: ReadonlyArray<{ key: string; count: number }>, id: string, names: Readonly<Record<string, string>> = {}): string =>
     list.length
-      ? `<tr><th colspan="2">${esc(label)}</th></tr>${list.map((x) => `<tr><td>${esc(x.key)}</td><td class="n">${stat(`${id}:${x.key}`, x.count, show.int(x.count))}</td></tr>`).join('')}`
+      ? `<tr><th colspan="2">${esc(label)}</th></tr>${list.map((x) => `<tr><td>${esc(names[x.key] ?? x.key)}</td><td class="n">${stat(`${id}:${x.key}`, x.count, show.int(x.count))}</td></tr>`).join('')}`
       : '';
   const followRows = [
     countRows(
-      'channel',
+      L.channel,
       s.byChannel.map((x) => ({ key: x.channel, count: x.count })),
       'channel',
+      L.channels,
     ),
     countRows(
-      'product',
+      L.product,
       s.byProduct.map((x) => ({ key: x.product, count: x.count })),
       'product',
     ),
-    `<tr><td>reopened</td><td class="n">${stat('reopened', s.reopened.cases, show.int(s.reopened.cases))}</td></tr>`,
-    `<tr><td>referred to ARN</td><td class="n">${stat('arn', s.arn.referred, show.int(s.arn.referred))}</td></tr>`,
+    `<tr><td>${esc(L.reopened)}</td><td class="n">${stat('reopened', s.reopened.cases, show.int(s.reopened.cases))}</td></tr>`,
+    `<tr><td>${esc(L.referredArn)}</td><td class="n">${stat('arn', s.arn.referred, show.int(s.arn.referred))}</td></tr>`,
     ...s.arn.byState.map((x) => `<tr><td>&nbsp;&nbsp;ARN ${esc(x.state)}</td><td class="n">${stat(`arn:${x.state}`, x.count, show.int(x.count))}</td></tr>`),
-    `<tr><td>taken to court</td><td class="n">${stat('court', s.court.referred, show.int(s.court.referred))}</td></tr>`,
+    `<tr><td>${esc(L.takenToCourt)}</td><td class="n">${stat('court', s.court.referred, show.int(s.court.referred))}</td></tr>`,
     ...s.court.byState.map(
-      (x) => `<tr><td>&nbsp;&nbsp;court ${esc(x.state)}</td><td class="n">${stat(`court:${x.state}`, x.count, show.int(x.count))}</td></tr>`,
+      (x) => `<tr><td>&nbsp;&nbsp;${esc(L.court)} ${esc(x.state)}</td><td class="n">${stat(`court:${x.state}`, x.count, show.int(x.count))}</td></tr>`,
     ),
   ].join('');
   const causeTable = s.rootCauses.length
-    ? `<table><tr><th>root cause</th><th class="n">cases</th><th class="n">actions planned</th><th class="n">done</th></tr>${s.rootCauses
+    ? `<table><tr><th>${esc(L.cols.rootCause)}</th><th class="n">${esc(L.cols.cases)}</th><th class="n">${esc(L.cols.actionsPlanned)}</th><th class="n">${esc(L.cols.done)}</th></tr>${s.rootCauses
         .map(
           (c) =>
             `<tr><td>${esc(c.code)}</td><td class="n">${stat(`root-cause:${c.code}`, c.count, show.int(c.count))}</td><td class="n">${show.int(c.actionsPlanned)}</td><td class="n">${show.int(c.actionsDone)}</td></tr>`,
         )
         .join('')}</table>`
-    : '<p class="more">No root cause recorded (#cause CODE) in the period.</p>';
+    : `<p class="more">${esc(L.noRootCause)}</p>`;
   const filterNote = Object.keys(s.filters).length
-    ? ` · only ${Object.entries(s.filters)
-        .map(([k, v]) => `${esc(k)} ${esc(v)}`)
-        .join(', ')}`
+    ? L.only(
+        Object.entries(s.filters)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      )
     : '';
 
-  const title = `Complaints ${s.period.from} – ${s.period.to}`;
+  const title = `${L.title} ${s.period.from} – ${s.period.to}`;
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="${lang}">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
@@ -287,21 +290,21 @@ export function renderHtml(s: Statistics, opts: HtmlOptions): string {
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>${esc(title)}</h1><span class="period">${esc(opts.firmName)} · cases received ${esc(s.period.from)} to ${esc(s.period.to)} (${s.period.days} days, Stockholm time)${filterNote} · compared with ${esc(s.previousPeriod.from)} to ${esc(s.previousPeriod.to)} · generated ${esc(s.generatedAt.slice(0, 16).replace('T', ' '))} UTC</span></header>
+<header><h1>${esc(title)}</h1><span class="period">${esc(L.period({ firm: opts.firmName, from: s.period.from, to: s.period.to, days: s.period.days, filter: filterNote, prevFrom: s.previousPeriod.from, prevTo: s.previousPeriod.to, generated: s.generatedAt.slice(0, 16).replace('T', ' ') }))}</span></header>
 <section class="kpis">${kpis}</section>
 <section class="row charts">
-<figure class="card" id="weekly"><h2>Received per week, by category</h2>${weeklyChart}${legend(categories.map((c) => ({ label: c, color: color(c) })))}</figure>
-<figure class="card" id="compliance"><h2>Deadline compliance per month received</h2>${complianceChart}${legend(COMPLIANCE)}</figure>
-<figure class="card" id="outcomes"><h2>Outcome mix</h2>${outcomeChart}${legend(s.charts.outcomeMix.map((x) => ({ label: `${OUTCOME_LABELS[x.outcome] ?? x.outcome} ${x.count}`, color: OUTCOME_COLORS[x.outcome] ?? '#7f7f7f' })))}</figure>
+<figure class="card" id="weekly"><h2>${esc(L.charts.weekly)}</h2>${weeklyChart}${legend(categories.map((c) => ({ label: c, color: color(c) })))}</figure>
+<figure class="card" id="compliance"><h2>${esc(L.charts.compliance)}</h2>${complianceChart}${legend(compliance)}</figure>
+<figure class="card" id="outcomes"><h2>${esc(L.charts.outcomes)}</h2>${outcomeChart}${legend(s.charts.outcomeMix.map((x) => ({ label: `${OUTCOME_LABELS[x.outcome] ?? x.outcome} ${x.count}`, color: OUTCOME_COLORS[x.outcome] ?? '#7f7f7f' })))}</figure>
 </section>
 <section class="row tables">
-<div class="card"><h2>Open ${esc(backlogWhen)}, by age</h2><table>${backlogRows}<tr><th>total</th><th class="n">${show.int(s.backlog.total)}</th></tr></table></div>
-<div class="card"><h2>Categories</h2><table><tr><th>category</th><th class="n">now</th><th class="n">before</th><th class="n">change</th></tr>${categoryRows}</table></div>
-<div class="card"><h2>Deadlines</h2><table><tr><th>deadline</th><th class="n">in time</th><th class="n">late</th><th class="n">open</th></tr>${deadlineRows}</table>${ruleRows ? `<h2 style="margin-top:8px">By rule (never moved by an extension)</h2><table><tr><th>rule</th><th class="n">in time</th><th class="n">late</th><th class="n">open</th></tr>${ruleRows}</table>` : ''}</div>
-<div class="card"><h2>Missed deadlines, by cause</h2><table>${causeRows}</table><h2 style="margin-top:8px">Customers and outcomes</h2><table>${otherRows}</table>${typeNote}</div>
-<div class="card" id="follow-up"><h2>Channels, products, ARN and court</h2><table>${followRows}</table><h2 style="margin-top:8px" id="root-causes">Root causes and corrective actions</h2>${causeTable}</div>
+<div class="card"><h2>${esc(L.openByAge(backlogWhen))}</h2><table>${backlogRows}<tr><th>${esc(L.total)}</th><th class="n">${show.int(s.backlog.total)}</th></tr></table></div>
+<div class="card"><h2>${esc(L.categories)}</h2><table><tr><th>${esc(L.cols.category)}</th><th class="n">${esc(L.cols.now)}</th><th class="n">${esc(L.cols.before)}</th><th class="n">${esc(L.cols.change)}</th></tr>${categoryRows}</table></div>
+<div class="card"><h2>${esc(L.deadlines)}</h2><table><tr><th>${esc(L.cols.deadline)}</th><th class="n">${esc(L.cols.inTime)}</th><th class="n">${esc(L.cols.late)}</th><th class="n">${esc(L.cols.open)}</th></tr>${deadlineRows}</table>${ruleRows ? `<h2 style="margin-top:8px">${esc(L.byRule)}</h2><table><tr><th>${esc(L.cols.rule)}</th><th class="n">${esc(L.cols.inTime)}</th><th class="n">${esc(L.cols.late)}</th><th class="n">${esc(L.cols.open)}</th></tr>${ruleRows}</table>` : ''}</div>
+<div class="card"><h2>${esc(L.missedByCause)}</h2><table>${causeRows}</table><h2 style="margin-top:8px">${esc(L.customersAndOutcomes)}</h2><table>${otherRows}</table>${typeNote}</div>
+<div class="card" id="follow-up"><h2>${esc(L.followUp)}</h2><table>${followRows}</table><h2 style="margin-top:8px" id="root-causes">${esc(L.rootCauses)}</h2>${causeTable}</div>
 </section>
-<footer>Received, categories, outcomes, times, deadlines and compensation: the ${fmtInt(s.received)} cases received in the period, as of the report. Closed: cases closed in the period. Open: cases open at the end of the period (${esc(AGE_BUCKETS.map((b) => b.label).join(', '))}). Median and p90 (nearest rank). The register, breaches case by case and the definitions: klagomal report --format csv|json.</footer>
+<footer>${esc(L.footer(fmtInt(s.received), AGE_BUCKETS.map((b) => L.ageBucket[b.label] ?? b.label).join(', ')))}</footer>
 </body>
 </html>
 `;
