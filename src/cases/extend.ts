@@ -45,6 +45,8 @@ export interface ExtensionRequest {
   readonly newDate: LocalDate;
   readonly reason: string;
   readonly actor: Actor;
+  /** Who ran the command, for an operator's extension (the OS user, or --as NAME): on the event. */
+  readonly user?: string;
   /** A PSD2 holding reply: the customer is told the 35-business-day limit. */
   readonly holdingReply: boolean;
   /** Queue the delay notice to the customer (default true). */
@@ -153,7 +155,15 @@ export function extendDeadline(
       caseId: c.id,
       actor: req.actor,
       type: 'deadline-extended',
-      detail: { milestone: req.milestone, from: d.due_at, to: toInstant(to), reason, holdingReply: req.holdingReply, ...(late ? { late: true } : {}) },
+      detail: {
+        milestone: req.milestone,
+        from: d.due_at,
+        to: toInstant(to),
+        reason,
+        holdingReply: req.holdingReply,
+        ...(late ? { late: true } : {}),
+        ...(req.user ? { user: req.user } : {}),
+      },
     });
     // The same facts without the reason: they outlive retention's anonymising of the event.
     store.recordExtension({

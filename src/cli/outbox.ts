@@ -5,7 +5,7 @@
 import { outboxView } from '../cases/view';
 import { toInstant } from '../util/clock';
 import { UsageError, wholeNumber } from './args';
-import { Command, configOf, json, NotFound, withStore } from './shared';
+import { Command, configOf, json, NotFound, operatorName, withStore } from './shared';
 import { table } from './table';
 
 export const outboxCommand: Command = {
@@ -29,6 +29,7 @@ export const outboxCommand: Command = {
             type: 'mail-requeued',
             fromState: 'failed',
             toState: 'queued',
+            detail: { user: operatorName(values) },
           });
           return true;
         });

@@ -6,7 +6,7 @@ import { Service } from '../service';
 import { toInstant } from '../util/clock';
 import { UsageError, wholeNumber } from './args';
 import { ingestLine } from './ingest';
-import { Command, configOf, json, logger, NotFound, requireFilingSecrets, withStore } from './shared';
+import { Command, configOf, json, logger, NotFound, operatorName, requireFilingSecrets, withStore } from './shared';
 import { table } from './table';
 
 export const quarantineCommand: Command = {
@@ -61,7 +61,7 @@ export const quarantineCommand: Command = {
       const store = service.store;
       const inQuarantine = store.tx(() => {
         if (store.inbound(id)?.state !== 'quarantined') return false;
-        store.appendEvent({ at: toInstant(new Date()), inboundId: id, actor: 'operator', type: 'quarantine-retried', detail: limits });
+        store.appendEvent({ at: toInstant(new Date()), inboundId: id, actor: 'operator', type: 'quarantine-retried', detail: { ...limits, user: operatorName(values) } });
         return true;
       });
       if (!inQuarantine) throw new NotFound(`mail ${id} is not in quarantine`);

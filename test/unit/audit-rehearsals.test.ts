@@ -180,6 +180,13 @@ describe('the access log (§4 B: who read personal data)', () => {
     expect(w.store.accessLog({ caseId: c.D.id }).map((x) => x.action)).toEqual(['raw-mail']);
   });
 
+  test('commandLineActionsRecordedAnAnonymousOperator', async () => {
+    const r = await cli(['case', 'met', c.G.number, 'acknowledgement', '--note', 'bekräftat per telefon', '--as', 'Handläggare Hanna']);
+    expect(r.code).toBe(0);
+    const met = w.store.eventsOfCase(c.G.id).filter((e) => e.type === 'milestone-met');
+    expect(JSON.parse(met[met.length - 1].detail)).toMatchObject({ milestone: 'acknowledgement', user: expect.stringMatching(/^Handläggare Hanna \(os user .+\)$/) });
+  });
+
   test('accessLogIsAppendOnly', () => {
     w.store.recordAccess({ at: new Date().toISOString(), actor: 'x', action: 'case-show', caseId: c.G.id });
     expect(() => w.store.db.prepare("UPDATE access_log SET actor = 'y'").run()).toThrow(/append-only/);
