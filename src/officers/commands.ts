@@ -61,7 +61,6 @@ import {
   CommandMail,
   CommandName,
   didYouMean,
-  FINAL_MIN_WORDS,
   KNOWN_COMMANDS,
   LegalHoldCommandName,
   oneOf,
@@ -72,7 +71,7 @@ import {
 } from './command-mail';
 import { queueToCustomer, whyNotToCustomer } from './to-customer';
 import { RECORD_COMMAND_NAMES, RECORD_ON_CLOSED, runRecordCommand } from './record-commands';
-import { answerNamesAPoint, hasReasonedAnswer } from './reasons';
+import { whyOutcomeRefused } from './reasons';
 export { hasReasonedAnswer } from './reasons';
 import { approveCommand, approversFor, finalAnswerNeedsApproval, returnCommand } from './approval';
 
@@ -315,31 +314,9 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
     }
     case 'outcome': {
       const outcome = oneOf<CaseOutcome>(cmd.args, CASE_OUTCOMES, { en: 'outcome', sv: 'utfall', svNeuter: true });
-      // Under four eyes, the answer a rejection leans on must be one an approver let through.
-      const approvedOnly = finalAnswerNeedsApproval(config, outcome);
-      if ((outcome === 'rejected' || outcome === 'partly-upheld') && !env.finalInMail && !hasReasonedAnswer(store, c.id, approvedOnly)) {
-        if (approvedOnly && hasReasonedAnswer(store, c.id))
-          throw new CommandError(
-            say(
-              `'${outcome}' needs a final answer approved by a second person (approval.finalAnswer), and the answer sent on this case was not: send #outcome ${outcome} together with a new #final, which goes for approval`,
-              `'${outcome}' kräver ett slutligt svar som en andra person har godkänt (approval.finalAnswer), och svaret som skickades i ärendet har inte godkänts: skicka #outcome ${outcome} tillsammans med ett nytt #final, som går till godkännande`,
-            ),
-          );
-        throw new CommandError(
-          say(
-            `'${outcome}' needs a written, reasoned answer to the customer first: send it with #final followed by the answer (at least ${FINAL_MIN_WORDS} words), in this mail or before`,
-            `'${outcome}' kräver först ett skriftligt, motiverat svar till kunden: skicka det med #final följt av svaret (minst ${FINAL_MIN_WORDS} ord), i det här mejlet eller tidigare`,
-          ),
-        );
-      }
-      if ((outcome === 'rejected' || outcome === 'partly-upheld') && !c.reasons_summary && !answerNamesAPoint(store, c, env.finalInMail, env.rest)) {
-        throw new CommandError(
-          say(
-            `'${outcome}' needs reasons that answer the customer's own points: let the final answer name what they complained of (an amount, a reference, what it concerned), or confirm the reasons in short with #reasons SUMMARY (in this mail or before)`,
-            `'${outcome}' kräver skäl som bemöter kundens egna synpunkter: låt det slutliga svaret nämna det kunden klagade på (ett belopp, en referens, vad det gällde), eller bekräfta skälen kort med #reasons SAMMANFATTNING (i det här mejlet eller tidigare)`,
-          ),
-        );
-      }
+      // A rejection needs its reasoned answer, approved where four eyes apply (src/officers/reasons.ts).
+      const refused = whyOutcomeRefused(store, c, outcome, finalAnswerNeedsApproval(config, outcome), env.finalInMail, env.rest);
+      if (refused) throw new CommandError(refused);
       store.updateCase(c.id, { outcome, decidedBy: env.sender.address }, env.at);
       store.appendEvent({ at: env.at, caseId: c.id, actor: env.actor, type: 'outcome-set', detail: { outcome, previous: c.outcome } });
       return say(`outcome: ${outcome}`, `utfall: ${outcome}`);

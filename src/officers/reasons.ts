@@ -9,6 +9,8 @@
  * uses do not count). Pure, but for `pointsOfCase`, which reads the case.
  */
 import type { CaseRow, Store } from '../store/store';
+import { FINAL_MIN_WORDS, say } from './command-mail';
+import type { Said } from './command-mail';
 
 /** Words of six letters or more that any complaint or answer uses: no point of the customer's own. */
 const COMMON = new Set(
@@ -123,4 +125,48 @@ export function hasReasonedAnswer(store: Store, caseId: number, approvedOnly = f
   if (store.pendingDraftOfCase(caseId)) return true;
   const approved = new Set(store.draftsOfCase(caseId).flatMap((d) => (d.state === 'approved' && d.outbox_id !== null ? [d.outbox_id] : [])));
   return store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer' && o.status !== 'failed' && (!approvedOnly || approved.has(o.id)));
+}
+
+/** The final answer was given outside klagomal: its milestone met (`case met`), and no #final was ever queued or drafted. */
+export function answeredOutside(store: Store, caseId: number): boolean {
+  if (!store.deadline(caseId, 'finalAnswer')?.met_at) return false;
+  if (store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer')) return false;
+  return store.draftsOfCase(caseId).length === 0;
+}
+
+/**
+ * Why `#outcome rejected|partly-upheld` is refused, or null: no reasoned written answer (or, under
+ * four eyes, none an approver let through); reasons that do not answer the customer's own points;
+ * an answer given outside klagomal without `#reasons`. Other outcomes are never refused here.
+ */
+export function whyOutcomeRefused(store: Store, c: CaseRow, outcome: string, approvedOnly: boolean, finalInMail: boolean, rest: string): Said | null {
+  if (outcome !== 'rejected' && outcome !== 'partly-upheld') return null;
+  const env = { finalInMail, rest };
+  // Under four eyes, the answer a rejection leans on must be one an approver let through.
+  // A rejection answered outside klagomal (a letter; `case met ID finalAnswer`): klagomal never
+  // saw its text, so the officer confirms its reasons with #reasons (src/officers/reasons.ts).
+  const outside = (outcome === 'rejected' || outcome === 'partly-upheld') && !env.finalInMail && answeredOutside(store, c.id);
+  if (outside && !c.reasons_summary)
+    return say(
+      `'${outcome}': the final answer was given outside klagomal (recorded as met, no #final): confirm its reasons in short with #reasons SUMMARY, in this mail or before`,
+      `'${outcome}': det slutliga svaret gavs utanför klagomal (registrerat som lämnat, inget #final): bekräfta skälen kort med #reasons SAMMANFATTNING, i det här mejlet eller tidigare`,
+    );
+  if (!outside && (outcome === 'rejected' || outcome === 'partly-upheld') && !env.finalInMail && !hasReasonedAnswer(store, c.id, approvedOnly)) {
+    if (approvedOnly && hasReasonedAnswer(store, c.id))
+      return say(
+        `'${outcome}' needs a final answer approved by a second person (approval.finalAnswer), and the answer sent on this case was not: send #outcome ${outcome} together with a new #final, which goes for approval`,
+        `'${outcome}' kräver ett slutligt svar som en andra person har godkänt (approval.finalAnswer), och svaret som skickades i ärendet har inte godkänts: skicka #outcome ${outcome} tillsammans med ett nytt #final, som går till godkännande`,
+      );
+    return say(
+      `'${outcome}' needs a written, reasoned answer to the customer first: send it with #final followed by the answer (at least ${FINAL_MIN_WORDS} words), in this mail or before`,
+      `'${outcome}' kräver först ett skriftligt, motiverat svar till kunden: skicka det med #final följt av svaret (minst ${FINAL_MIN_WORDS} ord), i det här mejlet eller tidigare`,
+    );
+  }
+  if (!outside && (outcome === 'rejected' || outcome === 'partly-upheld') && !c.reasons_summary && !answerNamesAPoint(store, c, env.finalInMail, env.rest)) {
+    return say(
+      `'${outcome}' needs reasons that answer the customer's own points: let the final answer name what they complained of (an amount, a reference, what it concerned), or confirm the reasons in short with #reasons SUMMARY (in this mail or before)`,
+      `'${outcome}' kräver skäl som bemöter kundens egna synpunkter: låt det slutliga svaret nämna det kunden klagade på (ett belopp, en referens, vad det gällde), eller bekräfta skälen kort med #reasons SAMMANFATTNING (i det här mejlet eller tidigare)`,
+    );
+  }
+  return null;
 }

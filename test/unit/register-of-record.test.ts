@@ -263,3 +263,12 @@ test('reopenedCaseKeptItsOldAnsweredDeadline', async () => {
   expect(JSON.parse(set[0].detail)).toMatchObject({ milestone: 'finalAnswer', previousMet: cet('2026-03-05T11:00:00').toISOString() });
   expect(row(c, cet('2026-03-21T10:00:00')).reopened).toBe(1);
 });
+
+test('rejectionAnsweredByLetterCouldNotBeRecorded', async () => {
+  const c = await complaint();
+  // The answer went out by letter: recorded as met on the command line, no #final.
+  w.met(c.id, 'finalAnswer', cet('2026-03-05T10:00:00'));
+  expect(() => w.command(c.id, '#outcome rejected', cet('2026-03-06T10:00:00'))).toThrow(/given outside klagomal.*#reasons/);
+  w.command(c.id, '#outcome rejected\n#reasons avgiften följer prislistan som gällde vid avtalet, brev skickat 5 mars', cet('2026-03-06T10:00:00'));
+  expect(w.store.caseById(c.id)).toMatchObject({ outcome: 'rejected', reasons_summary: expect.stringContaining('brev skickat') });
+});
