@@ -5,5 +5,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
   testTimeout: 60000,
-  maxWorkers: 2,
+  // Three on two cores: the integration tests mostly wait on Dovecot, SMTP and timers, not the CPU.
+  maxWorkers: 3,
 };

@@ -8,7 +8,9 @@
  * The field names are part of the contract with every form already sent out: never rename one
  * (add new ones instead), or returned old forms would be read by their labels only.
  */
-import { PDFDocument, PDFFont, PDFPage, StandardFonts, rgb } from 'pdf-lib';
+// Only the form command needs pdf-lib: loaded when a form is made, not at every start of the CLI
+// or the service (the field names below are read while filing).
+import type { PDFFont, PDFPage } from 'pdf-lib';
 
 /** What each field of the form is, in the words of the complaint reader's form labels (src/parse/complaint-fields.ts). */
 export type FormFieldRole =
@@ -128,6 +130,7 @@ const TEXT = {
 /** The fillable form as PDF bytes. Standard fonts (WinAnsi: å, ä, ö, é are in it); fields in the order above. */
 export async function complaintFormPdf(opts: FormOptions): Promise<Uint8Array> {
   const t = TEXT[opts.lang];
+  const { PDFDocument, StandardFonts, rgb } = await import('pdf-lib');
   const doc = await PDFDocument.create();
   doc.setTitle(`${t.title} – ${opts.firmName}`);
   doc.setLanguage(opts.lang === 'sv' ? 'sv-SE' : 'en-GB');
