@@ -177,6 +177,8 @@ export class Service {
       const fields = { check: r.check, source, detail: r.detail, fix: r.fix };
       if (r.ok) this.log.info('preflight ok', fields);
       else if (source && !r.fatal) this.log.error('preflight failed: this source retries with backoff, the others are served', fields);
+      else if (r.check === 'backup folder')
+        this.log.error('preflight failed: the service starts, but backups cannot be written; status goes red when the last one grows old', fields);
       else if (!r.fatal) this.log.error('preflight failed: the service starts; the outbox keeps what is due and retries with backoff', fields);
       else this.log.error('preflight failed', fields);
     }

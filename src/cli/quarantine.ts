@@ -61,7 +61,13 @@ export const quarantineCommand: Command = {
       const store = service.store;
       const inQuarantine = store.tx(() => {
         if (store.inbound(id)?.state !== 'quarantined') return false;
-        store.appendEvent({ at: toInstant(new Date()), inboundId: id, actor: 'operator', type: 'quarantine-retried', detail: { ...limits, user: operatorName(values) } });
+        store.appendEvent({
+          at: toInstant(new Date()),
+          inboundId: id,
+          actor: 'operator',
+          type: 'quarantine-retried',
+          detail: { ...limits, user: operatorName(values) },
+        });
         return true;
       });
       if (!inQuarantine) throw new NotFound(`mail ${id} is not in quarantine`);

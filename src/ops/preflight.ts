@@ -56,7 +56,7 @@ import { imapFix, isMissingFolder, tokenFix, transportFix } from './preflight-fi
 
 export { imapFix, imapOAuth2Fix, tokenFix, transportFix } from './preflight-fixes';
 
-export type PreflightCheck = 'config' | 'data folder' | 'database' | `imap ${string}` | `maildir ${string}` | 'transport' | 'templates';
+export type PreflightCheck = 'config' | 'data folder' | 'database' | `imap ${string}` | `maildir ${string}` | 'transport' | 'templates' | 'backup folder';
 
 export interface PreflightResult {
   readonly check: PreflightCheck;
@@ -98,6 +98,9 @@ export async function preflight(config: Config, log: Logger, opts: PreflightOpti
   results.push(...sources);
   results.push(await checkTransport(config, opts.transport));
   results.push(guard('templates', true, () => checkTemplates(config, opts.db)));
+  // Not fatal: without its backup disk the service still files mail; `status` goes red when the
+  // last good backup grows old (backup.maxAgeHours).
+  if (config.backup.dir !== null) results.push(guard('backup folder', false, () => checkBackupFolder(config.backup.dir!, config.dataDir)));
   return results;
 }
 
@@ -146,6 +149,27 @@ function nearestExisting(dir: string): string {
   let d = path.resolve(dir);
   while (!fs.existsSync(d) && path.dirname(d) !== d) d = path.dirname(d);
   return d;
+}
+
+/**
+ * backup.dir: it must exist (a folder on a backup disk that is not mounted would otherwise be
+ * made on the root disk, and the backup written where nobody looks), be a writable folder, and
+ * should not be on the data folder's disk (one dead disk would take both).
+ */
+function checkBackupFolder(dir: string, dataDir: string): Found {
+  if (!fs.existsSync(dir))
+    return {
+      ok: false,
+      detail: `backup.dir ${dir} does not exist`,
+      fix: `mount the backup disk, or create the folder for the service user (mkdir -p ${dir}; chown klagomal: ${dir}); under systemd add it to ReadWritePaths=`,
+    };
+  if (!fs.statSync(dir).isDirectory()) return { ok: false, detail: `backup.dir ${dir} is not a folder`, fix: 'point backup.dir at a folder' };
+  fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  const sameDisk = fs.statSync(dir).dev === fs.statSync(nearestExisting(dataDir)).dev;
+  return {
+    ok: true,
+    detail: `${dir}: writable${sameDisk ? '; on the same disk as the data folder: ship the backups off the machine (restic, borg, rsync), a dead disk takes both' : ''}`,
+  };
 }
 
 function checkDataFolder(dir: string, repair: boolean, log: Logger): Found {

@@ -184,7 +184,10 @@ describe('the access log (§4 B: who read personal data)', () => {
     const r = await cli(['case', 'met', c.G.number, 'acknowledgement', '--note', 'bekräftat per telefon', '--as', 'Handläggare Hanna']);
     expect(r.code).toBe(0);
     const met = w.store.eventsOfCase(c.G.id).filter((e) => e.type === 'milestone-met');
-    expect(JSON.parse(met[met.length - 1].detail)).toMatchObject({ milestone: 'acknowledgement', user: expect.stringMatching(/^Handläggare Hanna \(os user .+\)$/) });
+    expect(JSON.parse(met[met.length - 1].detail)).toMatchObject({
+      milestone: 'acknowledgement',
+      user: expect.stringMatching(/^Handläggare Hanna \(os user .+\)$/),
+    });
   });
 
   test('accessLogIsAppendOnly', () => {

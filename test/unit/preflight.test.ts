@@ -71,6 +71,20 @@ describe('preflight on a fresh install', () => {
     expect(fs.existsSync(path.join(dir, 'data'))).toBe(false);
   });
 
+  test('unmountedBackupDiskWentUnnoticed: a missing backup.dir fails check, not start', async () => {
+    const missing = path.join(dir, 'mnt', 'backup');
+    const r = byCheck(await preflight(config({ backup: { dir: missing } }), silentLogger, { env: ENV }), 'backup folder');
+    expect(r).toMatchObject({ ok: false, fatal: false });
+    expect(r.detail).toContain(missing);
+    expect(r.fix).toMatch(/mount the backup disk/);
+    expect(fs.existsSync(missing)).toBe(false);
+    fs.mkdirSync(missing, { recursive: true });
+    const ok = byCheck(await preflight(config({ backup: { dir: missing } }), silentLogger, { env: ENV }), 'backup folder');
+    expect(ok.ok).toBe(true);
+    // The temp folder and the data folder share a disk here: the check says so.
+    expect(ok.detail).toMatch(/same disk as the data folder/);
+  });
+
   test('missingSecretNotNamed: the config check names the variable and where to set it', async () => {
     const c = config({ sources: [{ type: 'imap', name: 'kundtjanst', host: '127.0.0.1', port: 1, tls: 'none', user: 'k', passwordEnv: 'KUNDTJANST_PW' }] });
     const r = byCheck(await preflight(c, silentLogger, { env: ENV, imapTimeoutSeconds: 2 }), 'config');
