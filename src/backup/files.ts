@@ -7,19 +7,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Transform, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ensureDir, fsyncDir, tempNameFor } from '../util/durable-file';
-
-class Hasher extends Transform {
-  readonly hash = crypto.createHash('sha256');
-  size = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    cb(null, chunk);
-  }
-}
+import { Hasher } from '../util/content-file';
 
 export interface Hashed {
   readonly sha256: string;

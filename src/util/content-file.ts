@@ -17,7 +17,8 @@ export interface SpooledFile {
   readonly size: number;
 }
 
-class Hasher extends Transform {
+/** A pass-through stream that hashes (sha256) and counts what flows through it. */
+export class Hasher extends Transform {
   readonly hash = crypto.createHash('sha256');
   size = 0;
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
