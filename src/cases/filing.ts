@@ -29,8 +29,9 @@ import { readComplaintWithDocuments } from '../documents/complaint-sources';
 import { maskPersonnummer, maskPersonnummerIn } from '../util/personnummer';
 import { sealPersonnummer } from './personnummer-store';
 import { splitReply } from '../parse/quote';
-import { CaseDeadline, Calendars, CALENDAR_VERSION, deadlineRecord, deadlineSetDetail, earliestDeadlines, policiesFor } from '../deadlines/deadlines';
-import { computePolicyDeadlines, regimeOf } from '../deadlines/regime';
+import { CaseDeadline, Calendars, deadlineRecord, deadlineSetDetail, earliestDeadlines, policiesFor } from '../deadlines/deadlines';
+import { regimeOf } from '../deadlines/regime';
+import { storePolicyDeadlines } from './regime';
 import { escalationLevels } from '../deadlines/escalation';
 import { nextContactOfficer } from './assignment';
 import { caseNumbersIn, quietAfterRestore } from './after-restore';
@@ -308,22 +309,7 @@ export function fileMail(
     }
     // Every policy's own deadline beside the effective one (the earliest), never moved: the
     // statistics measure the firm's promise and each statutory limit (PSD2 15 and 35, ECSP 10).
-    for (const p of computePolicyDeadlines(receivedAt, policies, ctx.calendars)) {
-      store.setPolicyDeadline({
-        case_id: caseId,
-        milestone: p.milestone,
-        policy: p.policy,
-        source: p.source,
-        statutory: p.statutory ? 1 : 0,
-        regime: p.regime,
-        due_at: toInstant(p.dueAt),
-        rule: { ...p.rule },
-        computed_from: caseReceivedAt,
-        config_version: config.deadlines.version,
-        calendar_version: CALENDAR_VERSION,
-        not_applicable: quietImport ? 'imported' : null,
-      });
-    }
+    storePolicyDeadlines(store, config, caseId, caseReceivedAt, policies, ctx.calendars, quietImport ? 'imported' : null);
   } else {
     caseId = c.caseId;
     caseNumber = caseId !== null ? (store.caseById(caseId)?.number ?? null) : null;

@@ -53,9 +53,31 @@ export function applyPolicies(deps: RegimeDeps, c: CaseRow, policies: readonly P
       sv: `${d.milestone} nu senast ${formatStockholm(d.dueAt)} (${d.policy})`,
     });
   }
-  for (const p of computePolicyDeadlines(received, policies, deps.calendars)) {
+  storePolicyDeadlines(store, config, c.id, c.received_at, policies, deps.calendars, null);
+  if (regimeOf(policies) === 'psd2' && c.regime !== 'psd2') {
+    changeRegime(store, c, 'psd2', why, actor, at);
+    out.push({ en: 'regime: PSD2 (15 business days, at most 35 with a holding reply)', sv: 'regim: PSD2 (15 bankdagar, högst 35 med preliminärt svar)' });
+  }
+  return out;
+}
+
+/**
+ * Every policy's own deadline for every milestone, counted from receipt and stored beside the
+ * effective one, never moved (the statistics measure the firm's promise and each statutory limit
+ * apart: PSD2 15 and 35, ECSP 10). At filing, and when #category or #regime adds policies.
+ */
+export function storePolicyDeadlines(
+  store: Store,
+  config: Config,
+  caseId: number,
+  receivedAt: Instant,
+  policies: readonly Policy[],
+  calendars: Calendars,
+  notApplicable: string | null,
+): void {
+  for (const p of computePolicyDeadlines(new Date(receivedAt), policies, calendars)) {
     store.setPolicyDeadline({
-      case_id: c.id,
+      case_id: caseId,
       milestone: p.milestone,
       policy: p.policy,
       source: p.source,
@@ -63,16 +85,12 @@ export function applyPolicies(deps: RegimeDeps, c: CaseRow, policies: readonly P
       regime: p.regime,
       due_at: toInstant(p.dueAt),
       rule: { ...p.rule },
-      computed_from: c.received_at,
+      computed_from: receivedAt,
       config_version: config.deadlines.version,
       calendar_version: CALENDAR_VERSION,
+      not_applicable: notApplicable,
     });
   }
-  if (regimeOf(policies) === 'psd2' && c.regime !== 'psd2') {
-    changeRegime(store, c, 'psd2', why, actor, at);
-    out.push({ en: 'regime: PSD2 (15 business days, at most 35 with a holding reply)', sv: 'regim: PSD2 (15 bankdagar, högst 35 med preliminärt svar)' });
-  }
-  return out;
 }
 
 function changeRegime(store: Store, c: CaseRow, to: Regime, reason: string, actor: Actor, at: Instant): void {
