@@ -4,6 +4,7 @@
  * (categories, products, ARN states, root causes) are the firm's own ids and are shown as they
  * are; everything klagomal writes is here.
  */
+import { BREACH_CAUSES } from './register';
 import type { BreachCause } from './register';
 
 export type ReportLanguage = 'sv' | 'en';
@@ -105,18 +106,8 @@ const EN: ReportLabels = {
     finalAnswerMax: 'final answer, latest (holding reply)',
   },
   ageBucket: {},
-  breachCause: {
-    'filed-after-deadline': 'filed after the deadline (quarantine, downtime or a late import)',
-    'acknowledgement-suppressed': 'no automatic acknowledgement (suppressed)',
-    'send-failed': 'the mail to the customer could not be sent',
-    'sent-late': 'the acknowledgement was sent late',
-    'not-acknowledged': 'not acknowledged in time',
-    'awaiting-customer': 'waiting for information from the customer',
-    'extended-still-late': 'extended, and still not met in time',
-    'answered-late': 'answered after the deadline',
-    'no-answer': 'no answer yet',
-    'extended-after-deadline': 'extended or held only after the deadline had passed (the breach stays)',
-  },
+  // The register's own sentences (src/report/register.ts), which the JSON report gives too.
+  breachCause: BREACH_CAUSES,
   kpi: {
     received: 'Received',
     closed: 'Closed in the period',
