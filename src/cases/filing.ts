@@ -9,6 +9,7 @@
  * `complaint` opens a case. This stage decides nothing about sending: see src/pipeline/act.ts.
  */
 import { keepConfigVersions } from './config-versions';
+import { storedReading } from '../documents/reading';
 import { detectBusiness } from '../parse/customer-type';
 import type { Config } from '../config/config';
 import type { ParsedMail } from '../parse/parse';
@@ -343,18 +344,7 @@ export function fileMail(
     if (!d) continue;
     // What the document said, stored like every text: personnummer masked.
     const r = d.reading;
-    store.saveAttachmentReading({
-      attachmentId,
-      kind: d.kind,
-      state: r.state,
-      note: r.note,
-      pages: r.pages.map((p) => ({ ...p, text: mask(p.text) })),
-      formFields: r.formFields.map((f) => ({ name: f.name, value: mask(f.value) })),
-      pageCount: r.pageCount,
-      ocrPages: r.ocrPages,
-      ms: r.ms,
-      at,
-    });
+    store.saveAttachmentReading(storedReading(attachmentId, d.kind, r, mask, at));
     store.appendEvent({
       at,
       caseId,

@@ -5,6 +5,8 @@
  */
 
 /** The kinds of document read. `doc` (Word 97-2003) is recognised but not read: no well-kept reader for Node. */
+import type { NewAttachmentReading } from '../store/documents';
+
 export type DocumentKind = 'pdf' | 'docx' | 'image' | 'doc';
 
 export interface PageText {
@@ -65,4 +67,23 @@ export function documentKind(head: Buffer, contentType: string | null, filename:
 /** The full text of a reading, pages in order (for `case show` and the complaint reader). */
 export function readingText(r: Pick<DocumentReading, 'pages'>): string {
   return r.pages.map((p) => p.text).join('\n\n');
+}
+
+/**
+ * A reading as it is stored with its attachment: every text (page and form field) masked like
+ * every stored text, by the caller's `mask` (personnummer, as of the mail's time).
+ */
+export function storedReading(attachmentId: number, kind: string, r: DocumentReading, mask: (s: string) => string, at: string): NewAttachmentReading {
+  return {
+    attachmentId,
+    kind,
+    state: r.state,
+    note: r.note,
+    pages: r.pages.map((p) => ({ ...p, text: mask(p.text) })),
+    formFields: r.formFields.map((f) => ({ name: f.name, value: mask(f.value) })),
+    pageCount: r.pageCount,
+    ocrPages: r.ocrPages,
+    ms: r.ms,
+    at,
+  };
 }

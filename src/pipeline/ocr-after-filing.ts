@@ -20,6 +20,7 @@ import type { Clock } from '../util/clock';
 import { toInstant } from '../util/clock';
 import { errorChain } from '../util/log';
 import type { DocumentReading } from '../documents/reading';
+import { storedReading } from '../documents/reading';
 import { DocumentReader } from '../documents/reader';
 import { rereadCaseFields } from '../cases/complaint-reread';
 import type { DocumentKind } from '../documents/reading';
@@ -84,18 +85,7 @@ export class OcrAfterFiling {
     const current = store.attachmentReading(row.attachment_id);
     if (!current || current.state !== 'ocr-pending') return false; // read meanwhile
     const mask = (s: string): string => maskPersonnummer(s, now);
-    store.saveAttachmentReading({
-      attachmentId: row.attachment_id,
-      kind: row.kind,
-      state: r.state,
-      note: r.note,
-      pages: r.pages.map((p) => ({ ...p, text: mask(p.text) })),
-      formFields: r.formFields.map((f) => ({ name: f.name, value: mask(f.value) })),
-      pageCount: r.pageCount,
-      ocrPages: r.ocrPages,
-      ms: r.ms,
-      at,
-    });
+    store.saveAttachmentReading(storedReading(row.attachment_id, row.kind, r, mask, at));
     store.appendEvent({
       at,
       caseId: row.case_id,
