@@ -21,6 +21,20 @@ beforeEach(() => {
 afterEach(() => w.close());
 
 let seq = 0;
+
+/** A raw mail through intake and the processor's stages, as a source delivers it. */
+async function fileRaw(bytes: Buffer, at: Date): Promise<{ caseId: number | null; reason: string }> {
+  const [stored] = storeArrivals(
+    w.store,
+    w.config.dataDir,
+    'klagomal',
+    [{ raw: bytes, receivedAt: at, mailbox: 'INBOX', locator: null, sourceKey: null }],
+    toInstant(at),
+  );
+  const parsed = await parseMail(bytes, { dataDir: w.config.dataDir });
+  const r = w.store.tx(() => processMail(w.ctx, w.store.inbound(stored.id)!, parsed, at));
+  return { caseId: r.caseId, reason: r.reason };
+}
 /** An officer's mail to the complaints address, authenticated by the firm's own server. */
 async function officerMail(
   text: string,
@@ -44,16 +58,7 @@ async function officerMail(
       '',
     ].join('\r\n'),
   );
-  const [stored] = storeArrivals(
-    w.store,
-    w.config.dataDir,
-    'klagomal',
-    [{ raw: bytes, receivedAt: at, mailbox: 'INBOX', locator: null, sourceKey: null }],
-    toInstant(at),
-  );
-  const parsed = await parseMail(bytes, { dataDir: w.config.dataDir });
-  const r = w.store.tx(() => processMail(w.ctx, w.store.inbound(stored.id)!, parsed, at));
-  return { caseId: r.caseId, reason: r.reason };
+  return fileRaw(bytes, at);
 }
 
 const LETTER = [
@@ -161,15 +166,7 @@ test('notAComplaintCouldNotBeSampledForReview', async () => {
         '',
       ].join('\r\n'),
     );
-    const [stored] = storeArrivals(
-      w.store,
-      w.config.dataDir,
-      'klagomal',
-      [{ raw: bytes, receivedAt: at, mailbox: 'INBOX', locator: null, sourceKey: null }],
-      toInstant(at),
-    );
-    const parsed = await parseMail(bytes, { dataDir: w.config.dataDir });
-    w.store.tx(() => processMail(w.ctx, w.store.inbound(stored.id)!, parsed, at));
+    await fileRaw(bytes, at);
   }
   await w.complaint({
     from: 'riktig@example.com',
