@@ -247,8 +247,8 @@ export function auditPolicy(store: Store, config: Config): PolicyVersion[] {
 }
 
 /** One kept version's text (`config show VERSION`), or null when unknown. */
-export function configVersionText(store: Store, version: string): ConfigVersionRow | null {
-  return store.configVersions().find((r) => r.version === version) ?? null;
+export function configVersionText(store: Store, version: string): Omit<ConfigVersionRow, 'deadlines' | 'last_used_at'> | null {
+  return store.configVersion(version);
 }
 
 // ---- audit retention -----------------------------------------------------------------

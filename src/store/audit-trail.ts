@@ -111,13 +111,27 @@ export class AuditTrailQueries extends StoreBase {
     ).run(v.kind, v.version, v.content, v.at, v.approvedBy, v.approvedAt);
   }
 
+  /** Every kept version, with how many deadlines name it and the latest: two passes over the deadlines in all, whatever the number of versions. */
   configVersions(): ConfigVersionRow[] {
     return this.q(
       `SELECT v.kind, v.version, v.content, v.first_used_at, v.approved_by, v.approved_at,
-              (SELECT COUNT(*) FROM deadlines d WHERE (v.kind = 'deadlines' AND d.config_version = v.version) OR (v.kind = 'calendar' AND d.calendar_version = v.version)) AS deadlines,
-              (SELECT MAX(d.computed_from) FROM deadlines d WHERE (v.kind = 'deadlines' AND d.config_version = v.version) OR (v.kind = 'calendar' AND d.calendar_version = v.version)) AS last_used_at
-         FROM config_versions v ORDER BY v.first_used_at, v.kind, v.version`,
+              COALESCE(u.n, 0) AS deadlines, u.last AS last_used_at
+         FROM config_versions v
+         LEFT JOIN (SELECT 'deadlines' AS kind, config_version AS version, COUNT(*) AS n, MAX(computed_from) AS last FROM deadlines GROUP BY config_version
+                    UNION ALL
+                    SELECT 'calendar', calendar_version, COUNT(*), MAX(computed_from) FROM deadlines GROUP BY calendar_version) u
+           ON u.kind = v.kind AND u.version = v.version
+        ORDER BY v.first_used_at, v.kind, v.version`,
     ).all() as ConfigVersionRow[];
+  }
+
+  /** One kept version by its name (`config show VERSION`), without the counts. */
+  configVersion(version: string): Omit<ConfigVersionRow, 'deadlines' | 'last_used_at'> | null {
+    return (
+      (this.q('SELECT kind, version, content, first_used_at, approved_by, approved_at FROM config_versions WHERE version = ? ORDER BY kind LIMIT 1').get(
+        version,
+      ) as Omit<ConfigVersionRow, 'deadlines' | 'last_used_at'> | undefined) ?? null
+    );
   }
 
   // ---- the rehearsals' reads ------------------------------------------------------------
