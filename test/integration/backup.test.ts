@@ -149,8 +149,10 @@ describeImap('backup and restore against Dovecot and an SMTP receiver', () => {
   test('backupTakenWhileMailIsFiledRestoresToADatabaseHoldingWhatItsManifestCounts', async () => {
     const manifest = readManifest(backupDir());
     expect(backup.ok).toBe(true);
-    // Taken in the middle: some mail filed, not all.
-    expect(manifest.counts.cases).toBeGreaterThanOrEqual(40);
+    // Taken in the middle: some mail filed, not all. The backup began after twenty
+    // acknowledgements were received and five more were refused, so at least 25 cases were
+    // filed by then; how many more depends on the machine's pace.
+    expect(manifest.counts.cases).toBeGreaterThanOrEqual(25);
     expect(manifest.counts.cases).toBeLessThan(MAILS);
     expect(manifest.files.filter((f) => f.kind === 'raw')).toHaveLength(1);
     expect(manifest.files.filter((f) => f.kind === 'attachment').length).toBeGreaterThanOrEqual(1);
