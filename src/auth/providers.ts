@@ -18,8 +18,9 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
-import { gaxios, JWT } from 'google-auth-library';
+// The providers' libraries are loaded when a token is first fetched: most installations use one
+// or none, and every command would otherwise pay ~0.1 s at start to load both.
+import type { ConfidentialClientApplication } from '@azure/msal-node';
 import type { CommandOAuth2, GenericOAuth2, GoogleOAuth2, MicrosoftOAuth2, OAuth2Config } from '../config/config';
 import { redactSecrets, registerSecret } from '../util/secrets';
 import { FetchedToken, TokenError } from './token';
@@ -133,6 +134,7 @@ function microsoftFetcher(auth: MicrosoftOAuth2, env: NodeJS.ProcessEnv): Fetche
     // A changed secret (the operator fixed it) makes a new client; MSAL keeps no secret otherwise.
     const fingerprint = JSON.stringify(credential);
     if (!app || appSecret !== fingerprint) {
+      const { ConfidentialClientApplication, LogLevel } = await import('@azure/msal-node');
       app = new ConfidentialClientApplication({
         auth: {
           clientId: auth.clientId,
@@ -205,6 +207,7 @@ function googleFetcher(auth: GoogleOAuth2, user: string, env: NodeJS.ProcessEnv)
     if (typeof key.client_email !== 'string' || typeof key.private_key !== 'string')
       throw new TokenError(`the file named by $${auth.serviceAccountKeyFileEnv} is not a service account key (no client_email or private_key)`, 'key', false);
     registerSecret(key.private_key);
+    const { gaxios, JWT } = await import('google-auth-library');
     // google-auth-library posts to Google's token endpoint; another one (a proxy, a test) is reached by rewriting the URL.
     const transporter = new gaxios.Gaxios({ retry: false });
     if (auth.tokenUrl !== 'https://oauth2.googleapis.com/token') {

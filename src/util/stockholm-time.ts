@@ -8,7 +8,7 @@
  * The business calendar built on these dates is src/deadlines/calendar.ts.
  */
 import { TZDate } from '@date-fns/tz';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 
 export const TIME_ZONE = 'Europe/Stockholm';
 
