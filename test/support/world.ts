@@ -83,10 +83,13 @@ export function makeWorld(overrides: Record<string, unknown> = {}): World {
         env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'info', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       }) as ChildProcess & { output: () => string };
-      let out = '';
-      child.stdout!.on('data', (d) => (out += d));
-      child.stderr!.on('data', (d) => (out += d));
-      child.output = () => out;
+      // Each stream kept on its own and joined when read: a line that arrives in two reads of
+      // one pipe must not get a chunk of the other stream between its halves.
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d) => (stdout += d));
+      child.stderr!.on('data', (d) => (stderr += d));
+      child.output = () => (stderr ? `${stdout}${stdout.endsWith('\n') || !stdout ? '' : '\n'}${stderr}` : stdout);
       children.push(child);
       return child;
     },
