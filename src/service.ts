@@ -349,7 +349,10 @@ export class Service {
     const monthlySignal = fan.child();
     const monthlyPass = (): void => {
       try {
-        if (runMonthlyPass({ store: this.store, config: this.config, calendar: this.calendar, log: this.log.child({ stage: 'monthly' }) }, this.clock()).queued > 0)
+        if (
+          runMonthlyPass({ store: this.store, config: this.config, calendar: this.calendar, log: this.log.child({ stage: 'monthly' }) }, this.clock()).queued >
+          0
+        )
           sendWake.notify();
       } catch (err) {
         this.log.error('monthly pack pass failed', { error: errorChain(err) });

@@ -120,7 +120,9 @@ export async function runMonthlyReport(values: Record<string, string | boolean |
       const { rendered } = makePack(store, config, month, now);
       return queuePack(store, config, rendered, month, `demand-${now.toISOString()}`, now);
     });
-    io.out(`monthly pack of ${month} queued to ${ids.length} manager${ids.length === 1 ? '' : 's'} (outbox ${ids.join(', ')}); it goes out with the service's next send (klagomal start, or klagomal run --once)`);
+    io.out(
+      `monthly pack of ${month} queued to ${ids.length} manager${ids.length === 1 ? '' : 's'} (outbox ${ids.join(', ')}); it goes out with the service's next send (klagomal start, or klagomal run --once)`,
+    );
   } finally {
     db.close();
   }

@@ -56,8 +56,10 @@ export const reportCommand: Command = {
   async run(values, positionals, io) {
     // The monthly management pack to the managers (issue 15).
     if (positionals[0] === 'monthly' && positionals.length === 1) return runMonthlyReport(values, io);
-    if (positionals.length > 0) throw new UsageError(`unknown report '${positionals.join(' ')}'; the one named report is: klagomal report monthly --month YYYY-MM`);
-    if (values.month !== undefined || values.send !== undefined) throw new UsageError('--month and --send are for: klagomal report monthly --month YYYY-MM [--send | --out FILE]');
+    if (positionals.length > 0)
+      throw new UsageError(`unknown report '${positionals.join(' ')}'; the one named report is: klagomal report monthly --month YYYY-MM`);
+    if (values.month !== undefined || values.send !== undefined)
+      throw new UsageError('--month and --send are for: klagomal report monthly --month YYYY-MM [--send | --out FILE]');
     const from = values.from as string | undefined;
     const to = values.to as string | undefined;
     if (!from || !to) throw new UsageError('give the period: --from YYYY-MM-DD --to YYYY-MM-DD (Stockholm dates, inclusive)');

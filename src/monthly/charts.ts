@@ -10,7 +10,7 @@
  */
 import { esc, fmtInt, niceScale } from '../report/svg';
 
-export const FONT = "DejaVu Sans, Arial, Helvetica, sans-serif";
+export const FONT = 'DejaVu Sans, Arial, Helvetica, sans-serif';
 export const BACKGROUND = '#ffffff';
 const INK = '#4a5560';
 const GRID = '#e3e6ea';

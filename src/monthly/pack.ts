@@ -90,17 +90,15 @@ export function readMonthlyPack(store: Store, month: Month, now: Date, retention
   }
   const period = monthPeriod(month);
   const until = Math.min(new Date(period.end).getTime(), now.getTime());
-  const waits = store.draftsWaitingBetween(period.start, period.end).map(
-    (d): DraftWait => ({
-      caseNumber: d.number,
-      state: d.state,
-      author: d.author,
-      draftedAt: d.drafted_at,
-      decidedBy: d.decided_by,
-      decidedAt: d.decided_at,
-      waitedHours: Math.max(0, ((d.decided_at ? new Date(d.decided_at).getTime() : until) - new Date(d.drafted_at).getTime()) / 3_600_000),
-    }),
-  );
+  const waits = store.draftsWaitingBetween(period.start, period.end).map((d): DraftWait => ({
+    caseNumber: d.number,
+    state: d.state,
+    author: d.author,
+    draftedAt: d.drafted_at,
+    decidedBy: d.decided_by,
+    decidedAt: d.decided_at,
+    waitedHours: Math.max(0, ((d.decided_at ? new Date(d.decided_at).getTime() : until) - new Date(d.drafted_at).getTime()) / 3_600_000),
+  }));
   waits.sort((a, b) => b.waitedHours - a.waitedHours || a.caseNumber.localeCompare(b.caseNumber));
   return {
     month,

@@ -126,7 +126,11 @@ export function renderPack(pack: MonthlyPack, opts: { firmName: string; lang: Re
   ];
   const historyOf = new Map(pack.history.map((h) => [h.month as string, h.statistics]));
   const countIn = (st: Statistics | undefined, cat: string): number =>
-    !st ? 0 : cat === OTHER ? st.byCategory.filter((c) => !shownCats.includes(c.category)).reduce((n, c) => n + c.count, 0) : (st.byCategory.find((c) => c.category === cat)?.count ?? 0);
+    !st
+      ? 0
+      : cat === OTHER
+        ? st.byCategory.filter((c) => !shownCats.includes(c.category)).reduce((n, c) => n + c.count, 0)
+        : (st.byCategory.find((c) => c.category === cat)?.count ?? 0);
   const receivedChart = image(
     'received-by-month',
     W.charts.receivedByMonth,
@@ -236,8 +240,16 @@ export function renderPack(pack: MonthlyPack, opts: { firmName: string; lang: Re
   const timesTable = table(
     [W.cols.what, W.cols.median, W.cols.p90, W.cols.count],
     [
-      kv(W.timeToAck, [stat(['timeToAcknowledgementHours', 'median'], 'dec1'), stat(['timeToAcknowledgementHours', 'p90'], 'dec1'), stat(['timeToAcknowledgementHours', 'count'], 'int')]),
-      kv(W.timeToFinal, [stat(['timeToFinalAnswerDays', 'median'], 'dec1'), stat(['timeToFinalAnswerDays', 'p90'], 'dec1'), stat(['timeToFinalAnswerDays', 'count'], 'int')]),
+      kv(W.timeToAck, [
+        stat(['timeToAcknowledgementHours', 'median'], 'dec1'),
+        stat(['timeToAcknowledgementHours', 'p90'], 'dec1'),
+        stat(['timeToAcknowledgementHours', 'count'], 'int'),
+      ]),
+      kv(W.timeToFinal, [
+        stat(['timeToFinalAnswerDays', 'median'], 'dec1'),
+        stat(['timeToFinalAnswerDays', 'p90'], 'dec1'),
+        stat(['timeToFinalAnswerDays', 'count'], 'int'),
+      ]),
     ],
   );
   const rulesTable = s.byRule.length
@@ -245,7 +257,13 @@ export function renderPack(pack: MonthlyPack, opts: { firmName: string; lang: Re
         [W.cols.what, W.cols.counted, W.cols.inTime, W.cols.late, W.cols.open, '%'],
         s.byRule.map((r) => {
           const at = (f: string): readonly PathStep[] => ['byRule', { label: r.label }, f];
-          return kv(L.rule(r), [stat(at('counted'), 'int'), stat(at('inTime'), 'int'), stat(at('late'), 'int'), stat(at('open'), 'int'), stat(at('percentInTime'), 'pct')]);
+          return kv(L.rule(r), [
+            stat(at('counted'), 'int'),
+            stat(at('inTime'), 'int'),
+            stat(at('late'), 'int'),
+            stat(at('open'), 'int'),
+            stat(at('percentInTime'), 'pct'),
+          ]);
         }),
       )
     : '';
@@ -295,7 +313,8 @@ export function renderPack(pack: MonthlyPack, opts: { firmName: string; lang: Re
   for (const r of pack.register) {
     for (const c of r.rootCauses) {
       const list = actionsOf.get(c.code) ?? [];
-      for (const a of r.actions) list.push(`${esc(r.caseNumber)}: ${esc(a.text)} (${esc(a.state === 'done' ? W.cols.done.toLowerCase() : W.cols.planned.toLowerCase())})`);
+      for (const a of r.actions)
+        list.push(`${esc(r.caseNumber)}: ${esc(a.text)} (${esc(a.state === 'done' ? W.cols.done.toLowerCase() : W.cols.planned.toLowerCase())})`);
       actionsOf.set(c.code, list);
     }
   }
@@ -315,7 +334,10 @@ export function renderPack(pack: MonthlyPack, opts: { firmName: string; lang: Re
   const arnTable = s.arn.referred
     ? table(
         [W.cols.what, W.cols.count],
-        [kv(W.arnReferred, [stat(['arn', 'referred'], 'int')]), ...s.arn.byState.map((x) => kv(`ARN ${x.state}`, [stat(['arn', 'byState', { state: x.state }, 'count'], 'int')]))],
+        [
+          kv(W.arnReferred, [stat(['arn', 'referred'], 'int')]),
+          ...s.arn.byState.map((x) => kv(`ARN ${x.state}`, [stat(['arn', 'byState', { state: x.state }, 'count'], 'int')])),
+        ],
       ) +
       table(
         [W.cols.caseNumber, W.cols.reference, W.cols.state],

@@ -20,8 +20,7 @@ export class MonthlyPackQueries extends StoreBase {
   /** Claim the pack of `month` ("YYYY-MM"). False when it was claimed before: then nothing may be sent. */
   claimMonthlyPack(month: string, at: Instant, late: boolean, managers: number): boolean {
     return (
-      this.q('INSERT OR IGNORE INTO monthly_packs (month, claimed_at, late, managers) VALUES (?, ?, ?, ?)').run(month, at, late ? 1 : 0, managers).changes ===
-      1
+      this.q('INSERT OR IGNORE INTO monthly_packs (month, claimed_at, late, managers) VALUES (?, ?, ?, ?)').run(month, at, late ? 1 : 0, managers).changes === 1
     );
   }
 

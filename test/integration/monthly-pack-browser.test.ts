@@ -159,7 +159,13 @@ describeBrowser('the monthly pack in headless Chromium, as sent', () => {
     const requested = browser.events
       .filter((e) => e.method === 'Network.requestWillBeSent')
       .map((e) => (e.params.request as { url: string }).url.replace(`file://${path.dirname(htmlFile)}/`, ''));
-    expect(requested.sort()).toEqual(['category-vs-average-2026-03.png', 'in-time-by-month-2026-03.png', 'pack.html', 'received-by-month-2026-03.png', 'rules-2026-03.png']);
+    expect(requested.sort()).toEqual([
+      'category-vs-average-2026-03.png',
+      'in-time-by-month-2026-03.png',
+      'pack.html',
+      'received-by-month-2026-03.png',
+      'rules-2026-03.png',
+    ]);
   });
 
   test('monthlyPackFilesLeaveTheDatabaseOnceSent', () => {

@@ -13,9 +13,9 @@ import path from 'node:path';
 import { simpleParser, ParsedMail } from 'mailparser';
 import { reportCommand } from '../../src/cli/report';
 import type { Statistics } from '../../src/report/statistics';
-import { averageAt, FORMAT, Fmt, PathStep, statAt } from '../../src/monthly/render';
+import { averageAt, FORMAT, Fmt, PathStep, renderPack, statAt } from '../../src/monthly/render';
 import { decideMonthlyPack, firstBusinessDay, runMonthlyPass } from '../../src/monthly/schedule';
-import { monthBefore, Month, monthPeriod, parseMonth } from '../../src/monthly/pack';
+import { monthBefore, Month, monthPeriod, parseMonth, readMonthlyPack } from '../../src/monthly/pack';
 import { BusinessCalendar } from '../../src/deadlines/calendar';
 import { isoDate } from '../../src/util/stockholm-time';
 import { silentLogger } from '../../src/util/log';
@@ -36,24 +36,38 @@ async function reportJson(w: ReportWorld, month: Month, now: string): Promise<St
 
 /** Every annotated number in the pack's HTML: data-stat (with data-month) or data-avg, its value and text. */
 function annotated(html: string): Array<{ kind: 'stat' | 'avg'; path: PathStep[]; month: string | null; value: string; format: Fmt; text: string }> {
-  const unescape = (t: string): string => t.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const unescape = (t: string): string =>
+    t
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
   const out = [];
   const re = /<span data-(stat|avg)="([^"]*)"(?: data-month="([^"]*)")? data-value="([^"]*)" data-format="([a-z0-9]+)">([^<]*)<\/span>/g;
   for (const m of html.matchAll(re)) {
-    out.push({ kind: m[1] as 'stat' | 'avg', path: JSON.parse(unescape(m[2])) as PathStep[], month: m[3] ?? null, value: m[4], format: m[5] as Fmt, text: unescape(m[6]) });
+    out.push({
+      kind: m[1] as 'stat' | 'avg',
+      path: JSON.parse(unescape(m[2])) as PathStep[],
+      month: m[3] ?? null,
+      value: m[4],
+      format: m[5] as Fmt,
+      text: unescape(m[6]),
+    });
   }
   return out;
 }
 
 describe('the monthly management pack', () => {
   let w: ReportWorld;
+  let c: Awaited<ReturnType<typeof buildScenario>>;
   let mail: ParsedMail;
   let html: string;
   const reports = new Map<string, Statistics>();
 
   beforeAll(async () => {
     w = makeReportWorld();
-    const c = await buildScenario(w);
+    c = await buildScenario(w);
     // The twelve months before: cases in October 2025 and January 2026 as well as February.
     await w.complaint({ from: 'kund-h@example.com', body: FEES_PLAIN, receivedAt: cet('2025-10-14T10:00:00') });
     await w.complaint({ from: 'kund-i@example.com', body: PAYMENTS, receivedAt: cet('2026-01-12T10:00:00') });
@@ -127,7 +141,11 @@ describe('the monthly management pack', () => {
   });
 
   test('monthlyPackCarriesItsChartsInlineAndTheMonthsRegisterAttached', async () => {
-    const cids = [...html.matchAll(/<img src="cid:([^"]+)" width="(\d+)" height="(\d+)"/g)].map((m) => ({ cid: m[1], width: Number(m[2]), height: Number(m[3]) }));
+    const cids = [...html.matchAll(/<img src="cid:([^"]+)" width="(\d+)" height="(\d+)"/g)].map((m) => ({
+      cid: m[1],
+      width: Number(m[2]),
+      height: Number(m[3]),
+    }));
     expect(cids.length).toBe(4);
     for (const ref of cids) {
       const part = mail.attachments.find((a) => a.cid === ref.cid);
@@ -141,7 +159,9 @@ describe('the monthly management pack', () => {
     expect(csv?.contentType).toBe('text/csv');
     const p = monthPeriod(MONTH);
     const reportCsv = path.join(w.dir, 'register.csv');
-    expect(await reportCommand.run({ config: w.configFile, from: isoDate(p.from), to: isoDate(p.to), format: 'csv', out: reportCsv, now: NOW_ISO }, [], quiet)).toBe(0);
+    expect(
+      await reportCommand.run({ config: w.configFile, from: isoDate(p.from), to: isoDate(p.to), format: 'csv', out: reportCsv, now: NOW_ISO }, [], quiet),
+    ).toBe(0);
     expect(csv!.content.equals(fs.readFileSync(reportCsv))).toBe(true);
     // The officers' words are data: escaped, never markup.
     expect(html).not.toContain('<script>');
@@ -150,6 +170,39 @@ describe('the monthly management pack', () => {
     expect(html).not.toMatch(/kund-[a-z]@example\.com/);
     expect(mail.headers.get('auto-submitted')).toBe('auto-generated');
     expect(mail.subject).toMatch(/^Klagomål mars 2026/);
+  });
+
+  test('monthlyPackListsTheFinalAnswersThatWaitedLongestForApproval', () => {
+    const draft = (caseId: number, at: string, decided: string | null): void => {
+      const id = w.store.insertDraft({
+        caseId,
+        author: 'olle@exempelfinans.se',
+        inboundId: null,
+        outcome: 'rejected',
+        words: 50,
+        mail: {} as never,
+        approvers: [MAJA],
+        at: new Date(at).toISOString(),
+      });
+      if (decided) w.store.setDraftState(id, 'pending', 'approved', { by: MAJA, at: new Date(decided).toISOString() });
+    };
+    draft(c.B.id, '2026-03-10T10:00:00+01:00', '2026-03-12T10:00:00+01:00'); // 48 h
+    draft(c.C.id, '2026-03-30T10:00:00+02:00', null); // waiting at the end of March: 38 h
+    draft(c.D.id, '2026-02-20T10:00:00+01:00', '2026-02-25T10:00:00+01:00'); // all in February: not March's
+    draft(c.G.id, '2026-02-27T10:00:00+01:00', '2026-03-02T10:00:00+01:00'); // from February into March: 72 h
+    const pack = readMonthlyPack(w.store, MONTH, new Date(NOW_ISO), null);
+    expect(pack.drafts.map((d) => [d.caseNumber, d.state, Math.round(d.waitedHours)])).toEqual([
+      [c.G.number, 'approved', 72],
+      [c.B.number, 'approved', 48],
+      [c.C.number, 'pending', 38],
+    ]);
+    expect(pack.draftsWaiting).toBe(3);
+    const { html: shown } = renderPack(pack, { firmName: 'Exempelfinans AB', lang: 'en', generatedAt: new Date(NOW_ISO) });
+    expect([...shown.matchAll(/data-draft="([^"]+)" data-value="([^"]+)">([^<]+)</g)].map((m) => [m[1], m[3]])).toEqual([
+      [c.G.number, '72.0'],
+      [c.B.number, '48.0'],
+      [c.C.number, '38.0'],
+    ]);
   });
 
   test('monthlyPackIsSentOnceOnTheFirstBusinessDay', () => {
@@ -183,7 +236,10 @@ describe('the monthly management pack', () => {
     expect(runMonthlyPass(deps, new Date('2026-04-01T07:10:30+02:00')).queued).toBe(0);
     expect(runMonthlyPass(deps, new Date('2026-04-02T08:07:00+02:00')).queued).toBe(0);
     expect(packs()).toBe(before + 1);
-    const row = w.store.listOutbox().filter((o) => o.kind === 'monthly-pack').pop()!;
+    const row = w.store
+      .listOutbox()
+      .filter((o) => o.kind === 'monthly-pack')
+      .pop()!;
     expect(row.to_address).toBe(MAJA);
     const files = w.store.outboxAttachments(row.id);
     expect(files.map((f) => [f.content_type, f.cid !== null])).toEqual([
@@ -222,7 +278,9 @@ describe('the monthly management pack', () => {
   });
 
   test('reportMonthlyRefusesABadMonthAndAskesForSendOrOut', async () => {
-    await expect(reportCommand.run({ config: w.configFile, month: '2026-13', send: true }, ['monthly'], quiet)).rejects.toThrow(/--month '2026-13' is not a month; write YYYY-MM/);
+    await expect(reportCommand.run({ config: w.configFile, month: '2026-13', send: true }, ['monthly'], quiet)).rejects.toThrow(
+      /--month '2026-13' is not a month; write YYYY-MM/,
+    );
     await expect(reportCommand.run({ config: w.configFile, month: '2026-03' }, ['monthly'], quiet)).rejects.toThrow(/either --send .* or --out FILE/);
     expect(parseMonth(' 2026-11 ')).toBe('2026-11');
     expect(monthBefore('2026-01' as Month)).toBe('2025-12');
