@@ -205,6 +205,30 @@ describe('the monthly management pack', () => {
     ]);
   });
 
+  test('monthlyPackShowsMarkupInACategoryAsTextInItsHtmlAndCharts', async () => {
+    // A category no config allows (ids are [a-z0-9-]), put straight into the database, as the HTML report's browser test does.
+    const evil = `<img src="https://tracker.example/x.png" onerror="alert(1)">&amp;`;
+    const x = makeReportWorld();
+    try {
+      const cases = await buildScenario(x);
+      x.store.db.prepare('UPDATE cases SET category = ? WHERE id = ?').run(evil, cases.A.id);
+      const pack = readMonthlyPack(x.store, MONTH, new Date(NOW_ISO), null);
+      expect(pack.statistics.byCategory.map((b) => b.category)).toContain(evil);
+      const r = renderPack(pack, { firmName: 'Exempelfinans <AB>', lang: 'sv', generatedAt: new Date(NOW_ISO) });
+      expect(r.html).not.toContain('<img src="https://tracker');
+      expect(r.html).not.toContain('Exempelfinans <AB>');
+      expect(r.html).toContain('&lt;img src=&quot;https://tracker.example/x.png&quot; onerror=&quot;alert(1)&quot;&gt;&amp;amp;');
+      // In the SVG of each chart the name is text too; resvg drew every chart (an unescaped one would not parse).
+      for (const i of r.images) {
+        expect(i.svg).not.toContain('<img');
+        expect(i.png.subarray(1, 4).toString('ascii')).toBe('PNG');
+      }
+      expect(r.images.find((i) => i.id === 'received-by-month')!.svg).toContain('&lt;img src=&quot;https://tracker');
+    } finally {
+      x.close();
+    }
+  });
+
   test('monthlyPackIsSentOnceOnTheFirstBusinessDay', () => {
     const cal = new BusinessCalendar();
     const claimed = new Set<string>();
