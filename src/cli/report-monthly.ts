@@ -99,7 +99,7 @@ export async function runMonthlyReport(values: Record<string, string | boolean |
     try {
       const store = new Store(db);
       checkSchema(store);
-      const { rendered } = db.transaction(() => makePack(store, config, month, now)).deferred();
+      const { rendered } = store.readTx(() => makePack(store, config, month, now));
       const to = managers.length ? managers.join(', ') : (config.firm.adminAddress ?? config.firm.complaintsAddress);
       mail = packMail(rendered, { month, to, key: 'file', now, language: packLanguage(config) }, config);
     } finally {
@@ -116,10 +116,8 @@ export async function runMonthlyReport(values: Record<string, string | boolean |
     const store = new Store(db);
     checkSchema(store);
     // On demand: a key of its own (the instant), so that asking again sends again; the scheduled pack keeps its own claim.
-    const ids = store.tx(() => {
-      const { rendered } = makePack(store, config, month, now);
-      return queuePack(store, config, rendered, month, `demand-${now.toISOString()}`, now);
-    });
+    const { rendered } = store.readTx(() => makePack(store, config, month, now));
+    const ids = store.tx(() => queuePack(store, config, rendered, month, `demand-${now.toISOString()}`, now));
     io.out(
       `monthly pack of ${month} queued to ${ids.length} manager${ids.length === 1 ? '' : 's'} (outbox ${ids.join(', ')}); it goes out with the service's next send (klagomal start, or klagomal run --once)`,
     );

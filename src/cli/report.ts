@@ -34,7 +34,7 @@ export const REPORT_FORMATS = ['csv', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export const reportCommand: Command = {
-  summary: 'the complaints register (csv, json) and the statistics of a period (json, html for management)',
+  summary: 'the complaints register (csv, json), the statistics of a period (json, html for management), and the monthly management pack',
   usage:
     'klagomal report --from YYYY-MM-DD --to YYYY-MM-DD --format csv|json|html [--out FILE] [--now ISO] [--product P] [--category C] [--regime psd2|none] [--channel CH] [--customer-type consumer|business] [--lang sv|en] [--config FILE]\n       klagomal report monthly --month YYYY-MM [--send | --out FILE.eml] [--now ISO] [--config FILE]',
   options: {

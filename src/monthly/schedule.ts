@@ -64,9 +64,11 @@ export function runMonthlyPass(deps: { store: Store; config: Config; calendar: B
   if (!decision.send) return { month: decision.month, queued: 0 };
   const managers = packRecipients(config);
   if (managers.length === 0) return { month: decision.month, queued: 0 };
+  // Read and render in a read transaction (seconds on a large register: bench/monthly.ts), not
+  // under the write lock, so filing goes on; the claim and the queueing are one short write.
+  const { pack, rendered } = store.readTx(() => makePack(store, config, decision.month, now));
   return store.tx(() => {
     if (!store.claimMonthlyPack(decision.month, toInstant(now), decision.late, managers.length)) return { month: decision.month, queued: 0 };
-    const { pack, rendered } = makePack(store, config, decision.month, now);
     if (pack.statistics.received === 0 && pack.statistics.backlog.total === 0) {
       log.info('monthly pack not sent: nothing to report', { month: decision.month });
       return { month: decision.month, queued: 0 };
