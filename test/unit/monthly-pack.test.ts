@@ -301,6 +301,29 @@ describe('the monthly management pack', () => {
     expect(parseConfig({ ...withManager, reports: { monthly: false } }, '/c.json').reports.monthly).toBe(false);
   });
 
+  test('reportMonthlySendQueuesThePackToEveryManager', async () => {
+    // The same data folder, a config with a second manager.
+    const raw = JSON.parse(fs.readFileSync(w.configFile, 'utf8')) as { officers: unknown[] };
+    raw.officers.push({ name: 'Karin Chef', address: 'karin@exempelfinans.se', role: 'manager' });
+    const two = path.join(w.dir, 'two-managers.json');
+    fs.writeFileSync(two, JSON.stringify(raw));
+    const said: string[] = [];
+    const io = { out: (t: string) => void said.push(t), err: () => undefined };
+    const before = w.store.listOutbox().filter((o) => o.kind === 'monthly-pack').length;
+    expect(await reportCommand.run({ config: two, month: '2026-02', send: true, now: NOW_ISO }, ['monthly'], io)).toBe(0);
+    // Asked again: queued again (an on-demand pack is not the scheduled one).
+    expect(await reportCommand.run({ config: two, month: '2026-02', send: true, now: '2026-04-01T07:31:00Z' }, ['monthly'], io)).toBe(0);
+    const queued = w.store
+      .listOutbox()
+      .filter((o) => o.kind === 'monthly-pack')
+      .slice(before);
+    expect(queued.map((o) => o.to_address)).toEqual([MAJA, 'karin@exempelfinans.se', MAJA, 'karin@exempelfinans.se']);
+    expect(queued.every((o) => o.subject.startsWith('Klagomål februari 2026') && o.status === 'queued')).toBe(true);
+    expect(said[0]).toMatch(/^monthly pack of 2026-02 queued to 2 managers/);
+    for (const o of queued) expect(w.store.outboxAttachments(o.id)).toHaveLength(5);
+    expect(w.store.monthlyPackClaimed('2026-02')).toBe(false);
+  });
+
   test('reportMonthlyRefusesABadMonthAndAskesForSendOrOut', async () => {
     await expect(reportCommand.run({ config: w.configFile, month: '2026-13', send: true }, ['monthly'], quiet)).rejects.toThrow(
       /--month '2026-13' is not a month; write YYYY-MM/,
