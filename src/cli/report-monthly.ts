@@ -17,7 +17,7 @@ import { writeFileDurably } from '../util/durable-file';
 import { mailOptions } from '../reply/transport';
 import { checkSchema } from '../report/facts';
 import { MonthError, parseMonth } from '../monthly/pack';
-import { makePack, packMail, packLanguage, packRecipients, queuePack } from '../monthly/mail';
+import { packMail, packLanguage, packRecipients, queuePack, readPack, renderPackIn } from '../monthly/mail';
 import { UsageError } from './args';
 import { configOf, Io } from './shared';
 
@@ -99,9 +99,12 @@ export async function runMonthlyReport(values: Record<string, string | boolean |
     try {
       const store = new Store(db);
       checkSchema(store);
-      const { rendered } = store.readTx(() => makePack(store, config, month, now));
-      const to = managers.length ? managers.join(', ') : (config.firm.adminAddress ?? config.firm.complaintsAddress);
-      mail = packMail(rendered, { month, to, key: 'file', now, language: packLanguage(config) }, config);
+      const pack = store.readTx(() => readPack(store, config, month, now));
+      // The file is in the firm's language (config.language), addressed as the managers would get it.
+      const lang = packLanguage(config);
+      const rendered = renderPackIn(pack, config, [lang], now).get(lang)!;
+      const to = managers.length ? managers.map((m) => m.address).join(', ') : (config.firm.adminAddress ?? config.firm.complaintsAddress);
+      mail = packMail(rendered, { month, to, key: 'file', now, language: lang }, config);
     } finally {
       db.close();
     }
@@ -116,7 +119,13 @@ export async function runMonthlyReport(values: Record<string, string | boolean |
     const store = new Store(db);
     checkSchema(store);
     // On demand: a key of its own (the instant), so that asking again sends again; the scheduled pack keeps its own claim.
-    const { rendered } = store.readTx(() => makePack(store, config, month, now));
+    const pack = store.readTx(() => readPack(store, config, month, now));
+    const rendered = renderPackIn(
+      pack,
+      config,
+      managers.map((m) => m.language),
+      now,
+    );
     const ids = store.tx(() => queuePack(store, config, rendered, month, `demand-${now.toISOString()}`, now));
     io.out(
       `monthly pack of ${month} queued to ${ids.length} manager${ids.length === 1 ? '' : 's'} (outbox ${ids.join(', ')}); it goes out with the service's next send (klagomal start, or klagomal run --once)`,

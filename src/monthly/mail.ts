@@ -52,22 +52,30 @@ export function packMail(r: RenderedPack, o: { month: Month; to: string; key: st
   };
 }
 
-/** The managers the pack goes to. */
-export function packRecipients(config: Config): string[] {
-  return config.officers.filter((o) => o.role === 'manager').map((o) => o.address);
+/** The managers the pack goes to, each with the language of our mail to them (their first, officers[].languages). */
+export function packRecipients(config: Config): Array<{ address: string; language: ReportLanguage }> {
+  return config.officers
+    .filter((o) => o.role === 'manager')
+    .map((o) => ({ address: o.address, language: o.languages[0] === 'en' ? 'en' : o.languages[0] === 'sv' ? 'sv' : packLanguage(config) }));
 }
 
-/** Read and render the pack of `month` (read-only; call inside a transaction). */
-export function makePack(store: Store, config: Config, month: Month, now: Date): { pack: MonthlyPack; rendered: RenderedPack } {
-  const pack = readMonthlyPack(store, month, now, config.retention.closedCaseYears);
-  return { pack, rendered: renderPack(pack, { firmName: config.firm.name, lang: packLanguage(config), generatedAt: now }) };
+/** Read the pack of `month` (read-only; call inside a read transaction). */
+export function readPack(store: Store, config: Config, month: Month, now: Date): MonthlyPack {
+  return readMonthlyPack(store, month, now, config.retention.closedCaseYears);
 }
 
-/** Queue the rendered pack to every manager; returns the outbox ids queued (none for a key used before). */
-export function queuePack(store: Store, config: Config, rendered: RenderedPack, month: Month, key: string, now: Date): number[] {
+/** The pack's mail in each language it is needed in (rendered once per language). */
+export function renderPackIn(pack: MonthlyPack, config: Config, languages: readonly ReportLanguage[], now: Date): Map<ReportLanguage, RenderedPack> {
+  return new Map([...new Set(languages)].map((lang) => [lang, renderPack(pack, { firmName: config.firm.name, lang, generatedAt: now })]));
+}
+
+/** Queue the rendered pack to every manager in their language; returns the outbox ids queued (none for a key used before). */
+export function queuePack(store: Store, config: Config, rendered: ReadonlyMap<ReportLanguage, RenderedPack>, month: Month, key: string, now: Date): number[] {
   const ids: number[] = [];
-  for (const to of packRecipients(config)) {
-    const id = store.enqueue(packMail(rendered, { month, to, key, now, language: packLanguage(config) }, config));
+  for (const m of packRecipients(config)) {
+    const mail = rendered.get(m.language);
+    if (!mail) throw new Error(`monthly pack: not rendered in ${m.language}`);
+    const id = store.enqueue(packMail(mail, { month, to: m.address, key, now, language: m.language }, config));
     if (id !== null) ids.push(id);
   }
   return ids;

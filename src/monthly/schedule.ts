@@ -21,7 +21,7 @@ import type { Logger } from '../util/log';
 import { isoDate, LocalDate, localDateOf, localTime } from '../util/stockholm-time';
 import { toInstant } from '../util/clock';
 import { monthBefore, Month, monthOfInstant } from './pack';
-import { makePack, packRecipients, queuePack } from './mail';
+import { packRecipients, queuePack, readPack, renderPackIn } from './mail';
 
 /** Stockholm time from which the pack is sent on its day (the start of a working day). */
 export const SEND_FROM = { h: 7, m: 0 } as const;
@@ -66,7 +66,13 @@ export function runMonthlyPass(deps: { store: Store; config: Config; calendar: B
   if (managers.length === 0) return { month: decision.month, queued: 0 };
   // Read and render in a read transaction (seconds on a large register: bench/monthly.ts), not
   // under the write lock, so filing goes on; the claim and the queueing are one short write.
-  const { pack, rendered } = store.readTx(() => makePack(store, config, decision.month, now));
+  const pack = store.readTx(() => readPack(store, config, decision.month, now));
+  const rendered = renderPackIn(
+    pack,
+    config,
+    managers.map((m) => m.language),
+    now,
+  );
   return store.tx(() => {
     if (!store.claimMonthlyPack(decision.month, toInstant(now), decision.late, managers.length)) return { month: decision.month, queued: 0 };
     if (pack.statistics.received === 0 && pack.statistics.backlog.total === 0) {

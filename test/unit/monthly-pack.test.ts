@@ -304,7 +304,8 @@ describe('the monthly management pack', () => {
   test('reportMonthlySendQueuesThePackToEveryManager', async () => {
     // The same data folder, a config with a second manager.
     const raw = JSON.parse(fs.readFileSync(w.configFile, 'utf8')) as { officers: unknown[] };
-    raw.officers.push({ name: 'Karin Chef', address: 'karin@exempelfinans.se', role: 'manager' });
+    // Karin reads English: our mail to an officer is in their first language.
+    raw.officers.push({ name: 'Karin Chef', address: 'karin@exempelfinans.se', role: 'manager', languages: ['en', 'sv'] });
     const two = path.join(w.dir, 'two-managers.json');
     fs.writeFileSync(two, JSON.stringify(raw));
     const said: string[] = [];
@@ -318,7 +319,13 @@ describe('the monthly management pack', () => {
       .filter((o) => o.kind === 'monthly-pack')
       .slice(before);
     expect(queued.map((o) => o.to_address)).toEqual([MAJA, 'karin@exempelfinans.se', MAJA, 'karin@exempelfinans.se']);
-    expect(queued.every((o) => o.subject.startsWith('Klagomål februari 2026') && o.status === 'queued')).toBe(true);
+    expect(queued.map((o) => [o.language, o.subject.replace(/ 2026.*/, '')])).toEqual([
+      ['sv', 'Klagomål februari'],
+      ['en', 'Complaints February'],
+      ['sv', 'Klagomål februari'],
+      ['en', 'Complaints February'],
+    ]);
+    expect(queued[1].body_html).toContain('<html lang="en">');
     expect(said[0]).toMatch(/^monthly pack of 2026-02 queued to 2 managers/);
     for (const o of queued) expect(w.store.outboxAttachments(o.id)).toHaveLength(5);
     expect(w.store.monthlyPackClaimed('2026-02')).toBe(false);
