@@ -20,6 +20,8 @@ import { BusinessCalendar } from '../../src/deadlines/calendar';
 import { isoDate } from '../../src/util/stockholm-time';
 import { silentLogger } from '../../src/util/log';
 import { parseConfig } from '../../src/config/load';
+import { checkChartDrawing } from '../../src/monthly/png';
+import { preflight } from '../../src/ops/preflight';
 import { buildScenario, cet, FEES_PLAIN, INTEREST, makeReportWorld, MAJA, ReportWorld, PAYMENTS } from '../support/report-fixture';
 
 const quiet = { out: () => undefined, err: () => undefined };
@@ -329,6 +331,18 @@ describe('the monthly management pack', () => {
     expect(said[0]).toMatch(/^monthly pack of 2026-02 queued to 2 managers/);
     for (const o of queued) expect(w.store.outboxAttachments(o.id)).toHaveLength(5);
     expect(w.store.monthlyPackClaimed('2026-02')).toBe(false);
+  });
+
+  test('chartsWithoutAFontAreSeenByCheck', async () => {
+    // resvg draws no text at all without a font, silently: check draws a word and counts its pixels.
+    expect(checkChartDrawing()).toMatchObject({ ok: true });
+    expect(checkChartDrawing({ systemFonts: false })).toEqual({
+      ok: false,
+      detail: 'the charts would have no text: no font found on this system',
+      fix: expect.stringContaining('apt-get install fonts-dejavu-core'),
+    });
+    const checks = await preflight(w.config, silentLogger, { env: process.env });
+    expect(checks.find((r) => r.check === 'monthly pack charts')).toMatchObject({ ok: true, fatal: false });
   });
 
   test('reportMonthlyRefusesABadMonthAndAskesForSendOrOut', async () => {
