@@ -13,6 +13,8 @@
  *    a writer waits during a backup (bench/backup.ts; BENCH_BACKUP_CASES=10000,100000).
  *  - documents (issue 19): pages per second for the PDF text layer and for OCR, and the peak RSS
  *    of the document reader process (bench/documents.ts).
+ *  - monthly pack (issue 15): reading thirteen months and rendering the mail with its PNG charts
+ *    over 2,000 cases a month (bench/monthly.ts; BENCH_MONTHLY_PER_MONTH).
  *
  * The service runs as its own process (`klagomal start`), as in production; Dovecot and the
  * SMTP receiver are the test harness's. Set BENCH_MAILS / BENCH_LATENCY_SAMPLES to change sizes.
@@ -33,6 +35,7 @@ import { classifyBench } from './classify';
 import { bombsBench } from './bombs';
 import { backupBench } from './backup';
 import { documentsBench } from './documents';
+import { monthlyBench } from './monthly';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 60);
@@ -187,6 +190,7 @@ async function main(): Promise<void> {
   await escalationBench();
   await classifyBench();
   await backupBench();
+  await monthlyBench();
 }
 
 main().catch((err) => {

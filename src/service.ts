@@ -48,6 +48,7 @@ import { authStatusKey, recordAuthStatus } from './ops/auth-status';
 import type { ImapSourceConfig } from './config/config';
 import path from 'node:path';
 import { startBackupSchedule } from './backup/schedule';
+import { MONTHLY_PASS_SCHEDULE, runMonthlyPass } from './monthly/schedule';
 import { refuseWhileRestoring } from './backup/summary';
 import { caseNumberHighWater, HighWaterMark } from './backup/high-water';
 
@@ -342,6 +343,24 @@ export class Service {
       fan.child().addEventListener('abort', () => void escalationTask?.stop(), { once: true });
     }
 
+    // The monthly management pack (reports.monthly, src/monthly/schedule.ts): a pass now (a
+    // catch-up after downtime on the first business day) and hourly; the claim in the database
+    // makes each month's pack happen once.
+    const monthlySignal = fan.child();
+    const monthlyPass = (): void => {
+      try {
+        if (
+          runMonthlyPass({ store: this.store, config: this.config, calendar: this.calendar, log: this.log.child({ stage: 'monthly' }) }, this.clock()).queued >
+          0
+        )
+          sendWake.notify();
+      } catch (err) {
+        this.log.error('monthly pack pass failed', { error: errorChain(err) });
+      }
+    };
+    if (this.config.reports.monthly) monthlyPass();
+    const monthlyTask = this.config.reports.monthly ? this.schedule('monthly', MONTHLY_PASS_SCHEDULE, monthlySignal, monthlyPass) : null;
+
     // Reconciliation: the mailboxes compared with what was filed, so that a mail never stored
     // (a bug, a restore from an old backup, a client that moved mail) is found and filed.
     let reconciling: Promise<unknown> = Promise.resolve();
@@ -390,6 +409,7 @@ export class Service {
     health.stop();
     await escalationTask?.destroy();
     await reconcileTask?.destroy();
+    await monthlyTask?.destroy();
     await reconciling;
     await retention?.stop();
     await backups?.stop();

@@ -33,8 +33,12 @@ export type TemplateKind =
   | 'manager-digest'
   | 'approval-request';
 
-/** Kinds of mail we send: the templated ones, and the built-in notice to the admin (it must work when the templates do not). */
-export type OutboundKind = TemplateKind | 'admin-notice' | 'acknowledgement-letter';
+/**
+ * Kinds of mail we send: the templated ones, the built-in notice to the admin (it must work when
+ * the templates do not), and the monthly management pack (built by src/monthly/, its words in
+ * src/report/labels.ts like the HTML report's).
+ */
+export type OutboundKind = TemplateKind | 'admin-notice' | 'acknowledgement-letter' | 'monthly-pack';
 
 export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed';
 

@@ -11,6 +11,8 @@
  * file written with --out is readable by its owner only (0600), written whole or not at all.
  * --now sets the instant open deadlines are judged against (default: the clock), for a report
  * that must be made again exactly.
+ *
+ *   klagomal report monthly --month YYYY-MM [--send | --out FILE]   (src/cli/report-monthly.ts)
  */
 import path from 'node:path';
 import { openDatabase } from '../store/db';
@@ -26,14 +28,15 @@ import { CHANNELS } from '../store/rows';
 import type { Config } from '../config/config';
 import { renderHtml } from '../report/html';
 import { REPORT_LANGUAGES, ReportLanguage } from '../report/labels';
+import { runMonthlyReport } from './report-monthly';
 
 export const REPORT_FORMATS = ['csv', 'json', 'html'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export const reportCommand: Command = {
-  summary: 'the complaints register (csv, json) and the statistics of a period (json, html for management)',
+  summary: 'the complaints register (csv, json), the statistics of a period (json, html for management), and the monthly management pack',
   usage:
-    'klagomal report --from YYYY-MM-DD --to YYYY-MM-DD --format csv|json|html [--out FILE] [--now ISO] [--product P] [--category C] [--regime psd2|none] [--channel CH] [--customer-type consumer|business] [--lang sv|en] [--config FILE]',
+    'klagomal report --from YYYY-MM-DD --to YYYY-MM-DD --format csv|json|html [--out FILE] [--now ISO] [--product P] [--category C] [--regime psd2|none] [--channel CH] [--customer-type consumer|business] [--lang sv|en] [--config FILE]\n       klagomal report monthly --month YYYY-MM [--send | --out FILE.eml] [--now ISO] [--config FILE]',
   options: {
     from: { type: 'string' },
     to: { type: 'string' },
@@ -46,9 +49,17 @@ export const reportCommand: Command = {
     channel: { type: 'string' },
     'customer-type': { type: 'string' },
     lang: { type: 'string' },
+    month: { type: 'string' },
+    send: { type: 'boolean' },
   },
-  positionals: false,
-  async run(values, _positionals, io) {
+  positionals: true,
+  async run(values, positionals, io) {
+    // The monthly management pack to the managers (issue 15).
+    if (positionals[0] === 'monthly' && positionals.length === 1) return runMonthlyReport(values, io);
+    if (positionals.length > 0)
+      throw new UsageError(`unknown report '${positionals.join(' ')}'; the one named report is: klagomal report monthly --month YYYY-MM`);
+    if (values.month !== undefined || values.send !== undefined)
+      throw new UsageError('--month and --send are for: klagomal report monthly --month YYYY-MM [--send | --out FILE]');
     const from = values.from as string | undefined;
     const to = values.to as string | undefined;
     if (!from || !to) throw new UsageError('give the period: --from YYYY-MM-DD --to YYYY-MM-DD (Stockholm dates, inclusive)');

@@ -411,6 +411,14 @@ export interface Config {
     /** node-cron expression (Stockholm time) of the scheduled run in `start`; null = only `klagomal retention run` (default "40 3 * * *"). */
     readonly schedule: string | null;
   };
+  /** Reports sent by mail (src/monthly/). */
+  readonly reports: {
+    /**
+     * The monthly management pack to every manager on the first business day of each month,
+     * sent by `start` (default true when an officer has "role": "manager", else false).
+     */
+    readonly monthly: boolean;
+  };
   /** Backups (src/backup/): `klagomal backup`, and on a schedule in `start`. */
   readonly backup: {
     /** The folder `klagomal backup` without DIR and the schedule write to; outside dataDir (default null: none). */

@@ -44,6 +44,7 @@ import {
 } from './sections';
 import { packageRoot } from '../util/package-root';
 import { jsonErrorAt } from './json-error';
+import { readReports } from './reports';
 
 /** Where `klagomal` looks when neither --config nor KLAGOMAL_CONFIG is given: the embedded default. */
 export function defaultConfigFile(): string {
@@ -115,6 +116,7 @@ export function parseConfig(json: Json, file: string): Config {
   const reconcile = readReconcile(root.section('reconcile'));
   const retention = readRetention(root.section('retention'));
   const backup = readBackup(root.section('backup'), resolvePath, dataDir);
+  const reports = readReports(root.section('reports'), officers);
   const status = readStatus(root.section('status'));
   const http = readHttp(root.section('http'));
   const personnummer = readPersonnummer(root.section('personnummer'));
@@ -147,6 +149,7 @@ export function parseConfig(json: Json, file: string): Config {
     import: importConfig,
     reconcile,
     retention,
+    reports,
     backup,
     status,
     http,

@@ -18,6 +18,7 @@
  * token lacks the permission (IMAP.AccessAsApp, SMTP.SendAsApp, Mail.Send), the IMAP server
  * refused the token (no rights on the mailbox), SMTP refused it (SMTP AUTH off).
  *   templates     every template passes the checker
+ *   monthly pack charts  (reports.monthly) resvg loads and draws text with a system font
  *
  * Two modes. `repair: false` (`klagomal check`, maybe run as root) changes nothing on disk:
  * a folder that does not exist yet is reported as "created at start", the database is opened
@@ -53,10 +54,12 @@ import { formatProblem, TemplateSet } from '../reply/templates';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { imapFix, isMissingFolder, tokenFix, transportFix } from './preflight-fixes';
+import { checkChartDrawing } from '../monthly/png';
 
 export { imapFix, imapOAuth2Fix, tokenFix, transportFix } from './preflight-fixes';
 
-export type PreflightCheck = 'config' | 'data folder' | 'database' | `imap ${string}` | `maildir ${string}` | 'transport' | 'templates' | 'backup folder';
+export type PreflightCheck =
+  'config' | 'data folder' | 'database' | `imap ${string}` | `maildir ${string}` | 'transport' | 'templates' | 'backup folder' | 'monthly pack charts';
 
 export interface PreflightResult {
   readonly check: PreflightCheck;
@@ -101,6 +104,8 @@ export async function preflight(config: Config, log: Logger, opts: PreflightOpti
   // Not fatal: without its backup disk the service still files mail; `status` goes red when the
   // last good backup grows old (backup.maxAgeHours).
   if (config.backup.dir !== null) results.push(guard('backup folder', false, () => checkBackupFolder(config.backup.dir!, config.dataDir)));
+  // Not fatal: the pack is monthly; without its renderer or a font the service still files mail.
+  if (config.reports.monthly) results.push(guard('monthly pack charts', false, () => checkChartDrawing()));
   return results;
 }
 

@@ -48,6 +48,7 @@ const SHORT: Record<OutboundKind, string> = {
   'approval-request': 'approval',
   'admin-notice': 'admin',
   'acknowledgement-letter': 'ackletter',
+  'monthly-pack': 'monthly',
 };
 
 /**

@@ -102,7 +102,7 @@ export class OutboxSender {
 
     let response: string;
     try {
-      response = (await this.transport.send(row, this.original(row))).response;
+      response = (await this.transport.send(row, this.original(row), this.store.outboxAttachments(row.id))).response;
     } catch (err) {
       const e = err instanceof SendError ? err : new SendError(errorChain(err), true);
       const ageHours = (this.clock().getTime() - new Date(row.retry_from ?? row.created_at).getTime()) / 3_600_000;
@@ -169,7 +169,11 @@ export class OutboxSender {
           ...(nextAttemptAt ? { nextAttemptAt: toInstant(nextAttemptAt) } : {}),
         },
       });
-      if (outcome === 'sent') this.afterSent(row, at);
+      if (outcome === 'sent') {
+        // The files went out with the mail: their content leaves the database (size and hash stay).
+        this.store.blankOutboxAttachments(row.id);
+        this.afterSent(row, at);
+      }
     });
   }
 }

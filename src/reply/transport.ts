@@ -25,7 +25,7 @@ import type Mail from 'nodemailer/lib/mailer';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import type { PickupTransportConfig, SmtpTransportConfig, TransportConfig } from '../config/config';
-import type { OutboxRow } from '../store/store';
+import type { OutboxAttachmentRow, OutboxRow } from '../store/store';
 import { writeFileDurably, ensureDir, sweepTempFiles } from '../util/durable-file';
 import { redactSecrets, registerSecret } from '../util/secrets';
 import { credentialsFor, MailboxCredentials } from '../auth/credentials';
@@ -51,19 +51,36 @@ export interface Transport {
   readonly name: string;
   /** Check that mail can be sent at all (SMTP login, folder writable) before the loop starts. */
   verify(): Promise<void>;
-  /** `original`: an inbound mail to attach as message/rfc822 (the officer's notification). */
-  send(row: OutboxRow, original?: Buffer | null): Promise<SendResult>;
+  /**
+   * `original`: an inbound mail to attach as message/rfc822 (the officer's notification);
+   * `files`: the row's stored attachments and inline images (outbox_attachments).
+   */
+  send(row: OutboxRow, original?: Buffer | null, files?: readonly OutboxAttachmentRow[]): Promise<SendResult>;
   close(): void;
 }
 
 /** The nodemailer message for an outbox row; the same bytes whichever transport sends it. */
-export function mailOptions(row: OutboxRow, original?: Buffer | null): Mail.Options {
+export function mailOptions(row: OutboxRow, original?: Buffer | null, files: readonly OutboxAttachmentRow[] = []): Mail.Options {
   const refs = JSON.parse(row.refs) as string[];
+  // Stored files: with a cid an inline part of a multipart/related HTML (RFC 2392), else an
+  // attachment. A file whose content is gone (blanked after an earlier send) is left out.
+  const stored: Mail.Attachment[] = files
+    .filter((f): f is OutboxAttachmentRow & { content: Buffer } => f.content !== null)
+    .map((f) => ({
+      filename: f.filename,
+      content: f.content,
+      contentType: f.content_type,
+      ...(f.cid ? { cid: f.cid, contentDisposition: 'inline' as const } : { contentDisposition: 'attachment' as const }),
+    }));
+  const attachments: Mail.Attachment[] = [
+    // The original as message/rfc822: opened in a mail client, Reply answers its sender.
+    ...(original ? [{ filename: 'original.eml', content: original, contentType: 'message/rfc822', contentDisposition: 'attachment' as const }] : []),
+    ...stored,
+  ];
   // A copy to the customer's representative is a recipient too, not only a header.
   const { Cc: cc, ...headers } = JSON.parse(row.headers) as Record<string, string>;
   return {
-    // The original as message/rfc822: opened in a mail client, Reply answers its sender.
-    attachments: original ? [{ filename: 'original.eml', content: original, contentType: 'message/rfc822', contentDisposition: 'attachment' }] : undefined,
+    attachments: attachments.length ? attachments : undefined,
     from: { name: row.from_name, address: row.from_address },
     to: row.to_address,
     subject: row.subject,
@@ -79,9 +96,9 @@ export function mailOptions(row: OutboxRow, original?: Buffer | null): Mail.Opti
   };
 }
 
-export function composeMime(row: OutboxRow, original?: Buffer | null): Promise<Buffer> {
+export function composeMime(row: OutboxRow, original?: Buffer | null, files?: readonly OutboxAttachmentRow[]): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    new MailComposer(mailOptions(row, original)).compile().build((err, message) => (err ? reject(err) : resolve(message)));
+    new MailComposer(mailOptions(row, original, files)).compile().build((err, message) => (err ? reject(err) : resolve(message)));
   });
 }
 
@@ -105,8 +122,8 @@ class PickupTransport implements Transport {
     sweepTempFiles(this.cfg.path);
   }
 
-  async send(row: OutboxRow, original?: Buffer | null): Promise<SendResult> {
-    const bytes = await composeMime(row, original);
+  async send(row: OutboxRow, original?: Buffer | null, files?: readonly OutboxAttachmentRow[]): Promise<SendResult> {
+    const bytes = await composeMime(row, original, files);
     const file = path.join(this.cfg.path, pickupFileName(row));
     try {
       writeFileDurably(file, bytes, 0o640);
@@ -247,9 +264,9 @@ class SmtpTransport implements Transport {
     }
   }
 
-  async send(row: OutboxRow, original?: Buffer | null): Promise<SendResult> {
+  async send(row: OutboxRow, original?: Buffer | null, files?: readonly OutboxAttachmentRow[]): Promise<SendResult> {
     try {
-      const info = await this.use((t) => t.sendMail(mailOptions(row, original)));
+      const info = await this.use((t) => t.sendMail(mailOptions(row, original, files)));
       return { response: String(info.response ?? 'accepted') };
     } catch (err) {
       throw this.failure(err);
@@ -321,8 +338,8 @@ export class GraphTransport implements Transport {
       );
   }
 
-  async send(row: OutboxRow, original?: Buffer | null): Promise<SendResult> {
-    const body = (await composeMime(row, original)).toString('base64');
+  async send(row: OutboxRow, original?: Buffer | null, files?: readonly OutboxAttachmentRow[]): Promise<SendResult> {
+    const body = (await composeMime(row, original, files)).toString('base64');
     for (let attempt = 0; ; attempt++) {
       let login;
       try {

@@ -38,6 +38,15 @@ export class StoreBase {
   }
 
   /**
+   * Run `fn` in one DEFERRED transaction: reads see one snapshot, and (WAL) a writer is never
+   * kept waiting. For long reads that must agree with themselves (the monthly pack's thirteen
+   * reports), so that they need not hold the write lock.
+   */
+  readTx<T>(fn: () => T): T {
+    return this.runInTransaction.deferred(fn) as T;
+  }
+
+  /**
    * A transaction committed without waiting for fsync (synchronous=NORMAL in WAL mode). A
    * crash of the process loses nothing (the WAL is in the OS before COMMIT returns); only a
    * power loss or kernel crash can roll back the last such commits. Use it only where a

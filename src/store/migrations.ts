@@ -704,4 +704,34 @@ CREATE TABLE attachment_readings (
 CREATE INDEX attachment_readings_ocr ON attachment_readings(ocr_next_at) WHERE state = 'ocr-pending';
 `,
   },
+  {
+    version: 16,
+    name: 'outbox attachments and the monthly management pack (issue 15)',
+    sql: `
+-- Files a queued mail carries (the monthly pack's charts as inline PNG, referenced from its HTML
+-- as cid:, and the month's register as CSV), stored with the outbox row in the same transaction,
+-- so that the mail is whole or not queued at all. content is kept until the mail is sent, then
+-- blanked (the register CSV holds customers' names and addresses: the managers have it in
+-- their mailboxes, the database need not keep a second copy); sha256 and size stay as the record.
+CREATE TABLE outbox_attachments (
+  outbox_id INTEGER NOT NULL REFERENCES outbox(id),
+  position INTEGER NOT NULL,
+  filename TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  cid TEXT,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  content BLOB,
+  PRIMARY KEY (outbox_id, position)
+);
+-- One monthly pack per month, claimed in the database (a restart the same day sends nothing
+-- twice; graphile-worker's rule for cron ticks). month: "YYYY-MM", the month the pack reports.
+CREATE TABLE monthly_packs (
+  month TEXT PRIMARY KEY,
+  claimed_at TEXT NOT NULL,
+  late INTEGER NOT NULL CHECK (late IN (0, 1)),
+  managers INTEGER NOT NULL
+);
+`,
+  },
 ];

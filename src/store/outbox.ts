@@ -3,7 +3,8 @@
  */
 import type { OutboxStatus } from '../cases/lifecycle';
 import type { Instant } from '../util/clock';
-import type { OutboxRow, NewOutbox } from './rows';
+import crypto from 'node:crypto';
+import type { OutboxRow, NewOutbox, OutboxAttachmentRow } from './rows';
 import { StoreBase } from './base';
 
 export class OutboxQueries extends StoreBase {
@@ -47,6 +48,15 @@ export class OutboxQueries extends StoreBase {
       o.createdAt,
       o.attachInboundId ?? null,
     );
+    if (info.changes === 1 && o.attachments?.length) {
+      const id = Number(info.lastInsertRowid);
+      const add = this.q(
+        'INSERT INTO outbox_attachments (outbox_id, position, filename, content_type, cid, size, sha256, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      o.attachments.forEach((a, i) =>
+        add.run(id, i, a.filename, a.contentType, a.cid, a.content.length, crypto.createHash('sha256').update(a.content).digest('hex'), a.content),
+      );
+    }
     if (info.changes === 1 && o.templateSources) {
       this.q('INSERT OR IGNORE INTO template_versions (version, kind, language, sources, first_used_at) VALUES (?, ?, ?, ?, ?)').run(
         o.templateVersion,
@@ -137,6 +147,16 @@ export class OutboxQueries extends StoreBase {
         atMost,
       ) as { n: number }
     ).n;
+  }
+
+  /** The files a mail carries, in order (none for most mails). */
+  outboxAttachments(id: number): OutboxAttachmentRow[] {
+    return this.q('SELECT * FROM outbox_attachments WHERE outbox_id = ? ORDER BY position').all(id) as OutboxAttachmentRow[];
+  }
+
+  /** Drop the content of a sent mail's files (size and hash stay): the register CSV is personal data. */
+  blankOutboxAttachments(id: number): number {
+    return this.q('UPDATE outbox_attachments SET content = NULL WHERE outbox_id = ? AND content IS NOT NULL').run(id).changes;
   }
 
   outboxOfCase(caseId: number): OutboxRow[] {

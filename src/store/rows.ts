@@ -345,4 +345,29 @@ export interface NewOutbox {
   templateSources?: Readonly<Record<string, string>>;
   /** An inbound mail to attach as message/rfc822. */
   attachInboundId?: number | null;
+  /** Files the mail carries (outbox_attachments, migration 16): inline images (cid) and attachments. */
+  attachments?: readonly OutboxAttachment[];
+}
+
+/**
+ * A file a queued mail carries. With a `cid` it is an inline part (RFC 2392: the HTML refers to
+ * it as `cid:<cid>`), else an attachment.
+ */
+export interface OutboxAttachment {
+  filename: string;
+  contentType: string;
+  cid: string | null;
+  content: Buffer;
+}
+
+/** An outbox attachment as stored: content null once the mail was sent (kept: size and hash). */
+export interface OutboxAttachmentRow {
+  outbox_id: number;
+  position: number;
+  filename: string;
+  content_type: string;
+  cid: string | null;
+  size: number;
+  sha256: string;
+  content: Buffer | null;
 }

@@ -8,7 +8,7 @@
  * deadline configurations as first used, the audit rehearsals' reads), record.ts (the register of record: channel, customer
  * type, product, ARN and court, root causes, actions), approvals.ts (final
  * answers waiting for approval), backup.ts (backups and restores), documents.ts (what
- * attachments read as documents gave, and the OCR queue), and the queries of the
+ * attachments read as documents gave, and the OCR queue), monthly.ts (the monthly management pack's claims), and the queries of the
  * commands that read across them.
  * `Store` joins the aggregates into one object (the TypeScript handbook's mixin pattern), so
  * that a stage calls `store.x(...)` inside one `store.tx(...)` whatever table x touches.
@@ -34,11 +34,13 @@ import { RecordQueries } from './record';
 import { ApprovalQueries } from './approvals';
 import { BackupQueries } from './backup';
 import { DocumentQueries } from './documents';
+import { MonthlyPackQueries } from './monthly';
 
 export * from './rows';
 
 export type { DraftState, FinalAnswerDraftRow, PendingDraftRow } from './approvals';
 export type { AttachmentReadingRow, NewAttachmentReading, PendingOcrRow } from './documents';
+export type { DraftWaitRow } from './monthly';
 
 const PARTS = [
   InboundQueries,
@@ -59,6 +61,7 @@ const PARTS = [
   ApprovalQueries,
   BackupQueries,
   DocumentQueries,
+  MonthlyPackQueries,
 ];
 
 export class Store extends StoreBase {}
@@ -83,7 +86,8 @@ export interface Store
     RecordQueries,
     ApprovalQueries,
     BackupQueries,
-    DocumentQueries {}
+    DocumentQueries,
+    MonthlyPackQueries {}
 
 for (const part of PARTS) {
   for (const name of Object.getOwnPropertyNames(part.prototype)) {
