@@ -2,6 +2,7 @@
  * `klagomal outbox`: the queued and sent mail; `outbox retry ID` puts a failed mail back in
  * the queue (the transition failed -> queued and its event in one transaction).
  */
+import { FAILED_MAIL_FILES_DAYS } from '../retention/retention';
 import { outboxView } from '../cases/view';
 import { toInstant } from '../util/clock';
 import { UsageError, wholeNumber } from './args';
@@ -19,6 +20,12 @@ export const outboxCommand: Command = {
       const id = wholeNumber('ID', positionals[1], 1);
       return withStore(configOf(values), (store) => {
         const at = toInstant(new Date());
+        // A mail whose files retention removed would go out without them (a pack without its
+        // charts and register): it is made again instead.
+        if (store.outboxRow(id)?.status === 'failed' && store.outboxFilesBlanked(id) > 0)
+          throw new NotFound(
+            `outbox mail ${id} lost its attached files to retention (a failed mail keeps them ${FAILED_MAIL_FILES_DAYS} days); make it again (a monthly pack: klagomal report monthly --month YYYY-MM --send)`,
+          );
         const ok = store.tx(() => {
           if (!store.requeueFailedOutbox(id, at)) return false;
           store.appendEvent({

@@ -36,6 +36,9 @@ export type { RetentionRunRow } from '../store/retention';
 
 export type RetentionTrigger = 'command' | 'schedule';
 
+/** Days a mail that failed for good keeps its attached files for `outbox retry`. */
+export const FAILED_MAIL_FILES_DAYS = 30;
+
 export interface RetentionDeps {
   readonly store: Store;
   readonly config: Config;
@@ -93,6 +96,8 @@ export interface RetentionResult {
   readonly filesRemoved: number;
   /** Files left for the next run because mail was being filed meanwhile. */
   readonly filesDeferred: number;
+  /** Files of mails that failed for good whose content was dropped (counted in a dry run). */
+  readonly outboxFilesBlanked: number;
 }
 
 /** Pure: `now` minus whole years (29 February falls back to 28 February). */
@@ -138,6 +143,7 @@ export async function runRetention(deps: RetentionDeps, opts: RetentionOptions):
   const failed: Array<{ number: string; error: string }> = [];
   let mailsOnNoCase = 0;
   let looseRaw = 0;
+  let outboxFilesBlanked = 0;
   try {
     // Files left by an earlier run that stopped between its commit and the deletion.
     if (!dryRun) filesRemoved += flushPendingFiles(store, config.dataDir).removed;
@@ -189,6 +195,11 @@ export async function runRetention(deps: RetentionDeps, opts: RetentionOptions):
       await yieldToLoop();
     }
 
+    // Files of mails that failed for good (a monthly pack's charts and register CSV, with
+    // customers' names): kept FAILED_MAIL_FILES_DAYS for `outbox retry`, then their content goes.
+    const filesBefore = toInstant(new Date(opts.now.getTime() - FAILED_MAIL_FILES_DAYS * 86_400_000));
+    outboxFilesBlanked = dryRun ? store.failedOutboxFilesDue(filesBefore) : store.tx(() => store.blankFailedOutboxFiles(filesBefore));
+
     if (!dryRun) {
       const flushed = flushPendingFiles(store, config.dataDir);
       filesRemoved += flushed.removed;
@@ -218,6 +229,7 @@ export async function runRetention(deps: RetentionDeps, opts: RetentionOptions):
     rawRemoved,
     filesRemoved,
     filesDeferred,
+    outboxFilesBlanked,
   };
   store.tx(() => store.finishRetentionRun(runId, finishedAt, anonymised.length, rawRemoved, JSON.stringify(result)));
   if (!dryRun && (anonymised.length > 0 || rawRemoved > 0 || mailsOnNoCase > 0)) {
@@ -240,6 +252,7 @@ export async function runRetention(deps: RetentionDeps, opts: RetentionOptions):
     failed: failed.length,
     filesRemoved,
     filesDeferred: filesDeferred || undefined,
+    outboxFilesBlanked: outboxFilesBlanked || undefined,
   });
   return result;
 }

@@ -154,6 +154,30 @@ export class OutboxQueries extends StoreBase {
     return this.q('SELECT * FROM outbox_attachments WHERE outbox_id = ? ORDER BY position').all(id) as OutboxAttachmentRow[];
   }
 
+  /**
+   * Files of mails that failed for good, queued before `before`, still holding their content
+   * (retention: a failed monthly pack must not keep the register's names for ever).
+   */
+  failedOutboxFilesDue(before: Instant): number {
+    return (
+      this.q(
+        "SELECT COUNT(*) AS n FROM outbox_attachments WHERE content IS NOT NULL AND outbox_id IN (SELECT id FROM outbox WHERE status = 'failed' AND created_at < ?)",
+      ).get(before) as { n: number }
+    ).n;
+  }
+
+  /** Drop the content of the files counted by failedOutboxFilesDue (size and hash stay). */
+  blankFailedOutboxFiles(before: Instant): number {
+    return this.q(
+      "UPDATE outbox_attachments SET content = NULL WHERE content IS NOT NULL AND outbox_id IN (SELECT id FROM outbox WHERE status = 'failed' AND created_at < ?)",
+    ).run(before).changes;
+  }
+
+  /** How many of a mail's files have lost their content (0 for a mail that can be sent whole). */
+  outboxFilesBlanked(id: number): number {
+    return (this.q('SELECT COUNT(*) AS n FROM outbox_attachments WHERE outbox_id = ? AND content IS NULL').get(id) as { n: number }).n;
+  }
+
   /** Drop the content of a sent mail's files (size and hash stay): the register CSV is personal data. */
   blankOutboxAttachments(id: number): number {
     return this.q('UPDATE outbox_attachments SET content = NULL WHERE outbox_id = ? AND content IS NOT NULL').run(id).changes;
