@@ -32,6 +32,7 @@ import type { Store } from '../store/store';
 import type { OutboxMailRow } from '../store/status';
 import { MIGRATIONS } from '../store/migrations';
 import { TemplateSet } from '../reply/templates';
+import { CHECKED_KEY } from '../reply/template-manager';
 import type { Instant } from '../util/clock';
 import { toInstant } from '../util/clock';
 import { redactAddresses } from '../util/log';
@@ -427,7 +428,7 @@ export function gatherStatus(config: Config, store: Store, now: Date, opts: Stat
   const checkedAt = inUse ? store.templateSetCheckedAt(inUse) : null;
   let files: { version: string | null; problems: number } | undefined;
   if (opts.checkTemplateFiles) {
-    const built = TemplateSet.build(config.templates, { caseLinkBase: config.firm.caseLinkBase });
+    const built = TemplateSet.build(config.templates, { caseLinkBase: config.firm.caseLinkBase, checkedBefore: store.meta(CHECKED_KEY) ?? null });
     files = { version: built.set?.setVersion ?? null, problems: built.problems.length };
     if (!built.set)
       reasons.push(

@@ -24,6 +24,9 @@ import { buildAdminNotice } from './mail';
 import { LANGUAGES } from '../config/config';
 import { toInstant } from '../util/clock';
 
+/** The meta key of the last set that passed the whole check (see TemplateOptions.checkedBefore). */
+export const CHECKED_KEY = 'templates.checkedKey';
+
 /** How long the files must have been unchanged before a reload reads them. */
 const SETTLE_MS = 1000;
 
@@ -70,9 +73,11 @@ export class TemplateManager implements TemplateRenderer {
   /** Check the files; fall back to the last good set kept in the database. Throws when there is none. */
   static open(store: Store, config: Config, log: Logger, now: Date = new Date()): TemplateManager {
     const root = config.templates;
-    const { set, problems } = TemplateSet.build(root, { caseLinkBase: config.firm.caseLinkBase });
+    const checkedBefore = store.meta(CHECKED_KEY) ?? null;
+    const { set, problems } = TemplateSet.build(root, { caseLinkBase: config.firm.caseLinkBase, checkedBefore });
     if (set) {
       store.saveTemplateSet(set.setVersion, set.files, toInstant(now));
+      if (set.checkKey !== checkedBefore) store.setMeta(CHECKED_KEY, set.checkKey);
       return new TemplateManager(set, store, config, log);
     }
     const good = store.lastGoodTemplateSet();
@@ -117,7 +122,10 @@ export class TemplateManager implements TemplateRenderer {
       return 'broken';
     }
     if (set.setVersion === this.current.setVersion && this.problems.length === 0) return 'unchanged';
-    this.store.tx(() => this.store.saveTemplateSet(set.setVersion, set.files, toInstant(now)));
+    this.store.tx(() => {
+      this.store.saveTemplateSet(set.setVersion, set.files, toInstant(now));
+      this.store.setMeta(CHECKED_KEY, set.checkKey);
+    });
     this.log.info('templates reloaded', { from: this.current.setVersion, to: set.setVersion });
     this.current = set;
     this.problems = [];

@@ -96,6 +96,40 @@ export function formatProblem(p: TemplateProblem): string {
 export interface TemplateOptions {
   /** A case link base, e.g. https://klagomal.firma.se/arende/ ({{caseLink case.number}}); '' = none. */
   readonly caseLinkBase?: string;
+  /**
+   * The check key (TemplateSet.checkKey) of a set that passed the whole check before, as the
+   * database keeps it: files, options and code that give this key again are compiled without
+   * being checked again. Every command that files or sends builds the set, and the check
+   * (parsing, the tree walk, rendering the samples, which compiles every template) cost each
+   * ~0.35 s; an unchanged set passes it again by construction. `templates check` never passes it.
+   */
+  readonly checkedBefore?: string | null;
+}
+
+let codeIdentity: string | null = null;
+/**
+ * What the check's result depends on besides the files and options: this module and the ones
+ * its checks and helpers use, Handlebars and Node (Intl formats the dates). Any change to one
+ * of them gives a new key, so the next build checks the set in full again.
+ */
+function templateCodeIdentity(): string {
+  if (codeIdentity === null) {
+    const h = crypto.createHash('sha256').update(`${process.version}\n${Handlebars.VERSION}\n`);
+    for (const m of [__filename, require.resolve('./template-schema'), require.resolve('./template-checker'), require.resolve('../util/stockholm-time')])
+      h.update(fs.readFileSync(m));
+    codeIdentity = h.digest('hex');
+  }
+  return codeIdentity;
+}
+
+/** The key under which a set's passing check is remembered: files, options and code. */
+export function templateCheckKey(files: ReadonlyMap<string, string>, opts: TemplateOptions): string {
+  return crypto
+    .createHash('sha256')
+    .update(templateCodeIdentity())
+    .update(JSON.stringify({ caseLinkBase: opts.caseLinkBase ?? '' }))
+    .update(JSON.stringify([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))))
+    .digest('hex');
 }
 
 function registerHelpers(hb: typeof Handlebars, lang: Language, opts: TemplateOptions): void {
@@ -175,6 +209,8 @@ export class TemplateSet implements TemplateRenderer {
     readonly setVersion: string,
     /** Every file of the set (relative path -> text), to keep the set in the database. */
     readonly files: ReadonlyMap<string, string>,
+    /** templateCheckKey of the set: kept by the caller so that the next build may skip the check. */
+    readonly checkKey: string,
   ) {}
 
   /** Load, check and compile every template under `root`. Returns the set, or every problem found. */
@@ -190,6 +226,9 @@ export class TemplateSet implements TemplateRenderer {
     const problems: TemplateProblem[] = [];
     const compiled = new Map<string, CompiledKind>();
     const setHash = crypto.createHash('sha256');
+    const checkKey = templateCheckKey(files, opts);
+    // Checked before, unchanged since: compiled (lazily, by Handlebars) without the check.
+    const checked = opts.checkedBefore === checkKey;
     // Problems name the file by its full path: unambiguous for whoever runs `templates check`.
     const rel = (file: string): string => path.resolve(file);
     const read = (file: string): string | null => files.get(path.relative(root, file).split(path.sep).join('/')) ?? null;
@@ -214,8 +253,7 @@ export class TemplateSet implements TemplateRenderer {
           setHash.update(`${lang}/partials/${name}\n${text}\n`);
           const kindOfPart = m[2] as 'text' | 'html';
           try {
-            const ast = Handlebars.parse(text);
-            partialAsts[kindOfPart].set(m[1], { file: rel(file), ast });
+            if (!checked) partialAsts[kindOfPart].set(m[1], { file: rel(file), ast: Handlebars.parse(text) });
             envs[kindOfPart].registerPartial(m[1], envs[kindOfPart].compile(text, { strict: true, noEscape: kindOfPart === 'text' }));
           } catch (err) {
             const e = parseError(err);
@@ -244,6 +282,10 @@ export class TemplateSet implements TemplateRenderer {
           hash.update(`${part}\n${text}\n`);
           setHash.update(`${lang}/${kind}.${part}\n${text}\n`);
           const env = part === 'html' ? envs.html : envs.text;
+          if (checked) {
+            parts[part] = env.compile(text, { strict: true, noEscape: part !== 'html' });
+            continue;
+          }
           let ast: hbs.AST.Program;
           try {
             ast = Handlebars.parse(text);
@@ -272,7 +314,7 @@ export class TemplateSet implements TemplateRenderer {
         if (broken) continue;
         const entry: CompiledKind = { parts: parts as Record<Part, HandlebarsTemplateDelegate>, version: hash.digest('hex').slice(0, 12), sources };
         // Render the sample data: catches what the tree does not show (a helper given nonsense).
-        for (const part of PARTS) {
+        for (const part of checked ? [] : PARTS) {
           try {
             entry.parts[part](TEMPLATE_SAMPLES[kind]);
           } catch (err) {
@@ -303,7 +345,7 @@ export class TemplateSet implements TemplateRenderer {
       );
       return { set: null, problems: unique };
     }
-    return { set: new TemplateSet(root, compiled, setHash.digest('hex').slice(0, 12), new Map(files)), problems };
+    return { set: new TemplateSet(root, compiled, setHash.digest('hex').slice(0, 12), new Map(files), checkKey), problems };
   }
 
   /** Load and check; throws TemplateError listing every problem. */
