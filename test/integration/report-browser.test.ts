@@ -16,100 +16,16 @@
  * --user-data-dir in a temporary folder. Without Chromium the test is skipped, saying so.
  * KLAGOMAL_REPORT_SCREENSHOT=FILE keeps a screenshot of the page.
  */
-import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { reportCommand } from '../../src/cli/report';
 import type { Statistics } from '../../src/report/statistics';
 import { buildScenario, makeReportWorld, ReportWorld } from '../support/report-fixture';
-
-const CANDIDATES = [process.env.CHROMIUM_BIN, 'chromium', 'chromium-browser', 'google-chrome'].filter((x): x is string => !!x);
-
-function findChromium(): string | null {
-  for (const c of CANDIDATES) {
-    const r = spawnSync(c, ['--version'], { encoding: 'utf8', timeout: 20_000 });
-    if (r.status === 0 && /chrom/i.test(r.stdout)) return c;
-  }
-  return null;
-}
+import { Browser, findChromium } from '../support/chromium';
 
 const CHROMIUM = findChromium();
-if (!CHROMIUM) console.warn(`HTML report browser test skipped: no Chromium found (tried ${CANDIDATES.join(', ')}); on Debian: apt-get install -y chromium`);
+if (!CHROMIUM) console.warn('HTML report browser test skipped: no Chromium found (set CHROMIUM_BIN, or on Debian: apt-get install -y chromium)');
 const describeBrowser = CHROMIUM ? describe : describe.skip;
-
-// ---- a minimal DevTools protocol client over the pipe --------------------------------------
-
-interface CdpEvent {
-  method: string;
-  params: Record<string, unknown>;
-  sessionId?: string;
-}
-
-class Cdp {
-  private nextId = 1;
-  private buffer = '';
-  private readonly pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
-  private readonly waiters: Array<{ method: string; resolve: (e: CdpEvent) => void }> = [];
-  readonly events: CdpEvent[] = [];
-
-  constructor(
-    private readonly input: Writable,
-    output: Readable,
-  ) {
-    output.setEncoding('utf8');
-    output.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let nul: number;
-      while ((nul = this.buffer.indexOf('\0')) >= 0) {
-        const message = JSON.parse(this.buffer.slice(0, nul)) as {
-          id?: number;
-          result?: Record<string, unknown>;
-          error?: { message: string };
-        } & Partial<CdpEvent>;
-        this.buffer = this.buffer.slice(nul + 1);
-        if (message.id !== undefined) {
-          const p = this.pending.get(message.id);
-          this.pending.delete(message.id);
-          if (message.error) p?.reject(new Error(message.error.message));
-          else p?.resolve(message.result ?? {});
-        } else if (message.method) {
-          const event = message as CdpEvent;
-          this.events.push(event);
-          for (const w of this.waiters.filter((x) => x.method === event.method)) {
-            this.waiters.splice(this.waiters.indexOf(w), 1);
-            w.resolve(event);
-          }
-        }
-      }
-    });
-  }
-
-  send(method: string, params: Record<string, unknown> = {}, sessionId?: string): Promise<Record<string, unknown>> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.input.write(`${JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) })}\0`);
-    });
-  }
-
-  waitFor(method: string, timeoutMs = 20_000): Promise<CdpEvent> {
-    const seen = this.events.find((e) => e.method === method);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no ${method} within ${timeoutMs} ms`)), timeoutMs);
-      t.unref();
-      this.waiters.push({
-        method,
-        resolve: (e) => {
-          clearTimeout(t);
-          resolve(e);
-        },
-      });
-    });
-  }
-}
 
 /** What the rendered page says about itself (evaluated in the page). */
 interface PageFacts {
@@ -173,9 +89,7 @@ describeBrowser('the HTML report in headless Chromium', () => {
   let w: ReportWorld;
   let stats: Statistics;
   let facts: PageFacts;
-  let cdp: Cdp;
-  let chromium: ChildProcess;
-  let profile: string;
+  let cdp: Browser;
   let htmlFile: string;
   let elapsedMs = 0;
 
@@ -193,24 +107,7 @@ describeBrowser('the HTML report in headless Chromium', () => {
     stats = (JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as { statistics: Statistics }).statistics;
 
     const started = Date.now();
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-chromium-'));
-    chromium = spawn(
-      CHROMIUM!,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        `--user-data-dir=${profile}`,
-        '--disable-dev-shm-usage',
-        '--no-first-run',
-        '--no-default-browser-check',
-        '--remote-debugging-pipe',
-        `--window-size=${WIDTH},${HEIGHT}`,
-        'about:blank',
-      ],
-      { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
-    );
-    cdp = new Cdp(chromium.stdio[3] as Writable, chromium.stdio[4] as Readable);
+    cdp = Browser.launch(CHROMIUM!, WIDTH, HEIGHT);
     const { targetId } = (await cdp.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
     const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
     for (const domain of ['Page', 'Network', 'Runtime', 'Log']) await cdp.send(`${domain}.enable`, {}, sessionId);
@@ -231,16 +128,7 @@ describeBrowser('the HTML report in headless Chromium', () => {
   }, 60_000);
 
   afterAll(async () => {
-    if (chromium && chromium.exitCode === null) {
-      const exited = new Promise((r) => chromium.once('exit', r));
-      await cdp.send('Browser.close').catch(() => undefined);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
-      clearTimeout(timer);
-      if (chromium.exitCode === null && chromium.signalCode === null) chromium.kill('SIGKILL');
-    }
-    for (const fd of [3, 4]) (chromium?.stdio[fd] as Readable | Writable | undefined)?.destroy();
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    await cdp?.close();
     w?.close();
     if (elapsedMs) console.log(`report-browser: Chromium started, rendered and inspected the report in ${elapsedMs} ms`);
   });

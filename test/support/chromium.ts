@@ -1,8 +1,7 @@
 /**
  * Headless Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe:
  * commands on fd 3, answers on fd 4, NUL-separated JSON): no port, no WebSocket library, no
- * network. The same way test/integration/report-browser.test.ts drives it (that test keeps its
- * own copy); used by the monthly pack's browser test.
+ * network. Used by the HTML report's and the monthly pack's browser tests.
  */
 import { spawn, spawnSync, ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
