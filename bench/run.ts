@@ -176,17 +176,23 @@ async function memory(): Promise<void> {
   }
 }
 
+/** BENCH_ONLY=backlog,memory,... runs only the named parts (all when unset). */
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
+const wanted = (part: string): boolean => ONLY.length === 0 || ONLY.includes(part);
+
 async function main(): Promise<void> {
   console.log(`klagomal benchmarks on ${os.cpus().length} cores, node ${process.version}`);
   const d = dovecotAvailable();
-  if (d.ok) await backlogAndLatency();
-  else console.log(`backlog and latency skipped: ${d.reason}`);
-  await memory();
-  await bombsBench();
-  await documentsBench();
-  await escalationBench();
-  await classifyBench();
-  await backupBench();
+  if (wanted('backlog')) {
+    if (d.ok) await backlogAndLatency();
+    else console.log(`backlog and latency skipped: ${d.reason}`);
+  }
+  if (wanted('memory')) await memory();
+  if (wanted('bombs')) await bombsBench();
+  if (wanted('documents')) await documentsBench();
+  if (wanted('escalation')) await escalationBench();
+  if (wanted('classify')) await classifyBench();
+  if (wanted('backup')) await backupBench();
 }
 
 main().catch((err) => {

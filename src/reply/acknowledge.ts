@@ -122,7 +122,9 @@ export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, qu
           {
             toAddressLast24h: box ? store.countOutboxToMailbox(box.local, box.domain, since) : address ? store.countOutboxTo(address, since) : 0,
             domain: box?.domain ?? null,
-            toDomainLast24h: box ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
+            // A public mail domain (gmail.com) has no per-domain cap (decideAcknowledgement): not counted.
+            toDomainLast24h:
+              box && !config.loop.publicMailDomains.includes(box.domain) ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
             acknowledgementsLastHour: store.countAcknowledgementsSince(toInstant(new Date(now.getTime() - 3600_000)), config.loop.maxAutomaticPerHour),
             forCaseLast24h: 0,
             failingUntil: address ? store.addressFailingUntil(address, at) : null,
