@@ -26,7 +26,7 @@ import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import { dovecotAvailable, imapSourceOf, startDovecot } from '../test/support/dovecot';
 import { startSmtpReceiver } from '../test/support/smtp';
-import { makeWorld, complaintMail, deliverToMaildir, mailWithAttachment, BIN } from '../test/support/world';
+import { makeWorld, complaintMail, deliverToMaildir, mailWithAttachment, waitFor, BIN } from '../test/support/world';
 import { openDatabase } from '../src/store/db';
 import { escalationBench } from './escalation';
 import { classifyBench } from './classify';
@@ -35,13 +35,15 @@ import { backupBench } from './backup';
 import { documentsBench } from './documents';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
+/** BENCH_LARGE=1: also the 50,000-mail backlog and the import of 60,000 mails (minutes each). */
+const LARGE = process.env.BENCH_LARGE === '1';
 const SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 60);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function rawLimit(clientOptions: ConstructorParameters<typeof ImapFlow>[0]): Promise<{ seconds: number; fetchSeconds: number }> {
+async function rawLimit(clientOptions: ConstructorParameters<typeof ImapFlow>[0], MAILS: number): Promise<{ seconds: number; fetchSeconds: number }> {
   const client = new ImapFlow(clientOptions);
   await client.connect();
   const t0 = process.hrtime.bigint();
@@ -61,7 +63,37 @@ async function rawLimit(clientOptions: ConstructorParameters<typeof ImapFlow>[0]
   return { seconds: Number(t2 - t0) / 1e9, fetchSeconds: Number(t1 - t0) / 1e9 };
 }
 
-async function backlogAndLatency(): Promise<void> {
+/** Peak resident memory of a running process so far (VmHWM), in MB; NaN where /proc is not there. */
+function peakRssMb(pid: number | undefined): number {
+  try {
+    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+    return kb / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Filed inbound rows of the world's database (read-only, beside the service); 0 before it exists. */
+function filedCount(dbFile: string, kind?: string): number {
+  if (!fs.existsSync(dbFile)) return 0;
+  try {
+    const db = openDatabase(dbFile, { readonly: true });
+    try {
+      const sql = `SELECT COUNT(*) AS n FROM inbound WHERE state = 'filed'${kind ? ' AND kind = ?' : ''}`;
+      return (db.prepare(sql).get(...(kind ? [kind] : [])) as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0; /* not created yet */
+  }
+}
+
+/**
+ * The backlog, then (`withLatency`) the latency of single mails and a second backlog in which
+ * every mail is a follow-up to one of the cases just opened (threading lookups under load).
+ */
+async function backlogAndLatency(MAILS: number, withLatency: boolean): Promise<void> {
   const dovecot = await startDovecot();
   const smtp = await startSmtpReceiver();
   const world = makeWorld({
@@ -78,7 +110,7 @@ async function backlogAndLatency(): Promise<void> {
     const st = await dovecot.status('INBOX');
     if (st.messages !== MAILS) throw new Error(`INBOX has ${st.messages} messages, expected ${MAILS}`);
 
-    const raw = await rawLimit(dovecot.clientOptions());
+    const raw = await rawLimit(dovecot.clientOptions(), MAILS);
     const rawRate = MAILS / raw.seconds;
     console.log(
       `raw limit: one FETCH of ${MAILS} mails + mailparser, storing nothing: ${raw.seconds.toFixed(2)} s (fetch ${raw.fetchSeconds.toFixed(2)} s) = ${rawRate.toFixed(0)} msgs/s`,
@@ -91,18 +123,7 @@ async function backlogAndLatency(): Promise<void> {
     let filedAt = 0;
     const dbFile = path.join(world.dataDir, 'klagomal.db');
     const watcher = setInterval(() => {
-      if (filedAt || !fs.existsSync(dbFile)) return;
-      try {
-        const db = openDatabase(dbFile, { readonly: true });
-        try {
-          const n = (db.prepare("SELECT COUNT(*) AS n FROM inbound WHERE state = 'filed'").get() as { n: number }).n;
-          if (n >= MAILS) filedAt = Date.now();
-        } finally {
-          db.close();
-        }
-      } catch {
-        /* not created yet */
-      }
+      if (!filedAt && filedCount(dbFile) >= MAILS) filedAt = Date.now();
     }, 50);
     await Promise.race([smtp.waitFor(MAILS, 600_000), died]);
     clearInterval(watcher);
@@ -116,6 +137,13 @@ async function backlogAndLatency(): Promise<void> {
       `backlog: ${MAILS} mails filed and ${smtp.messages.length} acknowledgements accepted by SMTP in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} msgs/s ` +
         `(${((rate / rawRate) * 100).toFixed(0)} % of the raw limit; target >= 50 %; includes the service's start-up)`,
     );
+    console.log(`backlog: peak RSS of the service over the ${MAILS}-mail backlog: ${peakRssMb(child.pid).toFixed(0)} MB (target: flat, < 300 MB)`);
+    if (!withLatency) {
+      died.catch(() => undefined);
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      return;
+    }
 
     // Latency: the same service, now idle in IDLE.
     await new Promise((r) => setTimeout(r, 1500));
@@ -133,6 +161,26 @@ async function backlogAndLatency(): Promise<void> {
       `latency: APPEND -> acknowledgement accepted by SMTP, ${SAMPLES} mails one at a time: p50 ${percentile(samples, 50).toFixed(0)} ms, ` +
         `p95 ${percentile(samples, 95).toFixed(0)} ms, max ${samples[samples.length - 1].toFixed(0)} ms (target p50 < 1000 ms; Dovecot itself delays IDLE notices ~500 ms)`,
     );
+    // Follow-ups: every customer writes again in the thread of their complaint (In-Reply-To and
+    // References name their first mail, RFC 5322 §3.6.4), so each mail is matched to its open case.
+    const before = filedCount(dbFile);
+    const followups = Array.from({ length: MAILS }, (_, i) =>
+      complaintMail(i, {
+        messageId: `bench-followup-${i}@example.com`,
+        subject: `Re: Klagomål nummer ${i} om avgift`,
+        headers: [`In-Reply-To: <bench-${i}@example.com>`, `References: <bench-${i}@example.com>`],
+        body: `Hej igen, jag har fortfarande inte fått tillbaka de 60 kronorna. Ärende ${i}.`,
+      }),
+    );
+    const f0 = Date.now();
+    dovecot.deliverToMaildir(followups);
+    await Promise.race([waitFor('follow-ups filed', () => filedCount(dbFile) >= before + MAILS, 600_000, 100), died]);
+    const fSeconds = (Date.now() - f0) / 1000;
+    console.log(
+      `backlog of follow-ups: ${MAILS} mails, each to one of the ${MAILS} open cases, filed in ${fSeconds.toFixed(2)} s = ${(MAILS / fSeconds).toFixed(0)} msgs/s ` +
+        `(${filedCount(dbFile, 'followup')} filed as follow-ups; ${((MAILS / fSeconds / rawRate) * 100).toFixed(0)} % of the raw limit); peak RSS of the service so far ${peakRssMb(child.pid).toFixed(0)} MB`,
+    );
+
     died.catch(() => undefined);
     if (process.env.BENCH_SERVICE_LOG) fs.writeFileSync(process.env.BENCH_SERVICE_LOG, child.output());
     child.kill('SIGTERM');
@@ -141,6 +189,39 @@ async function backlogAndLatency(): Promise<void> {
     world.cleanup();
     await smtp.close();
     await dovecot.cleanup();
+  }
+}
+
+/** `klagomal import` of a folder of N .eml files (an old complaints archive): mails/s and the peak RSS of the import. */
+async function importBench(n: number): Promise<void> {
+  const world = makeWorld();
+  const archive = path.join(world.dir, 'archive');
+  const preload = path.join(os.tmpdir(), `klagomal-maxrss-import-${process.pid}.js`);
+  fs.writeFileSync(preload, "process.on('exit', () => require('fs').writeSync(2, '\\nMAXRSS_KB ' + process.resourceUsage().maxRSS + '\\n'));\n");
+  try {
+    fs.mkdirSync(archive);
+    for (let i = 0; i < n; i++) fs.writeFileSync(path.join(archive, `${String(i).padStart(6, '0')}.eml`), complaintMail(i, { messageId: `archive-${i}@example.com` }));
+    const t0 = Date.now();
+    const out = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, ['--require', preload, BIN, 'import', archive, '--json', '--config', world.configFile], {
+        env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.stderr.on('data', (d) => (text += d));
+      child.on('close', () => resolve(text));
+    });
+    const seconds = (Date.now() - t0) / 1000;
+    const kb = Number(/MAXRSS_KB (\d+)/.exec(out)?.[1] ?? NaN);
+    const dbFile = path.join(world.dataDir, 'klagomal.db');
+    console.log(
+      `import: klagomal import of ${n} mails (a folder of .eml): ${seconds.toFixed(1)} s = ${(n / seconds).toFixed(0)} mails/s, ${filedCount(dbFile)} filed; ` +
+        `peak RSS ${(kb / 1024).toFixed(0)} MB (target: flat, < 300 MB)`,
+    );
+  } finally {
+    fs.rmSync(preload, { force: true });
+    world.cleanup();
   }
 }
 
@@ -184,9 +265,12 @@ async function main(): Promise<void> {
   console.log(`klagomal benchmarks on ${os.cpus().length} cores, node ${process.version}`);
   const d = dovecotAvailable();
   if (wanted('backlog')) {
-    if (d.ok) await backlogAndLatency();
-    else console.log(`backlog and latency skipped: ${d.reason}`);
+    if (d.ok) {
+      await backlogAndLatency(MAILS, true);
+      if (LARGE) await backlogAndLatency(50_000, false);
+    } else console.log(`backlog and latency skipped: ${d.reason}`);
   }
+  if (wanted('import')) await importBench(LARGE ? 60_000 : Number(process.env.BENCH_IMPORT_MAILS ?? 5000));
   if (wanted('memory')) await memory();
   if (wanted('bombs')) await bombsBench();
   if (wanted('documents')) await documentsBench();
