@@ -163,7 +163,9 @@ export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, qu
             domain: box?.domain ?? null,
             // A public mail domain (gmail.com) has no per-domain cap (decideAcknowledgement): not counted.
             toDomainLast24h:
-              box && !config.loop.publicMailDomains.includes(box.domain) ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
+              box && !config.loop.publicMailDomains.includes(box.domain)
+                ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h)
+                : 0,
             acknowledgementsLastHour: ctx.hourlyAcknowledgements
               ? ctx.hourlyAcknowledgements.count(hourAgo, config.loop.maxAutomaticPerHour)
               : store.countAcknowledgementsSince(hourAgo, config.loop.maxAutomaticPerHour),

@@ -192,7 +192,8 @@ describe('loops', () => {
     // acknowledged, the rest say why; a second pass, a new transaction, asks the store again.
     const w = makeWorld({ loop: { maxAutomaticPerHour: 3 } });
     worlds.push(w);
-    for (let i = 0; i < 7; i++) deliverToMaildir(w.maildir, complaintMail(i, { from: `Kund ${i} <kund${i}@example.com>`, messageId: `hourly-${i}@example.com` }));
+    for (let i = 0; i < 7; i++)
+      deliverToMaildir(w.maildir, complaintMail(i, { from: `Kund ${i} <kund${i}@example.com>`, messageId: `hourly-${i}@example.com` }));
     await pass(w);
     const acks = (): string[] => (fs.existsSync(w.pickup) ? fs.readdirSync(w.pickup).filter((f) => /-acknowledgement-/.test(f)) : []);
     expect(acks()).toHaveLength(3);

@@ -315,7 +315,8 @@ describe('Stockholm time kept per hour (issue 16)', () => {
           const want = reference(ms);
           for (let round = 0; round < 2; round++) {
             const text = formatStockholm(new Date(ms));
-            if (text !== want.text || isoDate(localDateOf(new Date(ms))) !== isoDate(want.date)) wrong.push(`${new Date(ms).toISOString()}: ${text}, want ${want.text}`);
+            if (text !== want.text || isoDate(localDateOf(new Date(ms))) !== isoDate(want.date))
+              wrong.push(`${new Date(ms).toISOString()}: ${text}, want ${want.text}`);
             checked++;
           }
         }
