@@ -15,6 +15,18 @@ import type { Instant } from '../util/clock';
 /** What the calendar version means, in words, with the holidays of the year it was first used in and the next. */
 export function calendarText(at: Instant): string {
   const year = Number(at.slice(0, 4));
+  // The same text for every case filed in a year: made once (a backlog filed thousands, issue 16).
+  let text = calendarTexts.get(year);
+  if (text === undefined) {
+    text = calendarTextOf(year);
+    calendarTexts.set(year, text);
+  }
+  return text;
+}
+
+const calendarTexts = new Map<number, string>();
+
+function calendarTextOf(year: number): string {
   return JSON.stringify({
     version: CALENDAR_VERSION,
     rule: "Business days are Monday to Friday except Swedish public holidays (Lag (1989:253) om allmänna helgdagar) and Midsummer Eve, Christmas Eve and New Year's Eve; the firm's extra closed days are in the deadline policy (extraClosedDates). Times are Europe/Stockholm.",

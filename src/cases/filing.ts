@@ -15,6 +15,7 @@ import type { Config } from '../config/config';
 import type { ParsedMail } from '../parse/parse';
 import type { ForwardedOriginal } from '../parse/forwarded';
 import type { InboundRow, NewCase, Store } from '../store/store';
+import type { HourlyAcknowledgements } from '../reply/acknowledge';
 import type { MailKind } from './lifecycle';
 import type { TemplateRenderer } from '../reply/templates';
 import type { BusinessCalendar } from '../deadlines/calendar';
@@ -60,6 +61,8 @@ export interface FilingContext {
   readonly calendar: BusinessCalendar;
   readonly calendars: Calendars;
   readonly log: Logger;
+  /** The hourly acknowledgement count carried through a batch (src/reply/acknowledge.ts); absent: asked of the store. */
+  readonly hourlyAcknowledgements?: HourlyAcknowledgements | null;
 }
 
 /** What filing recorded, and what the act stage needs to act on it. */

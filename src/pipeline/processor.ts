@@ -34,6 +34,7 @@ import { fileMail, FilingContext, FilingResult } from '../cases/filing';
 import { classify } from '../classify/classify';
 import { maskMail } from '../parse/mask-mail';
 import { gatherFacts } from './facts';
+import { HourlyAcknowledgements } from '../reply/acknowledge';
 import { actOnMail } from './act';
 import { IsolatedProcessor, IsolatedState, IsolationLimits } from './isolation';
 import { StorageError, StorageFailure, storageFailure } from '../util/storage-error';
@@ -318,6 +319,17 @@ export class Processor {
   ): void {
     const mode = { state };
     this.store.tx(() => {
+      // The hourly acknowledgement count, carried through this transaction (src/reply/acknowledge.ts).
+      const hourlyAcknowledgements = new HourlyAcknowledgements(this.store);
+      const ctx: FilingContext = {
+        store: this.store,
+        config: this.config,
+        templates: this.templates,
+        calendar: this.calendars.firm,
+        calendars: this.calendars,
+        log: this.log,
+        hourlyAcknowledgements,
+      };
       for (const p of parsed) {
         if ('error' in p) {
           if (this.store.inbound(p.row.id)?.state !== mode.state) continue;
@@ -330,13 +342,7 @@ export class Processor {
         try {
           // A nested transaction is a savepoint: a throw undoes this mail only.
           const r = this.store.tx(() => {
-            const filed = processMail(
-              { store: this.store, config: this.config, templates: this.templates, calendar: this.calendars.firm, calendars: this.calendars, log: this.log },
-              p.row,
-              p.mail,
-              now,
-              p.documents,
-            );
+            const filed = processMail(ctx, p.row, p.mail, now, p.documents);
             // A mail that was in quarantine (retried by an operator) is released as it is filed.
             if (this.store.releaseQuarantine(p.row.id, at)) {
               this.store.appendEvent({
@@ -352,6 +358,7 @@ export class Processor {
           });
           results.push(r);
         } catch (err) {
+          hourlyAcknowledgements.mailRolledBack();
           // A full database fails every mail alike: the whole batch rolls back (see the caller).
           if (storageFailure(err, this.config.dataDir)) throw err;
           results.push(this.quarantine(p.row, 'file', errorChain(err), at));

@@ -22,6 +22,44 @@ export interface AcknowledgeDeps {
   readonly config: Config;
   readonly templates: TemplateRenderer;
   readonly log: Logger;
+  /** The hourly count carried through a filing batch's transaction (null: asked of the store each time). */
+  readonly hourlyAcknowledgements?: HourlyAcknowledgements | null;
+}
+
+/**
+ * The hourly total of acknowledgements (loop.maxAutomaticPerHour) through one filing batch.
+ * Counting it is a scan of up to the cap's number of outbox rows (10,000 by default), and a
+ * backlog asked it once per mail: a twentieth of the service's time at 5,000 mails, growing with
+ * every mail queued (issue 16). In one batch's transaction the count can be carried instead:
+ * the transaction holds the write lock (no other process queues or fails a mail meanwhile), the
+ * batch has one `now` and so one window, and only this module queues acknowledgements. So the
+ * store is asked once, at the batch's first acknowledgement, and each acknowledgement queued
+ * after it is added; after a mail whose savepoint rolled back the store is asked again.
+ * The count equals what the store would answer at each point (tested in
+ * test/integration/loop.test.ts, hourlyCapCountedWrongWithinOneBatch).
+ */
+export class HourlyAcknowledgements {
+  private known: { since: string; atMost: number; n: number } | null = null;
+
+  constructor(private readonly store: Store) {}
+
+  /** Acknowledgements queued since `since` (not failed), counted up to `atMost`: the store's countAcknowledgementsSince. */
+  count(since: string, atMost: number): number {
+    if (!this.known || this.known.since !== since || this.known.atMost !== atMost) {
+      this.known = { since, atMost, n: this.store.countAcknowledgementsSince(since, atMost) };
+    }
+    return Math.min(this.known.n, atMost);
+  }
+
+  /** An acknowledgement was queued, created now: inside the window. */
+  queued(): void {
+    if (this.known) this.known.n++;
+  }
+
+  /** A mail's savepoint rolled back, with whatever it queued: the store is asked again at the next count. */
+  mailRolledBack(): void {
+    this.known = null;
+  }
 }
 
 /** What the acknowledgement of a filed complaint says, addressed to `to`. */
@@ -110,6 +148,7 @@ export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, qu
   const at = toInstant(now);
   let acknowledgementQueued = false;
   const since = toInstant(new Date(now.getTime() - 24 * 3600_000));
+  const hourAgo = toInstant(new Date(now.getTime() - 3600_000));
   const address = c.customer.address;
   // The loop guards count mailboxes, not spellings: support+t17@ and support+t18@ are one.
   const box = address ? mailboxOf(address) : null;
@@ -122,8 +161,14 @@ export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, qu
           {
             toAddressLast24h: box ? store.countOutboxToMailbox(box.local, box.domain, since) : address ? store.countOutboxTo(address, since) : 0,
             domain: box?.domain ?? null,
-            toDomainLast24h: box ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
-            acknowledgementsLastHour: store.countAcknowledgementsSince(toInstant(new Date(now.getTime() - 3600_000)), config.loop.maxAutomaticPerHour),
+            // A public mail domain (gmail.com) has no per-domain cap (decideAcknowledgement): not counted.
+            toDomainLast24h:
+              box && !config.loop.publicMailDomains.includes(box.domain)
+                ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h)
+                : 0,
+            acknowledgementsLastHour: ctx.hourlyAcknowledgements
+              ? ctx.hourlyAcknowledgements.count(hourAgo, config.loop.maxAutomaticPerHour)
+              : store.countAcknowledgementsSince(hourAgo, config.loop.maxAutomaticPerHour),
             forCaseLast24h: 0,
             failingUntil: address ? store.addressFailingUntil(address, at) : null,
           },
@@ -147,6 +192,7 @@ export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, qu
       const outbox = buildAcknowledgement(acknowledgementInput(ctx, c, decision.to, decision.name, now), ctx.templates, config);
       const outboxId = store.enqueue(outbox);
       acknowledgementQueued = outboxId !== null;
+      if (acknowledgementQueued) ctx.hourlyAcknowledgements?.queued();
       store.appendEvent({
         at,
         caseId: c.caseId,

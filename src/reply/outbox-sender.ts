@@ -15,7 +15,9 @@
  *
  * Steps 1 and 3 commit without fsync (Store.txRelaxed): a killed process loses neither, and a
  * power loss that rolls one back costs at most the same repeat. Two fsyncs per mail were the
- * largest cost of a backlog.
+ * largest cost of a backlog. Step 3 of one mail and step 1 of the next mail the same worker
+ * sends are one commit (issue 16): the claim is still on disk before that mail goes out, and a
+ * result is committed no later than before.
  *
  * Transitions: queued -> sending -> sent | queued (retry) | failed.
  */
@@ -66,11 +68,13 @@ export class OutboxSender {
       const ids = this.store.dueOutbox(toInstant(this.clock()), 200);
       if (ids.length === 0) break;
       let next = 0;
+      const take = (): number | undefined => (next < ids.length && !signal?.aborted ? ids[next++] : undefined);
       const worker = async (): Promise<void> => {
-        while (next < ids.length && !signal?.aborted) {
-          const id = ids[next++];
-          const outcome = await this.sendOne(id);
-          if (outcome) result[outcome]++;
+        let row = this.store.txRelaxed(() => this.claimNext(take));
+        while (row) {
+          const done = await this.sendClaimed(row, take);
+          if (done.outcome) result[done.outcome]++;
+          row = done.next;
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.concurrency, ids.length) }, worker));
@@ -80,23 +84,44 @@ export class OutboxSender {
 
   /** One attempt for one mail. Returns what happened, or null when another sender had it. */
   async sendOne(id: number): Promise<keyof SendPassResult | null> {
+    const row = this.store.txRelaxed(() => this.claim(id));
+    return row ? (await this.sendClaimed(row, () => undefined)).outcome : null;
+  }
+
+  /**
+   * Claim the next of `take`'s mails that can be claimed (null when none is left), in the
+   * caller's transaction. That is the transaction recording the previous mail's result, when
+   * there was one: one commit per mail instead of two (issue 16), and each claim still on disk
+   * before its mail goes out.
+   */
+  private claimNext(take: () => number | undefined): OutboxRow | null {
+    for (let id = take(); id !== undefined; id = take()) {
+      const row = this.claim(id);
+      if (row) return row;
+    }
+    return null;
+  }
+
+  /** Claim one mail, in the caller's transaction: null when someone else claimed it first or it is not due. */
+  private claim(id: number): OutboxRow | null {
     const now = this.clock();
     const lease = addSeconds(now, this.config.outbox.sendTimeoutSeconds);
-    const row = this.store.txRelaxed(() => {
-      const claimed = this.store.claimOutbox(id, toInstant(now), toInstant(lease));
-      if (claimed && claimed.attempts > 1) {
-        this.store.appendEvent({
-          at: toInstant(now),
-          caseId: claimed.case_id,
-          outboxId: id,
-          actor: 'sender',
-          type: 'mail-send-attempt',
-          detail: { kind: claimed.kind, attempt: claimed.attempts },
-        });
-      }
-      return claimed;
-    });
-    if (!row) return null;
+    const claimed = this.store.claimOutbox(id, toInstant(now), toInstant(lease));
+    if (claimed && claimed.attempts > 1) {
+      this.store.appendEvent({
+        at: toInstant(now),
+        caseId: claimed.case_id,
+        outboxId: id,
+        actor: 'sender',
+        type: 'mail-send-attempt',
+        detail: { kind: claimed.kind, attempt: claimed.attempts },
+      });
+    }
+    return claimed;
+  }
+
+  /** Send a claimed mail and record the result; the next mail of `take` is claimed in the same commit. */
+  private async sendClaimed(row: OutboxRow, take: () => number | undefined): Promise<{ outcome: keyof SendPassResult; next: OutboxRow | null }> {
     const caseNumber = row.case_id !== null ? this.store.caseById(row.case_id)?.number : undefined;
     const log = this.log.child({ case: caseNumber, outbox: row.id, kind: row.kind, to: addressForLog(row.to_address), attempt: row.attempts });
 
@@ -109,26 +134,27 @@ export class OutboxSender {
       const exhausted = ageHours >= this.config.outbox.giveUpAfterHours;
       if (!e.temporary || exhausted) {
         const why = e.temporary ? `gave up after ${row.attempts} attempts over ${Math.round(ageHours)} hours: ${e.message}` : e.message;
-        this.record(row, 'failed', why, null);
+        const next = this.record(row, 'failed', why, null, take);
         log.error('mail failed permanently', { error: redactAddresses(why) });
-        return 'failed';
+        return { outcome: 'failed', next };
       }
       const delay = retryDelaySeconds(row.attempts, this.config.outbox.retryBaseSeconds, this.config.outbox.retryMaxSeconds);
-      this.record(row, 'retry', e.message, addSeconds(this.clock(), delay));
+      const next = this.record(row, 'retry', e.message, addSeconds(this.clock(), delay), take);
       log.warn('mail send failed, will retry', { error: redactAddresses(e.message), retryInSeconds: delay });
-      return 'retried';
+      return { outcome: 'retried', next };
     }
     // Outside the try: if recording the success fails (a full disk), the mail stays 'sending'
     // and is retried after its lease, the one documented repeat; it is never recorded as a
     // transport failure and resent at once.
+    let next: OutboxRow | null;
     try {
-      this.record(row, 'sent', response, null);
+      next = this.record(row, 'sent', response, null, take);
     } catch (err) {
       log.error('mail was sent but could not be recorded as sent; it will be sent again after its lease', { error: errorChain(err) });
       throw err;
     }
     log.info('mail sent');
-    return 'sent';
+    return { outcome: 'sent', next };
   }
 
   /** The inbound mail to attach, read from the store (or its file, for a large one). */
@@ -148,32 +174,44 @@ export class OutboxSender {
     return 'bytes' in raw ? raw.bytes : fs.readFileSync(path.join(this.config.dataDir, raw.path));
   }
 
-  private record(row: OutboxRow, outcome: 'sent' | 'retry' | 'failed', response: string, nextAttemptAt: Date | null): void {
+  /** Record the result of `row`'s attempt, and claim the next mail of `take` in the same transaction (null when none). */
+  private record(
+    row: OutboxRow,
+    outcome: 'sent' | 'retry' | 'failed',
+    response: string,
+    nextAttemptAt: Date | null,
+    take: () => number | undefined,
+  ): OutboxRow | null {
     const at = toInstant(this.clock());
-    this.store.txRelaxed(() => {
-      const ours = this.store.finishOutboxAttempt(row.id, row.attempts, outcome, response, at, nextAttemptAt ? toInstant(nextAttemptAt) : null);
-      if (!ours) return; // the lease ran out and another sender took over; its result counts
-      this.store.appendEvent({
-        at,
-        caseId: row.case_id,
-        outboxId: row.id,
-        actor: 'sender',
-        type: outcome === 'sent' ? 'mail-sent' : outcome === 'retry' ? 'mail-send-retry' : 'mail-send-failed',
-        fromState: 'sending',
-        toState: outcome === 'sent' ? 'sent' : outcome === 'retry' ? 'queued' : 'failed',
-        detail: {
-          kind: row.kind,
-          attempt: row.attempts,
-          messageId: row.message_id,
-          ...(outcome === 'sent' ? { response } : { error: response }),
-          ...(nextAttemptAt ? { nextAttemptAt: toInstant(nextAttemptAt) } : {}),
-        },
-      });
-      if (outcome === 'sent') {
-        // The files went out with the mail: their content leaves the database (size and hash stay).
-        this.store.blankOutboxAttachments(row.id);
-        this.afterSent(row, at);
-      }
+    return this.store.txRelaxed(() => {
+      this.recordResult(row, outcome, response, nextAttemptAt, at);
+      return this.claimNext(take);
     });
+  }
+
+  private recordResult(row: OutboxRow, outcome: 'sent' | 'retry' | 'failed', response: string, nextAttemptAt: Date | null, at: string): void {
+    const ours = this.store.finishOutboxAttempt(row.id, row.attempts, outcome, response, at, nextAttemptAt ? toInstant(nextAttemptAt) : null);
+    if (!ours) return; // the lease ran out and another sender took over; its result counts
+    this.store.appendEvent({
+      at,
+      caseId: row.case_id,
+      outboxId: row.id,
+      actor: 'sender',
+      type: outcome === 'sent' ? 'mail-sent' : outcome === 'retry' ? 'mail-send-retry' : 'mail-send-failed',
+      fromState: 'sending',
+      toState: outcome === 'sent' ? 'sent' : outcome === 'retry' ? 'queued' : 'failed',
+      detail: {
+        kind: row.kind,
+        attempt: row.attempts,
+        messageId: row.message_id,
+        ...(outcome === 'sent' ? { response } : { error: response }),
+        ...(nextAttemptAt ? { nextAttemptAt: toInstant(nextAttemptAt) } : {}),
+      },
+    });
+    if (outcome === 'sent') {
+      // The files went out with the mail: their content leaves the database (size and hash stay).
+      this.store.blankOutboxAttachments(row.id);
+      this.afterSent(row, at);
+    }
   }
 }

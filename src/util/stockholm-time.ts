@@ -19,8 +19,46 @@ export interface LocalDate {
   readonly d: number;
 }
 
+/**
+ * The Stockholm offset from UTC in minutes (60 or 120) at an instant, read from the zone
+ * database once per UTC hour and kept: Europe/Stockholm changes its offset only on a whole UTC
+ * hour (01:00 UTC, EU summer time, Directive 2000/84/EC), so every instant of one UTC hour has
+ * the same offset. A TZDate costs about 20 µs; a backlog asked for thousands of them per second
+ * (issue 16). Other zones (a calendar of another country), and instants before 1980 (when
+ * Sweden kept other rules, and local mean time had seconds in its offset) or past year 9999,
+ * go to the zone database every time.
+ */
+const stockholmOffsets = new Map<number, number>();
+const FAST_FROM = Date.UTC(1980, 0, 1);
+const FAST_UNTIL = Date.UTC(9999, 11, 31);
+
+function fastStockholm(ms: number): boolean {
+  return ms >= FAST_FROM && ms < FAST_UNTIL;
+}
+
+function stockholmOffsetMinutes(ms: number): number {
+  const hour = Math.floor(ms / 3_600_000);
+  let offset = stockholmOffsets.get(hour);
+  if (offset === undefined) {
+    offset = -new TZDate(hour * 3_600_000, TIME_ZONE).getTimezoneOffset();
+    if (stockholmOffsets.size >= 100_000) stockholmOffsets.clear(); // bounded: ~11 years of hours
+    stockholmOffsets.set(hour, offset);
+  }
+  return offset;
+}
+
+/** The Stockholm wall clock of an instant, as a Date whose UTC fields are that wall clock. */
+function stockholmWallClock(ms: number): Date {
+  return new Date(ms + stockholmOffsetMinutes(ms) * 60_000);
+}
+
 export function localDateOf(instant: Date, zone = TIME_ZONE): LocalDate {
-  const z = new TZDate(instant.getTime(), zone);
+  const ms = instant.getTime();
+  if (zone === TIME_ZONE && fastStockholm(ms)) {
+    const w = stockholmWallClock(ms);
+    return { y: w.getUTCFullYear(), m: w.getUTCMonth() + 1, d: w.getUTCDate() };
+  }
+  const z = new TZDate(ms, zone);
   return { y: z.getFullYear(), m: z.getMonth() + 1, d: z.getDate() };
 }
 
@@ -48,10 +86,33 @@ export function weekday(date: LocalDate): number {
 
 /** The instant of a wall-clock time on a local date in the zone. */
 export function localTime(date: LocalDate, h: number, min: number, s: number, zone = TIME_ZONE): Date {
-  return new Date(new TZDate(date.y, date.m - 1, date.d, h, min, s, zone).getTime());
+  // Kept per wall-clock time (the zone database's answer, gaps and overlaps included): a
+  // backlog's deadlines ask for the same few days' 23:59:59 and 08:00 over and over (issue 16).
+  const key = `${zone} ${date.y}-${date.m}-${date.d} ${h}:${min}:${s}`;
+  let ms = localTimes.get(key);
+  if (ms === undefined) {
+    ms = new TZDate(date.y, date.m - 1, date.d, h, min, s, zone).getTime();
+    if (localTimes.size >= 10_000) localTimes.clear();
+    localTimes.set(key, ms);
+  }
+  return new Date(ms);
 }
+
+const localTimes = new Map<string, number>();
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
 
 /** ISO 8601 with the Stockholm offset, e.g. 2026-01-15T23:59:59+01:00. */
 export function formatStockholm(instant: Date): string {
-  return format(new TZDate(instant.getTime(), TIME_ZONE), "yyyy-MM-dd'T'HH:mm:ssxxx");
+  const ms = instant.getTime();
+  if (!fastStockholm(ms)) return format(new TZDate(ms, TIME_ZONE), "yyyy-MM-dd'T'HH:mm:ssxxx");
+  const offset = stockholmOffsetMinutes(ms);
+  const w = new Date(ms + offset * 60_000);
+  const year = w.getUTCFullYear();
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset);
+  return (
+    `${year}-${pad2(w.getUTCMonth() + 1)}-${pad2(w.getUTCDate())}T${pad2(w.getUTCHours())}:${pad2(w.getUTCMinutes())}:${pad2(w.getUTCSeconds())}` +
+    `${sign}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`
+  );
 }

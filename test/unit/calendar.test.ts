@@ -9,7 +9,7 @@
  * worked examples below are the ones a compliance officer would check by hand.
  */
 import { BusinessCalendar, easterSunday, swedishHolidays } from '../../src/deadlines/calendar';
-import { LocalDate, addDays, isoDate, localDateOf, parseIsoDate, weekday, formatStockholm } from '../../src/util/stockholm-time';
+import { LocalDate, addDays, isoDate, localDateOf, localTime, parseIsoDate, weekday, formatStockholm } from '../../src/util/stockholm-time';
 import { computeDue, DeadlineRule, describeRule } from '../../src/deadlines/rules';
 
 // ---------------------------------------------------------------------------------------------
@@ -289,5 +289,64 @@ describe('computeDue', () => {
     expect(describeRule({ unit: 'businessDays', amount: 15 })).toBe('15 business days');
     expect(describeRule({ unit: 'calendarDays', amount: 14 })).toBe('14 calendar days');
     expect(describeRule({ unit: 'hours', amount: 24 })).toBe('24 hours');
+  });
+});
+
+describe('Stockholm time kept per hour (issue 16)', () => {
+  // The reference: the zone database through date-fns, as before the offsets were kept.
+  const { TZDate } = jest.requireActual<typeof import('@date-fns/tz')>('@date-fns/tz');
+  const { format } = jest.requireActual<typeof import('date-fns')>('date-fns');
+  const reference = (ms: number): { date: LocalDate; text: string } => {
+    const z = new TZDate(ms, 'Europe/Stockholm');
+    return { date: { y: z.getFullYear(), m: z.getMonth() + 1, d: z.getDate() }, text: format(z, "yyyy-MM-dd'T'HH:mm:ssxxx") };
+  };
+
+  test('keptOffsetGivesWrongLocalDateAroundSummerTimeChange', () => {
+    // Every 17 minutes 11 seconds from a day before to a day after each change of 2000-2040
+    // (last Sunday of March and of October, 01:00 UTC), twice in a row: the first call keeps
+    // the hour's offset, the second reads it back.
+    let checked = 0;
+    const wrong: string[] = [];
+    for (let y = 2000; y <= 2040; y++) {
+      for (const month of [2, 9]) {
+        const lastSunday = 31 - new Date(Date.UTC(y, month, 31)).getUTCDay();
+        const change = Date.UTC(y, month, lastSunday, 1);
+        for (let ms = change - 86_400_000; ms <= change + 86_400_000; ms += 1_031_000) {
+          const want = reference(ms);
+          for (let round = 0; round < 2; round++) {
+            const text = formatStockholm(new Date(ms));
+            if (text !== want.text || isoDate(localDateOf(new Date(ms))) !== isoDate(want.date))
+              wrong.push(`${new Date(ms).toISOString()}: ${text}, want ${want.text}`);
+            checked++;
+          }
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(25_000);
+  });
+
+  test('keptOffsetGivesWrongTimeForOldOrFarInstants', () => {
+    // Before 1980 and in far years the zone database answers each time (local mean time had seconds).
+    for (const iso of ['1899-12-31T23:30:00Z', '1900-01-01T00:00:00Z', '1949-10-02T01:59:59Z', '1979-12-31T23:59:59Z', '2199-07-01T12:00:00Z']) {
+      const ms = Date.parse(iso);
+      expect(formatStockholm(new Date(ms))).toBe(reference(ms).text);
+      expect(localDateOf(new Date(ms))).toEqual(reference(ms).date);
+    }
+  });
+
+  test('keptLocalTimeGivesWrongInstantInSummerTimeGap', () => {
+    // The wall-clock times of the spring gap and the autumn overlap, asked twice: the kept answer is the zone database's.
+    for (const [y, m, d] of [
+      [2026, 3, 29],
+      [2026, 10, 25],
+      [2030, 3, 31],
+    ]) {
+      for (let h = 0; h < 5; h++) {
+        const want = new TZDate(y, m - 1, d, h, 30, 0, 'Europe/Stockholm').getTime();
+        expect(localTime({ y, m, d }, h, 30, 0).getTime()).toBe(want);
+        expect(localTime({ y, m, d }, h, 30, 0).getTime()).toBe(want);
+      }
+    }
   });
 });

@@ -1,0 +1,156 @@
+/**
+ * The outbox sender's order of commits (src/reply/outbox-sender.ts), seen from a second
+ * connection to the database file, as a process started after a crash would see it: each
+ * mail's claim and attempt row are committed before its bytes go to the transport, and a
+ * mail's result is committed before the same worker hands the next mail over. Since issue 16 a
+ * result and the next claim share one commit; these tests hold the rules that must survive it.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openDatabase, DB } from '../../src/store/db';
+import { Store } from '../../src/store/store';
+import type { NewOutbox, OutboxRow } from '../../src/store/store';
+import { parseConfig } from '../../src/config/load';
+import type { Config } from '../../src/config/config';
+import { OutboxSender } from '../../src/reply/outbox-sender';
+import { SendError, Transport } from '../../src/reply/transport';
+import { silentLogger } from '../../src/util/log';
+
+let dir: string;
+let db: DB;
+let store: Store;
+let observer: DB;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-sender-'));
+  db = openDatabase(path.join(dir, 'klagomal.db'));
+  store = new Store(db);
+  observer = openDatabase(path.join(dir, 'klagomal.db'), { readonly: true });
+});
+afterEach(() => {
+  observer.close();
+  db.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function config(): Config {
+  return parseConfig(
+    {
+      firm: { name: 'Testfinans AB', complaintsAddress: 'klagomal@testfinans.se' },
+      sources: [{ type: 'maildir', path: 'maildir' }],
+      deadlines: { escalation: { enabled: false } },
+    },
+    path.join(dir, 'config.json'),
+  );
+}
+
+const NOW = new Date('2026-11-19T09:00:00Z');
+
+function queue(n: number): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const o: NewOutbox = {
+      caseId: null,
+      kind: 'acknowledgement',
+      idempotencyKey: `test:${i}`,
+      template: 'acknowledgement',
+      language: 'sv',
+      templateVersion: 'v1',
+      fromAddress: 'klagomal@testfinans.se',
+      fromName: 'Testfinans AB',
+      toAddress: `kund${i}@example.com`,
+      subject: `Kvittens ${i}`,
+      messageId: `ack-${i}@testfinans.se`,
+      inReplyTo: null,
+      references: [],
+      headers: {},
+      bodyText: 'Tack.',
+      bodyHtml: null,
+      dateHeader: NOW.toISOString(),
+      createdAt: NOW.toISOString(),
+    };
+    ids.push(store.enqueue(o)!);
+  }
+  return ids;
+}
+
+/** What another process sees now: each mail's status, attempts and attempt rows. */
+function seen(id: number): { status: string; attempts: number; attemptRows: number; finished: number } {
+  const row = observer.prepare('SELECT status, attempts FROM outbox WHERE id = ?').get(id) as { status: string; attempts: number };
+  const a = observer.prepare('SELECT COUNT(*) AS n, COUNT(finished_at) AS f FROM outbox_attempts WHERE outbox_id = ?').get(id) as { n: number; f: number };
+  return { ...row, attemptRows: a.n, finished: a.f };
+}
+
+/** A transport that records what a second connection saw at the moment each mail was handed to it. */
+function watchingTransport(ids: number[], fail: (row: OutboxRow) => SendError | null = () => null): Transport & { log: string[] } {
+  const log: string[] = [];
+  return {
+    name: 'watching',
+    log,
+    async verify() {},
+    close() {},
+    async send(row: OutboxRow) {
+      const mine = seen(row.id);
+      log.push(`send ${row.id}: ${mine.status} attempts ${mine.attempts} rows ${mine.attemptRows}`);
+      // Every mail handed over before this one (one worker: in order) has its result on disk.
+      for (const id of ids.filter((x) => x < row.id)) {
+        const s = seen(id);
+        if (s.status === 'sending' || s.finished !== s.attemptRows) log.push(`  ${id} not recorded: ${s.status}`);
+      }
+      await new Promise((r) => setImmediate(r));
+      const err = fail(row);
+      if (err) throw err;
+      return { response: '250 2.0.0 OK' };
+    },
+  };
+}
+
+describe('outbox sender commits', () => {
+  test('mailSentBeforeItsClaimIsCommitted', async () => {
+    const ids = queue(6);
+    const transport = watchingTransport(ids);
+    const sender = new OutboxSender(store, transport, config(), () => NOW, silentLogger, undefined, 1);
+    const r = await sender.sendDue();
+    expect(r).toEqual({ sent: 6, retried: 0, failed: 0 });
+    // Each mail was 'sending', attempt 1, with its attempt row, in a committed state, before it went out; nothing unrecorded before it.
+    expect(transport.log).toEqual(ids.map((id) => `send ${id}: sending attempts 1 rows 1`));
+    for (const id of ids) expect(seen(id)).toEqual({ status: 'sent', attempts: 1, attemptRows: 1, finished: 1 });
+  });
+
+  test('failedResultLostWhenTheNextClaimSharesItsCommit', async () => {
+    // A temporary failure, then a permanent one, then a success: each result is committed with
+    // the claim of the next mail, and each event names its own mail.
+    const ids = queue(3);
+    const transport = watchingTransport(ids, (row) =>
+      row.id === ids[0] ? new SendError('451 4.3.0 try later', true, 451) : row.id === ids[1] ? new SendError('550 5.1.1 no such user', false, 550) : null,
+    );
+    const sender = new OutboxSender(store, transport, config(), () => NOW, silentLogger, undefined, 1);
+    expect(await sender.sendDue()).toEqual({ sent: 1, retried: 1, failed: 1 });
+    expect(transport.log).toEqual(ids.map((id) => `send ${id}: sending attempts 1 rows 1`));
+    expect(seen(ids[0])).toMatchObject({ status: 'queued', attempts: 1, finished: 1 });
+    expect(seen(ids[1])).toMatchObject({ status: 'failed', attempts: 1, finished: 1 });
+    expect(seen(ids[2])).toMatchObject({ status: 'sent', attempts: 1, finished: 1 });
+    const events = observer.prepare('SELECT outbox_id, type FROM events WHERE outbox_id IS NOT NULL ORDER BY id').all();
+    expect(events).toEqual([
+      { outbox_id: ids[0], type: 'mail-send-retry' },
+      { outbox_id: ids[1], type: 'mail-send-failed' },
+      { outbox_id: ids[2], type: 'mail-sent' },
+    ]);
+  });
+
+  test('stoppedSenderClaimsAnotherMail', async () => {
+    // A stop while a mail is out: its result is recorded, and no further mail is claimed (it would sit 'sending' until its lease ran out).
+    const ids = queue(4);
+    const stop = new AbortController();
+    const transport = watchingTransport(ids);
+    const send = transport.send.bind(transport);
+    transport.send = async (row) => {
+      if (row.id === ids[1]) stop.abort();
+      return send(row);
+    };
+    const sender = new OutboxSender(store, transport, config(), () => NOW, silentLogger, undefined, 1);
+    expect(await sender.sendDue(stop.signal)).toEqual({ sent: 2, retried: 0, failed: 0 });
+    expect(ids.map((id) => seen(id).status)).toEqual(['sent', 'sent', 'queued', 'queued']);
+    expect(seen(ids[2]).attemptRows).toBe(0);
+  });
+});
