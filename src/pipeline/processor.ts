@@ -19,6 +19,7 @@
  * quarantined if that attempt dies too. So a poison mail costs at most one crash of the
  * service, and the innocent mails of its batch are filed by their isolated attempt.
  */
+import { relieveMemory } from '../util/memory';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config';
@@ -120,6 +121,8 @@ export class Processor {
         all.push(r);
         opts.onResult?.(r);
       }
+      // The batch's parsed mails are garbage now: keep the process's size flat over a backlog.
+      relieveMemory();
     }
     return all;
   }

@@ -21,6 +21,7 @@
  *
  * Transitions: queued -> sending -> sent | queued (retry) | failed.
  */
+import { relieveMemory } from '../util/memory';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config';
@@ -78,6 +79,7 @@ export class OutboxSender {
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.concurrency, ids.length) }, worker));
+      relieveMemory(); // the round's composed mails are garbage now
     }
     return result;
   }
