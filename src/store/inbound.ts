@@ -53,7 +53,13 @@ export class InboundQueries extends StoreBase {
    * process cannot hold up the others).
    */
   pendingInbound(limit: number): InboundRow[] {
-    return this.q("SELECT * FROM inbound WHERE state = 'stored' ORDER BY attempts > 0, id LIMIT ?").all(limit) as InboundRow[];
+    // Two walks of the partial index inbound_pending in id order, each stopping at `limit`. One
+    // query ordered by (attempts > 0, id) sorted every stored mail at each batch: a cost that
+    // grew with the backlog (issue 16).
+    const fresh = this.q("SELECT * FROM inbound WHERE state = 'stored' AND attempts = 0 ORDER BY id LIMIT ?").all(limit) as InboundRow[];
+    if (fresh.length >= limit) return fresh;
+    const started = this.q("SELECT * FROM inbound WHERE state = 'stored' AND attempts > 0 ORDER BY id LIMIT ?").all(limit - fresh.length) as InboundRow[];
+    return [...fresh, ...started];
   }
 
   /** The given mails, if still stored and not yet filed or quarantined (ordered as pendingInbound). */
