@@ -336,14 +336,14 @@ export function renderPack(pack: MonthlyPack, opts: { firmName: string; lang: Re
         [W.cols.what, W.cols.count],
         [
           kv(W.arnReferred, [stat(['arn', 'referred'], 'int')]),
-          ...s.arn.byState.map((x) => kv(`ARN ${x.state}`, [stat(['arn', 'byState', { state: x.state }, 'count'], 'int')])),
+          ...s.arn.byState.map((x) => kv(`ARN: ${W.arnState[x.state] ?? x.state}`, [stat(['arn', 'byState', { state: x.state }, 'count'], 'int')])),
         ],
       ) +
       table(
         [W.cols.caseNumber, W.cols.reference, W.cols.state],
         arnCases.map((r) => {
           const last = r.arn[r.arn.length - 1];
-          return [esc(r.caseNumber), esc(last.reference), `${esc(last.state)} ${esc(last.on)}`];
+          return [esc(r.caseNumber), esc(last.reference), `${esc(W.arnState[last.state] ?? last.state)} ${esc(last.on)}`];
         }),
         9,
       )

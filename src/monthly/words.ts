@@ -74,6 +74,8 @@ export interface PackWords {
   readonly timeToFinal: string;
   readonly repeat: (count: string, several: string, cases: string) => string;
   readonly arnReferred: string;
+  /** ARN's decisions and the other states of #arn (ARN_STATES), in words; an unknown one is shown as recorded. */
+  readonly arnState: Readonly<Record<string, string>>;
   readonly noneRecorded: string;
   readonly stillWaiting: string;
   readonly draftState: Readonly<Record<string, string>>;
@@ -157,6 +159,14 @@ const SV: PackWords = {
   timeToFinal: 'Tid till slutligt svar (dagar)',
   repeat: (count, several, cases) => `${count} kunder med mer än ett ärende (${several} med flera under månaden, ${cases} ärenden under månaden).`,
   arnReferred: 'Anmälda till ARN',
+  arnState: {
+    received: 'mottaget av ARN',
+    upheld: 'bifall (till kunden)',
+    'partly-upheld': 'delvis bifall',
+    rejected: 'avslag (till oss)',
+    dismissed: 'avvisat',
+    withdrawn: 'återkallat',
+  },
   noneRecorded: 'Inget registrerat.',
   stillWaiting: 'väntar',
   draftState: { pending: 'väntar', approved: 'godkänt', returned: 'återsänt', replaced: 'ersatt' },
@@ -236,6 +246,14 @@ const EN: PackWords = {
   timeToFinal: 'Time to final answer (days)',
   repeat: (count, several, cases) => `${count} customers with more than one case (${several} with several in the month, ${cases} cases in the month).`,
   arnReferred: 'Referred to ARN',
+  arnState: {
+    received: 'received by ARN',
+    upheld: 'upheld (for the customer)',
+    'partly-upheld': 'partly upheld',
+    rejected: 'rejected (for us)',
+    dismissed: 'dismissed',
+    withdrawn: 'withdrawn',
+  },
   noneRecorded: 'None recorded.',
   stillWaiting: 'waiting',
   draftState: { pending: 'waiting', approved: 'approved', returned: 'returned', replaced: 'replaced' },

@@ -174,6 +174,14 @@ describe('the monthly management pack', () => {
     expect(mail.subject).toMatch(/^Klagomål mars 2026/);
   });
 
+  test('monthlyPackNamesTheArnStatesInWordsNotCodes', () => {
+    // F was recorded `#arn 2026-01234 received`: the pack says what that means, in the pack's language.
+    expect(html).toContain('2026-01234');
+    expect(html).toMatch(/ARN: mottaget av ARN/);
+    expect(html).toMatch(/<td[^>]*>mottaget av ARN 2026-03-12<\/td>/);
+    expect(html).not.toMatch(/ARN received/);
+  });
+
   test('monthlyPackListsTheFinalAnswersThatWaitedLongestForApproval', () => {
     const draft = (caseId: number, at: string, decided: string | null): void => {
       const id = w.store.insertDraft({
