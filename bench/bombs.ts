@@ -7,12 +7,9 @@
  * process.resourceUsage() at exit) are those of that one mail plus the command's start-up,
  * which is printed first for comparison. Nothing is asserted: the numbers are printed.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import crypto from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { makeWorld, deliverToMaildir, BIN } from '../test/support/world';
+import { makeWorld, deliverToMaildir } from '../test/support/world';
+import { Measured, runMeasured } from './measure';
 
 const MB = 1024 * 1024;
 const TARGET_RSS_MB = 300;
@@ -127,32 +124,12 @@ const BOMBS: ReadonlyArray<{ name: string; make: () => string }> = [
   },
 ];
 
-interface Measured {
-  readonly rssMb: number;
-  readonly cpuS: number;
-  readonly out: string;
-}
-
 async function fileOne(raw: string): Promise<Measured & { filed: boolean; quarantined: boolean; problems: string[] }> {
   const world = makeWorld();
-  const preload = path.join(os.tmpdir(), `klagomal-bomb-${process.pid}.js`);
-  fs.writeFileSync(
-    preload,
-    "process.on('exit', () => { const u = process.resourceUsage(); require('fs').writeSync(2, '\\nBOMB_USAGE ' + u.maxRSS + ' ' + (u.userCPUTime + u.systemCPUTime) + '\\n'); });\n",
-  );
   try {
     deliverToMaildir(world.maildir, raw);
-    const out = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, ['--require', preload, BIN, 'run', '--once', '--json', '--config', world.configFile], {
-        env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let text = '';
-      child.stdout.on('data', (d) => (text += d));
-      child.stderr.on('data', (d) => (text += d));
-      child.on('close', () => resolve(text));
-    });
-    const m = /BOMB_USAGE (\d+) (\d+)/.exec(out);
+    const measured = await runMeasured(['run', '--once', '--json', '--config', world.configFile]);
+    const out = measured.out;
     const summary = /\{"sources".*\}/.exec(out)?.[0];
     const s = summary ? (JSON.parse(summary) as { filed: number; quarantined: number }) : { filed: 0, quarantined: 0 };
     let problems: string[] = [];
@@ -163,9 +140,8 @@ async function fileOne(raw: string): Promise<Measured & { filed: boolean; quaran
     } finally {
       close();
     }
-    return { rssMb: m ? Number(m[1]) / 1024 : NaN, cpuS: m ? Number(m[2]) / 1e6 : NaN, out, filed: s.filed === 1, quarantined: s.quarantined > 0, problems };
+    return { ...measured, filed: s.filed === 1, quarantined: s.quarantined > 0, problems };
   } finally {
-    fs.rmSync(preload, { force: true });
     world.cleanup();
   }
 }

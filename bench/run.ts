@@ -23,12 +23,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import { dovecotAvailable, imapSourceOf, startDovecot } from '../test/support/dovecot';
 import { startSmtpReceiver } from '../test/support/smtp';
-import { makeWorld, complaintMail, deliverToMaildir, mailWithAttachment, waitFor, BIN } from '../test/support/world';
+import { makeWorld, complaintMail, deliverToMaildir, mailWithAttachment, waitFor } from '../test/support/world';
 import { openDatabase } from '../src/store/db';
 import { PUBLIC_MAIL_DOMAINS } from '../src/config/sections';
 import { escalationBench } from './escalation';
@@ -36,6 +35,7 @@ import { classifyBench, htmlReadingBench } from './classify';
 import { bombsBench } from './bombs';
 import { backupBench } from './backup';
 import { documentsBench } from './documents';
+import { runMeasured } from './measure';
 import { monthlyBench } from './monthly';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
@@ -239,32 +239,19 @@ async function backlogAndLatency(MAILS: number, withLatency: boolean): Promise<v
 async function importBench(n: number): Promise<void> {
   const world = makeWorld();
   const archive = path.join(world.dir, 'archive');
-  const preload = path.join(os.tmpdir(), `klagomal-maxrss-import-${process.pid}.js`);
-  fs.writeFileSync(preload, "process.on('exit', () => require('fs').writeSync(2, '\\nMAXRSS_KB ' + process.resourceUsage().maxRSS + '\\n'));\n");
   try {
     fs.mkdirSync(archive);
     for (let i = 0; i < n; i++)
       fs.writeFileSync(path.join(archive, `${String(i).padStart(6, '0')}.eml`), complaintMail(i, { messageId: `archive-${i}@example.com` }));
     const t0 = Date.now();
-    const out = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, ['--require', preload, BIN, 'import', archive, '--json', '--config', world.configFile], {
-        env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let text = '';
-      child.stdout.on('data', (d) => (text += d));
-      child.stderr.on('data', (d) => (text += d));
-      child.on('close', () => resolve(text));
-    });
+    const { rssMb } = await runMeasured(['import', archive, '--json', '--config', world.configFile]);
     const seconds = (Date.now() - t0) / 1000;
-    const kb = Number(/MAXRSS_KB (\d+)/.exec(out)?.[1] ?? NaN);
     const dbFile = path.join(world.dataDir, 'klagomal.db');
     console.log(
       `import: klagomal import of ${n} mails (a folder of .eml): ${seconds.toFixed(1)} s = ${(n / seconds).toFixed(0)} mails/s, ${filedCount(dbFile)} filed; ` +
-        `peak RSS ${(kb / 1024).toFixed(0)} MB (target: flat, < 300 MB)`,
+        `peak RSS ${rssMb.toFixed(0)} MB (target: flat, < 300 MB)`,
     );
   } finally {
-    fs.rmSync(preload, { force: true });
     world.cleanup();
   }
 }
@@ -272,31 +259,18 @@ async function importBench(n: number): Promise<void> {
 /** Peak RSS of one `klagomal run --once` that files one mail with a 25 MB attachment (Maildir in, pickup out). */
 async function memory(): Promise<void> {
   const world = makeWorld();
-  const preload = path.join(os.tmpdir(), `klagomal-maxrss-${process.pid}.js`);
-  fs.writeFileSync(preload, "process.on('exit', () => require('fs').writeSync(2, '\\nMAXRSS_KB ' + process.resourceUsage().maxRSS + '\\n'));\n");
   try {
     deliverToMaildir(
       world.maildir,
       mailWithAttachment({ attachment: crypto.randomBytes(25 * 1024 * 1024), filename: 'kontoutdrag.pdf', messageId: 'big-attachment@example.com' }),
     );
-    const out = await new Promise<string>((resolve) => {
-      const child = spawn(process.execPath, ['--require', preload, BIN, 'run', '--once', '--json', '--config', world.configFile], {
-        env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let text = '';
-      child.stdout.on('data', (d) => (text += d));
-      child.stderr.on('data', (d) => (text += d));
-      child.on('close', () => resolve(text));
-    });
-    const kb = Number(/MAXRSS_KB (\d+)/.exec(out)?.[1] ?? NaN);
+    const { out, rssMb } = await runMeasured(['run', '--once', '--json', '--config', world.configFile]);
     const filed = /"filed":1/.test(out);
     const stored = fs.readdirSync(path.join(world.dataDir, 'attachments')).filter((d) => d !== 'tmp');
     console.log(
-      `memory: peak RSS filing one mail with a 25 MB attachment: ${(kb / 1024).toFixed(0)} MB (target < 200 MB; filed: ${filed}; attachment folders: ${stored.length})`,
+      `memory: peak RSS filing one mail with a 25 MB attachment: ${rssMb.toFixed(0)} MB (target < 200 MB; filed: ${filed}; attachment folders: ${stored.length})`,
     );
   } finally {
-    fs.rmSync(preload, { force: true });
     world.cleanup();
   }
 }
