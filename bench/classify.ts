@@ -24,6 +24,31 @@ const STAFF = {
   trustStaffFrom: false,
 };
 
+/**
+ * The best of `rounds` over `mails`, in seconds: mailparser alone (`raw`), and klagomal's reading
+ * (`ours`: parse with charset repair, classify, complaint fields, quote split, masking).
+ */
+async function timeReading(mails: readonly Buffer[], rounds: number, dataDir: string): Promise<{ raw: number; ours: number }> {
+  const time = async (fn: (m: Buffer) => Promise<unknown>): Promise<number> => {
+    let best = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      const t0 = process.hrtime.bigint();
+      for (const m of mails) await fn(m);
+      best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    return best;
+  };
+  const raw = await time((m) => simpleParser(m));
+  const ours = await time(async (m) => {
+    const p = await parseMail(m, { dataDir });
+    const c = classify(p, NO_FACTS, STAFF);
+    if (c.kind === 'complaint')
+      readComplaintFields({ text: p.text, subject: p.subject, senderName: c.customer.name, senderAddress: c.customer.address, mailDate: p.date ?? new Date() });
+    splitReply(maskPersonnummer(p.text));
+  });
+  return { raw, ours };
+}
+
 export async function classifyBench(rounds = 5): Promise<void> {
   const corpus = path.resolve(packageRoot(), '..', 'shared', 'corpus');
   const manifest = path.join(corpus, 'MANIFEST.tsv');
@@ -41,29 +66,7 @@ export async function classifyBench(rounds = 5): Promise<void> {
   const bytes = mails.reduce((n, m) => n + m.length, 0);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-bench-read-'));
   try {
-    const time = async (fn: (m: Buffer) => Promise<unknown>): Promise<number> => {
-      let best = Infinity;
-      for (let r = 0; r < rounds; r++) {
-        const t0 = process.hrtime.bigint();
-        for (const m of mails) await fn(m);
-        best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
-      }
-      return best;
-    };
-    const raw = await time((m) => simpleParser(m));
-    const ours = await time(async (m) => {
-      const p = await parseMail(m, { dataDir });
-      const c = classify(p, NO_FACTS, STAFF);
-      if (c.kind === 'complaint')
-        readComplaintFields({
-          text: p.text,
-          subject: p.subject,
-          senderName: c.customer.name,
-          senderAddress: c.customer.address,
-          mailDate: p.date ?? new Date(),
-        });
-      splitReply(maskPersonnummer(p.text));
-    });
+    const { raw, ours } = await timeReading(mails, rounds, dataDir);
     const n = mails.length;
     console.log(
       `reading: ${n} corpus mails (${(bytes / 1024 / 1024).toFixed(1)} MB), best of ${rounds}: raw mailparser ${(n / raw).toFixed(0)} msgs/s; ` +
@@ -84,29 +87,7 @@ export async function htmlReadingBench(n = 2000, rounds = 3): Promise<void> {
   const mails = Array.from({ length: n }, (_, i) => Buffer.from(htmlOnlyComplaint(i), 'utf8'));
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-bench-html-'));
   try {
-    const time = async (fn: (m: Buffer) => Promise<unknown>): Promise<number> => {
-      let best = Infinity;
-      for (let r = 0; r < rounds; r++) {
-        const t0 = process.hrtime.bigint();
-        for (const m of mails) await fn(m);
-        best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
-      }
-      return best;
-    };
-    const raw = await time((m) => simpleParser(m));
-    const ours = await time(async (m) => {
-      const p = await parseMail(m, { dataDir });
-      const c = classify(p, NO_FACTS, STAFF);
-      if (c.kind === 'complaint')
-        readComplaintFields({
-          text: p.text,
-          subject: p.subject,
-          senderName: c.customer.name,
-          senderAddress: c.customer.address,
-          mailDate: p.date ?? new Date(),
-        });
-      splitReply(maskPersonnummer(p.text));
-    });
+    const { raw, ours } = await timeReading(mails, rounds, dataDir);
     console.log(
       `reading HTML-only complaints: ${n} mails (${(mails.reduce((k, m) => k + m.length, 0) / n / 1024).toFixed(1)} kB each), best of ${rounds}: raw mailparser ${(n / raw).toFixed(0)} msgs/s; ` +
         `klagomal's reading as above ${(n / ours).toFixed(0)} msgs/s (${((ours / raw) * 100).toFixed(0)} % of the raw time)`,
