@@ -10,7 +10,7 @@ import type { Store } from '../store/store';
 import type { Logger } from '../util/log';
 import type { TemplateRenderer } from './templates';
 import type { FiledComplaint } from '../cases/filing';
-import { AcknowledgementInput, buildAcknowledgement, decideAcknowledgement } from './acknowledgement';
+import { AcknowledgementInput, buildAcknowledgement, decideAcknowledgement, domainIsCapped } from './acknowledgement';
 import { newMessageId } from './mail';
 import { headerText } from '../util/header-safe';
 import { toInstant } from '../util/clock';
@@ -161,11 +161,9 @@ export function queueAcknowledgement(ctx: AcknowledgeDeps, c: FiledComplaint, qu
           {
             toAddressLast24h: box ? store.countOutboxToMailbox(box.local, box.domain, since) : address ? store.countOutboxTo(address, since) : 0,
             domain: box?.domain ?? null,
-            // A public mail domain (gmail.com) has no per-domain cap (decideAcknowledgement): not counted.
+            // A domain without a cap is not counted.
             toDomainLast24h:
-              box && !config.loop.publicMailDomains.includes(box.domain)
-                ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h)
-                : 0,
+              box && domainIsCapped(box.domain, config) ? store.countAcknowledgementsToDomain(box.domain, since, config.loop.maxPerDomainPer24h) : 0,
             acknowledgementsLastHour: ctx.hourlyAcknowledgements
               ? ctx.hourlyAcknowledgements.count(hourAgo, config.loop.maxAutomaticPerHour)
               : store.countAcknowledgementsSince(hourAgo, config.loop.maxAutomaticPerHour),

@@ -60,6 +60,11 @@ export function automaticMailBlocked(facts: AutoMailFacts, config: Config): stri
   return null;
 }
 
+/** Whether acknowledgements to `domain` count against loop.maxPerDomainPer24h: a public mail domain (gmail.com) has no cap. */
+export function domainIsCapped(domain: string, config: Config): boolean {
+  return !config.loop.publicMailDomains.includes(domain);
+}
+
 /**
  * The caps that only acknowledgements (the one mail sent because a mail came in) count against:
  * a helpdesk answering from a fresh address per ticket stays within one domain; a flood of
@@ -67,7 +72,7 @@ export function automaticMailBlocked(facts: AutoMailFacts, config: Config): stri
  */
 export function acknowledgementCapped(facts: AutoMailFacts, config: Config): string | null {
   const { domain } = facts;
-  if (domain && !config.loop.publicMailDomains.includes(domain) && facts.toDomainLast24h >= config.loop.maxPerDomainPer24h) {
+  if (domain && domainIsCapped(domain, config) && facts.toDomainLast24h >= config.loop.maxPerDomainPer24h) {
     return `addresses at ${domain} already got ${facts.toDomainLast24h} acknowledgements in 24 hours (loop.maxPerDomainPer24h = ${config.loop.maxPerDomainPer24h})`;
   }
   if (facts.acknowledgementsLastHour >= config.loop.maxAutomaticPerHour) {
