@@ -19,7 +19,6 @@
  * quarantined if that attempt dies too. So a poison mail costs at most one crash of the
  * service, and the innocent mails of its batch are filed by their isolated attempt.
  */
-import { relieveMemory } from '../util/memory';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config';
@@ -39,6 +38,7 @@ import { HourlyAcknowledgements } from '../reply/acknowledge';
 import { actOnMail } from './act';
 import { IsolatedProcessor, IsolatedState, IsolationLimits } from './isolation';
 import { StorageError, StorageFailure, storageFailure } from '../util/storage-error';
+import { relieveMemory } from '../util/memory';
 import { DocumentReader } from '../documents/reader';
 import { AttachmentReading, readAttachedDocuments } from '../documents/stage';
 
@@ -89,6 +89,9 @@ export function processMail(
   const acted = actOnMail(ctx, filed, now);
   return { ...filed.result, acknowledgementQueued: acted.acknowledgementQueued };
 }
+
+/** A mail of a batch: parsed, with its documents read, or the reason it could not be. */
+type BatchEntry = { row: InboundRow; mail: ParsedMail; documents: AttachmentReading[] } | { row: InboundRow; error: string; stage: 'process' | 'parse' };
 
 export class Processor {
   private readonly documents: DocumentReader;
@@ -237,9 +240,7 @@ export class Processor {
   }
 
   private async processBatch(rows: InboundRow[], mode: { bump: boolean; state: IsolatedState }): Promise<ProcessResult[]> {
-    const parsed: Array<
-      { row: InboundRow; mail: ParsedMail; documents: AttachmentReading[] } | { row: InboundRow; error: string; stage: 'process' | 'parse' }
-    > = [];
+    const parsed: BatchEntry[] = [];
     const storageFailed: Array<{ row: InboundRow; failure: StorageFailure; err: unknown }> = [];
     let bytes = 0;
     for (const row of rows) {
@@ -311,15 +312,7 @@ export class Processor {
   }
 
   /** File the parsed mails of a batch in one transaction (each in its own savepoint), quarantining the mails that failed. */
-  private fileParsed(
-    parsed: ReadonlyArray<
-      { row: InboundRow; mail: ParsedMail; documents: AttachmentReading[] } | { row: InboundRow; error: string; stage: 'process' | 'parse' }
-    >,
-    state: IsolatedState,
-    now: Date,
-    at: string,
-    results: ProcessResult[],
-  ): void {
+  private fileParsed(parsed: readonly BatchEntry[], state: IsolatedState, now: Date, at: string, results: ProcessResult[]): void {
     const mode = { state };
     this.store.tx(() => {
       // The hourly acknowledgement count, carried through this transaction (src/reply/acknowledge.ts).

@@ -21,7 +21,6 @@
  *
  * Transitions: queued -> sending -> sent | queued (retry) | failed.
  */
-import { relieveMemory } from '../util/memory';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config';
@@ -32,6 +31,7 @@ import type { Clock } from '../util/clock';
 import { addSeconds, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { addressForLog, errorChain, redactAddresses } from '../util/log';
+import { relieveMemory } from '../util/memory';
 
 export interface SendPassResult {
   sent: number;
