@@ -17,6 +17,7 @@ import { openDatabase, DB } from './store/db';
 import { Store } from './store/store';
 import { TemplateManager } from './reply/template-manager';
 import { createTransport, Transport } from './reply/transport';
+import { threadedTransport } from './reply/transport-thread';
 import { OutboxSender, SendPassResult } from './reply/outbox-sender';
 import { Processor, ProcessResult } from './pipeline/processor';
 import { OcrAfterFiling } from './pipeline/ocr-after-filing';
@@ -122,8 +123,9 @@ export class Service {
     return this.login(authStatusKey('transport'), () => credentialsFor(t.type === 'graph' ? { user: t.user, passwordEnv: null, auth: t.auth } : t));
   }
 
+  /** On its own thread where it can be (src/reply/transport-thread.ts), so that sending uses the second core. */
   private makeTransport(): Transport {
-    return createTransport(this.config.transport, process.env, this.transportLogin());
+    return threadedTransport(this.config.transport) ?? createTransport(this.config.transport, process.env, this.transportLogin());
   }
 
   private sources(): MailSource[] {

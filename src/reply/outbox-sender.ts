@@ -19,6 +19,12 @@
  * sends are one commit (issue 16): the claim is still on disk before that mail goes out, and a
  * result is committed no later than before.
  *
+ * Results that come back together share one commit (GroupCommit below): each is recorded in
+ * its own savepoint of a transaction that runs as soon as the event loop is done with the
+ * callbacks ready at that moment, so no result waits for a later one. With the transport on
+ * its own thread (src/reply/transport-thread.ts) a burst of results arrives while the main
+ * thread files a batch; they were a commit each.
+ *
  * Transitions: queued -> sending -> sent | queued (retry) | failed.
  */
 import fs from 'node:fs';
@@ -48,7 +54,58 @@ export function retryDelaySeconds(attempts: number, baseSeconds: number, maxSeco
   return Math.max(1, Math.min(maxSeconds, Math.round(raw * (0.8 + 0.4 * random()))));
 }
 
+/**
+ * Transactions asked for in one turn of the event loop, committed together: each in its own
+ * savepoint (a throw undoes only its own writes and reaches only its own caller), all in one
+ * relaxed commit at the end of the turn (setImmediate).
+ */
+class GroupCommit {
+  private queue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+
+  constructor(private readonly store: Store) {}
+
+  run<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject }) === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const queue = this.queue.splice(0);
+    const settle: Array<() => void> = [];
+    try {
+      this.store.txRelaxed(() => {
+        for (const item of queue) {
+          try {
+            const value = this.store.tx(item.fn); // a savepoint inside the commit
+            settle.push(() => item.resolve(value));
+          } catch (err) {
+            settle.push(() => item.reject(err));
+          }
+        }
+      });
+    } catch (err) {
+      // The commit itself failed (a full disk): nothing of the group is recorded.
+      for (const item of queue) item.reject(err);
+      return;
+    }
+    for (const s of settle) s();
+  }
+}
+
+/**
+ * Mails handed at once to a transport that queues (its own thread, an SMTP pool), per
+ * connection: a connection that finishes a mail has the next one at hand instead of waiting
+ * for the main thread, which may be filing a batch. Measured on the 5,000 backlog: depth 1
+ * 16.0 s, 2 15.1 s, 4 13.6 s.
+ */
+const QUEUE_DEPTH = 4;
+
 export class OutboxSender {
+  private readonly commits: GroupCommit;
+  /** Mails in flight per connection (QUEUE_DEPTH, or 1 for a transport that does not queue). */
+  private readonly depth: number;
+
   constructor(
     private readonly store: Store,
     private readonly transport: Transport,
@@ -59,7 +116,10 @@ export class OutboxSender {
     private readonly afterSent: (row: OutboxRow, at: string) => void = () => undefined,
     /** Sends running at once (the SMTP pool size; pickup writes are quick anyway). */
     private readonly concurrency = config.transport.type === 'smtp' ? config.transport.maxConnections : 2,
-  ) {}
+  ) {
+    this.commits = new GroupCommit(store);
+    this.depth = transport.queues ? QUEUE_DEPTH : 1;
+  }
 
   /** Send everything due now. Resolves when every claimed mail has a recorded result. */
   async sendDue(signal?: AbortSignal): Promise<SendPassResult> {
@@ -71,14 +131,14 @@ export class OutboxSender {
       let next = 0;
       const take = (): number | undefined => (next < ids.length && !signal?.aborted ? ids[next++] : undefined);
       const worker = async (): Promise<void> => {
-        let row = this.store.txRelaxed(() => this.claimNext(take));
+        let row = await this.commits.run(() => this.claimNext(take));
         while (row) {
           const done = await this.sendClaimed(row, take);
           if (done.outcome) result[done.outcome]++;
           row = done.next;
         }
       };
-      await Promise.all(Array.from({ length: Math.min(this.concurrency, ids.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(this.concurrency * this.depth, ids.length) }, worker));
       relieveMemory(); // the round's composed mails are garbage now
     }
     return result;
@@ -107,7 +167,10 @@ export class OutboxSender {
   /** Claim one mail, in the caller's transaction: null when someone else claimed it first or it is not due. */
   private claim(id: number): OutboxRow | null {
     const now = this.clock();
-    const lease = addSeconds(now, this.config.outbox.sendTimeoutSeconds);
+    // The lease covers the wait in the transport's queue too: up to `depth` sends on one
+    // connection, each allowed outbox.sendTimeoutSeconds. Until it runs out no other sender
+    // takes the mail, so a mail still waiting in the queue is never sent twice.
+    const lease = addSeconds(now, this.config.outbox.sendTimeoutSeconds * this.depth);
     const claimed = this.store.claimOutbox(id, toInstant(now), toInstant(lease));
     if (claimed && claimed.attempts > 1) {
       this.store.appendEvent({
@@ -136,12 +199,12 @@ export class OutboxSender {
       const exhausted = ageHours >= this.config.outbox.giveUpAfterHours;
       if (!e.temporary || exhausted) {
         const why = e.temporary ? `gave up after ${row.attempts} attempts over ${Math.round(ageHours)} hours: ${e.message}` : e.message;
-        const next = this.record(row, 'failed', why, null, take);
+        const next = await this.record(row, 'failed', why, null, take);
         log.error('mail failed permanently', { error: redactAddresses(why) });
         return { outcome: 'failed', next };
       }
       const delay = retryDelaySeconds(row.attempts, this.config.outbox.retryBaseSeconds, this.config.outbox.retryMaxSeconds);
-      const next = this.record(row, 'retry', e.message, addSeconds(this.clock(), delay), take);
+      const next = await this.record(row, 'retry', e.message, addSeconds(this.clock(), delay), take);
       log.warn('mail send failed, will retry', { error: redactAddresses(e.message), retryInSeconds: delay });
       return { outcome: 'retried', next };
     }
@@ -150,7 +213,7 @@ export class OutboxSender {
     // transport failure and resent at once.
     let next: OutboxRow | null;
     try {
-      next = this.record(row, 'sent', response, null, take);
+      next = await this.record(row, 'sent', response, null, take);
     } catch (err) {
       log.error('mail was sent but could not be recorded as sent; it will be sent again after its lease', { error: errorChain(err) });
       throw err;
@@ -183,9 +246,9 @@ export class OutboxSender {
     response: string,
     nextAttemptAt: Date | null,
     take: () => number | undefined,
-  ): OutboxRow | null {
+  ): Promise<OutboxRow | null> {
     const at = toInstant(this.clock());
-    return this.store.txRelaxed(() => {
+    return this.commits.run(() => {
       this.recordResult(row, outcome, response, nextAttemptAt, at);
       return this.claimNext(take);
     });

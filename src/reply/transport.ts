@@ -57,6 +57,8 @@ export interface Transport {
    */
   send(row: OutboxRow, original?: Buffer | null, files?: readonly OutboxAttachmentRow[]): Promise<SendResult>;
   close(): void;
+  /** True when sends beyond its connections wait in its own queue (a pool, a thread), so the sender may hand it more at once. */
+  readonly queues?: boolean;
 }
 
 /** The nodemailer message for an outbox row; the same bytes whichever transport sends it. */
@@ -184,6 +186,7 @@ interface Generation {
 
 class SmtpTransport implements Transport {
   readonly name = 'smtp';
+  readonly queues = true; // nodemailer's pool
   private current: Generation | null = null;
 
   constructor(

@@ -153,4 +153,80 @@ describe('outbox sender commits', () => {
     expect(ids.map((id) => seen(id).status)).toEqual(['sent', 'sent', 'queued', 'queued']);
     expect(seen(ids[2]).attemptRows).toBe(0);
   });
+
+  test('resultsThatComeBackTogetherEachCommittedAlone', async () => {
+    // Three connections whose sends all report at the same moment (as they do when the main
+    // thread was busy filing): their results, and the next claims, share one commit.
+    const ids = queue(6);
+    const inner = watchingTransport(ids);
+    let waiting: Array<() => void> = [];
+    const transport: Transport = {
+      ...inner,
+      async send(row: OutboxRow) {
+        const r = await inner.send(row);
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length === 3 || row.id === ids[5]) for (const go of waiting.splice(0)) go();
+        });
+        return r;
+      },
+    };
+    const commits = jest.spyOn(store, 'txRelaxed');
+    const sender = new OutboxSender(store, transport, config(), () => NOW, silentLogger, undefined, 3);
+    expect(await sender.sendDue()).toEqual({ sent: 6, retried: 0, failed: 0 });
+    // The three first claims; three results with the next three claims; the last three results.
+    expect(commits).toHaveBeenCalledTimes(3);
+    // Each claim was still on disk before its mail went out (three workers: the mails before
+    // it may be out too, so only each mail's own state counts here).
+    expect(inner.log.filter((l) => l.startsWith('send'))).toEqual(ids.map((id) => `send ${id}: sending attempts 1 rows 1`));
+    for (const id of ids) expect(seen(id)).toEqual({ status: 'sent', attempts: 1, attemptRows: 1, finished: 1 });
+    waiting = [];
+  });
+
+  test('resultThatCannotBeRecordedUndoesOthersInItsCommit', async () => {
+    // Recording one mail's result throws (here: the milestone hook); the results committed with
+    // it stand, and the one that failed stays 'sending' until its lease, without its event.
+    const ids = queue(3);
+    const inner = watchingTransport(ids);
+    let release: () => void = () => undefined;
+    const together = new Promise<void>((r) => (release = r));
+    let started = 0;
+    const transport: Transport = {
+      ...inner,
+      async send(row: OutboxRow) {
+        const r = await inner.send(row);
+        if (++started === 3) release();
+        await together;
+        return r;
+      },
+    };
+    const afterSent = (row: OutboxRow): void => {
+      if (row.id === ids[1]) throw new Error('disk I/O error');
+    };
+    const sender = new OutboxSender(store, transport, config(), () => NOW, silentLogger, afterSent, 3);
+    await expect(sender.sendDue()).rejects.toThrow('disk I/O error');
+    expect(ids.map((id) => seen(id).status)).toEqual(['sent', 'sending', 'sent']);
+    const sent = observer.prepare("SELECT outbox_id FROM events WHERE type = 'mail-sent' ORDER BY outbox_id").all();
+    expect(sent).toEqual([{ outbox_id: ids[0] }, { outbox_id: ids[2] }]);
+  });
+
+  test('mailWaitingInTheTransportQueueLeasedForOneSendOnly', async () => {
+    // A transport that queues is handed four mails per connection at once; the lease of each
+    // covers the wait for the three before it, so that no other sender takes it meanwhile.
+    const ids = queue(2);
+    const inner = watchingTransport(ids);
+    const leases: number[] = [];
+    const transport: Transport = {
+      ...inner,
+      queues: true,
+      async send(row: OutboxRow) {
+        const { next_attempt_at } = observer.prepare('SELECT next_attempt_at FROM outbox WHERE id = ?').get(row.id) as { next_attempt_at: string };
+        leases.push((new Date(next_attempt_at).getTime() - NOW.getTime()) / 1000);
+        return inner.send(row);
+      },
+    };
+    const sender = new OutboxSender(store, transport, config(), () => NOW, silentLogger, undefined, 1);
+    expect(await sender.sendDue()).toEqual({ sent: 2, retried: 0, failed: 0 });
+    expect(leases).toEqual([4 * 120, 4 * 120]); // outbox.sendTimeoutSeconds 120 by default
+  });
 });

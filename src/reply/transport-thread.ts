@@ -1,0 +1,111 @@
+/**
+ * A transport on its own thread (issue 16). Composing a mail's MIME with nodemailer and writing
+ * it to the SMTP connection took a fifth of the service's main thread on a backlog, while the
+ * machine's second core idled; a pickup folder's fsync per mail blocked the main thread too.
+ * On a worker thread both run beside filing.
+ *
+ * Only `send` and `verify` move. The outbox sender still claims each mail (its attempt on
+ * disk) before handing it over and records the result when it comes back, on the main thread
+ * and its database connection, so the outbox's rules (src/reply/outbox-sender.ts) are unchanged.
+ * A worker that dies fails its sends in flight as temporary errors: retried with backoff, as a
+ * dropped SMTP connection is.
+ *
+ * Not for OAuth2 (SMTP XOAUTH2, Graph): their logins share a token cache with the mailboxes and
+ * record token events in the store (src/auth), which belong to the main thread.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { TransportConfig } from '../config/config';
+import type { OutboxAttachmentRow, OutboxRow } from '../store/store';
+import { SendError, SendResult, Transport } from './transport';
+
+/** What the worker answers: a result, or an error with its classification (src/reply/transport-worker.ts). */
+export type WorkerAnswer = { id: number; response: string } | { id: number; error: { message: string; temporary: boolean; responseCode?: number } };
+
+/** What the main thread asks. */
+export type WorkerRequest =
+  { id: number; op: 'send'; row: OutboxRow; original: Buffer | null; files: readonly OutboxAttachmentRow[] } | { id: number; op: 'verify' };
+
+const WORKER_FILE = path.join(__dirname, 'transport-worker.js');
+
+/**
+ * The transport of `cfg` on a worker thread, or null where it must stay on the main thread:
+ * OAuth2 logins (see above), or klagomal run from its TypeScript sources (ts-jest), which have
+ * no compiled worker file to start.
+ */
+export function threadedTransport(cfg: TransportConfig): Transport | null {
+  if (cfg.type === 'graph' || (cfg.type === 'smtp' && cfg.auth)) return null;
+  if (!fs.existsSync(WORKER_FILE)) return null;
+  return new ThreadedTransport(cfg);
+}
+
+class ThreadedTransport implements Transport {
+  readonly name: string;
+  readonly queues = true; // messages wait on the thread
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, { resolve: (r: SendResult) => void; reject: (e: SendError) => void }>();
+  private nextId = 1;
+
+  constructor(private readonly cfg: TransportConfig) {
+    this.name = cfg.type;
+  }
+
+  /** The worker, started on first use and again after one died. */
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    // The worker reads the password from its copy of the environment (transport.passwordEnv),
+    // as the main thread would: no secret travels in workerData.
+    const worker = new Worker(WORKER_FILE, { workerData: { cfg: this.cfg } });
+    worker.unref(); // held only while a send is in flight (call)
+    worker.on('message', (m: WorkerAnswer) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.settled(m.id);
+      if ('error' in m) p.reject(new SendError(m.error.message, m.error.temporary, m.error.responseCode));
+      else p.resolve({ response: m.response });
+    });
+    const died = (why: string): void => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      for (const [id, p] of [...this.pending]) {
+        this.settled(id);
+        p.reject(new SendError(`the transport thread stopped: ${why}`, true));
+      }
+    };
+    worker.on('error', (err) => died(err.message));
+    worker.on('exit', (code) => died(`exit code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+
+  private settled(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker?.unref();
+  }
+
+  private call(request: WorkerRequest): Promise<SendResult> {
+    const worker = this.thread();
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) worker.ref();
+      this.pending.set(request.id, { resolve, reject });
+      worker.postMessage(request);
+    });
+  }
+
+  async verify(): Promise<void> {
+    await this.call({ id: this.nextId++, op: 'verify' });
+  }
+
+  send(row: OutboxRow, original?: Buffer | null, files: readonly OutboxAttachmentRow[] = []): Promise<SendResult> {
+    return this.call({ id: this.nextId++, op: 'send', row, original: original ?? null, files });
+  }
+
+  /** The worker closes its connections (SMTP QUIT) and ends; sends still in flight fail as temporary. */
+  close(): void {
+    const worker = this.worker;
+    if (!worker) return;
+    worker.postMessage({ op: 'close' });
+    worker.unref();
+  }
+}
