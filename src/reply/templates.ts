@@ -132,6 +132,32 @@ export function templateCheckKey(files: ReadonlyMap<string, string>, opts: Templ
     .digest('hex');
 }
 
+const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
+/** Europe/Stockholm has kept whole-hour offsets (CET, CEST) since 1900; before, local mean time +01:12:12. */
+const WHOLE_HOUR_OFFSETS_FROM = Date.UTC(1900, 0, 1);
+const formattedDates = new Map<string, string>();
+
+/**
+ * A Stockholm date or time formatted once per UTC hour (a date) or minute (a time with minutes):
+ * with a whole-hour offset, every instant of one UTC hour has the same Stockholm date, and of
+ * one UTC minute the same Stockholm minute, so the text is the same. Formatting through a
+ * TZDate cost a quarter of rendering an acknowledgement (issue 16); a backlog's mails share
+ * their hours. Instants before 1900 are formatted each time.
+ */
+function formatStockholmOnce(d: Date, key: string, unitMs: number, make: () => string): string {
+  const ms = d.getTime();
+  if (ms < WHOLE_HOUR_OFFSETS_FROM) return make();
+  const k = `${key}|${Math.floor(ms / unitMs)}`;
+  let text = formattedDates.get(k);
+  if (text === undefined) {
+    if (formattedDates.size >= 20_000) formattedDates.clear(); // bounded: a long-running service formats ever new hours
+    text = make();
+    formattedDates.set(k, text);
+  }
+  return text;
+}
+
 function registerHelpers(hb: typeof Handlebars, lang: Language, opts: TemplateOptions): void {
   const locale = lang === 'sv' ? sv : enGB;
   const toDate = (v: unknown): Date | null => {
@@ -142,17 +168,19 @@ function registerHelpers(hb: typeof Handlebars, lang: Language, opts: TemplateOp
     }
     return null;
   };
+  const formatted = (d: Date, pattern: string, unitMs: number): string =>
+    formatStockholmOnce(d, `${lang}|${pattern}`, unitMs, () => format(new TZDate(d.getTime(), TIME_ZONE), pattern, { locale }));
   // {{date someInstant}} -> "14 december 2026" / "14 December 2026"; {{date x weekday=true}} adds the weekday.
   hb.registerHelper('date', (value: unknown, options: Handlebars.HelperOptions) => {
     const d = toDate(value);
     if (!d) return '';
-    return format(new TZDate(d.getTime(), TIME_ZONE), options?.hash?.weekday ? 'EEEE d MMMM yyyy' : 'd MMMM yyyy', { locale });
+    return formatted(d, options?.hash?.weekday ? 'EEEE d MMMM yyyy' : 'd MMMM yyyy', HOUR_MS);
   });
   // {{datetime someInstant}} -> "14 december 2026 kl. 23:59" / "14 December 2026 at 23:59" (Stockholm time).
   hb.registerHelper('datetime', (value: unknown) => {
     const d = toDate(value);
     if (!d) return '';
-    return format(new TZDate(d.getTime(), TIME_ZONE), lang === 'sv' ? "d MMMM yyyy 'kl.' HH:mm" : "d MMMM yyyy 'at' HH:mm", { locale });
+    return formatted(d, lang === 'sv' ? "d MMMM yyyy 'kl.' HH:mm" : "d MMMM yyyy 'at' HH:mm", MINUTE_MS);
   });
   // {{amount 1250}} -> "1 250 kr" / "SEK 1,250"
   hb.registerHelper('amount', (value: unknown) => {

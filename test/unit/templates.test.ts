@@ -24,6 +24,10 @@ import { COMPLAINT_ITEMS } from '../../src/config/complaint-rules';
 import { acknowledgementData, AcknowledgementInput } from '../../src/reply/acknowledgement';
 import { isList, LINE_MAX, missingFromData, Schema, TEMPLATE_SAMPLES, TEMPLATE_SCHEMAS } from '../../src/reply/template-schema';
 import { headerText } from '../../src/util/header-safe';
+import { format } from 'date-fns/format';
+import { sv } from 'date-fns/locale/sv';
+import { enGB } from 'date-fns/locale/en-GB';
+import { TZDate } from '@date-fns/tz';
 import {
   formatProblem,
   RenderedMail,
@@ -728,6 +732,30 @@ describe('helpers', () => {
     // An ISO string is an instant too; no date at all gives nothing.
     expect(helpers('sv', { answerDueAt: '2026-12-14T22:59:59Z' }).date).toBe('14 december 2026');
     expect(helpers('sv', { answerDueAt: null }).date).toBe('');
+  });
+
+  test('datesFormattedOncePerHourWrongAcrossMidnightOrSummerTime', () => {
+    // The helpers format each Stockholm hour (a date) and minute (a time) once and reuse the
+    // text (src/reply/templates.ts); every instant must still read as formatted on its own.
+    // Steps of 7 min 13 s over the days around both summer-time changes of 2026 and a
+    // Stockholm midnight, and instants from before 1900 (local mean time, +01:12:12).
+    const starts = ['2026-03-28T20:00:00Z', '2026-10-24T20:00:00Z', '2026-12-14T21:00:00Z'].map((t) => Date.parse(t));
+    const instants = starts.flatMap((from) => Array.from({ length: 60 }, (_, i) => new Date(from + i * 433_000)));
+    instants.push(new Date('1899-12-31T22:30:00Z'), new Date('1899-12-31T22:50:00Z'), new Date('1899-12-31T23:00:00Z'));
+    const direct = (d: Date, pattern: string, lang: Language): string =>
+      format(new TZDate(d.getTime(), 'Europe/Stockholm'), pattern, { locale: lang === 'sv' ? sv : enGB });
+    for (const lang of LANGUAGES) {
+      // Twice over: the second pass reads what the first remembered.
+      for (const d of [...instants, ...instants]) {
+        const h = helpers(lang, { answerDueAt: d });
+        expect([d.toISOString(), h.date, h.weekday, h.datetime]).toEqual([
+          d.toISOString(),
+          direct(d, 'd MMMM yyyy', lang),
+          direct(d, 'EEEE d MMMM yyyy', lang),
+          direct(d, lang === 'sv' ? "d MMMM yyyy 'kl.' HH:mm" : "d MMMM yyyy 'at' HH:mm", lang),
+        ]);
+      }
+    }
   });
 
   test('amount', () => {
