@@ -43,15 +43,16 @@ export function threadedTransport(cfg: TransportConfig): Transport | null {
 class ThreadedTransport implements Transport {
   readonly name: string;
   readonly queues = true; // messages wait on the thread
+  /** The thread new sends go to: started on first use, and again after one died or was closed. */
   private worker: Worker | null = null;
-  private readonly pending = new Map<number, { resolve: (r: SendResult) => void; reject: (e: SendError) => void }>();
+  /** Sends not yet answered, each with the thread it went to (a closed thread still answers its own). */
+  private readonly pending = new Map<number, { resolve: (r: SendResult) => void; reject: (e: SendError) => void; worker: Worker }>();
   private nextId = 1;
 
   constructor(private readonly cfg: TransportConfig) {
     this.name = cfg.type;
   }
 
-  /** The worker, started on first use and again after one died. */
   private thread(): Worker {
     if (this.worker) return this.worker;
     // The worker reads the password from its copy of the environment (transport.passwordEnv),
@@ -64,15 +65,15 @@ class ThreadedTransport implements Transport {
     worker.on('message', (m: WorkerAnswer) => {
       const p = this.pending.get(m.id);
       if (!p) return;
-      this.settled(m.id);
+      this.settled(m.id, worker);
       if ('error' in m) p.reject(new SendError(m.error.message, m.error.temporary, m.error.responseCode));
       else p.resolve({ response: m.response });
     });
     const died = (why: string): void => {
-      if (this.worker !== worker) return;
-      this.worker = null;
+      if (this.worker === worker) this.worker = null;
       for (const [id, p] of [...this.pending]) {
-        this.settled(id);
+        if (p.worker !== worker) continue;
+        this.settled(id, worker);
         p.reject(new SendError(`the transport thread stopped: ${why}`, true));
       }
     };
@@ -82,16 +83,21 @@ class ThreadedTransport implements Transport {
     return worker;
   }
 
-  private settled(id: number): void {
+  private busy(worker: Worker): boolean {
+    for (const p of this.pending.values()) if (p.worker === worker) return true;
+    return false;
+  }
+
+  private settled(id: number, worker: Worker): void {
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (!this.busy(worker)) worker.unref();
   }
 
   private call(request: WorkerRequest): Promise<SendResult> {
     const worker = this.thread();
     return new Promise((resolve, reject) => {
-      if (this.pending.size === 0) worker.ref();
-      this.pending.set(request.id, { resolve, reject });
+      if (!this.busy(worker)) worker.ref();
+      this.pending.set(request.id, { resolve, reject, worker });
       worker.postMessage(request);
     });
   }
@@ -104,11 +110,14 @@ class ThreadedTransport implements Transport {
     return this.call({ id: this.nextId++, op: 'send', row, original: original ?? null, files });
   }
 
-  /** The worker closes its connections (SMTP QUIT) and ends; sends still in flight fail as temporary. */
+  /**
+   * The thread closes its connections (SMTP QUIT) and ends once its sends in flight have
+   * answered (a thread that ends first fails them as temporary); a later send starts a new one.
+   */
   close(): void {
     const worker = this.worker;
     if (!worker) return;
+    this.worker = null;
     worker.postMessage({ op: 'close' });
-    worker.unref();
   }
 }

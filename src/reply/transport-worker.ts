@@ -16,30 +16,48 @@ const transport = createTransport((workerData as { cfg: TransportConfig }).cfg);
 /** A Buffer crosses to a worker as a plain Uint8Array: a Buffer again, on the same memory. */
 const buffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
+let inFlight = 0;
+let closing = false;
+
+/** Close the connections (SMTP QUIT) and end, once no send is in flight. */
+function closeWhenIdle(): void {
+  if (!closing || inFlight > 0) return;
+  transport.close();
+  port!.close();
+}
+
 port.on('message', (m: WorkerRequest | { op: 'close' }) => {
   if (m.op === 'close') {
-    transport.close();
-    port.close();
+    closing = true;
+    closeWhenIdle();
     return;
   }
-  const work =
+  inFlight++;
+  // In a promise: a throw is this send's error, answered like any other, never the thread's end.
+  const work = Promise.resolve().then(() =>
     m.op === 'verify'
       ? transport.verify().then(() => ({ response: '' }))
       : transport.send(
           m.row,
           m.original ? buffer(m.original) : null,
           m.files.map((f): OutboxAttachmentRow => ({ ...f, content: f.content ? buffer(f.content) : null })),
-        );
-  work.then(
-    (r) => port.postMessage({ id: m.id, response: r.response } satisfies WorkerAnswer),
-    (err: unknown) =>
-      port.postMessage({
-        id: m.id,
-        // A SendError keeps its classification; anything else is temporary, as the sender treats it.
-        error:
-          err instanceof SendError
-            ? { message: err.message, temporary: err.temporary, responseCode: err.responseCode }
-            : { message: errorChain(err), temporary: true },
-      } satisfies WorkerAnswer),
+        ),
   );
+  work
+    .then(
+      (r) => port.postMessage({ id: m.id, response: r.response } satisfies WorkerAnswer),
+      (err: unknown) =>
+        port.postMessage({
+          id: m.id,
+          // A SendError keeps its classification; anything else is temporary, as the sender treats it.
+          error:
+            err instanceof SendError
+              ? { message: err.message, temporary: err.temporary, responseCode: err.responseCode }
+              : { message: errorChain(err), temporary: true },
+        } satisfies WorkerAnswer),
+    )
+    .finally(() => {
+      inFlight--;
+      closeWhenIdle();
+    });
 });

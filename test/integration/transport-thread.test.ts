@@ -164,4 +164,24 @@ describe('the transport thread', () => {
       await slow.close();
     }
   });
+
+  test('closeCutsOffTheSendInFlightAndLaterSendsHang', async () => {
+    // A stop closes the transport while a send is out: it finishes first (the server's answer
+    // is recorded, not lost to a cut connection), and a send after the close starts a new thread.
+    const slow = await startSlowSmtpReceiver({ delayMs: 700 });
+    const transport = threadedTransport(smtpConfig(slow.port))!;
+    try {
+      const inFlight = transport.send(row(9));
+      const deadline = Date.now() + 10_000;
+      while (slow.dataStarted < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      transport.close();
+      await expect(inFlight).resolves.toMatchObject({ response: expect.stringMatching(/^250/) });
+      slow.delayMs = 0;
+      await expect(transport.send(row(10))).resolves.toMatchObject({ response: expect.stringMatching(/^250/) });
+      expect(slow.messages.map((m) => m.messageId)).toEqual(['<notify-9@testfinans.se>', '<notify-10@testfinans.se>']);
+    } finally {
+      transport.close();
+      await slow.close();
+    }
+  });
 });
