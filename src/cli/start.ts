@@ -108,7 +108,7 @@ function abandon(service: Service, log: Logger, afterMs: number): void {
     const cases = sending.flatMap((r) => (r.case_number ? [r.case_number] : [])).slice(0, 20);
     log.error('shutdown bound reached: exiting with work in flight', {
       afterMs,
-      // Each is sent again when its lease ends (outbox.sendTimeoutSeconds after it began).
+      // Each is sent again when its lease ends (outbox.sendTimeoutSeconds after it was claimed, times the mails handed to one connection at once).
       sendsInFlight: sending.length,
       cases: cases.join(',') || undefined,
       mailsNotYetFiled: service.store.countPendingInbound(),

@@ -3,8 +3,9 @@
  *
  * For each due mail, in this order:
  *   1. claim it in one transaction: status 'sending', attempts + 1, a lease (next_attempt_at =
- *      now + sendTimeoutSeconds) and an attempt row. The attempt is on disk before any byte
- *      goes on the wire (mox's rule), so a crash never causes a storm of repeats.
+ *      now + sendTimeoutSeconds, times the mails handed to one connection at once: see
+ *      QUEUE_DEPTH) and an attempt row. The attempt is on disk before any byte goes on the wire
+ *      (mox's rule), so a crash never causes a storm of repeats.
  *   2. hand it to the transport.
  *   3. record the result: 'sent' (with the server's response), or back to 'queued' with the
  *      next attempt time (temporary error), or 'failed' (permanent error or attempts used up),
@@ -80,12 +81,16 @@ class GroupCommit {
             const value = this.store.tx(item.fn); // a savepoint inside the commit
             settle.push(() => item.resolve(value));
           } catch (err) {
+            // A full disk or an I/O error can make SQLite roll back the whole transaction, not
+            // only the savepoint: then nothing of the group is recorded, and no later item
+            // may run outside it and commit on its own.
+            if (!this.store.db.inTransaction) throw err;
             settle.push(() => item.reject(err));
           }
         }
       });
     } catch (err) {
-      // The commit itself failed (a full disk): nothing of the group is recorded.
+      // The commit itself failed, or the transaction was rolled back: nothing of the group is recorded.
       for (const item of queue) item.reject(err);
       return;
     }
@@ -138,7 +143,11 @@ export class OutboxSender {
           row = done.next;
         }
       };
-      await Promise.all(Array.from({ length: Math.min(this.concurrency * this.depth, ids.length) }, worker));
+      // Every worker finishes before a failed round reports: the next round must not start while
+      // this one's workers still claim (more mails would wait in the transport than the lease covers).
+      const settled = await Promise.allSettled(Array.from({ length: Math.min(this.concurrency * this.depth, ids.length) }, worker));
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       relieveMemory(); // the round's composed mails are garbage now
     }
     return result;
@@ -195,6 +204,11 @@ export class OutboxSender {
       response = (await this.transport.send(row, this.original(row), this.store.outboxAttachments(row.id))).response;
     } catch (err) {
       const e = err instanceof SendError ? err : new SendError(errorChain(err), true);
+      if (e.inDoubt) {
+        // Nothing is recorded: the claim's lease stands, and the mail goes again when it runs out.
+        log.error('mail may or may not have been sent; it goes again when its lease runs out', { error: redactAddresses(e.message) });
+        return { outcome: 'retried', next: await this.commits.run(() => this.claimNext(take)) };
+      }
       const ageHours = (this.clock().getTime() - new Date(row.retry_from ?? row.created_at).getTime()) / 3_600_000;
       const exhausted = ageHours >= this.config.outbox.giveUpAfterHours;
       if (!e.temporary || exhausted) {

@@ -19,6 +19,7 @@ import { Worker } from 'node:worker_threads';
 import type { TransportConfig } from '../config/config';
 import type { OutboxAttachmentRow, OutboxRow } from '../store/store';
 import { SendError, SendResult, Transport } from './transport';
+import { registerSecret } from '../util/secrets';
 
 /** What the worker answers: a result, or an error with its classification (src/reply/transport-worker.ts). */
 export type WorkerAnswer = { id: number; response: string } | { id: number; error: { message: string; temporary: boolean; responseCode?: number } };
@@ -34,9 +35,12 @@ const WORKER_FILE = path.join(__dirname, 'transport-worker.js');
  * OAuth2 logins (see above), or klagomal run from its TypeScript sources (ts-jest), which have
  * no compiled worker file to start.
  */
-export function threadedTransport(cfg: TransportConfig): Transport | null {
+export function threadedTransport(cfg: TransportConfig, env: NodeJS.ProcessEnv = process.env): Transport | null {
   if (cfg.type === 'graph' || (cfg.type === 'smtp' && cfg.auth)) return null;
   if (!fs.existsSync(WORKER_FILE)) return null;
+  // The thread registers the password for its own redaction; this thread's log lines and error
+  // texts (an error the thread could not classify, the thread's own end) need it too.
+  if (cfg.type === 'smtp' && cfg.passwordEnv) registerSecret(env[cfg.passwordEnv]);
   return new ThreadedTransport(cfg);
 }
 
@@ -74,7 +78,7 @@ class ThreadedTransport implements Transport {
       for (const [id, p] of [...this.pending]) {
         if (p.worker !== worker) continue;
         this.settled(id, worker);
-        p.reject(new SendError(`the transport thread stopped: ${why}`, true));
+        p.reject(new SendError(`the transport thread stopped: ${why}`, true, undefined, true));
       }
     };
     worker.on('error', (err) => died(err.message));
@@ -98,7 +102,13 @@ class ThreadedTransport implements Transport {
     return new Promise((resolve, reject) => {
       if (!this.busy(worker)) worker.ref();
       this.pending.set(request.id, { resolve, reject, worker });
-      worker.postMessage(request);
+      try {
+        worker.postMessage(request);
+      } catch (err) {
+        // Not sent at all (a value the thread cannot be given): this mail's temporary error.
+        this.settled(request.id, worker);
+        reject(new SendError(`the mail could not be handed to the transport thread: ${(err as Error).message}`, true));
+      }
     });
   }
 

@@ -8,6 +8,7 @@ import type { OutboxAttachmentRow } from '../store/store';
 import { createTransport, SendError } from './transport';
 import type { WorkerAnswer, WorkerRequest } from './transport-thread';
 import { errorChain } from '../util/log';
+import { redactSecrets } from '../util/secrets';
 
 const port = parentPort;
 if (!port) throw new Error('transport-worker.js runs as a worker thread only');
@@ -53,7 +54,7 @@ port.on('message', (m: WorkerRequest | { op: 'close' }) => {
           error:
             err instanceof SendError
               ? { message: err.message, temporary: err.temporary, responseCode: err.responseCode }
-              : { message: errorChain(err), temporary: true },
+              : { message: redactSecrets(errorChain(err)), temporary: true },
         } satisfies WorkerAnswer),
     )
     .finally(() => {

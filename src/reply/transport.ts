@@ -37,6 +37,12 @@ export class SendError extends Error {
     message: string,
     readonly temporary: boolean,
     readonly responseCode?: number,
+    /**
+     * Whether the server took the mail cannot be known (the transport's thread died while the
+     * mail was out): the sender records nothing, and the mail goes again when its lease runs
+     * out, as after a crash of the process.
+     */
+    readonly inDoubt = false,
   ) {
     super(redactSecrets(message));
     this.name = 'SendError';

@@ -229,4 +229,45 @@ describe('outbox sender commits', () => {
     expect(await sender.sendDue()).toEqual({ sent: 2, retried: 0, failed: 0 });
     expect(leases).toEqual([4 * 120, 4 * 120]); // outbox.sendTimeoutSeconds 120 by default
   });
+
+  test('groupRolledBackByTheDiskCommitsItsLaterResultsAlone', async () => {
+    // SQLite rolls back the whole transaction (a full disk, an I/O error) while the second of
+    // three results that came back together is recorded: none of them is on disk, and the third
+    // must not be recorded in a transaction of its own after the group's was gone.
+    const ids = queue(3);
+    const inner = watchingTransport(ids);
+    let release: () => void = () => undefined;
+    const together = new Promise<void>((r) => (release = r));
+    let started = 0;
+    const transport: Transport = {
+      ...inner,
+      async send(row: OutboxRow) {
+        const r = await inner.send(row);
+        if (++started === 3) release();
+        await together;
+        return r;
+      },
+    };
+    const afterSent = (row: OutboxRow): void => {
+      if (row.id === ids[1]) db.exec('ROLLBACK'); // what SQLite does itself on SQLITE_FULL
+    };
+    const sender = new OutboxSender(store, transport, config(), () => NOW, silentLogger, afterSent, 3);
+    await expect(sender.sendDue()).rejects.toThrow();
+    expect(ids.map((id) => seen(id).status)).toEqual(['sending', 'sending', 'sending']);
+    expect(observer.prepare("SELECT COUNT(*) AS n FROM events WHERE type = 'mail-sent'").get()).toEqual({ n: 0 });
+  });
+
+  test('mailInDoubtRecordedAsRetriedAndSentAgainSoon', async () => {
+    // The transport's thread died while a mail was out: whether the server took it is unknown.
+    // Nothing is recorded; it stays claimed until its lease runs out, as after a crash.
+    const ids = queue(2);
+    const transport = watchingTransport(ids, (row) =>
+      row.id === ids[0] ? new SendError('the transport thread stopped: exit code 1', true, undefined, true) : null,
+    );
+    const sender = new OutboxSender(store, transport, config(), () => NOW, silentLogger, undefined, 1);
+    expect(await sender.sendDue()).toEqual({ sent: 1, retried: 1, failed: 0 });
+    expect(seen(ids[0])).toEqual({ status: 'sending', attempts: 1, attemptRows: 1, finished: 0 });
+    expect(seen(ids[1])).toEqual({ status: 'sent', attempts: 1, attemptRows: 1, finished: 1 });
+    expect(observer.prepare('SELECT type FROM events WHERE outbox_id = ?').all(ids[0])).toEqual([]);
+  });
 });
