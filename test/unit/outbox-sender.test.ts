@@ -105,6 +105,26 @@ function watchingTransport(ids: number[], fail: (row: OutboxRow) => SendError | 
   };
 }
 
+/**
+ * The watching transport, with sends that report in groups of three at the same moment (the
+ * last group when the last mail is out), as they do when the main thread was busy filing.
+ */
+function reportingInThrees(ids: number[]): Transport & { log: string[] } {
+  const inner = watchingTransport(ids);
+  const waiting: Array<() => void> = [];
+  return {
+    ...inner,
+    async send(row: OutboxRow) {
+      const r = await inner.send(row);
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length === 3 || row.id === ids[ids.length - 1]) for (const go of waiting.splice(0)) go();
+      });
+      return r;
+    },
+  };
+}
+
 describe('outbox sender commits', () => {
   test('mailSentBeforeItsClaimIsCommitted', async () => {
     const ids = queue(6);
@@ -158,19 +178,7 @@ describe('outbox sender commits', () => {
     // Three connections whose sends all report at the same moment (as they do when the main
     // thread was busy filing): their results, and the next claims, share one commit.
     const ids = queue(6);
-    const inner = watchingTransport(ids);
-    let waiting: Array<() => void> = [];
-    const transport: Transport = {
-      ...inner,
-      async send(row: OutboxRow) {
-        const r = await inner.send(row);
-        await new Promise<void>((resolve) => {
-          waiting.push(resolve);
-          if (waiting.length === 3 || row.id === ids[5]) for (const go of waiting.splice(0)) go();
-        });
-        return r;
-      },
-    };
+    const transport = reportingInThrees(ids);
     const commits = jest.spyOn(store, 'txRelaxed');
     const sender = new OutboxSender(store, transport, config(), () => NOW, silentLogger, undefined, 3);
     expect(await sender.sendDue()).toEqual({ sent: 6, retried: 0, failed: 0 });
@@ -178,28 +186,15 @@ describe('outbox sender commits', () => {
     expect(commits).toHaveBeenCalledTimes(3);
     // Each claim was still on disk before its mail went out (three workers: the mails before
     // it may be out too, so only each mail's own state counts here).
-    expect(inner.log.filter((l) => l.startsWith('send'))).toEqual(ids.map((id) => `send ${id}: sending attempts 1 rows 1`));
+    expect(transport.log.filter((l) => l.startsWith('send'))).toEqual(ids.map((id) => `send ${id}: sending attempts 1 rows 1`));
     for (const id of ids) expect(seen(id)).toEqual({ status: 'sent', attempts: 1, attemptRows: 1, finished: 1 });
-    waiting = [];
   });
 
   test('resultThatCannotBeRecordedUndoesOthersInItsCommit', async () => {
     // Recording one mail's result throws (here: the milestone hook); the results committed with
     // it stand, and the one that failed stays 'sending' until its lease, without its event.
     const ids = queue(3);
-    const inner = watchingTransport(ids);
-    let release: () => void = () => undefined;
-    const together = new Promise<void>((r) => (release = r));
-    let started = 0;
-    const transport: Transport = {
-      ...inner,
-      async send(row: OutboxRow) {
-        const r = await inner.send(row);
-        if (++started === 3) release();
-        await together;
-        return r;
-      },
-    };
+    const transport = reportingInThrees(ids);
     const afterSent = (row: OutboxRow): void => {
       if (row.id === ids[1]) throw new Error('disk I/O error');
     };
@@ -235,19 +230,7 @@ describe('outbox sender commits', () => {
     // three results that came back together is recorded: none of them is on disk, and the third
     // must not be recorded in a transaction of its own after the group's was gone.
     const ids = queue(3);
-    const inner = watchingTransport(ids);
-    let release: () => void = () => undefined;
-    const together = new Promise<void>((r) => (release = r));
-    let started = 0;
-    const transport: Transport = {
-      ...inner,
-      async send(row: OutboxRow) {
-        const r = await inner.send(row);
-        if (++started === 3) release();
-        await together;
-        return r;
-      },
-    };
+    const transport = reportingInThrees(ids);
     const afterSent = (row: OutboxRow): void => {
       if (row.id === ids[1]) db.exec('ROLLBACK'); // what SQLite does itself on SQLITE_FULL
     };
