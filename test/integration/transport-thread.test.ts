@@ -14,6 +14,7 @@ import type { TransportConfig } from '../../src/config/config';
 import { composeMime, pickupFileName } from '../../src/reply/transport';
 import { startSmtpReceiver, SmtpReceiver } from '../support/smtp';
 import { startSlowSmtpReceiver } from '../support/slow-smtp';
+import { waitFor } from '../support/world';
 
 type ThreadModule = typeof import('../../src/reply/transport-thread');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -150,8 +151,7 @@ describe('the transport thread', () => {
     const transport = threadedTransport(smtpConfig(slow.port))!;
     try {
       const inFlight = transport.send(row(7));
-      const deadline = Date.now() + 10_000;
-      while (slow.dataStarted < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await waitFor('the mail on the wire', () => slow.dataStarted >= 1, 10_000, 20);
       expect(slow.dataStarted).toBe(1);
       // What an out-of-memory or native crash of the thread would do.
       await (transport as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
@@ -173,8 +173,7 @@ describe('the transport thread', () => {
     const transport = threadedTransport(smtpConfig(slow.port))!;
     try {
       const inFlight = transport.send(row(9));
-      const deadline = Date.now() + 10_000;
-      while (slow.dataStarted < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await waitFor('the mail on the wire', () => slow.dataStarted >= 1, 10_000, 20);
       transport.close();
       await expect(inFlight).resolves.toMatchObject({ response: expect.stringMatching(/^250/) });
       slow.delayMs = 0;
