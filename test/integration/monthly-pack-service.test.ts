@@ -6,26 +6,14 @@
  * with a fake clock in test/unit/monthly-pack.test.ts): due, the manager gets it once across two
  * starts; not due yet (the first days of a month), nothing is sent or claimed.
  */
-import { spawn, ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { BIN, waitFor } from '../support/world';
+import { startService, waitFor } from '../support/world';
 import { startSmtpReceiver, SmtpReceiver } from '../support/smtp';
 import { FEES_PLAIN, makeReportWorld, MAJA, ReportWorld } from '../support/report-fixture';
 import { BusinessCalendar } from '../../src/deadlines/calendar';
 import { decideMonthlyPack } from '../../src/monthly/schedule';
 import { monthBefore, monthOfInstant } from '../../src/monthly/pack';
-
-function start(configFile: string): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [BIN, 'start', '--config', configFile], {
-    env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }) as ChildProcess & { output: () => string };
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  child.output = () => out;
-  return child;
-}
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
@@ -61,7 +49,7 @@ describe('the monthly pack in klagomal start', () => {
     const decision = decideMonthlyPack(now, new BusinessCalendar(), () => false);
     const packs = (): number => smtp.messages.filter((m) => m.headers.get('x-klagomal-report') === `monthly ${decision.month}`).length;
 
-    const first = start(w.configFile);
+    const first = startService(w.configFile);
     children.push(first);
     await waitFor('started', () => /klagomal started/.test(first.output()), 30_000);
     if (decision.send) {
@@ -72,7 +60,7 @@ describe('the monthly pack in klagomal start', () => {
     await stop(first);
 
     // A restart the same day: the claim holds.
-    const second = start(w.configFile);
+    const second = startService(w.configFile);
     children.push(second);
     await waitFor('started again', () => /klagomal started/.test(second.output()), 30_000);
     await new Promise((r) => setTimeout(r, 1500));

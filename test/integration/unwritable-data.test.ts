@@ -16,7 +16,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, deliverToMaildir, mailWithAttachment, makeWorld, waitFor, waitForAsync, World } from '../support/world';
+import { BIN, deliverToMaildir, startService, mailWithAttachment, makeWorld, waitFor, waitForAsync, World } from '../support/world';
 
 jest.setTimeout(120_000);
 
@@ -24,20 +24,6 @@ const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
 if (!asRoot) console.warn('Unwritable data folder tests skipped: they need root (to run the service as another user)');
 const describeRoot = asRoot ? describe : describe.skip;
-
-function startAs(w: World, uid: number): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [BIN, 'start', '--config', w.configFile], {
-    env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    uid,
-    gid: uid,
-  }) as ChildProcess & { output: () => string };
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  child.output = () => out;
-  return child;
-}
 
 function logLines(output: string): Array<Record<string, unknown>> {
   return output
@@ -84,7 +70,7 @@ describeRoot('a data folder the service user cannot write', () => {
     // What an import run as root left behind: the folders of large mail and attachments, root's, 0700.
     for (const sub of ['raw', 'attachments']) fs.mkdirSync(path.join(w.dataDir, sub), { mode: 0o700 });
 
-    child = startAs(w, NOBODY);
+    child = startService(w.configFile, { uid: NOBODY });
     await waitFor('the service started', () => /klagomal started/.test(child!.output()), 20_000);
     deliverToMaildir(w.maildir, mailWithAttachment({ attachment: Buffer.alloc(100 * 1024, 2), filename: 'kvitto.pdf', messageId: 'att@example.com' }), 'a-att');
     await waitFor('the attachment write refused', () => logLines(child!.output()).find((l) => l.level === 'error' && l.part === 'processing'), 20_000);

@@ -79,17 +79,7 @@ export function makeWorld(overrides: Record<string, unknown> = {}): World {
     config,
     cli: (args, env) => runCli([...args, '--config', configFile], env),
     start(env, nodeArgs = []) {
-      const child = spawn(process.execPath, [...nodeArgs, BIN, 'start', '--config', configFile], {
-        env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'info', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }) as ChildProcess & { output: () => string };
-      // Each stream kept on its own and joined when read: a line that arrives in two reads of
-      // one pipe must not get a chunk of the other stream between its halves.
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (d) => (stdout += d));
-      child.stderr!.on('data', (d) => (stderr += d));
-      child.output = () => (stderr ? `${stdout}${stdout.endsWith('\n') || !stdout ? '' : '\n'}${stderr}` : stdout);
+      const child = startService(configFile, { env, nodeArgs });
       children.push(child);
       return child;
     },
@@ -127,6 +117,28 @@ export function deliverToMaildir(maildir: string, raw: string | Buffer, name?: s
   fs.utimesSync(tmp, past, past);
   fs.renameSync(tmp, path.join(maildir, 'new', base));
   return base;
+}
+
+/**
+ * `klagomal start` on a config file (`uid`: as that user, and its group of the same number), with
+ * what it wrote. Each stream is kept on its own and joined when read: a line that arrives in two
+ * reads of one pipe must not get a chunk of the other stream between its halves.
+ */
+export function startService(
+  configFile: string,
+  opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[]; uid?: number } = {},
+): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, 'start', '--config', configFile], {
+    env: { ...process.env, KLAGOMAL_LOG_LEVEL: 'info', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.uid } : {}),
+  }) as ChildProcess & { output: () => string };
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  child.output = () => (stderr ? `${stdout}${stdout.endsWith('\n') || !stdout ? '' : '\n'}${stderr}` : stdout);
+  return child;
 }
 
 export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
