@@ -7,8 +7,9 @@
  * Only `send` and `verify` move. The outbox sender still claims each mail (its attempt on
  * disk) before handing it over and records the result when it comes back, on the main thread
  * and its database connection, so the outbox's rules (src/reply/outbox-sender.ts) are unchanged.
- * A worker that dies fails its sends in flight as temporary errors: retried with backoff, as a
- * dropped SMTP connection is.
+ * A worker that dies leaves its sends in flight in doubt (SendError.inDoubt): the server may
+ * have taken them, so the sender records nothing and each goes again when its lease runs out,
+ * as after a crash of the process.
  *
  * Not for OAuth2 (SMTP XOAUTH2, Graph): their logins share a token cache with the mailboxes and
  * record token events in the store (src/auth), which belong to the main thread.
@@ -122,7 +123,7 @@ class ThreadedTransport implements Transport {
 
   /**
    * The thread closes its connections (SMTP QUIT) and ends once its sends in flight have
-   * answered (a thread that ends first fails them as temporary); a later send starts a new one.
+   * answered (a thread that ends first leaves them in doubt); a later send starts a new one.
    */
   close(): void {
     const worker = this.worker;
