@@ -1,0 +1,60 @@
+/**
+ * Issue 16: before its first mail is parsed, a batch's processing attempts are counted (so that
+ * a process which dies in the batch leaves every mail of it known to have been in flight, see
+ * src/pipeline/processor.ts). That count was one commit per mail, a tenth of the service's CPU
+ * on a backlog; it is one commit per batch now, and every mail of the batch is counted before
+ * any of them is parsed.
+ */
+import path from 'node:path';
+import { Processor } from '../../src/pipeline/processor';
+import { calendarsFor } from '../../src/deadlines/deadlines';
+import { storeArrivals } from '../../src/ingest/intake';
+import { TemplateSet } from '../../src/reply/templates';
+import { silentLogger } from '../../src/util/log';
+import * as parse from '../../src/parse/parse';
+import { makeFirm, rawMail, rows, Firm } from '../support/personal-data';
+
+describe('the processing attempts of a batch', () => {
+  let f: Firm;
+  beforeEach(() => {
+    f = makeFirm({ processing: { batchSize: 8 } });
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+    f.close();
+  });
+
+  test('attemptsOfABatchCommittedOncePerMail', async () => {
+    const at = new Date('2026-12-07T09:00:00Z');
+    const stored = storeArrivals(
+      f.store,
+      f.config.dataDir,
+      'klagomal',
+      Array.from({ length: 20 }, (_, i) => ({ raw: rawMail({ from: `kund${i}@example.com` }), receivedAt: at, mailbox: null, locator: null, sourceKey: null })),
+      at.toISOString(),
+    );
+    const commits = jest.spyOn(f.store, 'txRelaxed');
+    // What each parse finds counted: every mail of its batch, the ones not yet reached too.
+    const seenAtParse: number[][] = [];
+    const realParse = parse.parseMail;
+    jest.spyOn(parse, 'parseMail').mockImplementation((input, opts) => {
+      seenAtParse.push((rows(f, "SELECT attempts FROM inbound WHERE state = 'stored' ORDER BY id") as Array<{ attempts: number }>).map((r) => r.attempts));
+      return realParse(input, opts);
+    });
+    const templates = TemplateSet.load(path.join(__dirname, '..', '..', 'templates'));
+    const processor = new Processor(f.store, f.config, templates, calendarsFor(f.config.deadlines), () => at, silentLogger);
+
+    const results = await processor.processPending();
+
+    expect(results.map((r) => r.kind)).toEqual(Array(20).fill('complaint'));
+    expect(results.map((r) => r.inboundId)).toEqual(stored.map((s) => s.id));
+    // Batches of 8, 8 and 4: one commit of the attempts each.
+    expect(commits).toHaveBeenCalledTimes(3);
+    expect(seenAtParse).toHaveLength(20);
+    expect(seenAtParse[0]).toEqual([...Array(8).fill(1), ...Array(12).fill(0)]);
+    expect(seenAtParse[7]).toEqual([...Array(8).fill(1), ...Array(12).fill(0)]);
+    expect(seenAtParse[8]).toEqual([...Array(8).fill(1), ...Array(4).fill(0)]);
+    expect(seenAtParse[19]).toEqual(Array(4).fill(1));
+    expect(rows(f, 'SELECT DISTINCT state, attempts FROM inbound')).toEqual([{ state: 'filed', attempts: 1 }]);
+  });
+});
