@@ -106,6 +106,15 @@ export const DEFAULT_RULES: ComplaintRules = {
   rootCauses: DEFAULT_ROOT_CAUSES,
 };
 
+/** Compiled once per rule (config rules live as long as the process): every complaint tests them all (issue 16). */
+const compiledCategories = new WeakMap<CategoryRule, RegExp>();
+
+/** The rule's words as one pattern. Without the g flag, so that one RegExp is safely shared by every test(). */
 export function compileCategory(rule: CategoryRule): RegExp {
-  return new RegExp(`${B}(?:${rule.words.join('|')})`, 'iu');
+  let re = compiledCategories.get(rule);
+  if (!re) {
+    re = new RegExp(`${B}(?:${rule.words.join('|')})`, 'iu');
+    compiledCategories.set(rule, re);
+  }
+  return re;
 }

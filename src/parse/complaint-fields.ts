@@ -176,27 +176,33 @@ function withYear(m: number, d: number, y: number | null, ref: Date): Date | nul
   return utcDate(ref.getUTCFullYear() - 1, m, d);
 }
 
+// The date patterns, compiled once (matchAll takes a copy of each, so sharing them is safe).
+const ISO_DATE = new RegExp(`${B}(20\\d\\d)-(\\d\\d)-(\\d\\d)${E}`, 'gu');
+const DAY_MONTH = new RegExp(`${B}(\\d{1,2})(?:e|:e|st|nd|rd|th)?\\.?\\s+(${MONTH_RE})\\.?(?:\\s+(20\\d\\d))?${E}`, 'giu');
+const MONTH_DAY = new RegExp(`${B}(${MONTH_RE})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?(?:,?\\s+(20\\d\\d))?${E}`, 'giu');
+const NUMERIC_DATE = new RegExp(`${B}(\\d{1,2})[/.](\\d{1,2})(?:[/.-](20\\d\\d|\\d\\d))?${E}`, 'gu');
+const RELATIVE_DAYS: ReadonlyArray<[RegExp, number]> = [
+  [new RegExp(`${B}(i förrgår|i förgår|förrgår|day before yesterday)${E}`, 'giu'), 2],
+  [new RegExp(`${B}(igår|i går|yesterday)${E}`, 'giu'), 1],
+];
+
 function findDates(text: string, ref: Date): DateHit[] {
   const hits: DateHit[] = [];
   const add = (date: Date | null, t: string, index: number): void => {
     if (date) hits.push({ date, text: t, index });
   };
-  for (const m of text.matchAll(new RegExp(`${B}(20\\d\\d)-(\\d\\d)-(\\d\\d)${E}`, 'gu'))) add(utcDate(+m[1], +m[2], +m[3]), m[0], m.index!);
-  for (const m of text.matchAll(new RegExp(`${B}(\\d{1,2})(?:e|:e|st|nd|rd|th)?\\.?\\s+(${MONTH_RE})\\.?(?:\\s+(20\\d\\d))?${E}`, 'giu'))) {
+  for (const m of text.matchAll(ISO_DATE)) add(utcDate(+m[1], +m[2], +m[3]), m[0], m.index!);
+  for (const m of text.matchAll(DAY_MONTH)) {
     add(withYear(MONTHS[m[2].toLowerCase()], +m[1], m[3] ? +m[3] : null, ref), m[0].replace(/\.$/, ''), m.index!);
   }
-  for (const m of text.matchAll(new RegExp(`${B}(${MONTH_RE})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?(?:,?\\s+(20\\d\\d))?${E}`, 'giu'))) {
+  for (const m of text.matchAll(MONTH_DAY)) {
     add(withYear(MONTHS[m[1].toLowerCase()], +m[2], m[3] ? +m[3] : null, ref), m[0], m.index!);
   }
   // Swedish day/month: 3/11, 3/11/2026, 3/11-26, 3.11.2026
-  for (const m of text.matchAll(new RegExp(`${B}(\\d{1,2})[/.](\\d{1,2})(?:[/.-](20\\d\\d|\\d\\d))?${E}`, 'gu'))) {
+  for (const m of text.matchAll(NUMERIC_DATE)) {
     if (+m[2] >= 1 && +m[2] <= 12) add(withYear(+m[2], +m[1], m[3] ? +m[3] : null, ref), m[0], m.index!);
   }
-  const relative: ReadonlyArray<[RegExp, number]> = [
-    [new RegExp(`${B}(i förrgår|i förgår|förrgår|day before yesterday)${E}`, 'giu'), 2],
-    [new RegExp(`${B}(igår|i går|yesterday)${E}`, 'giu'), 1],
-  ];
-  for (const [re, days] of relative) {
+  for (const [re, days] of RELATIVE_DAYS) {
     for (const m of text.matchAll(re)) {
       const d = new Date(Date.UTC(ref.getUTCFullYear(), ref.getUTCMonth(), ref.getUTCDate() - days));
       add(d, m[0], m.index!);
