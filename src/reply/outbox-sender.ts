@@ -196,7 +196,7 @@ export class OutboxSender {
 
   /** Send a claimed mail and record the result; the next mail of `take` is claimed in the same commit. */
   private async sendClaimed(row: OutboxRow, take: () => number | undefined): Promise<{ outcome: keyof SendPassResult; next: OutboxRow | null }> {
-    const caseNumber = row.case_id !== null ? this.store.caseById(row.case_id)?.number : undefined;
+    const caseNumber = row.case_id !== null ? this.store.caseNumberById(row.case_id) : undefined;
     const log = this.log.child({ case: caseNumber, outbox: row.id, kind: row.kind, to: addressForLog(row.to_address), attempt: row.attempts });
 
     let response: string;
@@ -244,7 +244,7 @@ export class OutboxSender {
     if (!raw) {
       // A stored raw mail gone missing is lost evidence: a person must look (`klagomal reconcile` checks every hash).
       this.log.error('the mail to attach is missing from the store; sending without it', {
-        case: row.case_id !== null ? this.store.caseById(row.case_id)?.number : undefined,
+        case: row.case_id !== null ? this.store.caseNumberById(row.case_id) : undefined,
         outbox: row.id,
         inbound: row.attach_inbound_id,
       });

@@ -57,7 +57,13 @@ export class OutboxQueries extends StoreBase {
         add.run(id, i, a.filename, a.contentType, a.cid, a.content.length, crypto.createHash('sha256').update(a.content).digest('hex'), a.content),
       );
     }
-    if (info.changes === 1 && o.templateSources) {
+    // The version's sources are kept once; asked first, so that the sources of every template of
+    // the version are not turned into JSON again for each mail (issue 16).
+    if (
+      info.changes === 1 &&
+      o.templateSources &&
+      !this.q('SELECT 1 FROM template_versions WHERE version = ? AND kind = ? AND language = ?').get(o.templateVersion, o.template, o.language)
+    ) {
       this.q('INSERT OR IGNORE INTO template_versions (version, kind, language, sources, first_used_at) VALUES (?, ?, ?, ?, ?)').run(
         o.templateVersion,
         o.template,
