@@ -88,6 +88,17 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds every core of the machine has been busy (not idle, not waiting for I/O) since boot, from /proc/stat; NaN where it is not there. */
+function machineBusySeconds(): number {
+  try {
+    // The first line sums the cores: user nice system idle iowait irq softirq steal, in clock ticks.
+    const [user, nice, system, , , irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (user + nice + system + irq + softirq + (steal || 0)) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Filed inbound rows of the world's database (read-only, beside the service); 0 before it exists. */
 function filedCount(dbFile: string, kind?: string): number {
   if (!fs.existsSync(dbFile)) return 0;
@@ -135,6 +146,8 @@ async function backlogAndLatency(MAILS: number, withLatency: boolean): Promise<v
     );
 
     const t0 = Date.now();
+    const machine0 = machineBusySeconds();
+    const bench0 = process.cpuUsage();
     const child = world.start(env, nodeArgs);
     const died = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the service exited (${code}) early:\n${child.output()}`))));
     // Watch the database (read-only, beside the service) for the moment the last mail is filed.
@@ -161,6 +174,8 @@ async function backlogAndLatency(MAILS: number, withLatency: boolean): Promise<v
     );
     await Promise.race([smtp.waitFor(MAILS, Math.max(600_000, MAILS * 30)), died]);
     clearInterval(watcher);
+    const machineBusy = machineBusySeconds() - machine0;
+    const benchUsage = process.cpuUsage(bench0);
     const seconds = (Date.now() - t0) / 1000;
     const rate = MAILS / seconds;
     if (filedAt)
@@ -177,6 +192,15 @@ async function backlogAndLatency(MAILS: number, withLatency: boolean): Promise<v
       `backlog: the service used ${cpu.toFixed(1)} s of CPU = ${((cpu / MAILS) * 1000).toFixed(2)} ms per mail (start-up included); ` +
         `peak RSS over the ${MAILS}-mail backlog ${peakRssMb(child.pid).toFixed(0)} MB (target: flat, < 300 MB); RSS at 1/4, 1/2, 3/4 and all filed: ` +
         `${rssAt.map((m) => m.toFixed(0)).join(', ')} MB`,
+    );
+    // The whole machine: what the target leaves per mail for everything that runs for it (the
+    // service with its transport thread, Dovecot, and the SMTP receiver in this process).
+    const cores = os.cpus().length;
+    const benchCpu = (benchUsage.user + benchUsage.system) / 1e6;
+    console.log(
+      `backlog: the machine's ${cores} cores were busy ${machineBusy.toFixed(1)} s = ${((machineBusy / MAILS) * 1000).toFixed(2)} ms per mail ` +
+        `(the service ${cpu.toFixed(1)} s, this process with the SMTP receiver ${benchCpu.toFixed(1)} s, Dovecot and the rest ${(machineBusy - cpu - benchCpu).toFixed(1)} s); ` +
+        `at 50 % of the raw limit ${cores} cores allow ${((cores / (rawRate / 2)) * 1000).toFixed(2)} ms per mail`,
     );
     if (!withLatency) {
       died.catch(() => undefined);
