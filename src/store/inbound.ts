@@ -73,7 +73,7 @@ export class InboundQueries extends StoreBase {
     return out.sort((a, b) => Number(a.attempts > 0) - Number(b.attempts > 0) || a.id - b.id);
   }
 
-  /** Count one processing attempt of a mail before it is parsed (poison-mail guard). */
+  /** Count one processing attempt of a mail before its batch is parsed (poison-mail guard). */
   bumpProcessingAttempt(id: number): number {
     return (this.q('UPDATE inbound SET attempts = attempts + 1 WHERE id = ? RETURNING attempts').get(id) as { attempts: number }).attempts;
   }
