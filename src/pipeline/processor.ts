@@ -189,7 +189,7 @@ export class Processor {
         const attempts = this.store.txRelaxed(() => this.store.bumpProcessingAttempt(row.id));
         const at = (): string => toInstant(this.clock());
         if (attempts > MAX_PROCESSING_ATTEMPTS) {
-          const error = `processing was started ${attempts - 1} times and never finished (the process stopped each time while this mail was being parsed or filed)`;
+          const error = `processing was started ${attempts - 1} times and never finished (the process stopped each time while this mail's batch was being parsed or filed)`;
           const r = this.store.tx(() => (this.store.inbound(row.id)?.state === 'stored' ? this.quarantine(row, 'process', error, at()) : null));
           if (r) {
             this.logResult(r, row);
@@ -249,44 +249,59 @@ export class Processor {
     // a tenth of the service's CPU on a backlog). What it widens: a death while parsing sends the
     // mails not yet reached to isolation too, as a death while filing the batch always did; each
     // is filed there alone, and none is the worse for it but for one more counted attempt.
+    const takeBack = (ids: readonly InboundRow[]): void => {
+      if (mode.bump && ids.length > 0) this.store.txRelaxed(() => ids.forEach((r) => this.store.unbumpProcessingAttempt(r.id)));
+    };
     if (mode.bump) this.store.txRelaxed(() => batch.forEach((row) => this.store.bumpProcessingAttempt(row.id)));
-    for (const row of batch) {
-      const raw = this.store.rawMail(row.sha256);
-      const input = raw && ('bytes' in raw ? raw.bytes : fs.createReadStream(path.join(this.config.dataDir, raw.path)));
-      if (!raw || !input) {
-        parsed.push({ row, stage: 'parse', error: `raw mail ${row.sha256} is missing from the store` });
-        continue;
-      }
-      try {
-        const mail = await parseMail(input, { dataDir: this.config.dataDir, receivedAt: new Date(row.received_at) });
-        if (!mail.from && !mail.replyTo && !mail.text.trim() && mail.attachments.length === 0) {
-          // Nothing to file a case from and no one to answer: an operator must look at the raw bytes.
-          throw new Error('not a readable mail: no sender, no text and no attachments');
+    let reached = 0;
+    try {
+      for (const row of batch) {
+        reached++;
+        const raw = this.store.rawMail(row.sha256);
+        const input = raw && ('bytes' in raw ? raw.bytes : fs.createReadStream(path.join(this.config.dataDir, raw.path)));
+        if (!raw || !input) {
+          parsed.push({ row, stage: 'parse', error: `raw mail ${row.sha256} is missing from the store` });
+          continue;
         }
-        // The documents stage: attachments read as documents, each in a bounded child process
-        // (src/documents/stage.ts); a document that cannot be read is noted, never the mail's fault.
-        let documents: AttachmentReading[] = [];
         try {
-          documents = await readAttachedDocuments(this.documents, this.config, mail);
+          const mail = await parseMail(input, { dataDir: this.config.dataDir, receivedAt: new Date(row.received_at) });
+          if (!mail.from && !mail.replyTo && !mail.text.trim() && mail.attachments.length === 0) {
+            // Nothing to file a case from and no one to answer: an operator must look at the raw bytes.
+            throw new Error('not a readable mail: no sender, no text and no attachments');
+          }
+          // The documents stage: attachments read as documents, each in a bounded child process
+          // (src/documents/stage.ts); a document that cannot be read is noted, never the mail's fault.
+          let documents: AttachmentReading[] = [];
+          try {
+            documents = await readAttachedDocuments(this.documents, this.config, mail);
+          } catch (err) {
+            this.log.error('attachments could not be read as documents', { inbound: row.id, error: errorChain(err) });
+          }
+          parsed.push({ row, mail, documents });
         } catch (err) {
-          this.log.error('attachments could not be read as documents', { inbound: row.id, error: errorChain(err) });
+          // An attachment or raw file the data folder cannot take is the disk's failure, not the
+          // mail's: it stays stored, its attempt is taken back, and the pass reports the disk.
+          const failure = storageFailure(err, this.config.dataDir);
+          if (failure) storageFailed.push({ row, failure, err });
+          else parsed.push({ row, stage: 'parse', error: errorChain(err) });
         }
-        parsed.push({ row, mail, documents });
-      } catch (err) {
-        // An attachment or raw file the data folder cannot take is the disk's failure, not the
-        // mail's: it stays stored, its attempt is taken back, and the pass reports the disk.
-        const failure = storageFailure(err, this.config.dataDir);
-        if (failure) storageFailed.push({ row, failure, err });
-        else parsed.push({ row, stage: 'parse', error: errorChain(err) });
       }
+    } catch (err) {
+      // Not a mail's failure (each mail's own is caught above), e.g. the store could not be read:
+      // the mails not yet reached were never in flight, and a failure of the data folder is the
+      // disk's, not the mail's (the one it stopped at is taken back too).
+      const failure = storageFailure(err, this.config.dataDir);
+      try {
+        takeBack([...storageFailed.map((f) => f.row), ...batch.slice(failure ? reached - 1 : reached)]);
+      } catch {
+        /* the database takes no write: the attempts stay as they are */
+      }
+      throw failure ? new StorageError(failure, err) : err;
     }
 
     const now = this.clock();
     const at = toInstant(now);
     const results: ProcessResult[] = [];
-    const takeBack = (ids: readonly InboundRow[]): void => {
-      if (mode.bump && ids.length > 0) this.store.txRelaxed(() => ids.forEach((r) => this.store.unbumpProcessingAttempt(r.id)));
-    };
     try {
       this.fileParsed(parsed, mode.state, now, at, results);
     } catch (err) {
@@ -296,7 +311,7 @@ export class Processor {
       try {
         takeBack([...parsed.map((p) => p.row), ...storageFailed.map((f) => f.row)]);
       } catch {
-        /* the database takes no write: the attempts stay as they are; while it is full the bump before each parse fails too, so the count cannot run up */
+        /* the database takes no write: the attempts stay as they are; while it is full the batch's bump before its first parse fails too, so the count cannot run up */
       }
       throw new StorageError(failure, err);
     }

@@ -57,4 +57,31 @@ describe('the processing attempts of a batch', () => {
     expect(seenAtParse[19]).toEqual(Array(4).fill(1));
     expect(rows(f, 'SELECT DISTINCT state, attempts FROM inbound')).toEqual([{ state: 'filed', attempts: 1 }]);
   });
+
+  test('mailsNotReachedCountedAsInFlightWhenTheBatchStopped', async () => {
+    // The batch stops at its third mail on a failure that is no mail's (the store cannot be
+    // read): the mails after it were never parsed and must not go to isolation as if they had
+    // been in flight; the mails before it were, as was the third.
+    const at = new Date('2026-12-07T09:00:00Z');
+    const stored = storeArrivals(
+      f.store,
+      f.config.dataDir,
+      'klagomal',
+      Array.from({ length: 6 }, (_, i) => ({ raw: rawMail({ from: `kund${i}@example.com` }), receivedAt: at, mailbox: null, locator: null, sourceKey: null })),
+      at.toISOString(),
+    );
+    const third = (rows(f, 'SELECT sha256 FROM inbound WHERE id = ?', stored[2].id)[0] as { sha256: string }).sha256;
+    const realRawMail = f.store.rawMail.bind(f.store);
+    jest.spyOn(f.store, 'rawMail').mockImplementation((sha) => {
+      if (sha === third) throw new Error('the store could not be read');
+      return realRawMail(sha);
+    });
+    const templates = TemplateSet.load(path.join(__dirname, '..', '..', 'templates'));
+    const processor = new Processor(f.store, f.config, templates, calendarsFor(f.config.deadlines), () => at, silentLogger);
+
+    await expect(processor.processPending()).rejects.toThrow('the store could not be read');
+    expect((rows(f, 'SELECT state, attempts FROM inbound ORDER BY id') as Array<{ state: string; attempts: number }>).map((r) => r.attempts)).toEqual([
+      1, 1, 1, 0, 0, 0,
+    ]);
+  });
 });
