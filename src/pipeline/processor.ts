@@ -14,10 +14,11 @@
  * A mail that kills the process (out of memory, a native crash, a kill while it is read) throws
  * nothing we could catch. The processing attempts of a batch are counted and committed before
  * its first mail is parsed, so after a restart every mail of the batch that was in flight is
- * known (attempts > 0, still stored). Those are never processed in this process again: each is tried once more alone in an
- * isolated child process (src/pipeline/isolation.ts) with a heap and a time limit, and
- * quarantined if that attempt dies too. So a poison mail costs at most one crash of the
- * service, and the innocent mails of its batch are filed by their isolated attempt.
+ * known (attempts > 0, still stored). Those are never processed in this process again: each is
+ * tried once more alone in an isolated child process (src/pipeline/isolation.ts) with a heap
+ * and a time limit, and quarantined if that attempt dies too. So a poison mail costs at most
+ * one crash of the service, and the innocent mails of its batch are filed by their isolated
+ * attempt.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -92,6 +93,8 @@ export function processMail(
 
 /** A mail of a batch: parsed, with its documents read, or the reason it could not be. */
 type BatchEntry = { row: InboundRow; mail: ParsedMail; documents: AttachmentReading[] } | { row: InboundRow; error: string; stage: 'process' | 'parse' };
+/** A mail of a batch that the data folder failed (full, not writable): not the mail's failure. */
+type StorageFailed = { row: InboundRow; failure: StorageFailure; err: unknown };
 
 export class Processor {
   private readonly documents: DocumentReader;
@@ -241,7 +244,7 @@ export class Processor {
 
   private async processBatch(rows: InboundRow[], mode: { bump: boolean; state: IsolatedState }): Promise<ProcessResult[]> {
     const parsed: BatchEntry[] = [];
-    const storageFailed: Array<{ row: InboundRow; failure: StorageFailure; err: unknown }> = [];
+    const storageFailed: StorageFailed[] = [];
     const batch = withinBatchBytes(rows);
     // Counted and committed before the first parse: if this process dies while the batch is
     // parsed or filed, the next start knows every mail of it was in flight (see the header).
@@ -253,46 +256,20 @@ export class Processor {
       if (mode.bump && ids.length > 0) this.store.txRelaxed(() => ids.forEach((r) => this.store.unbumpProcessingAttempt(r.id)));
     };
     if (mode.bump) this.store.txRelaxed(() => batch.forEach((row) => this.store.bumpProcessingAttempt(row.id)));
-    let reached = 0;
+    let next = 0;
     try {
-      for (const row of batch) {
-        reached++;
-        const raw = this.store.rawMail(row.sha256);
-        const input = raw && ('bytes' in raw ? raw.bytes : fs.createReadStream(path.join(this.config.dataDir, raw.path)));
-        if (!raw || !input) {
-          parsed.push({ row, stage: 'parse', error: `raw mail ${row.sha256} is missing from the store` });
-          continue;
-        }
-        try {
-          const mail = await parseMail(input, { dataDir: this.config.dataDir, receivedAt: new Date(row.received_at) });
-          if (!mail.from && !mail.replyTo && !mail.text.trim() && mail.attachments.length === 0) {
-            // Nothing to file a case from and no one to answer: an operator must look at the raw bytes.
-            throw new Error('not a readable mail: no sender, no text and no attachments');
-          }
-          // The documents stage: attachments read as documents, each in a bounded child process
-          // (src/documents/stage.ts); a document that cannot be read is noted, never the mail's fault.
-          let documents: AttachmentReading[] = [];
-          try {
-            documents = await readAttachedDocuments(this.documents, this.config, mail);
-          } catch (err) {
-            this.log.error('attachments could not be read as documents', { inbound: row.id, error: errorChain(err) });
-          }
-          parsed.push({ row, mail, documents });
-        } catch (err) {
-          // An attachment or raw file the data folder cannot take is the disk's failure, not the
-          // mail's: it stays stored, its attempt is taken back, and the pass reports the disk.
-          const failure = storageFailure(err, this.config.dataDir);
-          if (failure) storageFailed.push({ row, failure, err });
-          else parsed.push({ row, stage: 'parse', error: errorChain(err) });
-        }
+      for (; next < batch.length; next++) {
+        const read = await this.readMail(batch[next]);
+        if ('failure' in read) storageFailed.push(read);
+        else parsed.push(read);
       }
     } catch (err) {
-      // Not a mail's failure (each mail's own is caught above), e.g. the store could not be read:
-      // the mails not yet reached were never in flight, and a failure of the data folder is the
-      // disk's, not the mail's (the one it stopped at is taken back too).
+      // Not a mail's failure (each mail's own is caught in readMail), e.g. the store could not
+      // be read: the mails not yet reached were never in flight, and a failure of the data
+      // folder is the disk's, not the mail's (the one it stopped at is taken back too).
       const failure = storageFailure(err, this.config.dataDir);
       try {
-        takeBack([...storageFailed.map((f) => f.row), ...batch.slice(failure ? reached - 1 : reached)]);
+        takeBack([...storageFailed.map((f) => f.row), ...batch.slice(failure ? next : next + 1)]);
       } catch {
         /* the database takes no write: the attempts stay as they are */
       }
@@ -326,6 +303,38 @@ export class Processor {
       throw new StorageError(storageFailed[0].failure, storageFailed[0].err);
     }
     return results;
+  }
+
+  /**
+   * One mail of a batch read from the store: parsed, with its attached documents read; or why it
+   * cannot be filed (quarantined by fileParsed); or the data folder's failure, which is not the
+   * mail's. Throws only what is no mail's failure (the store could not be read).
+   */
+  private async readMail(row: InboundRow): Promise<BatchEntry | StorageFailed> {
+    const raw = this.store.rawMail(row.sha256);
+    const input = raw && ('bytes' in raw ? raw.bytes : fs.createReadStream(path.join(this.config.dataDir, raw.path)));
+    if (!raw || !input) return { row, stage: 'parse', error: `raw mail ${row.sha256} is missing from the store` };
+    try {
+      const mail = await parseMail(input, { dataDir: this.config.dataDir, receivedAt: new Date(row.received_at) });
+      if (!mail.from && !mail.replyTo && !mail.text.trim() && mail.attachments.length === 0) {
+        // Nothing to file a case from and no one to answer: an operator must look at the raw bytes.
+        throw new Error('not a readable mail: no sender, no text and no attachments');
+      }
+      // The documents stage: attachments read as documents, each in a bounded child process
+      // (src/documents/stage.ts); a document that cannot be read is noted, never the mail's fault.
+      let documents: AttachmentReading[] = [];
+      try {
+        documents = await readAttachedDocuments(this.documents, this.config, mail);
+      } catch (err) {
+        this.log.error('attachments could not be read as documents', { inbound: row.id, error: errorChain(err) });
+      }
+      return { row, mail, documents };
+    } catch (err) {
+      // An attachment or raw file the data folder cannot take is the disk's failure, not the
+      // mail's: it stays stored, its attempt is taken back, and the pass reports the disk.
+      const failure = storageFailure(err, this.config.dataDir);
+      return failure ? { row, failure, err } : { row, stage: 'parse', error: errorChain(err) };
+    }
   }
 
   /** File the parsed mails of a batch in one transaction (each in its own savepoint), quarantining the mails that failed. */
