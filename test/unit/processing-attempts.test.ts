@@ -14,8 +14,21 @@ import { silentLogger } from '../../src/util/log';
 import * as parse from '../../src/parse/parse';
 import { makeFirm, rawMail, rows, Firm } from '../support/personal-data';
 
+const TEMPLATES = TemplateSet.load(path.join(__dirname, '..', '..', 'templates'));
+const AT = new Date('2026-12-07T09:00:00Z');
+
 describe('the processing attempts of a batch', () => {
   let f: Firm;
+  /** `n` complaints from different customers, stored as a source stores them; their inbound ids. */
+  const storeComplaints = (n: number): number[] =>
+    storeArrivals(
+      f.store,
+      f.config.dataDir,
+      'klagomal',
+      Array.from({ length: n }, (_, i) => ({ raw: rawMail({ from: `kund${i}@example.com` }), receivedAt: AT, mailbox: null, locator: null, sourceKey: null })),
+      AT.toISOString(),
+    ).map((s) => s.id);
+  const processor = (): Processor => new Processor(f.store, f.config, TEMPLATES, calendarsFor(f.config.deadlines), () => AT, silentLogger);
   beforeEach(() => {
     f = makeFirm({ processing: { batchSize: 8 } });
   });
@@ -25,14 +38,7 @@ describe('the processing attempts of a batch', () => {
   });
 
   test('attemptsOfABatchCommittedOncePerMail', async () => {
-    const at = new Date('2026-12-07T09:00:00Z');
-    const stored = storeArrivals(
-      f.store,
-      f.config.dataDir,
-      'klagomal',
-      Array.from({ length: 20 }, (_, i) => ({ raw: rawMail({ from: `kund${i}@example.com` }), receivedAt: at, mailbox: null, locator: null, sourceKey: null })),
-      at.toISOString(),
-    );
+    const stored = storeComplaints(20);
     const commits = jest.spyOn(f.store, 'txRelaxed');
     // What each parse finds counted: every mail of its batch, the ones not yet reached too.
     const seenAtParse: number[][] = [];
@@ -41,13 +47,11 @@ describe('the processing attempts of a batch', () => {
       seenAtParse.push((rows(f, "SELECT attempts FROM inbound WHERE state = 'stored' ORDER BY id") as Array<{ attempts: number }>).map((r) => r.attempts));
       return realParse(input, opts);
     });
-    const templates = TemplateSet.load(path.join(__dirname, '..', '..', 'templates'));
-    const processor = new Processor(f.store, f.config, templates, calendarsFor(f.config.deadlines), () => at, silentLogger);
 
-    const results = await processor.processPending();
+    const results = await processor().processPending();
 
     expect(results.map((r) => r.kind)).toEqual(Array(20).fill('complaint'));
-    expect(results.map((r) => r.inboundId)).toEqual(stored.map((s) => s.id));
+    expect(results.map((r) => r.inboundId)).toEqual(stored);
     // Batches of 8, 8 and 4: one commit of the attempts each.
     expect(commits).toHaveBeenCalledTimes(3);
     expect(seenAtParse).toHaveLength(20);
@@ -62,24 +66,15 @@ describe('the processing attempts of a batch', () => {
     // The batch stops at its third mail on a failure that is no mail's (the store cannot be
     // read): the mails after it were never parsed and must not go to isolation as if they had
     // been in flight; the mails before it were, as was the third.
-    const at = new Date('2026-12-07T09:00:00Z');
-    const stored = storeArrivals(
-      f.store,
-      f.config.dataDir,
-      'klagomal',
-      Array.from({ length: 6 }, (_, i) => ({ raw: rawMail({ from: `kund${i}@example.com` }), receivedAt: at, mailbox: null, locator: null, sourceKey: null })),
-      at.toISOString(),
-    );
-    const third = (rows(f, 'SELECT sha256 FROM inbound WHERE id = ?', stored[2].id)[0] as { sha256: string }).sha256;
+    const stored = storeComplaints(6);
+    const third = (rows(f, 'SELECT sha256 FROM inbound WHERE id = ?', stored[2])[0] as { sha256: string }).sha256;
     const realRawMail = f.store.rawMail.bind(f.store);
     jest.spyOn(f.store, 'rawMail').mockImplementation((sha) => {
       if (sha === third) throw new Error('the store could not be read');
       return realRawMail(sha);
     });
-    const templates = TemplateSet.load(path.join(__dirname, '..', '..', 'templates'));
-    const processor = new Processor(f.store, f.config, templates, calendarsFor(f.config.deadlines), () => at, silentLogger);
 
-    await expect(processor.processPending()).rejects.toThrow('the store could not be read');
+    await expect(processor().processPending()).rejects.toThrow('the store could not be read');
     expect((rows(f, 'SELECT state, attempts FROM inbound ORDER BY id') as Array<{ state: string; attempts: number }>).map((r) => r.attempts)).toEqual([
       1, 1, 1, 0, 0, 0,
     ]);
