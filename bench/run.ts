@@ -15,6 +15,8 @@
  *    of the document reader process (bench/documents.ts).
  *  - monthly pack (issue 15): reading thirteen months and rendering the mail with its PNG charts
  *    over 2,000 cases a month (bench/monthly.ts; BENCH_MONTHLY_PER_MONTH).
+ *  - census (issue 16): SQL statements, events and outgoing mails per complaint and per
+ *    follow-up, counted (bench/census.ts; BENCH_CENSUS_MAILS).
  *
  * The service runs as its own process (`klagomal start`), as in production; Dovecot and the
  * SMTP receiver are the test harness's. Set BENCH_MAILS / BENCH_LATENCY_SAMPLES to change sizes.
@@ -37,6 +39,7 @@ import { backupBench } from './backup';
 import { documentsBench } from './documents';
 import { runMeasured } from './measure';
 import { monthlyBench } from './monthly';
+import { censusBench } from './census';
 
 const MAILS = Number(process.env.BENCH_MAILS ?? 5000);
 /** BENCH_LARGE=1: also the 50,000-mail backlog and the import of 60,000 mails (minutes each). */
@@ -314,6 +317,8 @@ async function main(): Promise<void> {
   }
   // The 50,000 backlog alone (it runs after the 5,000 one with BENCH_LARGE=1).
   if (ONLY.includes('large-backlog') && d.ok) await backlogAndLatency(50_000, false);
+  // Statements and events per mail: counts, which the machine's load does not move (bench/census.ts).
+  if (wanted('census')) await censusBench(Number(process.env.BENCH_CENSUS_MAILS ?? 1000));
   if (wanted('import')) await importBench(LARGE ? 60_000 : Number(process.env.BENCH_IMPORT_MAILS ?? 5000));
   if (wanted('memory')) await memory();
   if (wanted('bombs')) await bombsBench();
