@@ -56,7 +56,7 @@ function summary(tally: Map<string, Tally>, mails: number, label: string, counts
       `UPDATE ${(verb('UPDATE') / mails).toFixed(1)}), ${(counts.events / mails).toFixed(1)} events, ${(counts.outbox / mails).toFixed(1)} outgoing mails; ` +
       `${(us / mails).toFixed(0)} µs in SQLite calls (BEGIN and COMMIT not counted); the statements with the most time:`,
   );
-  const top = [...tally].sort((a, b) => b[1].us - a[1].us).slice(0, 6);
+  const top = [...tally].sort((a, b) => b[1].us - a[1].us).slice(0, Number(process.env.BENCH_CENSUS_TOP ?? 6));
   for (const [sql, t] of top)
     console.log(`census:   ${(t.n / mails).toFixed(1).padStart(5)} × ${(t.us / t.n).toFixed(0).padStart(3)} µs  ${sql.slice(0, 110)}`);
 }
