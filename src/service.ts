@@ -191,19 +191,22 @@ export class Service {
   }
 
   /** Process mail already stored (from `ingest` or an earlier crash). */
-  process(opts: Parameters<Processor['processPending']>[0] = {}): Promise<ProcessResult[]> {
+  async process(opts: Parameters<Processor['processPending']>[0] = {}): Promise<ProcessResult[]> {
     refuseWhileRestoring(this.store);
     // The case numbers a batch can take are reserved on the backup disk before it is filed, and
     // again after each mail (src/backup/high-water.ts): a restore never hands one out twice.
     this.highWater?.ensure(this.clock());
-    const onResult = opts.onResult;
-    return this.processor.processPending({
+    // The outcomes are returned only to a caller that does not take them one by one (see processPending).
+    const kept: ProcessResult[] = [];
+    const onResult = opts.onResult ?? ((r: ProcessResult): void => void kept.push(r));
+    await this.processor.processPending({
       ...opts,
       onResult: (r) => {
         this.highWater?.ensure(this.clock());
-        onResult?.(r);
+        onResult(r);
       },
     });
+    return kept;
   }
 
   /**
@@ -222,7 +225,9 @@ export class Service {
         this.log.error('source poll failed', { source: source.name, error: errorChain(err) });
       }
     }
-    const results = await this.process();
+    let filed = 0;
+    let quarantined = 0;
+    await this.process({ onResult: (r) => (r.kind === 'quarantined' ? quarantined++ : filed++) });
     const sender = this.sender();
     let first = await sender.sendDue();
     // OCR after the acknowledgements are out (they never wait on it); its notices then go too.
@@ -232,8 +237,8 @@ export class Service {
     const sent = escalation && (escalation.notices > 0 || escalation.digest) ? addSendResults(first, await sender.sendDue()) : first;
     return {
       sources,
-      filed: results.filter((r) => r.kind !== 'quarantined').length,
-      quarantined: results.filter((r) => r.kind === 'quarantined').length,
+      filed,
+      quarantined,
       escalation,
       sent,
     };

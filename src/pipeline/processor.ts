@@ -110,10 +110,16 @@ export class Processor {
     this.documents = new DocumentReader(config.documents);
   }
 
-  /** Process every pending mail. `onResult` sees each outcome as soon as its batch commits. */
+  /**
+   * Process every pending mail. `onResult` sees each outcome as soon as its batch commits; the
+   * outcomes are returned only to a caller without one. Kept for the whole pass, they were the
+   * one thing that grew with a backlog (issue 16: ~0.4 KB a mail, 20 MB of live heap by the end
+   * of a 50,000 backlog in the service's loop, which needs none of them).
+   */
   async processPending(opts: { signal?: AbortSignal; onResult?: (r: ProcessResult) => void; only?: ReadonlySet<number> } = {}): Promise<ProcessResult[]> {
     const all: ProcessResult[] = [];
     const size = this.config.processing.batchSize;
+    const report = opts.onResult ?? ((r: ProcessResult): void => void all.push(r));
     for (;;) {
       if (opts.signal?.aborted) break;
       const pending = opts.only ? this.store.pendingInboundIn([...opts.only]).slice(0, size) : this.store.pendingInbound(size);
@@ -123,10 +129,7 @@ export class Processor {
       // the process can neither do it again nor take its batch neighbours with it.
       const fresh = pending.filter((r) => r.attempts === 0);
       const results = fresh.length > 0 ? await this.processBatch(fresh, { bump: true, state: 'stored' }) : await this.processInIsolation(pending, opts.signal);
-      for (const r of results) {
-        all.push(r);
-        opts.onResult?.(r);
-      }
+      results.forEach(report);
       // The batch's parsed mails are garbage now: keep the process's size flat over a backlog.
       relieveMemory();
     }
