@@ -3,7 +3,7 @@
  * at ~60 MB: V8 let each batch's garbage pile up between full collections. After each batch the
  * processor (and the sender after each round) asks for a full collection when the RSS is high.
  */
-import { MIN_INTERVAL_MS, relieveMemory, RSS_HIGH } from '../../src/util/memory';
+import { GARBAGE_HIGH, GARBAGE_INTERVAL_MS, MIN_INTERVAL_MS, relieveMemory, RSS_HIGH } from '../../src/util/memory';
 
 describe('memory kept flat between batches', () => {
   test('garbageOfABatchIsCollectedWhenTheProcessIsLarge', () => {
@@ -20,10 +20,52 @@ describe('memory kept flat between batches', () => {
 
   test('aSmallProcessOrARecentCollectionAsksForNone', () => {
     const t = Date.now() + 2_000_000;
-    expect(relieveMemory(t, () => RSS_HIGH - 1)).toBe(false);
-    expect(relieveMemory(t, () => RSS_HIGH + 1)).toBe(true);
+    const live = 300 * 1024 * 1024;
+    expect(
+      relieveMemory(
+        t,
+        () => RSS_HIGH - 1,
+        () => live,
+      ),
+    ).toBe(false);
+    expect(
+      relieveMemory(
+        t,
+        () => RSS_HIGH + 1,
+        () => live,
+      ),
+    ).toBe(true);
     // A process large with live data is not collected over and over.
-    expect(relieveMemory(t + MIN_INTERVAL_MS - 1, () => RSS_HIGH + 1)).toBe(false);
-    expect(relieveMemory(t + MIN_INTERVAL_MS, () => RSS_HIGH + 1)).toBe(true);
+    expect(
+      relieveMemory(
+        t + MIN_INTERVAL_MS - 1,
+        () => RSS_HIGH + 1,
+        () => live,
+      ),
+    ).toBe(false);
+    expect(
+      relieveMemory(
+        t + MIN_INTERVAL_MS,
+        () => RSS_HIGH + 1,
+        () => live,
+      ),
+    ).toBe(true);
+  });
+
+  test('fiftyThousandBacklogPastThreeHundredMbWithGarbageOfOneInterval', () => {
+    // Before: one collection per 3 s whatever piled up meanwhile; near the end of the 50,000
+    // backlog the heap grew by ~140 MB of garbage in one interval and the RSS passed 300 MB.
+    const t = Date.now() + 3_000_000;
+    let used = 60 * 1024 * 1024;
+    const heap = (): number => used;
+    expect(relieveMemory(t, () => RSS_HIGH + 1, heap)).toBe(true);
+    used += GARBAGE_HIGH - 1; // grown, but less than the bound: the interval stands
+    expect(relieveMemory(t + GARBAGE_INTERVAL_MS, () => RSS_HIGH + 1, heap)).toBe(false);
+    used += 2; // past it: collected at once
+    expect(relieveMemory(t + GARBAGE_INTERVAL_MS + 1, () => RSS_HIGH + 1, heap)).toBe(true);
+    // Even a heap that keeps growing is collected at most every GARBAGE_INTERVAL_MS.
+    used += 4 * GARBAGE_HIGH;
+    expect(relieveMemory(t + 2 * GARBAGE_INTERVAL_MS, () => RSS_HIGH + 1, heap)).toBe(false);
+    expect(relieveMemory(t + 2 * GARBAGE_INTERVAL_MS + 1, () => RSS_HIGH + 1, heap)).toBe(true);
   });
 });
