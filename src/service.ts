@@ -19,7 +19,7 @@ import { TemplateManager } from './reply/template-manager';
 import { createTransport, Transport } from './reply/transport';
 import { threadedTransport } from './reply/transport-thread';
 import { OutboxSender, SendPassResult } from './reply/outbox-sender';
-import { Processor, ProcessResult } from './pipeline/processor';
+import { PassOptions, Processor, ProcessResult } from './pipeline/processor';
 import { OcrAfterFiling } from './pipeline/ocr-after-filing';
 import { BusinessCalendar } from './deadlines/calendar';
 import { TIME_ZONE } from './util/stockholm-time';
@@ -191,7 +191,9 @@ export class Service {
   }
 
   /** Process mail already stored (from `ingest` or an earlier crash). */
-  async process(opts: Parameters<Processor['processPending']>[0] = {}): Promise<ProcessResult[]> {
+  process(opts: PassOptions & { onResult: (r: ProcessResult) => void }): Promise<void>;
+  process(opts?: PassOptions): Promise<ProcessResult[]>;
+  async process(opts: PassOptions & { onResult?: (r: ProcessResult) => void } = {}): Promise<ProcessResult[] | void> {
     refuseWhileRestoring(this.store);
     // The case numbers a batch can take are reserved on the backup disk before it is filed, and
     // again after each mail (src/backup/high-water.ts): a restore never hands one out twice.
@@ -206,7 +208,7 @@ export class Service {
         onResult(r);
       },
     });
-    return kept;
+    return opts.onResult ? undefined : kept;
   }
 
   /**

@@ -61,6 +61,12 @@ export const MAX_PROCESSING_ATTEMPTS = 3;
 
 export type ProcessResult = FilingResult | QuarantineResult;
 
+/** A processing pass: until `signal`, over the mails of `only` (all pending ones without it). */
+export interface PassOptions {
+  readonly signal?: AbortSignal;
+  readonly only?: ReadonlySet<number>;
+}
+
 const MAX_BATCH_BYTES = 32 * 1024 * 1024;
 
 /**
@@ -116,7 +122,9 @@ export class Processor {
    * one thing that grew with a backlog (issue 16: ~0.4 KB a mail, 20 MB of live heap by the end
    * of a 50,000 backlog in the service's loop, which needs none of them).
    */
-  async processPending(opts: { signal?: AbortSignal; onResult?: (r: ProcessResult) => void; only?: ReadonlySet<number> } = {}): Promise<ProcessResult[]> {
+  processPending(opts: PassOptions & { onResult: (r: ProcessResult) => void }): Promise<void>;
+  processPending(opts?: PassOptions): Promise<ProcessResult[]>;
+  async processPending(opts: PassOptions & { onResult?: (r: ProcessResult) => void } = {}): Promise<ProcessResult[] | void> {
     const all: ProcessResult[] = [];
     const size = this.config.processing.batchSize;
     const report = opts.onResult ?? ((r: ProcessResult): void => void all.push(r));
@@ -129,11 +137,11 @@ export class Processor {
       // the process can neither do it again nor take its batch neighbours with it.
       const fresh = pending.filter((r) => r.attempts === 0);
       const results = fresh.length > 0 ? await this.processBatch(fresh, { bump: true, state: 'stored' }) : await this.processInIsolation(pending, opts.signal);
-      results.forEach(report);
+      for (const r of results) report(r);
       // The batch's parsed mails are garbage now: keep the process's size flat over a backlog.
       relieveMemory();
     }
-    return all;
+    return opts.onResult ? undefined : all;
   }
 
   /**
