@@ -53,7 +53,7 @@ function summary(tally: Map<string, Tally>, mails: number, label: string, counts
   const verb = (v: string): number => [...tally].filter(([sql]) => sql.toUpperCase().startsWith(v)).reduce((s, [, t]) => s + t.n, 0);
   console.log(
     `census: per ${label}: ${(n / mails).toFixed(1)} SQL statements (SELECT ${(verb('SELECT') / mails).toFixed(1)}, INSERT ${(verb('INSERT') / mails).toFixed(1)}, ` +
-      `UPDATE ${(verb('UPDATE') / mails).toFixed(1)}), ${(counts.events / mails).toFixed(1)} events, ${(counts.outbox / mails).toFixed(1)} outgoing mails; ` +
+      `UPDATE ${(verb('UPDATE') / mails).toFixed(1)}, PRAGMA ${(verb('PRAGMA') / mails).toFixed(1)}), ${(counts.events / mails).toFixed(1)} events, ${(counts.outbox / mails).toFixed(1)} outgoing mails; ` +
       `${(us / mails).toFixed(0)} µs in SQLite calls (BEGIN and COMMIT not counted); the statements with the most time:`,
   );
   const top = [...tally].sort((a, b) => b[1].us - a[1].us).slice(0, Number(process.env.BENCH_CENSUS_TOP ?? 6));
