@@ -29,6 +29,7 @@
  * refused with a cached token is tried once with a fresh one before backing off.
  */
 import { ImapFlow } from 'imapflow';
+import type { FetchMessageObject } from 'imapflow';
 import type { ImapSourceConfig } from '../config/config';
 import type { Login, MailboxCredentials } from '../auth/credentials';
 import type { Store } from '../store/store';
@@ -44,6 +45,8 @@ import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
 import type { MailSource, PollStats } from './source';
 
 const BATCH_BYTES = 16 * 1024 * 1024;
+/** UIDs listed at once, in fetch batches (fetchBatchSize): 10,000 UIDs by default, ~3 MB listed. */
+const LISTING_WINDOW_BATCHES = 50;
 
 /**
  * How every connection to a configured mailbox is made (the source, reconciliation, the start
@@ -197,6 +200,79 @@ export class ImapSource implements MailSource {
     }
   }
 
+  /**
+   * Listed mails (in UID order) stored in batches: each batch committed with the cursor before it
+   * is marked on the server. The cursor's last UID after them.
+   */
+  private async storeListed(
+    client: ImapFlow,
+    fresh: readonly FetchMessageObject[],
+    uidvalidity: string,
+    lastUid: number,
+    onStored: () => void,
+    count: (stored: number, alreadyStored: number) => void,
+  ): Promise<number> {
+    for (let i = 0; i < fresh.length;) {
+      const batch: FetchMessageObject[] = [];
+      let bytes = 0;
+      for (; i < fresh.length && batch.length < this.cfg.fetchBatchSize; i++) {
+        const size = fresh[i].size ?? 0;
+        if (batch.length > 0 && (bytes + size > BATCH_BYTES || size > LARGE_MAIL_BYTES)) break;
+        if (size > LARGE_MAIL_BYTES) {
+          batch.push(fresh[i++]); // a large mail goes alone, streamed
+          break;
+        }
+        batch.push(fresh[i]);
+        bytes += size;
+      }
+      const sources = new Map<number, Buffer | SpooledRaw>();
+      if (batch.length === 1 && (batch[0].size ?? 0) > LARGE_MAIL_BYTES) {
+        const dl = await client.download(String(batch[0].uid), undefined, { uid: true });
+        if ('content' in dl && dl.content) sources.set(batch[0].uid, await spoolRaw(this.dataDir, dl.content));
+      } else if (batch.length === 1) {
+        const one = await client.fetchOne(String(batch[0].uid), { uid: true, source: true }, { uid: true });
+        if (one && one.source) sources.set(one.uid, one.source);
+      } else {
+        for (const m of await client.fetchAll(uidSet(batch.map((b) => b.uid)), { uid: true, source: true }, { uid: true })) {
+          if (m.source) sources.set(m.uid, m.source);
+        }
+      }
+      const arrivals: RawArrival[] = [];
+      const uids: number[] = [];
+      for (const m of batch) {
+        const raw = sources.get(m.uid);
+        if (!raw) continue; // expunged between the listing and the fetch: nothing to keep
+        arrivals.push({
+          raw,
+          receivedAt: m.internalDate ? new Date(m.internalDate) : this.clock(),
+          mailbox: this.cfg.mailbox,
+          locator: String(m.uid),
+          sourceKey: `imap:${this.cfg.name}:${this.cfg.mailbox}:${uidvalidity}:${m.uid}`,
+          uidvalidity,
+          uid: m.uid,
+        });
+        uids.push(m.uid);
+      }
+      const maxUid = batch[batch.length - 1].uid;
+      const results = storeArrivals(this.store, this.dataDir, this.cfg.name, arrivals, toInstant(this.clock()), {
+        mailbox: this.cfg.mailbox,
+        uidvalidity,
+        lastUid: maxUid,
+      });
+      count(results.filter((r) => r.created).length, results.filter((r) => !r.created).length);
+      onStored();
+      // Committed; only now do we tell the server the mails are taken.
+      await this.markOnServer(client, uids);
+      this.store.markServerDone(
+        results.map((r) => r.id),
+        toInstant(this.clock()),
+      );
+      lastUid = maxUid;
+      this.recorder.heartbeat(); // a long backlog must not look like a dead service
+    }
+    return lastUid;
+  }
+
   /** One scan of the folder on an open connection. */
   private async scan(client: ImapFlow, onStored: () => void): Promise<PollStats> {
     let stored = 0;
@@ -258,70 +334,26 @@ export class ImapSource implements MailSource {
         this.lastScanFacts = this.factsOf(client);
         return { stored, alreadyStored };
       }
-      const listing = await client.fetchAll(`${lastUid + 1}:*`, { uid: true, size: true, internalDate: true }, { uid: true });
-      // "N:*" also returns the highest message when its UID is below N (RFC 3501 §6.4.8): filter.
-      const fresh = listing.filter((m) => m.uid > lastUid).sort((a, b) => a.uid - b.uid);
-
-      for (let i = 0; i < fresh.length;) {
-        const batch: typeof fresh = [];
-        let bytes = 0;
-        for (; i < fresh.length && batch.length < this.cfg.fetchBatchSize; i++) {
-          const size = fresh[i].size ?? 0;
-          if (batch.length > 0 && (bytes + size > BATCH_BYTES || size > LARGE_MAIL_BYTES)) break;
-          if (size > LARGE_MAIL_BYTES) {
-            batch.push(fresh[i++]); // a large mail goes alone, streamed
-            break;
-          }
-          batch.push(fresh[i]);
-          bytes += size;
-        }
-        const sources = new Map<number, Buffer | SpooledRaw>();
-        if (batch.length === 1 && (batch[0].size ?? 0) > LARGE_MAIL_BYTES) {
-          const dl = await client.download(String(batch[0].uid), undefined, { uid: true });
-          if ('content' in dl && dl.content) sources.set(batch[0].uid, await spoolRaw(this.dataDir, dl.content));
-        } else if (batch.length === 1) {
-          const one = await client.fetchOne(String(batch[0].uid), { uid: true, source: true }, { uid: true });
-          if (one && one.source) sources.set(one.uid, one.source);
-        } else {
-          for (const m of await client.fetchAll(uidSet(batch.map((b) => b.uid)), { uid: true, source: true }, { uid: true })) {
-            if (m.source) sources.set(m.uid, m.source);
-          }
-        }
-        const arrivals: RawArrival[] = [];
-        const uids: number[] = [];
-        for (const m of batch) {
-          const raw = sources.get(m.uid);
-          if (!raw) continue; // expunged between the listing and the fetch: nothing to keep
-          arrivals.push({
-            raw,
-            receivedAt: m.internalDate ? new Date(m.internalDate) : this.clock(),
-            mailbox: this.cfg.mailbox,
-            locator: String(m.uid),
-            sourceKey: `imap:${this.cfg.name}:${this.cfg.mailbox}:${uidvalidity}:${m.uid}`,
-            uidvalidity,
-            uid: m.uid,
-          });
-          uids.push(m.uid);
-        }
-        const maxUid = batch[batch.length - 1].uid;
-        const results = storeArrivals(this.store, this.dataDir, this.cfg.name, arrivals, toInstant(this.clock()), {
-          mailbox: this.cfg.mailbox,
-          uidvalidity,
-          lastUid: maxUid,
-        });
-        for (const r of results) {
-          if (r.created) stored++;
-          else alreadyStored++;
-        }
-        onStored();
-        // Committed; only now do we tell the server the mails are taken.
-        await this.markOnServer(client, uids);
-        this.store.markServerDone(
-          results.map((r) => r.id),
-          toInstant(this.clock()),
+      // The UIDs above the cursor, listed in windows of UIDs below UIDNEXT as the SELECT gave it,
+      // then one open-ended window ("N:*") for the rest, mail that came after the SELECT
+      // included. One listing of the whole folder held ~14 MB for 50,000 waiting mails until the
+      // scan had stored them all, growing with the backlog on the server (issue 16).
+      const window = this.cfg.fetchBatchSize * LISTING_WINDOW_BATCHES;
+      const uidNext = Number(mailbox.uidNext ?? 0);
+      for (let from = lastUid + 1; ; from += window) {
+        const closed = from + window <= uidNext;
+        const listing = await client.fetchAll(
+          closed ? `${from}:${from + window - 1}` : `${from}:*`,
+          { uid: true, size: true, internalDate: true },
+          { uid: true },
         );
-        lastUid = maxUid;
-        this.recorder.heartbeat(); // a long backlog must not look like a dead service
+        // "N:*" also returns the highest message when its UID is below N (RFC 3501 §6.4.8): filter.
+        const fresh = listing.filter((m) => m.uid >= from && m.uid > lastUid).sort((a, b) => a.uid - b.uid);
+        lastUid = await this.storeListed(client, fresh, uidvalidity, lastUid, onStored, (n, already) => {
+          stored += n;
+          alreadyStored += already;
+        });
+        if (!closed) break;
       }
       this.lastScanFacts = this.factsOf(client);
     } finally {

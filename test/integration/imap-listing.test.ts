@@ -1,0 +1,75 @@
+/**
+ * Issue 16: a scan listed every UID above its cursor in one FETCH ("N:*") and held the listing
+ * until it had stored them all: ~14 MB for 50,000 waiting mails, growing with the backlog on
+ * the server. It lists them now in windows of UIDs below UIDNEXT (fetchBatchSize × 50 UIDs),
+ * then one open-ended window for the rest; every mail is still stored once, in UID order, and
+ * mail that comes after the SELECT is still found by that last window.
+ */
+import path from 'node:path';
+import { ImapFlow } from 'imapflow';
+import { dovecotAvailable, imapSourceOf, startDovecot, DovecotServer } from '../support/dovecot';
+import { makeWorld, World, complaintMail } from '../support/world';
+import { loadConfig } from '../../src/config/load';
+import { ImapSource } from '../../src/ingest/imap';
+import { credentialsFor } from '../../src/auth/credentials';
+import { openDatabase } from '../../src/store/db';
+import { Store } from '../../src/store/store';
+import { silentLogger } from '../../src/util/log';
+import type { ImapSourceConfig } from '../../src/config/config';
+
+const available = dovecotAvailable();
+if (!available.ok) console.warn(`Dovecot tests skipped: ${available.reason}`);
+const describeImap = available.ok ? describe : describe.skip;
+
+jest.setTimeout(60_000);
+
+const PASSWORD_ENV = 'KLAGOMAL_TEST_IMAP_PASSWORD';
+
+describeImap('listing the mails above the cursor', () => {
+  let dovecot: DovecotServer;
+  let world: World;
+  beforeEach(async () => {
+    dovecot = await startDovecot();
+    // Batches of 2: windows of 100 UIDs.
+    world = makeWorld({ sources: [imapSourceOf(dovecot, PASSWORD_ENV, { processedFolder: 'Processed', idle: false, fetchBatchSize: 2 })] });
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    world.cleanup();
+    await dovecot.cleanup();
+  });
+
+  test('wholeFolderListedInOneFetchAndHeldForTheScan', async () => {
+    dovecot.deliverToMaildir(Array.from({ length: 250 }, (_, i) => complaintMail(i, { messageId: `listing-${i}@example.com` })));
+    const config = loadConfig(world.configFile);
+    const cfg = config.sources[0] as ImapSourceConfig;
+    const db = openDatabase(path.join(config.dataDir, 'klagomal.db'));
+    const store = new Store(db);
+    // The listings are the FETCHes of sizes; the others fetch the mails themselves.
+    const listed: string[] = [];
+    const fetchAll = ImapFlow.prototype.fetchAll;
+    jest.spyOn(ImapFlow.prototype, 'fetchAll').mockImplementation(function (this: ImapFlow, range, query, options) {
+      if (typeof query === 'object' && query && 'size' in query) listed.push(String(range));
+      return fetchAll.call(this, range, query, options);
+    });
+    try {
+      const source = new ImapSource(cfg, store, () => new Date(), silentLogger, credentialsFor(cfg, { [PASSWORD_ENV]: dovecot.password }), config.dataDir);
+      const first = await source.pollOnce();
+      expect(first).toMatchObject({ stored: 250, alreadyStored: 0 });
+      expect(listed).toEqual(['1:100', '101:200', '201:*']);
+      const rows = db.prepare('SELECT uid FROM inbound ORDER BY id').all() as Array<{ uid: number }>;
+      expect(rows.map((r) => r.uid)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+      expect(store.cursor(cfg.name, cfg.mailbox)?.last_uid).toBe(250);
+
+      // The next scan starts above the cursor: a window below UIDNEXT, then the open one.
+      listed.length = 0;
+      dovecot.deliverToMaildir(Array.from({ length: 120 }, (_, i) => complaintMail(`b${i}`, { messageId: `listing-b${i}@example.com` })));
+      expect(await source.pollOnce()).toMatchObject({ stored: 120, alreadyStored: 0 });
+      expect(listed).toEqual(['251:350', '351:*']);
+      expect(store.cursor(cfg.name, cfg.mailbox)?.last_uid).toBe(370);
+      expect((db.prepare('SELECT COUNT(*) AS n FROM inbound').get() as { n: number }).n).toBe(370);
+    } finally {
+      db.close();
+    }
+  });
+});
