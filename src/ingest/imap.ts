@@ -347,8 +347,12 @@ export class ImapSource implements MailSource {
           { uid: true, size: true, internalDate: true },
           { uid: true },
         );
-        // "N:*" also returns the highest message when its UID is below N (RFC 3501 §6.4.8): filter.
-        const fresh = listing.filter((m) => m.uid >= from && m.uid > lastUid).sort((a, b) => a.uid - b.uid);
+        // "N:*" also returns the highest message when its UID is below N (RFC 3501 §6.4.8), and
+        // a listing also holds the unsolicited FETCHes that came during it (another session's
+        // flag change, with its UID under QRESYNC): keep only the window's own UIDs. One from a
+        // later window would move the cursor past the mails between.
+        const last = closed ? from + window - 1 : Infinity;
+        const fresh = listing.filter((m) => m.uid >= from && m.uid <= last && m.uid > lastUid).sort((a, b) => a.uid - b.uid);
         lastUid = await this.storeListed(client, fresh, uidvalidity, lastUid, onStored, (n, already) => {
           stored += n;
           alreadyStored += already;

@@ -2,8 +2,8 @@
  * Issue 16: a scan listed every UID above its cursor in one FETCH ("N:*") and held the listing
  * until it had stored them all: ~14 MB for 50,000 waiting mails, growing with the backlog on
  * the server. It lists them now in windows of UIDs below UIDNEXT (fetchBatchSize × 50 UIDs),
- * then one open-ended window for the rest; every mail is still stored once, in UID order, and
- * mail that comes after the SELECT is still found by that last window.
+ * then one open-ended window for the rest; every mail is still stored once, in UID order, also
+ * when a listing holds an unsolicited FETCH of a later window's mail.
  */
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
@@ -68,6 +68,32 @@ describeImap('listing the mails above the cursor', () => {
       expect(listed).toEqual(['251:350', '351:*']);
       expect(store.cursor(cfg.name, cfg.mailbox)?.last_uid).toBe(370);
       expect((db.prepare('SELECT COUNT(*) AS n FROM inbound').get() as { n: number }).n).toBe(370);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('mailOfAWindowSkippedWhenTheListingHeldALaterUid', async () => {
+    // A listing also returns the unsolicited FETCHes that come while it runs: another session
+    // flagging UID 150 during the listing of 1:100 gives imapflow an entry for 150 there (seen
+    // with Dovecot and QRESYNC, which puts the UID in flag updates). Before: the cursor moved to
+    // 150 with that window, and UIDs 101-149 were never listed again.
+    dovecot.deliverToMaildir(Array.from({ length: 250 }, (_, i) => complaintMail(i, { messageId: `late-${i}@example.com` })));
+    const config = loadConfig(world.configFile);
+    const cfg = config.sources[0] as ImapSourceConfig;
+    const db = openDatabase(path.join(config.dataDir, 'klagomal.db'));
+    const store = new Store(db);
+    const fetchAll = ImapFlow.prototype.fetchAll;
+    jest.spyOn(ImapFlow.prototype, 'fetchAll').mockImplementation(async function (this: ImapFlow, range, query, options) {
+      const got = await fetchAll.call(this, range, query, options);
+      if (String(range) === '1:100') got.push({ seq: 150, uid: 150, flags: new Set(['\\Flagged']) });
+      return got;
+    });
+    try {
+      const source = new ImapSource(cfg, store, () => new Date(), silentLogger, credentialsFor(cfg, { [PASSWORD_ENV]: dovecot.password }), config.dataDir);
+      expect(await source.pollOnce()).toMatchObject({ stored: 250, alreadyStored: 0 });
+      const rows = db.prepare('SELECT uid FROM inbound ORDER BY id').all() as Array<{ uid: number }>;
+      expect(rows.map((r) => r.uid)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
     } finally {
       db.close();
     }
