@@ -39,6 +39,7 @@ import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
 import { storageFailure } from '../util/storage-error';
+import { listedIn } from './imap-listing';
 import { describeError, ScanFacts, SourceStatusRecorder } from './source-status';
 import { RawArrival, storeArrivals } from './intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
@@ -229,10 +230,9 @@ export class ImapSource implements MailSource {
       if (batch.length === 1 && (batch[0].size ?? 0) > LARGE_MAIL_BYTES) {
         const dl = await client.download(String(batch[0].uid), undefined, { uid: true });
         if ('content' in dl && dl.content) sources.set(batch[0].uid, await spoolRaw(this.dataDir, dl.content));
-      } else if (batch.length === 1) {
-        const one = await client.fetchOne(String(batch[0].uid), { uid: true, source: true }, { uid: true });
-        if (one && one.source) sources.set(one.uid, one.source);
       } else {
+        // fetchAll, also for one mail: fetchOne answers with the first FETCH of the command, which
+        // can be another session's flag update (the mail would pass for expunged and be skipped).
         for (const m of await client.fetchAll(uidSet(batch.map((b) => b.uid)), { uid: true, source: true }, { uid: true })) {
           if (m.source) sources.set(m.uid, m.source);
         }
@@ -340,19 +340,18 @@ export class ImapSource implements MailSource {
       // scan had stored them all, growing with the backlog on the server (issue 16).
       const window = this.cfg.fetchBatchSize * LISTING_WINDOW_BATCHES;
       const uidNext = Number(mailbox.uidNext ?? 0);
+      // A window with nothing in it (UIDs removed before this scan saw them) ends the windows: the
+      // rest is listed at once, as before, rather than in one round trip per empty window.
+      let sparse = false;
       for (let from = lastUid + 1; ; from += window) {
-        const closed = from + window <= uidNext;
+        const closed = !sparse && from + window <= uidNext;
         const listing = await client.fetchAll(
           closed ? `${from}:${from + window - 1}` : `${from}:*`,
           { uid: true, size: true, internalDate: true },
           { uid: true },
         );
-        // "N:*" also returns the highest message when its UID is below N (RFC 3501 §6.4.8), and
-        // a listing also holds the unsolicited FETCHes that came during it (another session's
-        // flag change, with its UID under QRESYNC): keep only the window's own UIDs. One from a
-        // later window would move the cursor past the mails between.
-        const last = closed ? from + window - 1 : Infinity;
-        const fresh = listing.filter((m) => m.uid >= from && m.uid <= last && m.uid > lastUid).sort((a, b) => a.uid - b.uid);
+        const fresh = listedIn(listing, from, closed ? from + window - 1 : Infinity, lastUid);
+        sparse = fresh.length === 0;
         lastUid = await this.storeListed(client, fresh, uidvalidity, lastUid, onStored, (n, already) => {
           stored += n;
           alreadyStored += already;

@@ -38,35 +38,44 @@ describeImap('listing the mails above the cursor', () => {
     world.cleanup();
     await dovecot.cleanup();
   });
-
-  test('wholeFolderListedInOneFetchAndHeldForTheScan', async () => {
-    dovecot.deliverToMaildir(Array.from({ length: 250 }, (_, i) => complaintMail(i, { messageId: `listing-${i}@example.com` })));
+  /** The source of the world's config on its own store, in this process. */
+  const open = (): { db: ReturnType<typeof openDatabase>; store: Store; source: ImapSource } => {
     const config = loadConfig(world.configFile);
     const cfg = config.sources[0] as ImapSourceConfig;
     const db = openDatabase(path.join(config.dataDir, 'klagomal.db'));
     const store = new Store(db);
-    // The listings are the FETCHes of sizes; the others fetch the mails themselves.
+    const source = new ImapSource(cfg, store, () => new Date(), silentLogger, credentialsFor(cfg, { [PASSWORD_ENV]: dovecot.password }), config.dataDir);
+    return { db, store, source };
+  };
+  /** The ranges listed (the FETCHes of sizes; the others fetch the mails themselves). */
+  const listings = (): string[] => {
     const listed: string[] = [];
     const fetchAll = ImapFlow.prototype.fetchAll;
     jest.spyOn(ImapFlow.prototype, 'fetchAll').mockImplementation(function (this: ImapFlow, range, query, options) {
       if (typeof query === 'object' && query && 'size' in query) listed.push(String(range));
       return fetchAll.call(this, range, query, options);
     });
+    return listed;
+  };
+
+  test('wholeFolderListedInOneFetchAndHeldForTheScan', async () => {
+    dovecot.deliverToMaildir(Array.from({ length: 250 }, (_, i) => complaintMail(i, { messageId: `listing-${i}@example.com` })));
+    const { db, store, source } = open();
+    const listed = listings();
     try {
-      const source = new ImapSource(cfg, store, () => new Date(), silentLogger, credentialsFor(cfg, { [PASSWORD_ENV]: dovecot.password }), config.dataDir);
       const first = await source.pollOnce();
       expect(first).toMatchObject({ stored: 250, alreadyStored: 0 });
       expect(listed).toEqual(['1:100', '101:200', '201:*']);
       const rows = db.prepare('SELECT uid FROM inbound ORDER BY id').all() as Array<{ uid: number }>;
       expect(rows.map((r) => r.uid)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
-      expect(store.cursor(cfg.name, cfg.mailbox)?.last_uid).toBe(250);
+      expect(store.cursor('klagomal', 'INBOX')?.last_uid).toBe(250);
 
       // The next scan starts above the cursor: a window below UIDNEXT, then the open one.
       listed.length = 0;
       dovecot.deliverToMaildir(Array.from({ length: 120 }, (_, i) => complaintMail(`b${i}`, { messageId: `listing-b${i}@example.com` })));
       expect(await source.pollOnce()).toMatchObject({ stored: 120, alreadyStored: 0 });
       expect(listed).toEqual(['251:350', '351:*']);
-      expect(store.cursor(cfg.name, cfg.mailbox)?.last_uid).toBe(370);
+      expect(store.cursor('klagomal', 'INBOX')?.last_uid).toBe(370);
       expect((db.prepare('SELECT COUNT(*) AS n FROM inbound').get() as { n: number }).n).toBe(370);
     } finally {
       db.close();
@@ -76,24 +85,69 @@ describeImap('listing the mails above the cursor', () => {
   test('mailOfAWindowSkippedWhenTheListingHeldALaterUid', async () => {
     // A listing also returns the unsolicited FETCHes that come while it runs: another session
     // flagging UID 150 during the listing of 1:100 gives imapflow an entry for 150 there (seen
-    // with Dovecot and QRESYNC, which puts the UID in flag updates). Before: the cursor moved to
+    // with Dovecot and QRESYNC, which puts the UID in flag updates; here one that even carries a
+    // size, so that only the window's bound keeps it out). Before: the cursor moved to
     // 150 with that window, and UIDs 101-149 were never listed again.
     dovecot.deliverToMaildir(Array.from({ length: 250 }, (_, i) => complaintMail(i, { messageId: `late-${i}@example.com` })));
-    const config = loadConfig(world.configFile);
-    const cfg = config.sources[0] as ImapSourceConfig;
-    const db = openDatabase(path.join(config.dataDir, 'klagomal.db'));
-    const store = new Store(db);
     const fetchAll = ImapFlow.prototype.fetchAll;
     jest.spyOn(ImapFlow.prototype, 'fetchAll').mockImplementation(async function (this: ImapFlow, range, query, options) {
       const got = await fetchAll.call(this, range, query, options);
-      if (String(range) === '1:100') got.push({ seq: 150, uid: 150, flags: new Set(['\\Flagged']) });
+      if (String(range) === '1:100') got.push({ seq: 150, uid: 150, size: 999, internalDate: new Date(), flags: new Set(['\\Flagged']) });
       return got;
     });
+    const { db, source } = open();
     try {
-      const source = new ImapSource(cfg, store, () => new Date(), silentLogger, credentialsFor(cfg, { [PASSWORD_ENV]: dovecot.password }), config.dataDir);
       expect(await source.pollOnce()).toMatchObject({ stored: 250, alreadyStored: 0 });
       const rows = db.prepare('SELECT uid FROM inbound ORDER BY id').all() as Array<{ uid: number }>;
       expect(rows.map((r) => r.uid)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+    } finally {
+      db.close();
+    }
+  });
+
+  test('emptyWindowsListedOneRoundTripEach', async () => {
+    // UIDs 101-300 were removed before the scan (another client): after the first empty window
+    // the rest is listed at once, not in one FETCH per empty window.
+    dovecot.deliverToMaildir(Array.from({ length: 450 }, (_, i) => complaintMail(i, { messageId: `gap-${i}@example.com` })));
+    const other = new ImapFlow({ ...dovecot.clientOptions(), logger: false });
+    await other.connect();
+    const lock = await other.getMailboxLock('INBOX');
+    try {
+      await other.messageDelete('101:300', { uid: true });
+    } finally {
+      lock.release();
+      await other.logout();
+    }
+    const { db, store, source } = open();
+    const listed = listings();
+    try {
+      expect(await source.pollOnce()).toMatchObject({ stored: 250, alreadyStored: 0 });
+      expect(listed).toEqual(['1:100', '101:200', '201:*']);
+      const uids = (db.prepare('SELECT uid FROM inbound ORDER BY id').all() as Array<{ uid: number }>).map((r) => r.uid);
+      expect(uids).toEqual([...Array.from({ length: 100 }, (_, i) => i + 1), ...Array.from({ length: 150 }, (_, i) => i + 301)]);
+      expect(store.cursor('klagomal', 'INBOX')?.last_uid).toBe(450);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('singleMailTakenForExpungedWhenAFlagUpdateCameFirst', async () => {
+    // fetchOne answers with the first FETCH of its command: another session's flag update of the
+    // mail (its UID sent, as under QRESYNC) had no source, the mail passed for expunged, and
+    // the cursor moved past it. It is fetched as a batch of one now, matched by UID.
+    dovecot.deliverToMaildir([complaintMail(1, { messageId: 'single@example.com' })]);
+    jest.spyOn(ImapFlow.prototype, 'fetchOne').mockImplementation(async () => ({ seq: 1, uid: 1, flags: new Set(['\\Flagged']) }));
+    const fetchAll = ImapFlow.prototype.fetchAll;
+    jest.spyOn(ImapFlow.prototype, 'fetchAll').mockImplementation(async function (this: ImapFlow, range, query, options) {
+      const got = await fetchAll.call(this, range, query, options);
+      if (typeof query === 'object' && query && 'source' in query) got.unshift({ seq: 1, uid: 1, flags: new Set(['\\Flagged']) });
+      return got;
+    });
+    const { db, store, source } = open();
+    try {
+      expect(await source.pollOnce()).toMatchObject({ stored: 1 });
+      expect(db.prepare('SELECT uid FROM inbound').all()).toEqual([{ uid: 1 }]);
+      expect(store.cursor('klagomal', 'INBOX')?.last_uid).toBe(1);
     } finally {
       db.close();
     }
