@@ -24,6 +24,14 @@ describe('the mails of one listing', () => {
     expect(got).toEqual([own(104), own(105)]);
   });
 
+  test('entryWithoutItsSizeKeptOverTheOneWithIt', () => {
+    // A server that answers one mail in two FETCHes, the date first: the size decides whether a
+    // large mail is streamed to a file or read whole into memory.
+    const dateOnly: FetchMessageObject = { seq: 104, uid: 104, internalDate: DATE };
+    expect(listedIn([dateOnly, own(104)], 101, 200, 100)).toEqual([own(104)]);
+    expect(listedIn([own(104), dateOnly], 101, 200, 100)).toEqual([own(104)]);
+  });
+
   test('uidsOutsideTheWindowOrAtTheCursorKept', () => {
     // "N:*" returns the highest message even below N (RFC 3501 §6.4.8); a later window's UID
     // came in an unsolicited FETCH with its size (a server that sends all items).
