@@ -40,9 +40,10 @@ import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
 import { storageFailure } from '../util/storage-error';
 import { listedIn } from './imap-listing';
+import { downloadLarge } from './imap-download';
 import { describeError, ScanFacts, SourceStatusRecorder } from './source-status';
 import { RawArrival, storeArrivals } from './intake';
-import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
+import { LARGE_MAIL_BYTES, SpooledRaw } from './raw-files';
 import type { MailSource, PollStats } from './source';
 
 const BATCH_BYTES = 16 * 1024 * 1024;
@@ -228,8 +229,8 @@ export class ImapSource implements MailSource {
       }
       const sources = new Map<number, Buffer | SpooledRaw>();
       if (batch.length === 1 && (batch[0].size ?? 0) > LARGE_MAIL_BYTES) {
-        const dl = await client.download(String(batch[0].uid), undefined, { uid: true });
-        if ('content' in dl && dl.content) sources.set(batch[0].uid, await spoolRaw(this.dataDir, dl.content));
+        const spooled = await downloadLarge(client, batch[0].uid, this.dataDir);
+        if (spooled) sources.set(batch[0].uid, spooled);
       } else {
         // fetchAll, also for one mail: fetchOne answers with the first FETCH of the command, which
         // can be another session's flag update (the mail would pass for expunged and be skipped).

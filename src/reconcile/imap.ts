@@ -12,9 +12,10 @@ import { toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { connectMailbox, mailboxConnection, uidSet } from '../ingest/imap';
+import { downloadLarge } from '../ingest/imap-download';
 import { describeError } from '../ingest/source-status';
 import { RawArrival, sha256 } from '../ingest/intake';
-import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from '../ingest/raw-files';
+import { LARGE_MAIL_BYTES, SpooledRaw } from '../ingest/raw-files';
 import { credentialsFor, Login } from '../auth/credentials';
 import type { FolderReport } from './report';
 import { messageIdFromHeaders, minimum, planFolder, ServerMail } from './plan';
@@ -251,8 +252,8 @@ async function fetchRaw(
       }
     const got: Array<{ mail: ServerMail; raw: Buffer | SpooledRaw }> = [];
     if (batch.length === 1 && batch[0].size > LARGE_MAIL_BYTES) {
-      const dl = await client.download(String(batch[0].uid), undefined, { uid: true });
-      if (dl.content) got.push({ mail: batch[0], raw: await spoolRaw(dataDir, dl.content) });
+      const spooled = await downloadLarge(client, batch[0].uid, dataDir);
+      if (spooled) got.push({ mail: batch[0], raw: spooled });
     } else {
       const byUid = new Map(batch.map((m) => [m.uid, m]));
       for (const m of await client.fetchAll(uidSet([...byUid.keys()]), { uid: true, source: true }, { uid: true })) {

@@ -3,8 +3,11 @@
  * until it had stored them all: ~14 MB for 50,000 waiting mails, growing with the backlog on
  * the server. It lists them now in windows of UIDs below UIDNEXT (fetchBatchSize × 50 UIDs),
  * then one open-ended window for the rest; every mail is still stored once, in UID order, also
- * when a listing holds an unsolicited FETCH of a later window's mail.
+ * when a listing holds an unsolicited FETCH of a later window's mail. And a mail, small or
+ * large, whose answer another session's flag update (an officer reading the mailbox) precedes
+ * is stored whole, neither taken for expunged nor cut short.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { dovecotAvailable, imapSourceOf, startDovecot, DovecotServer } from '../support/dovecot';
@@ -151,5 +154,49 @@ describeImap('listing the mails above the cursor', () => {
     } finally {
       db.close();
     }
+  });
+
+  /** A 2.5 MB mail (three 1 MB chunks), whose flag update another session's FETCH reports in the chunk `at` (0-based) before its own answer. */
+  async function largeMailWithAFlagUpdateAt(at: number): Promise<{ stored: number; raw: Buffer | null; sent: Buffer }> {
+    const sent = Buffer.from(complaintMail(1, { messageId: 'large@example.com', body: 'Jag klagar. ' + 'x'.repeat(2_500_000) + ' SLUT' }));
+    dovecot.deliverToMaildir([sent]);
+    const flagUpdate = { seq: 1, uid: 1, flags: new Set(['\\Seen']) };
+    let chunk = 0;
+    // imapflow's download asks with fetchOne, which answers with the first FETCH of its command.
+    const fetchOne = ImapFlow.prototype.fetchOne;
+    jest.spyOn(ImapFlow.prototype, 'fetchOne').mockImplementation(async function (this: ImapFlow, range, query, options) {
+      return chunk++ === at ? flagUpdate : fetchOne.call(this, range, query, options);
+    });
+    // fetchAll collects every FETCH of its command: the flag update comes first, then the chunk.
+    const fetchAll = ImapFlow.prototype.fetchAll;
+    jest.spyOn(ImapFlow.prototype, 'fetchAll').mockImplementation(async function (this: ImapFlow, range, query, options) {
+      const got = await fetchAll.call(this, range, query, options);
+      if (typeof query === 'object' && query && typeof query.source === 'object' && chunk++ === at) got.unshift(flagUpdate);
+      return got;
+    });
+    const { db, store, source } = open();
+    try {
+      const { stored } = await source.pollOnce();
+      const row = db.prepare('SELECT sha256 FROM inbound').get() as { sha256: string } | undefined;
+      const kept = row ? store.rawMail(row.sha256) : undefined;
+      const raw = !kept ? null : 'bytes' in kept ? kept.bytes : fs.readFileSync(path.join(world.dataDir, kept.path));
+      return { stored, raw, sent };
+    } finally {
+      db.close();
+    }
+  }
+
+  test('largeMailTakenForExpungedWhenAFlagUpdateAnsweredItsFirstChunk', async () => {
+    const { stored, raw, sent } = await largeMailWithAFlagUpdateAt(0);
+    expect(stored).toBe(1);
+    expect(raw?.length).toBe(sent.length);
+    expect(raw!.subarray(-8).toString()).toContain('SLUT');
+  });
+
+  test('largeMailStoredCutShortWhenAFlagUpdateAnsweredALaterChunk', async () => {
+    const { stored, raw, sent } = await largeMailWithAFlagUpdateAt(1);
+    expect(stored).toBe(1);
+    expect(raw?.length).toBe(sent.length);
+    expect(raw!.subarray(-8).toString()).toContain('SLUT');
   });
 });

@@ -1,0 +1,48 @@
+/**
+ * A large mail read from an IMAP server into a spool file, in chunks (BODY.PEEK[]<start.length>),
+ * never whole in memory (src/ingest/raw-files.ts LARGE_MAIL_BYTES).
+ *
+ * Not imapflow's `download`: it asks for each chunk with `fetchOne`, which takes the first FETCH
+ * of its command, and a FETCH that another session's flag change sent meanwhile (an officer
+ * reading the shared mailbox) can come first. On the first chunk the mail then passed for
+ * expunged and the cursor moved past it; on a later one the stream ended early and the mail was
+ * stored cut short, as if complete. Here every chunk's answers are collected (fetchAll) and the
+ * one of this UID carrying the body is taken. RFC822.SIZE is no check of the length: Exchange
+ * reports it only approximately.
+ */
+import { Readable } from 'node:stream';
+import type { ImapFlow } from 'imapflow';
+import { spoolRaw, SpooledRaw } from './raw-files';
+
+const CHUNK_BYTES = 1024 * 1024;
+
+/** This UID's part of the body from `start`; null when the server has no such message (expunged). */
+async function chunkOf(client: ImapFlow, uid: number, start: number, maxLength: number): Promise<Buffer | null> {
+  const answers = await client.fetchAll(String(uid), { uid: true, source: { start, maxLength } }, { uid: true });
+  return answers.find((m) => m.uid === uid && m.source !== undefined)?.source ?? null;
+}
+
+/**
+ * The mail `uid` spooled (hashed, fsynced; committed by the caller), or null when it is gone
+ * before its first chunk. A mail that goes while it is read fails the read (nothing is stored;
+ * the next scan lists what is there).
+ */
+export async function downloadLarge(client: ImapFlow, uid: number, dataDir: string, chunkBytes: number = CHUNK_BYTES): Promise<SpooledRaw | null> {
+  const first = await chunkOf(client, uid, 0, chunkBytes);
+  if (!first) return null;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let chunk: Buffer = first!;
+    let at = 0;
+    for (;;) {
+      yield chunk;
+      at += chunk.length;
+      // Shorter than asked for: the end (past it a server answers with nothing). Longer: a server
+      // that ignores the partial range sent the whole mail.
+      if (chunk.length !== chunkBytes) return;
+      const next = await chunkOf(client, uid, at, chunkBytes);
+      if (!next) throw new Error(`mail UID ${uid} went from the server after ${at} bytes of it were read`);
+      chunk = next;
+    }
+  }
+  return spoolRaw(dataDir, Readable.from(chunks()));
+}
