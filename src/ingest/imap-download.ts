@@ -19,7 +19,11 @@ const CHUNK_BYTES = 1024 * 1024;
 /** This UID's part of the body from `start`; null when the server has no such message (expunged). */
 async function chunkOf(client: ImapFlow, uid: number, start: number, maxLength: number): Promise<Buffer | null> {
   const answers = await client.fetchAll(String(uid), { uid: true, source: { start, maxLength } }, { uid: true });
-  return answers.find((m) => m.uid === uid && m.source !== undefined)?.source ?? null;
+  const chunk = answers.find((m) => m.uid === uid && Buffer.isBuffer(m.source))?.source ?? null;
+  // A closed connection answers with nothing (imapflow fetches only in a selected mailbox): that
+  // does not mean the mail is gone.
+  if (!chunk && !(client.usable && client.mailbox)) throw new Error('the IMAP connection closed while a mail was read');
+  return chunk;
 }
 
 /**

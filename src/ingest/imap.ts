@@ -238,6 +238,9 @@ export class ImapSource implements MailSource {
           if (m.source) sources.set(m.uid, m.source);
         }
       }
+      // A closed connection answers a FETCH with nothing (imapflow fetches only in a selected
+      // mailbox): that is no expunge, and must not move the cursor past the batch.
+      if (sources.size < batch.length && !(client.usable && client.mailbox)) throw new Error('the IMAP connection closed while mails were fetched');
       const arrivals: RawArrival[] = [];
       const uids: number[] = [];
       for (const m of batch) {

@@ -199,4 +199,38 @@ describeImap('listing the mails above the cursor', () => {
     expect(raw?.length).toBe(sent.length);
     expect(raw!.subarray(-8).toString()).toContain('SLUT');
   });
+
+  test('batchTakenForExpungedWhenTheConnectionClosedBeforeItsFetch', async () => {
+    // A closed connection answers a FETCH with nothing (imapflow fetches only in a selected
+    // mailbox). Before: every mail of the batch passed for expunged and the cursor moved past it;
+    // a large mail too.
+    const { db, store, source } = open();
+    /** One scan whose connection closes just before it fetches mail (`large`: the chunks of a large mail). */
+    const scanClosingAt = async (large: boolean): Promise<void> => {
+      const fetchAll = ImapFlow.prototype.fetchAll;
+      const spy = jest.spyOn(ImapFlow.prototype, 'fetchAll').mockImplementation(async function (this: ImapFlow, range, query, options) {
+        if (typeof query === 'object' && query && (large ? typeof query.source === 'object' : query.source === true)) this.close();
+        return fetchAll.call(this, range, query, options);
+      });
+      try {
+        await expect(source.pollOnce()).rejects.toThrow(/IMAP connection closed/);
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    try {
+      dovecot.deliverToMaildir([1, 2, 3].map((i) => complaintMail(i, { messageId: `closed-${i}@example.com` })));
+      await scanClosingAt(false);
+      expect(store.cursor('klagomal', 'INBOX')?.last_uid ?? 0).toBe(0);
+      expect(await source.pollOnce()).toMatchObject({ stored: 3 });
+
+      dovecot.deliverToMaildir([complaintMail(4, { messageId: 'closed-large@example.com', body: 'y'.repeat(1_500_000) })]);
+      await scanClosingAt(true);
+      expect(store.cursor('klagomal', 'INBOX')?.last_uid).toBe(3);
+      expect(await source.pollOnce()).toMatchObject({ stored: 1 });
+      expect(store.cursor('klagomal', 'INBOX')?.last_uid).toBe(4);
+    } finally {
+      db.close();
+    }
+  });
 });
