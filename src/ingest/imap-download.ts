@@ -31,7 +31,16 @@ async function chunkOf(client: ImapFlow, uid: number, start: number, maxLength: 
  * before its first chunk. A mail that goes while it is read fails the read (nothing is stored;
  * the next scan lists what is there).
  */
-export async function downloadLarge(client: ImapFlow, uid: number, dataDir: string, chunkBytes: number = CHUNK_BYTES): Promise<SpooledRaw | null> {
+export async function downloadLarge(
+  client: ImapFlow,
+  uid: number,
+  dataDir: string,
+  listedSize: number,
+  chunkBytes: number = CHUNK_BYTES,
+): Promise<SpooledRaw | null> {
+  // As imapflow's download: never more than twice the listed size and a chunk (a server that
+  // ignores the range and sends the whole mail each time would otherwise fill the disk).
+  const bound = 2 * listedSize + chunkBytes;
   const first = await chunkOf(client, uid, 0, chunkBytes);
   if (!first) return null;
   async function* chunks(): AsyncGenerator<Buffer> {
@@ -43,6 +52,7 @@ export async function downloadLarge(client: ImapFlow, uid: number, dataDir: stri
       // Shorter than asked for: the end (past it a server answers with nothing). Longer: a server
       // that ignores the partial range sent the whole mail.
       if (chunk.length !== chunkBytes) return;
+      if (at > bound) throw new Error(`mail UID ${uid} is still being sent after ${at} bytes, more than twice its listed size`);
       const next = await chunkOf(client, uid, at, chunkBytes);
       if (!next) throw new Error(`mail UID ${uid} went from the server after ${at} bytes of it were read`);
       chunk = next;

@@ -229,7 +229,7 @@ export class ImapSource implements MailSource {
       }
       const sources = new Map<number, Buffer | SpooledRaw>();
       if (batch.length === 1 && (batch[0].size ?? 0) > LARGE_MAIL_BYTES) {
-        const spooled = await downloadLarge(client, batch[0].uid, this.dataDir);
+        const spooled = await downloadLarge(client, batch[0].uid, this.dataDir, batch[0].size ?? 0);
         if (spooled) sources.set(batch[0].uid, spooled);
       } else {
         // fetchAll, also for one mail: fetchOne answers with the first FETCH of the command, which

@@ -252,7 +252,7 @@ async function fetchRaw(
       }
     const got: Array<{ mail: ServerMail; raw: Buffer | SpooledRaw }> = [];
     if (batch.length === 1 && batch[0].size > LARGE_MAIL_BYTES) {
-      const spooled = await downloadLarge(client, batch[0].uid, dataDir);
+      const spooled = await downloadLarge(client, batch[0].uid, dataDir, batch[0].size);
       if (spooled) got.push({ mail: batch[0], raw: spooled });
     } else {
       const byUid = new Map(batch.map((m) => [m.uid, m]));

@@ -1,0 +1,78 @@
+/**
+ * A large mail read in chunks (src/ingest/imap-download.ts), against a stand-in for imapflow's
+ * fetchAll that answers as a server does: the end of a mail whose length is a multiple of the
+ * chunk, a server that ignores the range, a mail that goes while it is read, and a server that
+ * ignores the range on a mail of exactly one chunk (it would be sent for ever).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ImapFlow } from 'imapflow';
+import { downloadLarge } from '../../src/ingest/imap-download';
+
+/** A client whose mail UID 7 is `mail`; `answer` may change what a chunk request gets. */
+function serverWith(mail: Buffer, answer?: (start: number, maxLength: number) => Buffer | null): ImapFlow {
+  return {
+    usable: true,
+    mailbox: { path: 'INBOX' },
+    fetchAll: async (_range: string, query: { source: { start: number; maxLength: number } }) => {
+      const { start, maxLength } = query.source;
+      const source = answer ? answer(start, maxLength) : mail.subarray(start, start + maxLength);
+      return source
+        ? [
+            { seq: 1, uid: 7, flags: new Set(['\\Seen']) },
+            { seq: 1, uid: 7, source },
+          ]
+        : [];
+    },
+  } as unknown as ImapFlow;
+}
+
+describe('a large mail read in chunks', () => {
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-download-'));
+  });
+  afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  /** What is left in the spool folder (src/ingest/raw-files.ts). */
+  const spooled = (): string[] => (fs.existsSync(path.join(dataDir, 'raw', 'tmp')) ? fs.readdirSync(path.join(dataDir, 'raw', 'tmp')) : []);
+
+  test('mailOfWholeChunksReadToItsEnd', async () => {
+    const mail = Buffer.from('a'.repeat(300));
+    const got = await downloadLarge(serverWith(mail), 7, dataDir, 300, 100);
+    expect(got?.size).toBe(300);
+    expect(fs.readFileSync(got!.tmpPath).equals(mail)).toBe(true);
+  });
+
+  test('serverThatIgnoresTheRangeSendsTheMailOnce', async () => {
+    const mail = Buffer.from('b'.repeat(250));
+    const got = await downloadLarge(
+      serverWith(mail, () => mail),
+      7,
+      dataDir,
+      250,
+      100,
+    );
+    expect(fs.readFileSync(got!.tmpPath).equals(mail)).toBe(true);
+  });
+
+  test('mailThatWentWhileItWasReadStoredShort', async () => {
+    const mail = Buffer.from('c'.repeat(250));
+    const server = serverWith(mail, (start, max) => (start >= 100 ? null : mail.subarray(start, start + max)));
+    await expect(downloadLarge(server, 7, dataDir, 250, 100)).rejects.toThrow(/went from the server after 100 bytes/);
+    expect(spooled()).toEqual([]); // the part read was not left behind
+  });
+
+  test('oneChunkMailSentForEverByAServerThatIgnoresTheRange', async () => {
+    const mail = Buffer.from('d'.repeat(100));
+    await expect(
+      downloadLarge(
+        serverWith(mail, () => mail),
+        7,
+        dataDir,
+        100,
+        100,
+      ),
+    ).rejects.toThrow(/more than twice its listed size/);
+  });
+});
