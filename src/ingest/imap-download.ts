@@ -20,10 +20,17 @@ const CHUNK_BYTES = 1024 * 1024;
 async function chunkOf(client: ImapFlow, uid: number, start: number, maxLength: number): Promise<Buffer | null> {
   const answers = await client.fetchAll(String(uid), { uid: true, source: { start, maxLength } }, { uid: true });
   const chunk = answers.find((m) => m.uid === uid && Buffer.isBuffer(m.source))?.source ?? null;
-  // A closed connection answers with nothing (imapflow fetches only in a selected mailbox): that
-  // does not mean the mail is gone.
-  if (!chunk && !(client.usable && client.mailbox)) throw new Error('the IMAP connection closed while a mail was read');
+  if (!chunk) refuseClosed(client, 'a mail was read');
   return chunk;
+}
+
+/**
+ * Throws when `client`'s connection has closed. imapflow answers a FETCH on a closed connection
+ * with nothing (it fetches only in a selected mailbox): that does not mean the mails asked for
+ * are gone, and must not move a cursor past them.
+ */
+export function refuseClosed(client: ImapFlow, doing: string): void {
+  if (!(client.usable && client.mailbox)) throw new Error(`the IMAP connection closed while ${doing}`);
 }
 
 /**

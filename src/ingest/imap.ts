@@ -28,8 +28,7 @@
  * "BYE Session invalidated - AccessTokenExpired"; that drop is handled like any other). A login
  * refused with a cached token is tried once with a fresh one before backing off.
  */
-import { ImapFlow } from 'imapflow';
-import type { FetchMessageObject } from 'imapflow';
+import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import type { ImapSourceConfig } from '../config/config';
 import type { Login, MailboxCredentials } from '../auth/credentials';
 import type { Store } from '../store/store';
@@ -40,7 +39,7 @@ import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
 import { storageFailure } from '../util/storage-error';
 import { listedIn } from './imap-listing';
-import { downloadLarge } from './imap-download';
+import { downloadLarge, refuseClosed } from './imap-download';
 import { describeError, ScanFacts, SourceStatusRecorder } from './source-status';
 import { RawArrival, storeArrivals } from './intake';
 import { LARGE_MAIL_BYTES, SpooledRaw } from './raw-files';
@@ -204,7 +203,7 @@ export class ImapSource implements MailSource {
 
   /**
    * Listed mails (in UID order) stored in batches: each batch committed with the cursor before it
-   * is marked on the server. The cursor's last UID after them.
+   * is marked on the server. The cursor's last UID after them, and how many were new.
    */
   private async storeListed(
     client: ImapFlow,
@@ -212,8 +211,9 @@ export class ImapSource implements MailSource {
     uidvalidity: string,
     lastUid: number,
     onStored: () => void,
-    count: (stored: number, alreadyStored: number) => void,
-  ): Promise<number> {
+  ): Promise<{ lastUid: number; stored: number; alreadyStored: number }> {
+    let stored = 0;
+    let alreadyStored = 0;
     for (let i = 0; i < fresh.length;) {
       const batch: FetchMessageObject[] = [];
       let bytes = 0;
@@ -238,9 +238,7 @@ export class ImapSource implements MailSource {
           if (m.source) sources.set(m.uid, m.source);
         }
       }
-      // A closed connection answers a FETCH with nothing (imapflow fetches only in a selected
-      // mailbox): that is no expunge, and must not move the cursor past the batch.
-      if (sources.size < batch.length && !(client.usable && client.mailbox)) throw new Error('the IMAP connection closed while mails were fetched');
+      if (sources.size < batch.length) refuseClosed(client, 'mails were fetched');
       const arrivals: RawArrival[] = [];
       const uids: number[] = [];
       for (const m of batch) {
@@ -263,7 +261,10 @@ export class ImapSource implements MailSource {
         uidvalidity,
         lastUid: maxUid,
       });
-      count(results.filter((r) => r.created).length, results.filter((r) => !r.created).length);
+      for (const r of results) {
+        if (r.created) stored++;
+        else alreadyStored++;
+      }
       onStored();
       // Committed; only now do we tell the server the mails are taken.
       await this.markOnServer(client, uids);
@@ -274,7 +275,7 @@ export class ImapSource implements MailSource {
       lastUid = maxUid;
       this.recorder.heartbeat(); // a long backlog must not look like a dead service
     }
-    return lastUid;
+    return { lastUid, stored, alreadyStored };
   }
 
   /** One scan of the folder on an open connection. */
@@ -356,10 +357,10 @@ export class ImapSource implements MailSource {
         );
         const fresh = listedIn(listing, from, closed ? from + window - 1 : Infinity, lastUid);
         sparse = fresh.length === 0;
-        lastUid = await this.storeListed(client, fresh, uidvalidity, lastUid, onStored, (n, already) => {
-          stored += n;
-          alreadyStored += already;
-        });
+        const done = await this.storeListed(client, fresh, uidvalidity, lastUid, onStored);
+        lastUid = done.lastUid;
+        stored += done.stored;
+        alreadyStored += done.alreadyStored;
         if (!closed) break;
       }
       this.lastScanFacts = this.factsOf(client);
