@@ -1,6 +1,7 @@
 /**
- * What a scan of an IMAP folder takes from one listing of waiting mail (src/ingest/imap.ts).
- * Pure: the listing as imapflow's fetchAll gave it in, the mails to store out.
+ * UIDs of an IMAP folder, pure: what a scan takes from one listing of waiting mail
+ * (src/ingest/imap.ts; the listing as imapflow's fetchAll gave it in, the mails to store out),
+ * and a set of UIDs written as IMAP writes it (the scan's and reconciliation's FETCH and MOVE).
  */
 import type { FetchMessageObject } from 'imapflow';
 
@@ -21,4 +22,17 @@ export function listedIn(listing: readonly FetchMessageObject[], from: number, l
     if (!own.has(m.uid) || own.get(m.uid)!.size === undefined) own.set(m.uid, m);
   }
   return [...own.values()].sort((a, b) => a.uid - b.uid);
+}
+
+/** "1:3,5,7:9" from a list of UIDs. */
+export function uidSet(uids: readonly number[]): string {
+  const sorted = [...new Set(uids)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}:${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
 }

@@ -38,7 +38,7 @@ import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
 import { storageFailure } from '../util/storage-error';
-import { listedIn } from './imap-listing';
+import { listedIn, uidSet } from './imap-listing';
 import { downloadLarge, refuseClosed } from './imap-download';
 import { describeError, ScanFacts, SourceStatusRecorder } from './source-status';
 import { RawArrival, storeArrivals } from './intake';
@@ -101,19 +101,6 @@ export async function connectMailbox(credentials: MailboxCredentials, make: (log
     if (loginRefused(err)) credentials.tokens.reportRefused(`the IMAP server refused a fresh token for ${credentials.user}`);
     throw err;
   }
-}
-
-/** "1:3,5,7:9" from a list of UIDs. */
-export function uidSet(uids: readonly number[]): string {
-  const sorted = [...new Set(uids)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length;) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}:${sorted[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
 }
 
 /** Reconnect delay after n consecutive failures: 1 s doubling to 60 s, with ±30 % jitter. */

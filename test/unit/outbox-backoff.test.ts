@@ -5,7 +5,8 @@
  * with a deterministic `random`.
  */
 import { retryDelaySeconds } from '../../src/reply/outbox-sender';
-import { reconnectDelayMs, uidSet } from '../../src/ingest/imap';
+import { reconnectDelayMs } from '../../src/ingest/imap';
+import { uidSet } from '../../src/ingest/imap-listing';
 
 const mid = () => 0.5; // no jitter: factor 1.0
 const low = () => 0; // factor 0.8 (outbox) / 0.7 (IMAP)
