@@ -33,8 +33,9 @@ export async function spoolToTemp(tmpDir: string, source: Readable): Promise<Spo
   ensureDir(tmpDir);
   const tmpPath = path.join(tmpDir, `${process.pid}-${crypto.randomBytes(8).toString('hex')}`);
   const hasher = new Hasher();
+  const out = fs.createWriteStream(tmpPath, { mode: 0o600 });
   try {
-    await pipeline(source, hasher, fs.createWriteStream(tmpPath, { mode: 0o600 }));
+    await pipeline(source, hasher, out);
     const fd = fs.openSync(tmpPath, 'r');
     try {
       fs.fsyncSync(fd);
@@ -42,6 +43,9 @@ export async function spoolToTemp(tmpDir: string, source: Readable): Promise<Spo
       fs.closeSync(fd);
     }
   } catch (err) {
+    // The pipeline can fail before the file is even opened (a source that fails at once); the
+    // stream opens it all the same, after. Removed once the stream has closed, or it stays behind.
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     fs.rmSync(tmpPath, { force: true });
     throw err;
   }
