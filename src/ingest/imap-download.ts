@@ -56,12 +56,22 @@ export async function downloadLarge(
     for (;;) {
       yield chunk;
       at += chunk.length;
-      // Shorter than asked for: the end (past it a server answers with nothing). Longer: a server
-      // that ignores the partial range sent the whole mail.
-      if (chunk.length !== chunkBytes) return;
+      // Longer than asked for: a server that ignores the partial range sent the whole mail.
+      if (chunk.length > chunkBytes) return;
+      // The end is an empty chunk: past the end a server answers with an empty string (RFC 3501
+      // §6.4.5, "beyond the end of the text"). A chunk shorter than asked for is not taken as the
+      // end, which costs one more FETCH per large mail: a server that sends less in the middle
+      // of a mail (against the rule) would otherwise have the mail stored cut short, as if whole.
+      if (chunk.length === 0) return;
       if (at > bound) throw new Error(`mail UID ${uid} is still being sent after ${at} bytes, more than twice its listed size`);
       const next = await chunkOf(client, uid, at, chunkBytes);
-      if (!next) throw new Error(`mail UID ${uid} went from the server after ${at} bytes of it were read`);
+      if (!next) {
+        // Gone after a short chunk: that chunk was most likely its end, and the mail can no longer
+        // be read again; kept as read, as before the check of the end. Gone after a full chunk:
+        // more was to come, so nothing is stored.
+        if (chunk.length < chunkBytes) return;
+        throw new Error(`mail UID ${uid} went from the server after ${at} bytes of it were read`);
+      }
       chunk = next;
     }
   }

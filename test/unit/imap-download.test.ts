@@ -1,8 +1,9 @@
 /**
  * A large mail read in chunks (src/ingest/imap-download.ts), against a stand-in for imapflow's
  * fetchAll that answers as a server does: the end of a mail whose length is a multiple of the
- * chunk, a server that ignores the range, a mail that goes while it is read, and a server that
- * ignores the range on a mail of exactly one chunk (it would be sent for ever).
+ * chunk, a server that ignores the range, a mail that goes while it is read, a server that
+ * sends less than asked for in the middle of a mail, and a server that ignores the range on a
+ * mail of exactly one chunk (it would be sent for ever).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -61,6 +62,25 @@ describe('a large mail read in chunks', () => {
     const server = serverWith(mail, (start, max) => (start >= 100 ? null : mail.subarray(start, start + max)));
     await expect(downloadLarge(server, 7, dataDir, 250, 100)).rejects.toThrow(/went from the server after 100 bytes/);
     expect(spooled()).toEqual([]); // the part read was not left behind
+  });
+
+  test('largeMailStoredCutShortWhenTheServerSentLessInTheMiddle', async () => {
+    // A server that answers the second chunk with 60 bytes of the 100 asked for, against
+    // RFC 3501 §6.4.5: the short chunk was taken for the end and 160 of 250 bytes were stored.
+    const mail = Buffer.from('e'.repeat(250));
+    const server = serverWith(mail, (start, max) => mail.subarray(start, start + (start === 100 ? 60 : max)));
+    const got = await downloadLarge(server, 7, dataDir, 250, 100);
+    expect(got?.size).toBe(250);
+    expect(fs.readFileSync(got!.tmpPath).equals(mail)).toBe(true);
+  });
+
+  test('mailGoneAfterItsLastShortChunkKeptAsRead', async () => {
+    // The end is confirmed by an empty chunk; a mail expunged just before that request had been
+    // read whole (its last chunk was short), and can no longer be read again: it is kept.
+    const mail = Buffer.from('f'.repeat(250));
+    const server = serverWith(mail, (start, max) => (start >= 250 ? null : mail.subarray(start, start + max)));
+    const got = await downloadLarge(server, 7, dataDir, 250, 100);
+    expect(fs.readFileSync(got!.tmpPath).equals(mail)).toBe(true);
   });
 
   test('oneChunkMailSentForEverByAServerThatIgnoresTheRange', async () => {
