@@ -13,7 +13,7 @@ import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { connectMailbox, mailboxConnection } from '../ingest/imap';
 import { uidSet } from '../ingest/imap-listing';
-import { downloadLarge } from '../ingest/imap-download';
+import { downloadLarge, refuseClosed } from '../ingest/imap-download';
 import { describeError } from '../ingest/source-status';
 import { RawArrival, sha256 } from '../ingest/intake';
 import { LARGE_MAIL_BYTES, SpooledRaw } from '../ingest/raw-files';
@@ -115,6 +115,8 @@ async function reconcileImapFolder(
       mailbox.exists === 0
         ? []
         : await client.fetchAll(`${from}:*`, { uid: true, size: true, internalDate: true, headers: ['message-id'], flags: role === 'watched' }, { uid: true });
+    // An empty listing of a folder that has mail: a closed connection, not an empty folder.
+    if (listing.length === 0 && mailbox.exists > 0) refuseClosed(client, `the folder ${folder} was listed`);
     // "N:*" also answers the highest message when its UID is below N (RFC 3501 §6.4.8): filter.
     const mails: ServerMail[] = listing
       .filter((m) => m.uid >= from)
@@ -229,9 +231,11 @@ function takenBefore(role: 'watched' | 'processed' | 'sent', folder: string, see
 /**
  * Fetch the bodies of `mails` in batches (as the source does: many small mails in one FETCH, a
  * large one alone, streamed into a spool file) and hand each batch to `onBatch`. A mail
- * expunged meanwhile is simply not handed on.
+ * expunged meanwhile is simply not handed on. A connection that closed fails the run instead:
+ * imapflow answers a FETCH on it with nothing, and after a restore the source's cursor is moved
+ * past what this run listed, so mails taken for expunged there would never be read again.
  */
-async function fetchRaw(
+export async function fetchRaw(
   client: ImapFlow,
   mails: readonly ServerMail[],
   dataDir: string,
@@ -261,6 +265,7 @@ async function fetchRaw(
         const mail = byUid.get(m.uid);
         if (mail && m.source) got.push({ mail, raw: m.source });
       }
+      if (got.length < batch.length) refuseClosed(client, 'mails were fetched for reconciliation');
     }
     if (got.length > 0) await onBatch(got);
   }

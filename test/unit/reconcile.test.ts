@@ -25,6 +25,8 @@ import {
   ServerMail,
   verifyRawMail,
 } from '../../src/reconcile';
+import { fetchRaw } from '../../src/reconcile/imap';
+import type { ImapFlow } from 'imapflow';
 
 const mail = (uid: number, messageId: string | null = `m${uid}@example.com`): ServerMail => ({ uid, size: 1000 + uid, messageId, internalDate: null });
 const none = (): boolean => false;
@@ -302,5 +304,27 @@ describe('verifyRawMail and lastReconcileRun', () => {
     expect(last).toMatchObject({ id: 2, trigger: 'command', finishedAt: null, ok: false, report: null });
     store.db.prepare('DELETE FROM reconcile_runs WHERE id = 2').run();
     expect(lastReconcileRun(store)).toMatchObject({ id: 1, ok: false, found: 2, filedNow: 2, rawChecked: 3 });
+  });
+});
+
+describe('fetchRaw (src/reconcile/imap.ts)', () => {
+  /** A client whose connection closed after the listing: imapflow answers a FETCH there with nothing. */
+  const closedClient = (): ImapFlow => ({ usable: false, mailbox: false, fetchAll: async () => [] }) as unknown as ImapFlow;
+
+  test('batchTakenForExpungedWhenTheReconcileConnectionClosedBeforeItsFetch', async () => {
+    // Before, the batch passed for expunged: nothing handed on, no error, and after a restore the
+    // source's cursor was then moved past the mails this run had listed but never read.
+    const handed: number[] = [];
+    await expect(fetchRaw(closedClient(), [mail(3), mail(4)], os.tmpdir(), async (got) => void handed.push(...got.map((g) => g.mail.uid)))).rejects.toThrow(
+      /IMAP connection closed while mails were fetched for reconciliation/,
+    );
+    expect(handed).toEqual([]);
+  });
+
+  test('mailExpungedOnAnOpenConnectionIsNotHandedOn', async () => {
+    const open = { usable: true, mailbox: { path: 'INBOX' }, fetchAll: async () => [{ uid: 4, source: Buffer.from('x') }] } as unknown as ImapFlow;
+    const handed: number[] = [];
+    await fetchRaw(open, [mail(3), mail(4)], os.tmpdir(), async (got) => void handed.push(...got.map((g) => g.mail.uid)));
+    expect(handed).toEqual([4]);
   });
 });
