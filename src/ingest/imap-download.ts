@@ -16,12 +16,18 @@ import { spoolRaw, SpooledRaw } from './raw-files';
 
 const CHUNK_BYTES = 1024 * 1024;
 
-/** This UID's part of the body from `start`; null when the server has no such message (expunged). */
+/**
+ * This UID's part of the body from `start`; null when the server has no such message (expunged).
+ * Past the start of the mail a body of NIL (imapflow: `source` false) is taken as the empty string
+ * RFC 3501 §6.4.5 asks for beyond the end of the text: the mail is there, its end was reached.
+ */
 async function chunkOf(client: ImapFlow, uid: number, start: number, maxLength: number): Promise<Buffer | null> {
   const answers = await client.fetchAll(String(uid), { uid: true, source: { start, maxLength } }, { uid: true });
   const chunk = answers.find((m) => m.uid === uid && Buffer.isBuffer(m.source))?.source ?? null;
-  if (!chunk) refuseClosed(client, 'a mail was read');
-  return chunk;
+  if (chunk) return chunk;
+  if (start > 0 && answers.some((m) => m.uid === uid && 'source' in m)) return Buffer.alloc(0);
+  refuseClosed(client, 'a mail was read');
+  return null;
 }
 
 /**
@@ -62,8 +68,6 @@ export async function downloadLarge(
       // §6.4.5, "beyond the end of the text"). A chunk shorter than asked for is not taken as the
       // end, which costs one more FETCH per large mail: a server that sends less in the middle
       // of a mail (against the rule) would otherwise have the mail stored cut short, as if whole.
-      if (chunk.length === 0) return;
-      if (at > bound) throw new Error(`mail UID ${uid} is still being sent after ${at} bytes, more than twice its listed size`);
       const next = await chunkOf(client, uid, at, chunkBytes);
       if (!next) {
         // Gone after a short chunk: that chunk was most likely its end, and the mail can no longer
@@ -72,6 +76,13 @@ export async function downloadLarge(
         if (chunk.length < chunkBytes) return;
         throw new Error(`mail UID ${uid} went from the server after ${at} bytes of it were read`);
       }
+      if (next.length === 0) return;
+      // The whole mail again after a short first chunk: a server that ignores the range, on a mail
+      // smaller than a chunk that it listed as larger (Exchange's sizes are approximate). The
+      // first chunk was the mail.
+      if (at === first!.length && at < chunkBytes && next.equals(first!)) return;
+      // Only when more is still coming: a last short chunk past the bound ends the mail, as before.
+      if (at > bound) throw new Error(`mail UID ${uid} is still being sent after ${at} bytes, more than twice its listed size`);
       chunk = next;
     }
   }

@@ -12,14 +12,15 @@ import type { ImapFlow } from 'imapflow';
 import { downloadLarge } from '../../src/ingest/imap-download';
 
 /** A client whose mail UID 7 is `mail`; `answer` may change what a chunk request gets. */
-function serverWith(mail: Buffer, answer?: (start: number, maxLength: number) => Buffer | null): ImapFlow {
+function serverWith(mail: Buffer, answer?: (start: number, maxLength: number) => Buffer | false | null): ImapFlow {
   return {
     usable: true,
     mailbox: { path: 'INBOX' },
     fetchAll: async (_range: string, query: { source: { start: number; maxLength: number } }) => {
       const { start, maxLength } = query.source;
       const source = answer ? answer(start, maxLength) : mail.subarray(start, start + maxLength);
-      return source
+      // false: the server answered the body with NIL (imapflow's `source: false`).
+      return source !== null
         ? [
             { seq: 1, uid: 7, flags: new Set(['\\Seen']) },
             { seq: 1, uid: 7, source },
@@ -80,6 +81,35 @@ describe('a large mail read in chunks', () => {
     const mail = Buffer.from('f'.repeat(250));
     const server = serverWith(mail, (start, max) => (start >= 250 ? null : mail.subarray(start, start + max)));
     const got = await downloadLarge(server, 7, dataDir, 250, 100);
+    expect(fs.readFileSync(got!.tmpPath).equals(mail)).toBe(true);
+  });
+
+  test('mailListedLargerThanItIsAndSentWholeForEachRangeStoredTwiceOver', async () => {
+    // Listed at 150 bytes (an approximate RFC822.SIZE), 80 in truth, by a server that ignores the
+    // range: the whole mail came again for the second request and was appended until the bound.
+    const mail = Buffer.from('g'.repeat(80));
+    const got = await downloadLarge(
+      serverWith(mail, () => mail),
+      7,
+      dataDir,
+      150,
+      100,
+    );
+    expect(fs.readFileSync(got!.tmpPath).equals(mail)).toBe(true);
+  });
+
+  test('lastShortChunkPastTheSizeBoundFailedTheRead', async () => {
+    // Listed at 100 bytes, 350 in truth: the bound (2 × 100 + 100) is passed only by the last,
+    // short chunk, which ends the mail; the read must not fail on it (it would fail every scan).
+    const mail = Buffer.from('h'.repeat(350));
+    const got = await downloadLarge(serverWith(mail), 7, dataDir, 100, 100);
+    expect(fs.readFileSync(got!.tmpPath).equals(mail)).toBe(true);
+  });
+
+  test('bodyNilPastTheEndOfAMailOfWholeChunksTakenForAMailThatWent', async () => {
+    const mail = Buffer.from('i'.repeat(200));
+    const server = serverWith(mail, (start, max) => (start >= 200 ? false : mail.subarray(start, start + max)));
+    const got = await downloadLarge(server, 7, dataDir, 200, 100);
     expect(fs.readFileSync(got!.tmpPath).equals(mail)).toBe(true);
   });
 
