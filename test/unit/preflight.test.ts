@@ -15,6 +15,7 @@ import { checkCommand } from '../../src/cli/check';
 import { openDatabase } from '../../src/store/db';
 import { silentLogger } from '../../src/util/log';
 import { packageRoot } from '../../src/util/package-root';
+import * as checker from '../../src/reply/template-checker';
 import { dovecotAvailable, DovecotServer, imapSourceOf, startDovecot } from '../support/dovecot';
 
 const TEMPLATES = path.join(packageRoot(), 'templates');
@@ -159,6 +160,32 @@ describe('transport and templates', () => {
     const withoutGood = byCheck(await preflight(c, silentLogger, { env: ENV }), 'templates');
     expect(withoutGood).toMatchObject({ ok: false, fatal: true });
     expect(withoutGood.fix).toContain('klagomal templates check');
+  });
+
+  test('templatesCheckedInFullAgainAtEveryStart: the set the service checked before, unchanged, is not checked twice', async () => {
+    const root = path.join(dir, 'templates');
+    fs.cpSync(TEMPLATES, root, { recursive: true });
+    const c = config({ templates: root });
+    fs.mkdirSync(c.dataDir, { mode: 0o700 });
+    const db = openDatabase(c.database);
+    try {
+      // As the service's own build leaves it (src/reply/template-manager.ts) before its preflight.
+      const { Store } = await import('../../src/store/store');
+      const { CHECKED_KEY } = await import('../../src/reply/template-manager');
+      const { TemplateSet } = await import('../../src/reply/templates');
+      new Store(db).setMeta(CHECKED_KEY, TemplateSet.build(root, { caseLinkBase: c.firm.caseLinkBase }).set!.checkKey);
+      const walked = jest.spyOn(checker, 'checkProgram');
+      expect(byCheck(await preflight(c, silentLogger, { env: ENV, db }), 'templates')).toMatchObject({ ok: true });
+      expect(walked).not.toHaveBeenCalled();
+      // An edit gives another key: checked in full, and the problem found.
+      fs.writeFileSync(path.join(root, 'sv', 'acknowledgement.text.hbs'), 'Hej {{#if case.number}}');
+      const edited = byCheck(await preflight(c, silentLogger, { env: ENV, db }), 'templates');
+      expect(edited.ok).toBe(false);
+      expect(edited.detail).toContain('acknowledgement.text.hbs');
+      walked.mockRestore();
+    } finally {
+      db.close();
+    }
   });
 });
 
