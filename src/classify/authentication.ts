@@ -270,9 +270,10 @@ export function domainOfValue(v: string): string {
     else if (ch === '@') at = i;
   }
   if (quoted) return ''; // unbalanced: no domain can be trusted
-  const domain = (at >= 0 ? v.slice(at + 1) : v).replace(/^<|>$/g, '').toLowerCase();
+  const domain = (at >= 0 ? v.slice(at + 1) : v).replace(/^<|>$/g, '');
   // A domain is letters, digits, hyphens and dots; anything else (a quote left over) is no domain.
-  return /^[a-z0-9.-]+$/.test(domain) ? domain.replace(/\.$/, '') : '';
+  // Checked before lower-casing: U+212A KELVIN SIGN lower-cases to an ASCII "k".
+  return /^[A-Za-z0-9.-]+$/.test(domain) ? domain.toLowerCase().replace(/\.$/, '') : '';
 }
 
 const addressDomain = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
@@ -402,9 +403,44 @@ function ourHeaders(headers: HeaderView, ids: readonly string[]): string[] {
   const out: string[] = [];
   for (const f of fields) {
     if (f.name === 'received' && out.length > 0) break;
-    if (f.name === 'authentication-results' && isOurs(f.value)) out.push(f.value);
+    if (f.name === 'authentication-results' && isOurs(f.value)) {
+      // Gmail writes one header per delivery, below its own Received:, where the sender's
+      // header fields follow at once: a second one under its id is the sender's.
+      if (authservIdOf(f.value) === GOOGLE_AUTHSERV_ID && out.some((v) => authservIdOf(v) === GOOGLE_AUTHSERV_ID)) continue;
+      out.push(f.value);
+    }
   }
   return out;
+}
+
+/**
+ * Why the headers collected as ours cannot all be ours, or null. A stack that writes its headers
+ * below its own Received: (Postfix with OpenDKIM's milters, as in the mails of test/fixtures/golden;
+ * Gmail) is followed directly by the sender's header fields, so a header the sender put at the
+ * top of the mail cannot be told from ours by its place (RFC 8601 §5 asks the receiving server to
+ * remove such headers; not every server does). But a server reports each check once: DMARC or SPF
+ * in two of the headers, DKIM twice for one domain, or "no signature" beside a signature, means
+ * one of them was written by the sender.
+ */
+function conflictingResults(fields: readonly AuthenticationResults[]): string | null {
+  for (const method of ['dmarc', 'spf']) {
+    const n = fields.filter((f) => f.results.some((r) => r.method === method)).length;
+    if (n > 1) return `${n} of the headers under our authserv-id report ${method}`;
+  }
+  const dkim = fields.map((f) => f.results.filter((r) => r.method === 'dkim'));
+  const withDkim = dkim.filter((rs) => rs.length > 0);
+  if (withDkim.length > 1 && withDkim.some((rs) => rs.some((r) => r.result === 'none')))
+    return 'one header under our authserv-id reports no DKIM signature and another a DKIM result';
+  const seen = new Map<string, number>();
+  dkim.forEach((rs, i) => {
+    for (const r of rs) {
+      const d = dkimDomain(r);
+      if (d && !seen.has(d)) seen.set(d, i);
+      else if (d && seen.get(d) !== i) seen.set(d, -1);
+    }
+  });
+  const twice = [...seen].find(([, i]) => i === -1);
+  return twice ? `two headers under our authserv-id report DKIM for ${twice[0]}` : null;
 }
 
 /** The verdict of the Authentication-Results headers our server wrote (ourHeaders). */
@@ -421,6 +457,8 @@ function authenticationResultsVerdict(headers: HeaderView, fromAddress: string, 
       reason: `the Authentication-Results header from ${authservIdOf(values[bad])} does not follow RFC 8601 (a property given twice, an unclosed comment or quote, or stray text): not believed`,
     };
   }
+  const conflict = conflictingResults(parsed as AuthenticationResults[]);
+  if (conflict) return { authenticated: false, reason: `${conflict}: one of them was written by the sender, none is believed` };
   const ours = { authservId: parsed[0]!.authservId, results: parsed.flatMap((p) => p!.results) };
   const domain = addressDomain(fromAddress);
   const seen = ours.results.map((r) => `${r.method}=${r.result}`).join(', ') || 'no results';

@@ -16,6 +16,7 @@ import { caseTag } from '../classify/thread';
 import { describeRule, DeadlineRule } from '../deadlines/rules';
 import type { ComplaintFields } from '../parse/complaint-fields';
 import { customerNameForStaff } from '../util/header-safe';
+import { asciiLower } from '../util/mailbox';
 
 /** The language an officer gets mail in: their first. */
 export function officerLanguage(officer: Officer | undefined, config: Config): Language {
@@ -23,7 +24,7 @@ export function officerLanguage(officer: Officer | undefined, config: Config): L
 }
 
 export function officerByAddress(config: Config, address: string | null | undefined): Officer | undefined {
-  const a = address?.toLowerCase();
+  const a = address ? asciiLower(address) : undefined;
   return a ? config.officers.find((o) => o.address === a) : undefined;
 }
 

@@ -68,7 +68,15 @@ export function normaliseAddress(value: string | null | undefined): string | nul
   // One address only: no list separators anywhere, no second "@" outside quotes, nothing that
   // could make a transport read two recipients out of one customer's address.
   if (/[\s<>()[\]\\,;:"\u0000-\u001f]/.test(v.slice(at + 1)) || /[\s<>,;\u0000-\u001f\u007f]/.test(v)) return null;
-  if (!/^".*"$/.test(v.slice(0, at)) && v.slice(0, at).includes('@')) return null;
+  // A quoted local part is one quoted string (RFC 5322 §3.2.4): `"klagomal"@firm.se"y"@example.com`
+  // looked quoted from end to end, passed for an address at example.com to every check, and was
+  // read by the transport as klagomal@firm.se, past the loop guards and the caps.
+  const local = v.slice(0, at);
+  if (local.startsWith('"') ? !/^"(?:[^"\\]|\\.)*"$/.test(local) : local.includes('@') || local.includes('"')) return null;
+  // Lower-casing must not make a character ASCII that was not: U+212A KELVIN SIGN lower-cases to
+  // "k", so `olle@testban\u212A.se` became a staff address, while the receiving server checked
+  // DKIM and DMARC for another, non-existent domain and could never record a failure for ours.
+  for (const ch of v) if (ch.charCodeAt(0) > 0x7f && [...ch.toLowerCase()].some((c) => c.charCodeAt(0) <= 0x7f)) return null;
   return v.toLowerCase();
 }
 

@@ -15,9 +15,19 @@ export interface Mailbox {
   readonly domain: string;
 }
 
+/**
+ * An address lower-cased in ASCII only. `toLowerCase` also maps U+212A KELVIN SIGN to "k": a
+ * From of `olle@testban\u212A.se` (a domain nobody's DKIM or DMARC can speak for) would compare
+ * equal to the officer olle@testbank.se. Addresses from mail are normalised before they get
+ * here (src/util/header-safe.ts refuses such characters); this keeps every other path safe.
+ */
+export function asciiLower(address: string): string {
+  return address.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+}
+
 /** The mailbox an address reaches; null when it has no `@`. */
 export function mailboxOf(address: string): Mailbox | null {
-  const a = address.trim().toLowerCase();
+  const a = asciiLower(address.trim());
   const at = a.lastIndexOf('@');
   if (at <= 0) return null;
   let local = a.slice(0, at);
@@ -34,7 +44,7 @@ export function mailboxOf(address: string): Mailbox | null {
 /** `local@domain` of the mailbox: the key the loop guards count by; the address itself when it is not one. */
 export function mailboxKey(address: string): string {
   const m = mailboxOf(address);
-  return m ? `${m.local}@${m.domain}` : address.trim().toLowerCase();
+  return m ? `${m.local}@${m.domain}` : asciiLower(address.trim());
 }
 
 /** Do two addresses reach the same mailbox? */

@@ -207,6 +207,8 @@ describe('the grammar (RFC 8601 §2.2 with RFC 5322 CFWS)', () => {
     ['@exempelfinans.se', 'exempelfinans.se'],
     ['exempelfinans.se', 'exempelfinans.se'],
     ['"unbalanced@exempelfinans.se', ''],
+    // U+212A KELVIN SIGN lower-cases to "k": checked as written, it is no domain.
+    ['olle@testban\u212A.se', ''],
   ])('domainOfValue(%s) = %s: the domain follows the last unquoted "@"', (v, d) => {
     expect(domainOfValue(v)).toBe(d);
   });
@@ -355,6 +357,25 @@ describe('officers on Google Workspace (firm.mailPlatform "google")', () => {
     expect((await platformVerdict(top, [], google)).authenticated).toBe(false);
   });
 
+  test('forgedGmailHeaderDirectlyBelowGmailsOwnIsBelieved: Gmail writes one, below its own Received:', async () => {
+    const raw = [
+      'Received: from mail.evil.example (mail.evil.example. [203.0.113.9]) by mx.google.com with ESMTPS id a1; Fri, 20 Nov 2026 09:00:01 -0800 (PST)',
+      'Received-SPF: pass (google.com: domain of bounce@evil.example designates 203.0.113.9 as permitted sender) client-ip=203.0.113.9;',
+      'Authentication-Results: mx.google.com;\r\n       spf=pass (google.com: domain of bounce@evil.example designates 203.0.113.9 as permitted sender) smtp.mailfrom=bounce@evil.example',
+      // The sender's own header fields from here on.
+      'Authentication-Results: mx.google.com; dkim=pass header.i=@exempelfinans.se header.s=google',
+      `From: Olle Officer <${OLLE}>`,
+      'To: klagomal@exempelfinans.se',
+      'Subject: Svar',
+      'Message-ID: <g1@evil.example>',
+      '',
+      'text',
+      '',
+    ].join('\r\n');
+    const mail = await parseMail(Buffer.from(raw), { dataDir });
+    expect(staffAuthentication(mail.headers, OLLE, [], google).authenticated).toBe(false);
+  });
+
   test("Gmail's header is not trusted unless the config says the mail is on Google", async () => {
     expect((await platformVerdict(GMAIL_INTERNAL, [], { mailPlatform: 'own' })).authenticated).toBe(false);
   });
@@ -407,6 +428,45 @@ describe('stacked headers of the firm server', () => {
       OUR_RECEIVED,
     ]);
     expect(v.authenticated).toBe(false);
+  });
+
+  // The layout of Postfix with OpenDKIM's milters (and of the mails in test/fixtures/golden): our
+  // headers directly below our own Received:, the sender's header fields directly below them.
+  test.each<[string, string[]]>([
+    [
+      'a DKIM pass beside our "no signature"',
+      [`${AUTHSERV}; dkim=none; spf=pass smtp.mailfrom=bounce@evil.example`, `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`],
+    ],
+    [
+      'a DMARC pass beside our DMARC none',
+      [`${AUTHSERV}; dkim=none; spf=none; dmarc=none header.from=exempelfinans.se`, `${AUTHSERV}; dmarc=pass header.from=exempelfinans.se`],
+    ],
+    ['an SPF pass beside our SPF', [`${AUTHSERV}; spf=pass smtp.mailfrom=bounce@evil.example`, `${AUTHSERV}; spf=pass smtp.mailfrom=olle@exempelfinans.se`]],
+    [
+      'a DKIM pass for our domain beside our DKIM result for it',
+      [`${AUTHSERV}; dkim=fail header.d=exempelfinans.se; dkim=pass header.d=evil.example`, `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`],
+    ],
+  ])('forgedHeaderDirectlyBelowOurPostfixStackIsBelieved: %s', async (_what, headers) => {
+    const v = await stacked([OUR_RECEIVED, ...headers.map((h) => `Authentication-Results: ${h}`)]);
+    expect(v.authenticated).toBe(false);
+  });
+
+  test('our headers below our own Received: still pass, in one header or one per check', async () => {
+    expect(
+      (
+        await stacked([
+          OUR_RECEIVED,
+          `Authentication-Results: ${AUTHSERV}; dkim=pass header.d=exempelfinans.se; spf=pass smtp.mailfrom=olle@exempelfinans.se; dmarc=pass header.from=exempelfinans.se`,
+        ])
+      ).authenticated,
+    ).toBe(true);
+    const perCheck = await stacked([
+      OUR_RECEIVED,
+      `Authentication-Results: ${AUTHSERV}; dmarc=pass (p=reject dis=none) header.from=exempelfinans.se`,
+      `Authentication-Results: ${AUTHSERV}; dkim=pass (2048-bit key) header.d=exempelfinans.se header.i=@exempelfinans.se`,
+      `Authentication-Results: ${AUTHSERV}; spf=pass smtp.mailfrom=olle@exempelfinans.se`,
+    ]);
+    expect(perCheck.authenticated).toBe(true);
   });
 
   test('forgedHeaderBelowOurReceivedIsNotRead: the sender wrote it before our server saw the mail', async () => {

@@ -338,6 +338,13 @@ describe('customerOf', () => {
     expect(isNoReplyAddress(`${local}@example.com`)).toBe(expected);
   });
 
+  test('kelvinSignInFromDomainIsStaff: U+212A lower-cases to an ASCII k', () => {
+    const bank: StaffDirectory = { ...STAFF, staffDomains: ['testbank.se'], staffAddresses: ['olle@testbank.se'] };
+    expect(isStaff('olle@testban\u212A.se', bank)).toBe(false);
+    expect(isStaff('nils@testban\u212A.se', bank)).toBe(false);
+    expect(isStaff('olle@testbank.se', bank)).toBe(true);
+  });
+
   test('staffMatchIsCaseSensitive', () => {
     expect(isStaff('Anna@ExempelFinans.se', STAFF)).toBe(true);
     expect(isStaff('Extern.Jurist@advokatbyra.se', STAFF)).toBe(true);

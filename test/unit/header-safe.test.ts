@@ -126,6 +126,14 @@ describe('normaliseAddress', () => {
     ['overlong', 'a'.repeat(250) + '@x.se', null],
     ['empty', '', null],
     ['null', null, null],
+    // One quoted string as the local part is an address; `"klagomal"@firm.se"y"@example.com`
+    // looked like one and was sent to klagomal@firm.se by the transport.
+    ['one quoted string kept', '"karin..kund"@example.com', '"karin..kund"@example.com'],
+    ['quoted local part smuggling another recipient', '"klagomal"@testfinans.se"y"@example.com', null],
+    ['quote inside an unquoted local part', 'kar"in@example.com', null],
+    // U+212A KELVIN SIGN lower-cases to an ASCII "k": another domain would pass for ours.
+    ['Kelvin sign lower-cased into ASCII', 'olle@testban\u212A.se', null],
+    ['Kelvin sign in the local part', 'ol\u212Ae@testbank.se', null],
   ])('garbageAddressAccepted: %s', (_label, value, expected) => {
     expect(normaliseAddress(value)).toBe(expected);
   });
