@@ -74,6 +74,24 @@ describe('forged officer mail', () => {
     expect(JSON.stringify(outbox)).not.toContain('final-answer');
   });
 
+  test("forgedOfficerWithAdjacentAuthenticationResultsRanItsCommands: a forged header directly below the firm server's own", async () => {
+    const complaint = await ingest('c.eml', complaintMail(3, { from: 'Kund Tre <kund3@example.com>' }));
+    const number = String(complaint.caseId);
+    // As the mail arrives through Postfix with OpenDKIM's milters: our Received:, our header
+    // below it, then the sender's header fields, the first of them a forged header of ours.
+    const forged = [
+      'Received: from mail.evil.example (mail.evil.example [203.0.113.9]) by mx1.testfinans.se (Postfix) with ESMTPS id 4Q; Fri, 20 Nov 2026 10:00:01 +0100',
+      'Authentication-Results: mx1.testfinans.se; dkim=none; spf=pass smtp.mailfrom=bounce@evil.example',
+      officerMail(number, 'mx1.testfinans.se; dkim=pass header.d=testfinans.se'),
+    ].join('\r\n');
+    expect((await ingest('f.eml', forged)).kind).not.toBe('officer');
+    const c = await caseOf(number);
+    expect(c.outcome).toBeNull();
+    expect(c.compensationSek).toBeNull();
+    expect(c.events.filter((e) => e.type === 'spoofing-suspected')).toHaveLength(1);
+    expect(JSON.stringify(JSON.parse((await w.cli(['outbox', '--json'])).stdout))).not.toContain('final-answer');
+  });
+
   test('genuineOfficerCommandsStillRun (the same mail, authenticated by the firm server)', async () => {
     const complaint = await ingest('c.eml', complaintMail(2, { from: 'Kund Två <kund2@example.com>' }));
     const number = String(complaint.caseId);
