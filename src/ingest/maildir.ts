@@ -106,8 +106,12 @@ export class MaildirSource implements MailSource {
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken by someone else meanwhile
           // The data folder cannot take it (full, not ours): that is no fault of this file, and
-          // the next ones would fail alike. The scan stops; everything stays in new/.
-          if (storageFailure(err, this.dataDir)) throw err;
+          // the next ones would fail alike. The scan stops; everything stays in new/. The
+          // embedded Maildir lies inside the data folder (config/default.json), so an error that
+          // names this mail file itself is the file's (another user's, mode 0600), not the
+          // spool's: taken for a storage failure it stopped every scan at this file.
+          const failure = storageFailure(err, this.dataDir);
+          if (failure && (failure.path === null || path.resolve(failure.path) !== path.resolve(file))) throw err;
           // One unreadable file (permissions, an I/O error) must not stop the others. It stays in
           // new/, is tried again on every scan, and is reported each time.
           this.log.error('cannot read a mail file; it stays in new/ and is tried again', { source: this.name, file: name, error: errorChain(err) });

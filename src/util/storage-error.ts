@@ -8,7 +8,8 @@
  * turns red, and everything is tried again with backoff until the disk takes writes again.
  *
  * A file outside the data folder that cannot be read (a Maildir file of another user) is that
- * file's problem, not a storage failure.
+ * file's problem, not a storage failure. Inside it (the embedded Maildir) only the reader knows
+ * which file it was reading: src/ingest/maildir.ts tells its own mail file apart by the path.
  */
 import os from 'node:os';
 import path from 'node:path';

@@ -16,7 +16,9 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, deliverToMaildir, startService, mailWithAttachment, makeWorld, waitFor, waitForAsync, World } from '../support/world';
+import { BIN, complaintMail, deliverToMaildir, startService, mailWithAttachment, makeWorld, waitFor, waitForAsync, World } from '../support/world';
+import { MaildirSource } from '../../src/ingest/maildir';
+import { createLogger } from '../../src/util/log';
 
 jest.setTimeout(120_000);
 
@@ -97,6 +99,48 @@ describeRoot('a data folder the service user cannot write', () => {
     await waitFor('both acknowledged', () => fs.existsSync(w.pickup) && fs.readdirSync(w.pickup).filter((f) => f.endsWith('.eml')).length === 2, 20_000, 200);
     expect(child.exitCode).toBeNull();
     expect(() => logLines(child!.output())).not.toThrow();
+  });
+});
+
+describeRoot('a mail file the service user cannot read', () => {
+  let w: World;
+  afterEach(() => {
+    process.seteuid?.(0);
+    w?.cleanup();
+  });
+
+  test('unreadableMailInTheEmbeddedMaildirDoesNotBlockTheOthers', async () => {
+    // The default layout: the Maildir inside the data folder, everything the service user's,
+    // except one mail file of another user (root's, 0600).
+    w = makeWorld();
+    fs.chmodSync(w.dir, 0o755);
+    for (const [n, name] of ['a-first', 'b-unreadable', 'c-third'].entries()) deliverToMaildir(w.maildir, complaintMail(n), name);
+    fs.mkdirSync(path.join(w.maildir, 'tmp'), { recursive: true });
+    const { store, close } = w.store();
+    execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, w.dataDir]);
+    const bad = path.join(w.maildir, 'new', 'b-unreadable');
+    fs.chownSync(bad, 0, 0);
+    fs.chmodSync(bad, 0o600);
+    const lines: Array<Record<string, unknown>> = [];
+    const log = createLogger({ level: 'warn', write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const source = new MaildirSource({ type: 'maildir', name: 'klagomal', path: w.maildir, pollSeconds: 1 }, store, () => new Date(), log, w.dataDir);
+    try {
+      // The scan as the service user: the kernel itself refuses the one file (EACCES).
+      process.seteuid!(NOBODY);
+      for (let scan = 0; scan < 2; scan++) await source.pollOnce();
+    } finally {
+      process.seteuid!(0);
+    }
+    try {
+      expect(store.db.prepare('SELECT count(*) AS n FROM inbound').get()).toEqual({ n: 2 });
+      expect(fs.readdirSync(path.join(w.maildir, 'new'))).toEqual(['b-unreadable']);
+      const reported = lines.filter((l) => l.level === 'error' && /cannot read a mail file/.test(String(l.msg)));
+      expect(reported).toHaveLength(2); // once per scan, with the file's name, never as the data folder's fault
+      expect(reported[0].file).toBe('b-unreadable');
+      expect(String(reported[0].error)).toMatch(/EACCES/);
+    } finally {
+      close();
+    }
   });
 });
 
