@@ -23,6 +23,8 @@ export function formatReconcileReport(r: ReconcileReport): string {
       '',
     );
   }
+  for (const f of r.folders) for (const u of f.unreadable) out.push(`UNREADABLE ${f.source} / ${f.folder} ${u.where}: ${u.error}`);
+  if (r.folders.some((f) => f.unreadable.length > 0)) out.push('');
   out.push(`raw mails: ${r.raw.checked} checked, ${r.raw.missing} missing, ${r.raw.mismatched} mismatched`);
   for (const d of r.raw.damaged)
     out.push(

@@ -19,7 +19,7 @@ import { sleep, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
 import { errorChain } from '../util/log';
 import { Wakeup } from '../util/wakeup';
-import { storageFailure } from '../util/storage-error';
+import { storageFailure, storageFailureReading } from '../util/storage-error';
 import { SourceStatusRecorder } from './source-status';
 import { RawArrival, sha256, storeArrivals } from './intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from './raw-files';
@@ -110,8 +110,7 @@ export class MaildirSource implements MailSource {
           // embedded Maildir lies inside the data folder (config/default.json), so an error that
           // names this mail file itself is the file's (another user's, mode 0600), not the
           // spool's: taken for a storage failure it stopped every scan at this file.
-          const failure = storageFailure(err, this.dataDir);
-          if (failure && (failure.path === null || path.resolve(failure.path) !== path.resolve(file))) throw err;
+          if (storageFailureReading(err, this.dataDir, file)) throw err;
           // One unreadable file (permissions, an I/O error) must not stop the others. It stays in
           // new/, is tried again on every scan, and is reported each time.
           this.log.error('cannot read a mail file; it stays in new/ and is tried again', { source: this.name, file: name, error: errorChain(err) });

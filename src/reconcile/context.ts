@@ -45,7 +45,7 @@ export interface Run {
 }
 
 export function newFolder(source: string, folder: string, role: FolderRole): FolderReport {
-  return { source, folder, role, uidvalidity: null, onServer: 0, known: 0, waiting: 0, notCompared: 0, found: [], filedNow: 0, error: null };
+  return { source, folder, role, uidvalidity: null, onServer: 0, known: 0, waiting: 0, notCompared: 0, found: [], filedNow: 0, error: null, unreadable: [] };
 }
 
 /** Store never-stored mails with their found-event, in one transaction. */

@@ -16,6 +16,7 @@
  *    The Sent folder is read by its source only from the moment it was first seen, so only
  *    its part from the first mail stored from it on is compared (the rest is `notCompared`).
  *  - Maildir: the files in cur/, by name and size, else by sha256. new/ is the source's queue.
+ *    A file that cannot be read is reported (`unreadable`) and the others are still compared.
  *  - Raw mail: every stored raw mail (bytes in the database, files under data/raw) is hashed
  *    again and compared with its sha256. Missing and mismatching ones are reported, never
  *    "repaired": which copy is right is for a person to judge.

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { MaildirSourceConfig } from '../config/config';
 import { toInstant } from '../util/clock';
 import { errorChain } from '../util/log';
+import { storageFailureReading } from '../util/storage-error';
 import { sha256 } from '../ingest/intake';
 import { LARGE_MAIL_BYTES, spoolRaw, SpooledRaw } from '../ingest/raw-files';
 import type { FolderReport } from './report';
@@ -60,7 +61,19 @@ export async function reconcileMaildir(run: Run, s: MaildirSourceConfig): Promis
         raw = f.size > LARGE_MAIL_BYTES ? await spoolRaw(config.dataDir, fs.createReadStream(file)) : fs.readFileSync(file);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed meanwhile
-        throw err;
+        // The data folder failing the spool is no file's fault and would fail the next alike.
+        if (storageFailureReading(err, config.dataDir, file)) throw err;
+        // This file's own problem (another user's, an I/O error): reported, and the folder's
+        // other files are still compared; thrown, it left every file after it unchecked.
+        const where = `${f.sub}/${f.name}`;
+        report.unreadable.push({ where, error: errorChain(err) });
+        run.log.error('reconcile: cannot read a mail file in the Maildir; it is not compared', {
+          run: run.runId,
+          source: s.name,
+          file: where,
+          error: errorChain(err),
+        });
+        continue;
       }
       const hash = Buffer.isBuffer(raw) ? sha256(raw) : raw.sha256;
       if (run.shaKnown(hash)) {

@@ -43,6 +43,17 @@ export interface FolderReport {
   filedNow: number;
   /** Why this folder could not be compared (then the counts are what was done before). */
   error: string | null;
+  /**
+   * Maildir files that could not be read (another user's, an I/O error), so not compared; the
+   * rest of the folder was. One such file once ended the folder's comparison at itself.
+   */
+  unreadable: UnreadableFile[];
+}
+
+export interface UnreadableFile {
+  /** The file, as `cur/NAME`. */
+  readonly where: string;
+  readonly error: string;
 }
 
 export interface DamagedRaw {
@@ -77,7 +88,7 @@ export interface ReconcileReport {
   /** Mails found on a server that had never been stored, over all folders. */
   found: number;
   filedNow: number;
-  /** Folders that could not be compared, plus a run-level failure. */
+  /** Folders that could not be compared, plus files that could not be read, plus a run-level failure. */
   errors: number;
   error: string | null;
   /** Stopped by its signal (service shutdown) before it was done. */

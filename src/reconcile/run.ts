@@ -83,7 +83,8 @@ export async function reconcile(deps: ReconcileDeps, trigger: ReconcileTrigger):
     // when every mailbox was compared (a folder not compared may hold mail of the gap).
     let toFile = found.map((m) => m.inboundId);
     if (run.restoring) {
-      const compared = report.folders.every((f) => f.error === null) && !deps.signal?.aborted;
+      // An unreadable Maildir file may be mail of the gap as much as a folder not compared.
+      const compared = report.folders.every((f) => f.error === null && f.unreadable.length === 0) && !deps.signal?.aborted;
       if (!compared) {
         toFile = [];
         log.error('reconcile after a restore: not every mailbox could be compared; nothing is filed until a run compares them all', { run: runId });
@@ -115,7 +116,7 @@ export async function reconcile(deps: ReconcileDeps, trigger: ReconcileTrigger):
 
   report.found = report.folders.reduce((n, f) => n + f.found.length, 0);
   report.filedNow = report.folders.reduce((n, f) => n + f.filedNow, 0);
-  report.errors = report.folders.filter((f) => f.error !== null).length + (report.error ? 1 : 0);
+  report.errors = report.folders.filter((f) => f.error !== null).length + report.folders.reduce((n, f) => n + f.unreadable.length, 0) + (report.error ? 1 : 0);
   report.ok = !alarming(report) && report.errors === 0 && !report.interrupted;
   const finishedAt = toInstant(deps.clock());
   report.finishedAt = finishedAt;

@@ -9,7 +9,7 @@
  *
  * A file outside the data folder that cannot be read (a Maildir file of another user) is that
  * file's problem, not a storage failure. Inside it (the embedded Maildir) only the reader knows
- * which file it was reading: src/ingest/maildir.ts tells its own mail file apart by the path.
+ * which file it was reading: storageFailureReading tells that file apart by the path.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,16 @@ export function storageFailure(err: unknown, dataDir: string): StorageFailure | 
     e = (e as { cause?: unknown }).cause;
   }
   return null;
+}
+
+/**
+ * As storageFailure for an error met while reading the mail file `file`: an error that names
+ * that file itself is the file's (another user's, mode 0600), not the data folder's, even when
+ * the file lies inside the data folder (the embedded Maildir, config/default.json).
+ */
+export function storageFailureReading(err: unknown, dataDir: string, file: string): StorageFailure | null {
+  const found = storageFailure(err, dataDir);
+  return found && (found.path === null || path.resolve(found.path) !== path.resolve(file)) ? found : null;
 }
 
 function failure(code: StorageCode, file: string | null, dataDir: string): StorageFailure {

@@ -26,6 +26,11 @@ import {
   verifyRawMail,
 } from '../../src/reconcile';
 import { fetchRaw } from '../../src/reconcile/imap';
+import { reconcile } from '../../src/reconcile/run';
+import { formatReconcileReport } from '../../src/cli/reconcile';
+import { loadConfig } from '../../src/config/load';
+import { silentLogger } from '../../src/util/log';
+import { complaintMail, makeWorld, World } from '../support/world';
 import type { ImapFlow } from 'imapflow';
 
 const mail = (uid: number, messageId: string | null = `m${uid}@example.com`): ServerMail => ({ uid, size: 1000 + uid, messageId, internalDate: null });
@@ -179,6 +184,7 @@ describe('adminNotice', () => {
           found: [{ where: 'UID 3', inboundId: 12, state: 'filed', kind: 'complaint', caseNumber: 'KLG-2026-000003' }],
           filedNow: 1,
           error: null,
+          unreadable: [],
         },
       ],
     });
@@ -326,5 +332,45 @@ describe('fetchRaw (src/reconcile/imap.ts)', () => {
     const handed: number[] = [];
     await fetchRaw(open, [mail(3), mail(4)], os.tmpdir(), async (got) => void handed.push(...got.map((g) => g.mail.uid)));
     expect(handed).toEqual([4]);
+  });
+});
+
+// Root ignores file modes: the run is made as nobody (seteuid) so that the kernel refuses the file.
+const NOBODY = 65534;
+const describeRoot = process.getuid?.() === 0 ? describe : describe.skip;
+
+describeRoot('reconcile of a Maildir with a file the service user cannot read', () => {
+  let w: World;
+  afterEach(() => {
+    process.seteuid?.(0);
+    w?.cleanup();
+  });
+
+  test('reconcileRecoversTheOtherCurFilesPastAnUnreadableOne', async () => {
+    // A mail client moved three mails new/ -> cur/ before the source saw them; one is another user's.
+    w = makeWorld();
+    fs.chmodSync(w.dir, 0o755);
+    for (const sub of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(w.maildir, sub), { recursive: true });
+    for (const [n, name] of ['a:2,S', 'b:2,S', 'c:2,S'].entries()) fs.writeFileSync(path.join(w.maildir, 'cur', name), complaintMail(n));
+    fs.chownSync(w.dataDir, NOBODY, NOBODY);
+    for (const p of [w.maildir, ...['new', 'cur', 'tmp', 'cur/a:2,S', 'cur/c:2,S'].map((s) => path.join(w.maildir, s))]) fs.chownSync(p, NOBODY, NOBODY);
+    fs.chmodSync(path.join(w.maildir, 'cur', 'b:2,S'), 0o600); // root's
+    const config = loadConfig(w.configFile);
+    const store = new Store(openDatabase(':memory:'));
+    let report: ReconcileReport;
+    try {
+      process.seteuid!(NOBODY);
+      report = await reconcile({ config, store, log: silentLogger, clock: () => new Date(), process: async () => undefined }, 'command');
+    } finally {
+      process.seteuid!(0);
+      store.db.close();
+    }
+    const folder = report.folders[0];
+    expect(folder.error).toBeNull();
+    expect(folder.found.map((f) => f.where)).toEqual(['a:2,S', 'c:2,S']);
+    expect(folder.unreadable).toEqual([{ where: 'cur/b:2,S', error: expect.stringMatching(/EACCES/) }]);
+    expect(report.errors).toBe(1);
+    expect(report.ok).toBe(false);
+    expect(formatReconcileReport(report)).toMatch(/UNREADABLE klagomal .*cur\/b:2,S: .*EACCES/);
   });
 });
