@@ -73,6 +73,8 @@ export interface ImportSummary {
   receivedFrom: Record<ReceivedFrom, number>;
   skippedFolders: readonly string[];
   ignoredFiles: number;
+  /** Below a Maildir: folders and .eml files that are in no Maildir folder, not read (ImportPlan.notRead). */
+  notRead: readonly string[];
   /** Imported mail received on or after this Stockholm day is treated as live mail; null = none. */
   acknowledgeAfter: string | null;
   elapsedSeconds: number;
@@ -129,6 +131,7 @@ function emptySummary(config: Config, plan: ImportPlan, dryRun: boolean): Import
     receivedFrom: { 'date-header': 0, envelope: 0, 'file-time': 0 },
     skippedFolders: plan.skippedFolders,
     ignoredFiles: plan.ignoredFiles,
+    notRead: plan.notRead,
     acknowledgeAfter: config.import.acknowledgeAfter,
     elapsedSeconds: 0,
     mailsPerSecond: 0,
@@ -425,6 +428,10 @@ export function formatSummary(s: ImportSummary): string {
     rows.push(['received time from', `Date header ${rf['date-header']}, mbox envelope ${rf.envelope}, file time ${rf['file-time']}`]);
   if (s.skippedFolders.length > 0) rows.push(['folders left out', s.skippedFolders.join(', '), 'not mail the firm received']);
   if (s.ignoredFiles > 0) rows.push(['files left out', s.ignoredFiles, 'not .eml files']);
+  if (s.notRead.length > 0) {
+    const names = `${s.notRead.slice(0, 10).join(', ')}${s.notRead.length > 10 ? ', ...' : ''}`;
+    rows.push(['not read', s.notRead.length, `not in a Maildir folder: ${names}; a folder of .eml files is imported on its own`]);
+  }
   rows.push(['time', duration(s.elapsedSeconds), `${s.mailsPerSecond} mails/s`]);
   const width = Math.max(...rows.map((r) => r[0].length));
   const lines = [

@@ -1,10 +1,11 @@
 /**
- * What `klagomal import` reads in a folder (src/ingest/import.ts): a Maildir's mail files and
- * its Maildir++ folders less those of mail the firm did not receive, or every .eml file below
- * a folder. Directory listings only.
+ * What `klagomal import` reads in a folder (src/ingest/import.ts): a Maildir's mail files,
+ * its Maildir++ and Dovecot LAYOUT=fs folders less those of mail the firm did not receive, and
+ * what below it is not read; or every .eml file below a folder. Directory listings only.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import iconv from 'iconv-lite';
 
 export interface MailFile {
   readonly file: string;
@@ -23,7 +24,7 @@ export function isMaildir(dir: string): boolean {
   return isDir(path.join(dir, 'cur')) || isDir(path.join(dir, 'new'));
 }
 
-/** Maildir++ folders whose mail the firm did not receive as complaints (any level of the name). */
+/** Maildir folders whose mail the firm did not receive as complaints (any level of the name, decoded: notReceived). */
 const NOT_RECEIVED =
   /^(sent|sent items|sent messages|sent mail|skickat|skickade objekt|drafts|utkast|trash|deleted items|deleted messages|borttagna objekt|papperskorg|junk|junk e-mail|spam|skräppost)$/i;
 
@@ -40,18 +41,67 @@ function mailFilesIn(dir: string, prefix: string): MailFile[] {
   return out;
 }
 
-/** A Maildir's cur/ and new/ (tmp/ holds deliveries not finished), and its Maildir++ folders. */
-export function listMaildir(root: string): { files: MailFile[]; skipped: string[] } {
-  const files = mailFilesIn(root, '');
-  const skipped: string[] = [];
+/**
+ * A level of a folder's name that is mail the firm did not receive. Dovecot and Courier keep
+ * folder names in IMAP's modified UTF-7 (RFC 3501 §5.1.3): "Skräppost" is ".Skr&AOQ-ppost" on
+ * disk, so the name is decoded first, with the codec imapflow uses for mailbox names.
+ */
+function notReceived(level: string): boolean {
+  return NOT_RECEIVED.test(level.includes('&') ? iconv.decode(Buffer.from(level), 'utf-7-imap') : level);
+}
+
+interface MaildirListing {
+  files: MailFile[];
+  skipped: string[];
+  notRead: string[];
+}
+
+/** A Maildir's cur/ and new/ (tmp/ holds deliveries not finished), and its Maildir++ and LAYOUT=fs folders. */
+export function listMaildir(root: string): MaildirListing {
+  const out: MaildirListing = { files: [], skipped: [], notRead: [] };
+  readFolder(root, '', [], out);
   for (const name of fs.readdirSync(root).sort()) {
     // Maildir++: ".Folder" and ".Folder.Sub", each a Maildir of its own.
     if (!name.startsWith('.') || name === '.' || name === '..' || !isMaildir(path.join(root, name))) continue;
-    const levels = name.slice(1).split('.');
-    if (levels.some((l) => NOT_RECEIVED.test(l))) skipped.push(name);
-    else files.push(...mailFilesIn(path.join(root, name), name));
+    readFolder(path.join(root, name), name, name.slice(1).split('.'), out);
   }
-  return { files, skipped };
+  return out;
+}
+
+/** One Maildir folder, unless its name says the firm did not receive its mail, and what is below it. */
+function readFolder(dir: string, rel: string, levels: string[], out: MaildirListing): void {
+  if (levels.some(notReceived)) {
+    out.skipped.push(rel);
+    return;
+  }
+  out.files.push(...mailFilesIn(dir, rel));
+  walkBelow(dir, rel, levels, true, out);
+}
+
+/**
+ * The folders below a folder other than cur/, new/ and tmp/. Once only dot-folders were looked
+ * at and every other folder was passed over unseen: a Maildir there (Dovecot's LAYOUT=fs,
+ * "Arkiv/cur/", "Kunder/Reklamationer/new/") is read like a Maildir++ folder; any other folder
+ * holding files, and an .eml file beside a Maildir's cur/ and new/, is named in notRead.
+ * Courier's keyword and ACL folders (courierimap*) are its bookkeeping, not mail.
+ */
+function walkBelow(dir: string, rel: string, levels: string[], maildir: boolean, out: MaildirListing): void {
+  const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (e.name.startsWith('.') || e.name.startsWith('courierimap') || (maildir && ['cur', 'new', 'tmp'].includes(e.name))) continue;
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (!e.isDirectory()) {
+      if (maildir && e.isFile() && /\.eml$/i.test(e.name)) out.notRead.push(r);
+      continue;
+    }
+    const full = path.join(dir, e.name);
+    if (isMaildir(full)) {
+      readFolder(full, r, [...levels, e.name], out);
+      continue;
+    }
+    if (fs.readdirSync(full, { withFileTypes: true }).some((f) => !f.name.startsWith('.') && !f.isDirectory())) out.notRead.push(r);
+    walkBelow(full, r, [...levels, e.name], false, out);
+  }
 }
 
 /** Every .eml file below `root` (hidden entries and symbolic links to folders left out). */

@@ -24,7 +24,9 @@
  * Folders (a Maildir's cur/ and new/, or .eml files anywhere below a folder) are read in the
  * order the mails reached the firm, so that a customer's first mail is filed before the
  * follow-up that refers to it. Maildir++ folders for mail the firm did not receive (Sent,
- * Drafts, Trash, Junk/Spam) are left out and named in the result.
+ * Drafts, Trash, Junk/Spam) are left out and named in the result. A Maildir's folders in
+ * Dovecot's LAYOUT=fs (Arkiv/cur/) are read like Maildir++ ones; any other folder below a
+ * Maildir that holds files is named in the result as not read, never passed over unseen.
  *
  * When a mail reached the firm: its Date header; when that is missing, unreadable or not
  * plausible (before 1980, or more than a day after the import), the mbox envelope date; then
@@ -87,10 +89,16 @@ export interface ImportPlan {
   readonly unit: 'bytes' | 'files';
   /** The whole of it in that unit (for the estimate of the time left). */
   readonly total: number;
-  /** Maildir++ folders left out: mail the firm sent, drafted, threw away or marked as junk. */
+  /** Maildir folders (Maildir++ or LAYOUT=fs) left out: mail the firm sent, drafted, threw away or marked as junk. */
   readonly skippedFolders: readonly string[];
   /** Files in an .eml folder that are not .eml files (not read). */
   readonly ignoredFiles: number;
+  /**
+   * Below a Maildir: folders that are no Maildir and hold files, and .eml files beside cur/ and
+   * new/. Not read (a folder of .eml files is imported on its own); named so that an import
+   * that read none of it does not pass for complete.
+   */
+  readonly notRead: readonly string[];
   mails(opts: ReadOptions): AsyncGenerator<ImportItem>;
 }
 
@@ -119,23 +127,32 @@ function plan(p: string): ImportPlan {
   const st = fs.statSync(p);
   if (st.isFile()) {
     if (st.size === 0 || looksLikeMbox(p)) {
-      return { path: p, kind: 'mbox', unit: 'bytes', total: st.size, skippedFolders: [], ignoredFiles: 0, mails: (o) => readMbox(p, o) };
+      return { path: p, kind: 'mbox', unit: 'bytes', total: st.size, skippedFolders: [], ignoredFiles: 0, notRead: [], mails: (o) => readMbox(p, o) };
     }
-    if (/\.eml$/i.test(p)) return filePlan(p, 'eml', [{ file: p, locator: path.basename(p) }], [], 0);
+    if (/\.eml$/i.test(p)) return filePlan(p, 'eml', [{ file: p, locator: path.basename(p) }], [], 0, []);
     throw new ImportPathError(`${p}: not ${WHAT_WE_READ}: it is a file that does not start with "From "`);
   }
   if (!st.isDirectory()) throw new ImportPathError(`${p}: not ${WHAT_WE_READ}`);
   if (isMaildir(p)) {
-    const { files, skipped } = listMaildir(p);
-    return filePlan(p, 'maildir', files, skipped, 0);
+    const { files, skipped, notRead } = listMaildir(p);
+    return filePlan(p, 'maildir', files, skipped, 0, notRead);
   }
   const { files, ignored } = listEmlFolder(p);
   if (files.length === 0) throw new ImportPathError(`${p}: not ${WHAT_WE_READ}: no cur/ or new/ and no .eml file in it`);
-  return filePlan(p, 'eml', files, [], ignored);
+  return filePlan(p, 'eml', files, [], ignored, []);
 }
 
-function filePlan(p: string, kind: ImportKind, files: MailFile[], skipped: string[], ignored: number): ImportPlan {
-  return { path: p, kind, unit: 'files', total: files.length, skippedFolders: skipped, ignoredFiles: ignored, mails: (o) => readMailFiles(files, o) };
+function filePlan(p: string, kind: ImportKind, files: MailFile[], skipped: string[], ignored: number, notRead: string[]): ImportPlan {
+  return {
+    path: p,
+    kind,
+    unit: 'files',
+    total: files.length,
+    skippedFolders: skipped,
+    ignoredFiles: ignored,
+    notRead,
+    mails: (o) => readMailFiles(files, o),
+  };
 }
 
 function looksLikeMbox(file: string): boolean {

@@ -274,6 +274,21 @@ describe('klagomal import', () => {
     expect(r.stderr).not.toMatch(/kund\.|exempel/);
   });
 
+  test('maildirImportNamesTheFoldersItDidNotReadInItsSummaryAndJson', async () => {
+    // An export folder of .eml files that also holds an empty new/: taken for a Maildir, it read
+    // nothing, said nothing of its .eml files and exited 0.
+    w = makeWorld();
+    const exp = path.join(w.dir, 'export');
+    fs.mkdirSync(path.join(exp, 'new'), { recursive: true });
+    fs.mkdirSync(path.join(exp, '2024'), { recursive: true });
+    fs.writeFileSync(path.join(exp, '2024', 'a.eml'), oldComplaint(1, new Date('2024-02-01T10:00:00Z')));
+    fs.writeFileSync(path.join(exp, 'b.eml'), oldComplaint(2, new Date('2024-02-02T10:00:00Z')));
+    const json = await w.cli(['import', exp, '--dry-run', '--json']);
+    expect(summaryOf(json.stdout)).toMatchObject({ kind: 'maildir', read: 0, notRead: ['2024', 'b.eml'] });
+    const text = await w.cli(['import', exp, '--dry-run']);
+    expect(text.stdout).toMatch(/not read +2 +\(not in a Maildir folder: 2024, b\.eml; a folder of \.eml files is imported on its own\)/);
+  });
+
   test('pathThatIsNoMailboxFailsNamingIt', async () => {
     w = makeWorld();
     const notes = path.join(w.dir, 'anteckningar.txt');

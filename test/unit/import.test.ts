@@ -219,6 +219,39 @@ describe('Maildir', () => {
     expect(bytes(mails[1]).toString()).toBe(mail(2, { date: 'Tue, 2 Jan 2024 10:00:00 +0100' }));
   });
 
+  test('maildirWithOtherSubfoldersReadsOrNamesThem', async () => {
+    // Once only cur/, new/ and dot-folders were read, and every other folder passed over unseen:
+    // an import could exit 0 having read none of Arkiv/ or export/.
+    const md = path.join(dir, 'Maildir');
+    write('Maildir/cur/1:2,S', mail(1, { date: 'Mon, 1 Jan 2024 10:00:00 +0100' }));
+    write('Maildir/dovecot-uidlist', '3 V1 N2\n'); // the server's bookkeeping, not mail
+    // Dovecot LAYOUT=fs: folders without the leading dot, a container without cur/ or new/.
+    write('Maildir/Arkiv/cur/2:2,S', mail(2, { date: 'Tue, 2 Jan 2024 10:00:00 +0100' }));
+    write('Maildir/Kunder/Reklamationer/new/3', mail(3, { date: 'Wed, 3 Jan 2024 10:00:00 +0100' }));
+    write('Maildir/Sent/cur/4:2,S', mail(4));
+    write('Maildir/Arkiv/courierimapkeywords/:list', '');
+    // Not a Maildir: a folder of .eml files, and an .eml file beside cur/.
+    write('Maildir/export/2023/a.eml', mail(5));
+    write('Maildir/c.eml', mail(6));
+    const plan = planImport(md);
+    expect(plan).toMatchObject({ kind: 'maildir', total: 3, skippedFolders: ['Sent'] });
+    expect([...plan.notRead].sort()).toEqual(['c.eml', 'export/2023']);
+    const mails = await readPath(md);
+    expect(mails.map((m) => m.locator)).toEqual(['cur/1:2,S', 'Arkiv/cur/2:2,S', 'Kunder/Reklamationer/new/3']);
+  });
+
+  test('maildirPlusPlusJunkFolderNamedInModifiedUtf7IsLeftOut', async () => {
+    // Dovecot keeps "Skräppost" as ".Skr&AOQ-ppost" (IMAP modified UTF-7, RFC 3501 §5.1.3).
+    const md = path.join(dir, 'Maildir');
+    write('Maildir/cur/1:2,S', mail(1));
+    write('Maildir/.Skr&AOQ-ppost/cur/2:2,S', mail(2));
+    write('Maildir/.Borttagna objekt/cur/3:2,S', mail(3));
+    write('Maildir/.Kunder&AOQ-rende/cur/4:2,S', mail(4)); // "Kunderärende": read
+    const plan = planImport(md);
+    expect([...plan.skippedFolders].sort()).toEqual(['.Borttagna objekt', '.Skr&AOQ-ppost']);
+    expect((await readPath(md)).map((m) => m.locator).sort()).toEqual(['.Kunder&AOQ-rende/cur/4:2,S', 'cur/1:2,S']);
+  });
+
   test('a mail file without a Date header gets its modification time', async () => {
     const mtime = new Date('2023-05-06T07:08:09Z');
     write('Maildir/new/a', mail(1, { date: null }), mtime);
