@@ -200,8 +200,9 @@ export class OutboxSender {
     const log = this.log.child({ case: caseNumber, outbox: row.id, kind: row.kind, to: addressForLog(row.to_address), attempt: row.attempts });
 
     let response: string;
+    let refused: readonly string[] = [];
     try {
-      response = (await this.transport.send(row, this.original(row), this.store.outboxAttachments(row.id))).response;
+      ({ response, refused = [] } = await this.transport.send(row, this.original(row), this.store.outboxAttachments(row.id)));
     } catch (err) {
       const e = err instanceof SendError ? err : new SendError(errorChain(err), true);
       if (e.inDoubt) {
@@ -222,17 +223,21 @@ export class OutboxSender {
       log.warn('mail send failed, will retry', { error: redactAddresses(e.message), retryInSeconds: delay });
       return { outcome: 'retried', next };
     }
+    // The customer has the mail, a copy (Cc) was refused: sent, with the refusal on record in the
+    // attempt's response and the mail-sent event, so the representative's missing copy is seen.
+    if (refused.length) response = `${response}; copy refused: ${refused.join('; ')}`;
     // Outside the try: if recording the success fails (a full disk), the mail stays 'sending'
     // and is retried after its lease, the one documented repeat; it is never recorded as a
     // transport failure and resent at once.
     let next: OutboxRow | null;
     try {
-      next = await this.record(row, 'sent', response, null, take);
+      next = await this.record(row, 'sent', response, null, take, refused);
     } catch (err) {
       log.error('mail was sent but could not be recorded as sent; it will be sent again after its lease', { error: errorChain(err) });
       throw err;
     }
-    log.info('mail sent');
+    if (refused.length) log.warn('mail sent, but the server refused its copy (Cc)', { refused: redactAddresses(refused.join('; ')) });
+    else log.info('mail sent');
     return { outcome: 'sent', next };
   }
 
@@ -260,15 +265,23 @@ export class OutboxSender {
     response: string,
     nextAttemptAt: Date | null,
     take: () => number | undefined,
+    refused: readonly string[] = [],
   ): Promise<OutboxRow | null> {
     const at = toInstant(this.clock());
     return this.commits.run(() => {
-      this.recordResult(row, outcome, response, nextAttemptAt, at);
+      this.recordResult(row, outcome, response, nextAttemptAt, at, refused);
       return this.claimNext(take);
     });
   }
 
-  private recordResult(row: OutboxRow, outcome: 'sent' | 'retry' | 'failed', response: string, nextAttemptAt: Date | null, at: string): void {
+  private recordResult(
+    row: OutboxRow,
+    outcome: 'sent' | 'retry' | 'failed',
+    response: string,
+    nextAttemptAt: Date | null,
+    at: string,
+    refused: readonly string[],
+  ): void {
     const ours = this.store.finishOutboxAttempt(row.id, row.attempts, outcome, response, at, nextAttemptAt ? toInstant(nextAttemptAt) : null);
     if (!ours) return; // the lease ran out and another sender took over; its result counts
     this.store.appendEvent({
@@ -285,6 +298,7 @@ export class OutboxSender {
         messageId: row.message_id,
         ...(outcome === 'sent' ? { response } : { error: response }),
         ...(nextAttemptAt ? { nextAttemptAt: toInstant(nextAttemptAt) } : {}),
+        ...(refused.length ? { copyRefused: refused } : {}),
       },
     });
     if (outcome === 'sent') {

@@ -23,7 +23,8 @@ import { SendError, SendResult, Transport } from './transport';
 import { registerSecret } from '../util/secrets';
 
 /** What the worker answers: a result, or an error with its classification (src/reply/transport-worker.ts). */
-export type WorkerAnswer = { id: number; response: string } | { id: number; error: { message: string; temporary: boolean; responseCode?: number } };
+export type WorkerAnswer =
+  { id: number; response: string; refused?: readonly string[] } | { id: number; error: { message: string; temporary: boolean; responseCode?: number } };
 
 /** What the main thread asks. */
 export type WorkerRequest =
@@ -72,7 +73,7 @@ class ThreadedTransport implements Transport {
       if (!p) return;
       this.settled(m.id, worker);
       if ('error' in m) p.reject(new SendError(m.error.message, m.error.temporary, m.error.responseCode));
-      else p.resolve({ response: m.response });
+      else p.resolve({ response: m.response, ...(m.refused ? { refused: m.refused } : {}) }); // refused: a Cc the server would not take
     });
     const died = (why: string): void => {
       if (this.worker === worker) this.worker = null;

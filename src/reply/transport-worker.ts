@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TransportConfig } from '../config/config';
 import type { OutboxAttachmentRow } from '../store/store';
-import { createTransport, SendError } from './transport';
+import { createTransport, SendError, type SendResult } from './transport';
 import type { WorkerAnswer, WorkerRequest } from './transport-thread';
 import { errorChain } from '../util/log';
 import { redactSecrets } from '../util/secrets';
@@ -35,7 +35,7 @@ port.on('message', (m: WorkerRequest | { op: 'close' }) => {
   }
   inFlight++;
   // In a promise: a throw is this send's error, answered like any other, never the thread's end.
-  const work = Promise.resolve().then(() =>
+  const work = Promise.resolve().then((): Promise<SendResult> =>
     m.op === 'verify'
       ? transport.verify().then(() => ({ response: '' }))
       : transport.send(
@@ -46,7 +46,7 @@ port.on('message', (m: WorkerRequest | { op: 'close' }) => {
   );
   work
     .then(
-      (r) => port.postMessage({ id: m.id, response: r.response } satisfies WorkerAnswer),
+      (r) => port.postMessage({ id: m.id, response: r.response, ...(r.refused ? { refused: r.refused } : {}) } satisfies WorkerAnswer),
       (err: unknown) =>
         port.postMessage({
           id: m.id,

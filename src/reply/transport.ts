@@ -51,6 +51,11 @@ export class SendError extends Error {
 
 export interface SendResult {
   readonly response: string;
+  /**
+   * Copies (Cc) the server refused while it took the mail for the customer: each as
+   * "address: the server's reply". The mail counts as sent; the sender records these with it.
+   */
+  readonly refused?: readonly string[];
 }
 
 export interface Transport {
@@ -182,6 +187,43 @@ export function classifySmtpError(err: unknown, cfg?: Pick<SmtpTransportConfig, 
   return new SendError(text, true, code);
 }
 
+/** What nodemailer reports for a mail the server took for at least one recipient. */
+interface AcceptedInfo {
+  response?: string;
+  envelope?: { to?: string[] };
+  rejected?: string[];
+  rejectedErrors?: Array<NodemailerError & { recipient?: string }>;
+}
+
+/**
+ * The result of a send nodemailer reports as done. nodemailer fails a send only when every
+ * recipient is refused; a mail with a copy to the customer's representative (Cc) is taken when
+ * either address is. The server delivers only to the recipients whose RCPT TO it accepted
+ * (RFC 5321 §3.3), so a refusal of the customer's address means the customer does not get the
+ * mail: it fails the send as a refusal of a mail to the customer alone does, classified by its
+ * code (RFC 5321 §4.2.1: 4yz transient, tried again; 5yz permanent). A refused Cc alone does
+ * not: the customer has the mail; the refusal is returned with the result.
+ */
+function acceptedResult(row: Pick<OutboxRow, 'to_address'>, info: AcceptedInfo, cfg?: Pick<SmtpTransportConfig, 'auth' | 'user' | 'passwordEnv'>): SendResult {
+  const response = String(info.response ?? 'accepted');
+  const rejected = info.rejected ?? [];
+  if (rejected.length === 0) return { response };
+  // The customer is the envelope's first recipient (mailOptions), in nodemailer's own spelling.
+  const customer = info.envelope?.to?.[0] ?? row.to_address;
+  const isCustomer = (address: string | undefined): boolean => address !== undefined && address.toLowerCase() === customer.toLowerCase();
+  const refusalOf = (address: string): (NodemailerError & { recipient?: string }) | undefined =>
+    info.rejectedErrors?.find((e) => e.recipient?.toLowerCase() === address.toLowerCase());
+  if (rejected.some(isCustomer)) {
+    const e = classifySmtpError(refusalOf(customer) ?? new Error('the server refused the recipient'), cfg);
+    throw new SendError(`${e.message} (the customer's address was refused; the copy to the other recipients was accepted)`, e.temporary, e.responseCode);
+  }
+  const said = (address: string): string => {
+    const err = refusalOf(address);
+    return `${address}: ${redactSecrets((err?.response || err?.message || 'refused').replace(/\s+/g, ' ')).slice(0, 300)}`;
+  };
+  return { response, refused: rejected.map(said) };
+}
+
 /** One pool of SMTP connections, used until the first token its connections logged in with is due for renewal. */
 interface Generation {
   readonly transporter: Transporter;
@@ -274,12 +316,13 @@ class SmtpTransport implements Transport {
   }
 
   async send(row: OutboxRow, original?: Buffer | null, files?: readonly OutboxAttachmentRow[]): Promise<SendResult> {
+    let info: AcceptedInfo;
     try {
-      const info = await this.use((t) => t.sendMail(mailOptions(row, original, files)));
-      return { response: String(info.response ?? 'accepted') };
+      info = (await this.use((t) => t.sendMail(mailOptions(row, original, files)))) as AcceptedInfo;
     } catch (err) {
       throw this.failure(err);
     }
+    return acceptedResult(row, info, this.cfg);
   }
 
   close(): void {

@@ -42,6 +42,8 @@ export interface SmtpReceiver {
    * The queue is consumed strictly in order; its head only fires at its own stage.
    */
   rejectNext(n: number, code: number, message?: string, stage?: 'data' | 'rcpt'): void;
+  /** Every later RCPT TO for `address` (any case) is answered with `code`, whatever else is queued. */
+  refuseRecipient(address: string, code: number, message: string): void;
   /** number of transactions refused so far through rejectNext */
   readonly rejectedCount: number;
   /** XOAUTH2 logins: the token each accepted one used, and how many were refused. */
@@ -118,6 +120,7 @@ export async function startSmtpReceiver(opts: { port?: number; xoauth2?: Xoauth2
   let expiredSessionRefusals = 0;
   const xo = opts.xoauth2;
   const rejections: Rejection[] = [];
+  const refusedRecipients = new Map<string, { code: number; message: string }>();
   let rejectedCount = 0;
   const waiters = new Set<() => void>();
   const notify = (): void => {
@@ -161,7 +164,9 @@ export async function startSmtpReceiver(opts: { port?: number; xoauth2?: Xoauth2
     logger: false,
     // pooled clients keep connections open; without this close() waits 30 s for them
     closeTimeout: 100,
-    onRcptTo(_address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+    onRcptTo(address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error | null) => void): void {
+      const refused = refusedRecipients.get(address.address.toLowerCase());
+      if (refused) return callback(smtpError(refused.code, refused.message));
       const r = takeRejection('rcpt');
       if (r) return callback(smtpError(r.code, r.message));
       callback();
@@ -255,6 +260,9 @@ export async function startSmtpReceiver(opts: { port?: number; xoauth2?: Xoauth2
       if (!Number.isInteger(code) || code < 400 || code > 599) throw new Error(`rejectNext: code must be 4xx or 5xx, got ${code}`);
       const text = message ?? (code < 500 ? 'Temporary failure, try again later' : 'Message rejected');
       for (let i = 0; i < n; i += 1) rejections.push({ code, message: text, stage });
+    },
+    refuseRecipient(address: string, code: number, message: string): void {
+      refusedRecipients.set(address.toLowerCase(), { code, message });
     },
     close(): Promise<void> {
       if (closed) return Promise.resolve();

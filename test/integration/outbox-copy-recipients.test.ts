@@ -1,0 +1,121 @@
+/**
+ * A final answer, a request for information and a delay notice go to the customer with a copy
+ * (Cc) to the customer's representative (src/reply/transport.ts, mailOptions). nodemailer fails
+ * a send only when every recipient is refused: a refused customer with an accepted Cc came back
+ * as a success and was recorded as sent (and the final answer's milestone met). Held here on
+ * the main thread's SMTP transport and on the transport thread (the compiled worker: `npm test`
+ * builds dist/ first), against a real SMTP receiver that refuses at RCPT TO.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openDatabase } from '../../src/store/db';
+import { Store } from '../../src/store/store';
+import type { OutboxRow } from '../../src/store/store';
+import { parseConfig } from '../../src/config/load';
+import { OutboxSender } from '../../src/reply/outbox-sender';
+import { createTransport, Transport } from '../../src/reply/transport';
+import { silentLogger } from '../../src/util/log';
+import { startSmtpReceiver } from '../support/smtp';
+
+// The thread's errors are the compiled SendError: the sender that classifies them is the compiled one too.
+const compiled = (file: string): unknown => require(path.join(__dirname, '..', '..', 'dist', 'src', 'reply', file)); // eslint-disable-line @typescript-eslint/no-require-imports
+const { threadedTransport } = compiled('transport-thread.js') as typeof import('../../src/reply/transport-thread');
+const { OutboxSender: CompiledSender } = compiled('outbox-sender.js') as typeof import('../../src/reply/outbox-sender');
+
+const CUSTOMER = 'kund@example.com';
+const REPRESENTATIVE = 'ombud@advokat.se';
+
+describe('a mail with a copy to the representative', () => {
+  test('customerRefusedAtRcptWhileCcAcceptedRecordedAsSent', async () => {
+    for (const threaded of [false, true]) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-cc-'));
+      const db = openDatabase(path.join(dir, 'klagomal.db'));
+      const store = new Store(db);
+      const smtp = await startSmtpReceiver();
+      const config = parseConfig(
+        {
+          firm: { name: 'Testfinans AB', complaintsAddress: 'klagomal@testfinans.se' },
+          sources: [{ type: 'maildir', path: 'maildir' }],
+          deadlines: { escalation: { enabled: false } },
+          transport: { type: 'smtp', host: '127.0.0.1', port: smtp.port, tls: 'none', maxConnections: 1 },
+        },
+        path.join(dir, 'config.json'),
+      );
+      const transport: Transport = threaded ? threadedTransport(config.transport)! : createTransport(config.transport);
+      const metBySending: number[] = [];
+      const sender = new (threaded ? CompiledSender : OutboxSender)(
+        store,
+        transport,
+        config,
+        () => new Date(),
+        silentLogger,
+        (row: OutboxRow) => metBySending.push(row.id),
+      );
+      let n = 0;
+      const finalAnswer = (toAddress = CUSTOMER): number => {
+        n++;
+        const at = new Date().toISOString();
+        return store.enqueue({
+          caseId: null,
+          kind: 'final-answer',
+          idempotencyKey: `cc:${n}`,
+          template: 'final-answer',
+          language: 'sv',
+          templateVersion: 'v1',
+          fromAddress: 'klagomal@testfinans.se',
+          fromName: 'Testfinans AB',
+          toAddress,
+          subject: 'Svar på ditt klagomål',
+          messageId: `answer-${n}@testfinans.se`,
+          inReplyTo: null,
+          references: [],
+          headers: { 'Auto-Submitted': 'auto-generated', Cc: REPRESENTATIVE },
+          bodyText: 'Vårt svar.',
+          bodyHtml: null,
+          dateHeader: at,
+          createdAt: at,
+        })!;
+      };
+      const label = threaded ? 'thread' : 'main thread';
+      try {
+        // The customer's address refused for good (550), the representative's copy accepted.
+        const refused = finalAnswer();
+        smtp.rejectNext(1, 550, '5.1.1 <kund@example.com>: Recipient address rejected: no such user', 'rcpt');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 0, retried: 0, failed: 1 } });
+        expect(store.outboxRow(refused)).toMatchObject({ status: 'failed', sent_at: null, last_error: expect.stringMatching(/^550 5\.1\.1/) });
+
+        // Greylisted (451): tried again later, not sent.
+        const greylisted = finalAnswer();
+        smtp.rejectNext(1, 451, '4.7.1 <kund@example.com>: greylisted, try again later', 'rcpt');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 0, retried: 1, failed: 0 } });
+        expect(store.outboxRow(greylisted)).toMatchObject({ status: 'queued', sent_at: null, last_error: expect.stringMatching(/^451 4\.7\.1/) });
+
+        // Only the representative's copy refused: the customer has the mail, so it is sent, and
+        // the refusal is on record with the attempt and the mail-sent event.
+        smtp.refuseRecipient(REPRESENTATIVE, 550, '5.1.1 <ombud@advokat.se>: no such user');
+        const copyRefused = finalAnswer('kund2@example.com');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 1, retried: 0, failed: 0 } });
+        const sent = store.outboxRow(copyRefused)!;
+        expect(sent.status).toBe('sent');
+        expect(sent.transport_response).toMatch(/; copy refused: ombud@advokat\.se: 550 5\.1\.1/);
+        expect(store.outboxAttempts(copyRefused)).toEqual([
+          expect.objectContaining({ outcome: 'sent', response: expect.stringMatching(/copy refused: ombud@advokat\.se: 550/) }),
+        ]);
+        const event = db.prepare("SELECT detail FROM events WHERE outbox_id = ? AND type = 'mail-sent'").get(copyRefused) as { detail: string };
+        expect(JSON.parse(event.detail).copyRefused).toEqual([expect.stringMatching(/^ombud@advokat\.se: 550 5\.1\.1/)]);
+
+        // Only the mail the customer received met its milestone.
+        expect({ label, met: metBySending }).toEqual({ label, met: [copyRefused] });
+        // What the receiver took: the first two only for the representative, the third only for the customer.
+        await smtp.waitFor(3);
+        expect(smtp.messages.map((m) => m.to)).toEqual([[REPRESENTATIVE], [REPRESENTATIVE], ['kund2@example.com']]);
+      } finally {
+        transport.close();
+        await smtp.close();
+        db.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+});
