@@ -205,13 +205,36 @@ export class OutboxSender {
       ({ response, refused = [] } = await this.transport.send(row, this.original(row), this.store.outboxAttachments(row.id)));
     } catch (err) {
       const e = err instanceof SendError ? err : new SendError(errorChain(err), true);
-      if (e.inDoubt) {
-        // Nothing is recorded: the claim's lease stands, and the mail goes again when it runs out.
-        log.error('mail may or may not have been sent; it goes again when its lease runs out', { error: redactAddresses(e.message) });
-        return { outcome: 'retried', next: await this.commits.run(() => this.claimNext(take)) };
-      }
       const ageHours = (this.clock().getTime() - new Date(row.retry_from ?? row.created_at).getTime()) / 3_600_000;
       const exhausted = ageHours >= this.config.outbox.giveUpAfterHours;
+      if (e.inDoubt && exhausted) {
+        // A mail whose sends keep ending in doubt (it kills the transport's thread) is given up
+        // like any mail still failing after outbox.giveUpAfterHours: reported failed, never
+        // resent for ever. Its attempts never finished are the sends in doubt, this one included.
+        const inDoubt = this.store.outboxAttempts(row.id).filter((a) => a.finished_at === null).length;
+        const why = `gave up after ${row.attempts} attempts over ${Math.round(ageHours)} hours, ${inDoubt} of them in doubt (the server may have taken the mail: check its log before \`klagomal outbox retry\`): ${e.message}`;
+        const next = await this.record(row, 'failed', why, null, take);
+        log.error('mail failed permanently', { error: redactAddresses(why) });
+        return { outcome: 'failed', next };
+      }
+      if (e.inDoubt) {
+        // Nothing is recorded: the mail stays claimed and goes again when its lease runs out, or
+        // after the retry delay if that is later, so a mail that ends in doubt every time backs
+        // off as a failing one does instead of going every lease.
+        const delay = retryDelaySeconds(row.attempts, this.config.outbox.retryBaseSeconds, this.config.outbox.retryMaxSeconds);
+        const notBefore = toInstant(addSeconds(this.clock(), delay));
+        log.error('mail may or may not have been sent; it goes again after its lease or the retry delay, whichever is later', {
+          error: redactAddresses(e.message),
+          retryInSeconds: delay,
+        });
+        return {
+          outcome: 'retried',
+          next: await this.commits.run(() => {
+            this.store.deferOutboxInDoubt(row.id, row.attempts, notBefore);
+            return this.claimNext(take);
+          }),
+        };
+      }
       if (!e.temporary || exhausted) {
         const why = e.temporary ? `gave up after ${row.attempts} attempts over ${Math.round(ageHours)} hours: ${e.message}` : e.message;
         const next = await this.record(row, 'failed', why, null, take);

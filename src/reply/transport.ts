@@ -40,7 +40,8 @@ export class SendError extends Error {
     /**
      * Whether the server took the mail cannot be known (the transport's thread died while the
      * mail was out): the sender records nothing, and the mail goes again when its lease runs
-     * out, as after a crash of the process.
+     * out, as after a crash of the process (or after the retry delay, if later; failed after
+     * outbox.giveUpAfterHours).
      */
     readonly inDoubt = false,
   ) {

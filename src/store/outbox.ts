@@ -254,6 +254,15 @@ export class OutboxQueries extends StoreBase {
     return changed === 1;
   }
 
+  /**
+   * Put off the next attempt of a mail whose send ended in doubt: it stays 'sending' with its
+   * attempt unfinished (the server may have taken it), due again at `notBefore` but never before
+   * its lease runs out. Only while the mail is still this attempt's.
+   */
+  deferOutboxInDoubt(id: number, attempt: number, notBefore: Instant): void {
+    this.q("UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?) WHERE id = ? AND status = 'sending' AND attempts = ?").run(notBefore, id, attempt);
+  }
+
   /** Put a failed mail back in the queue (an operator fixed the cause). False when it is not failed. */
   requeueFailedOutbox(id: number, at: Instant): boolean {
     return this.q("UPDATE outbox SET status = 'queued', next_attempt_at = ?, retry_from = ? WHERE id = ? AND status = 'failed'").run(at, at, id).changes === 1;

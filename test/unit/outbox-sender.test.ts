@@ -259,4 +259,35 @@ describe('outbox sender commits', () => {
     expect(seen(ids[1])).toEqual({ status: 'sent', attempts: 1, attemptRows: 1, finished: 1 });
     expect(observer.prepare('SELECT type FROM events WHERE outbox_id = ?').all(ids[0])).toEqual([]);
   });
+
+  test('mailAlwaysInDoubtNeverGivenUp', async () => {
+    // A mail that kills the transport's thread every time it is sent: each send ends in doubt.
+    // It backs off like a failing mail and, past outbox.giveUpAfterHours, is reported failed.
+    const [id] = queue(1);
+    const transport = watchingTransport([id], () => new SendError('the transport thread stopped: exit code 1', true, undefined, true));
+    const cfg = config();
+    let now = NOW;
+    const sender = new OutboxSender(store, transport, cfg, () => now, silentLogger, undefined, 1);
+    let sends = 0;
+    for (let minutes = 0; minutes <= 240 * 60; minutes += 15) {
+      now = new Date(NOW.getTime() + minutes * 60_000);
+      const r = await sender.sendDue();
+      sends += r.retried + r.failed;
+    }
+    const row = store.outboxRow(id)!;
+    expect(row.status).toBe('failed');
+    expect(row.last_error).toMatch(
+      new RegExp(`^gave up after ${row.attempts} attempts over 12\\d hours, ${row.attempts} of them in doubt .*the transport thread stopped`),
+    );
+    // Backed off up to outbox.retryMaxSeconds (an hour): about one send an hour, not one per lease.
+    expect(row.attempts).toBe(sends);
+    expect(sends).toBeLessThan(cfg.outbox.giveUpAfterHours + 20);
+    const failed = observer.prepare("SELECT at, detail FROM events WHERE outbox_id = ? AND type = 'mail-send-failed'").all(id) as Array<{
+      at: string;
+      detail: string;
+    }>;
+    expect(failed).toHaveLength(1);
+    expect(Date.parse(failed[0].at) - NOW.getTime()).toBeLessThan((cfg.outbox.giveUpAfterHours + 1) * 3_600_000);
+    expect(JSON.parse(failed[0].detail).error).toBe(row.last_error);
+  });
 });
