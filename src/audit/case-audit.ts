@@ -130,7 +130,9 @@ export function caseAudit(store: Store, c: CaseRow, now: Date = new Date()): Cas
     const i = store.inbound(m.inbound_id)!;
     const raw = store.rawMail(i.sha256);
     const rawStorage: CaseAudit['mailsIn'][number]['rawStorage'] = !raw
-      ? 'missing'
+      ? store.rawMailRemoved(i.sha256)
+        ? 'removed'
+        : 'missing'
       : 'path' in raw
         ? 'file'
         : raw.bytes.length === 0 && i.size > 0

@@ -26,6 +26,10 @@ export const outboxCommand: Command = {
           throw new NotFound(
             `outbox mail ${id} lost its attached files to retention (a failed mail keeps them ${FAILED_MAIL_FILES_DAYS} days); make it again (a monthly pack: klagomal report monthly --month YYYY-MM --send)`,
           );
+        // A mail whose case retention anonymised has lost its text (and the customer's address):
+        // sent again it would go out blank.
+        if (store.outboxRow(id)?.status === 'failed' && store.outboxBlankedByRetention(id))
+          throw new NotFound(`outbox mail ${id} was emptied by retention: its text is removed, there is nothing left to send`);
         const ok = store.tx(() => {
           if (!store.requeueFailedOutbox(id, at)) return false;
           store.appendEvent({

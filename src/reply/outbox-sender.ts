@@ -271,7 +271,9 @@ export class OutboxSender {
     const raw = inbound ? this.store.rawMail(inbound.sha256) : undefined;
     if (!raw) {
       // A stored raw mail gone missing is lost evidence: a person must look (`klagomal reconcile` checks every hash).
-      this.log.error('the mail to attach is missing from the store; sending without it', {
+      // One retention removed (retention.rawMailDays) is not, but the officer gets the notice without it.
+      const removed = inbound !== undefined && this.store.rawMailRemoved(inbound.sha256);
+      this.log.error(`the mail to attach is ${removed ? 'removed by retention' : 'missing from the store'}; sending without it`, {
         case: row.case_id !== null ? this.store.caseNumberById(row.case_id) : undefined,
         outbox: row.id,
         inbound: row.attach_inbound_id,

@@ -40,11 +40,22 @@ export class InboundQueries extends StoreBase {
     return this.q('SELECT * FROM inbound WHERE id = ?').get(id) as InboundRow | undefined;
   }
 
-  /** Where a raw mail is: its bytes, or its file (relative to the data folder). */
+  /**
+   * Where a raw mail is: its bytes, or its file (relative to the data folder); undefined when
+   * there is none or retention removed it. A removed raw mail keeps its row with the empty blob
+   * (blankRawMail): returned as bytes, it was a valid-looking empty mail (an officer's
+   * notification went out with a 0-byte original.eml).
+   */
   rawMail(sha256: string): { bytes: Buffer } | { path: string } | undefined {
-    const row = this.q('SELECT bytes, path FROM raw_mail WHERE sha256 = ?').get(sha256) as { bytes: Buffer | null; path: string | null } | undefined;
+    const row = this.q('SELECT bytes, path FROM raw_mail WHERE sha256 = ? AND removed_at IS NULL').get(sha256) as
+      { bytes: Buffer | null; path: string | null } | undefined;
     if (!row) return undefined;
     return row.bytes ? { bytes: row.bytes } : { path: row.path! };
+  }
+
+  /** Whether retention removed the raw mail's bytes (its row and sha256 stay). */
+  rawMailRemoved(sha256: string): boolean {
+    return this.q('SELECT 1 FROM raw_mail WHERE sha256 = ? AND removed_at IS NOT NULL').get(sha256) !== undefined;
   }
 
   /**

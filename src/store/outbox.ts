@@ -263,6 +263,20 @@ export class OutboxQueries extends StoreBase {
     this.q("UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?) WHERE id = ? AND status = 'sending' AND attempts = ?").run(notBefore, id, attempt);
   }
 
+  /**
+   * Whether retention removed a mail's text (blankOutboxMails, when its case was anonymised): the
+   * row is the record that the mail existed, with nothing left to send (subject and body empty,
+   * the customer's address gone).
+   */
+  outboxBlankedByRetention(id: number): boolean {
+    return (
+      this.q(
+        `SELECT 1 FROM outbox o LEFT JOIN cases c ON c.id = o.case_id
+           WHERE o.id = ? AND (c.anonymised_at IS NOT NULL OR (o.subject = '' AND o.body_text = ''))`,
+      ).get(id) !== undefined
+    );
+  }
+
   /** Put a failed mail back in the queue (an operator fixed the cause). False when it is not failed. */
   requeueFailedOutbox(id: number, at: Instant): boolean {
     return this.q("UPDATE outbox SET status = 'queued', next_attempt_at = ?, retry_from = ? WHERE id = ? AND status = 'failed'").run(at, at, id).changes === 1;

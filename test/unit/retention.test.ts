@@ -15,8 +15,12 @@ import { silentLogger } from '../../src/util/log';
 import { verifyAudit } from '../../src/audit/verify';
 import { storeArrivals } from '../../src/ingest/intake';
 import { toInstant } from '../../src/util/clock';
-import { closeCase, command, complaint, deliver, filesUnder, Firm, makeFirm, OLLE, rawMail, rows } from '../support/personal-data';
+import { closeCase, command, complaint, deliver, filesUnder, Firm, makeFirm, OLLE, rawMail, rows, runCommand } from '../support/personal-data';
 import type { CaseRow } from '../../src/store/store';
+import { outboxCommand } from '../../src/cli/outbox';
+import { OutboxSender } from '../../src/reply/outbox-sender';
+import type { Transport } from '../../src/reply/transport';
+import type { Logger } from '../../src/util/log';
 
 const RECEIVED = new Date('2026-03-02T09:00:00+01:00');
 const CLOSED = new Date('2026-03-10T10:00:00+01:00');
@@ -189,7 +193,7 @@ describe('retention of closed cases', () => {
     expect(raws.map((x) => [x.sha256, x.size])).toEqual((before.raw as Array<Record<string, unknown>>).map((x) => [x.sha256, x.size]));
     for (const i of rows(f, 'SELECT * FROM inbound WHERE case_id = ?', a.id)) expect(i).toMatchObject({ anonymised_at: at, raw_removed_at: at });
     expect(fs.existsSync(path.join(f.config.dataDir, rawFile))).toBe(false);
-    expect(f.store.rawMail((before.inbound as Array<{ sha256: string }>)[0].sha256)).toEqual({ bytes: Buffer.alloc(0) });
+    expect(f.store.rawMail((before.inbound as Array<{ sha256: string }>)[0].sha256)).toBeUndefined();
 
     // Attachment files: Karin's statement gone; the standard form stays, Nils's case (on hold) has it too.
     expect(fs.existsSync(path.join(f.config.dataDir, attachmentPath(STATEMENT)))).toBe(false);
@@ -450,6 +454,59 @@ describe('retention of raw mails only (retention.rawMailDays)', () => {
   test('before rawMailDays nothing happens', async () => {
     const r = await runRetention({ store: f.store, config: f.config }, { now: new Date(CLOSED.getTime() + 29 * 86_400_000), trigger: 'command' });
     expect(r).toMatchObject({ anonymised: [], rawOnly: [], skippedHeld: [] });
+  });
+});
+
+describe('a failed officer notification retried after retention', () => {
+  let f: Firm;
+  afterEach(() => f.close());
+
+  test('retriedNotificationAfterRetentionSendsEmptyOriginal', async () => {
+    f = makeFirm({ retention: { rawMailDays: 30 } });
+    const a = await complaint(f, { from: `Karin Kund <${KARIN}>`, body: KARIN_BODY }, RECEIVED);
+    const note = f.store.outboxOfCase(a.id).find((o) => o.kind === 'officer-new-case' && o.attach_inbound_id !== null)!;
+    expect(note).toBeDefined();
+    const sha = f.store.inbound(note.attach_inbound_id!)!.sha256;
+    closeCase(f, a.id, CLOSED);
+    // The officers' server refused the notification for good; the rest went out.
+    f.store.db.prepare("UPDATE outbox SET status = 'sent', sent_at = created_at WHERE id != ?").run(note.id);
+    f.store.db.prepare("UPDATE outbox SET status = 'failed', last_error = '550 5.7.1 refused' WHERE id = ?").run(note.id);
+
+    // retention.rawMailDays: the complaint's raw mail goes, the case and the notification stay.
+    const later = new Date(CLOSED.getTime() + 31 * 86_400_000);
+    expect((await runRetention({ store: f.store, config: f.config }, { now: later, trigger: 'command' })).rawRemoved).toBeGreaterThan(0);
+    // Removed is gone, not an empty mail.
+    expect(f.store.rawMail(sha)).toBeUndefined();
+
+    // Retried: the notification goes without the original (and says why in the log), never
+    // with an empty original.eml.
+    expect(await runCommand(f, outboxCommand, ['retry', String(note.id)])).toMatchObject({ code: 0 });
+    const originals: Array<Buffer | null | undefined> = [];
+    const transport: Transport = {
+      name: 'capture',
+      async verify() {},
+      close() {},
+      async send(_row, original) {
+        originals.push(original);
+        return { response: '250 2.0.0 Ok' };
+      },
+    };
+    const errors: string[] = [];
+    const log: Logger = { debug() {}, info() {}, warn() {}, fatal() {}, error: (m) => errors.push(m), child: () => log };
+    // The sender's clock is the wall clock: `outbox retry` queued the mail for now.
+    expect(await new OutboxSender(f.store, transport, f.config, () => new Date(), log).sendDue()).toEqual({ sent: 1, retried: 0, failed: 0 });
+    expect(f.store.outboxRow(note.id)!.status).toBe('sent');
+    expect(originals).toEqual([null]);
+    expect(errors).toEqual(['the mail to attach is removed by retention; sending without it']);
+
+    // Failed again, then the case is anonymised: its mails' text is gone, and `outbox retry`
+    // refuses to send the blank notification.
+    f.store.db.prepare("UPDATE outbox SET status = 'failed', last_error = '550 5.7.1 refused' WHERE id = ?").run(note.id);
+    await runRetention({ store: f.store, config: f.config }, { now: NOW, trigger: 'command' });
+    expect(f.store.outboxRow(note.id)).toMatchObject({ status: 'failed', subject: '', body_text: '' });
+    const refused = await runCommand(f, outboxCommand, ['retry', String(note.id)]);
+    expect(refused).toMatchObject({ code: 1, err: expect.stringMatching(/emptied by retention: .*nothing left to send/) });
+    expect(f.store.outboxRow(note.id)!.status).toBe('failed');
   });
 });
 
