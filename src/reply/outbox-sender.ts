@@ -237,7 +237,7 @@ export class OutboxSender {
       }
       if (!e.temporary || exhausted) {
         const why = e.temporary ? `gave up after ${row.attempts} attempts over ${Math.round(ageHours)} hours: ${e.message}` : e.message;
-        const next = await this.record(row, 'failed', why, null, take);
+        const next = await this.record(row, 'failed', why, null, take, { addressRefused: e.recipientRefused && !e.temporary });
         log.error('mail failed permanently', { error: redactAddresses(why) });
         return { outcome: 'failed', next };
       }
@@ -254,7 +254,7 @@ export class OutboxSender {
     // transport failure and resent at once.
     let next: OutboxRow | null;
     try {
-      next = await this.record(row, 'sent', response, null, take, refused);
+      next = await this.record(row, 'sent', response, null, take, { refused });
     } catch (err) {
       log.error('mail was sent but could not be recorded as sent; it will be sent again after its lease', { error: errorChain(err) });
       throw err;
@@ -290,11 +290,11 @@ export class OutboxSender {
     response: string,
     nextAttemptAt: Date | null,
     take: () => number | undefined,
-    refused: readonly string[] = [],
+    extra: ResultExtra = {},
   ): Promise<OutboxRow | null> {
     const at = toInstant(this.clock());
     return this.commits.run(() => {
-      this.recordResult(row, outcome, response, nextAttemptAt, at, refused);
+      this.recordResult(row, outcome, response, nextAttemptAt, at, extra);
       return this.claimNext(take);
     });
   }
@@ -305,7 +305,7 @@ export class OutboxSender {
     response: string,
     nextAttemptAt: Date | null,
     at: string,
-    refused: readonly string[],
+    { refused = [], addressRefused = false }: ResultExtra,
   ): void {
     const ours = this.store.finishOutboxAttempt(row.id, row.attempts, outcome, response, at, nextAttemptAt ? toInstant(nextAttemptAt) : null);
     if (!ours) return; // the lease ran out and another sender took over; its result counts
@@ -331,5 +331,26 @@ export class OutboxSender {
       this.store.blankOutboxAttachments(row.id);
       this.afterSent(row, at);
     }
+    // Refused for good at RCPT TO: as after a permanent bounce (src/reply/bounces.ts), no more
+    // automatic mail goes to the address for loop.bouncingAddressDays, and the case shows it, so
+    // that an officer reaches the customer another way.
+    if (outcome === 'failed' && addressRefused && this.config.loop.bouncingAddressDays > 0) {
+      const until = toInstant(new Date(new Date(at).getTime() + this.config.loop.bouncingAddressDays * 86_400_000));
+      this.store.markAddressFailing(row.to_address, at, until, `refused by the SMTP server for ${row.kind} ${row.message_id}`, null);
+      this.store.appendEvent({
+        at,
+        caseId: row.case_id,
+        outboxId: row.id,
+        actor: 'sender',
+        type: 'address-failing',
+        detail: { until, days: this.config.loop.bouncingAddressDays, refusedAtSend: true },
+      });
+    }
   }
+}
+
+/** What a result carries besides its outcome: the copies refused (sent), the customer's address refused for good (failed). */
+interface ResultExtra {
+  readonly refused?: readonly string[];
+  readonly addressRefused?: boolean;
 }

@@ -44,6 +44,11 @@ export class SendError extends Error {
      * outbox.giveUpAfterHours).
      */
     readonly inDoubt = false,
+    /**
+     * The server refused the customer's address at RCPT TO (RFC 5321 §3.3), not the mail as a
+     * whole: permanently (5yz), the address is marked failing as after a permanent bounce.
+     */
+    readonly recipientRefused = false,
   ) {
     super(redactSecrets(message));
     this.name = 'SendError';
@@ -154,6 +159,8 @@ interface NodemailerError extends Error {
   code?: string;
   responseCode?: number;
   response?: string;
+  /** The SMTP command the server refused ('RCPT TO' for a recipient). */
+  command?: string;
 }
 
 /**
@@ -184,8 +191,9 @@ export function classifySmtpError(err: unknown, cfg?: Pick<SmtpTransportConfig, 
     return new SendError(`SMTP login failed: ${smtpOAuth2Fix(cfg, text)}: ${text}`, true, code);
   }
   if (e?.code === 'EAUTH') return new SendError(`SMTP login failed (check transport.user and transport.passwordEnv): ${text}`, true, code);
-  if (code !== undefined && code >= 500 && code < 600) return new SendError(text, false, code);
-  return new SendError(text, true, code);
+  const recipient = e?.command === 'RCPT TO';
+  if (code !== undefined && code >= 500 && code < 600) return new SendError(text, false, code, false, recipient);
+  return new SendError(text, true, code, false, recipient);
 }
 
 /** What nodemailer reports for a mail the server took for at least one recipient. */
@@ -216,7 +224,13 @@ function acceptedResult(row: Pick<OutboxRow, 'to_address'>, info: AcceptedInfo, 
     info.rejectedErrors?.find((e) => e.recipient?.toLowerCase() === address.toLowerCase());
   if (rejected.some(isCustomer)) {
     const e = classifySmtpError(refusalOf(customer) ?? new Error('the server refused the recipient'), cfg);
-    throw new SendError(`${e.message} (the customer's address was refused; the copy to the other recipients was accepted)`, e.temporary, e.responseCode);
+    throw new SendError(
+      `${e.message} (the customer's address was refused; the copy to the other recipients was accepted)`,
+      e.temporary,
+      e.responseCode,
+      false,
+      true,
+    );
   }
   const said = (address: string): string => {
     const err = refusalOf(address);

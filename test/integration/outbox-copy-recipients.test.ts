@@ -26,58 +26,70 @@ const { OutboxSender: CompiledSender } = compiled('outbox-sender.js') as typeof 
 const CUSTOMER = 'kund@example.com';
 const REPRESENTATIVE = 'ombud@advokat.se';
 
+/** A store, a sender on the main thread's SMTP transport or on the transport thread, and a real SMTP receiver. */
+async function senderWorld(threaded: boolean) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-cc-'));
+  const db = openDatabase(path.join(dir, 'klagomal.db'));
+  const store = new Store(db);
+  const smtp = await startSmtpReceiver();
+  const config = parseConfig(
+    {
+      firm: { name: 'Testfinans AB', complaintsAddress: 'klagomal@testfinans.se' },
+      sources: [{ type: 'maildir', path: 'maildir' }],
+      deadlines: { escalation: { enabled: false } },
+      transport: { type: 'smtp', host: '127.0.0.1', port: smtp.port, tls: 'none', maxConnections: 1 },
+    },
+    path.join(dir, 'config.json'),
+  );
+  const transport: Transport = threaded ? threadedTransport(config.transport)! : createTransport(config.transport);
+  const metBySending: number[] = [];
+  const sender = new (threaded ? CompiledSender : OutboxSender)(
+    store,
+    transport,
+    config,
+    () => new Date(),
+    silentLogger,
+    (row: OutboxRow) => metBySending.push(row.id),
+  );
+  let n = 0;
+  /** A mail to `toAddress`, with a copy to the representative when `kind` is a final answer. */
+  const enqueue = (toAddress = CUSTOMER, kind: 'final-answer' | 'acknowledgement' = 'final-answer'): number => {
+    n++;
+    const at = new Date().toISOString();
+    return store.enqueue({
+      caseId: null,
+      kind,
+      idempotencyKey: `cc:${n}`,
+      template: kind,
+      language: 'sv',
+      templateVersion: 'v1',
+      fromAddress: 'klagomal@testfinans.se',
+      fromName: 'Testfinans AB',
+      toAddress,
+      subject: 'Svar på ditt klagomål',
+      messageId: `answer-${n}@testfinans.se`,
+      inReplyTo: null,
+      references: [],
+      headers: kind === 'final-answer' ? { 'Auto-Submitted': 'auto-generated', Cc: REPRESENTATIVE } : { 'Auto-Submitted': 'auto-replied' },
+      bodyText: 'Vårt svar.',
+      bodyHtml: null,
+      dateHeader: at,
+      createdAt: at,
+    })!;
+  };
+  const cleanup = async (): Promise<void> => {
+    transport.close();
+    await smtp.close();
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { db, store, smtp, sender, metBySending, enqueue, cleanup, label: threaded ? 'thread' : 'main thread' };
+}
+
 describe('a mail with a copy to the representative', () => {
   test('customerRefusedAtRcptWhileCcAcceptedRecordedAsSent', async () => {
     for (const threaded of [false, true]) {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-cc-'));
-      const db = openDatabase(path.join(dir, 'klagomal.db'));
-      const store = new Store(db);
-      const smtp = await startSmtpReceiver();
-      const config = parseConfig(
-        {
-          firm: { name: 'Testfinans AB', complaintsAddress: 'klagomal@testfinans.se' },
-          sources: [{ type: 'maildir', path: 'maildir' }],
-          deadlines: { escalation: { enabled: false } },
-          transport: { type: 'smtp', host: '127.0.0.1', port: smtp.port, tls: 'none', maxConnections: 1 },
-        },
-        path.join(dir, 'config.json'),
-      );
-      const transport: Transport = threaded ? threadedTransport(config.transport)! : createTransport(config.transport);
-      const metBySending: number[] = [];
-      const sender = new (threaded ? CompiledSender : OutboxSender)(
-        store,
-        transport,
-        config,
-        () => new Date(),
-        silentLogger,
-        (row: OutboxRow) => metBySending.push(row.id),
-      );
-      let n = 0;
-      const finalAnswer = (toAddress = CUSTOMER): number => {
-        n++;
-        const at = new Date().toISOString();
-        return store.enqueue({
-          caseId: null,
-          kind: 'final-answer',
-          idempotencyKey: `cc:${n}`,
-          template: 'final-answer',
-          language: 'sv',
-          templateVersion: 'v1',
-          fromAddress: 'klagomal@testfinans.se',
-          fromName: 'Testfinans AB',
-          toAddress,
-          subject: 'Svar på ditt klagomål',
-          messageId: `answer-${n}@testfinans.se`,
-          inReplyTo: null,
-          references: [],
-          headers: { 'Auto-Submitted': 'auto-generated', Cc: REPRESENTATIVE },
-          bodyText: 'Vårt svar.',
-          bodyHtml: null,
-          dateHeader: at,
-          createdAt: at,
-        })!;
-      };
-      const label = threaded ? 'thread' : 'main thread';
+      const { db, store, smtp, sender, metBySending, enqueue: finalAnswer, cleanup, label } = await senderWorld(threaded);
       try {
         // The customer's address refused for good (550), the representative's copy accepted.
         const refused = finalAnswer();
@@ -111,10 +123,42 @@ describe('a mail with a copy to the representative', () => {
         await smtp.waitFor(3);
         expect(smtp.messages.map((m) => m.to)).toEqual([[REPRESENTATIVE], [REPRESENTATIVE], ['kund2@example.com']]);
       } finally {
-        transport.close();
-        await smtp.close();
-        db.close();
-        fs.rmSync(dir, { recursive: true, force: true });
+        await cleanup();
+      }
+    }
+  });
+
+  test('customerRefusedForGoodAtSendStillGetsAutomaticMail: the address is marked failing, as after a permanent bounce', async () => {
+    for (const threaded of [false, true]) {
+      const { db, store, smtp, sender, enqueue, cleanup, label } = await senderWorld(threaded);
+      try {
+        const failing = (address: string): string | null => store.addressFailingUntil(address, new Date().toISOString() as never);
+        const failingEvents = (id: number): number =>
+          (db.prepare("SELECT COUNT(*) AS n FROM events WHERE outbox_id = ? AND type = 'address-failing'").get(id) as { n: number }).n;
+        // A mail to the customer alone, refused at RCPT TO for good.
+        const alone = enqueue('ensam@example.com', 'acknowledgement');
+        smtp.rejectNext(1, 550, '5.1.1 <ensam@example.com>: Recipient address rejected: no such user', 'rcpt');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 0, retried: 0, failed: 1 } });
+        expect({ label, failing: failing('ensam@example.com') !== null, events: failingEvents(alone) }).toEqual({ label, failing: true, events: 1 });
+        // The customer refused while the copy was taken.
+        const withCopy = enqueue(CUSTOMER);
+        smtp.rejectNext(1, 550, '5.1.1 <kund@example.com>: no such user', 'rcpt');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 0, retried: 0, failed: 1 } });
+        expect({ label, failing: failing(CUSTOMER) !== null, events: failingEvents(withCopy) }).toEqual({ label, failing: true, events: 1 });
+        // Greylisted (451), or the mail itself refused (552 at DATA): the address is not at fault.
+        const grey = enqueue('grey@example.com', 'acknowledgement');
+        smtp.rejectNext(1, 451, '4.7.1 greylisted', 'rcpt');
+        const big = enqueue('stor@example.com', 'acknowledgement');
+        smtp.rejectNext(1, 552, '5.3.4 message too big', 'data');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 0, retried: 1, failed: 1 } });
+        expect({ label, grey: failing('grey@example.com'), big: failing('stor@example.com'), events: failingEvents(grey) + failingEvents(big) }).toEqual({
+          label,
+          grey: null,
+          big: null,
+          events: 0,
+        });
+      } finally {
+        await cleanup();
       }
     }
   });
