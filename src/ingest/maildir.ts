@@ -93,7 +93,7 @@ export class MaildirSource implements MailSource {
         const name = names[i];
         const file = path.join(newDir, name);
         let st: fs.Stats;
-        let raw: Buffer | SpooledRaw;
+        let raw: Buffer | SpooledRaw | undefined;
         try {
           st = fs.statSync(file);
           if (!st.isFile()) continue;
@@ -103,7 +103,20 @@ export class MaildirSource implements MailSource {
           }
           // A large mail is streamed into the spool, never read into memory whole.
           raw = st.size > LARGE_MAIL_BYTES ? await spoolRaw(this.dataDir, fs.createReadStream(file)) : fs.readFileSync(file);
+          // Written to while it was read: a file copied straight into new/ (against the Maildir
+          // rule of writing in tmp/ and renaming) that has not changed for SETTLE_MS but is still
+          // being written. Stored, it would be filed cut short, and then again whole by the next
+          // reconciliation, which finds the grown file in cur/. Left for a later scan. (A copy
+          // that pauses past SETTLE_MS and resumes only after the file was taken is not seen.)
+          // Gone meanwhile (a mail client took it to cur/): what was read is kept, as before.
+          const after = fs.statSync(file, { throwIfNoEntry: false });
+          if (after && (after.size !== (Buffer.isBuffer(raw) ? raw.length : raw.size) || after.mtimeMs !== st.mtimeMs)) {
+            if (!Buffer.isBuffer(raw)) fs.rmSync(raw.tmpPath, { force: true });
+            settling = true;
+            continue;
+          }
         } catch (err) {
+          if (raw && !Buffer.isBuffer(raw)) fs.rmSync(raw.tmpPath, { force: true });
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // taken by someone else meanwhile
           // The data folder cannot take it (full, not ours): that is no fault of this file, and
           // the next ones would fail alike. The scan stops; everything stays in new/. The
