@@ -305,7 +305,7 @@ export function parseCommandOutput(stdout: string, now: number): FetchedToken {
       throw new TokenError('the program printed JSON that cannot be read', 'command', false);
     }
     if (typeof j.access_token !== 'string' || !j.access_token) throw new TokenError('the program printed JSON without "access_token"', 'command', false);
-    registerSecret(j.access_token);
+    registerSecret(j.access_token, 'token');
     const expiresAt =
       typeof j.expires_in === 'number'
         ? now + j.expires_in * 1000
@@ -317,7 +317,7 @@ export function parseCommandOutput(stdout: string, now: number): FetchedToken {
   const token = text.split(/\r?\n/)[0].trim();
   if (!token || /\s/.test(token))
     throw new TokenError('the program printed no token (expected the token alone on its first line, or JSON with "access_token")', 'command', false);
-  registerSecret(token);
+  registerSecret(token, 'token');
   return { value: token, expiresAt: jwtExpiry(token) ?? now + COMMAND_DEFAULT_LIFETIME_MS };
 }
 
@@ -337,10 +337,13 @@ function commandFetcher(auth: CommandOAuth2, user: string, env: NodeJS.ProcessEn
         (err, stdout, stderr) => {
           if (err) {
             const how = (err as { killed?: boolean }).killed ? 'was stopped after 30 s' : `failed (exit ${String((err as { code?: unknown }).code ?? '?')})`;
+            // Its first line, for the admin; with every long run of token characters cut out:
+            // a program that fails may print a refresh token or a secret of a shape no rule knows.
             const said = redactSecrets(String(stderr ?? ''))
               .trim()
               .split(/\r?\n/)[0]
-              ?.slice(0, 200);
+              ?.replace(/[A-Za-z0-9._~+/=-]{20,}/g, '[…]')
+              .slice(0, 200);
             reject(new TokenError(`the token program ${program} ${how}${said ? `: ${said}` : ''}`, 'command', true));
             return;
           }

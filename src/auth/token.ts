@@ -116,7 +116,7 @@ export class TokenProvider {
       this.emit({ type: 'error', at: this.lastError.at, message });
       throw err instanceof TokenError ? err : new TokenError(message, 'token endpoint', true);
     }
-    registerSecret(got.value);
+    registerSecret(got.value, 'token');
     // A token said to expire in the past (clock skew, a broken server) is used once, for one minute.
     const expiresAt = got.expiresAt > obtainedAt ? got.expiresAt : obtainedAt + 60_000;
     const token: Token = { value: got.value, obtainedAt, expiresAt, renewAt: renewAt(obtainedAt, expiresAt) };

@@ -20,6 +20,7 @@ import type { Config } from '../config/config';
 import type { CaseRow, Store } from '../store/store';
 import { decryptField, encryptField, isEncryptedField, parseFieldKey } from '../util/crypto-field';
 import { findPersonnummer } from '../util/personnummer';
+import { registerSecret } from '../util/secrets';
 
 /** Personnummer storage is on but the key is missing or unusable. */
 export class PersonnummerKeyError extends Error {
@@ -33,6 +34,7 @@ function key(config: Config, env: NodeJS.ProcessEnv): Buffer {
   const name = config.personnummer.keyEnv;
   const value = env[name];
   if (!value) throw new PersonnummerKeyError(`personnummer.keyEnv: ${name} is not set in the environment; the personnummer cannot be encrypted or read`);
+  registerSecret(value); // the key that opens every sealed personnummer: never in a log or an error
   const k = parseFieldKey(value);
   if (!k) throw new PersonnummerKeyError(`personnummer.keyEnv: ${name} is not a 32-byte key (64 hex digits or base64)`);
   return k;

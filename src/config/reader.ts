@@ -27,6 +27,17 @@ export function describe(v: Json): string {
   return String(v);
 }
 
+/**
+ * `describe` for the value of key `k`: the value of a key naming an environment variable
+ * (passwordEnv, clientSecretEnv, personnummer.keyEnv, ...) is never shown, since an admin who
+ * gets the key wrong has most likely put the secret itself there, and the problem goes to the
+ * terminal and to the journal.
+ */
+export function describeAt(k: string, v: Json): string {
+  if (typeof v === 'string' && /Env$/.test(k)) return 'a value that is no variable name (not shown: it may be the secret itself)';
+  return describe(v);
+}
+
 function closest(word: string, candidates: Iterable<string>): string | null {
   let best: string | null = null;
   let bestDist = Infinity;
@@ -86,11 +97,11 @@ export class Section {
       return '';
     }
     if (typeof v !== 'string' || v.trim() === '') {
-      this.problem(k, `expected ${opts.hint ?? 'a non-empty text'}, got ${describe(v)}`);
+      this.problem(k, `expected ${opts.hint ?? 'a non-empty text'}, got ${describeAt(k, v)}`);
       return opts.default ?? '';
     }
     if (opts.pattern && !opts.pattern.test(v)) {
-      this.problem(k, `expected ${opts.hint ?? `text matching ${opts.pattern}`}, got ${describe(v)}`);
+      this.problem(k, `expected ${opts.hint ?? `text matching ${opts.pattern}`}, got ${describeAt(k, v)}`);
     }
     return v;
   }

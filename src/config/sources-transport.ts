@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { MicrosoftOAuth2, OAuth2Config, OAUTH2_PROVIDERS, OAuth2Provider, SourceConfig, TLS_MODES, TlsMode, TransportConfig } from './config';
-import { ADDRESS, describe, ENV_NAME, Section } from './reader';
+import { ADDRESS, describe, describeAt, ENV_NAME, Section } from './reader';
 
 /** Defaults of the OAuth2 providers, as Microsoft and Google document them for IMAP and SMTP. */
 export const OAUTH2_DEFAULTS = {
@@ -39,7 +39,7 @@ function readAuth(s: Section, use: 'mail' | 'graph', resolvePath: (p: string) =>
   const provider = s.oneOf<OAuth2Provider>('provider', use === 'graph' ? ['microsoft'] : OAUTH2_PROVIDERS);
   const envName = (k: string): string | null => {
     const v = s.optionalString(k);
-    if (v !== null && !ENV_NAME.pattern.test(v)) s.problem(k, `expected ${ENV_NAME.hint}, got ${describe(v)}`);
+    if (v !== null && !ENV_NAME.pattern.test(v)) s.problem(k, `expected ${ENV_NAME.hint}, got ${describeAt(k, v)}`);
     return v;
   };
   let auth: OAuth2Config;
@@ -200,7 +200,8 @@ export function readTransport(s: Section, resolvePath: (p: string) => string, da
   const user = s.optionalString('user');
   const auth = s.has('auth') ? readAuth(s.section('auth'), 'mail', resolvePath) : null;
   const passwordEnv = s.optionalString('passwordEnv');
-  if (passwordEnv !== null && !ENV_NAME.pattern.test(passwordEnv)) s.problem('passwordEnv', `expected ${ENV_NAME.hint}, got ${describe(passwordEnv)}`);
+  if (passwordEnv !== null && !ENV_NAME.pattern.test(passwordEnv))
+    s.problem('passwordEnv', `expected ${ENV_NAME.hint}, got ${describeAt('passwordEnv', passwordEnv)}`);
   if (auth !== null && passwordEnv !== null) s.problem('passwordEnv', 'remove it: the transport logs in with "auth" (OAuth2), and no password is used');
   if (auth !== null && user === null) s.problem('user', 'required with "auth": the mailbox that sends (our From address)');
   if (auth === null && user !== null && passwordEnv === null)

@@ -17,21 +17,29 @@
  */
 
 const MIN_REGISTERED = 8;
-const registered = new Set<string>();
+/** The secrets of the config and its files (passwords, client secrets, keys): few, kept for good. */
+const lasting = new Set<string>();
+/** Tokens obtained as the service runs: one more every renewal, so only the newest are kept. */
+const tokens = new Set<string>();
+const MAX_TOKENS = 2000;
 
-/** Remember a secret value so that it is blanked wherever it would be written. */
-export function registerSecret(value: string | null | undefined): void {
+/**
+ * Remember a secret value so that it is blanked wherever it would be written. `token`: an access
+ * token, renewed hourly; bounded, the oldest forgotten first. The config's secrets are never
+ * forgotten: in one list with the tokens, ~1000 renewals pushed the SMTP password out (it is
+ * registered once, at start), and an error that echoed it then went to the log and the outbox.
+ */
+export function registerSecret(value: string | null | undefined, lifetime: 'lasting' | 'token' = 'lasting'): void {
   if (!value) return;
   const v = value.trim();
   if (v.length < MIN_REGISTERED) return;
-  registered.add(v);
+  const set = lifetime === 'token' && !lasting.has(v) ? tokens : lasting;
   // Base64 forms appear in SASL exchanges and Basic auth headers.
-  registered.add(Buffer.from(v).toString('base64').replace(/=+$/, ''));
-  // Bounded: a long-running service renews tokens every hour; forget the oldest ones.
-  if (registered.size > 2000) {
-    const oldest = registered.values().next().value as string;
-    registered.delete(oldest);
+  for (const form of [v, Buffer.from(v).toString('base64').replace(/=+$/, '')]) {
+    set.delete(form); // registered again: the newest
+    set.add(form);
   }
+  while (tokens.size > MAX_TOKENS) tokens.delete(tokens.values().next().value as string);
 }
 
 const SHAPES: ReadonlyArray<[RegExp, string]> = [
@@ -48,12 +56,13 @@ const SHAPES: ReadonlyArray<[RegExp, string]> = [
 /** The text with every registered secret and every secret-shaped string blanked. */
 export function redactSecrets(text: string): string {
   let out = text;
-  for (const v of registered) if (out.includes(v)) out = out.split(v).join('[secret]');
+  for (const set of [lasting, tokens]) for (const v of set) if (out.includes(v)) out = out.split(v).join('[secret]');
   for (const [re, by] of SHAPES) out = out.replace(re, by);
   return out;
 }
 
 /** For tests: forget what was registered. */
 export function forgetSecrets(): void {
-  registered.clear();
+  lasting.clear();
+  tokens.clear();
 }

@@ -296,4 +296,48 @@ describe('secrets never reach a log line', () => {
     expect(out).toContain('[secret]');
     expect(redactSecrets('dmarc=pass header.d=x.se; spf=pass')).toBe('dmarc=pass header.d=x.se; spf=pass');
   });
+
+  test('configuredSecretsStayRedactedAfterManyTokenRenewals: the SMTP password is registered once, at start', () => {
+    registerSecret('SmtpPassw0rd-long-and-configured');
+    // A few OAuth2 mailboxes renewing hourly: weeks of tokens.
+    for (let i = 0; i < 3000; i++) registerSecret(`opaque-renewed-token-${i}-abcdefgh`, 'token');
+    expect(redactSecrets('535 5.7.8 refused SmtpPassw0rd-long-and-configured')).toBe('535 5.7.8 refused [secret]');
+    // The newest tokens still are; the oldest have expired long ago.
+    expect(redactSecrets('token opaque-renewed-token-2999-abcdefgh')).toBe('token [secret]');
+  });
+
+  test('tokenProgramStderrNeverCarriesCredentials: an opaque refresh token the program printed as it failed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-cmd-'));
+    const failing = path.join(dir, 'fail.sh');
+    fs.writeFileSync(failing, '#!/bin/sh\necho "refresh failed for 1//0gLm3xQv7RtY2kWp9ZsN4bHc6Jd8Fa-L9Ir: invalid_grant" >&2\nexit 2\n', { mode: 0o755 });
+    const err = (await fetcherFor(
+      { type: 'oauth2', provider: 'command', command: [failing] },
+      MAILBOX,
+      process.env,
+    )(false).catch((e: unknown) => e)) as TokenError;
+    expect(err.message).not.toContain('0gLm3xQv7RtY2kWp9ZsN4bHc6Jd8Fa');
+    expect(err.message).toMatch(/failed \(exit 2\): refresh failed for \[…\]: invalid_grant$/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("configNeverEchoesAValueGivenForAnEnvKey: the secret itself put where its variable's name belongs", () => {
+    const got = (json: Record<string, unknown>): string => {
+      try {
+        parseConfig(json, '/etc/klagomal/config.json');
+        return '';
+      } catch (err) {
+        return (err as ConfigError).problems.map((p) => `${p.key}: ${p.message}`).join('\n');
+      }
+    };
+    const base = { firm: { name: 'X', complaintsAddress: 'klagomal@x.se' }, deadlines: { escalation: { enabled: false } } };
+    const out = got({
+      ...base,
+      sources: [{ type: 'imap', host: 'imap.x.se', user: 'klagomal@x.se', passwordEnv: 'Hunter2-imap-Passw0rd!' }],
+      transport: { type: 'smtp', host: 'smtp.x.se', user: 'klagomal@x.se', passwordEnv: 'smtp:S3cretPassw0rd' },
+      personnummer: { keyEnv: 'q8Zr1yT9cM+Xk0u3bV4nA7wE2sD5fG6hJ8kL9pO1iU0=' },
+    });
+    for (const secret of ['Hunter2-imap-Passw0rd!', 'S3cretPassw0rd', 'q8Zr1yT9cM']) expect(out).not.toContain(secret);
+    expect(out).toMatch(/passwordEnv: expected an environment variable name.*not shown: it may be the secret itself/);
+    expect(out).toMatch(/personnummer\.keyEnv: .*not shown/);
+  });
 });
