@@ -51,6 +51,7 @@ export function rereadCaseFields(
       senderName: c.customer_name,
       senderAddress: c.customer_address,
       mailDate: new Date(first.date_header ?? c.received_at),
+      personnummerAt: new Date(first.received_at),
     },
     documents,
     config.complaints,

@@ -165,8 +165,10 @@ export function fileMail(
   let caseNumber: string | null = null;
   let answerDue: CaseDeadline | null = null;
   const readAt = mail.date ?? receivedAt;
-  // Personnummer never reach the stored text or subject; the raw mail keeps the original.
-  const mask = (s: string): string => maskPersonnummer(s, readAt);
+  // Personnummer never reach the stored text or subject; the raw mail keeps the original. Read
+  // against the mail's arrival, never the sender's Date header (src/pipeline/processor.ts).
+  const personnummerAt = new Date(inbound.received_at);
+  const mask = (s: string): string => maskPersonnummer(s, personnummerAt);
   const subject = mask(mail.subject);
   // An original attached to a forward is kept as an attachment (the whole message); its text
   // also goes into the stored body, so that the case shows the customer's words.
@@ -190,12 +192,13 @@ export function fileMail(
             senderName: c.customer.name,
             senderAddress: c.customer.address,
             mailDate: original?.receivedAt ?? readAt,
+            personnummerAt,
           },
           attached,
           config.complaints,
         )
       : null;
-  const fields = read ? maskPersonnummerIn(publicFields(read), readAt) : null;
+  const fields = read ? maskPersonnummerIn(publicFields(read), personnummerAt) : null;
 
   if (c.kind === 'complaint') {
     // The case year is the Stockholm year in which the mail reached the firm.

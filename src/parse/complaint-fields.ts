@@ -267,6 +267,11 @@ export interface ComplaintInput {
   readonly senderAddress: string | null;
   /** The mail's Date header (relative dates and missing years are read against it), else the received time. */
   readonly mailDate: Date;
+  /**
+   * What a personnummer is read against (its birth date may not be later): the mail's arrival.
+   * Not the Date header, which the sender's clock sets. Without it, mailDate.
+   */
+  readonly personnummerAt?: Date;
 }
 
 export function readComplaintFields(input: ComplaintInput, rules: ComplaintRules = DEFAULT_RULES): ComplaintFields & SensitiveFields {
@@ -276,11 +281,12 @@ export function readComplaintFields(input: ComplaintInput, rules: ComplaintRules
   const f = form.fields;
   const all = `${subject}\n${text}`;
 
-  const found = findPersonnummer(`${f.personnummer ?? ''}\n${text}`, input.mailDate);
+  const pnrAt = input.personnummerAt ?? input.mailDate;
+  const found = findPersonnummer(`${f.personnummer ?? ''}\n${text}`, pnrAt);
   const personnummer = found[0] ?? null;
   const phonesIn = (s: string): string[] => Array.from(s.matchAll(PHONE), (m) => m[0].trim()).filter((p) => p.replace(/\D/g, '').length >= 8);
   // A personnummer is not a phone number: take valid ones out before looking for phones.
-  const withoutPnr = replacePersonnummer(text, () => ' ', input.mailDate);
+  const withoutPnr = replacePersonnummer(text, () => ' ', pnrAt);
   const phones = [...new Set([...(f.phone ? phonesIn(f.phone) : []), ...phonesIn(withoutPnr)])];
   const postalAddress =
     f.address ??

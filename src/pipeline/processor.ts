@@ -89,7 +89,10 @@ export function processMail(
   now: Date,
   documents: readonly AttachmentReading[] = [],
 ): FilingResult {
-  const mail = maskMail(parsed, parsed.date ?? new Date(inbound.received_at));
+  // Against the arrival, not the sender's Date header: a personnummer is only one if its birth
+  // date is not after the reference, and a mail dated 2000 (a phone with its clock reset) kept
+  // every 12-digit number of someone born since in clear. An import's arrival is its Date header.
+  const mail = maskMail(parsed, new Date(inbound.received_at));
   const facts = gatherFacts(ctx.store, inbound, mail, ctx.config, now);
   const decision = classify(mail, facts, ctx.config.firm);
   const filed = fileMail(ctx, inbound, mail, parsed, decision, facts, now, documents);

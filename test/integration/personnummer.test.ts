@@ -94,6 +94,30 @@ describe('personnummer at rest', () => {
     }
   });
 
+  test('personnummerLeftInClearByTheSendersDateHeader: a phone with its clock reset to 2000', async () => {
+    // A personnummer is one only if its birth date is not after the reference date; read against
+    // the Date header, every 12-digit number of someone born since 2000 stayed in clear.
+    w = makeWorld();
+    const written = '20050607-1232';
+    const mail = complaintMail(1, { subject: `Klagomål, pnr ${written}`, body: `Hej, mitt personnummer är ${written}. Jag vill klaga på en avgift.` }).replace(
+      'Date: Thu, 19 Nov 2026 09:14:02 +0100',
+      'Date: Sat, 01 Jan 2000 00:00:00 +0100',
+    );
+    deliverToMaildir(w.maildir, mail);
+    const r = await w.cli(['run', '--once', '--json']);
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ filed: 1 });
+    expect(columnsContaining(w, written)).toEqual([]);
+    expect(columnsContaining(w, '200506071232')).toEqual([]);
+    const { store, close } = w.store();
+    try {
+      const [c] = store.listCases({});
+      expect(c.personnummer).toMatch(/^v1:/); // sealed, not lost
+      expect(JSON.parse(c.fields)).toMatchObject({ personnummerMasked: '20050607-****' });
+    } finally {
+      close();
+    }
+  });
+
   test('serviceStartsWithoutTheKey', async () => {
     w = makeWorld();
     const child = w.start({ KLAGOMAL_PERSONNUMMER_KEY: '' });
