@@ -272,7 +272,23 @@ export interface HtmlText {
  */
 const toText = compile({
   wordwrap: false,
-  selectors: [...SKIP.map((selector) => ({ selector, format: 'skip' })), { selector: 'a', options: { hideLinkHrefIfSameAsText: true } }],
+  // A table row on a line of its own, its cells apart by a space. html-to-text's own table format
+  // ran every cell and row of a layout or form table together ("Namn:Anna SvenssonTel0701234567
+  // 811218-9876"), so a personnummer in a cell beside a phone number was not seen, and not masked.
+  formatters: {
+    cellApart: (elem, walk, builder) => {
+      walk(elem.children, builder);
+      builder.addInline(' ');
+    },
+  },
+  selectors: [
+    ...SKIP.map((selector) => ({ selector, format: 'skip' })),
+    { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
+    { selector: 'table', format: 'block', options: { leadingLineBreaks: 2, trailingLineBreaks: 2 } },
+    { selector: 'tr', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
+    { selector: 'td', format: 'cellApart' },
+    { selector: 'th', format: 'cellApart' },
+  ],
   // Never reached on the flattened copy; a fence, and set above it so that html-to-text never
   // cuts (it would say so with console.warn, outside our log): the copy is bounded by
   // HTML_BOUNDS already, so no input length is too long here.

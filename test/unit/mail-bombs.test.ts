@@ -99,7 +99,8 @@ describe('flattenHtml: the bounded copy keeps what the converter reads', () => {
     const r = convertHtml(html);
     expect(r.notes).toEqual([]);
     expect(r.text).toBe(
-      'Hej,\njag vill klaga på avgiften & räntan.\n\n 3. ett\n 4. två\n\nvillkoren [https://bank.example/a?b=1&c=2]\nefter div\n\nabc\n\nSlut',
+      // A table's rows each on a line, its cells apart (they ran together as "abc" before).
+      'Hej,\njag vill klaga på avgiften & räntan.\n\n 3. ett\n 4. två\n\nvillkoren [https://bank.example/a?b=1&c=2]\nefter div\na b\nc\n\nSlut',
     );
   });
 

@@ -140,6 +140,32 @@ describe('masking structures', () => {
     });
   });
 
+  test('personnummerInAdjacentTableCellIsMasked: an HTML-only mail whose table cells ran together', async () => {
+    const { parseMail } = await import('../../src/parse/parse');
+    const os = await import('node:os');
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-pnr-table-'));
+    try {
+      const html = '<table><tr><td>1</td><td>Anna Svensson</td><td>0701234567</td><td>811218-9876</td></tr><tr><td>Belopp</td><td>60 kr</td></tr></table>';
+      const raw = [
+        'From: Anna <anna@example.com>',
+        'To: klagomal@testfinans.se',
+        'Subject: Klagomål',
+        'Content-Type: text/html; charset=utf-8',
+        '',
+        html,
+        '',
+      ].join('\r\n');
+      const masked = maskMail(await parseMail(Buffer.from(raw), { dataDir }), TODAY);
+      expect(masked.text).not.toMatch(/9876/);
+      expect(masked.text).toContain(MASK);
+      expect(masked.text).toContain('Anna Svensson 0701234567');
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   test('a parsed mail: names, subject, text, attachment names, the forwarded original, problems', () => {
     const mail = {
       messageId: 'x@example.com',
