@@ -24,6 +24,11 @@ export function anonymiseEventDetails(store: Store, caseId: number, runId: numbe
   return store.anonymiseCaseEventDetails(caseId, runId, at);
 }
 
+/** As anonymiseEventDetails, for the events on no case of the mails `inboundIds` (retention of loose mail). */
+export function anonymiseMailEventDetails(store: Store, inboundIds: readonly number[], runId: number, at: string): number {
+  return store.anonymiseLooseMailEventDetails(inboundIds, runId, at);
+}
+
 export type ChainBreakKind =
   /** The row has no hash: written outside klagomal. */
   | 'missing-hash'

@@ -50,7 +50,7 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import type { Store } from '../store/store';
 import type { Instant } from '../util/clock';
-import { anonymiseEventDetails } from '../audit/chain';
+import { anonymiseEventDetails, anonymiseMailEventDetails } from '../audit/chain';
 
 /** The keys of a case's fields that hold no personal data (see the header). */
 export const KEPT_FIELDS: readonly string[] = [
@@ -169,6 +169,8 @@ export function anonymiseMails(
   const mails = store.blankMessagesOfInbound(inbound);
   store.markInboundAnonymised(inbound, at);
   store.setQuarantineErrorOfInbound(inbound, QUARANTINE_REMOVED);
+  // Their events on no case: the details name the sender, as the blanked problems did.
+  anonymiseMailEventDetails(store, inbound, runId, at);
   return { mails, attachments, rawRemoved: removeRaw(store, inbound, runId, at) };
 }
 

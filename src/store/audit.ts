@@ -71,6 +71,21 @@ export class AuditQueries extends StoreBase {
     ).changes;
   }
 
+  /**
+   * The same for the events of mails on no case (auto-replies, bounces, lists, loose duplicates):
+   * their details name the sender ("the From display name holds another address (anna@...)").
+   * Events on a case are left to the case's own anonymisation.
+   */
+  anonymiseLooseMailEventDetails(inboundIds: readonly number[], runId: number, at: string): number {
+    if (inboundIds.length === 0) return 0;
+    return this.db
+      .prepare(
+        `UPDATE events SET detail = ?, anonymised_at = ?, anonymised_by_run = ?
+         WHERE case_id IS NULL AND anonymised_at IS NULL AND inbound_id IN (${inboundIds.map(() => '?').join(', ')})`,
+      )
+      .run(ANONYMISED_DETAIL, at, runId, ...inboundIds).changes;
+  }
+
   /** Personnummer values still stored in clear (versions before schema 8). */
   countClearPersonnummer(): number {
     const row = this.q("SELECT COUNT(*) AS n FROM cases WHERE personnummer IS NOT NULL AND personnummer <> '' AND personnummer NOT LIKE 'v1:%'").get() as {

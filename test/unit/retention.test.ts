@@ -370,6 +370,39 @@ describe('retention of closed cases', () => {
     expect(again.mailsOnNoCase).toBe(0);
   });
 
+  test('looseMailRetentionLeftEventDetails: the sender named in the event of an auto-reply on no case', async () => {
+    // The Google Groups "via" pattern: the display name holds another address, recorded as a
+    // problem in the mail's event; retention blanked the message's problems but not the event.
+    const away = await deliver(
+      f,
+      rawMail({
+        from: '"anna.svensson@gmail.com" <autosvar@example.org>',
+        subject: 'Frånvaro',
+        body: 'Jag är bortrest.',
+        headers: ['Auto-Submitted: auto-replied'],
+      }),
+      RECEIVED,
+    );
+    const detailsOf = (): string[] =>
+      rows(f, 'SELECT detail FROM events WHERE inbound_id = ? AND case_id IS NULL', away.inboundId).map((r) => String(r.detail));
+    expect(detailsOf().join('\n')).toContain('anna.svensson@gmail.com');
+    await runRetention({ store: f.store, config: f.config }, { now: NOW, trigger: 'command' });
+    expect(detailsOf().length).toBeGreaterThan(0);
+    expect(detailsOf().join('\n')).not.toContain('anna.svensson');
+    expect(verifyAudit(f.store)).toMatchObject({ ok: true, broken: [] }); // the chain still verifies
+  });
+
+  test('anonymisedCaseKeptItsRepresentativeInOutboxHeaders: the Cc of a final answer', async () => {
+    const [mail] = f.store.outboxOfCase(a.id);
+    f.store.db
+      .prepare('UPDATE outbox SET headers = ? WHERE id = ?')
+      .run(JSON.stringify({ 'Auto-Submitted': 'auto-generated', Cc: 'eva.ek@advokat.se' }), mail.id);
+    await runRetention({ store: f.store, config: f.config }, { now: NOW, trigger: 'command' });
+    const headers = String(rows(f, 'SELECT headers FROM outbox WHERE id = ?', mail.id)[0].headers);
+    expect(headers).not.toContain('eva.ek');
+    expect(JSON.parse(headers)).toEqual({ 'Auto-Submitted': 'auto-generated' });
+  });
+
   test('a mail of ours still queued when its case is anonymised is failed, not sent blank', async () => {
     const [ack] = f.store.outboxOfCase(a.id);
     f.store.db.prepare("UPDATE outbox SET status = 'queued', sent_at = NULL WHERE id = ?").run(ack.id);
