@@ -35,6 +35,16 @@ export function finalAnswerNeedsApproval(config: Config, outcome: CaseOutcome | 
   return false;
 }
 
+/**
+ * Whether a mail's `#final` needs approval (pure), strictly: by the case's outcome as it stands
+ * when `#final` runs (after the mail's other commands), and by every outcome the mail's
+ * `#outcome` lines name, refused or not. "#outcome upheld / #outcome rejected / #final" and
+ * "#outcome rejected / #outcome upheld / #final" both need it.
+ */
+export function finalNeedsApproval(config: Config, c: Pick<CaseRow, 'outcome'>, outcomesInMail: readonly CaseOutcome[]): boolean {
+  return finalAnswerNeedsApproval(config, c.outcome) || outcomesInMail.some((o) => finalAnswerNeedsApproval(config, o));
+}
+
 /** The approvers who may decide on `author`'s answer: never the author. */
 export function approversFor(config: Config, author: string): string[] {
   return config.approval.approvers.filter((a) => a !== author);

@@ -73,7 +73,7 @@ import { queueToCustomer, whyNotToCustomer } from './to-customer';
 import { RECORD_COMMAND_NAMES, RECORD_ON_CLOSED, runRecordCommand } from './record-commands';
 import { whyOutcomeRefused } from './reasons';
 export { hasReasonedAnswer } from './reasons';
-import { approveCommand, approversFor, finalAnswerNeedsApproval, returnCommand } from './approval';
+import { approveCommand, approversFor, finalAnswerNeedsApproval, finalNeedsApproval, returnCommand } from './approval';
 
 export { ASSESSMENT_ITEMS, COMMAND_NAMES, FINAL_MIN_WORDS, LEGAL_HOLD_COMMAND_NAMES, parseCommandMail, parseSek } from './command-mail';
 export type { CommandLine, CommandMail, CommandName, LegalHoldCommandName, Said } from './command-mail';
@@ -124,12 +124,12 @@ export function runOfficerCommands(
   const final = mail.commands.find((x) => x.name === 'final');
   // This mail's #final counts for #outcome only if it will be sent: checked as #final checks.
   // A rejection's #final that nobody but its author may approve is refused too (four eyes).
-  const written = mail.commands
-    .find((x) => x.name === 'outcome')
-    ?.args.trim()
-    .toLowerCase() as CaseOutcome | undefined;
-  const outcomeInMail = written && CASE_OUTCOMES.includes(written) ? written : null;
-  const noApprover = finalAnswerNeedsApproval(config, outcomeInMail ?? c.outcome) && approversFor(config, sender.address).length === 0;
+  // Every #outcome line counts, not only the first: "#outcome upheld / #outcome rejected" is a rejection.
+  const outcomesInMail = mail.commands
+    .filter((x) => x.name === 'outcome')
+    .map((x) => x.args.trim().toLowerCase() as CaseOutcome)
+    .filter((x) => CASE_OUTCOMES.includes(x));
+  const noApprover = finalNeedsApproval(config, c, outcomesInMail) && approversFor(config, sender.address).length === 0;
   const finalInMail = final !== undefined && ask === undefined && !noApprover && whyNotToCustomer(store, c, 'final', rest, at) === null;
 
   // The mails to the customer go after the other commands, so that they carry this mail's
@@ -163,7 +163,7 @@ export function runOfficerCommands(
       seen.add(cmd.name);
       const result = store.tx(() => {
         const current = store.caseById(c.id)!;
-        const r = runOne(ctx, current, cmd, { actor, sender, officer, rest, finalInMail, outcomeInMail, inbound, now, at });
+        const r = runOne(ctx, current, cmd, { actor, sender, officer, rest, finalInMail, outcomesInMail, inbound, now, at });
         store.appendEvent({ at, caseId: c.id, inboundId: inbound.id, actor, type: 'officer-command', detail: { command: mask(cmd.line), result: r.en } });
         return r;
       });
@@ -229,10 +229,11 @@ export interface RunEnv {
   readonly rest: string;
   readonly finalInMail: boolean;
   /**
-   * The outcome this mail's #outcome names, even when that command was refused: a #final written
-   * as a rejection needs approval whether or not its #outcome line went through.
+   * The outcomes this mail's #outcome lines name, each of them, even when a line was refused: a
+   * #final written as a rejection needs approval whether or not its #outcome line went through
+   * (finalNeedsApproval).
    */
-  readonly outcomeInMail: CaseOutcome | null;
+  readonly outcomesInMail: readonly CaseOutcome[];
   /** The officer's mail; `references` its In-Reply-To and References (which approval request it answers). */
   readonly inbound: { id: number; messageId: string | null; references?: readonly string[] };
   readonly now: Date;

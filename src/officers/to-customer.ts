@@ -18,7 +18,7 @@ import { caseTag } from '../classify/thread';
 import { buildMail } from '../reply/mail';
 import { toInstant, Instant } from '../util/clock';
 import { CommandError, CommandLine, FINAL_MIN_WORDS, Said, say, words } from './command-mail';
-import { draftForApproval, finalAnswerNeedsApproval, replaceWaitingDraft } from './approval';
+import { draftForApproval, finalNeedsApproval, replaceWaitingDraft } from './approval';
 import { whyNotToAddress } from './customer-address';
 
 /** Why the rest of this mail cannot go to the customer as `what`, or null when it can. */
@@ -94,7 +94,8 @@ export function queueToCustomer(ctx: CommandContext, c: CaseRow, what: 'final' |
   );
   if (what === 'final') {
     // Four eyes (approval.finalAnswer): a draft for the approvers instead of a mail to the customer.
-    if (finalAnswerNeedsApproval(config, env.outcomeInMail ?? c.outcome)) {
+    // `c` is the case as this mail's earlier commands left it; any outcome the mail names counts too.
+    if (finalNeedsApproval(config, c, env.outcomesInMail)) {
       if (store.draftsOfCase(c.id).some((d) => d.inbound_id === env.inbound.id))
         throw new CommandError(say("this mail's final answer was kept as a draft already", 'det här mejlets slutliga svar är redan sparat som utkast'));
       return draftForApproval(ctx, c, outbox, text, env);

@@ -332,6 +332,26 @@ describe('four eyes on final answers (approval.finalAnswer "rejections", the def
     ]);
   });
 
+  test('twoOutcomeLinesStillNeedApprovalForRejection: "#outcome upheld / #outcome rejected / #final" is a draft, not a mail to the customer', async () => {
+    const { out } = command(w, c.id, `#outcome upheld\n#outcome rejected\n#final\n\n${ANSWER}`);
+    expect(out.errors).toEqual([]);
+    expect(w.store.caseById(c.id)!.outcome).toBe('rejected');
+    // The answer of a rejection goes to the approver, never straight to the customer.
+    expect(outboxOf(w, c.id, 'final-answer')).toEqual([]);
+    expect(w.store.draftsOfCase(c.id)).toMatchObject([{ state: 'pending', outcome: 'rejected' }]);
+    expect(requestTo(w, c.id, MAJA)).toHaveLength(1);
+    // Strict: a rejection named in the mail needs approval even when a later line names another outcome.
+    const w2 = makeWorld();
+    try {
+      const c2 = await fileComplaint(w2);
+      expect(command(w2, c2.id, `#outcome rejected\n#outcome upheld\n#final\n\n${ANSWER}`).out.errors).toEqual([]);
+      expect(outboxOf(w2, c2.id, 'final-answer')).toEqual([]);
+      expect(w2.store.pendingDraftOfCase(c2.id)).toBeDefined();
+    } finally {
+      w2.close();
+    }
+  });
+
   test('upheld and withdrawn answers need no approval under "rejections"', () => {
     const { out } = command(w, c.id, `#outcome upheld\n#compensation 250\n#final\n\n${ANSWER}`);
     expect(out.errors).toEqual([]);
