@@ -118,13 +118,18 @@ export function answerNamesAPoint(store: Store, c: CaseRow, finalInMail: boolean
 
 /**
  * A final answer queued or sent through #final, or one waiting for approval: the case has its
- * reasoned, written answer. With `approvedOnly`, only an answer an approver let through counts
- * (or one waiting for them).
+ * reasoned, written answer. With `approvedOnly`, the answer the customer has is the one that
+ * counts: the most recent final answer not failed must be one an approver let through (or a
+ * draft waits for them). An approval of an earlier answer does not carry over to a later one
+ * that went out unapproved.
  */
 export function hasReasonedAnswer(store: Store, caseId: number, approvedOnly = false): boolean {
   if (store.pendingDraftOfCase(caseId)) return true;
-  const approved = new Set(store.draftsOfCase(caseId).flatMap((d) => (d.state === 'approved' && d.outbox_id !== null ? [d.outbox_id] : [])));
-  return store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer' && o.status !== 'failed' && (!approvedOnly || approved.has(o.id)));
+  const finals = store.outboxOfCase(caseId).filter((o) => o.kind === 'final-answer' && o.status !== 'failed');
+  if (!approvedOnly) return finals.length > 0;
+  const latest = finals.reduce<(typeof finals)[number] | undefined>((a, o) => (!a || o.id > a.id ? o : a), undefined);
+  if (!latest) return false;
+  return store.draftsOfCase(caseId).some((d) => d.state === 'approved' && d.outbox_id === latest.id);
 }
 
 /** The final answer was given outside klagomal: its milestone met (`case met`), and no #final was ever queued or drafted. */
@@ -154,8 +159,8 @@ export function whyOutcomeRefused(store: Store, c: CaseRow, outcome: string, app
   if (!outside && (outcome === 'rejected' || outcome === 'partly-upheld') && !env.finalInMail && !hasReasonedAnswer(store, c.id, approvedOnly)) {
     if (approvedOnly && hasReasonedAnswer(store, c.id))
       return say(
-        `'${outcome}' needs a final answer approved by a second person (approval.finalAnswer), and the answer sent on this case was not: send #outcome ${outcome} together with a new #final, which goes for approval`,
-        `'${outcome}' kräver ett slutligt svar som en andra person har godkänt (approval.finalAnswer), och svaret som skickades i ärendet har inte godkänts: skicka #outcome ${outcome} tillsammans med ett nytt #final, som går till godkännande`,
+        `'${outcome}' needs a final answer approved by a second person (approval.finalAnswer), and the last answer sent on this case was not: send #outcome ${outcome} together with a new #final, which goes for approval`,
+        `'${outcome}' kräver ett slutligt svar som en andra person har godkänt (approval.finalAnswer), och det senaste svaret som skickades i ärendet har inte godkänts: skicka #outcome ${outcome} tillsammans med ett nytt #final, som går till godkännande`,
       );
     return say(
       `'${outcome}' needs a written, reasoned answer to the customer first: send it with #final followed by the answer (at least ${FINAL_MIN_WORDS} words), in this mail or before`,

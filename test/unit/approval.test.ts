@@ -317,6 +317,23 @@ describe('four eyes on final answers (approval.finalAnswer "rejections", the def
     expect(w.store.pendingDraftOfCase(c.id)).toBeDefined();
   });
 
+  test('rejectionAfterUnapprovedLaterAnswerRefused: an approved rejection, then an upheld answer sent without approval: a rejection cannot lean on the old approval', () => {
+    command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`);
+    expect(command(w, c.id, '#approve', { from: MAJA }).out.errors).toEqual([]);
+    // The officer changes the outcome and sends a new answer: it needs no approval and goes out.
+    expect(command(w, c.id, `#outcome upheld\n#final\n\n${ANSWER_2}`).out.errors).toEqual([]);
+    const finals = outboxOf(w, c.id, 'final-answer');
+    expect(finals).toHaveLength(2);
+    expect(w.store.draftsOfCase(c.id).map((d) => d.outbox_id)).toEqual([finals[0].id]);
+    // The answer the customer has last is the unapproved one: a rejection is refused.
+    const { out } = command(w, c.id, '#outcome rejected');
+    expect(out.errors.map((e) => e.problem)).toEqual([expect.stringContaining("'rejected' needs a final answer approved by a second person")]);
+    expect(w.store.caseById(c.id)!.outcome).toBe('upheld');
+    // The latest answer failed for good: the approved one before it is the customer's answer again.
+    w.store.db.prepare("UPDATE outbox SET status = 'failed' WHERE id = ?").run(finals[1].id);
+    expect(command(w, c.id, '#outcome rejected').out.errors).toEqual([]);
+  });
+
   test('draftTextOutlivedRetention: anonymising a closed case blanks its drafts, keeping who and when', async () => {
     command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`);
     command(w, c.id, '#return Skriv vilken prislista som gällde, Karin Kund vill veta', { from: MAJA });
