@@ -16,7 +16,9 @@
  *   answered           startWork    awaitCustomer      -            close*
  *   closed             reopen (#reopen REASON only: never by #status)
  *
- *   * close needs an outcome (#outcome), so that the register says what was decided;
+ *   * close needs an outcome (#outcome), so that the register says what was decided, and the
+ *     outcome must still stand: a rejection under four eyes needs the approved answer it leans
+ *     on (the caller's OutcomeSupport: src/officers/approval.ts, which knows the rule);
  *     closeInadmissible (#inadmissible REASON) closes from the same states without one.
  *
  * `new` is only ever set by openCase (filing a complaint): a case does not go back to it.
@@ -76,7 +78,15 @@ export function transitionTo(to: CaseStatus): Exclude<TransitionName, 'reopen'> 
   return (['startWork', 'awaitCustomer', 'markAnswered', 'close'] as const).find((n) => TRANSITIONS[n].to === to) ?? null;
 }
 
-export type TransitionRefusal = 'same-state' | 'not-allowed' | 'needs-outcome' | 'changed-meanwhile' | 'draft-pending';
+export type TransitionRefusal = 'same-state' | 'not-allowed' | 'needs-outcome' | 'changed-meanwhile' | 'draft-pending' | 'outcome-unsupported';
+
+/**
+ * Whether a case's outcome still stands (null) or why not: the rule behind `#outcome` (a
+ * rejection's reasoned answer, approved where four eyes apply), which `close` applies again
+ * because what it leaned on can change after the outcome was set (a draft returned). Given by
+ * the caller: src/cases does not know the officers' rules.
+ */
+export type OutcomeSupport = (c: CaseRow) => Bilingual | null;
 
 export type TransitionResult =
   | { readonly ok: true; readonly from: CaseStatus; readonly to: CaseStatus }
@@ -114,8 +124,11 @@ export function checkTransition(
   return { ok: true, from, to: rule.to };
 }
 
-/** Make a transition: the guarded UPDATE and its `status-changed` event, or a refusal and nothing written. */
-export function makeTransition(store: Store, c: CaseRow, name: TransitionName, actor: Actor, at: Instant): TransitionResult {
+/**
+ * Make a transition: the guarded UPDATE and its `status-changed` event, or a refusal and nothing
+ * written. `support`: for `close`, the rule the case's outcome must still meet (OutcomeSupport).
+ */
+export function makeTransition(store: Store, c: CaseRow, name: TransitionName, actor: Actor, at: Instant, support?: OutcomeSupport): TransitionResult {
   const check = checkTransition(c, name);
   if (!check.ok) return check;
   const waiting = name === 'close' || name === 'markAnswered' ? store.pendingDraftOfCase(c.id) : undefined;
@@ -128,6 +141,9 @@ export function makeTransition(store: Store, c: CaseRow, name: TransitionName, a
         sv: `ett slutligt svar väntar på godkännande (utkast ${waiting.id}): en godkännare svarar med #approve eller #return, eller så ersätter ett nytt #final det`,
       },
     };
+  // Closed with an outcome that no longer stands (a rejection whose draft was returned): refused.
+  const unsupported = name === 'close' && c.outcome && support ? support(c) : null;
+  if (unsupported) return { ok: false, code: 'outcome-unsupported', reason: unsupported };
   if (!store.setCaseStatus(c.id, check.from, check.to, at))
     return {
       ok: false,

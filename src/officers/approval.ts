@@ -13,13 +13,14 @@
  *
  * The draft's states are transitions of src/cases/transitions.ts, each with its event.
  */
-import { pointNamed, pointsOfCase } from './reasons';
+import { pointNamed, pointsOfCase, whyOutcomeRefused } from './reasons';
 import type { Config, Language, Officer } from '../config/config';
 import type { CaseOutcome } from '../cases/lifecycle';
 import type { CaseRow, FinalAnswerDraftRow, NewOutbox, Store } from '../store/store';
 import type { CommandContext, RunEnv } from './commands';
 import type { TemplateRenderer } from '../reply/templates';
 import { approveDraft, checkDraftDecision, replaceDraft, returnDraft, submitDraft } from '../cases/transitions';
+import type { OutcomeSupport } from '../cases/transitions';
 import { buildMail } from '../reply/mail';
 import { caseTag } from '../classify/thread';
 import { maskPersonnummer } from '../util/personnummer';
@@ -43,6 +44,26 @@ export function finalAnswerNeedsApproval(config: Config, outcome: CaseOutcome | 
  */
 export function finalNeedsApproval(config: Config, c: Pick<CaseRow, 'outcome'>, outcomesInMail: readonly CaseOutcome[]): boolean {
   return finalAnswerNeedsApproval(config, c.outcome) || outcomesInMail.some((o) => finalAnswerNeedsApproval(config, o));
+}
+
+/**
+ * The rule a case's outcome must still meet when it is closed (OutcomeSupport of
+ * src/cases/transitions.ts): an outcome whose final answer needs approval stands only on an
+ * approved answer, the one the customer got last (or a draft waiting, which blocks closing
+ * anyway), as `#outcome` requires (src/officers/reasons.ts). After an approver returned the
+ * rejection's draft the customer has no written answer, and the case is not closed as rejected.
+ */
+export function outcomeSupport(store: Store, config: Config): OutcomeSupport {
+  return (c) => {
+    if (!c.outcome || !finalAnswerNeedsApproval(config, c.outcome)) return null;
+    const why = whyOutcomeRefused(store, c, c.outcome, true, false, '');
+    return why
+      ? {
+          en: `${c.number} cannot be closed as '${c.outcome}': ${why.en}`,
+          sv: `${c.number} kan inte stängas med utfallet '${c.outcome}': ${why.sv}`,
+        }
+      : null;
+  };
 }
 
 /** The approvers who may decide on `author`'s answer: never the author. */

@@ -73,7 +73,7 @@ import { queueToCustomer, whyNotToCustomer } from './to-customer';
 import { RECORD_COMMAND_NAMES, RECORD_ON_CLOSED, runRecordCommand } from './record-commands';
 import { whyOutcomeRefused } from './reasons';
 export { hasReasonedAnswer } from './reasons';
-import { approveCommand, approversFor, finalAnswerNeedsApproval, finalNeedsApproval, returnCommand } from './approval';
+import { approveCommand, approversFor, finalAnswerNeedsApproval, finalNeedsApproval, outcomeSupport, returnCommand } from './approval';
 
 export { ASSESSMENT_ITEMS, COMMAND_NAMES, FINAL_MIN_WORDS, LEGAL_HOLD_COMMAND_NAMES, parseCommandMail, parseSek } from './command-mail';
 export type { CommandLine, CommandMail, CommandName, LegalHoldCommandName, Said } from './command-mail';
@@ -288,7 +288,8 @@ function runOne(ctx: CommandContext, c: CaseRow, cmd: CommandLine, env: RunEnv):
     case 'status': {
       // Only the states a named transition leads to (src/cases/transitions.ts): never `new`.
       const status = oneOf<CaseStatus>(cmd.args, SETTABLE_STATUSES, { en: 'status', sv: 'status' });
-      const r = makeTransition(store, c, transitionTo(status)!, env.actor, env.at);
+      // Closing: the outcome must still stand (a returned rejection draft leaves it without its answer).
+      const r = makeTransition(store, c, transitionTo(status)!, env.actor, env.at, outcomeSupport(store, config));
       if (!r.ok) {
         if (r.code === 'same-state') return say(r.reason.en, r.reason.sv);
         throw new CommandError(say(r.reason.en, r.reason.sv));

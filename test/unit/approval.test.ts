@@ -305,6 +305,25 @@ describe('four eyes on final answers (approval.finalAnswer "rejections", the def
     expect(w.store.caseById(c.id)!.status).toBe('new');
   });
 
+  test('closeRefusedAfterRejectionDraftReturned: the approver returns the rejection, and the author cannot close the case as rejected with nothing sent', () => {
+    command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`);
+    expect(command(w, c.id, '#return Svaret måste säga vilken prislista som gällde', { from: MAJA }).out.errors).toEqual([]);
+    const { out } = command(w, c.id, '#status closed');
+    expect(out.errors.map((e) => e.problem)).toEqual([
+      expect.stringMatching(new RegExp(`^${c.number} cannot be closed as 'rejected': 'rejected' needs a written, reasoned answer to the customer first`)),
+    ]);
+    expect(w.store.caseById(c.id)!.status).toBe('new');
+    expect(eventsOf(w, c.id, 'status-changed')).toEqual([]);
+    // In Swedish for a Swedish-speaking officer: the confirmation says what to do.
+    const told = outboxOf(w, c.id, 'officer-command-result').filter((o) => o.to_address === OLLE);
+    expect(told[told.length - 1].body_text).toContain(`${c.number} kan inte stängas med utfallet 'rejected'`);
+    // A new answer, approved and queued: now it closes.
+    command(w, c.id, `#final\n\n${ANSWER_2}`);
+    expect(command(w, c.id, '#approve', { from: MAJA }).out.errors).toEqual([]);
+    expect(command(w, c.id, '#status closed').out.errors).toEqual([]);
+    expect(w.store.caseById(c.id)!.status).toBe('closed');
+  });
+
   test('rejectionAfterAnUnapprovedAnswer: an upheld answer goes straight out, but a rejection cannot lean on it later', () => {
     const sent = command(w, c.id, `#final\n\n${ANSWER}`).out;
     expect(sent.errors).toEqual([]);
