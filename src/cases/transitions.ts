@@ -36,7 +36,8 @@
  *
  * Each is a guarded UPDATE (`... WHERE state = 'pending'`) with its event on the case
  * (final-answer-drafted, -approved, -returned, -replaced). While a draft waits, `close` and
- * `markAnswered` by #status are refused: the case would look answered with nothing sent.
+ * `markAnswered` by #status, and `closeInadmissible`, are refused: the case would look answered
+ * (or done) with nothing sent.
  */
 import type { Store } from '../store/store';
 import type { CaseRow, NewCase, NewOutbox } from '../store/rows';
@@ -125,22 +126,31 @@ export function checkTransition(
 }
 
 /**
+ * A final answer waiting for approval refuses the transitions that would make the case look
+ * answered or done with nothing sent: close, closeInadmissible and markAnswered.
+ */
+function draftWaiting(store: Store, c: CaseRow, name: TransitionName): TransitionResult | null {
+  const waiting = name === 'close' || name === 'closeInadmissible' || name === 'markAnswered' ? store.pendingDraftOfCase(c.id) : undefined;
+  if (!waiting) return null;
+  return {
+    ok: false,
+    code: 'draft-pending',
+    reason: {
+      en: `a final answer waits for approval (draft ${waiting.id}): an approver answers it with #approve or #return, or a new #final replaces it`,
+      sv: `ett slutligt svar väntar på godkännande (utkast ${waiting.id}): en godkännare svarar med #approve eller #return, eller så ersätter ett nytt #final det`,
+    },
+  };
+}
+
+/**
  * Make a transition: the guarded UPDATE and its `status-changed` event, or a refusal and nothing
  * written. `support`: for `close`, the rule the case's outcome must still meet (OutcomeSupport).
  */
 export function makeTransition(store: Store, c: CaseRow, name: TransitionName, actor: Actor, at: Instant, support?: OutcomeSupport): TransitionResult {
   const check = checkTransition(c, name);
   if (!check.ok) return check;
-  const waiting = name === 'close' || name === 'markAnswered' ? store.pendingDraftOfCase(c.id) : undefined;
-  if (waiting)
-    return {
-      ok: false,
-      code: 'draft-pending',
-      reason: {
-        en: `a final answer waits for approval (draft ${waiting.id}): an approver answers it with #approve or #return, or a new #final replaces it`,
-        sv: `ett slutligt svar väntar på godkännande (utkast ${waiting.id}): en godkännare svarar med #approve eller #return, eller så ersätter ett nytt #final det`,
-      },
-    };
+  const waiting = draftWaiting(store, c, name);
+  if (waiting) return waiting;
   // Closed with an outcome that no longer stands (a rejection whose draft was returned): refused.
   const unsupported = name === 'close' && c.outcome && support ? support(c) : null;
   if (unsupported) return { ok: false, code: 'outcome-unsupported', reason: unsupported };
@@ -187,6 +197,9 @@ export function reopen(store: Store, c: CaseRow, reason: string, actor: Actor, a
 export function closeInadmissible(store: Store, c: CaseRow, reason: string, actor: Actor, at: Instant): TransitionResult {
   const check = checkTransition(c, 'closeInadmissible');
   if (!check.ok) return check;
+  // Refused before anything is written, as close is: a final answer waits for approval.
+  const waiting = draftWaiting(store, c, 'closeInadmissible');
+  if (waiting) return waiting;
   const by = actor.startsWith('officer:') ? actor.slice('officer:'.length) : actor;
   store.setCaseRecord(c.id, { inadmissibleReason: reason, inadmissibleBy: by }, at);
   store.appendEvent({ at, caseId: c.id, actor, type: 'case-inadmissible', detail: { reason } });

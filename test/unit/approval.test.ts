@@ -305,6 +305,24 @@ describe('four eyes on final answers (approval.finalAnswer "rejections", the def
     expect(w.store.caseById(c.id)!.status).toBe('new');
   });
 
+  test('inadmissibleRefusedWhileDraftPending: #inadmissible does not close a case whose final answer waits for approval', () => {
+    command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`);
+    const draft = w.store.pendingDraftOfCase(c.id)!;
+    const { out } = command(w, c.id, '#inadmissible registration error, not a complaint');
+    expect(out.errors.map((e) => e.problem)).toEqual([
+      `a final answer waits for approval (draft ${draft.id}): an approver answers it with #approve or #return, or a new #final replaces it`,
+    ]);
+    // Nothing written: not closed, not recorded as inadmissible, the draft still waits.
+    expect(w.store.caseById(c.id)).toMatchObject({ status: 'new', inadmissible_reason: null, inadmissible_by: null });
+    expect(eventsOf(w, c.id, 'case-inadmissible')).toEqual([]);
+    expect(eventsOf(w, c.id, 'status-changed')).toEqual([]);
+    expect(w.store.draftById(draft.id)!.state).toBe('pending');
+    // Once the draft is decided, it may be closed as not a complaint.
+    command(w, c.id, '#return Det här är en felregistrering, inget klagomål', { from: MAJA });
+    expect(command(w, c.id, '#inadmissible registration error, not a complaint').out.errors).toEqual([]);
+    expect(w.store.caseById(c.id)!.status).toBe('closed');
+  });
+
   test('closeRefusedAfterRejectionDraftReturned: the approver returns the rejection, and the author cannot close the case as rejected with nothing sent', () => {
     command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`);
     expect(command(w, c.id, '#return Svaret måste säga vilken prislista som gällde', { from: MAJA }).out.errors).toEqual([]);
