@@ -12,7 +12,8 @@
  *  3. bounce / autoreply / bulk   machine mail (src/classify/signals.ts)
  *  4. officer     staff sender on a case thread, authenticated (src/classify/authentication.ts),
  *                 or any mail found in the shared mailbox's Sent folder; an unauthenticated
- *                 staff From is read as the customer's (or a stranger's) mail, flagged as spoofing
+ *                 staff From is read as the customer's (or a stranger's) mail, flagged as spoofing;
+ *                 on the threaded case when the subject's tag names another (otherCaseInSubject)
  *  5. followup    the case's customer (or anyone replying to one of our Message-IDs) on a case thread
  *  6. complaint   everything else, including a case tag from a third party (a new case that
  *                 refers to the tagged one, so no one can write into someone else's case), and
@@ -112,6 +113,12 @@ export type Classification =
       readonly senderDiffers: false;
       /** How the sender was known to be staff. */
       readonly authentication: string;
+      /**
+       * The case the subject's tag names when the threading headers name another (a reply to one
+       * case's mail retitled for another): the mail is on the threaded case, and its commands to
+       * a customer are refused (src/officers/commands.ts).
+       */
+      readonly otherCaseInSubject?: string;
     }
   | { readonly kind: 'autoreply' | 'bounce' | 'bulk'; readonly reason: string; readonly caseId: number | null };
 
@@ -166,6 +173,13 @@ export function customerOf(mail: ParsedMail, staff: StaffDirectory): Customer {
   return pick(from, 'from', null);
 }
 
+/** The case the subject's tag names when the threading headers name another existing case, else null. */
+function otherCaseInSubject(facts: ThreadFacts): string | null {
+  const threaded = facts.referencedCase;
+  const tagged = facts.taggedCase;
+  return threaded && tagged && threaded.caseId !== tagged.caseId ? tagged.number : null;
+}
+
 export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirectory): Classification {
   if (facts.duplicateOf !== null) {
     return {
@@ -188,12 +202,14 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
     const thread = facts.referencedCase ?? facts.taggedCase ?? null;
     const auth = thread ? staffAuthentication(mail.headers, mail.from.address, staff.authservIds, staff) : null;
     if (thread && auth?.authenticated) {
+      const other = otherCaseInSubject(facts);
       return {
         kind: 'officer',
-        reason: `sent from the shared mailbox on case ${thread.number} (${auth.reason})`,
+        reason: `sent from the shared mailbox on case ${thread.number} (${auth.reason})${other ? `; the subject names ${other}` : ''}`,
         caseId: thread.caseId,
         senderDiffers: false,
         authentication: auth.reason,
+        ...(other ? { otherCaseInSubject: other } : {}),
       };
     }
     return { kind: 'autoreply', reason: 'sent from our own complaints address (loop guard)', caseId: linkedCase };
@@ -259,12 +275,14 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
 
   if (thread && senderIsStaff) {
     const how = auth!.authenticated ? auth!.reason : 'firm.trustStaffFrom is on';
+    const other = otherCaseInSubject(facts);
     return {
       kind: 'officer',
-      reason: `staff sender on case ${thread.number} (${via}; ${how})`,
+      reason: `staff sender on case ${thread.number} (${via}; ${how})${other ? `; the subject names ${other}` : ''}`,
       caseId: thread.caseId,
       senderDiffers: false,
       authentication: how,
+      ...(other ? { otherCaseInSubject: other } : {}),
     };
   }
 

@@ -51,6 +51,21 @@ export const RECORD_COMMANDS = [
 ] as const;
 export const KNOWN_COMMANDS: readonly string[] = [...COMMAND_NAMES, ...RECORD_COMMANDS, ...LEGAL_HOLD_COMMAND_NAMES];
 
+/** The commands whose effect reaches a customer: a mail to them, or the decision to send one (four eyes). */
+export const CUSTOMER_FACING_COMMANDS: readonly string[] = ['final', 'ask', 'extend', 'holding', 'approve', 'return'];
+
+/**
+ * Why a command to a customer is refused in a mail threaded on one case whose subject names
+ * another: which case it would act on is not certain, so it acts on neither.
+ */
+export function caseInDoubt(threaded: string, tagged: string, name: string): Said {
+  const list = CUSTOMER_FACING_COMMANDS.map((n) => `#${n}`).join(', ');
+  return say(
+    `this mail is a reply on ${threaded} (In-Reply-To/References) but its subject names ${tagged}: #${name} is not carried out and nothing goes to a customer (${list} act only when the reply and the subject name the same case); reply on the case you mean, with its tag in the subject, and send it again`,
+    `det här mejlet är ett svar i ${threaded} (In-Reply-To/References) men ämnesraden anger ${tagged}: #${name} utförs inte och inget går till någon kund (${list} utförs bara när svaret och ämnesraden anger samma ärende); svara i det ärende du menar, med dess tagg i ämnesraden, och skicka igen`,
+  );
+}
+
 export const ASSESSMENT_ITEMS = ['more-information', 'external-advice', 'other-complaints', 'changed-routines', 'training', 'staff-consequences'] as const;
 
 /** The shortest final answer that counts as reasoned. */

@@ -30,6 +30,10 @@
  * queued through `#final` (at least FINAL_MIN_WORDS words), or the same mail carries one. The
  * frame adds the escalation paragraph, so the answer the customer gets always has it.
  *
+ * A mail threaded on this case whose subject's tag names another case (classify.ts
+ * otherCaseInSubject): its commands to a customer (CUSTOMER_FACING_COMMANDS) are refused, since
+ * which case they were meant for is in doubt; the others run here.
+ *
  * Each command runs on its own (a savepoint): a wrong line is reported and the others still
  * run. The officer gets one confirmation listing what was done and every error with its line,
  * what was wrong and what is allowed, in the officer's language (officers[].languages, first
@@ -56,6 +60,8 @@ import { buildOfficerNotification, officerByAddress, officerLanguage } from './n
 import {
   allowed,
   ASSESSMENT_ITEMS,
+  caseInDoubt,
+  CUSTOMER_FACING_COMMANDS,
   CommandError,
   CommandLine,
   CommandMail,
@@ -104,7 +110,7 @@ export function runOfficerCommands(
   c: CaseRow,
   sender: { address: string; name: string | null },
   mail: CommandMail,
-  inbound: { id: number; messageId: string | null; references?: readonly string[] },
+  inbound: { id: number; messageId: string | null; references?: readonly string[]; otherCaseInSubject?: string | null },
   now: Date,
 ): CommandOutcome {
   const { store, config } = ctx;
@@ -130,7 +136,9 @@ export function runOfficerCommands(
     .map((x) => x.args.trim().toLowerCase() as CaseOutcome)
     .filter((x) => CASE_OUTCOMES.includes(x));
   const noApprover = finalNeedsApproval(config, c, outcomesInMail) && approversFor(config, sender.address).length === 0;
-  const finalInMail = final !== undefined && ask === undefined && !noApprover && whyNotToCustomer(store, c, 'final', rest, at) === null;
+  // Threaded on this case, its subject naming another: nothing goes to a customer (caseInDoubt).
+  const inDoubt = inbound.otherCaseInSubject ?? null;
+  const finalInMail = final !== undefined && ask === undefined && !noApprover && !inDoubt && whyNotToCustomer(store, c, 'final', rest, at) === null;
 
   // The mails to the customer go after the other commands, so that they carry this mail's
   // outcome and compensation; `#status` goes after them, so that "#final … #status closed" (or
@@ -151,6 +159,7 @@ export function runOfficerCommands(
             `${sender.address} är inte en konfigurerad handläggare (config "officers"): kommandona utförs inte`,
           ),
         );
+      if (inDoubt && CUSTOMER_FACING_COMMANDS.includes(cmd.name)) throw new CommandError(caseInDoubt(c.number, inDoubt, cmd.name));
       if ((cmd.name === 'final' || cmd.name === 'ask') && seen.has(cmd.name))
         throw new CommandError(say(`only one #${cmd.name} per mail`, `bara ett #${cmd.name} per mejl`));
       if ((cmd.name === 'final' && ask) || (cmd.name === 'ask' && final))

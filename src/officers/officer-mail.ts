@@ -28,7 +28,8 @@ export function handleOfficerMail(
   c: CaseRow,
   mail: ParsedMail,
   newText: string,
-  inbound: { id: number; fromSentFolder: boolean },
+  /** `otherCaseInSubject`: the subject's tag names another case than the threading (classify.ts). */
+  inbound: { id: number; fromSentFolder: boolean; otherCaseInSubject?: string | null },
   now: Date,
 ): OfficerMailResult {
   const { store } = ctx;
@@ -56,7 +57,12 @@ export function handleOfficerMail(
     c,
     { address: sender, name: mail.from?.name || null },
     parsed,
-    { id: inbound.id, messageId: mail.messageId, references: [...mail.references, ...(mail.inReplyTo ? [mail.inReplyTo] : [])] },
+    {
+      id: inbound.id,
+      messageId: mail.messageId,
+      references: [...mail.references, ...(mail.inReplyTo ? [mail.inReplyTo] : [])],
+      otherCaseInSubject: inbound.otherCaseInSubject ?? null,
+    },
     now,
   );
   return { answeredCustomer: false, commands: parsed.commands.length, errors: r.errors.length };

@@ -34,7 +34,14 @@ export function actOnMail(ctx: FilingContext, filed: FiledMail, now: Date): { ac
   const quiet = quietImport || quietAfterRestore !== null;
   if (!quiet) {
     if (c.kind === 'officer' && caseId !== null) {
-      handleOfficerMail(ctx, store.caseById(caseId)!, mail, filed.newText, { id: inbound.id, fromSentFolder: facts.fromSentFolder === true }, now);
+      handleOfficerMail(
+        ctx,
+        store.caseById(caseId)!,
+        mail,
+        filed.newText,
+        { id: inbound.id, fromSentFolder: facts.fromSentFolder === true, otherCaseInSubject: c.otherCaseInSubject ?? null },
+        now,
+      );
     }
     if ((c.kind === 'followup' || c.kind === 'complaint') && c.spoofSuspected) {
       recordSuspectedSpoofing(store, config, caseId !== null ? store.caseById(caseId)! : null, mail, filed.newText, c.spoofSuspected, inbound.id, now);

@@ -44,7 +44,10 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
     }
   }
   let tagged: TaggedCase | null = null;
-  for (const number of caseNumbersInSubject(mail.subject, casePrefix)) {
+  // A subject that names the case the mail is threaded on, among others, is tagged with that
+  // case: only a subject naming none but other cases disagrees with the threading (classify.ts).
+  const numbers = caseNumbersInSubject(mail.subject, casePrefix);
+  for (const number of referencedCase && numbers.includes(referencedCase.number) ? [referencedCase.number] : numbers) {
     const c = store.caseByNumber(number);
     if (c) {
       tagged = { caseId: c.id, number: c.number, customerAddress: c.customer_address };

@@ -1288,6 +1288,64 @@ describe('an officer mail filed like any other', () => {
     expect(resultMail(w, r.inboundId)?.to_address).toBe(OLLE);
   });
 
+  // Found by a review: an officer answered case A's notification (threaded on A) but retitled it
+  // with case B's tag for Bertil: the commands ran on A, and A's customer got Bertil's answer.
+  test('officerMailWithConflictingTagAndThreadRefusesFinal: threaded on one case, tagged with another: filed on the threaded case, nothing to either customer', async () => {
+    const BERTIL = 'bertil@example.com';
+    const b = await fileComplaint(w, {
+      from: `Bertil Kund <${BERTIL}>`,
+      subject: 'Fel ränta på mitt lån',
+      body: 'Hej,\n\nni har tagit ut för hög ränta på mitt lån i februari. Jag vill ha tillbaka mellanskillnaden.\n\nBertil Kund',
+    });
+    const [notification] = outboxOf(w, c.id, 'officer-new-case');
+    const AR = `Authentication-Results: ${AUTHSERV}; dkim=pass header.d=exempelfinans.se`;
+    const r = await fileRaw(
+      w,
+      rawMail({
+        headers: [AR, `References: <${notification.message_id}>`],
+        inReplyTo: notification.message_id,
+        from: `Olle Handläggare <${OLLE}>`,
+        subject: `[${b.number}] svar till Bertil`,
+        date: 'Tue, 03 Mar 2026 10:00:00 +0100',
+        body: `#compensation 250\n#final\n\nHej Bertil, ${ANSWER_SV}`,
+      }),
+      NOW,
+    );
+    // Filed on the case it is threaded on, as before; the conflict is in its reason.
+    expect(r).toMatchObject({ kind: 'officer', caseId: c.id });
+    expect(r.reason).toContain(`; the subject names ${b.number}`);
+    // Nothing to either customer; the officer is told why, in Swedish.
+    expect(outboxOf(w, c.id, 'final-answer')).toEqual([]);
+    expect(outboxOf(w, b.id, 'final-answer')).toEqual([]);
+    const refused = eventsOf(w, c.id, 'officer-command-refused').map((e) => detail(e));
+    expect(refused).toEqual([
+      expect.objectContaining({
+        command: '#final',
+        problem: expect.stringContaining(`this mail is a reply on ${c.number} (In-Reply-To/References) but its subject names ${b.number}`),
+      }),
+    ]);
+    const told = resultMail(w, r.inboundId)!;
+    expect(told.to_address).toBe(OLLE);
+    expect(told.body_text).toContain(`det här mejlet är ett svar i ${c.number} (In-Reply-To/References) men ämnesraden anger ${b.number}`);
+    // Internal commands still run on the threaded case, as they always did.
+    expect(w.store.caseById(c.id)!.compensation_sek).toBe(250);
+    // The same reply with the case's own tag sends the answer (the usual flow is unchanged).
+    const ok = await fileRaw(
+      w,
+      rawMail({
+        headers: [AR, `References: <${notification.message_id}>`],
+        inReplyTo: notification.message_id,
+        from: `Olle Handläggare <${OLLE}>`,
+        subject: `SV: [${c.number}] Felaktig avgift på min faktura`,
+        date: 'Tue, 03 Mar 2026 10:05:00 +0100',
+        body: `#final\n\n${ANSWER_SV}`,
+      }),
+      NOW,
+    );
+    expect(ok).toMatchObject({ kind: 'officer', caseId: c.id });
+    expect(outboxOf(w, c.id, 'final-answer')).toHaveLength(1);
+  });
+
   test('a forged staff From (a pass under our id written by the sender, below our real fail): a follow-up, no command runs, the manager is told', async () => {
     const r = await fileRaw(
       w,
