@@ -124,7 +124,7 @@ interface PdfJs {
 }
 interface PdfDoc {
   numPages: number;
-  getPage(n: number): Promise<{ getTextContent(): Promise<{ items: Array<{ str?: string; hasEOL?: boolean }> }>; cleanup(): void }>;
+  getPage(n: number): Promise<{ getTextContent(): Promise<{ items: PdfTextItem[] }>; cleanup(): void }>;
   getFieldObjects(): Promise<Record<string, Array<{ value?: unknown; type?: string; actions?: unknown }>> | null>;
   getJSActions(): Promise<unknown>;
 }
@@ -160,10 +160,7 @@ async function readPdf(req: ReadRequest): Promise<Reading> {
     try {
       const page = await doc.getPage(i);
       const content = await page.getTextContent();
-      const text = content.items
-        .map((it) => (it.str ?? '') + (it.hasEOL ? '\n' : ' '))
-        .join('')
-        .replace(/[ \t]+/g, ' ');
+      const text = pageText(content.items);
       page.cleanup();
       if (visible(text) < MIN_PAGE_CHARS) blank.push(i);
       else if (chars < req.limits.maxTextChars) {
@@ -317,3 +314,56 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) void main();
+
+/** A text item of pdf.js: its string, whether a line ends after it, and where it is drawn. */
+interface PdfTextItem {
+  str?: string;
+  hasEOL?: boolean;
+  /** [a, b, c, d, x, y]: the item's matrix; x and y where it starts. */
+  transform?: number[];
+  width?: number;
+  height?: number;
+}
+
+/**
+ * A page's text from its items, each followed by a space or its line's end. Single characters
+ * drawn one after another on a line less than two heights apart are one word: a form printed or
+ * flattened with one box per character (a comb field) draws "811218-9876" as eleven items
+ * (pdf.js puts a space item between each), which joined with spaces ("8 1 1 2 1 8 - 9 8 7 6") was
+ * no personnummer to the masker, and was stored and shown in clear. Words are joined as before.
+ */
+export function pageText(items: readonly PdfTextItem[]): string {
+  let out = '';
+  let prev: { y: number; end: number; height: number } | null = null;
+  for (const it of items) {
+    const str = it.str ?? '';
+    const t = it.transform;
+    const here =
+      single(str) && t && t.length >= 6 && Number.isFinite(t[4]) && Number.isFinite(t[5])
+        ? { x: t[4], y: t[5], height: Math.abs(it.height || t[3] || 0) }
+        : null;
+    if (str.trim() === '') {
+      // pdf.js's own space between two items: whether it is a gap is decided by the next item.
+      if (it.hasEOL) {
+        out += '\n';
+        prev = null;
+      }
+      continue;
+    }
+    const comb =
+      prev !== null &&
+      here !== null &&
+      prev.height > 0 &&
+      Math.abs(here.y - prev.y) < prev.height / 2 &&
+      here.x - prev.end > -prev.height / 4 &&
+      here.x - prev.end < 2 * prev.height;
+    if (out !== '' && !out.endsWith('\n') && !comb) out += ' ';
+    out += str;
+    if (it.hasEOL) out += '\n';
+    prev = here && it.width !== undefined && !it.hasEOL ? { y: here.y, end: here.x + it.width, height: here.height } : null;
+  }
+  return out.replace(/[ \t]+/g, ' ');
+}
+
+/** One visible character (a comb field's box). */
+const single = (s: string): boolean => [...s].length === 1 && s.trim() !== '';

@@ -116,6 +116,24 @@ describe('complaints in attached documents', () => {
     expect(show.stdout).not.toMatch(/811218-?9876/);
   });
 
+  test('combFieldPersonnummerInPdfLeftInClear: one box per character, as a printed or flattened form draws it', async () => {
+    const { StandardFonts } = await import('pdf-lib');
+    const doc = await PDFDocument.create();
+    const font = await doc.embedFont(StandardFonts.Helvetica);
+    const page = doc.addPage([595.28, 841.89]);
+    page.drawText('Jag klagar på en avgift på 60 kr som togs ut den 3 november 2026.', { x: 60, y: 780, size: 11, font });
+    page.drawText('Personnummer:', { x: 60, y: 700, size: 11, font });
+    [...'811218-9876'].forEach((ch, i) => page.drawText(ch, { x: 160 + i * 14, y: 700, size: 11, font }));
+    const c = await fileMail(w, mailWithDocuments([{ filename: 'reklamation.pdf', type: PDF, data: Buffer.from(await doc.save()) }]));
+    const stored = JSON.stringify(c.readings);
+    expect(stored).not.toMatch(/8 ?1 ?1 ?2 ?1 ?8 ?- ?9 ?8 ?7 ?6/);
+    expect(stored).toContain('Personnummer: 19811218-****');
+    expect(stored).toContain('Jag klagar på en avgift på 60 kr'); // words of ordinary text stay apart
+    expect(c.fields.personnummerMasked).toBe('19811218-****');
+    const show = await w.cli(['case', 'show', c.number]);
+    expect(show.stdout).not.toMatch(/8 1 1 2 1 8/);
+  });
+
   test('caseShowShowsTheTextReadFromTheAttachment', async () => {
     const c = await fileMail(w, mailWithDocuments([{ filename: 'brev.pdf', type: PDF, data: await letterPdf() }]));
     const show = await w.cli(['case', 'show', c.number]);
