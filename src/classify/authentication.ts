@@ -390,7 +390,7 @@ function singleAuthor(headers: HeaderView): StaffAuthentication | null {
  * while a header the sender wrote stands below at least one `Received:` (the hop into our
  * server). Without the fields in order (a hand-made view), only the topmost counts.
  */
-function ourHeaders(headers: HeaderView, ids: readonly string[]): string[] {
+function ourHeaders(headers: HeaderView, ids: readonly string[]): { values: string[]; belowReceived: boolean } {
   const isOurs = (v: string): boolean => {
     const id = authservIdOf(v);
     return id !== null && ids.includes(id);
@@ -398,56 +398,71 @@ function ourHeaders(headers: HeaderView, ids: readonly string[]): string[] {
   const fields = headers.inOrder?.();
   if (!fields) {
     const top = headers.all('authentication-results').find(isOurs);
-    return top === undefined ? [] : [top];
+    return { values: top === undefined ? [] : [top], belowReceived: false };
   }
   const out: string[] = [];
+  let received = false;
+  let belowReceived = false;
   for (const f of fields) {
-    if (f.name === 'received' && out.length > 0) break;
+    if (f.name === 'received') {
+      if (out.length > 0) break;
+      received = true;
+    }
     if (f.name === 'authentication-results' && isOurs(f.value)) {
       // Gmail writes one header per delivery, below its own Received:, where the sender's
       // header fields follow at once: a second one under its id is the sender's.
       if (authservIdOf(f.value) === GOOGLE_AUTHSERV_ID && out.some((v) => authservIdOf(v) === GOOGLE_AUTHSERV_ID)) continue;
+      if (out.length === 0) belowReceived = received;
       out.push(f.value);
     }
   }
-  return out;
+  return { values: out, belowReceived };
 }
 
 /**
- * Why the headers collected as ours cannot all be ours, or null. A stack that writes its headers
- * below its own Received: (Postfix with OpenDKIM's milters, as in the mails of test/fixtures/golden;
- * Gmail) is followed directly by the sender's header fields, so a header the sender put at the
- * top of the mail cannot be told from ours by its place (RFC 8601 §5 asks the receiving server to
- * remove such headers; not every server does). But a server reports each check once: DMARC or SPF
- * in two of the headers, DKIM twice for one domain, or "no signature" beside a signature, means
- * one of them was written by the sender.
+ * Why the headers collected as ours cannot all be ours, or null; asked only of headers that
+ * stand below a Received: field. A stack that writes its headers below its own Received:
+ * (Postfix with OpenDKIM's milters, as in the mails of test/fixtures/golden; Gmail) is followed
+ * directly by the sender's header fields, so a header the sender put at the top of the mail
+ * cannot be told from ours by its place (RFC 8601 §5 asks the receiving server to remove such
+ * headers; not every server does). Two of our filters may report the same check (pypolicyd-spf
+ * and OpenDMARC both write spf=), but they agree. Headers that disagree on one check (DMARC, SPF
+ * for its mailfrom, DKIM for one signing domain), or "no DKIM signature" beside a DKIM result,
+ * cannot all be ours: one was written by the sender.
  */
 function conflictingResults(fields: readonly AuthenticationResults[]): string | null {
-  for (const method of ['dmarc', 'spf']) {
-    const n = fields.filter((f) => f.results.some((r) => r.method === method)).length;
-    if (n > 1) return `${n} of the headers under our authserv-id report ${method}`;
-  }
-  const dkim = fields.map((f) => f.results.filter((r) => r.method === 'dkim'));
-  const withDkim = dkim.filter((rs) => rs.length > 0);
-  if (withDkim.length > 1 && withDkim.some((rs) => rs.some((r) => r.result === 'none')))
-    return 'one header under our authserv-id reports no DKIM signature and another a DKIM result';
-  const seen = new Map<string, number>();
-  dkim.forEach((rs, i) => {
-    for (const r of rs) {
-      const d = dkimDomain(r);
-      if (d && !seen.has(d)) seen.set(d, i);
-      else if (d && seen.get(d) !== i) seen.set(d, -1);
+  const domainOf = (v: string | undefined): string => (v === undefined ? '' : domainOfValue(v));
+  const claims = new Map<string, { field: number; said: string }>();
+  let noSignature = -1;
+  let signature = -1;
+  for (const [i, f] of fields.entries()) {
+    for (const r of f.results) {
+      let key: string;
+      let said: string;
+      if (r.method === 'dmarc') [key, said] = ['DMARC', `${r.result} for ${domainOf(r.props['header.from'])}`];
+      else if (r.method === 'spf' && r.props['smtp.mailfrom'] !== undefined) [key, said] = ['SPF', `${r.result} for ${domainOf(r.props['smtp.mailfrom'])}`];
+      else if (r.method === 'dkim' && r.result === 'none') {
+        if (signature >= 0 && signature !== i) return 'one header under our authserv-id reports a DKIM result and another no DKIM signature';
+        noSignature = i;
+        continue;
+      } else if (r.method === 'dkim') {
+        if (noSignature >= 0 && noSignature !== i) return 'one header under our authserv-id reports no DKIM signature and another a DKIM result';
+        signature = i;
+        [key, said] = [`DKIM for ${dkimDomain(r) ?? ''}`, r.result];
+      } else continue;
+      const before = claims.get(key);
+      if (before && before.field !== i && before.said !== said) return `two headers under our authserv-id disagree on ${key} (${before.said}; ${said})`;
+      if (!before) claims.set(key, { field: i, said });
     }
-  });
-  const twice = [...seen].find(([, i]) => i === -1);
-  return twice ? `two headers under our authserv-id report DKIM for ${twice[0]}` : null;
+  }
+  return null;
 }
 
 /** The verdict of the Authentication-Results headers our server wrote (ourHeaders). */
 function authenticationResultsVerdict(headers: HeaderView, fromAddress: string, ids: readonly string[]): StaffAuthentication {
   // Every header of ours, whether or not it reads: an unreadable one is not skipped for a
   // readable one below it (that one could be the sender's), and makes the whole set unreadable.
-  const values = ourHeaders(headers, ids);
+  const { values, belowReceived } = ourHeaders(headers, ids);
   if (values.length === 0) return { authenticated: false, reason: `no Authentication-Results header from ${ids.join(', ')}` };
   const parsed = values.map(parseAuthenticationResults);
   const bad = parsed.findIndex((p) => p === null);
@@ -457,7 +472,7 @@ function authenticationResultsVerdict(headers: HeaderView, fromAddress: string, 
       reason: `the Authentication-Results header from ${authservIdOf(values[bad])} does not follow RFC 8601 (a property given twice, an unclosed comment or quote, or stray text): not believed`,
     };
   }
-  const conflict = conflictingResults(parsed as AuthenticationResults[]);
+  const conflict = belowReceived ? conflictingResults(parsed as AuthenticationResults[]) : null;
   if (conflict) return { authenticated: false, reason: `${conflict}: one of them was written by the sender, none is believed` };
   const ours = { authservId: parsed[0]!.authservId, results: parsed.flatMap((p) => p!.results) };
   const domain = addressDomain(fromAddress);

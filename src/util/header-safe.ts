@@ -76,7 +76,8 @@ export function normaliseAddress(value: string | null | undefined): string | nul
   // Lower-casing must not make a character ASCII that was not: U+212A KELVIN SIGN lower-cases to
   // "k", so `olle@testban\u212A.se` became a staff address, while the receiving server checked
   // DKIM and DMARC for another, non-existent domain and could never record a failure for ours.
-  for (const ch of v) if (ch.charCodeAt(0) > 0x7f && [...ch.toLowerCase()].some((c) => c.charCodeAt(0) <= 0x7f)) return null;
+  // (U+0130 İ lower-cases to "i" with a combining dot above: not ASCII, kept.)
+  for (const ch of v) if (ch.charCodeAt(0) > 0x7f && [...ch.toLowerCase()].every((c) => c.charCodeAt(0) <= 0x7f)) return null;
   return v.toLowerCase();
 }
 

@@ -451,6 +451,31 @@ describe('stacked headers of the firm server', () => {
     expect(v.authenticated).toBe(false);
   });
 
+  // Found by a review of the rule above: filters of one server that report the same check, and agree.
+  test.each<[string, string[]]>([
+    [
+      'pypolicyd-spf and OpenDMARC both report SPF (OpenDMARC issues #160, #161)',
+      [
+        `${AUTHSERV}; dmarc=pass (p=reject dis=none) header.from=exempelfinans.se`,
+        `${AUTHSERV}; spf=pass smtp.mailfrom=exempelfinans.se`,
+        `${AUTHSERV}; dkim=pass header.d=exempelfinans.se`,
+        `${AUTHSERV}; spf=pass (sender SPF authorized) smtp.mailfrom=olle@exempelfinans.se`,
+      ],
+    ],
+    [
+      'rspamd and OpenDMARC both report DMARC',
+      [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se; dmarc=pass header.from=exempelfinans.se`, `${AUTHSERV}; dmarc=pass header.from=exempelfinans.se`],
+    ],
+    [
+      'one header per signature, RSA and Ed25519 for one domain',
+      [`${AUTHSERV}; dkim=pass header.d=exempelfinans.se header.a=rsa-sha256`, `${AUTHSERV}; dkim=pass header.d=exempelfinans.se header.a=ed25519-sha256`],
+    ],
+  ])('genuineStackRefusedAsForged: %s', async (_what, headers) => {
+    expect((await stacked([OUR_RECEIVED, ...headers.map((h) => `Authentication-Results: ${h}`)])).authenticated).toBe(true);
+    // Above our Received: (the place RFC 8601 §4 asks for) nothing is compared: all are ours.
+    expect((await stacked([...headers.map((h) => `Authentication-Results: ${h}`), OUR_RECEIVED])).authenticated).toBe(true);
+  });
+
   test('our headers below our own Received: still pass, in one header or one per check', async () => {
     expect(
       (

@@ -134,6 +134,8 @@ describe('normaliseAddress', () => {
     // U+212A KELVIN SIGN lower-cases to an ASCII "k": another domain would pass for ours.
     ['Kelvin sign lower-cased into ASCII', 'olle@testban\u212A.se', null],
     ['Kelvin sign in the local part', 'ol\u212Ae@testbank.se', null],
+    // A capital dotted I lower-cases to "i" and a combining dot: no ASCII look-alike, kept.
+    ['Turkish capital dotted I kept', 'AYŞE.\u0130NCE@example.com.tr', 'ayşe.i\u0307nce@example.com.tr'],
   ])('garbageAddressAccepted: %s', (_label, value, expected) => {
     expect(normaliseAddress(value)).toBe(expected);
   });
