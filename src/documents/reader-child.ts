@@ -326,44 +326,63 @@ interface PdfTextItem {
 }
 
 /**
- * A page's text from its items, each followed by a space or its line's end. Single characters
- * drawn one after another on a line less than two heights apart are one word: a form printed or
- * flattened with one box per character (a comb field) draws "811218-9876" as eleven items
- * (pdf.js puts a space item between each), which joined with spaces ("8 1 1 2 1 8 - 9 8 7 6") was
- * no personnummer to the masker, and was stored and shown in clear. Words are joined as before.
+ * A page's text from its items, each followed by a space or its line's end. A comb field (a
+ * form printed or flattened with one box per character) draws "811218-9876" as eleven items, and
+ * pdf.js puts a space item between each: joined with spaces ("8 1 1 2 1 8 - 9 8 7 6") it was no
+ * personnummer to the masker, and was stored and shown in clear. So a run of at least
+ * COMB_MIN single digits (with "-" or "+") drawn on one line at an even pitch, less than two
+ * heights apart, is one word. Anything else is joined as before: single-digit table columns
+ * ("Betyg 1 2 3 4 5") and one-letter words ("i å") stay apart.
  */
 export function pageText(items: readonly PdfTextItem[]): string {
+  const words = items.filter((it) => (it.str ?? '').trim() !== '' || it.hasEOL);
+  const comb = combRuns(words);
   let out = '';
-  let prev: { y: number; end: number; height: number } | null = null;
-  for (const it of items) {
-    const str = it.str ?? '';
-    const t = it.transform;
-    const here =
-      single(str) && t && t.length >= 6 && Number.isFinite(t[4]) && Number.isFinite(t[5])
-        ? { x: t[4], y: t[5], height: Math.abs(it.height || t[3] || 0) }
-        : null;
-    if (str.trim() === '') {
-      // pdf.js's own space between two items: whether it is a gap is decided by the next item.
-      if (it.hasEOL) {
-        out += '\n';
-        prev = null;
-      }
-      continue;
+  for (const [i, it] of words.entries()) {
+    const str = (it.str ?? '').trim() === '' ? '' : (it.str ?? '');
+    if (str !== '') {
+      if (out !== '' && !out.endsWith('\n') && !(comb[i] && comb[i - 1] === comb[i])) out += ' ';
+      out += str;
     }
-    const comb =
-      prev !== null &&
-      here !== null &&
-      prev.height > 0 &&
-      Math.abs(here.y - prev.y) < prev.height / 2 &&
-      here.x - prev.end > -prev.height / 4 &&
-      here.x - prev.end < 2 * prev.height;
-    if (out !== '' && !out.endsWith('\n') && !comb) out += ' ';
-    out += str;
     if (it.hasEOL) out += '\n';
-    prev = here && it.width !== undefined && !it.hasEOL ? { y: here.y, end: here.x + it.width, height: here.height } : null;
   }
   return out.replace(/[ \t]+/g, ' ');
 }
 
-/** One visible character (a comb field's box). */
-const single = (s: string): boolean => [...s].length === 1 && s.trim() !== '';
+/** Fewest boxes a comb field run has: a personnummer has 10 digits, a date 6. */
+const COMB_MIN = 6;
+
+/** For each item, the number of the comb run it belongs to (from 1), or 0. */
+function combRuns(items: readonly PdfTextItem[]): number[] {
+  const runs = items.map(() => 0);
+  let run = 0;
+  for (let i = 0; i < items.length;) {
+    let j = i;
+    const gaps: number[] = [];
+    while (j + 1 < items.length) {
+      const a = box(items[j]);
+      const b = box(items[j + 1]);
+      if (!a || !b || items[j].hasEOL || Math.abs(b.y - a.y) >= a.height / 2) break;
+      const gap = b.x - a.end;
+      if (gap <= -a.height / 4 || gap >= 2 * a.height) break;
+      gaps.push(b.x - a.x); // the pitch: box to box
+      j++;
+    }
+    const even = gaps.length > 0 && Math.max(...gaps) - Math.min(...gaps) <= 0.25 * Math.max(...gaps);
+    if (j - i + 1 >= COMB_MIN && even) {
+      run++;
+      for (let k = i; k <= j; k++) runs[k] = run;
+    }
+    i = j + 1;
+  }
+  return runs;
+}
+
+/** Where a single digit, "-" or "+" is drawn, or null for anything else or an item without a position. */
+function box(it: PdfTextItem): { x: number; y: number; end: number; height: number } | null {
+  const str = it.str ?? '';
+  const t = it.transform;
+  if (!/^[0-9+-]$/.test(str) || !t || t.length < 6 || !Number.isFinite(t[4]) || !Number.isFinite(t[5]) || it.width === undefined) return null;
+  const height = Math.abs(it.height || t[3] || 0);
+  return height > 0 ? { x: t[4], y: t[5], end: t[4] + it.width, height } : null;
+}

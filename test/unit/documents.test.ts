@@ -4,7 +4,7 @@
  * and sources of the complaint read from a mail and its documents.
  */
 import { documentKind } from '../../src/documents/reading';
-import { zipExpandedSize, imageSize } from '../../src/documents/reader-child';
+import { zipExpandedSize, imageSize, pageText } from '../../src/documents/reader-child';
 import { formFieldLines } from '../../src/documents/complaint-form';
 import { readComplaintWithDocuments } from '../../src/documents/complaint-sources';
 import { letterDocx, zipBombDocx, LETTER_SV } from '../support/documents';
@@ -92,5 +92,37 @@ describe('the complaint from a mail and its documents', () => {
     const f = readComplaintWithDocuments(input(text), []);
     expect(f.amountsSek).toEqual([60]);
     expect(f.sources?.incidentDate).toEqual({ from: 'body' });
+  });
+});
+
+describe("a PDF page's text from its items (pdf.js getTextContent)", () => {
+  /** Items as pdf.js gives them for text drawn at `x` on a line: each followed by its own space item. */
+  const drawn = (parts: Array<[string, number]>, width = 6.116, size = 11): Array<Record<string, unknown>> =>
+    parts.flatMap(([str, x]) => [
+      { str, transform: [size, 0, 0, size, x, 700], width: str.length * width, height: size, hasEOL: false },
+      { str: ' ', transform: [size, 0, 0, size, x + str.length * width, 700], width: 7.9, height: 0, hasEOL: false },
+    ]);
+
+  test('combFieldPersonnummerInPdfLeftInClear: one box per character is one word', () => {
+    const items = drawn([['Personnummer:', 60], ...[...'811218-9876'].map((ch, i): [string, number] => [ch, 160 + i * 14])], 6.0);
+    expect(pageText(items as never)).toBe('Personnummer: 811218-9876');
+  });
+
+  test('single-digit table columns and one-letter words stay apart', () => {
+    const scores = drawn([['Betyg', 60], ...[...'12345'].map((ch, i): [string, number] => [ch, 120 + i * 18])]);
+    expect(pageText(scores as never).trim()).toBe('Betyg 1 2 3 4 5');
+    const words = drawn([
+      ['Jag', 60],
+      ['bor', 90],
+      ['i', 115],
+      ['å', 125],
+      ['ö', 135],
+      ['i', 145],
+      ['Umeå', 160],
+    ]);
+    expect(pageText(words as never).trim()).toBe('Jag bor i å ö i Umeå');
+    // Digits at an uneven pitch: not a comb field.
+    const uneven = drawn([...'1234567'].map((ch, i): [string, number] => [ch, 100 + i * 14 + (i % 2) * 6]));
+    expect(pageText(uneven as never).trim()).toBe('1 2 3 4 5 6 7');
   });
 });
