@@ -123,7 +123,8 @@ export function buildOfficerNotification(
 ): NewOutbox {
   const lang = officerLanguage(officer, config);
   const first = store.messagesOfCase(c.id)[0];
-  const excerpt = (first?.new_text ?? first?.body_text ?? '').trim();
+  // The new text, or the whole text when there is none (a mail that is all quote or forward).
+  const excerpt = (first?.new_text?.trim() || first?.body_text || '').trim();
   const data = {
     firm: { name: config.firm.name, complaintsAddress: config.firm.complaintsAddress },
     case: staffCaseData(c),

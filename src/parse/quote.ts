@@ -4,7 +4,8 @@
  *
  * Markers, first match wins (the earliest line that starts a quoted block):
  *  - Outlook: a "Från:"/"From:"/"Von:" header line followed within three lines by
- *    "Skickat:"/"Sent:"/"Datum:"/"Date:"/"Gesendet:", often after a line of underscores;
+ *    "Skickat:"/"Sent:"/"Datum:"/"Date:"/"Gesendet:", and within six by "Till:"/"To:" and
+ *    "Ämne:"/"Subject:", often after a line of underscores;
  *  - "-----Ursprungligt meddelande-----", "-----Original Message-----", "Begin forwarded message";
  *  - attribution lines: "Den ... skrev ...:" (Gmail and Apple in Swedish, possibly wrapped over
  *    two lines), "On ... wrote:", "Am ... schrieb ...:", "Le ... a écrit :";
@@ -19,6 +20,8 @@ export interface SplitReply {
 
 const OUTLOOK_FROM = /^\s*\*?(från|from|von|de|fra|lähettäjä)\s*:\*?\s*\S/i;
 const OUTLOOK_NEXT = /^\s*\*?(skickat|sent|datum|date|gesendet|envoyé|sendt|lähetetty|till|to|an)\s*:/i;
+const OUTLOOK_TO = /^\s*\*?(till|to|an|à|til|vastaanottaja)\s*:/i;
+const OUTLOOK_SUBJECT = /^\s*\*?(ämne|subject|betreff|objet|emne|aihe)\s*:/i;
 const SEPARATOR =
   /^\s*(-{2,}\s*(ursprungligt meddelande|original message|ursprüngliche nachricht|message d'origine|opprinnelig melding|oprindelig meddelelse)\s*-{2,}|begin forwarded message:|_{10,})\s*$/i;
 const ATTRIBUTION_END = /(skrev|wrote|schrieb|a écrit|kirjoitti|følgende|följande)\s*:?\s*$/i;
@@ -31,7 +34,16 @@ export function splitReply(text: string): SplitReply {
   for (let i = 0; i < lines.length && cut < 0; i++) {
     const line = lines[i];
     if (SEPARATOR.test(line)) cut = i;
-    else if (OUTLOOK_FROM.test(line) && lines.slice(i + 1, i + 4).some((l) => OUTLOOK_NEXT.test(l))) cut = i;
+    // The header block of a quoted mail names its recipient and subject too (Outlook, Gmail and
+    // Apple all write them): a web form's rows "Från: ... / Datum: ... / Ämne: ..." (an HTML
+    // table, one row a line) are no quote.
+    else if (
+      OUTLOOK_FROM.test(line) &&
+      lines.slice(i + 1, i + 4).some((l) => OUTLOOK_NEXT.test(l)) &&
+      lines.slice(i + 1, i + 7).some((l) => OUTLOOK_TO.test(l)) &&
+      lines.slice(i + 1, i + 7).some((l) => OUTLOOK_SUBJECT.test(l))
+    )
+      cut = i;
     else if (
       ATTRIBUTION_START.test(line) &&
       (ATTRIBUTION_END.test(line) || (i + 1 < lines.length && ATTRIBUTION_END.test(lines[i + 1]) && !lines[i + 1].startsWith('>')))

@@ -6,6 +6,8 @@
  * and RFC 2047 encoded words must decode; a null Return-Path must be seen as the null sender.
  */
 import crypto from 'node:crypto';
+import { splitReply } from '../../src/parse/quote';
+import { htmlToPlainText } from '../../src/parse/html';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -328,5 +330,23 @@ describe('detectLanguage', () => {
   ])('unclearLanguageIgnoresFallback: %s', (_label, text) => {
     expect(detectLanguage(text, '', 'sv')).toBe('sv');
     expect(detectLanguage(text, '', 'en')).toBe('en');
+  });
+});
+
+describe('a reply and its quoted history (src/parse/quote.ts)', () => {
+  test('webFormTableRowsTakenForAQuotedMail: one row a line, "Från: / Datum:" of a contact form', () => {
+    const html =
+      '<p>Nytt meddelande via kontaktformuläret på testfinans.se</p><table><tr><td>Från:</td><td>Anna Svensson &lt;anna@example.com&gt;</td></tr>' +
+      '<tr><td>Datum:</td><td>2026-11-03 10:12</td></tr><tr><td>Ämne:</td><td>Klagomål</td></tr>' +
+      '<tr><td>Meddelande:</td><td>Jag vill klaga på avgiften på 60 kr som drogs i oktober.</td></tr></table>';
+    const split = splitReply(htmlToPlainText(html));
+    expect(split.quoted).toBe('');
+    expect(split.newText).toContain('Meddelande: Jag vill klaga på avgiften');
+  });
+
+  test('an Outlook reply header still starts the quote', () => {
+    const text =
+      'Tack, jag väntar.\n\nFrån: Klagomål Testfinans <klagomal@testfinans.se>\nSkickat: den 19 november 2026 09:20\nTill: Anna <anna@example.com>\nÄmne: [KLG-2026-000001] Kvittens\n\nHej Anna, vi har tagit emot ditt klagomål.';
+    expect(splitReply(text)).toEqual({ newText: 'Tack, jag väntar.', quoted: expect.stringMatching(/^Från: Klagomål Testfinans/) });
   });
 });
