@@ -17,8 +17,9 @@
  *   closed             reopen (#reopen REASON only: never by #status)
  *
  *   * close needs an outcome (#outcome), so that the register says what was decided, and the
- *     outcome must still stand: a rejection under four eyes needs the approved answer it leans
- *     on (the caller's OutcomeSupport: src/officers/approval.ts, which knows the rule);
+ *     outcome must still stand: a rejection under four eyes still needs the written answer it
+ *     leaned on, not returned by an approver since (the caller's OutcomeSupport:
+ *     src/officers/approval.ts, which knows the rule);
  *     closeInadmissible (#inadmissible REASON) closes from the same states without one.
  *
  * `new` is only ever set by openCase (filing a complaint): a case does not go back to it.
@@ -82,10 +83,10 @@ export function transitionTo(to: CaseStatus): Exclude<TransitionName, 'reopen'> 
 export type TransitionRefusal = 'same-state' | 'not-allowed' | 'needs-outcome' | 'changed-meanwhile' | 'draft-pending' | 'outcome-unsupported';
 
 /**
- * Whether a case's outcome still stands (null) or why not: the rule behind `#outcome` (a
- * rejection's reasoned answer, approved where four eyes apply), which `close` applies again
- * because what it leaned on can change after the outcome was set (a draft returned). Given by
- * the caller: src/cases does not know the officers' rules.
+ * Whether a case's outcome still stands (null) or why not: what `#outcome` accepted it on (a
+ * rejection's reasoned answer), which `close` checks again because it can change after the
+ * outcome was set (a draft returned, an answer failed for good). Given by the caller: src/cases
+ * does not know the officers' rules.
  */
 export type OutcomeSupport = (c: CaseRow) => Bilingual | null;
 

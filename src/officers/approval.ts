@@ -13,7 +13,7 @@
  *
  * The draft's states are transitions of src/cases/transitions.ts, each with its event.
  */
-import { pointNamed, pointsOfCase, whyOutcomeRefused } from './reasons';
+import { answeredOutside, pointNamed, pointsOfCase, whyOutcomeRefused } from './reasons';
 import type { Config, Language, Officer } from '../config/config';
 import type { CaseOutcome } from '../cases/lifecycle';
 import type { CaseRow, FinalAnswerDraftRow, NewOutbox, Store } from '../store/store';
@@ -48,22 +48,66 @@ export function finalNeedsApproval(config: Config, c: Pick<CaseRow, 'outcome'>, 
 
 /**
  * The rule a case's outcome must still meet when it is closed (OutcomeSupport of
- * src/cases/transitions.ts): an outcome whose final answer needs approval stands only on an
- * approved answer, the one the customer got last (or a draft waiting, which blocks closing
- * anyway), as `#outcome` requires (src/officers/reasons.ts). After an approver returned the
- * rejection's draft the customer has no written answer, and the case is not closed as rejected.
+ * src/cases/transitions.ts), for an outcome whose final answer needs approval: what can have
+ * changed since `#outcome` accepted it. The case still has its reasoned, written answer (the
+ * rule of `#outcome` without its approval part, src/officers/reasons.ts: an answer sent and not
+ * failed, or one given outside klagomal with #reasons), and no approver returned a draft after
+ * the last answer sent: after a returned rejection the customer has no approved answer, and the
+ * case is not closed as rejected. Approval itself is not asked again: an answer sent before four
+ * eyes applied (approval.finalAnswer "none", or no manager yet) still stands; `#outcome` keeps
+ * asking for it when a rejection is set.
  */
 export function outcomeSupport(store: Store, config: Config): OutcomeSupport {
   return (c) => {
     if (!c.outcome || !finalAnswerNeedsApproval(config, c.outcome)) return null;
-    const why = whyOutcomeRefused(store, c, c.outcome, true, false, '');
-    return why
-      ? {
-          en: `${c.number} cannot be closed as '${c.outcome}': ${why.en}`,
-          sv: `${c.number} kan inte stängas med utfallet '${c.outcome}': ${why.sv}`,
-        }
-      : null;
+    if (c.outcome !== 'rejected' && c.outcome !== 'partly-upheld') return null;
+    const unanswered = whyOutcomeRefused(store, c, c.outcome, false, false, '');
+    const why = unanswered ?? whyReturned(store, c);
+    if (!why) return null;
+    // The answer failed for good (an address that bounces): say how the case is answered and closed then.
+    const failed =
+      unanswered && !answeredOutside(store, c.id) ? store.outboxOfCase(c.id).find((o) => o.kind === 'final-answer' && o.status === 'failed') : undefined;
+    const letter = failed
+      ? say(
+          `; the final answer of outbox ${failed.id} failed to send: answer the customer another way (a letter), record it with klagomal case met ${c.number} finalAnswer, confirm its reasons with #reasons SUMMARY, then close`,
+          `; det slutliga svaret i utkorgen ${failed.id} kunde inte skickas: svara kunden på annat sätt (brev), registrera det med klagomal case met ${c.number} finalAnswer, bekräfta skälen med #reasons SAMMANFATTNING och stäng sedan`,
+        )
+      : say('', '');
+    return {
+      en: `${c.number} cannot be closed as '${c.outcome}': ${why.en}${letter.en}`,
+      sv: `${c.number} kan inte stängas med utfallet '${c.outcome}': ${why.sv}${letter.sv}`,
+    };
   };
+}
+
+/**
+ * Why a rejection's outcome no longer stands because an approver returned its answer: the
+ * case's latest draft was returned after the last final answer sent (not failed), or none was
+ * sent. The order is the events': a draft and an answer of one minute are told apart.
+ */
+function whyReturned(store: Store, c: CaseRow): Said | null {
+  const drafts = store.draftsOfCase(c.id);
+  const last = drafts[drafts.length - 1];
+  if (!last || last.state !== 'returned') return null;
+  const sent = new Set(store.outboxOfCase(c.id).flatMap((o) => (o.kind === 'final-answer' && o.status !== 'failed' ? [o.id] : [])));
+  const events = store.eventsOfCase(c.id);
+  const lastSent = events.filter((e) => e.type === 'final-answer-queued' && e.outbox_id !== null && sent.has(e.outbox_id)).pop();
+  const drafted = events.find((e) => e.type === 'final-answer-drafted' && draftOfEvent(e.detail) === last.id);
+  // A draft whose event lost its detail (retention) is taken as the newer: refused rather than passed.
+  if (lastSent && drafted && drafted.id < lastSent.id) return null;
+  return say(
+    `${last.decided_by ?? 'an approver'} returned the final answer of draft ${last.id}, written after the last answer sent to the customer: write a new #final, which goes for approval`,
+    `${last.decided_by ?? 'en godkännare'} skickade tillbaka det slutliga svaret i utkast ${last.id}, skrivet efter det senaste svaret till kunden: skriv ett nytt #final, som går till godkännande`,
+  );
+}
+
+function draftOfEvent(detail: string): number | null {
+  try {
+    const d = (JSON.parse(detail) as { draft?: unknown }).draft;
+    return typeof d === 'number' ? d : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The approvers who may decide on `author`'s answer: never the author. */

@@ -132,11 +132,19 @@ export function hasReasonedAnswer(store: Store, caseId: number, approvedOnly = f
   return store.draftsOfCase(caseId).some((d) => d.state === 'approved' && d.outbox_id === latest.id);
 }
 
-/** The final answer was given outside klagomal: its milestone met (`case met`), and no #final was ever queued or drafted. */
+/**
+ * The final answer was given outside klagomal: its milestone met (`case met`), and no #final
+ * reached the customer. A final answer whose send failed for good (an address that bounces) does
+ * not count, nor does the approved draft it came from: the customer never got it, and a letter
+ * is how the README says to answer them then. A draft waiting, or the last one returned by an
+ * approver, still counts: an approver's word is not passed by.
+ */
 export function answeredOutside(store: Store, caseId: number): boolean {
   if (!store.deadline(caseId, 'finalAnswer')?.met_at) return false;
-  if (store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer')) return false;
-  return store.draftsOfCase(caseId).length === 0;
+  if (store.outboxOfCase(caseId).some((o) => o.kind === 'final-answer' && o.status !== 'failed')) return false;
+  const drafts = store.draftsOfCase(caseId);
+  const last = drafts[drafts.length - 1];
+  return !last || (last.state !== 'pending' && last.state !== 'returned');
 }
 
 /**

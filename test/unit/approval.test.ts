@@ -20,7 +20,8 @@ import { openDatabase } from '../../src/store/db';
 import { CaseRow, EventRow, OutboxRow, Store } from '../../src/store/store';
 import { EscalationPass } from '../../src/escalation/pass';
 import { approveDraft, checkDraftDecision } from '../../src/cases/transitions';
-import { toInstant } from '../../src/util/clock';
+import { Instant, toInstant } from '../../src/util/clock';
+import { meetMilestone } from '../../src/cases/milestones';
 import { silentLogger } from '../../src/util/log';
 import { runRetention } from '../../src/retention/retention';
 
@@ -44,9 +45,9 @@ interface World {
   close(): void;
 }
 
-function makeWorld(extra: Record<string, unknown> = {}): World {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-approval-'));
-  const config = parseConfig(
+/** The test firm's config, parsed as if it stood in `dir`. */
+function configIn(dir: string, extra: Record<string, unknown> = {}): Config {
+  return parseConfig(
     {
       firm: { name: 'Exempelfinans AB', complaintsAddress: COMPLAINTS, staffDomains: ['exempelfinans.se'], trustStaffFrom: true },
       sources: [{ type: 'maildir', path: 'maildir' }],
@@ -61,6 +62,11 @@ function makeWorld(extra: Record<string, unknown> = {}): World {
     },
     path.join(dir, 'config.json'),
   );
+}
+
+function makeWorld(extra: Record<string, unknown> = {}): World {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'klagomal-approval-'));
+  const config = configIn(dir, extra);
   const db = openDatabase(path.join(dir, 'data', 'klagomal.db'));
   const store = new Store(db);
   const calendars = calendarsFor(config.deadlines);
@@ -371,6 +377,26 @@ describe('four eyes on final answers (approval.finalAnswer "rejections", the def
     expect(command(w, c.id, '#outcome rejected').out.errors).toEqual([]);
   });
 
+  test('rejectionWhoseApprovedAnswerFailedCannotBeClosed: the approved answer bounced for good; answered by letter, the case closes', () => {
+    command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`);
+    expect(command(w, c.id, '#approve', { from: MAJA }).out.errors).toEqual([]);
+    const [sent] = outboxOf(w, c.id, 'final-answer');
+    // The customer's server refuses the answer for good: the mail failed, the address bounces.
+    w.store.db.prepare("UPDATE outbox SET status = 'failed' WHERE id = ?").run(sent.id);
+    w.store.markAddressFailing(CUSTOMER, toInstant(NOW), '2026-04-02T10:00:00.000Z' as Instant, '550 5.1.1 no such user', null);
+    // Not closed on an answer the customer never got; the refusal says what to do.
+    const refused = command(w, c.id, '#status closed').out.errors.map((e) => e.problem);
+    expect(refused).toEqual([expect.stringContaining(`the final answer of outbox ${sent.id} failed to send: answer the customer another way (a letter)`)]);
+    expect(command(w, c.id, `#final\n\n${ANSWER_2}`).out.errors[0].problem).toContain(`mail to ${CUSTOMER} bounces`);
+    // Answered by letter, recorded as met (`klagomal case met`), its reasons confirmed: the case closes as rejected.
+    expect(meetMilestone(w.store, c.id, 'finalAnswer', toInstant(NOW), 'operator', { note: 'brev' })).toBe(true);
+    expect(command(w, c.id, '#status closed').out.errors.map((e) => e.problem)).toEqual([
+      expect.stringContaining('confirm its reasons in short with #reasons'),
+    ]);
+    expect(command(w, c.id, '#reasons avgiften följer prislistan som kunden godkände vid avtalet\n#status closed').out.errors).toEqual([]);
+    expect(w.store.caseById(c.id)).toMatchObject({ status: 'closed', outcome: 'rejected' });
+  });
+
   test('draftTextOutlivedRetention: anonymising a closed case blanks its drafts, keeping who and when', async () => {
     command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`);
     command(w, c.id, '#return Skriv vilken prislista som gällde, Karin Kund vill veta', { from: MAJA });
@@ -451,6 +477,29 @@ describe('approval.finalAnswer scopes and approvers', () => {
     command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`);
     expect(outboxOf(w, c.id, 'final-answer')).toHaveLength(1);
     expect(w.store.caseById(c.id)!.status).toBe('answered');
+  });
+
+  test('rejectionAnsweredBeforeFourEyesCannotBeClosed: a rejection answered before a manager was configured closes once four eyes apply', async () => {
+    const w = world({ officers: [{ name: 'Olle Handläggare', address: OLLE }] });
+    expect(w.config.approval.finalAnswer).toBe('none');
+    const c = await fileComplaint(w);
+    expect(command(w, c.id, `#outcome rejected\n#final\n\n${ANSWER}`).out.errors).toEqual([]);
+    expect(outboxOf(w, c.id, 'final-answer')).toHaveLength(1);
+    // The firm configures its manager (a config reload): four eyes on rejections from now on.
+    Object.assign(w.ctx, { config: configIn(path.dirname(w.config.dataDir)) });
+    expect(w.ctx.config.approval.finalAnswer).toBe('rejections');
+    // The answer the customer got before four eyes applied still stands: the case closes.
+    expect(command(w, c.id, '#status closed').out.errors).toEqual([]);
+    expect(w.store.caseById(c.id)!.status).toBe('closed');
+    // Reopened, a new rejection's answer goes for approval; returned, the case is not closed on the old one.
+    expect(command(w, c.id, '#reopen kunden skickade nya uppgifter om avgiften').out.errors).toEqual([]);
+    expect(command(w, c.id, `#final\n\n${ANSWER_2}`).out.errors).toEqual([]);
+    const draft = w.store.pendingDraftOfCase(c.id)!;
+    expect(command(w, c.id, '#return Svaret måste säga vilken prislista som gällde', { from: MAJA }).out.errors).toEqual([]);
+    expect(command(w, c.id, '#status closed').out.errors.map((e) => e.problem)).toEqual([
+      `${c.number} cannot be closed as 'rejected': ${MAJA} returned the final answer of draft ${draft.id}, written after the last answer sent to the customer: write a new #final, which goes for approval`,
+    ]);
+    expect(w.store.caseById(c.id)!.status).toBe('in-progress');
   });
 
   test('without a manager the default is "none"; an approver must be a configured officer; a scope needs approvers', () => {
