@@ -51,18 +51,21 @@ export const RECORD_COMMANDS = [
 ] as const;
 export const KNOWN_COMMANDS: readonly string[] = [...COMMAND_NAMES, ...RECORD_COMMANDS, ...LEGAL_HOLD_COMMAND_NAMES];
 
-/** The commands whose effect reaches a customer: a mail to them, or the decision to send one (four eyes). */
-export const CUSTOMER_FACING_COMMANDS: readonly string[] = ['final', 'ask', 'extend', 'holding', 'approve', 'return'];
+/**
+ * The commands carried out on a case in doubt (a mail threaded on one case whose subject's tag
+ * names another): they change neither the case's state nor its record nor reach a customer.
+ */
+export const IN_DOUBT_COMMANDS: readonly string[] = ['note'];
 
 /**
- * Why a command to a customer is refused in a mail threaded on one case whose subject names
- * another: which case it would act on is not certain, so it acts on neither.
+ * Why a command is refused in a mail threaded on one case whose subject names another: which
+ * case it was meant for is not certain, so it acts on neither; the officer is told how to send
+ * it again.
  */
 export function caseInDoubt(threaded: string, tagged: string, name: string): Said {
-  const list = CUSTOMER_FACING_COMMANDS.map((n) => `#${n}`).join(', ');
   return say(
-    `this mail is a reply on ${threaded} (In-Reply-To/References) but its subject names ${tagged}: #${name} is not carried out and nothing goes to a customer (${list} act only when the reply and the subject name the same case); reply on the case you mean, with its tag in the subject, and send it again`,
-    `det här mejlet är ett svar i ${threaded} (In-Reply-To/References) men ämnesraden anger ${tagged}: #${name} utförs inte och inget går till någon kund (${list} utförs bara när svaret och ämnesraden anger samma ärende); svara i det ärende du menar, med dess tagg i ämnesraden, och skicka igen`,
+    `this mail is a reply on ${threaded} (In-Reply-To/References) but its subject names ${tagged}: #${name} is not carried out on either case, since which one it was meant for is in doubt (only #note and the mail's note are recorded, on ${threaded}); send the commands again in a mail whose thread and subject name the same case: reply in that case's own thread, or write a new mail with only its tag ([${threaded}] or [${tagged}]) in the subject`,
+    `det här mejlet är ett svar i ${threaded} (In-Reply-To/References) men ämnesraden anger ${tagged}: #${name} utförs inte i något av ärendena, eftersom det är oklart vilket det gällde (bara #note och mejlets anteckning sparas, i ${threaded}); skicka kommandona igen i ett mejl där tråden och ämnesraden anger samma ärende: svara i det ärendets egen tråd, eller skriv ett nytt mejl med bara dess tagg ([${threaded}] eller [${tagged}]) i ämnesraden`,
   );
 }
 

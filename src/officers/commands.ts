@@ -31,8 +31,9 @@
  * frame adds the escalation paragraph, so the answer the customer gets always has it.
  *
  * A mail threaded on this case whose subject's tag names another case (classify.ts
- * otherCaseInSubject): its commands to a customer (CUSTOMER_FACING_COMMANDS) are refused, since
- * which case they were meant for is in doubt; the others run here.
+ * otherCaseInSubject): which case its commands were meant for is in doubt, so every command but
+ * #note (IN_DOUBT_COMMANDS) is refused: none changes the case's state or record, nothing goes
+ * to a customer; the note is recorded here.
  *
  * Each command runs on its own (a savepoint): a wrong line is reported and the others still
  * run. The officer gets one confirmation listing what was done and every error with its line,
@@ -61,12 +62,12 @@ import {
   allowed,
   ASSESSMENT_ITEMS,
   caseInDoubt,
-  CUSTOMER_FACING_COMMANDS,
   CommandError,
   CommandLine,
   CommandMail,
   CommandName,
   didYouMean,
+  IN_DOUBT_COMMANDS,
   KNOWN_COMMANDS,
   LegalHoldCommandName,
   oneOf,
@@ -136,7 +137,7 @@ export function runOfficerCommands(
     .map((x) => x.args.trim().toLowerCase() as CaseOutcome)
     .filter((x) => CASE_OUTCOMES.includes(x));
   const noApprover = finalNeedsApproval(config, c, outcomesInMail) && approversFor(config, sender.address).length === 0;
-  // Threaded on this case, its subject naming another: nothing goes to a customer (caseInDoubt).
+  // Threaded on this case, its subject naming another: only a note is recorded (caseInDoubt).
   const inDoubt = inbound.otherCaseInSubject ?? null;
   const finalInMail = final !== undefined && ask === undefined && !noApprover && !inDoubt && whyNotToCustomer(store, c, 'final', rest, at) === null;
 
@@ -159,7 +160,8 @@ export function runOfficerCommands(
             `${sender.address} är inte en konfigurerad handläggare (config "officers"): kommandona utförs inte`,
           ),
         );
-      if (inDoubt && CUSTOMER_FACING_COMMANDS.includes(cmd.name)) throw new CommandError(caseInDoubt(c.number, inDoubt, cmd.name));
+      if (inDoubt && KNOWN_COMMANDS.includes(cmd.name) && !IN_DOUBT_COMMANDS.includes(cmd.name))
+        throw new CommandError(caseInDoubt(c.number, inDoubt, cmd.name));
       if ((cmd.name === 'final' || cmd.name === 'ask') && seen.has(cmd.name))
         throw new CommandError(say(`only one #${cmd.name} per mail`, `bara ett #${cmd.name} per mejl`));
       if ((cmd.name === 'final' && ask) || (cmd.name === 'ask' && final))

@@ -1318,17 +1318,17 @@ describe('an officer mail filed like any other', () => {
     expect(outboxOf(w, c.id, 'final-answer')).toEqual([]);
     expect(outboxOf(w, b.id, 'final-answer')).toEqual([]);
     const refused = eventsOf(w, c.id, 'officer-command-refused').map((e) => detail(e));
+    const inDoubt = expect.stringContaining(`this mail is a reply on ${c.number} (In-Reply-To/References) but its subject names ${b.number}`);
     expect(refused).toEqual([
-      expect.objectContaining({
-        command: '#final',
-        problem: expect.stringContaining(`this mail is a reply on ${c.number} (In-Reply-To/References) but its subject names ${b.number}`),
-      }),
+      expect.objectContaining({ command: '#compensation 250', problem: inDoubt }),
+      expect.objectContaining({ command: '#final', problem: inDoubt }),
     ]);
     const told = resultMail(w, r.inboundId)!;
     expect(told.to_address).toBe(OLLE);
     expect(told.body_text).toContain(`det här mejlet är ett svar i ${c.number} (In-Reply-To/References) men ämnesraden anger ${b.number}`);
-    // Internal commands still run on the threaded case, as they always did.
-    expect(w.store.caseById(c.id)!.compensation_sek).toBe(250);
+    // Nor does the case's record change: which case the compensation was for is in doubt too.
+    expect(w.store.caseById(c.id)!.compensation_sek).toBeNull();
+    expect(w.store.caseById(b.id)!.compensation_sek).toBeNull();
     // The same reply with the case's own tag sends the answer (the usual flow is unchanged).
     const ok = await fileRaw(
       w,
@@ -1344,6 +1344,49 @@ describe('an officer mail filed like any other', () => {
     );
     expect(ok).toMatchObject({ kind: 'officer', caseId: c.id });
     expect(outboxOf(w, c.id, 'final-answer')).toHaveLength(1);
+  });
+
+  // Found by a review: in the same retitled reply, #final was refused but the case it was
+  // threaded on was still decided and closed (#outcome, #compensation, #status ran on A).
+  test('conflictingTagStillClosedTheThreadedCase: threaded on one case, tagged with another: no command changes either case; a note is kept', async () => {
+    const b = await fileComplaint(w, {
+      from: 'Bertil Kund <bertil@example.com>',
+      subject: 'Fel ränta på mitt lån',
+      body: 'Hej,\n\nni har tagit ut för hög ränta på mitt lån i februari. Jag vill ha tillbaka mellanskillnaden.\n\nBertil Kund',
+    });
+    const [notification] = outboxOf(w, c.id, 'officer-new-case');
+    const before = w.store.caseById(c.id)!;
+    const r = await fileRaw(
+      w,
+      rawMail({
+        headers: [`Authentication-Results: ${AUTHSERV}; dkim=pass header.d=exempelfinans.se`, `References: <${notification.message_id}>`],
+        inReplyTo: notification.message_id,
+        from: `Olle Handläggare <${OLLE}>`,
+        subject: `[${b.number}] svar till Bertil`,
+        date: 'Tue, 03 Mar 2026 10:00:00 +0100',
+        body: `#note Bertil ringde om räntan\n#outcome upheld\n#compensation 250\n#inadmissible inte ett klagomål\n#status closed\n#final\n\nHej Bertil, ${ANSWER_SV}`,
+      }),
+      NOW,
+    );
+    expect(r).toMatchObject({ kind: 'officer', caseId: c.id });
+    // Neither case decided, closed or answered.
+    for (const x of [c, b]) expect(w.store.caseById(x.id)).toMatchObject({ status: 'new', outcome: null, compensation_sek: null, inadmissible_reason: null });
+    expect(w.store.caseById(c.id)!.updated_at).toBe(before.updated_at);
+    expect(eventsOf(w, c.id, 'status-changed')).toEqual([]);
+    expect(outboxOf(w, c.id, 'final-answer')).toEqual([]);
+    expect(outboxOf(w, b.id, 'final-answer')).toEqual([]);
+    // Every command but the note refused, each with both cases named and what to do.
+    const refused = eventsOf(w, c.id, 'officer-command-refused').map((e) => detail(e));
+    expect(refused.map((x) => x.command)).toEqual(['#outcome upheld', '#compensation 250', '#inadmissible inte ett klagomål', '#final', '#status closed']);
+    for (const x of refused) {
+      expect(x.problem).toContain(`this mail is a reply on ${c.number} (In-Reply-To/References) but its subject names ${b.number}`);
+      expect(x.problem).toContain("reply in that case's own thread, or write a new mail with only its tag");
+    }
+    expect(eventsOf(w, c.id, 'note-added').map((e) => detail(e).text)).toEqual(['Bertil ringde om räntan']);
+    // Told in the officer's language (Swedish), with the way out.
+    const told = resultMail(w, r.inboundId)!.body_text;
+    expect(told).toContain(`det här mejlet är ett svar i ${c.number} (In-Reply-To/References) men ämnesraden anger ${b.number}`);
+    expect(told).toContain('svara i det ärendets egen tråd');
   });
 
   test('a forged staff From (a pass under our id written by the sender, below our real fail): a follow-up, no command runs, the manager is told', async () => {
