@@ -52,6 +52,30 @@ const SHORT: Record<OutboundKind, string> = {
 };
 
 /**
+ * Whether a kind of mail goes to the customer; every other kind goes to staff (officers,
+ * approvers, managers, the admin). The sender marks only a customer's address failing when the
+ * SMTP server refuses it for good (src/reply/outbox-sender.ts): a refused staff address is the
+ * firm's own setup to fix, and no automatic mail to the customer depends on it.
+ */
+export const TO_CUSTOMER: Readonly<Record<OutboundKind, boolean>> = {
+  acknowledgement: true,
+  'information-request': true,
+  'delay-notice': true,
+  'holding-reply': true,
+  'final-answer': true,
+  'officer-new-case': false,
+  'officer-command-result': false,
+  'officer-closed-case-reply': false,
+  'escalation-warning': false,
+  'breach-notice': false,
+  'manager-digest': false,
+  'approval-request': false,
+  'admin-notice': false,
+  'acknowledgement-letter': false,
+  'monthly-pack': false,
+};
+
+/**
  * RFC 3834 §5: 'auto-replied' for a mail that answers the customer's mail (the acknowledgement),
  * 'auto-generated' for the notices we send on our own.
  */

@@ -34,6 +34,7 @@ import type { Config } from '../config/config';
 import type { Store, OutboxRow } from '../store/store';
 import type { Transport } from './transport';
 import { SendError } from './transport';
+import { TO_CUSTOMER } from './mail';
 import type { Clock } from '../util/clock';
 import { addSeconds, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
@@ -237,7 +238,7 @@ export class OutboxSender {
       }
       if (!e.temporary || exhausted) {
         const why = e.temporary ? `gave up after ${row.attempts} attempts over ${Math.round(ageHours)} hours: ${e.message}` : e.message;
-        const next = await this.record(row, 'failed', why, null, take, { addressRefused: e.recipientRefused && !e.temporary });
+        const next = await this.record(row, 'failed', why, null, take, { addressRefused: e.badAddress && !e.temporary });
         log.error('mail failed permanently', { error: redactAddresses(why) });
         return { outcome: 'failed', next };
       }
@@ -331,10 +332,11 @@ export class OutboxSender {
       this.store.blankOutboxAttachments(row.id);
       this.afterSent(row, at);
     }
-    // Refused for good at RCPT TO: as after a permanent bounce (src/reply/bounces.ts), no more
-    // automatic mail goes to the address for loop.bouncingAddressDays, and the case shows it, so
-    // that an officer reaches the customer another way.
-    if (outcome === 'failed' && addressRefused && this.config.loop.bouncingAddressDays > 0) {
+    // A customer's address refused for good at RCPT TO for the address itself (5.1.x, see
+    // SendError.badAddress): as after a permanent bounce (src/reply/bounces.ts), no more
+    // automatic mail goes to it for loop.bouncingAddressDays, and the case shows it, so that an
+    // officer reaches the customer another way. Not a staff address (TO_CUSTOMER).
+    if (outcome === 'failed' && addressRefused && TO_CUSTOMER[row.kind] && this.config.loop.bouncingAddressDays > 0) {
       const until = toInstant(new Date(new Date(at).getTime() + this.config.loop.bouncingAddressDays * 86_400_000));
       this.store.markAddressFailing(row.to_address, at, until, `refused by the SMTP server for ${row.kind} ${row.message_id}`, null);
       this.store.appendEvent({

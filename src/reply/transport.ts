@@ -45,10 +45,15 @@ export class SendError extends Error {
      */
     readonly inDoubt = false,
     /**
-     * The server refused the customer's address at RCPT TO (RFC 5321 §3.3), not the mail as a
-     * whole: permanently (5yz), the address is marked failing as after a permanent bounce.
+     * The server refused the customer's address at RCPT TO (RFC 5321 §3.3) for the address
+     * itself: a 5yz reply with an enhanced status code of the addressing class, 5.1.x (RFC 3463:
+     * 5.1.1 no such mailbox, 5.1.2 no such system, 5.1.6 moved, 5.1.10 null MX; badAddressReply).
+     * The sender marks a customer's address failing on it, as after a permanent bounce. Never
+     * for a policy refusal (5.7.x: relay denied, sender or client rejected, authentication
+     * required), a full mailbox (5.2.x), a system or network status (5.3.x, 5.4.x), or a
+     * reply without an enhanced code: those say nothing about the address.
      */
-    readonly recipientRefused = false,
+    readonly badAddress = false,
   ) {
     super(redactSecrets(message));
     this.name = 'SendError';
@@ -180,6 +185,18 @@ export function smtpOAuth2Fix(cfg: Pick<SmtpTransportConfig, 'auth' | 'user'>, t
   return `the SMTP server refused the token for ${cfg.user}: check what the server expects of the token (audience, scope) and its log`;
 }
 
+/**
+ * Whether a reply refusing a recipient says the address itself is bad (SendError.badAddress): a
+ * 5yz reply whose enhanced status code (RFC 2034, RFC 3463 §3.2) is 5.1.x, as in
+ * "550 5.1.1 <x@example.com>: Recipient address rejected: User unknown" or Gmail's
+ * "550-5.1.1 The email account that you tried to reach does not exist".
+ */
+export function badAddressReply(code: number | undefined, response: string | undefined): boolean {
+  if (code === undefined || code < 500 || code > 599) return false;
+  const m = /^\s*(\d{3})[ -](\d)\.(\d{1,3})\.\d{1,3}(?![\d.])/.exec(response ?? '');
+  return m !== null && Number(m[1]) === code && m[2] === '5' && m[3] === '1';
+}
+
 export function classifySmtpError(err: unknown, cfg?: Pick<SmtpTransportConfig, 'auth' | 'user' | 'passwordEnv'>): SendError {
   const e = err as NodemailerError;
   const code = typeof e?.responseCode === 'number' ? e.responseCode : undefined;
@@ -191,9 +208,23 @@ export function classifySmtpError(err: unknown, cfg?: Pick<SmtpTransportConfig, 
     return new SendError(`SMTP login failed: ${smtpOAuth2Fix(cfg, text)}: ${text}`, true, code);
   }
   if (e?.code === 'EAUTH') return new SendError(`SMTP login failed (check transport.user and transport.passwordEnv): ${text}`, true, code);
-  const recipient = e?.command === 'RCPT TO';
-  if (code !== undefined && code >= 500 && code < 600) return new SendError(text, false, code, false, recipient);
-  return new SendError(text, true, code, false, recipient);
+  const badAddress = e?.command === 'RCPT TO' && badAddressReply(code, e.response);
+  if (code !== undefined && code >= 500 && code < 600) return new SendError(text, false, code, false, badAddress);
+  return new SendError(text, true, code, false, false);
+}
+
+/**
+ * A send nodemailer failed because the server refused every recipient (a customer with a copy
+ * to the representative, both refused): classified by the customer's own refusal. nodemailer
+ * reports one of the replies (a temporary one if any, else the last: the copy's), so the copy's
+ * "550 5.1.1" would mark the customer's address failing when the customer's own reply was a
+ * policy refusal, and the other way round.
+ */
+function customerRefusal(row: Pick<OutboxRow, 'to_address'>, err: unknown): unknown {
+  const errors = (err as { rejectedErrors?: Array<NodemailerError & { recipient?: string }> })?.rejectedErrors;
+  if (!Array.isArray(errors) || errors.length < 2) return err;
+  const own = errors.find((e) => e.recipient?.toLowerCase() === row.to_address.toLowerCase());
+  return own ?? err;
 }
 
 /** What nodemailer reports for a mail the server took for at least one recipient. */
@@ -229,7 +260,7 @@ function acceptedResult(row: Pick<OutboxRow, 'to_address'>, info: AcceptedInfo, 
       e.temporary,
       e.responseCode,
       false,
-      true,
+      e.badAddress,
     );
   }
   const said = (address: string): string => {
@@ -316,8 +347,8 @@ class SmtpTransport implements Transport {
     }
   }
 
-  private failure(err: unknown): SendError {
-    const e = classifySmtpError(err, this.cfg);
+  private failure(err: unknown, row?: OutboxRow): SendError {
+    const e = classifySmtpError(row ? customerRefusal(row, err) : err, this.cfg);
     if ((err as NodemailerError)?.code === 'EAUTH') this.credentials?.tokens?.reportRefused(e.message);
     return e;
   }
@@ -335,7 +366,7 @@ class SmtpTransport implements Transport {
     try {
       info = (await this.use((t) => t.sendMail(mailOptions(row, original, files)))) as AcceptedInfo;
     } catch (err) {
-      throw this.failure(err);
+      throw this.failure(err, row);
     }
     return acceptedResult(row, info, this.cfg);
   }

@@ -53,7 +53,7 @@ async function senderWorld(threaded: boolean) {
   );
   let n = 0;
   /** A mail to `toAddress`, with a copy to the representative when `kind` is a final answer. */
-  const enqueue = (toAddress = CUSTOMER, kind: 'final-answer' | 'acknowledgement' = 'final-answer'): number => {
+  const enqueue = (toAddress = CUSTOMER, kind: 'final-answer' | 'acknowledgement' | 'officer-new-case' = 'final-answer'): number => {
     n++;
     const at = new Date().toISOString();
     return store.enqueue({
@@ -157,6 +157,58 @@ describe('a mail with a copy to the representative', () => {
           big: null,
           events: 0,
         });
+        // A null MX (5.1.10) says the address cannot take mail either.
+        const nullMx = enqueue('nullmx@example.com', 'acknowledgement');
+        smtp.rejectNext(1, 550, '5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup', 'rcpt');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 0, retried: 0, failed: 1 } });
+        expect({ label, failing: failing('nullmx@example.com') !== null, events: failingEvents(nullMx) }).toEqual({ label, failing: true, events: 1 });
+      } finally {
+        await cleanup();
+      }
+    }
+  });
+
+  test("policyRefusalAtRcptMarkedTheCustomerFailing: only a refusal of the address itself (5.1.x) marks it, and only a customer's", async () => {
+    for (const threaded of [false, true]) {
+      const { db, store, smtp, sender, enqueue, cleanup, label } = await senderWorld(threaded);
+      try {
+        const failing = (address: string): string | null => store.addressFailingUntil(address, new Date().toISOString() as never);
+        const failingEvents = (): number => (db.prepare("SELECT COUNT(*) AS n FROM events WHERE type = 'address-failing'").get() as { n: number }).n;
+        // Refusals at RCPT TO that say nothing about the customer's address: the server's policy
+        // about us (relay, sender, client host, authentication), a full mailbox, no enhanced code.
+        const refusals: Array<[number, string]> = [
+          [553, '5.7.1 <klagomal@testfinans.se>: Sender address rejected: not owned by user'],
+          [554, '5.7.1 <unknown[192.0.2.1]>: Client host rejected: Access denied'],
+          [550, '5.7.54 SMTP; Unable to relay recipient in non-accepted domain'],
+          [530, '5.7.0 Authentication required'],
+          [552, '5.2.2 <c@example.com>: mailbox full'],
+          [550, 'Requested action not taken: mailbox unavailable'],
+        ];
+        const addresses = refusals.map((_, i) => `policy${i}@example.com`);
+        for (const [i, [code, message]] of refusals.entries()) {
+          enqueue(addresses[i], 'acknowledgement');
+          smtp.rejectNext(1, code, message, 'rcpt');
+          expect({ label, code, message, result: await sender.sendDue() }).toEqual({ label, code, message, result: { sent: 0, retried: 0, failed: 1 } });
+        }
+        // The customer refused by policy while the representative's copy was taken.
+        const withCopy = enqueue(CUSTOMER);
+        smtp.rejectNext(1, 550, '5.7.1 <kund@example.com>: Relay access denied', 'rcpt');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 0, retried: 0, failed: 1 } });
+        expect(store.outboxRow(withCopy)).toMatchObject({ status: 'failed', last_error: expect.stringMatching(/^550 5\.7\.1/) });
+        // An officer's notification refused as no such user: staff, not a customer.
+        enqueue('olle@testfinans.se', 'officer-new-case');
+        smtp.rejectNext(1, 550, '5.1.1 <olle@testfinans.se>: Recipient address rejected: User unknown', 'rcpt');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 0, retried: 0, failed: 1 } });
+        // Both refused: the customer by policy, the copy as no such user. The customer's own reply counts.
+        smtp.refuseRecipient(REPRESENTATIVE, 550, '5.1.1 <ombud@advokat.se>: Recipient address rejected: User unknown');
+        const both = enqueue('kund3@example.com');
+        smtp.rejectNext(1, 554, '5.7.1 <kund3@example.com>: Relay access denied', 'rcpt');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 0, retried: 0, failed: 1 } });
+
+        const marked = [...addresses, CUSTOMER, 'olle@testfinans.se', 'kund3@example.com'].filter((a) => failing(a) !== null);
+        expect({ label, marked, events: failingEvents() }).toEqual({ label, marked: [], events: 0 });
+        // The failure of the mail refused to both is told in the customer's own reply.
+        expect(store.outboxRow(both)).toMatchObject({ status: 'failed', last_error: expect.stringMatching(/^554 5\.7\.1/) });
       } finally {
         await cleanup();
       }
