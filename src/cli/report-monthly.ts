@@ -51,6 +51,7 @@ function asRow(o: NewOutbox): OutboxRow {
     transport_response: null,
     retry_from: null,
     attach_inbound_id: null,
+    copies_accepted: null,
   };
 }
 

@@ -238,12 +238,15 @@ export class OutboxSender {
       }
       if (!e.temporary || exhausted) {
         const why = e.temporary ? `gave up after ${row.attempts} attempts over ${Math.round(ageHours)} hours: ${e.message}` : e.message;
-        const next = await this.record(row, 'failed', why, null, take, { addressRefused: e.badAddress && !e.temporary });
+        const next = await this.record(row, 'failed', why, null, take, {
+          addressRefused: e.badAddress && !e.temporary,
+          copiesAccepted: e.copiesAccepted,
+        });
         log.error('mail failed permanently', { error: redactAddresses(why) });
         return { outcome: 'failed', next };
       }
       const delay = retryDelaySeconds(row.attempts, this.config.outbox.retryBaseSeconds, this.config.outbox.retryMaxSeconds);
-      const next = await this.record(row, 'retry', e.message, addSeconds(this.clock(), delay), take);
+      const next = await this.record(row, 'retry', e.message, addSeconds(this.clock(), delay), take, { copiesAccepted: e.copiesAccepted });
       log.warn('mail send failed, will retry', { error: redactAddresses(e.message), retryInSeconds: delay });
       return { outcome: 'retried', next };
     }
@@ -306,9 +309,13 @@ export class OutboxSender {
     response: string,
     nextAttemptAt: Date | null,
     at: string,
-    { refused = [], addressRefused = false }: ResultExtra,
+    { refused = [], addressRefused = false, copiesAccepted = [] }: ResultExtra,
   ): void {
     const ours = this.store.finishOutboxAttempt(row.id, row.attempts, outcome, response, at, nextAttemptAt ? toInstant(nextAttemptAt) : null);
+    // The server took the copy (Cc) while it refused the customer: the representative has the
+    // mail, so a later attempt goes to the customer alone (recorded even when another sender
+    // took the mail over: the copy went out all the same).
+    if (copiesAccepted.length) this.store.addOutboxCopiesAccepted(row.id, copiesAccepted);
     if (!ours) return; // the lease ran out and another sender took over; its result counts
     this.store.appendEvent({
       at,
@@ -325,6 +332,7 @@ export class OutboxSender {
         ...(outcome === 'sent' ? { response } : { error: response }),
         ...(nextAttemptAt ? { nextAttemptAt: toInstant(nextAttemptAt) } : {}),
         ...(refused.length ? { copyRefused: refused } : {}),
+        ...(copiesAccepted.length ? { copyAccepted: copiesAccepted } : {}),
       },
     });
     if (outcome === 'sent') {
@@ -351,8 +359,12 @@ export class OutboxSender {
   }
 }
 
-/** What a result carries besides its outcome: the copies refused (sent), the customer's address refused for good (failed). */
+/**
+ * What a result carries besides its outcome: the copies refused (sent), the customer's address
+ * refused for good (failed), the copies taken while the customer was refused (retry, failed).
+ */
 interface ResultExtra {
   readonly refused?: readonly string[];
   readonly addressRefused?: boolean;
+  readonly copiesAccepted?: readonly string[];
 }

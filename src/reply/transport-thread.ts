@@ -25,7 +25,10 @@ import { registerSecret } from '../util/secrets';
 /** What the worker answers: a result, or an error with its classification (src/reply/transport-worker.ts). */
 export type WorkerAnswer =
   | { id: number; response: string; refused?: readonly string[] }
-  | { id: number; error: { message: string; temporary: boolean; responseCode?: number; badAddress?: boolean } };
+  | {
+      id: number;
+      error: { message: string; temporary: boolean; responseCode?: number; badAddress?: boolean; copiesAccepted?: readonly string[] };
+    };
 
 /** What the main thread asks. */
 export type WorkerRequest =
@@ -73,7 +76,8 @@ class ThreadedTransport implements Transport {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.settled(m.id, worker);
-      if ('error' in m) p.reject(new SendError(m.error.message, m.error.temporary, m.error.responseCode, false, m.error.badAddress ?? false));
+      if ('error' in m)
+        p.reject(new SendError(m.error.message, m.error.temporary, m.error.responseCode, false, m.error.badAddress ?? false, m.error.copiesAccepted ?? []));
       else p.resolve({ response: m.response, ...(m.refused ? { refused: m.refused } : {}) }); // refused: a Cc the server would not take
     });
     const died = (why: string): void => {

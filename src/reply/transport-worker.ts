@@ -53,7 +53,13 @@ port.on('message', (m: WorkerRequest | { op: 'close' }) => {
           // A SendError keeps its classification; anything else is temporary, as the sender treats it.
           error:
             err instanceof SendError
-              ? { message: err.message, temporary: err.temporary, responseCode: err.responseCode, badAddress: err.badAddress }
+              ? {
+                  message: err.message,
+                  temporary: err.temporary,
+                  responseCode: err.responseCode,
+                  badAddress: err.badAddress,
+                  copiesAccepted: err.copiesAccepted,
+                }
               : { message: redactSecrets(errorChain(err)), temporary: true },
         } satisfies WorkerAnswer),
     )

@@ -54,6 +54,8 @@ export class SendError extends Error {
      * reply without an enhanced code: those say nothing about the address.
      */
     readonly badAddress = false,
+    /** Copies (Cc) the server took while it refused the customer: the sender records them, and later attempts leave them out. */
+    readonly copiesAccepted: readonly string[] = [],
   ) {
     super(redactSecrets(message));
     this.name = 'SendError';
@@ -101,8 +103,11 @@ export function mailOptions(row: OutboxRow, original?: Buffer | null, files: rea
     ...(original ? [{ filename: 'original.eml', content: original, contentType: 'message/rfc822', contentDisposition: 'attachment' as const }] : []),
     ...stored,
   ];
-  // A copy to the customer's representative is a recipient too, not only a header.
+  // A copy to the customer's representative is a recipient too, not only a header; not in the
+  // envelope of a later attempt once a server took it (copies_accepted: the customer was refused).
   const { Cc: cc, ...headers } = JSON.parse(row.headers) as Record<string, string>;
+  const taken = (JSON.parse(row.copies_accepted ?? '[]') as string[]).map((a) => a.toLowerCase());
+  const copies = cc && !taken.includes(cc.trim().toLowerCase()) ? [cc] : [];
   return {
     attachments: attachments.length ? attachments : undefined,
     from: { name: row.from_name, address: row.from_address },
@@ -116,7 +121,7 @@ export function mailOptions(row: OutboxRow, original?: Buffer | null, files: rea
     references: refs.length ? refs.map((r) => `<${r}>`) : undefined,
     cc: cc || undefined,
     headers,
-    envelope: { from: row.from_address, to: cc ? [row.to_address, cc] : [row.to_address] },
+    envelope: { from: row.from_address, to: [row.to_address, ...copies] },
   };
 }
 
@@ -230,6 +235,7 @@ function customerRefusal(row: Pick<OutboxRow, 'to_address'>, err: unknown): unkn
 /** What nodemailer reports for a mail the server took for at least one recipient. */
 interface AcceptedInfo {
   response?: string;
+  accepted?: string[];
   envelope?: { to?: string[] };
   rejected?: string[];
   rejectedErrors?: Array<NodemailerError & { recipient?: string }>;
@@ -261,6 +267,7 @@ function acceptedResult(row: Pick<OutboxRow, 'to_address'>, info: AcceptedInfo, 
       e.responseCode,
       false,
       e.badAddress,
+      (info.accepted ?? []).filter((a) => !isCustomer(a)),
     );
   }
   const said = (address: string): string => {

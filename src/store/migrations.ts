@@ -734,4 +734,16 @@ CREATE TABLE monthly_packs (
 );
 `,
   },
+  {
+    version: 17,
+    name: 'outbox: copies the server already took',
+    sql: `
+-- The copies (Cc: the customer's representative) an SMTP server took in an attempt that failed
+-- for the customer (refused at RCPT TO while the copy was accepted), as a JSON array of
+-- addresses; NULL when none. Later attempts go to the customer alone (the SMTP envelope; the
+-- message, its Cc header and Message-ID are unchanged), so a mail retried for the customer
+-- does not give the representative one more copy per attempt. Retention blanks it with the Cc.
+ALTER TABLE outbox ADD COLUMN copies_accepted TEXT;
+`,
+  },
 ];

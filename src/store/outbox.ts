@@ -255,6 +255,18 @@ export class OutboxQueries extends StoreBase {
   }
 
   /**
+   * Record copies (Cc) the server took in an attempt that failed for the customer, beside any
+   * recorded before: later attempts leave them out of the envelope (src/reply/transport.ts).
+   */
+  addOutboxCopiesAccepted(id: number, addresses: readonly string[]): void {
+    this.q(
+      `UPDATE outbox SET copies_accepted = (SELECT json_group_array(value) FROM
+           (SELECT value FROM json_each(COALESCE(copies_accepted, '[]')) UNION SELECT value FROM json_each(?)))
+         WHERE id = ?`,
+    ).run(JSON.stringify(addresses.map((a) => a.toLowerCase())), id);
+  }
+
+  /**
    * Put off the next attempt of a mail whose send ended in doubt: it stays 'sending' with its
    * attempt unfinished (the server may have taken it), due again at `notBefore` but never before
    * its lease runs out. Only while the mail is still this attempt's.

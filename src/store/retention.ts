@@ -295,14 +295,14 @@ export class RetentionQueries extends StoreBase {
 
   /**
    * Blank the text of mails we sent: subject, bodies, transport response, the copies' addresses
-   * (the customer's representative in Cc); the recipient unless it is one of `keepAddresses`
+   * (the customer's representative in Cc, and in copies_accepted); the recipient unless it is one of `keepAddresses`
    * (lower-case: the officers); mail not yet sent fails.
    */
   blankOutboxMails(outboxIds: readonly number[], keepAddresses: readonly string[]): void {
     this.db
       .prepare(
         `UPDATE outbox SET subject = '', body_text = '', body_html = NULL, transport_response = NULL,
-         headers = CASE WHEN json_valid(headers) THEN json_remove(headers, '$.Cc', '$.Bcc') ELSE '{}' END,
+         headers = CASE WHEN json_valid(headers) THEN json_remove(headers, '$.Cc', '$.Bcc') ELSE '{}' END, copies_accepted = NULL,
          last_error = CASE WHEN status IN ('queued','sending') THEN 'removed by retention before it was sent' ELSE NULL END,
          status = CASE WHEN status IN ('queued','sending') THEN 'failed' ELSE status END,
          to_address = CASE WHEN lower(to_address) IN (SELECT value FROM json_each(?)) THEN to_address ELSE '' END

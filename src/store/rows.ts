@@ -182,6 +182,8 @@ export interface OutboxRow {
   transport_response: string | null;
   retry_from: Instant | null;
   attach_inbound_id: number | null;
+  /** JSON array of the copies (Cc) a server took in an attempt that failed for the customer (migration 17), or null. */
+  copies_accepted: string | null;
 }
 
 export interface EventRow {

@@ -43,11 +43,16 @@ async function senderWorld(threaded: boolean) {
   );
   const transport: Transport = threaded ? threadedTransport(config.transport)! : createTransport(config.transport);
   const metBySending: number[] = [];
+  // The sender's clock: now, moved on by `later` (a retry comes due without waiting).
+  let offsetMs = 0;
+  const later = (ms: number): void => {
+    offsetMs += ms;
+  };
   const sender = new (threaded ? CompiledSender : OutboxSender)(
     store,
     transport,
     config,
-    () => new Date(),
+    () => new Date(Date.now() + offsetMs),
     silentLogger,
     (row: OutboxRow) => metBySending.push(row.id),
   );
@@ -83,7 +88,7 @@ async function senderWorld(threaded: boolean) {
     db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  return { db, store, smtp, sender, metBySending, enqueue, cleanup, label: threaded ? 'thread' : 'main thread' };
+  return { db, store, smtp, sender, metBySending, enqueue, later, cleanup, label: threaded ? 'thread' : 'main thread' };
 }
 
 describe('a mail with a copy to the representative', () => {
@@ -209,6 +214,42 @@ describe('a mail with a copy to the representative', () => {
         expect({ label, marked, events: failingEvents() }).toEqual({ label, marked: [], events: 0 });
         // The failure of the mail refused to both is told in the customer's own reply.
         expect(store.outboxRow(both)).toMatchObject({ status: 'failed', last_error: expect.stringMatching(/^554 5\.7\.1/) });
+      } finally {
+        await cleanup();
+      }
+    }
+  });
+
+  test('representativeGotACopyAtEveryRetry: once the copy is taken, later attempts go to the customer alone', async () => {
+    for (const threaded of [false, true]) {
+      const { db, store, smtp, sender, enqueue: finalAnswer, later, cleanup, label } = await senderWorld(threaded);
+      try {
+        const id = finalAnswer();
+        // The next attempt, an hour on (past any retry delay of outbox.retryMaxSeconds).
+        const pass = (): Promise<unknown> => {
+          later(3_600_000);
+          return sender.sendDue();
+        };
+        // The customer's mailbox is full (452) twice, while the representative's copy is taken.
+        smtp.rejectNext(1, 452, '4.2.2 <kund@example.com>: mailbox full', 'rcpt');
+        expect({ label, result: await sender.sendDue() }).toEqual({ label, result: { sent: 0, retried: 1, failed: 0 } });
+        smtp.rejectNext(1, 452, '4.2.2 <kund@example.com>: mailbox full', 'rcpt');
+        expect({ label, result: await pass() }).toEqual({ label, result: { sent: 0, retried: 1, failed: 0 } });
+        // Then the customer's server takes it.
+        expect({ label, result: await pass() }).toEqual({ label, result: { sent: 1, retried: 0, failed: 0 } });
+        const got = await smtp.waitFor(2);
+        // One copy for the representative, then the mail for the customer alone: the same
+        // message (Message-ID, Cc header, bytes), only the envelope without the copy.
+        expect({ label, to: got.map((m) => m.to) }).toEqual({ label, to: [[REPRESENTATIVE], [CUSTOMER]] });
+        expect(got[1].headers.get('cc')).toBe(REPRESENTATIVE);
+        expect(got[1].messageId).toBe(got[0].messageId);
+        expect(got[1].raw.equals(got[0].raw)).toBe(true);
+        // The copy taken is on record with the mail and with the attempt that took it.
+        expect(store.outboxRow(id)).toMatchObject({ status: 'sent', attempts: 3, copies_accepted: JSON.stringify([REPRESENTATIVE]) });
+        const retries = db.prepare("SELECT detail FROM events WHERE outbox_id = ? AND type = 'mail-send-retry' ORDER BY id").all(id) as Array<{
+          detail: string;
+        }>;
+        expect(retries.map((r) => JSON.parse(r.detail).copyAccepted)).toEqual([[REPRESENTATIVE], undefined]);
       } finally {
         await cleanup();
       }

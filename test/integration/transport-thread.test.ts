@@ -51,6 +51,7 @@ function row(id: number, extra: Partial<OutboxRow> = {}): OutboxRow {
     transport_response: null,
     retry_from: null,
     attach_inbound_id: 7,
+    copies_accepted: null,
     ...extra,
   };
 }

@@ -395,12 +395,13 @@ describe('retention of closed cases', () => {
   test('anonymisedCaseKeptItsRepresentativeInOutboxHeaders: the Cc of a final answer', async () => {
     const [mail] = f.store.outboxOfCase(a.id);
     f.store.db
-      .prepare('UPDATE outbox SET headers = ? WHERE id = ?')
-      .run(JSON.stringify({ 'Auto-Submitted': 'auto-generated', Cc: 'eva.ek@advokat.se' }), mail.id);
+      .prepare('UPDATE outbox SET headers = ?, copies_accepted = ? WHERE id = ?')
+      .run(JSON.stringify({ 'Auto-Submitted': 'auto-generated', Cc: 'eva.ek@advokat.se' }), JSON.stringify(['eva.ek@advokat.se']), mail.id);
     await runRetention({ store: f.store, config: f.config }, { now: NOW, trigger: 'command' });
     const headers = String(rows(f, 'SELECT headers FROM outbox WHERE id = ?', mail.id)[0].headers);
     expect(headers).not.toContain('eva.ek');
     expect(JSON.parse(headers)).toEqual({ 'Auto-Submitted': 'auto-generated' });
+    expect(f.store.outboxRow(mail.id)!.copies_accepted).toBeNull(); // the copy the server took before the customer (migration 17)
   });
 
   test('a mail of ours still queued when its case is anonymised is failed, not sent blank', async () => {
