@@ -198,8 +198,19 @@ export function smtpOAuth2Fix(cfg: Pick<SmtpTransportConfig, 'auth' | 'user'>, t
  */
 export function badAddressReply(code: number | undefined, response: string | undefined): boolean {
   if (code === undefined || code < 500 || code > 599) return false;
-  const m = /^\s*(\d{3})[ -](\d)\.(\d{1,3})\.\d{1,3}(?![\d.])/.exec(response ?? '');
-  return m !== null && Number(m[1]) === code && m[2] === '5' && m[3] === '1';
+  const m = /^\s*(\d{3})[ -](\d)\.(\d{1,3})\.(\d{1,3})(?![\d.])/.exec(response ?? '');
+  // Of the 5.1.x codes only those about the destination (RFC 3463 §3.2; RFC 7505 5.1.10): 5.1.7
+  // and 5.1.8 are about our sender address, and Postfix gives its sender refusals at RCPT TO
+  // (smtpd_delay_reject), also as 5.1.0 "Sender address rejected": a misconfigured From would
+  // mark every customer.
+  return (
+    m !== null &&
+    Number(m[1]) === code &&
+    m[2] === '5' &&
+    m[3] === '1' &&
+    ['1', '2', '3', '6', '10'].includes(m[4]) &&
+    !/sender address|sender domain|mail from/i.test(response ?? '')
+  );
 }
 
 export function classifySmtpError(err: unknown, cfg?: Pick<SmtpTransportConfig, 'auth' | 'user' | 'passwordEnv'>): SendError {

@@ -14,7 +14,7 @@ import type { NewOutbox, OutboxRow } from '../../src/store/store';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/config';
 import { OutboxSender } from '../../src/reply/outbox-sender';
-import { SendError, Transport } from '../../src/reply/transport';
+import { badAddressReply, SendError, Transport } from '../../src/reply/transport';
 import { silentLogger } from '../../src/util/log';
 
 let dir: string;
@@ -289,5 +289,17 @@ describe('outbox sender commits', () => {
     expect(failed).toHaveLength(1);
     expect(Date.parse(failed[0].at) - NOW.getTime()).toBeLessThan((cfg.outbox.giveUpAfterHours + 1) * 3_600_000);
     expect(JSON.parse(failed[0].detail).error).toBe(row.last_error);
+  });
+});
+
+describe("which refusals at RCPT TO say the customer's address is bad", () => {
+  test('senderRefusalAtRcptMarkedEveryCustomerFailing: Postfix refuses our sender at RCPT TO (smtpd_delay_reject)', () => {
+    expect(badAddressReply(550, '550 5.1.0 <klagomal@testfinans.se>: Sender address rejected: User unknown in local recipient table')).toBe(false);
+    expect(badAddressReply(553, '553 5.1.8 <klagomal@testfinans.se>: Sender address rejected: Domain not found')).toBe(false);
+    expect(badAddressReply(550, "550 5.1.7 Bad sender's mailbox address syntax")).toBe(false);
+    expect(badAddressReply(550, '550 5.1.1 <kund@example.com>: Recipient address rejected: User unknown in virtual mailbox table')).toBe(true);
+    expect(badAddressReply(550, '550-5.1.1 The email account that you tried to reach does not exist.')).toBe(true);
+    expect(badAddressReply(556, '556 5.1.10 Recipient address kund@example.com has null MX')).toBe(true);
+    expect(badAddressReply(550, '550 5.7.1 Relaying denied')).toBe(false);
   });
 });
