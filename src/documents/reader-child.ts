@@ -330,8 +330,8 @@ interface PdfTextItem {
  * form printed or flattened with one box per character) draws "811218-9876" as eleven items, and
  * pdf.js puts a space item between each: joined with spaces ("8 1 1 2 1 8 - 9 8 7 6") it was no
  * personnummer to the masker, and was stored and shown in clear. So a run of at least
- * COMB_MIN single digits (with "-" or "+") drawn on one line at an even pitch, less than two
- * heights apart, is one word. Anything else is joined as before: single-digit table columns
+ * COMB_MIN single digits (with "-" or "+") drawn on one line at an even pitch (or in groups
+ * whose gap is at most twice the pitch), less than three heights apart, is one word. Anything else is joined as before: single-digit table columns
  * ("Betyg 1 2 3 4 5") and one-letter words ("i å") stay apart.
  */
 export function pageText(items: readonly PdfTextItem[]): string {
@@ -364,11 +364,12 @@ function combRuns(items: readonly PdfTextItem[]): number[] {
       const b = box(items[j + 1]);
       if (!a || !b || items[j].hasEOL || Math.abs(b.y - a.y) >= a.height / 2) break;
       const gap = b.x - a.end;
-      if (gap <= -a.height / 4 || gap >= 2 * a.height) break;
+      if (gap <= -a.height / 4 || gap >= 3 * a.height) break;
       gaps.push(b.x - a.x); // the pitch: box to box
       j++;
     }
-    const even = gaps.length > 0 && Math.max(...gaps) - Math.min(...gaps) <= 0.25 * Math.max(...gaps);
+    // An even pitch, or boxes in groups (ÅÅMMDD – NNNN) whose gap is at most twice the pitch.
+    const even = gaps.length > 0 && Math.max(...gaps) <= 2 * Math.min(...gaps);
     if (j - i + 1 >= COMB_MIN && even) {
       run++;
       for (let k = i; k <= j; k++) runs[k] = run;

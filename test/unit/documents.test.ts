@@ -106,6 +106,17 @@ describe("a PDF page's text from its items (pdf.js getTextContent)", () => {
   test('combFieldPersonnummerInPdfLeftInClear: one box per character is one word', () => {
     const items = drawn([['Personnummer:', 60], ...[...'811218-9876'].map((ch, i): [string, number] => [ch, 160 + i * 14])], 6.0);
     expect(pageText(items as never)).toBe('Personnummer: 811218-9876');
+    // Boxes in groups: a wider gap around the printed dash, or between the groups without one.
+    const grouped = drawn(
+      [...'811218-9876'].map((ch, i): [string, number] => [ch, 160 + i * 14 + (i >= 6 ? 6 : 0) + (i >= 7 ? 6 : 0)]),
+      6.0,
+    );
+    expect(pageText(grouped as never)).toBe('811218-9876');
+    const twelve = drawn(
+      [...'198112189876'].map((ch, i): [string, number] => [ch, 160 + i * 14 + (i >= 8 ? 14 : 0)]),
+      6.0,
+    );
+    expect(pageText(twelve as never)).toBe('198112189876');
   });
 
   test('single-digit table columns and one-letter words stay apart', () => {
