@@ -4,9 +4,10 @@
  *
  * Markers, first match wins (the earliest line that starts a quoted block):
  *  - Outlook: a "Från:"/"From:"/"Von:" header line followed within three lines by
- *    "Skickat:"/"Sent:"/"Datum:"/"Date:"/"Gesendet:", and within six by "Till:"/"To:" and
- *    "Ämne:"/"Subject:", often after a line of underscores;
- *  - "-----Ursprungligt meddelande-----", "-----Original Message-----", "Begin forwarded message";
+ *    "Skickat:"/"Sent:"/"Datum:"/"Date:"/"Gesendet:", with nothing but header lines up to the
+ *    block's blank line (a web form's "Meddelande:" row ends that), often after underscores;
+ *  - "-----Ursprungligt meddelande-----", "-----Original Message-----", "---------- Forwarded message
+ *    ---------", "Begin forwarded message:", "Början på vidarebefordrat meddelande:";
  *  - attribution lines: "Den ... skrev ...:" (Gmail and Apple in Swedish, possibly wrapped over
  *    two lines), "On ... wrote:", "Am ... schrieb ...:", "Le ... a écrit :";
  *  - a run of lines starting with ">".
@@ -20,13 +21,25 @@ export interface SplitReply {
 
 const OUTLOOK_FROM = /^\s*\*?(från|from|von|de|fra|lähettäjä)\s*:\*?\s*\S/i;
 const OUTLOOK_NEXT = /^\s*\*?(skickat|sent|datum|date|gesendet|envoyé|sendt|lähetetty|till|to|an)\s*:/i;
-const OUTLOOK_TO = /^\s*\*?(till|to|an|à|til|vastaanottaja)\s*:/i;
-const OUTLOOK_SUBJECT = /^\s*\*?(ämne|subject|betreff|objet|emne|aihe)\s*:/i;
+/** The lines a mail client writes in a quoted mail's header block. */
+const HEADER_LINE =
+  /^\s*\*?(skickat|sent|datum|date|gesendet|envoyé|sendt|lähetetty|till|to|an|à|til|vastaanottaja|kopia|cc|kopie|hemlig kopia|bcc|ämne|subject|betreff|objet|emne|aihe|prioritet|importance|priorität|bifogade filer|attachments|anlagen|svara till|reply-to)\s*:/i;
+/** Any "Label:" line, as a web form writes one per field. */
+const LABEL_LINE = /^\s*\*?\p{L}[\p{L} -]{0,30}:(\s|$)/u;
 const SEPARATOR =
-  /^\s*(-{2,}\s*(ursprungligt meddelande|original message|ursprüngliche nachricht|message d'origine|opprinnelig melding|oprindelig meddelelse)\s*-{2,}|begin forwarded message:|_{10,})\s*$/i;
+  /^\s*(-{2,}\s*(ursprungligt meddelande|original message|ursprüngliche nachricht|message d'origine|opprinnelig melding|oprindelig meddelelse|forwarded message|vidarebefordrat meddelande)\s*-{2,}|begin forwarded message:|början på vidarebefordrat meddelande:|_{10,})\s*$/i;
 const ATTRIBUTION_END = /(skrev|wrote|schrieb|a écrit|kirjoitti|følgende|följande)\s*:?\s*$/i;
 const ATTRIBUTION_START = /^\s*(den |on |am |le |tor |mån |tis |ons |fre |lör |sön )/i;
 const ATTRIBUTION_VERB = /(skrev|wrote|schrieb|a écrit|kirjoitti)/i;
+
+/** Whether the lines from `start` up to the next blank line (at most 8) are header lines or their continuations. */
+function onlyHeaderLines(lines: readonly string[], start: number): boolean {
+  for (const l of lines.slice(start, start + 8)) {
+    if (l.trim() === '') return true;
+    if (LABEL_LINE.test(l) && !HEADER_LINE.test(l)) return false;
+  }
+  return true;
+}
 
 export function splitReply(text: string): SplitReply {
   const lines = text.split(/\r?\n/);
@@ -34,16 +47,9 @@ export function splitReply(text: string): SplitReply {
   for (let i = 0; i < lines.length && cut < 0; i++) {
     const line = lines[i];
     if (SEPARATOR.test(line)) cut = i;
-    // The header block of a quoted mail names its recipient and subject too (Outlook, Gmail and
-    // Apple all write them): a web form's rows "Från: ... / Datum: ... / Ämne: ..." (an HTML
-    // table, one row a line) are no quote.
-    else if (
-      OUTLOOK_FROM.test(line) &&
-      lines.slice(i + 1, i + 4).some((l) => OUTLOOK_NEXT.test(l)) &&
-      lines.slice(i + 1, i + 7).some((l) => OUTLOOK_TO.test(l)) &&
-      lines.slice(i + 1, i + 7).some((l) => OUTLOOK_SUBJECT.test(l))
-    )
-      cut = i;
+    // A quoted mail's header block holds header lines only, up to its blank line: a web form's
+    // rows "Från: ... / Datum: ... / Meddelande: ..." (an HTML table, one row a line) are no quote.
+    else if (OUTLOOK_FROM.test(line) && lines.slice(i + 1, i + 4).some((l) => OUTLOOK_NEXT.test(l)) && onlyHeaderLines(lines, i + 1)) cut = i;
     else if (
       ATTRIBUTION_START.test(line) &&
       (ATTRIBUTION_END.test(line) || (i + 1 < lines.length && ATTRIBUTION_END.test(lines[i + 1]) && !lines[i + 1].startsWith('>')))

@@ -344,6 +344,16 @@ describe('a reply and its quoted history (src/parse/quote.ts)', () => {
     expect(split.newText).toContain('Meddelande: Jag vill klaga på avgiften');
   });
 
+  test("quotedHeaderBlockWithoutItsRecipientLeftInTheNewText: Bcc only, and Gmail's and Apple's forwards", () => {
+    const bcc = 'Se nedan.\n\nFrån: Anna <anna@example.com>\nSkickat: den 19 november 2026 09:20\nÄmne: Avgift\n\nJag vill klaga.';
+    expect(splitReply(bcc)).toEqual({ newText: 'Se nedan.', quoted: expect.stringMatching(/^Från: Anna/) });
+    const gmail =
+      'FYI\n\n---------- Forwarded message ---------\nFrom: Anna <anna@example.com>\nDate: Thu, 19 Nov 2026 at 09:20\nSubject: Avgift\n\nJag vill klaga.';
+    expect(splitReply(gmail).newText).toBe('FYI');
+    const apple = 'Se nedan\n\nBörjan på vidarebefordrat meddelande:\n\nFrån: Anna <anna@example.com>\nÄmne: Avgift\n\nJag vill klaga.';
+    expect(splitReply(apple).newText).toBe('Se nedan');
+  });
+
   test('an Outlook reply header still starts the quote', () => {
     const text =
       'Tack, jag väntar.\n\nFrån: Klagomål Testfinans <klagomal@testfinans.se>\nSkickat: den 19 november 2026 09:20\nTill: Anna <anna@example.com>\nÄmne: [KLG-2026-000001] Kvittens\n\nHej Anna, vi har tagit emot ditt klagomål.';
