@@ -71,6 +71,8 @@ export type EventType =
   | 'acknowledgement-bounced'
   | 'mail-bounced'
   | 'address-failing'
+  // An operator lifted the mark (`klagomal outbox unblock`): the customer fixed the mailbox.
+  | 'address-unblocked'
   | 'delay-notice-suppressed'
   | 'officer-notified'
   // A customer wrote on a closed case: who was told (src/officers/closed-case-reply.ts).

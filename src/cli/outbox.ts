@@ -1,7 +1,10 @@
 /**
  * `klagomal outbox`: the queued and sent mail; `outbox retry ID` puts a failed mail back in
- * the queue (the transition failed -> queued and its event in one transaction).
+ * the queue (the transition failed -> queued and its event in one transaction); `outbox unblock
+ * ADDRESS` lifts an address's failing mark (a permanent bounce or a refusal at RCPT TO), with an
+ * event on each of that customer's cases.
  */
+import { normaliseAddress } from '../util/header-safe';
 import { FAILED_MAIL_FILES_DAYS } from '../retention/retention';
 import { outboxView } from '../cases/view';
 import { toInstant } from '../util/clock';
@@ -10,13 +13,32 @@ import { Command, configOf, json, NotFound, operatorName, withStore } from './sh
 import { table } from './table';
 
 export const outboxCommand: Command = {
-  summary: 'list queued and sent mail; `outbox retry ID` puts a failed mail back in the queue',
-  usage: 'klagomal outbox [--status queued|sending|sent|failed] [--json] [--config FILE]\n       klagomal outbox retry ID',
+  summary: 'list queued and sent mail; `outbox retry ID` puts a failed mail back in the queue; `outbox unblock ADDRESS` lifts a failing mark',
+  usage:
+    'klagomal outbox [--status queued|sending|sent|failed] [--json] [--config FILE]\n       klagomal outbox retry ID\n       klagomal outbox unblock ADDRESS',
   options: { status: { type: 'string' }, json: { type: 'boolean' } },
   positionals: true,
   async run(values, positionals, io) {
+    if (positionals[0] === 'unblock') {
+      if (positionals.length !== 2) throw new UsageError('usage: klagomal outbox unblock ADDRESS');
+      const address = normaliseAddress(positionals[1]);
+      if (!address) throw new UsageError(`not an e-mail address: ${JSON.stringify(positionals[1].slice(0, 80))}`);
+      return withStore(configOf(values), (store) => {
+        const at = toInstant(new Date());
+        const cases = store.tx(() => {
+          const ids = store.clearAddressFailing(address);
+          for (const caseId of ids ?? [])
+            store.appendEvent({ at, caseId, actor: 'operator', type: 'address-unblocked', detail: { user: operatorName(values) } });
+          return ids;
+        });
+        if (cases === null) throw new NotFound(`${address} is not marked failing`);
+        io.out(`${address} is no longer marked failing: automatic mail and answers go to it again (${cases.length} case(s) noted)`);
+        return 0;
+      });
+    }
     if (positionals.length > 0) {
-      if (positionals[0] !== 'retry' || positionals.length !== 2) throw new UsageError('usage: klagomal outbox retry ID');
+      if (positionals[0] !== 'retry' || positionals.length !== 2)
+        throw new UsageError('usage: klagomal outbox retry ID\n       klagomal outbox unblock ADDRESS');
       const id = wholeNumber('ID', positionals[1], 1);
       return withStore(configOf(values), (store) => {
         const at = toInstant(new Date());

@@ -239,6 +239,17 @@ export class CaseQueries extends StoreBase {
     ).run(address, at, until, reason, inboundId);
   }
 
+  /**
+   * An address marked failing no more (`klagomal outbox unblock`): the ids of the cases not yet
+   * anonymised that have it as their customer's, for their events; null when it was not marked.
+   */
+  clearAddressFailing(address: string): number[] | null {
+    if (this.q('DELETE FROM address_status WHERE address = ?').run(address).changes === 0) return null;
+    return (this.q('SELECT id FROM cases WHERE customer_address = ? AND anonymised_at IS NULL ORDER BY id').all(address) as Array<{ id: number }>).map(
+      (r) => r.id,
+    );
+  }
+
   /** Until when an address counts as failing, if it does at `now`. */
   addressFailingUntil(address: string, now: Instant): Instant | null {
     const row = this.q('SELECT failing_until FROM address_status WHERE address = ? AND failing_until > ?').get(address, now) as
