@@ -59,6 +59,12 @@ export interface ThreadFacts {
   readonly ownMessageId: boolean;
   /** Case of the first In-Reply-To/References id that belongs to a case. */
   readonly referencedCase: TaggedCase | null;
+  /**
+   * The id that threads the mail to referencedCase is one of the mails we sent on it: only whoever
+   * received our mail has it. Another id of the case (the customer's own mail, public through a
+   * Cc or a forum) is anyone's to copy. Absent: taken as ours (callers from before the field).
+   */
+  readonly referencedOurMail?: boolean;
   /** True when a referenced id is one of the mails we sent (the reply is to us). */
   readonly repliesToOurMail: boolean;
   /** The first existing case whose number is in the subject. */
@@ -293,7 +299,11 @@ export function classify(mail: ParsedMail, facts: ThreadFacts, staff: StaffDirec
     // mail, so we attach (and flag a different sender). A bare case tag is easy to copy: from a
     // stranger it must not reach into someone else's case. (A subject match is by construction
     // from the case's customer.)
-    if (isCaseCustomer || facts.referencedCase || spoofSuspected) {
+    // A stranger whose reference is not to a mail of ours is treated as a case tag is: a new
+    // case referring to this one (a reply to a list mail or a public Message-ID of the case
+    // merged a stranger's complaint, unacknowledged, into another customer's case).
+    const referencedByOurMail = facts.referencedCase !== null && facts.referencedOurMail !== false;
+    if (isCaseCustomer || referencedByOurMail || spoofSuspected) {
       // A forged staff From on a case thread goes on the case (flagged), never into a new case.
       return {
         kind: 'followup',

@@ -394,7 +394,17 @@ export function machineSignal(mail: ParsedMail, opts: { readonly fromStaff?: boo
       `${precedence ? `Precedence: ${precedence}` : 'null return path'} with an automatic-reply ${subjectSaysAuto ? 'subject' : 'text'}`,
     );
   }
-  if ((subjectSaysAuto || AUTOREPLY_PHRASE_ANYWHERE.test(mail.subject)) && textSaysAuto) {
+  // Not from a customer who forwards or answers an automatic reply, or complains about them
+  // ("Klagomål – jag får bara automatiskt svar ... jag är missnöjd"): such a mail was thrown
+  // away as an auto-reply, with no case. Those fall to the weak rule below: filed, not answered.
+  if (
+    (subjectSaysAuto || AUTOREPLY_PHRASE_ANYWHERE.test(mail.subject)) &&
+    textSaysAuto &&
+    !mail.forwarded &&
+    !/^\s*(re|sv|aw|vs|fwd?|vb|wg|tr|enc|doorst)\s*(\[\d+\])?\s*:/i.test(mail.subject) &&
+    AUTOREPLY_BODY.test(splitReply(mail.text).newText.slice(0, 800)) &&
+    !DISSATISFACTION.test(splitReply(mail.text).newText)
+  ) {
     return strong('autoreply', 'automatic-reply subject and an out-of-office text');
   }
   // Not for the firm's own people: an officer's answer starts like a receipt.

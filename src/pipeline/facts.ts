@@ -33,13 +33,16 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
   const sender = mail.from?.address ?? null;
   const recipients = [...mail.to, ...mail.cc].map((a) => a.address);
   let referencedCase: TaggedCase | null = null;
+  let referencedOurMail = false;
   let repliesToOurMail = false;
   const refs = [...(mail.inReplyTo ? [mail.inReplyTo] : []), ...[...mail.references].reverse()];
   for (const ref of refs) {
     if (store.isOurMessageId(ref)) repliesToOurMail = true;
-    const caseId = chooseReferencedCase(store.casesOfMessageId(ref), sender, recipients);
+    const owners = store.casesOfMessageId(ref);
+    const caseId = chooseReferencedCase(owners, sender, recipients);
     if (caseId !== undefined) {
       referencedCase = taggedCase(store, caseId);
+      referencedOurMail = owners.some((o) => o.case_id === caseId && o.ours === 1);
       break;
     }
   }
@@ -88,6 +91,7 @@ export function gatherFacts(store: Store, inbound: InboundRow, mail: ParsedMail,
     messageIdCollision: collision,
     ownMessageId: mail.messageId !== null && store.isOurMessageId(mail.messageId),
     referencedCase,
+    referencedOurMail,
     repliesToOurMail,
     taggedCase: tagged,
     subjectCase,

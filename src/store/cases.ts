@@ -204,8 +204,9 @@ export class CaseQueries extends StoreBase {
    */
   casesOfMessageId(messageId: string): Array<{ case_id: number; from_address: string | null; customer_address: string | null; ours: 0 | 1 }> {
     const inbound = this.q(
+      // Not list mail, auto-replies or bounces filed on a case: their ids are public or not a person's.
       `SELECT m.case_id, m.from_address, c.customer_address, 0 AS ours FROM messages m JOIN cases c ON c.id = m.case_id
-        WHERE m.message_id = ? ORDER BY m.id`,
+        WHERE m.message_id = ? AND m.kind NOT IN ('bulk', 'autoreply', 'bounce') ORDER BY m.id`,
     ).all(messageId) as Array<{ case_id: number; from_address: string | null; customer_address: string | null; ours: 0 | 1 }>;
     const out = this.q(
       `SELECT o.case_id, NULL AS from_address, c.customer_address, 1 AS ours FROM outbox o JOIN cases c ON c.id = o.case_id WHERE o.message_id = ?`,
