@@ -300,6 +300,23 @@ describe('backup and restore with the embedded Maildir and pickup folder', () =>
     expect(problems.length).toBeGreaterThanOrEqual(4);
   });
 
+  test('attachmentLostFromTheDataFolderAfterTheFirstBackupWentUnnoticed', async () => {
+    // A file already in the backup folder was taken as backed up by its name and size alone,
+    // so its loss from the data folder was never seen again: every later backup said ok.
+    world = makeWorld();
+    await fileMails(world, [mailWithAttachment({ attachment: Buffer.alloc(20_000, 6), filename: 'senare-borta.pdf', from: 'Sen <sen@example.com>' })]);
+    const dir = path.join(world.dir, 'backup');
+    expect((await world.cli(['backup', dir, '--json'])).code).toBe(0);
+    const gone = query(world, (s) => s.db.prepare('SELECT path FROM attachments').get() as { path: string }).path;
+    fs.rmSync(path.join(world.dataDir, gone));
+    const b = await world.cli(['backup', dir, '--json']);
+    expect(b.code).toBe(1);
+    expect((JSON.parse(b.stdout) as BackupSummary).missing).toEqual([
+      { kind: 'attachment', path: gone, problem: 'missing or changed in the data folder (the backup keeps its earlier copy)' },
+    ]);
+    expect(fs.existsSync(path.join(dir, gone))).toBe(true); // the earlier copy stays
+  });
+
   test('backupTakenWhileAnAttachmentWasMissingFromTheDataFolderStillRestoresEverythingElseAndListsIt', async () => {
     world = makeWorld();
     await fileMails(world, [
