@@ -8,6 +8,8 @@ import type { ParsedMail } from '../parse/parse';
 import type { Store } from '../store/store';
 import type { ThreadFacts } from '../classify/classify';
 import { toInstant } from '../util/clock';
+import type { Instant } from '../util/clock';
+import type { Actor } from '../cases/lifecycle';
 
 /** A bounce is permanent unless its DSN says the delivery is only delayed (RFC 3464 Action/Status). */
 function permanentBounce(mail: ParsedMail): boolean {
@@ -38,16 +40,47 @@ export function recordBounce(
     type: returned.kind === 'acknowledgement' ? 'acknowledgement-bounced' : 'mail-bounced',
     detail: { kind: returned.kind, messageId: returned.messageId, permanent, dsnAction: mail.dsn?.action ?? null, dsnStatus: mail.dsn?.status ?? null },
   });
-  if (permanent && config.loop.bouncingAddressDays > 0) {
-    const until = toInstant(new Date(now.getTime() + config.loop.bouncingAddressDays * 86_400_000));
-    store.markAddressFailing(returned.to, at, until, `permanent bounce of ${returned.kind} ${returned.messageId}`, inboundId);
-    store.appendEvent({
+  if (permanent)
+    markAddressFailing(store, config, {
+      address: returned.to,
       at,
+      reason: `permanent bounce of ${returned.kind} ${returned.messageId}`,
       caseId: returned.caseId,
       inboundId,
       actor: 'system',
-      type: 'address-failing',
-      detail: { until, days: config.loop.bouncingAddressDays },
     });
-  }
+}
+
+/**
+ * Mark `address` failing for loop.bouncingAddressDays (nothing when that is 0), with the
+ * `address-failing` event on its case: after a permanent bounce, or a refusal of the address
+ * itself while sending (src/reply/outbox-sender.ts). `detail`: what the event adds.
+ */
+export function markAddressFailing(
+  store: Store,
+  config: Config,
+  m: {
+    readonly address: string;
+    readonly at: Instant;
+    readonly reason: string;
+    readonly caseId: number | null;
+    readonly inboundId?: number;
+    readonly outboxId?: number;
+    readonly actor: Actor;
+    readonly detail?: Record<string, unknown>;
+  },
+): void {
+  const days = config.loop.bouncingAddressDays;
+  if (days <= 0) return;
+  const until = toInstant(new Date(new Date(m.at).getTime() + days * 86_400_000));
+  store.markAddressFailing(m.address, m.at, until, m.reason, m.inboundId ?? null);
+  store.appendEvent({
+    at: m.at,
+    caseId: m.caseId,
+    ...(m.inboundId !== undefined ? { inboundId: m.inboundId } : {}),
+    ...(m.outboxId !== undefined ? { outboxId: m.outboxId } : {}),
+    actor: m.actor,
+    type: 'address-failing',
+    detail: { until, days, ...m.detail },
+  });
 }

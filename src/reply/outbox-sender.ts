@@ -35,6 +35,7 @@ import type { Store, OutboxRow } from '../store/store';
 import type { Transport } from './transport';
 import { SendError } from './transport';
 import { TO_CUSTOMER } from './mail';
+import { markAddressFailing } from './bounces';
 import type { Clock } from '../util/clock';
 import { addSeconds, toInstant } from '../util/clock';
 import type { Logger } from '../util/log';
@@ -344,18 +345,16 @@ export class OutboxSender {
     // SendError.badAddress): as after a permanent bounce (src/reply/bounces.ts), no more
     // automatic mail goes to it for loop.bouncingAddressDays, and the case shows it, so that an
     // officer reaches the customer another way. Not a staff address (TO_CUSTOMER).
-    if (outcome === 'failed' && addressRefused && TO_CUSTOMER[row.kind] && this.config.loop.bouncingAddressDays > 0) {
-      const until = toInstant(new Date(new Date(at).getTime() + this.config.loop.bouncingAddressDays * 86_400_000));
-      this.store.markAddressFailing(row.to_address, at, until, `refused by the SMTP server for ${row.kind} ${row.message_id}`, null);
-      this.store.appendEvent({
+    if (outcome === 'failed' && addressRefused && TO_CUSTOMER[row.kind])
+      markAddressFailing(this.store, this.config, {
+        address: row.to_address,
         at,
+        reason: `refused by the SMTP server for ${row.kind} ${row.message_id}`,
         caseId: row.case_id,
         outboxId: row.id,
         actor: 'sender',
-        type: 'address-failing',
-        detail: { until, days: this.config.loop.bouncingAddressDays, refusedAtSend: true },
+        detail: { refusedAtSend: true },
       });
-    }
   }
 }
 
