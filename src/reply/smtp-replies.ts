@@ -120,10 +120,17 @@ export function classifySmtpError(err: unknown, cfg?: Pick<SmtpTransportConfig, 
  * policy refusal, and the other way round.
  */
 export function customerRefusal(row: Pick<OutboxRow, 'to_address'>, err: unknown): unknown {
-  const errors = (err as { rejectedErrors?: Array<NodemailerError & { recipient?: string }> })?.rejectedErrors;
+  const errors = (err as { rejectedErrors?: RecipientRefusal[] })?.rejectedErrors;
   if (!Array.isArray(errors) || errors.length < 2) return err;
-  const own = errors.find((e) => e.recipient?.toLowerCase() === row.to_address.toLowerCase());
-  return own ?? err;
+  return refusalOf(errors, row.to_address) ?? err;
+}
+
+/** nodemailer's refusal of one recipient (rejectedErrors). */
+type RecipientRefusal = NodemailerError & { recipient?: string };
+
+/** The refusal of `address` among nodemailer's rejectedErrors, compared without regard to case. */
+function refusalOf(errors: readonly RecipientRefusal[] | undefined, address: string): RecipientRefusal | undefined {
+  return errors?.find((e) => e.recipient?.toLowerCase() === address.toLowerCase());
 }
 
 /** What nodemailer reports for a mail the server took for at least one recipient. */
@@ -132,7 +139,7 @@ export interface AcceptedInfo {
   accepted?: string[];
   envelope?: { to?: string[] };
   rejected?: string[];
-  rejectedErrors?: Array<NodemailerError & { recipient?: string }>;
+  rejectedErrors?: RecipientRefusal[];
 }
 
 /**
@@ -155,10 +162,8 @@ export function acceptedResult(
   // The customer is the envelope's first recipient (mailOptions), in nodemailer's own spelling.
   const customer = info.envelope?.to?.[0] ?? row.to_address;
   const isCustomer = (address: string | undefined): boolean => address !== undefined && address.toLowerCase() === customer.toLowerCase();
-  const refusalOf = (address: string): (NodemailerError & { recipient?: string }) | undefined =>
-    info.rejectedErrors?.find((e) => e.recipient?.toLowerCase() === address.toLowerCase());
   if (rejected.some(isCustomer)) {
-    const e = classifySmtpError(refusalOf(customer) ?? new Error('the server refused the recipient'), cfg);
+    const e = classifySmtpError(refusalOf(info.rejectedErrors, customer) ?? new Error('the server refused the recipient'), cfg);
     throw new SendError(
       `${e.message} (the customer's address was refused; the copy to the other recipients was accepted)`,
       e.temporary,
@@ -169,7 +174,7 @@ export function acceptedResult(
     );
   }
   const said = (address: string): string => {
-    const err = refusalOf(address);
+    const err = refusalOf(info.rejectedErrors, address);
     return `${address}: ${redactSecrets((err?.response || err?.message || 'refused').replace(/\s+/g, ' ')).slice(0, 300)}`;
   };
   return { response, refused: rejected.map(said) };
