@@ -339,6 +339,12 @@ function autoreplyText(mail: ParsedMail): boolean {
   return AUTOREPLY_BODY.test(mail.text.slice(0, 800));
 }
 
+/** An out-of-office text in the mail's own words (not in what it quotes), from a sender who is not unhappy. */
+function autoreplyInNewText(mail: ParsedMail): boolean {
+  const newText = splitReply(mail.text).newText;
+  return AUTOREPLY_BODY.test(newText.slice(0, 800)) && !DISSATISFACTION.test(newText);
+}
+
 export function machineSignal(mail: ParsedMail, opts: { readonly fromStaff?: boolean } = {}): MachineSignal | null {
   const h = mail.headers;
   const reportType = mail.contentTypeParams['report-type'];
@@ -402,8 +408,7 @@ export function machineSignal(mail: ParsedMail, opts: { readonly fromStaff?: boo
     textSaysAuto &&
     !mail.forwarded &&
     !/^\s*(re|sv|aw|vs|fwd?|vb|wg|tr|enc|doorst)\s*(\[\d+\])?\s*:/i.test(mail.subject) &&
-    AUTOREPLY_BODY.test(splitReply(mail.text).newText.slice(0, 800)) &&
-    !DISSATISFACTION.test(splitReply(mail.text).newText)
+    autoreplyInNewText(mail)
   ) {
     return strong('autoreply', 'automatic-reply subject and an out-of-office text');
   }
