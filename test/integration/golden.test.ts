@@ -23,6 +23,8 @@ interface Expected {
   newTextContains?: string[];
   newTextNotContains?: string[];
   reasonMatches?: string;
+  /** A permanent bounce of our mail: this address is marked failing, with the event on the case. */
+  addressFailing?: string;
 }
 
 interface IngestLine {
@@ -117,6 +119,13 @@ describe('golden mails', () => {
         const newText = msg?.new_text ?? msg?.body_text ?? '';
         for (const s of asList(expected.newTextContains)) expect(newText).toContain(s);
         for (const s of asList(expected.newTextNotContains)) expect(newText).not.toContain(s);
+        if (expected.addressFailing) {
+          expect(store.addressFailingUntil(expected.addressFailing, new Date().toISOString() as never)).not.toBeNull();
+          const marked = store.db.prepare("SELECT COUNT(*) AS n FROM events WHERE type = 'address-failing' AND inbound_id = ?").get(got.inbound) as {
+            n: number;
+          };
+          expect(marked.n).toBe(1);
+        }
         if (expected.fields) {
           expect(c).toBeDefined();
           const fields = JSON.parse(c!.fields) as Record<string, unknown>;
